@@ -1,0 +1,136 @@
+export type AccessMode = 'ReadWriteOnce' | 'ReadOnlyMany' | 'ReadWriteMany' | 'ReadWriteOncePod';
+export const ACCESS_MODES: readonly AccessMode[] = ['ReadWriteOnce', 'ReadOnlyMany', 'ReadWriteMany', 'ReadWriteOncePod'];
+
+export function isAccessMode(value: string): value is AccessMode {
+  return (ACCESS_MODES as readonly string[]).includes(value);
+}
+
+/** A mode a provisioner serves only for some claims or classes. */
+export interface ConditionalMode {
+  mode: AccessMode;
+  volumeMode?: 'Filesystem' | 'Block';
+  /** StorageClass parameters (keys case-insensitive) that must hold one of the listed values. */
+  parameters?: Record<string, string[]>;
+  /** Parameters (keys case-insensitive) whose value must be a whole number at least this large. */
+  minimumParameters?: Record<string, number>;
+  /** Why the condition exists, for the message. */
+  condition: string;
+  /** The mode is served, but only with care the webhook cannot check: allowed with a warning. */
+  caution?: boolean;
+}
+
+export interface ProvisionerCapabilities {
+  provisioner: string;
+  modes: AccessMode[];
+  conditional?: ConditionalMode[];
+  /** Volume modes the provisioner serves; absent means both. */
+  volumeModes?: Array<'Filesystem' | 'Block'>;
+  /** CSI drivers reject ReadOnlyMany combined with ReadWriteOnce. */
+  csi?: boolean;
+}
+
+const csi = (provisioner: string, modes: AccessMode[], extra: Omit<ProvisionerCapabilities, 'provisioner' | 'modes' | 'csi'> = {}): ProvisionerCapabilities => ({
+  provisioner,
+  // With current CSI sidecars any driver that serves ReadWriteOnce also serves ReadWriteOncePod.
+  modes: modes.includes('ReadWriteOnce') && !modes.includes('ReadWriteOncePod') ? [...modes, 'ReadWriteOncePod'] : modes,
+  csi: true,
+  ...extra,
+});
+
+const inTree = (provisioner: string, modes: AccessMode[]): ProvisionerCapabilities => ({ provisioner, modes });
+
+const RWO: AccessMode[] = ['ReadWriteOnce'];
+const RWO_ROX: AccessMode[] = ['ReadWriteOnce', 'ReadOnlyMany'];
+const ALL_SHARED: AccessMode[] = ['ReadWriteOnce', 'ReadOnlyMany', 'ReadWriteMany'];
+
+/** The built-in table of ../shared/domain.md; policies extend or override it per provisioner. */
+export const BUILT_IN_CAPABILITIES: readonly ProvisionerCapabilities[] = [
+  inTree('kubernetes.io/aws-ebs', RWO),
+  inTree('kubernetes.io/gce-pd', RWO_ROX),
+  inTree('kubernetes.io/azure-disk', RWO),
+  inTree('kubernetes.io/azure-file', ALL_SHARED),
+  inTree('kubernetes.io/cinder', RWO),
+  {
+    provisioner: 'kubernetes.io/vsphere-volume',
+    modes: RWO,
+    conditional: [{ mode: 'ReadWriteMany', condition: 'only works when all pods using it run on the same node', caution: true }],
+  },
+  inTree('kubernetes.io/rbd', RWO_ROX),
+  inTree('kubernetes.io/glusterfs', ALL_SHARED),
+  inTree('kubernetes.io/cephfs', ALL_SHARED),
+  inTree('kubernetes.io/nfs', ALL_SHARED),
+  inTree('kubernetes.io/quobyte', ALL_SHARED),
+  inTree('kubernetes.io/portworx-volume', ['ReadWriteOnce', 'ReadWriteMany']),
+  inTree('kubernetes.io/fc', RWO_ROX),
+  inTree('kubernetes.io/iscsi', RWO_ROX),
+  inTree('kubernetes.io/scaleio', RWO_ROX),
+  inTree('kubernetes.io/flocker', RWO),
+  inTree('kubernetes.io/photon-pd', RWO),
+  inTree('kubernetes.io/storageos', RWO),
+  inTree('kubernetes.io/host-path', RWO),
+  csi('ebs.csi.aws.com', RWO, {
+    conditional: [
+      {
+        mode: 'ReadWriteMany',
+        volumeMode: 'Block',
+        parameters: { type: ['io2'] },
+        condition: 'needs volumeMode: Block on an io2 class (EBS Multi-Attach)',
+      },
+    ],
+  }),
+  csi('efs.csi.aws.com', ['ReadWriteOnce', 'ReadWriteMany'], { volumeModes: ['Filesystem'] }),
+  csi('fsx.csi.aws.com', ['ReadWriteOnce', 'ReadWriteMany']),
+  csi('pd.csi.storage.gke.io', RWO_ROX, {
+    conditional: [{ mode: 'ReadWriteMany', volumeMode: 'Block', condition: 'needs a multi-writer disk in volumeMode: Block' }],
+  }),
+  csi('filestore.csi.storage.gke.io', ALL_SHARED),
+  csi('disk.csi.azure.com', RWO, {
+    conditional: [
+      { mode: 'ReadOnlyMany', volumeMode: 'Block', minimumParameters: { maxShares: 2 }, condition: 'needs a shared disk (maxShares >= 2) in volumeMode: Block' },
+      { mode: 'ReadWriteMany', volumeMode: 'Block', minimumParameters: { maxShares: 2 }, condition: 'needs a shared disk (maxShares >= 2) in volumeMode: Block' },
+    ],
+  }),
+  csi('file.csi.azure.com', ALL_SHARED),
+  csi('cephfs.csi.ceph.com', ALL_SHARED),
+  csi('nfs.csi.k8s.io', ALL_SHARED),
+  csi('smb.csi.k8s.io', ALL_SHARED),
+  csi('rbd.csi.ceph.com', RWO_ROX, {
+    conditional: [{ mode: 'ReadWriteMany', volumeMode: 'Block', condition: 'needs volumeMode: Block' }],
+  }),
+  csi('csi.vsphere.vmware.com', RWO, {
+    conditional: [
+      { mode: 'ReadOnlyMany', volumeMode: 'Filesystem', condition: 'needs a file volume (volumeMode: Filesystem)' },
+      { mode: 'ReadWriteMany', volumeMode: 'Filesystem', condition: 'needs a file volume (volumeMode: Filesystem)' },
+    ],
+  }),
+  csi('driver.longhorn.io', ['ReadWriteOnce', 'ReadWriteMany']),
+  { provisioner: 'rancher.io/local-path', modes: ['ReadWriteOnce', 'ReadWriteOncePod'], volumeModes: ['Filesystem'] },
+];
+
+export type CapabilityTable = ReadonlyMap<string, ProvisionerCapabilities>;
+
+export function buildCapabilityTable(overrides: readonly ProvisionerCapabilities[] = []): CapabilityTable {
+  const table = new Map<string, ProvisionerCapabilities>();
+  for (const entry of BUILT_IN_CAPABILITIES) table.set(entry.provisioner, entry);
+  for (const entry of overrides) table.set(entry.provisioner, entry);
+  return table;
+}
+
+export function parameterValue(parameters: Record<string, string>, key: string): string | undefined {
+  const wanted = key.toLowerCase();
+  for (const [name, value] of Object.entries(parameters)) if (name.toLowerCase() === wanted) return value;
+  return undefined;
+}
+
+export function conditionHolds(condition: ConditionalMode, volumeMode: 'Filesystem' | 'Block', parameters: Record<string, string>): boolean {
+  if (condition.volumeMode && condition.volumeMode !== volumeMode) return false;
+  for (const [key, allowed] of Object.entries(condition.parameters ?? {})) {
+    const value = parameterValue(parameters, key);
+    if (value === undefined || !allowed.includes(value.toLowerCase())) return false;
+  }
+  for (const [key, minimum] of Object.entries(condition.minimumParameters ?? {})) {
+    const value = Number(parameterValue(parameters, key));
+    if (!Number.isInteger(value) || value < minimum) return false;
+  }
+  return true;
+}

@@ -1,0 +1,62 @@
+import type { JsonValue } from './json.js';
+
+export type PatchOperation =
+  | { op: 'add'; path: string; value: JsonValue }
+  | { op: 'replace'; path: string; value: JsonValue }
+  | { op: 'remove'; path: string };
+
+/** RFC 6901: `~` becomes `~0` before `/` becomes `~1`, the order that keeps `~1` in a key intact. */
+export function escapePointerToken(token: string): string {
+  return token.replace(/~/g, '~0').replace(/\//g, '~1');
+}
+
+export function pointer(...tokens: Array<string | number>): string {
+  return tokens.map((token) => '/' + escapePointerToken(String(token))).join('');
+}
+
+/**
+ * Field paths for messages, in the dotted form kubectl users read: `metadata.annotations[a/b]`,
+ * `spec.accessModes[0]`.
+ */
+export function fieldPath(...tokens: Array<string | number>): string {
+  let path = '';
+  for (const token of tokens) {
+    if (typeof token === 'number') path += `[${token}]`;
+    else if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(token)) path += path ? `.${token}` : token;
+    else path += `[${token}]`;
+  }
+  return path;
+}
+
+function childOf(container: JsonValue | undefined, token: string | number): JsonValue | undefined {
+  if (typeof token === 'number') return Array.isArray(container) ? container[token] : undefined;
+  if (typeof container !== 'object' || container === null || Array.isArray(container)) return undefined;
+  return Object.prototype.hasOwnProperty.call(container, token) ? container[token] : undefined;
+}
+
+/**
+ * One `add` that sets the value at `tokens` in `root`, creating the missing parent maps inside the
+ * added value, since JSON Patch cannot add below a member that does not exist. An `add` onto an
+ * existing object member replaces it (RFC 6902 4.1).
+ */
+export function setAt(root: JsonValue, tokens: Array<string | number>, value: JsonValue): PatchOperation {
+  let current: JsonValue | undefined = root;
+  let depth = 0;
+  while (depth < tokens.length - 1) {
+    const next = childOf(current, tokens[depth] as string | number);
+    if (typeof next !== 'object' || next === null) break;
+    current = next;
+    depth += 1;
+  }
+  let nested: JsonValue = value;
+  for (let index = tokens.length - 1; index > depth; index -= 1) nested = { [String(tokens[index])]: nested };
+  return { op: 'add', path: pointer(...tokens.slice(0, depth + 1)), value: nested };
+}
+
+/** Appends to the array at `tokens`, creating it (and its parents) when it does not exist. */
+export function appendAt(root: JsonValue, tokens: Array<string | number>, value: JsonValue): PatchOperation {
+  let current: JsonValue | undefined = root;
+  for (const token of tokens) current = childOf(current, token);
+  if (Array.isArray(current)) return { op: 'add', path: pointer(...tokens, '-'), value };
+  return setAt(root, tokens, [value]);
+}

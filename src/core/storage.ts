@@ -1,0 +1,158 @@
+import { arrayAt, hasKey, isObject, objectAt, stringAt, stringMapAt, stringsOf, type JsonValue } from './json.js';
+import { fieldPath } from './patch.js';
+import { parseQuantity } from './quantity.js';
+import { zonesOfStorageClass } from './topology.js';
+
+export const LEGACY_CLASS_ANNOTATION = 'volume.beta.kubernetes.io/storage-class';
+export const DEFAULT_CLASS_ANNOTATION = 'storageclass.kubernetes.io/is-default-class';
+export const BETA_DEFAULT_CLASS_ANNOTATION = 'storageclass.beta.kubernetes.io/is-default-class';
+
+export type GovernedKind = 'PersistentVolumeClaim' | 'StatefulSet' | 'StorageClass';
+export const GOVERNED_KINDS: readonly GovernedKind[] = ['PersistentVolumeClaim', 'StatefulSet', 'StorageClass'];
+
+export const GROUP_OF_KIND: Record<GovernedKind, string> = {
+  PersistentVolumeClaim: '',
+  StatefulSet: 'apps',
+  StorageClass: 'storage.k8s.io',
+};
+
+export type VolumeBindingMode = 'Immediate' | 'WaitForFirstConsumer';
+
+export interface StorageClassInfo {
+  name: string;
+  provisioner: string;
+  parameters: Record<string, string>;
+  volumeBindingMode: VolumeBindingMode;
+  /** Zones the class may provision in; undefined when nothing restricts it. */
+  zones: string[] | undefined;
+  isDefault: boolean;
+  creationTimestamp: string | undefined;
+  allowVolumeExpansion: boolean;
+}
+
+export function readStorageClass(object: unknown): StorageClassInfo {
+  const annotations = stringMapAt(object, 'metadata', 'annotations');
+  const provisioner = stringAt(object, 'provisioner') ?? '';
+  const parameters = stringMapAt(object, 'parameters');
+  return {
+    name: stringAt(object, 'metadata', 'name') ?? '',
+    provisioner,
+    parameters,
+    volumeBindingMode: stringAt(object, 'volumeBindingMode') === 'WaitForFirstConsumer' ? 'WaitForFirstConsumer' : 'Immediate',
+    zones: zonesOfStorageClass(provisioner, parameters, arrayAt(object, 'allowedTopologies')),
+    isDefault: isDefaultClassAnnotated(annotations),
+    creationTimestamp: stringAt(object, 'metadata', 'creationTimestamp'),
+    allowVolumeExpansion: isObject(object) && object['allowVolumeExpansion'] === true,
+  };
+}
+
+/** Exactly "true" counts, as in k8s.io/component-helpers/storage/volume.IsDefaultAnnotation. */
+export function isDefaultClassAnnotated(annotations: Record<string, string>): boolean {
+  return annotations[DEFAULT_CLASS_ANNOTATION] === 'true' || annotations[BETA_DEFAULT_CLASS_ANNOTATION] === 'true';
+}
+
+/**
+ * How the API server picks among several defaults since about v1.25: newest creationTimestamp,
+ * then name ascending.
+ */
+export function pickClusterDefault(classes: StorageClassInfo[]): StorageClassInfo | undefined {
+  const defaults = classes.filter((storageClass) => storageClass.isDefault);
+  defaults.sort((a, b) => {
+    const byTime = (b.creationTimestamp ?? '').localeCompare(a.creationTimestamp ?? '');
+    return byTime !== 0 ? byTime : a.name.localeCompare(b.name);
+  });
+  return defaults[0];
+}
+
+export type ClassSource = 'annotation' | 'field' | 'none' | 'unset';
+
+export interface Claim {
+  /** JSON Pointer tokens from the object root to the claim (PVC: none; VCT: spec.volumeClaimTemplates[i]). */
+  root: Array<string | number>;
+  /** How messages name the claim. */
+  label: string;
+  /** Name of the PVC, or of the first PVC a template creates. */
+  name: string;
+  templateName: string | undefined;
+  /** PVCs this claim stands for: 1 for a PVC, the replica count for a template. */
+  copies: number;
+  /**
+   * The class the claim resolves to: the legacy annotation wins over spec.storageClassName;
+   * "" (source none) means no dynamic provisioning; unset means the field is absent.
+   */
+  className: string | undefined;
+  classSource: ClassSource;
+  hasStorageClassNameField: boolean;
+  accessModes: string[];
+  volumeMode: 'Filesystem' | 'Block';
+  requestText: string | undefined;
+  requestBytes: number | undefined;
+  annotations: Record<string, string>;
+}
+
+export function claimPath(claim: Claim, ...tokens: Array<string | number>): string {
+  return fieldPath(...claim.root, ...tokens);
+}
+
+function readClaim(object: JsonValue | undefined, root: Array<string | number>, identity: { name: string; templateName?: string; copies: number; label: string }): Claim {
+  const annotations = stringMapAt(object, 'metadata', 'annotations');
+  const spec = objectAt(object, 'spec');
+  const legacy = annotations[LEGACY_CLASS_ANNOTATION];
+  const field = spec && hasKey(spec, 'storageClassName') && typeof spec['storageClassName'] === 'string' ? spec['storageClassName'] : undefined;
+  let className: string | undefined;
+  let classSource: ClassSource;
+  if (legacy !== undefined) {
+    className = legacy;
+    classSource = 'annotation';
+  } else if (field !== undefined) {
+    className = field;
+    classSource = field === '' ? 'none' : 'field';
+  } else {
+    classSource = 'unset';
+  }
+  const requestText = stringAt(spec, 'resources', 'requests', 'storage');
+  return {
+    root,
+    label: identity.label,
+    name: identity.name,
+    templateName: identity.templateName,
+    copies: identity.copies,
+    className,
+    classSource: classSource === 'annotation' && className === '' ? 'none' : classSource,
+    hasStorageClassNameField: field !== undefined,
+    accessModes: stringsOf(arrayAt(spec, 'accessModes')),
+    volumeMode: stringAt(spec, 'volumeMode') === 'Block' ? 'Block' : 'Filesystem',
+    requestText,
+    requestBytes: requestText === undefined ? undefined : parseQuantity(requestText),
+    annotations,
+  };
+}
+
+export function replicasOf(statefulSet: unknown): number {
+  const spec = objectAt(statefulSet, 'spec');
+  const replicas = spec?.['replicas'];
+  return typeof replicas === 'number' && Number.isInteger(replicas) && replicas >= 0 ? replicas : 1;
+}
+
+/** The claims an object makes: a PVC is one; a StatefulSet makes one per template per replica. */
+export function claimsOf(kind: GovernedKind, object: unknown, namespace: string): Claim[] {
+  if (kind === 'PersistentVolumeClaim') {
+    const name = stringAt(object, 'metadata', 'name') ?? stringAt(object, 'metadata', 'generateName') ?? '';
+    return [readClaim(object as JsonValue, [], { name, copies: 1, label: `PersistentVolumeClaim ${namespace}/${name}` })];
+  }
+  if (kind !== 'StatefulSet') return [];
+  const stsName = stringAt(object, 'metadata', 'name') ?? '';
+  const replicas = replicasOf(object);
+  const templates = arrayAt(object, 'spec', 'volumeClaimTemplates') ?? [];
+  return templates.map((template, index) => {
+    const templateName = stringAt(template, 'metadata', 'name') ?? '';
+    const first = `${templateName}-${stsName}-0`;
+    const span = replicas > 1 ? `${first}..${templateName}-${stsName}-${replicas - 1}` : first;
+    return readClaim(template, ['spec', 'volumeClaimTemplates', index], {
+      name: first,
+      templateName,
+      copies: replicas,
+      label: `volumeClaimTemplate "${templateName}" (claims ${span})`,
+    });
+  });
+}

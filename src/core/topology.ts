@@ -1,0 +1,74 @@
+import { arrayAt, stringAt, stringsOf, type JsonValue } from './json.js';
+
+export const ZONE_LABEL = 'topology.kubernetes.io/zone';
+export const DEPRECATED_ZONE_LABEL = 'failure-domain.beta.kubernetes.io/zone';
+
+/** Label keys that name a zone in StorageClass allowedTopologies, generic and driver-specific. */
+export const ZONE_TOPOLOGY_KEYS: ReadonlySet<string> = new Set([
+  ZONE_LABEL,
+  DEPRECATED_ZONE_LABEL,
+  'topology.ebs.csi.aws.com/zone',
+  'topology.gke.io/zone',
+  'topology.disk.csi.azure.com/zone',
+]);
+
+/** The key a webhook-added allowedTopologies term uses for each driver. */
+export function zoneTopologyKeyFor(provisioner: string): string {
+  switch (provisioner) {
+    case 'pd.csi.storage.gke.io':
+      return 'topology.gke.io/zone';
+    case 'disk.csi.azure.com':
+      return 'topology.disk.csi.azure.com/zone';
+    default:
+      return ZONE_LABEL;
+  }
+}
+
+/** In-tree provisioners that take the deprecated `zone`/`zones` parameters. */
+export const IN_TREE_ZONE_PARAMETER_PROVISIONERS: ReadonlySet<string> = new Set(['kubernetes.io/aws-ebs', 'kubernetes.io/gce-pd']);
+
+export function zoneParameters(provisioner: string, parameters: Record<string, string>): string[] | undefined {
+  if (!IN_TREE_ZONE_PARAMETER_PROVISIONERS.has(provisioner)) return undefined;
+  const text = parameters['zones'] ?? parameters['zone'];
+  if (text === undefined) return undefined;
+  return text
+    .split(',')
+    .map((zone) => zone.trim())
+    .filter((zone) => zone !== '');
+}
+
+/**
+ * Zones one allowedTopologies term admits. Expressions within a term are ANDed, so several zone
+ * expressions intersect; a term without a zone expression does not restrict the zone at all.
+ */
+function zonesOfTerm(term: JsonValue): string[] | undefined {
+  let zones: string[] | undefined;
+  for (const expression of arrayAt(term, 'matchLabelExpressions') ?? []) {
+    const key = stringAt(expression, 'key');
+    if (key === undefined || !ZONE_TOPOLOGY_KEYS.has(key)) continue;
+    const values = stringsOf(arrayAt(expression, 'values'));
+    zones = zones === undefined ? values : zones.filter((zone) => values.includes(zone));
+  }
+  return zones;
+}
+
+/**
+ * Where a class may provision: the union over allowedTopologies terms (terms are ORed), narrowed by
+ * the in-tree zone parameters. undefined means unrestricted.
+ */
+export function zonesOfStorageClass(provisioner: string, parameters: Record<string, string>, allowedTopologies: JsonValue[] | undefined): string[] | undefined {
+  let zones: string[] | undefined;
+  if (allowedTopologies && allowedTopologies.length > 0) {
+    const union = new Set<string>();
+    let unrestricted = false;
+    for (const term of allowedTopologies) {
+      const termZones = zonesOfTerm(term);
+      if (termZones === undefined) unrestricted = true;
+      else termZones.forEach((zone) => union.add(zone));
+    }
+    zones = unrestricted ? undefined : [...union];
+  }
+  const fromParameters = zoneParameters(provisioner, parameters);
+  if (fromParameters !== undefined) zones = zones === undefined ? fromParameters : zones.filter((zone) => fromParameters.includes(zone));
+  return zones;
+}
