@@ -1,0 +1,164 @@
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { Ajv, type ErrorObject } from 'ajv';
+import { formatProblem, parseYamlStream, positionOf, type SourceProblem, type YamlDocument } from '../io/yaml.js';
+import { parseQuantity } from '../core/quantity.js';
+import type { GovernedKind } from '../core/storage.js';
+import { byPrecedence, OWNER_ANNOTATION, type Policy } from './model.js';
+
+export { formatProblem, type SourceProblem };
+
+export const SCHEMA_PATH = fileURLToPath(new URL('../../../schema/storage-policy.schema.json', import.meta.url));
+export const BUNDLED_POLICIES_DIR = fileURLToPath(new URL('../../../policies', import.meta.url));
+
+export interface PolicySet {
+  policies: Policy[];
+  files: string[];
+}
+
+export class PolicyLoadError extends Error {
+  constructor(readonly problems: SourceProblem[]) {
+    super(`invalid policy set:\n${problems.map(formatProblem).join('\n')}`);
+    this.name = 'PolicyLoadError';
+  }
+}
+
+const ajv = new Ajv({ allErrors: true, strict: true, useDefaults: false });
+const validatePolicyDocument = ajv.compile(JSON.parse(readFileSync(SCHEMA_PATH, 'utf8')) as object);
+
+function pathOfAjvError(error: ErrorObject): Array<string | number> {
+  const tokens = error.instancePath
+    .split('/')
+    .slice(1)
+    .map((token) => token.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .map((token) => (/^\d+$/.test(token) ? Number(token) : token));
+  if (error.keyword === 'additionalProperties') tokens.push(String((error.params as { additionalProperty: string }).additionalProperty));
+  if (error.keyword === 'propertyNames') tokens.push(String((error.params as { propertyName: string }).propertyName));
+  return tokens;
+}
+
+function describeAjvError(error: ErrorObject): string {
+  switch (error.keyword) {
+    case 'additionalProperties':
+      return 'unknown field (check the spelling against the schema)';
+    case 'enum':
+      return `must be one of ${(error.params as { allowedValues: unknown[] }).allowedValues.map((value) => JSON.stringify(value)).join(', ')}`;
+    case 'const':
+      return `must be ${JSON.stringify((error.params as { allowedValue: unknown }).allowedValue)}`;
+    case 'propertyNames':
+      return 'is not a known rule id (see docs/policies.md for the list)';
+    default:
+      return error.message ?? 'is invalid';
+  }
+}
+
+function displayPath(tokens: Array<string | number>): string {
+  return tokens.map((token, index) => (typeof token === 'number' ? `[${token}]` : index === 0 ? token : `.${token}`)).join('');
+}
+
+/** Turns one validated document into a Policy; the schema already guarantees the shape. */
+function toPolicy(value: unknown, file: string): Policy {
+  const document = value as {
+    metadata: { name: string; annotations?: Record<string, string> };
+    spec: Omit<Policy, 'name' | 'file' | 'owner' | 'priority' | 'action' | 'lookupFailure' | 'rules' | 'match'> & {
+      priority?: number;
+      action?: Policy['action'];
+      lookupFailure?: Policy['lookupFailure'];
+      rules?: Policy['rules'];
+      match: Partial<Policy['match']>;
+    };
+  };
+  const { spec } = document;
+  const kinds: GovernedKind[] = spec.match.kinds ?? ['PersistentVolumeClaim', 'StatefulSet'];
+  return {
+    ...spec,
+    name: document.metadata.name,
+    file,
+    owner: document.metadata.annotations?.[OWNER_ANNOTATION],
+    description: spec.description,
+    priority: spec.priority ?? 0,
+    action: spec.action ?? 'deny',
+    lookupFailure: spec.lookupFailure ?? 'warn',
+    rules: spec.rules ?? {},
+    match: { ...spec.match, kinds },
+  };
+}
+
+/** Checks the schema cannot express: quantities that parse, bounds in order, unique names. */
+function semanticProblems(policy: Policy, source: YamlDocument): SourceProblem[] {
+  const problems: SourceProblem[] = [];
+  const at = (path: Array<string | number>, message: string): void => {
+    problems.push({ file: policy.file, ...positionOf(source, path), field: displayPath(path), message });
+  };
+  const min = policy.capacity?.min === undefined ? undefined : parseQuantity(policy.capacity.min);
+  const max = policy.capacity?.max === undefined ? undefined : parseQuantity(policy.capacity.max);
+  if (min !== undefined && max !== undefined && min > max) at(['spec', 'capacity', 'min'], `${policy.capacity?.min} is larger than max ${policy.capacity?.max}`);
+  const defaults = policy.storageClasses?.defaults ?? [];
+  const allowed = policy.storageClasses?.allowed;
+  defaults.forEach((choice, index) => {
+    if (allowed && !allowed.includes(choice.class)) {
+      at(['spec', 'storageClasses', 'defaults', index, 'class'], `default class "${choice.class}" is not in storageClasses.allowed (${allowed.join(', ')}): every defaulted claim would be denied`);
+    }
+  });
+  return problems;
+}
+
+export function parsePolicyText(text: string, file: string): { policies: Policy[]; problems: SourceProblem[] } {
+  const { documents, problems } = parseYamlStream(text, file);
+  const policies: Policy[] = [];
+  for (const source of documents) {
+    if (!validatePolicyDocument(source.value)) {
+      for (const error of validatePolicyDocument.errors ?? []) {
+        const path = pathOfAjvError(error);
+        problems.push({ file, ...positionOf(source, path), field: displayPath(path) || '(document)', message: describeAjvError(error) });
+      }
+      continue;
+    }
+    const policy = toPolicy(source.value, file);
+    problems.push(...semanticProblems(policy, source));
+    policies.push(policy);
+  }
+  return { policies, problems };
+}
+
+async function policyFiles(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true });
+  const files: string[] = [];
+  for (const entry of entries) {
+    // A mounted ConfigMap keeps its real files in ..data and hidden timestamped folders.
+    if (entry.name.startsWith('.')) continue;
+    const path = join(dir, entry.name);
+    const isFile = entry.isFile() || (entry.isSymbolicLink() && (await stat(path)).isFile());
+    if (isFile && /\.ya?ml$/.test(entry.name)) files.push(path);
+  }
+  return files.sort();
+}
+
+/** Loads and validates a whole policy folder; any problem rejects the whole set. */
+export async function loadPolicyDir(dir: string): Promise<PolicySet> {
+  let files: string[];
+  try {
+    files = await policyFiles(dir);
+  } catch (error) {
+    throw new PolicyLoadError([{ file: dir, message: `cannot read the policy folder: ${(error as Error).message}` }]);
+  }
+  if (files.length === 0) throw new PolicyLoadError([{ file: dir, message: 'no policy files (*.yaml, *.yml) in the folder' }]);
+  const problems: SourceProblem[] = [];
+  const policies: Policy[] = [];
+  for (const path of files) {
+    const display = relative(process.cwd(), path) || path;
+    const { policies: filePolicies, problems: fileProblems } = parsePolicyText(await readFile(path, 'utf8'), display);
+    policies.push(...filePolicies);
+    problems.push(...fileProblems);
+  }
+  const seen = new Map<string, string>();
+  for (const policy of policies) {
+    const first = seen.get(policy.name);
+    if (first !== undefined) problems.push({ file: policy.file, field: 'metadata.name', message: `policy "${policy.name}" is already defined in ${first}` });
+    else seen.set(policy.name, policy.file);
+  }
+  if (problems.length > 0) throw new PolicyLoadError(problems);
+  return { policies: policies.sort(byPrecedence), files };
+}

@@ -1,0 +1,94 @@
+import type { AccessMode, ProvisionerCapabilities } from '../core/capabilities.js';
+import type { LabelSelector } from '../core/selectors.js';
+import type { GovernedKind } from '../core/storage.js';
+
+export const POLICY_API_VERSION = 'storage-policy-webhook.io/v1alpha1';
+export const POLICY_KIND = 'StoragePolicy';
+export const OWNER_ANNOTATION = 'storage-policy-webhook.io/owner';
+
+export type Action = 'deny' | 'warn' | 'audit';
+export type LookupFailureMode = 'allow' | 'warn' | 'deny';
+
+/** Every rule a policy can set an action for; docs/policies.md describes each. */
+export const RULE_IDS = [
+  'storage-class/allowed',
+  'storage-class/single-default',
+  'access-modes/required',
+  'access-modes/unsupported',
+  'access-modes/read-write-once-pod-exclusive',
+  'access-modes/read-only-with-read-write-once',
+  'access-modes/unknown-provisioner',
+  'access-modes/caution',
+  'zones/class-topology',
+  'zones/unrestricted-immediate',
+  'zones/claim-class',
+  'zones/pod-affinity',
+  'zones/deprecated-label',
+  'iops/per-gb-format',
+  'iops/per-gb-type',
+  'iops/per-gb-maximum',
+  'iops/iops-and-per-gb',
+  'iops/below-minimum',
+  'iops/adjusted',
+  'iops/volume-budget',
+  'iops/namespace-budget',
+  'capacity/request-missing',
+  'capacity/type-limits',
+  'capacity/policy-limits',
+  'lookup/unavailable',
+] as const;
+export type RuleId = (typeof RULE_IDS)[number];
+
+export interface DefaultClassChoice {
+  class: string;
+  /** The choice applies when the claim asks for any of these modes; absent means any claim. */
+  whenAccessModes?: AccessMode[];
+  whenVolumeMode?: 'Filesystem' | 'Block';
+}
+
+export interface PolicyMatch {
+  namespaces?: string[];
+  excludeNamespaces?: string[];
+  namespaceSelector?: LabelSelector;
+  kinds: GovernedKind[];
+}
+
+export interface Policy {
+  name: string;
+  file: string;
+  owner: string | undefined;
+  description: string | undefined;
+  priority: number;
+  action: Action;
+  lookupFailure: LookupFailureMode;
+  match: PolicyMatch;
+  rules: Partial<Record<RuleId, Action>>;
+  storageClasses?: {
+    defaults?: DefaultClassChoice[];
+    allowed?: string[];
+    singleClusterDefault?: boolean;
+  };
+  accessModes?: {
+    unknownProvisioner?: 'allow' | 'warn' | 'deny';
+    capabilities?: ProvisionerCapabilities[];
+  };
+  zones?: {
+    allowed: string[];
+    addAllowedTopologies?: boolean;
+    pinStatefulSets?: boolean;
+  };
+  iops?: {
+    maxPerVolume?: number;
+    maxPerNamespace?: number;
+    annotateQuote?: boolean;
+  };
+  capacity?: {
+    min?: string;
+    max?: string;
+  };
+}
+
+/** Policies in precedence order: higher priority first, then name ascending. */
+export function byPrecedence(a: Policy, b: Policy): number {
+  return b.priority - a.priority || a.name.localeCompare(b.name);
+}
