@@ -1,0 +1,98 @@
+import { globMatches, selectorMatches } from '../core/selectors.js';
+import type { GovernedKind } from '../core/storage.js';
+import type { ClusterLookup } from '../lookup/lookup.js';
+import { byPrecedence, type Policy } from '../policy/model.js';
+import { lookupFailure } from '../rules/common.js';
+import type { Finding } from './types.js';
+
+interface KindIndex {
+  /** Policies naming a namespace exactly, by that name. */
+  exact: Map<string, Policy[]>;
+  /** Policies with a glob or no namespace list: tested one by one, their results memoised per namespace. */
+  patterned: Policy[];
+  byNamespace: Map<string, Policy[]>;
+}
+
+const MEMO_LIMIT = 10_000;
+
+export interface PolicyMatch {
+  policies: Policy[];
+  /** Lookup failures met while matching namespace labels. */
+  findings: Finding[];
+}
+
+/**
+ * Finds the policies that govern an object without scanning every policy: exact namespace names are
+ * a map lookup, and glob matches are memoised per namespace. Label selectors are checked per request
+ * because namespace labels change while the policy set does not.
+ */
+export class PolicyIndex {
+  private readonly kinds = new Map<GovernedKind, KindIndex>();
+  private readonly clusterScoped: Policy[];
+
+  constructor(readonly policies: readonly Policy[]) {
+    for (const kind of ['PersistentVolumeClaim', 'StatefulSet'] as const) {
+      const index: KindIndex = { exact: new Map(), patterned: [], byNamespace: new Map() };
+      for (const policy of policies) {
+        if (!policy.match.kinds.includes(kind)) continue;
+        const names = policy.match.namespaces;
+        if (!names || names.some((name) => name.includes('*') || name.includes('?'))) {
+          index.patterned.push(policy);
+          continue;
+        }
+        for (const name of names) {
+          const list = index.exact.get(name) ?? [];
+          list.push(policy);
+          index.exact.set(name, list);
+        }
+      }
+      this.kinds.set(kind, index);
+    }
+    this.clusterScoped = policies.filter((policy) => policy.match.kinds.includes('StorageClass')).sort(byPrecedence);
+  }
+
+  private candidates(kind: GovernedKind, namespace: string): Policy[] {
+    const index = this.kinds.get(kind);
+    if (!index) return [];
+    let list = index.byNamespace.get(namespace);
+    if (!list) {
+      const globbed = index.patterned.filter((policy) => !policy.match.namespaces || policy.match.namespaces.some((pattern) => globMatches(pattern, namespace)));
+      list = [...(index.exact.get(namespace) ?? []), ...globbed]
+        .filter((policy) => !(policy.match.excludeNamespaces ?? []).some((pattern) => globMatches(pattern, namespace)))
+        .sort(byPrecedence);
+      if (index.byNamespace.size >= MEMO_LIMIT) index.byNamespace.clear();
+      index.byNamespace.set(namespace, list);
+    }
+    return list;
+  }
+
+  match(kind: GovernedKind, namespace: string, lookup: ClusterLookup): PolicyMatch {
+    if (kind === 'StorageClass') return { policies: this.clusterScoped, findings: [] };
+    const candidates = this.candidates(kind, namespace);
+    if (!candidates.some((policy) => policy.match.namespaceSelector)) return { policies: candidates, findings: [] };
+    const policies: Policy[] = [];
+    const findings: Finding[] = [];
+    let labels: Record<string, string> | undefined;
+    let reason: string | undefined;
+    for (const policy of candidates) {
+      const selector = policy.match.namespaceSelector;
+      if (!selector) {
+        policies.push(policy);
+        continue;
+      }
+      if (labels === undefined && reason === undefined) {
+        const answer = lookup.namespaceLabels(namespace);
+        if (answer.known) labels = answer.value ?? {};
+        else reason = answer.reason;
+      }
+      if (labels !== undefined) {
+        if (selectorMatches(selector, labels)) policies.push(policy);
+        continue;
+      }
+      // Without labels the policy may or may not govern the namespace: deny mode applies it anyway.
+      findings.push(...lookupFailure(policy, 'metadata.namespace', `whether policy ${policy.name} governs namespace ${namespace}`, reason ?? 'labels unknown'));
+      if (policy.lookupFailure === 'deny') policies.push(policy);
+    }
+    return { policies, findings };
+  }
+}

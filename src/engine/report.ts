@@ -1,0 +1,67 @@
+import type { ResolvedFinding } from './engine.js';
+import type { Mutation } from './types.js';
+
+export const MAX_WARNING_LENGTH = 120;
+/** The API server truncates the warnings of one response beyond 4096 runes; stay under it. */
+export const MAX_WARNINGS_TOTAL = 4000;
+
+function oneLine(text: string): string {
+  return text.replace(/[\r\n\t]+/g, ' ').replace(/\s{2,}/g, ' ').trim();
+}
+
+export function describeFinding(finding: ResolvedFinding): string {
+  const prefix = finding.preexisting ? 'already present before this update: ' : '';
+  return `${finding.path}: ${prefix}${finding.message} [policy ${finding.policy.name}, rule ${finding.rule}]`;
+}
+
+/** Every denying finding, numbered, with path, policy, rule and fix, on one line as kubectl prints it. */
+export function denialMessage(denials: ResolvedFinding[]): string {
+  const body = denials.map((finding, index) => `(${index + 1}) ${oneLine(describeFinding(finding))}`).join('; ');
+  return `${denials.length} storage policy violation${denials.length === 1 ? '' : 's'}: ${body}`;
+}
+
+function truncate(text: string, limit: number): string {
+  const characters = [...text];
+  return characters.length <= limit ? text : `${characters.slice(0, limit - 1).join('')}…`;
+}
+
+/**
+ * Warnings for kubectl: one line each, at most 120 characters, deduplicated, and in total under
+ * the API server's budget. The path and rule come first so a truncated warning still points somewhere.
+ */
+export function warningsFor(findings: ResolvedFinding[], notes: Mutation[] = []): string[] {
+  const lines = [
+    ...notes.map((note) => `mutated: ${note.note}`),
+    ...findings.filter((finding) => finding.action === 'warn').map((finding) => `${finding.rule}: ${finding.path}: ${finding.preexisting ? '(existing) ' : ''}${finding.message}`),
+  ];
+  const result: string[] = [];
+  const seen = new Set<string>();
+  let total = 0;
+  for (const line of lines) {
+    const warning = truncate(oneLine(line), MAX_WARNING_LENGTH);
+    if (seen.has(warning)) continue;
+    const length = [...warning].length;
+    if (total + length > MAX_WARNINGS_TOTAL) break;
+    seen.add(warning);
+    result.push(warning);
+    total += length;
+  }
+  return result;
+}
+
+const AUDIT_VALUE_LIMIT = 1024;
+
+/**
+ * auditAnnotations keys must be qualified names without a `/` (the API server prefixes the webhook
+ * name): rule ids become `iops.adjusted`.
+ */
+export function auditAnnotationsFor(findings: ResolvedFinding[]): Record<string, string> {
+  const annotations: Record<string, string> = {};
+  for (const finding of findings) {
+    if (finding.action !== 'audit') continue;
+    const key = finding.rule.replace(/\//g, '.');
+    const entry = `${finding.policy.name}: ${finding.path}: ${finding.message}`;
+    annotations[key] = truncate(annotations[key] ? `${annotations[key]}; ${entry}` : entry, AUDIT_VALUE_LIMIT);
+  }
+  return annotations;
+}

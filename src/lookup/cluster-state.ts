@@ -1,0 +1,145 @@
+import { isEbsProvisioner, quoteIops, readEbsClass } from '../core/ebs.js';
+import { stringAt, stringMapAt } from '../core/json.js';
+import { roundUpGiB } from '../core/quantity.js';
+import { claimsOf, readStorageClass, type StorageClassInfo } from '../core/storage.js';
+import { known, unknown, type ClusterLookup, type Lookup } from './lookup.js';
+
+/** The fields of an existing claim the IOPS budget needs, and nothing more. */
+export interface ClaimRecord {
+  namespace: string;
+  name: string;
+  className: string | undefined;
+  requestBytes: number | undefined;
+}
+
+export function claimRecordOf(object: unknown): ClaimRecord | undefined {
+  const namespace = stringAt(object, 'metadata', 'namespace');
+  const name = stringAt(object, 'metadata', 'name');
+  if (namespace === undefined || name === undefined) return undefined;
+  const [claim] = claimsOf('PersistentVolumeClaim', object, namespace);
+  // A bound claim provisions what its class says; the bound volume's class field is the same.
+  const className = claim?.className || stringAt(object, 'spec', 'storageClassName') || undefined;
+  return { namespace, name, className, requestBytes: claim?.requestBytes };
+}
+
+export function provisionedIopsOf(storageClass: StorageClassInfo | undefined, requestBytes: number | undefined): number {
+  if (!storageClass || requestBytes === undefined || !isEbsProvisioner(storageClass.provisioner)) return 0;
+  const quote = quoteIops(readEbsClass(storageClass.provisioner, storageClass.parameters), roundUpGiB(requestBytes));
+  return quote.outcome === 'provisioned' ? quote.iops : 0;
+}
+
+/**
+ * Cluster objects indexed the way rules ask for them: classes by name, namespaces by name, claims by
+ * namespace. Per-namespace IOPS sums are memoised and dropped when a claim of that namespace or any
+ * class changes, so a request costs a map lookup, not a scan.
+ */
+export class ClusterState implements ClusterLookup {
+  private readonly classes = new Map<string, StorageClassInfo>();
+  private readonly namespaces = new Map<string, Record<string, string>>();
+  private readonly claims = new Map<string, Map<string, ClaimRecord>>();
+  private readonly iopsByNamespace = new Map<string, Map<string, number>>();
+  private unavailableReason: string | undefined;
+
+  constructor(unavailableReason?: string) {
+    this.unavailableReason = unavailableReason;
+  }
+
+  /** While set (cache not yet synced, watch lost), every lookup answers unknown with this reason. */
+  setUnavailable(reason: string | undefined): void {
+    this.unavailableReason = reason;
+  }
+
+  get available(): boolean {
+    return this.unavailableReason === undefined;
+  }
+
+  get size(): { storageClasses: number; namespaces: number; claims: number } {
+    let claims = 0;
+    for (const byName of this.claims.values()) claims += byName.size;
+    return { storageClasses: this.classes.size, namespaces: this.namespaces.size, claims };
+  }
+
+  upsertStorageClass(object: unknown): void {
+    const info = readStorageClass(object);
+    if (info.name === '') return;
+    this.classes.set(info.name, info);
+    this.iopsByNamespace.clear();
+  }
+
+  deleteStorageClass(name: string): void {
+    this.classes.delete(name);
+    this.iopsByNamespace.clear();
+  }
+
+  upsertNamespace(object: unknown): void {
+    const name = stringAt(object, 'metadata', 'name');
+    if (name !== undefined) this.namespaces.set(name, stringMapAt(object, 'metadata', 'labels'));
+  }
+
+  deleteNamespace(name: string): void {
+    this.namespaces.delete(name);
+  }
+
+  upsertClaim(object: unknown): void {
+    const record = claimRecordOf(object);
+    if (!record) return;
+    let byName = this.claims.get(record.namespace);
+    if (!byName) {
+      byName = new Map();
+      this.claims.set(record.namespace, byName);
+    }
+    byName.set(record.name, record);
+    this.iopsByNamespace.delete(record.namespace);
+  }
+
+  deleteClaim(namespace: string, name: string): void {
+    this.claims.get(namespace)?.delete(name);
+    this.iopsByNamespace.delete(namespace);
+  }
+
+  /** Replaces everything of one kind, as a fresh informer list does. */
+  replaceAll(kind: 'StorageClass' | 'Namespace' | 'PersistentVolumeClaim', objects: unknown[]): void {
+    if (kind === 'StorageClass') {
+      this.classes.clear();
+      objects.forEach((object) => this.upsertStorageClass(object));
+    } else if (kind === 'Namespace') {
+      this.namespaces.clear();
+      objects.forEach((object) => this.upsertNamespace(object));
+    } else {
+      this.claims.clear();
+      objects.forEach((object) => this.upsertClaim(object));
+    }
+    this.iopsByNamespace.clear();
+  }
+
+  storageClass(name: string): Lookup<StorageClassInfo | undefined> {
+    if (this.unavailableReason) return unknown(this.unavailableReason);
+    return known(this.classes.get(name));
+  }
+
+  storageClasses(): Lookup<StorageClassInfo[]> {
+    if (this.unavailableReason) return unknown(this.unavailableReason);
+    return known([...this.classes.values()]);
+  }
+
+  namespaceLabels(namespace: string): Lookup<Record<string, string> | undefined> {
+    if (this.unavailableReason) return unknown(this.unavailableReason);
+    return known(this.namespaces.get(namespace));
+  }
+
+  namespaceProvisionedIops(namespace: string, exclude: ReadonlySet<string>): Lookup<number> {
+    if (this.unavailableReason) return unknown(this.unavailableReason);
+    let perClaim = this.iopsByNamespace.get(namespace);
+    if (!perClaim) {
+      perClaim = new Map();
+      for (const record of this.claims.get(namespace)?.values() ?? []) {
+        const iops = provisionedIopsOf(record.className ? this.classes.get(record.className) : undefined, record.requestBytes);
+        if (iops > 0) perClaim.set(record.name, iops);
+      }
+      this.iopsByNamespace.set(namespace, perClaim);
+    }
+    let total = 0;
+    for (const [name, iops] of perClaim) if (!exclude.has(name)) total += iops;
+    return known(total);
+  }
+}

@@ -1,0 +1,29 @@
+import type { StorageClassInfo } from '../core/storage.js';
+
+/** An answer the cluster data may not be able to give; `reason` says why, for the message. */
+export type Lookup<T> = { known: true; value: T } | { known: false; reason: string };
+
+export const known = <T>(value: T): Lookup<T> => ({ known: true, value });
+export const unknown = <T>(reason: string): Lookup<T> => ({ known: false, reason });
+
+/**
+ * What rules may ask of the cluster. The live informer cache and the offline inventory both answer
+ * it from memory, synchronously, so rule evaluation stays pure and fast.
+ */
+export interface ClusterLookup {
+  /** undefined value: the cluster has no class of that name. */
+  storageClass(name: string): Lookup<StorageClassInfo | undefined>;
+  storageClasses(): Lookup<StorageClassInfo[]>;
+  /** undefined value: no such namespace. */
+  namespaceLabels(namespace: string): Lookup<Record<string, string> | undefined>;
+  /** Provisioned IOPS of the namespace's existing claims, leaving out the named claims. */
+  namespaceProvisionedIops(namespace: string, exclude: ReadonlySet<string>): Lookup<number>;
+}
+
+/** Offline with no inventory: every lookup is unknown, and policies' lookupFailure decides. */
+export const NO_CLUSTER: ClusterLookup = {
+  storageClass: () => unknown('no cluster cache or inventory is configured'),
+  storageClasses: () => unknown('no cluster cache or inventory is configured'),
+  namespaceLabels: () => unknown('no cluster cache or inventory is configured'),
+  namespaceProvisionedIops: () => unknown('no cluster cache or inventory is configured'),
+};

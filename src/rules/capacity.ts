@@ -1,0 +1,50 @@
+import { isEbsProvisioner, readEbsClass, sizeLimitsFor } from '../core/ebs.js';
+import { formatGiB, parseQuantity, roundUpGiB } from '../core/quantity.js';
+import { claimPath } from '../core/storage.js';
+import { emptyResult, type RuleContext, type RuleFamily, type RuleResult } from '../engine/types.js';
+import { resolveClass } from './common.js';
+
+function evaluate(context: RuleContext): RuleResult {
+  const result = emptyResult();
+  if (context.kind === 'StorageClass') return result;
+  const sizePolicies = context.policies.filter((policy) => policy.capacity !== undefined || policy.iops !== undefined);
+  for (const claim of context.claims) {
+    const path = claimPath(claim, 'spec', 'resources', 'requests', 'storage');
+    for (const policy of sizePolicies) {
+      if (claim.requestBytes === undefined) {
+        const what = claim.requestText === undefined ? 'no storage request' : `"${claim.requestText}" is not a quantity`;
+        result.findings.push({ rule: 'capacity/request-missing', policy, path, message: `${what}; set a size such as 10Gi`, severity: 'violation' });
+        continue;
+      }
+      const min = policy.capacity?.min;
+      const max = policy.capacity?.max;
+      const minBytes = min === undefined ? undefined : parseQuantity(min);
+      const maxBytes = max === undefined ? undefined : parseQuantity(max);
+      if (minBytes !== undefined && claim.requestBytes < minBytes) {
+        result.findings.push({ rule: 'capacity/policy-limits', policy, path, message: `${claim.requestText} is below the policy minimum ${min}; request at least ${min}`, severity: 'violation' });
+      }
+      if (maxBytes !== undefined && claim.requestBytes > maxBytes) {
+        result.findings.push({ rule: 'capacity/policy-limits', policy, path, message: `${claim.requestText} is above the policy maximum ${max}; request at most ${max}`, severity: 'violation' });
+      }
+    }
+    const resolved = resolveClass(claim, context);
+    if (resolved.state !== 'found' || claim.requestBytes === undefined || !isEbsProvisioner(resolved.info.provisioner)) continue;
+    const settings = readEbsClass(resolved.info.provisioner, resolved.info.parameters);
+    const limits = sizeLimitsFor(settings.type, settings.blockExpress);
+    const gib = roundUpGiB(claim.requestBytes);
+    if (!limits || (gib >= limits.minGiB && gib <= limits.maxGiB)) continue;
+    const bound = gib < limits.minGiB ? `at least ${formatGiB(limits.minGiB)}` : `at most ${formatGiB(limits.maxGiB)}`;
+    for (const policy of sizePolicies) {
+      result.findings.push({
+        rule: 'capacity/type-limits',
+        policy,
+        path,
+        message: `EBS ${settings.type} volumes (class ${resolved.name}) must be ${bound}; ${claim.requestText} provisions ${formatGiB(gib)}`,
+        severity: 'violation',
+      });
+    }
+  }
+  return result;
+}
+
+export const capacityFamily: RuleFamily = { name: 'capacity', evaluate };

@@ -1,0 +1,239 @@
+import { arrayAt, objectAt, stringAt, stringsOf, stringMapAt, type JsonValue } from '../core/json.js';
+import { appendAt, fieldPath, pointer, setAt, type PatchOperation } from '../core/patch.js';
+import { readStorageClass } from '../core/storage.js';
+import { DEPRECATED_ZONE_LABEL, IN_TREE_ZONE_PARAMETER_PROVISIONERS, ZONE_LABEL, ZONE_TOPOLOGY_KEYS, zoneTopologyKeyFor } from '../core/topology.js';
+import { emptyResult, type Finding, type Mutation, type RuleContext, type RuleFamily, type RuleResult } from '../engine/types.js';
+import type { Policy } from '../policy/model.js';
+import { classFieldPath, listOf, lookupFailure, resolveClass } from './common.js';
+
+const POD_SPEC = ['spec', 'template', 'spec'];
+const TERMS = [...POD_SPEC, 'affinity', 'nodeAffinity', 'requiredDuringSchedulingIgnoredDuringExecution', 'nodeSelectorTerms'];
+
+function outside(zones: string[], allowed: string[]): string[] {
+  return zones.filter((zone) => !allowed.includes(zone));
+}
+
+function storageClassFindings(context: RuleContext, policy: Policy, allowed: string[]): Finding[] {
+  const findings: Finding[] = [];
+  const storageClass = readStorageClass(context.object);
+  (arrayAt(context.object, 'allowedTopologies') ?? []).forEach((term, termIndex) => {
+    (arrayAt(term, 'matchLabelExpressions') ?? []).forEach((expression, expressionIndex) => {
+      if (!ZONE_TOPOLOGY_KEYS.has(stringAt(expression, 'key') ?? '')) return;
+      stringsOf(arrayAt(expression, 'values')).forEach((zone, valueIndex) => {
+        if (allowed.includes(zone)) return;
+        findings.push({
+          rule: 'zones/class-topology',
+          policy,
+          path: fieldPath('allowedTopologies', termIndex, 'matchLabelExpressions', expressionIndex, 'values', valueIndex),
+          message: `zone ${zone} is outside the allowed zones ${listOf(allowed)}`,
+          severity: 'violation',
+        });
+      });
+    });
+  });
+  if (IN_TREE_ZONE_PARAMETER_PROVISIONERS.has(storageClass.provisioner)) {
+    for (const key of ['zone', 'zones']) {
+      const value = storageClass.parameters[key];
+      if (value === undefined) continue;
+      const bad = outside(value.split(',').map((zone) => zone.trim()).filter((zone) => zone !== ''), allowed);
+      if (bad.length > 0) {
+        findings.push({ rule: 'zones/class-topology', policy, path: fieldPath('parameters', key), message: `${listOf(bad)} outside the allowed zones ${listOf(allowed)}`, severity: 'violation' });
+      }
+    }
+  }
+  if (storageClass.zones === undefined && storageClass.volumeBindingMode === 'Immediate') {
+    findings.push({
+      rule: 'zones/unrestricted-immediate',
+      policy,
+      path: 'volumeBindingMode',
+      message: `Immediate binding with no zone in allowedTopologies may provision outside ${listOf(allowed)}; set volumeBindingMode: WaitForFirstConsumer or allowedTopologies`,
+      severity: 'violation',
+    });
+  }
+  return findings;
+}
+
+function addAllowedTopologies(context: RuleContext, policy: Policy, allowed: string[]): Mutation | undefined {
+  const existing = arrayAt(context.object, 'allowedTopologies');
+  if (context.operation !== 'CREATE' || (existing && existing.length > 0)) return undefined;
+  const provisioner = stringAt(context.object, 'provisioner') ?? '';
+  const key = zoneTopologyKeyFor(provisioner);
+  return {
+    rule: 'zones/add-allowed-topologies',
+    policy,
+    patch: [setAt(context.object, ['allowedTopologies'], [{ matchLabelExpressions: [{ key, values: allowed }] }])],
+    note: `allowedTopologies set to ${key} in ${listOf(allowed)}`,
+  };
+}
+
+function claimFindings(context: RuleContext, policy: Policy, allowed: string[]): Finding[] {
+  const findings: Finding[] = [];
+  for (const claim of context.claims) {
+    const resolved = resolveClass(claim, context);
+    if (resolved.state === 'unknown') {
+      findings.push(...lookupFailure(policy, classFieldPath(claim), `zones of class ${resolved.name}`, resolved.reason));
+      continue;
+    }
+    if (resolved.state !== 'found') continue;
+    const { info } = resolved;
+    if (info.zones !== undefined) {
+      const bad = outside(info.zones, allowed);
+      if (bad.length > 0) {
+        findings.push({
+          rule: 'zones/claim-class',
+          policy,
+          path: classFieldPath(claim),
+          message: `class ${info.name} can provision in ${listOf(bad)}, outside the allowed zones ${listOf(allowed)}; use a class restricted to them`,
+          severity: 'violation',
+        });
+      }
+    } else if (info.volumeBindingMode === 'Immediate') {
+      findings.push({
+        rule: 'zones/claim-class',
+        policy,
+        path: classFieldPath(claim),
+        message: `class ${info.name} binds Immediately with no zone restriction and may provision outside ${listOf(allowed)}; use a WaitForFirstConsumer or zone-restricted class`,
+        severity: 'violation',
+      });
+    }
+  }
+  return findings;
+}
+
+interface ZoneRequirement {
+  termIndex: number;
+  expressionIndex: number;
+  values: string[];
+}
+
+/** In-expressions on a zone key, per nodeSelectorTerm; terms are ORed, expressions within one ANDed. */
+function zoneRequirements(object: JsonValue): { terms: JsonValue[]; requirements: ZoneRequirement[][] } {
+  const terms = arrayAt(object, ...TERMS) ?? [];
+  const requirements = terms.map((term, termIndex) =>
+    (arrayAt(term, 'matchExpressions') ?? []).flatMap((expression, expressionIndex) => {
+      const key = stringAt(expression, 'key') ?? '';
+      if ((key !== ZONE_LABEL && key !== DEPRECATED_ZONE_LABEL) || stringAt(expression, 'operator') !== 'In') return [];
+      return [{ termIndex, expressionIndex, values: stringsOf(arrayAt(expression, 'values')) }];
+    }),
+  );
+  return { terms, requirements };
+}
+
+function templateChanged(context: RuleContext): boolean {
+  if (context.operation === 'CREATE') return true;
+  return JSON.stringify(objectAt(context.oldObject, 'spec', 'template')) !== JSON.stringify(objectAt(context.object, 'spec', 'template'));
+}
+
+/**
+ * Pins the pod template to the allowed zones. On UPDATE only when the user changed the template
+ * anyway: a patch to an unchanged template would roll every pod of a StatefulSet that was only scaled.
+ */
+function pinStatefulSet(context: RuleContext, policy: Policy, allowed: string[]): Mutation[] {
+  if (!templateChanged(context)) return [];
+  const mutations: Mutation[] = [];
+  const nodeSelector = stringMapAt(context.object, ...POD_SPEC, 'nodeSelector');
+  const deprecated = nodeSelector[DEPRECATED_ZONE_LABEL];
+  const current = nodeSelector[ZONE_LABEL];
+  if (deprecated !== undefined && (current === undefined || current === deprecated)) {
+    const patch: PatchOperation[] = [];
+    if (current === undefined) patch.push({ op: 'add', path: pointer(...POD_SPEC, 'nodeSelector', ZONE_LABEL), value: deprecated });
+    patch.push({ op: 'remove', path: pointer(...POD_SPEC, 'nodeSelector', DEPRECATED_ZONE_LABEL) });
+    mutations.push({
+      rule: 'zones/deprecated-label',
+      policy,
+      patch,
+      note: `nodeSelector ${DEPRECATED_ZONE_LABEL} (deprecated) -> ${ZONE_LABEL}`,
+    });
+  }
+  const pinnedZone = current ?? deprecated;
+  if (pinnedZone !== undefined && allowed.includes(pinnedZone)) return mutations;
+
+  const expression = { key: ZONE_LABEL, operator: 'In', values: allowed };
+  const { terms, requirements } = zoneRequirements(context.object);
+  if (terms.length === 0) {
+    mutations.push({
+      rule: 'zones/pin',
+      policy,
+      patch: [setAt(context.object, TERMS, [{ matchExpressions: [expression] }])],
+      note: `spec.template.spec.affinity: pods pinned to zones ${listOf(allowed)}`,
+    });
+    return mutations;
+  }
+  const patch = terms.flatMap((_, termIndex) => ((requirements[termIndex] ?? []).length > 0 ? [] : [appendAt(context.object, [...TERMS, termIndex, 'matchExpressions'], expression)]));
+  if (patch.length > 0) {
+    mutations.push({ rule: 'zones/pin', policy, patch, note: `spec.template.spec.affinity: pods pinned to zones ${listOf(allowed)}` });
+  }
+  return mutations;
+}
+
+function podFindings(context: RuleContext, policy: Policy, allowed: string[], pinRequired: boolean): Finding[] {
+  const findings: Finding[] = [];
+  const nodeSelector = stringMapAt(context.object, ...POD_SPEC, 'nodeSelector');
+  for (const key of [ZONE_LABEL, DEPRECATED_ZONE_LABEL]) {
+    const zone = nodeSelector[key];
+    if (zone !== undefined && !allowed.includes(zone)) {
+      findings.push({ rule: 'zones/pod-affinity', policy, path: fieldPath(...POD_SPEC, 'nodeSelector', key), message: `zone ${zone} is outside the allowed zones ${listOf(allowed)}`, severity: 'violation' });
+    }
+  }
+  if (nodeSelector[DEPRECATED_ZONE_LABEL] !== undefined) {
+    findings.push({
+      rule: 'zones/deprecated-label',
+      policy,
+      path: fieldPath(...POD_SPEC, 'nodeSelector', DEPRECATED_ZONE_LABEL),
+      message: `deprecated since 1.17; use ${ZONE_LABEL}`,
+      severity: 'advice',
+    });
+  }
+  const { terms, requirements } = zoneRequirements(context.object);
+  requirements.forEach((termRequirements) =>
+    termRequirements.forEach((requirement) => {
+      const bad = outside(requirement.values, allowed);
+      if (bad.length === 0) return;
+      findings.push({
+        rule: 'zones/pod-affinity',
+        policy,
+        path: fieldPath(...TERMS, requirement.termIndex, 'matchExpressions', requirement.expressionIndex, 'values'),
+        message: `${listOf(bad)} outside the allowed zones ${listOf(allowed)}`,
+        severity: 'violation',
+      });
+    }),
+  );
+  const pinnedBySelector = [nodeSelector[ZONE_LABEL], nodeSelector[DEPRECATED_ZONE_LABEL]].some((zone) => zone !== undefined);
+  const everyTermPinned = terms.length > 0 && requirements.every((termRequirements) => termRequirements.length > 0);
+  if (pinRequired && !pinnedBySelector && !everyTermPinned) {
+    findings.push({
+      rule: 'zones/pod-affinity',
+      policy,
+      path: fieldPath(...POD_SPEC, 'affinity'),
+      message: `pods are not pinned to the allowed zones ${listOf(allowed)}; add a required nodeAffinity on ${ZONE_LABEL}`,
+      severity: 'violation',
+    });
+  }
+  return findings;
+}
+
+function evaluate(context: RuleContext): RuleResult {
+  const result = emptyResult();
+  const zonePolicies = context.policies.filter((policy) => policy.zones !== undefined);
+  const mutator = zonePolicies[0];
+  for (const policy of zonePolicies) {
+    const settings = policy.zones;
+    if (!settings) continue;
+    const allowed = settings.allowed;
+    if (context.kind === 'StorageClass') {
+      const mutation = policy === mutator && settings.addAllowedTopologies ? addAllowedTopologies(context, policy, allowed) : undefined;
+      if (mutation) result.mutations.push(mutation);
+      result.findings.push(...storageClassFindings(context, policy, allowed));
+      continue;
+    }
+    result.findings.push(...claimFindings(context, policy, allowed));
+    if (context.kind === 'StatefulSet') {
+      const pin = settings.pinStatefulSets !== false;
+      if (pin && policy === mutator) result.mutations.push(...pinStatefulSet(context, policy, allowed));
+      result.findings.push(...podFindings(context, policy, allowed, pin));
+    }
+  }
+  return result;
+}
+
+export const zonesFamily: RuleFamily = { name: 'zones', evaluate };
