@@ -1,0 +1,40 @@
+import type { Engine } from '../engine/engine.js';
+import { auditAnnotationsFor, denialMessage, warningsFor } from '../engine/report.js';
+import type { ReviewInput } from '../engine/types.js';
+import { allowed, denied, patched, triage, type AdmissionRequest, type AdmissionResponse } from './review.js';
+
+export type Decision = 'allowed' | 'denied' | 'patched' | 'skipped';
+
+export type AdmissionOutcome =
+  | { valid: true; response: AdmissionResponse; decision: Decision; rules: string[]; input?: ReviewInput; reason?: string }
+  | { valid: false; message: string };
+
+/** One request in, one response out; the HTTP layer knows nothing of policies. */
+export type AdmissionHandler = (request: AdmissionRequest, engine: Engine) => AdmissionOutcome;
+
+function withTriage(review: (input: ReviewInput, uid: string, engine: Engine) => Extract<AdmissionOutcome, { valid: true }>): AdmissionHandler {
+  return (request, engine) => {
+    const triaged = triage(request);
+    if (triaged.action === 'reject') return { valid: false, message: triaged.message };
+    if (triaged.action === 'allow') return { valid: true, response: allowed(request.uid), decision: 'skipped', rules: [], reason: triaged.reason };
+    return review(triaged.input, request.uid, engine);
+  };
+}
+
+/** /mutate: patches only, with a warning per change; judging is /validate's job, on the final object. */
+export const mutatingHandler: AdmissionHandler = withTriage((input, uid, engine) => {
+  const outcome = engine.mutate(input);
+  const response = patched(uid, outcome.patch, warningsFor([], outcome.notes));
+  return { valid: true, response, decision: outcome.patch.length > 0 ? 'patched' : 'allowed', rules: outcome.notes.map((note) => note.rule), input };
+});
+
+/** /validate: never a patch; denies when any finding's action is deny. */
+export const validatingHandler: AdmissionHandler = withTriage((input, uid, engine) => {
+  const { findings } = engine.validate(input);
+  const denials = findings.filter((finding) => finding.action === 'deny');
+  const warnings = warningsFor(findings);
+  const audit = auditAnnotationsFor(findings);
+  const rules = [...new Set(findings.map((finding) => finding.rule))];
+  if (denials.length > 0) return { valid: true, response: denied(uid, denialMessage(denials), warnings, audit), decision: 'denied', rules, input };
+  return { valid: true, response: allowed(uid, warnings, audit), decision: 'allowed', rules, input };
+});

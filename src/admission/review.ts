@@ -1,0 +1,105 @@
+import { isObject, objectAt, stringAt, type JsonObject, type JsonValue } from '../core/json.js';
+import type { PatchOperation } from '../core/patch.js';
+import { GOVERNED_KINDS, GROUP_OF_KIND, type GovernedKind } from '../core/storage.js';
+import type { ReviewInput } from '../engine/types.js';
+
+export const ADMISSION_API_VERSION = 'admission.k8s.io/v1';
+
+/** The request fields this webhook reads; the route schema guarantees uid and the envelope. */
+export interface AdmissionRequest {
+  uid: string;
+  kind: { group: string; version: string; kind: string };
+  resource?: { group: string; version: string; resource: string };
+  subResource?: string;
+  name?: string;
+  namespace?: string;
+  operation: 'CREATE' | 'UPDATE' | 'DELETE' | 'CONNECT';
+  userInfo?: JsonObject;
+  object?: JsonValue;
+  oldObject?: JsonValue;
+  dryRun?: boolean;
+}
+
+export interface AdmissionReview {
+  apiVersion: string;
+  kind: 'AdmissionReview';
+  request: AdmissionRequest;
+}
+
+export interface AdmissionResponse {
+  uid: string;
+  allowed: boolean;
+  status?: { code: number; reason?: string; message: string };
+  patchType?: 'JSONPatch';
+  patch?: string;
+  warnings?: string[];
+  auditAnnotations?: Record<string, string>;
+}
+
+export interface AdmissionReviewResponse {
+  apiVersion: typeof ADMISSION_API_VERSION;
+  kind: 'AdmissionReview';
+  response: AdmissionResponse;
+}
+
+// Response helpers in the manner of controller-runtime's admission package: no handler builds a
+// response by hand.
+
+export function allowed(uid: string, warnings: string[] = [], auditAnnotations: Record<string, string> = {}): AdmissionResponse {
+  return withExtras({ uid, allowed: true }, warnings, auditAnnotations);
+}
+
+export function denied(uid: string, message: string, warnings: string[] = [], auditAnnotations: Record<string, string> = {}): AdmissionResponse {
+  return withExtras({ uid, allowed: false, status: { code: 403, reason: 'Forbidden', message } }, warnings, auditAnnotations);
+}
+
+/** An empty patch is no patch: the API server treats `patch: []` as a change. */
+export function patched(uid: string, patch: PatchOperation[], warnings: string[] = []): AdmissionResponse {
+  if (patch.length === 0) return allowed(uid, warnings);
+  return withExtras({ uid, allowed: true, patchType: 'JSONPatch', patch: Buffer.from(JSON.stringify(patch)).toString('base64') }, warnings, {});
+}
+
+function withExtras(response: AdmissionResponse, warnings: string[], auditAnnotations: Record<string, string>): AdmissionResponse {
+  if (warnings.length > 0) response.warnings = warnings;
+  if (Object.keys(auditAnnotations).length > 0) response.auditAnnotations = auditAnnotations;
+  return response;
+}
+
+export function reviewResponse(response: AdmissionResponse): AdmissionReviewResponse {
+  return { apiVersion: ADMISSION_API_VERSION, kind: 'AdmissionReview', response };
+}
+
+export function governedKind(request: AdmissionRequest): GovernedKind | undefined {
+  return GOVERNED_KINDS.find((kind) => kind === request.kind.kind && GROUP_OF_KIND[kind] === request.kind.group);
+}
+
+export type ReviewTriage =
+  | { action: 'allow'; reason: string }
+  | { action: 'reject'; message: string }
+  | { action: 'review'; input: ReviewInput };
+
+/**
+ * What the webhook does with a request before any policy runs: DELETE, CONNECT, subresources and
+ * kinds it does not govern are allowed at once; a CREATE or UPDATE without an object is a client error.
+ */
+export function triage(request: AdmissionRequest): ReviewTriage {
+  if (request.operation === 'DELETE' || request.operation === 'CONNECT') return { action: 'allow', reason: `operation ${request.operation}` };
+  if (request.subResource) return { action: 'allow', reason: `subresource ${request.subResource}` };
+  const kind = governedKind(request);
+  if (!kind) return { action: 'allow', reason: `kind ${request.kind.group || 'core'}/${request.kind.kind} is not governed` };
+  if (!isObject(request.object)) return { action: 'reject', message: `request.object must be an object for ${request.operation}` };
+  if (request.operation === 'UPDATE' && !isObject(request.oldObject)) return { action: 'reject', message: 'request.oldObject must be an object for UPDATE' };
+  const object = request.object;
+  const namespace = kind === 'StorageClass' ? '' : (request.namespace ?? stringAt(object, 'metadata', 'namespace') ?? '');
+  return {
+    action: 'review',
+    input: {
+      kind,
+      operation: request.operation,
+      namespace,
+      name: request.name ?? stringAt(object, 'metadata', 'name') ?? '',
+      object,
+      oldObject: request.operation === 'UPDATE' ? (objectAt(request, 'oldObject') ?? undefined) : undefined,
+    },
+  };
+}

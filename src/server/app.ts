@@ -1,0 +1,133 @@
+import { STATUS_CODES } from 'node:http';
+import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyPluginCallback } from 'fastify';
+import type { Logger } from 'pino';
+import { mutatingHandler, validatingHandler, type AdmissionHandler } from '../admission/handler.js';
+import { ADMISSION_API_VERSION, reviewResponse, type AdmissionReview } from '../admission/review.js';
+import type { WebhookState } from './state.js';
+
+/**
+ * Large enough for the largest object the API server stores (etcd's default 1.5 MiB request limit)
+ * twice, as object and oldObject, in its JSON encoding with the review envelope; no larger.
+ */
+export const DEFAULT_BODY_LIMIT = 7 * 1024 * 1024;
+
+export interface ServerOptions {
+  state: WebhookState;
+  logger: Logger;
+  tls?: { key: string | Buffer; cert: string | Buffer };
+  bodyLimit?: number;
+  /** Seconds a request body may take to arrive before the connection is dropped. */
+  requestTimeoutSeconds?: number;
+}
+
+const groupVersionKind = {
+  type: 'object',
+  required: ['kind'],
+  properties: { group: { type: 'string' }, version: { type: 'string' }, kind: { type: 'string' } },
+} as const;
+
+/** The envelope the API server sends; what the rules read inside object is checked by the engine. */
+const admissionReviewSchema = {
+  type: 'object',
+  required: ['apiVersion', 'kind', 'request'],
+  properties: {
+    apiVersion: { const: ADMISSION_API_VERSION },
+    kind: { const: 'AdmissionReview' },
+    request: {
+      type: 'object',
+      required: ['uid', 'kind', 'operation'],
+      properties: {
+        uid: { type: 'string', minLength: 1 },
+        kind: groupVersionKind,
+        subResource: { type: 'string' },
+        name: { type: 'string' },
+        namespace: { type: 'string' },
+        operation: { enum: ['CREATE', 'UPDATE', 'DELETE', 'CONNECT'] },
+        object: { type: ['object', 'null'] },
+        oldObject: { type: ['object', 'null'] },
+        dryRun: { type: 'boolean' },
+      },
+    },
+  },
+} as const;
+
+function admissionRoutes(state: WebhookState): FastifyPluginCallback {
+  return (app, _options, done) => {
+    const route = (path: string, handler: AdmissionHandler, webhook: string): void => {
+      app.post<{ Body: AdmissionReview }>(path, { schema: { body: admissionReviewSchema } }, async (request, reply) => {
+        const engine = state.engine;
+        if (!engine) {
+          return reply.code(503).header('retry-after', '5').send({ error: 'Service Unavailable', message: 'no valid policy set is loaded', statusCode: 503 });
+        }
+        const started = process.hrtime.bigint();
+        const review = request.body;
+        const outcome = handler(review.request, engine);
+        if (!outcome.valid) return reply.code(400).send({ error: 'Bad Request', message: outcome.message, statusCode: 400 });
+        request.log.info(
+          {
+            webhook,
+            uid: review.request.uid,
+            kind: review.request.kind.kind,
+            namespace: review.request.namespace,
+            name: review.request.name,
+            operation: review.request.operation,
+            dryRun: review.request.dryRun === true,
+            decision: outcome.decision,
+            rules: outcome.rules,
+            durationMs: Number(process.hrtime.bigint() - started) / 1e6,
+          },
+          'admission',
+        );
+        return reviewResponse(outcome.response);
+      });
+    };
+    route('/mutate', mutatingHandler, 'mutate');
+    route('/validate', validatingHandler, 'validate');
+    done();
+  };
+}
+
+function healthRoutes(state: WebhookState): FastifyPluginCallback {
+  return (app, _options, done) => {
+    app.get('/healthz', async () => ({ status: 'ok' }));
+    app.get('/readyz', async (_request, reply) => {
+      const readiness = state.readiness();
+      return reply.code(readiness.ready ? 200 : 503).send({ status: readiness.ready ? 'ready' : 'not ready', reason: readiness.reason });
+    });
+    done();
+  };
+}
+
+/** Builds the webhook server; listen() is the caller's, so tests use inject() on the same instance. */
+export function buildServer(options: ServerOptions): FastifyInstance {
+  const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
+  const common = {
+    loggerInstance: options.logger,
+    bodyLimit,
+    requestTimeout: (options.requestTimeoutSeconds ?? 10) * 1000,
+    // One admission line per request, written by the route, replaces the generic request logs.
+    logController: new LogController({ disableRequestLogging: true }),
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+  };
+  const app = (
+    options.tls
+      ? // The API server's webhook client negotiates HTTP/2 through ALPN; HTTP/1.1 stays available.
+        Fastify({ ...common, http2: true, https: { allowHTTP1: true, key: options.tls.key, cert: options.tls.cert, minVersion: 'TLSv1.2' } })
+      : Fastify(common)
+  ) as unknown as FastifyInstance;
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const statusCode = error.validation ? 400 : error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
+    if (statusCode >= 500) request.log.error({ err: error }, 'request failed');
+    const message = error.validation ? `invalid AdmissionReview: ${error.message}` : statusCode === 413 ? `request body is larger than ${bodyLimit} bytes` : error.message;
+    return reply.code(statusCode).send({ error: STATUS_CODES[statusCode] ?? 'Error', message, statusCode, code: error.code });
+  });
+  // The API server sends application/json only; fastify's built-in text/plain parser would let other
+  // bodies through to schema validation instead of a 415.
+  app.removeContentTypeParser('text/plain');
+  app.setNotFoundHandler((request, reply) => reply.code(404).send({ error: 'Not Found', message: `no route ${request.method} ${request.url}`, statusCode: 404 }));
+
+  app.register(healthRoutes(options.state));
+  app.register(admissionRoutes(options.state));
+  return app;
+}

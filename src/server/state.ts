@@ -1,0 +1,41 @@
+import { Engine } from '../engine/engine.js';
+import type { ClusterLookup } from '../lookup/lookup.js';
+import type { PolicySet } from '../policy/load.js';
+
+/**
+ * The one mutable thing the server holds: the engine for the last good policy set. A reload builds a
+ * new engine and swaps the reference, so a request sees either the old set or the new one, whole.
+ */
+export class WebhookState {
+  private current: { engine: Engine; set: PolicySet; loadedAt: Date } | undefined;
+  lastReloadError: string | undefined;
+
+  constructor(
+    readonly lookup: ClusterLookup,
+    private readonly lookupReady: () => boolean = () => true,
+  ) {}
+
+  swap(set: PolicySet): void {
+    this.current = { engine: new Engine(set.policies, this.lookup), set, loadedAt: new Date() };
+    this.lastReloadError = undefined;
+  }
+
+  get engine(): Engine | undefined {
+    return this.current?.engine;
+  }
+
+  get policySet(): PolicySet | undefined {
+    return this.current?.set;
+  }
+
+  get loadedAt(): Date | undefined {
+    return this.current?.loadedAt;
+  }
+
+  /** Ready: a valid policy set is loaded and the cluster data (if any) has synced. */
+  readiness(): { ready: boolean; reason: string } {
+    if (!this.current) return { ready: false, reason: 'no valid policy set loaded' };
+    if (!this.lookupReady()) return { ready: false, reason: 'cluster cache not synced' };
+    return { ready: true, reason: `${this.current.set.policies.length} policies loaded` };
+  }
+}

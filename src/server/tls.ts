@@ -1,0 +1,53 @@
+import { isIP } from 'node:net';
+import { generate } from 'selfsigned';
+
+export interface KeyPair {
+  key: string;
+  cert: string;
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+function validity(days: number): { notBeforeDate: Date; notAfterDate: Date } {
+  // Backdated a little so a client whose clock runs behind still accepts a fresh certificate.
+  const now = Date.now();
+  return { notBeforeDate: new Date(now - 5 * 60 * 1000), notAfterDate: new Date(now + days * DAY_MS) };
+}
+
+export async function makeCertificateAuthority(commonName: string, days = 365): Promise<KeyPair> {
+  const pems = await generate([{ name: 'commonName', value: commonName }], {
+    keyType: 'ec',
+    curve: 'P-256',
+    algorithm: 'sha256',
+    ...validity(days),
+    extensions: [
+      { name: 'basicConstraints', cA: true, critical: true },
+      { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
+    ],
+  });
+  return { key: pems.private, cert: pems.cert };
+}
+
+/**
+ * A serving certificate whose SANs cover every host (DNS names and IP addresses). Signed by `ca`
+ * when given, so the API server can trust the CA in caBundle; otherwise self-signed.
+ */
+export async function makeServingCertificate(hosts: string[], ca?: KeyPair, days = 365): Promise<KeyPair> {
+  const altNames = hosts.map((host) => (isIP(host) ? { type: 7 as const, ip: host } : { type: 2 as const, value: host }));
+  const pems = await generate([{ name: 'commonName', value: hosts[0] ?? 'storage-policy-webhook' }], {
+    keyType: 'ec',
+    curve: 'P-256',
+    algorithm: 'sha256',
+    ...validity(days),
+    ...(ca ? { ca: { key: ca.key, cert: ca.cert } } : {}),
+    extensions: [
+      { name: 'basicConstraints', cA: false },
+      { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+      { name: 'extKeyUsage', serverAuth: true },
+      { name: 'subjectAltName', altNames },
+    ],
+  });
+  return { key: pems.private, cert: pems.cert };
+}
+
+export const DEFAULT_SELF_SIGNED_HOSTS = ['localhost', '127.0.0.1', '::1'];
