@@ -1,0 +1,141 @@
+#!/usr/bin/env node
+import { stringify } from 'yaml';
+import { Engine } from '../engine/engine.js';
+import { readManifests } from '../io/manifests.js';
+import { formatProblem } from '../io/yaml.js';
+import { addToState, loadInventory } from '../lookup/inventory.js';
+import { ClusterState } from '../lookup/cluster-state.js';
+import { lintPolicies } from '../policy/lint.js';
+import { BUNDLED_POLICIES_DIR, loadPolicyDir, PolicyLoadError } from '../policy/load.js';
+import { formatReviewText, reviewManifests } from './review.js';
+import { listOption, optionHelp, parseOptions, stringOption, UsageError, type OptionSpec } from './options.js';
+import { serve, SERVE_OPTIONS } from './serve.js';
+
+const EXIT_OK = 0;
+const EXIT_DENIED = 1;
+const EXIT_USAGE = 2;
+
+const REVIEW_OPTIONS: OptionSpec[] = [
+  { name: 'filename', short: 'f', type: 'string', multiple: true, help: 'manifest file or folder (repeatable; folders are read recursively)' },
+  { name: 'policies', type: 'string', env: 'POLICIES_DIR', default: BUNDLED_POLICIES_DIR, help: 'folder of policy files' },
+  { name: 'inventory', type: 'string', multiple: true, help: 'YAML of StorageClasses, Namespaces and PVCs standing in for the cluster' },
+  { name: 'namespace', short: 'n', type: 'string', default: 'default', help: 'namespace for objects that name none, as kubectl -n' },
+  { name: 'output', short: 'o', type: 'string', default: 'text', help: 'text, json, or yaml (text and yaml show the patched object)' },
+];
+
+const HELP_OPTION: OptionSpec = { name: 'help', short: 'h', type: 'boolean', help: 'show this help' };
+
+const USAGE = `storage-policy: Kubernetes storage admission policies, as a webhook and offline
+
+Usage:
+  storage-policy serve [options]          run the TLS admission webhook (POST /mutate, /validate; GET /healthz, /readyz)
+  storage-policy review -f PATH [options]  review manifests offline with the same engine; exit 1 when any object is denied
+  storage-policy lint [DIR]               validate a policy folder (default: the bundled policies); exit 1 on problems
+
+Exit codes: 0 allowed or valid, 1 denied or invalid policies, 2 usage or input errors.
+
+serve options:
+${optionHelp(SERVE_OPTIONS)}
+
+review options:
+${optionHelp(REVIEW_OPTIONS)}
+
+Manifests reviewed offline are treated as CREATEs; StorageClasses and Namespaces among them are added to
+the inventory, so a claim can be reviewed with the class it ships with.`;
+
+async function review(argv: string[]): Promise<number> {
+  const { values } = parseOptions([...REVIEW_OPTIONS, HELP_OPTION], argv, process.env);
+  if (values['help']) {
+    process.stdout.write(`${USAGE}\n`);
+    return EXIT_OK;
+  }
+  const paths = listOption(values, 'filename');
+  if (paths.length === 0) throw new UsageError('review needs -f FILE or -f FOLDER');
+  const output = stringOption(values, 'output') ?? 'text';
+  if (!['text', 'json', 'yaml'].includes(output)) throw new UsageError(`-o must be text, json or yaml, not ${output}`);
+  const { policies } = await loadPolicyDir(stringOption(values, 'policies') ?? BUNDLED_POLICIES_DIR);
+  const inventoryPaths = listOption(values, 'inventory');
+  const state = inventoryPaths.length > 0 ? await loadInventory(inventoryPaths) : new ClusterState();
+  const { manifests, problems } = await readManifests(paths);
+  if (problems.length > 0) {
+    process.stderr.write(`${problems.map(formatProblem).join('\n')}\n`);
+    return EXIT_USAGE;
+  }
+  addToState(
+    state,
+    manifests.filter((manifest) => manifest.object['kind'] !== 'PersistentVolumeClaim').map((manifest) => manifest.object),
+  );
+  const results = reviewManifests(new Engine(policies, state), manifests, stringOption(values, 'namespace') ?? 'default');
+  if (output === 'json') process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
+  else if (output === 'yaml') process.stdout.write(stringify(results));
+  else process.stdout.write(`${formatReviewText(results, true, (value) => stringify(value))}\n`);
+  return results.some((result) => result.decision === 'denied') ? EXIT_DENIED : EXIT_OK;
+}
+
+async function lint(argv: string[]): Promise<number> {
+  const { values, positionals } = parseOptions([HELP_OPTION], argv, process.env);
+  if (values['help']) {
+    process.stdout.write(`${USAGE}\n`);
+    return EXIT_OK;
+  }
+  const dir = positionals[0] ?? BUNDLED_POLICIES_DIR;
+  try {
+    const set = await loadPolicyDir(dir);
+    const problems = lintPolicies(set.policies);
+    if (problems.length > 0) {
+      process.stderr.write(`${problems.map(formatProblem).join('\n')}\n`);
+      return EXIT_DENIED;
+    }
+    process.stdout.write(`${set.policies.length} policies in ${set.files.length} files: valid\n`);
+    return EXIT_OK;
+  } catch (error) {
+    if (!(error instanceof PolicyLoadError)) throw error;
+    process.stderr.write(`${error.problems.map(formatProblem).join('\n')}\n`);
+    return EXIT_DENIED;
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'serve': {
+      const { values } = parseOptions([...SERVE_OPTIONS, HELP_OPTION], rest, process.env);
+      if (values['help']) {
+        process.stdout.write(`${USAGE}\n`);
+        return EXIT_OK;
+      }
+      await serve(values);
+      return typeof process.exitCode === 'number' ? process.exitCode : EXIT_OK;
+    }
+    case 'review':
+      return review(rest);
+    case 'lint':
+      return lint(rest);
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(`${USAGE}\n`);
+      return command === undefined ? EXIT_USAGE : EXIT_OK;
+    default:
+      throw new UsageError(`unknown command ${command}`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code !== EXIT_OK) process.exitCode = code;
+  },
+  (error: unknown) => {
+    if (error instanceof UsageError) {
+      process.stderr.write(`storage-policy: ${error.message}\nRun storage-policy --help for usage.\n`);
+      process.exitCode = EXIT_USAGE;
+    } else if (error instanceof PolicyLoadError) {
+      process.stderr.write(`${error.problems.map(formatProblem).join('\n')}\n`);
+      process.exitCode = EXIT_USAGE;
+    } else {
+      process.stderr.write(`storage-policy: ${(error as Error).message}\n`);
+      process.exitCode = EXIT_USAGE;
+    }
+  },
+);

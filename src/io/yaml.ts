@@ -1,0 +1,61 @@
+import { isMap, isSeq, LineCounter, parseAllDocuments, type Document, type Node } from 'yaml';
+
+export interface SourceProblem {
+  file: string;
+  line?: number;
+  column?: number;
+  /** Field path inside the document, such as spec.iops.maxPerVolume. */
+  field?: string;
+  message: string;
+}
+
+export function formatProblem(problem: SourceProblem): string {
+  const position = problem.line !== undefined ? `:${problem.line}:${problem.column ?? 1}` : '';
+  const field = problem.field ? ` ${problem.field}:` : '';
+  return `${problem.file}${position}:${field} ${problem.message}`;
+}
+
+export interface YamlDocument {
+  index: number;
+  value: unknown;
+  document: Document.Parsed;
+  lineCounter: LineCounter;
+}
+
+/** Parses every document of a YAML stream, keeping positions; syntax errors become problems. */
+export function parseYamlStream(text: string, file: string): { documents: YamlDocument[]; problems: SourceProblem[] } {
+  const lineCounter = new LineCounter();
+  const parsed = parseAllDocuments(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
+  const documents: YamlDocument[] = [];
+  const problems: SourceProblem[] = [];
+  const all = Array.isArray(parsed) ? parsed : [];
+  if (!Array.isArray(parsed)) {
+    problems.push({ file, message: 'not a YAML stream' });
+  }
+  all.forEach((document, index) => {
+    if (document.errors.length > 0) {
+      for (const error of document.errors) {
+        const position = lineCounter.linePos(error.pos[0]);
+        problems.push({ file, line: position.line, column: position.col, message: error.message.split('\n')[0] ?? error.message });
+      }
+      return;
+    }
+    const value: unknown = document.toJS({ maxAliasCount: 100 });
+    if (value === null || value === undefined) return;
+    documents.push({ index, value, document, lineCounter });
+  });
+  return { documents, problems };
+}
+
+export function positionOf(source: YamlDocument, path: Array<string | number>): { line: number; column: number } | undefined {
+  for (let length = path.length; length >= 0; length -= 1) {
+    const node = source.document.getIn(path.slice(0, length), true) as Node | undefined;
+    const range = node && (isMap(node) || isSeq(node) || 'range' in node) ? node.range : undefined;
+    if (range) {
+      const position = source.lineCounter.linePos(range[0]);
+      return { line: position.line, column: position.col };
+    }
+  }
+  return undefined;
+}
+
