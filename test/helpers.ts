@@ -1,0 +1,128 @@
+import assert from 'node:assert/strict';
+import jsonPatch from 'fast-json-patch';
+import type { JsonObject, JsonValue } from '../src/core/json.js';
+import type { PatchOperation } from '../src/core/patch.js';
+import type { GovernedKind } from '../src/core/storage.js';
+import { Engine, type ResolvedFinding } from '../src/engine/engine.js';
+import type { Operation } from '../src/engine/types.js';
+import { ClusterState } from '../src/lookup/cluster-state.js';
+import type { ClusterLookup } from '../src/lookup/lookup.js';
+import type { Policy } from '../src/policy/model.js';
+
+export function policy(overrides: Partial<Policy> & { name?: string } = {}): Policy {
+  return {
+    name: 'test-policy',
+    file: 'test.yaml',
+    owner: undefined,
+    description: undefined,
+    priority: 0,
+    action: 'deny',
+    lookupFailure: 'warn',
+    rules: {},
+    ...overrides,
+    match: { kinds: ['PersistentVolumeClaim', 'StatefulSet'], ...overrides.match },
+  };
+}
+
+export function storageClass(name: string, provisioner: string, extra: JsonObject = {}): JsonObject {
+  const { annotations, ...rest } = extra;
+  return {
+    apiVersion: 'storage.k8s.io/v1',
+    kind: 'StorageClass',
+    metadata: { name, ...(annotations ? { annotations } : {}) },
+    provisioner,
+    ...rest,
+  };
+}
+
+export function pvc(spec: JsonObject, metadata: JsonObject = {}): JsonObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'PersistentVolumeClaim',
+    metadata: { name: 'data', namespace: 'team-a', ...metadata },
+    spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '10Gi' } }, ...spec },
+  };
+}
+
+export function statefulSet(templates: JsonObject[], podSpec: JsonObject = {}, replicas = 3): JsonObject {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'StatefulSet',
+    metadata: { name: 'web', namespace: 'team-a' },
+    spec: {
+      replicas,
+      serviceName: 'web',
+      selector: { matchLabels: { app: 'web' } },
+      template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'web', image: 'nginx' }], ...podSpec } },
+      volumeClaimTemplates: templates,
+    },
+  };
+}
+
+export function template(name: string, spec: JsonObject = {}, metadata: JsonObject = {}): JsonObject {
+  return { metadata: { name, ...metadata }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '10Gi' } }, ...spec } };
+}
+
+/** A cluster with the common classes: gp3 (default), io1, io2, efs. */
+export function cluster(...extra: JsonObject[]): ClusterState {
+  const state = new ClusterState();
+  state.upsertStorageClass(storageClass('gp3', 'ebs.csi.aws.com', { parameters: { type: 'gp3' }, volumeBindingMode: 'WaitForFirstConsumer', annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } }));
+  state.upsertStorageClass(storageClass('io1-slow', 'ebs.csi.aws.com', { parameters: { type: 'io1', iopsPerGB: '5' }, volumeBindingMode: 'WaitForFirstConsumer' }));
+  state.upsertStorageClass(storageClass('io2', 'ebs.csi.aws.com', { parameters: { type: 'io2', iopsPerGB: '100' }, volumeBindingMode: 'WaitForFirstConsumer' }));
+  state.upsertStorageClass(storageClass('efs', 'efs.csi.aws.com', { volumeBindingMode: 'Immediate', allowedTopologies: [{ matchLabelExpressions: [{ key: 'topology.kubernetes.io/zone', values: ['zone-a', 'zone-b'] }] }] }));
+  for (const object of extra) {
+    if (object['kind'] === 'StorageClass') state.upsertStorageClass(object);
+    else if (object['kind'] === 'Namespace') state.upsertNamespace(object);
+    else state.upsertClaim(object);
+  }
+  return state;
+}
+
+export interface Judged {
+  findings: ResolvedFinding[];
+  denials: ResolvedFinding[];
+  warnings: ResolvedFinding[];
+  patch: PatchOperation[];
+  /** The object after the patch, applied by fast-json-patch. */
+  patched: JsonObject;
+}
+
+/** Mutates, applies the patch with a real JSON Patch library, then validates the result: what the API server does. */
+export function judge(policies: Policy[], object: JsonObject, options: { operation?: Operation; oldObject?: JsonObject; lookup?: ClusterLookup; namespace?: string } = {}): Judged {
+  const engine = new Engine(policies, options.lookup ?? cluster());
+  const kind = object['kind'] as GovernedKind;
+  const metadata = object['metadata'] as JsonObject;
+  const input = {
+    kind,
+    operation: options.operation ?? 'CREATE',
+    namespace: kind === 'StorageClass' ? '' : (options.namespace ?? String(metadata['namespace'] ?? 'team-a')),
+    name: String(metadata['name'] ?? ''),
+    object,
+    oldObject: options.oldObject,
+  };
+  const mutation = engine.mutate(input);
+  const errors = jsonPatch.validate(mutation.patch, structuredClone(object));
+  assert.equal(errors, undefined, `patch must apply to the object: ${JSON.stringify(mutation.patch)}`);
+  const patched = jsonPatch.applyPatch(structuredClone(object), mutation.patch, true, false).newDocument;
+  const { findings } = engine.validate({ ...input, object: patched });
+  return {
+    findings,
+    denials: findings.filter((finding) => finding.action === 'deny'),
+    warnings: findings.filter((finding) => finding.action === 'warn'),
+    patch: mutation.patch,
+    patched,
+  };
+}
+
+export function rulesOf(findings: ResolvedFinding[]): string[] {
+  return findings.map((finding) => finding.rule).sort();
+}
+
+export function at(value: JsonValue, ...path: Array<string | number>): JsonValue | undefined {
+  let current: JsonValue | undefined = value;
+  for (const token of path) {
+    if (current === null || typeof current !== 'object') return undefined;
+    current = Array.isArray(current) ? current[token as number] : current[token as string];
+  }
+  return current;
+}

@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Engine, patchAllowedOnUpdate } from '../../src/engine/engine.js';
+import { auditAnnotationsFor, denialMessage, warningsFor, MAX_WARNING_LENGTH } from '../../src/engine/report.js';
+import { cluster, judge, policy, pvc, rulesOf } from '../helpers.js';
+
+const allowGp3 = (name: string, match = {}) => policy({ name, match: { kinds: ['PersistentVolumeClaim'], ...match }, storageClasses: { allowed: ['gp3'] } });
+
+describe('policy matching', () => {
+  const io2 = pvc({ storageClassName: 'io2' });
+  it('matches namespaces by exact name and glob, minus exclusions', () => {
+    assert.equal(judge([allowGp3('p', { namespaces: ['team-a'] })], io2).denials.length, 1);
+    assert.equal(judge([allowGp3('p', { namespaces: ['team-*'] })], io2).denials.length, 1);
+    assert.equal(judge([allowGp3('p', { namespaces: ['other'] })], io2).denials.length, 0);
+    assert.equal(judge([allowGp3('p', { excludeNamespaces: ['team-?'] })], io2).denials.length, 0);
+  });
+  it('matches namespace labels from the cluster data', () => {
+    const state = cluster({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'team-a', labels: { tier: 'prod' } } });
+    assert.equal(judge([allowGp3('p', { namespaceSelector: { matchLabels: { tier: 'prod' } } })], io2, { lookup: state }).denials.length, 1);
+    assert.equal(judge([allowGp3('p', { namespaceSelector: { matchLabels: { tier: 'dev' } } })], io2, { lookup: state }).denials.length, 0);
+  });
+  it('follows lookupFailure when namespace labels are unknown', () => {
+    const state = cluster();
+    state.setUnavailable('cluster cache not synced');
+    const strict = policy({ ...allowGp3('p', { namespaceSelector: { matchLabels: { tier: 'prod' } } }), lookupFailure: 'deny' });
+    assert.deepEqual(rulesOf(judge([strict], io2, { lookup: state }).denials), ['lookup/unavailable', 'storage-class/allowed']);
+    const lenient = policy({ ...strict, lookupFailure: 'warn' });
+    const result = judge([lenient], io2, { lookup: state });
+    assert.deepEqual(result.denials, []);
+    assert.deepEqual(rulesOf(result.warnings), ['lookup/unavailable']);
+  });
+  it('governs StorageClasses only with policies that list the kind', () => {
+    const claimsOnly = policy({ zones: { allowed: ['zone-a'] } });
+    assert.deepEqual(judge([claimsOnly], { apiVersion: 'storage.k8s.io/v1', kind: 'StorageClass', metadata: { name: 'x' }, provisioner: 'ebs.csi.aws.com' }).findings, []);
+  });
+  it('reports a violation once when two policies find the same thing', () => {
+    const result = judge([allowGp3('a'), allowGp3('b')], io2);
+    assert.equal(result.denials.length, 1);
+    assert.equal(result.denials[0]?.policy.name, 'a');
+  });
+  it('indexes policies: an exact-namespace policy elsewhere does not apply', () => {
+    const policies = Array.from({ length: 50 }, (_, index) => allowGp3(`p${index}`, { namespaces: [`ns-${index}`] }));
+    const engine = new Engine(policies, cluster());
+    const outcome = engine.validate({ kind: 'PersistentVolumeClaim', operation: 'CREATE', namespace: 'ns-7', name: 'd', object: io2 });
+    assert.deepEqual(outcome.policies.map((match) => match.name), ['p7']);
+  });
+});
+
+describe('actions and reports', () => {
+  it('audit: allowed, recorded in auditAnnotations with a key that has no /', () => {
+    const audited = policy({ storageClasses: { allowed: ['gp3'] }, action: 'audit' });
+    const result = judge([audited], pvc({ storageClassName: 'io2' }));
+    assert.deepEqual(result.denials, []);
+    const annotations = auditAnnotationsFor(result.findings);
+    assert.deepEqual(Object.keys(annotations), ['storage-class.allowed']);
+    assert.match(annotations['storage-class.allowed'] ?? '', /test-policy: spec.storageClassName: class io2 is not allowed/);
+  });
+  it('a rule override beats the policy action', () => {
+    const mixed = policy({ storageClasses: { allowed: ['gp3'] }, action: 'warn', rules: { 'storage-class/allowed': 'deny' } });
+    assert.equal(judge([mixed], pvc({ storageClassName: 'io2' })).denials.length, 1);
+  });
+  it('denial message lists every violation with path, policy, rule and fix', () => {
+    const strict = policy({ storageClasses: { allowed: ['gp3'] }, accessModes: {}, capacity: { max: '1Gi' } });
+    const result = judge([strict], pvc({ storageClassName: 'io2', accessModes: ['ReadWriteMany'] }));
+    const message = denialMessage(result.denials);
+    assert.match(message, /^3 storage policy violations: \(1\) spec.storageClassName: class io2 is not allowed here; use one of gp3 \[policy test-policy, rule storage-class\/allowed\]; \(2\)/);
+    assert.doesNotMatch(message, /\n/);
+  });
+  it('warnings: one line, at most 120 characters, deduplicated, under the total budget', () => {
+    const chatty = policy({ storageClasses: { allowed: ['gp3'] }, action: 'warn' });
+    const { findings } = judge([chatty], pvc({ storageClassName: 'a'.repeat(300) }));
+    const many = Array.from({ length: 200 }, () => findings).flat();
+    const warnings = warningsFor(many, [{ rule: 'x', policy: chatty, patch: [], note: 'line\nbreak' }]);
+    assert.ok(warnings.every((warning) => [...warning].length <= MAX_WARNING_LENGTH && !warning.includes('\n')));
+    assert.equal(warnings.length, 2);
+    assert.equal(warnings[0], 'mutated: line break');
+  });
+});
+
+describe('UPDATE guard', () => {
+  it('allows patches only to fields an UPDATE may change', () => {
+    assert.ok(patchAllowedOnUpdate('PersistentVolumeClaim', { op: 'add', path: '/metadata/annotations', value: {} }));
+    assert.ok(!patchAllowedOnUpdate('PersistentVolumeClaim', { op: 'add', path: '/spec/storageClassName', value: 'x' }));
+    assert.ok(patchAllowedOnUpdate('StatefulSet', { op: 'add', path: '/spec/template/spec/affinity', value: {} }));
+    assert.ok(!patchAllowedOnUpdate('StatefulSet', { op: 'add', path: '/spec/volumeClaimTemplates/0/spec/storageClassName', value: 'x' }));
+    assert.ok(!patchAllowedOnUpdate('StorageClass', { op: 'add', path: '/parameters/iopsPerGB', value: '1' }));
+    assert.ok(patchAllowedOnUpdate('StorageClass', { op: 'add', path: '/allowedTopologies', value: [] }));
+  });
+});
