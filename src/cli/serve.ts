@@ -9,7 +9,7 @@ import { DEFAULT_SELF_SIGNED_HOSTS, makeServingCertificate } from '../server/tls
 import { integerOption, listOption, stringOption, UsageError, type OptionSpec, type ParsedOptions } from './options.js';
 
 export const SERVE_OPTIONS: OptionSpec[] = [
-  { name: 'port', type: 'string', env: 'PORT', default: '8443', help: 'TLS port to listen on' },
+  { name: 'port', type: 'string', env: 'PORT', default: '8443', help: 'TLS port to listen on (0: any free port)' },
   { name: 'host', type: 'string', env: 'HOST', default: '0.0.0.0', help: 'address to listen on (:: for IPv6 and IPv4)' },
   { name: 'cert', type: 'string', env: 'TLS_CERT_FILE', help: 'PEM serving certificate; without --cert/--key a self-signed one is generated' },
   { name: 'key', type: 'string', env: 'TLS_KEY_FILE', help: 'PEM private key of --cert' },
@@ -30,7 +30,7 @@ async function tlsMaterial(values: ParsedOptions, logger: Logger): Promise<{ key
 
 export async function serve(values: ParsedOptions): Promise<void> {
   const logger = pino({ level: stringOption(values, 'log-level') ?? 'info', base: { service: 'storage-policy-webhook' } });
-  const port = integerOption(values, 'port', 1, 65535) ?? 8443;
+  const port = integerOption(values, 'port', 0, 65535) ?? 8443;
   const bodyLimit = integerOption(values, 'max-body-bytes', 1024, 64 * 1024 * 1024) ?? DEFAULT_BODY_LIMIT;
   const policiesDir = stringOption(values, 'policies') ?? BUNDLED_POLICIES_DIR;
   const inventory = listOption(values, 'inventory');

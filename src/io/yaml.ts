@@ -1,4 +1,4 @@
-import { isMap, isSeq, LineCounter, parseAllDocuments, type Document, type Node } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type Node } from 'yaml';
 
 export interface SourceProblem {
   file: string;
@@ -47,7 +47,17 @@ export function parseYamlStream(text: string, file: string): { documents: YamlDo
   return { documents, problems };
 }
 
-export function positionOf(source: YamlDocument, path: Array<string | number>): { line: number; column: number } | undefined {
+export function positionOf(source: YamlDocument, path: Array<string | number>, atKey = false): { line: number; column: number } | undefined {
+  if (atKey && path.length > 0) {
+    const parent = source.document.getIn(path.slice(0, -1), true) as Node | undefined;
+    const last = path[path.length - 1];
+    const pair = parent && isMap(parent) ? parent.items.find((item) => isScalar(item.key) && item.key.value === last) : undefined;
+    const range = pair && isScalar(pair.key) ? pair.key.range : undefined;
+    if (range) {
+      const position = source.lineCounter.linePos(range[0]);
+      return { line: position.line, column: position.col };
+    }
+  }
   for (let length = path.length; length >= 0; length -= 1) {
     const node = source.document.getIn(path.slice(0, length), true) as Node | undefined;
     const range = node && (isMap(node) || isSeq(node) || 'range' in node) ? node.range : undefined;
@@ -58,4 +68,3 @@ export function positionOf(source: YamlDocument, path: Array<string | number>): 
   }
   return undefined;
 }
-

@@ -111,8 +111,11 @@ export function parsePolicyText(text: string, file: string): { policies: Policy[
   for (const source of documents) {
     if (!validatePolicyDocument(source.value)) {
       for (const error of validatePolicyDocument.errors ?? []) {
+        // Ajv reports a bad property name twice: the inner enum error carries propertyName.
+        if (error.propertyName !== undefined) continue;
         const path = pathOfAjvError(error);
-        problems.push({ file, ...positionOf(source, path), field: displayPath(path) || '(document)', message: describeAjvError(error) });
+        const atKey = error.keyword === 'additionalProperties' || error.keyword === 'propertyNames';
+        problems.push({ file, ...positionOf(source, path, atKey), field: displayPath(path) || '(document)', message: describeAjvError(error) });
       }
       continue;
     }

@@ -119,7 +119,13 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const statusCode = error.validation ? 400 : error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
     if (statusCode >= 500) request.log.error({ err: error }, 'request failed');
-    const message = error.validation ? `invalid AdmissionReview: ${error.message}` : statusCode === 413 ? `request body is larger than ${bodyLimit} bytes` : error.message;
+    const message = error.validation
+      ? `invalid AdmissionReview: ${error.message}`
+      : statusCode === 413
+        ? `request body is larger than ${bodyLimit} bytes`
+        : statusCode === 415
+          ? `content-type must be application/json, not ${JSON.stringify(request.headers['content-type'] ?? '')}`
+          : error.message;
     return reply.code(statusCode).send({ error: STATUS_CODES[statusCode] ?? 'Error', message, statusCode, code: error.code });
   });
   // The API server sends application/json only; fastify's built-in text/plain parser would let other
