@@ -2,6 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { pino, type Logger } from 'pino';
 import { NO_CLUSTER, type ClusterLookup } from '../lookup/lookup.js';
 import { loadInventory } from '../lookup/inventory.js';
+import { ClusterCache, loadKubeConfig } from '../lookup/cluster-cache.js';
+import { ClusterState } from '../lookup/cluster-state.js';
 import { BUNDLED_POLICIES_DIR, loadPolicyDir, PolicyLoadError } from '../policy/load.js';
 import { buildServer, DEFAULT_BODY_LIMIT } from '../server/app.js';
 import { WebhookState } from '../server/state.js';
@@ -15,6 +17,8 @@ export const SERVE_OPTIONS: OptionSpec[] = [
   { name: 'key', type: 'string', env: 'TLS_KEY_FILE', help: 'PEM private key of --cert' },
   { name: 'policies', type: 'string', env: 'POLICIES_DIR', default: BUNDLED_POLICIES_DIR, help: 'folder of policy files' },
   { name: 'inventory', type: 'string', env: 'INVENTORY', multiple: true, help: 'YAML of StorageClasses, Namespaces, PVCs standing in for the cluster' },
+  { name: 'kubeconfig', type: 'string', help: 'kubeconfig for the live cluster cache (in a pod, the service account is used)' },
+  { name: 'cluster-cache', type: 'string', env: 'CLUSTER_CACHE', default: 'auto', help: 'auto (on with --kubeconfig or inside a pod), on, or off' },
   { name: 'max-body-bytes', type: 'string', env: 'MAX_BODY_BYTES', default: String(DEFAULT_BODY_LIMIT), help: 'largest AdmissionReview body accepted (413 beyond)' },
   { name: 'log-level', type: 'string', env: 'LOG_LEVEL', default: 'info', help: 'pino level: fatal, error, warn, info, debug, trace' },
 ];
@@ -34,13 +38,28 @@ export async function serve(values: ParsedOptions): Promise<void> {
   const bodyLimit = integerOption(values, 'max-body-bytes', 1024, 64 * 1024 * 1024) ?? DEFAULT_BODY_LIMIT;
   const policiesDir = stringOption(values, 'policies') ?? BUNDLED_POLICIES_DIR;
   const inventory = listOption(values, 'inventory');
-  const lookup: ClusterLookup = inventory.length > 0 ? await loadInventory(inventory) : NO_CLUSTER;
-  const state = new WebhookState(lookup);
+  const kubeconfig = stringOption(values, 'kubeconfig');
+  const cacheMode = stringOption(values, 'cluster-cache') ?? 'auto';
+  if (!['auto', 'on', 'off'].includes(cacheMode)) throw new UsageError(`--cluster-cache must be auto, on or off, not ${cacheMode}`);
+  const useCache = cacheMode === 'on' || (cacheMode === 'auto' && (kubeconfig !== undefined || process.env['KUBERNETES_SERVICE_HOST'] !== undefined));
+  if (useCache && inventory.length > 0) throw new UsageError('--inventory and the cluster cache are alternatives; pass --cluster-cache off to use the inventory');
+  let lookup: ClusterLookup = NO_CLUSTER;
+  let cache: ClusterCache | undefined;
+  if (useCache) {
+    const state = new ClusterState('cluster cache not synced yet');
+    cache = new ClusterCache(loadKubeConfig(kubeconfig), state, logger);
+    cache.start();
+    lookup = state;
+  } else if (inventory.length > 0) {
+    lookup = await loadInventory(inventory);
+  }
+  const state = new WebhookState(lookup, () => cache?.initialSyncDone ?? true);
 
   try {
     state.swap(await loadPolicyDir(policiesDir));
   } catch (error) {
     if (error instanceof PolicyLoadError) {
+      cache?.stop();
       logger.fatal({ problems: error.problems }, 'the policy set is invalid; not starting');
       process.stderr.write(`${error.message}\n`);
       process.exitCode = 1;
@@ -51,7 +70,7 @@ export async function serve(values: ParsedOptions): Promise<void> {
 
   const app = buildServer({ state, logger, tls: await tlsMaterial(values, logger), bodyLimit });
   await app.listen({ port, host: stringOption(values, 'host') ?? '0.0.0.0' });
-  logger.info({ port, policies: state.policySet?.policies.map((policy) => policy.name), policiesDir, lookup: inventory.length > 0 ? 'inventory' : 'none' }, 'storage-policy-webhook serving');
+  logger.info({ port, policies: state.policySet?.policies.map((policy) => policy.name), policiesDir, lookup: cache ? 'cluster cache' : inventory.length > 0 ? 'inventory' : 'none' }, 'storage-policy-webhook serving');
 
   const reload = async (): Promise<void> => {
     try {
@@ -65,6 +84,7 @@ export async function serve(values: ParsedOptions): Promise<void> {
   process.on('SIGHUP', () => void reload());
   const shutdown = (signal: string): void => {
     logger.info({ signal }, 'shutting down: finishing in-flight requests');
+    cache?.stop();
     app.close().then(
       () => process.exit(0),
       () => process.exit(1),
