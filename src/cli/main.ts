@@ -10,6 +10,7 @@ import { BUNDLED_POLICIES_DIR, loadPolicyDir, PolicyLoadError } from '../policy/
 import { formatReviewText, reviewManifests } from './review.js';
 import { listOption, optionHelp, parseOptions, stringOption, UsageError, type OptionSpec } from './options.js';
 import { serve, SERVE_OPTIONS } from './serve.js';
+import { certs, CERTS_OPTIONS } from './certs.js';
 
 const EXIT_OK = 0;
 const EXIT_DENIED = 1;
@@ -31,6 +32,7 @@ Usage:
   storage-policy serve [options]          run the TLS admission webhook (POST /mutate, /validate; GET /healthz, /readyz)
   storage-policy review -f PATH [options]  review manifests offline with the same engine; exit 1 when any object is denied
   storage-policy lint [DIR]               validate a policy folder (default: the bundled policies); exit 1 on problems
+  storage-policy certs --out DIR [options] make a CA and serving certificate, and the webhook configurations with caBundle
 
 Exit codes: 0 allowed or valid, 1 denied or invalid policies, 2 usage or input errors.
 
@@ -39,6 +41,9 @@ ${optionHelp(SERVE_OPTIONS)}
 
 review options:
 ${optionHelp(REVIEW_OPTIONS)}
+
+certs options:
+${optionHelp(CERTS_OPTIONS)}
 
 Manifests reviewed offline are treated as CREATEs; StorageClasses and Namespaces among them are added to
 the inventory, so a claim can be reviewed with the class it ships with.`;
@@ -111,6 +116,15 @@ async function main(argv: string[]): Promise<number> {
       return review(rest);
     case 'lint':
       return lint(rest);
+    case 'certs': {
+      const { values } = parseOptions([...CERTS_OPTIONS, HELP_OPTION], rest, process.env);
+      if (values['help']) {
+        process.stdout.write(`${USAGE}\n`);
+        return EXIT_OK;
+      }
+      process.stdout.write(`${await certs(values)}\n`);
+      return EXIT_OK;
+    }
     case undefined:
     case 'help':
     case '--help':

@@ -1,0 +1,94 @@
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseAllDocuments, stringify } from 'yaml';
+import { arrayAt, isObject, objectAt, type JsonObject } from '../core/json.js';
+import { makeCertificateAuthority, makeServingCertificate } from '../server/tls.js';
+import { integerOption, listOption, stringOption, UsageError, type OptionSpec, type ParsedOptions } from './options.js';
+
+export const DEPLOY_DIR = fileURLToPath(new URL('../../../deploy', import.meta.url));
+const CA_INJECTION_ANNOTATION = 'cert-manager.io/inject-ca-from';
+
+export const CERTS_OPTIONS: OptionSpec[] = [
+  { name: 'out', type: 'string', help: 'folder to write ca.crt, tls.crt, tls.key, webhook-configurations.yaml (and kustomization.yaml for --service)' },
+  { name: 'service', type: 'string', default: 'storage-policy-webhook', help: 'Service the API server calls (SANs <svc>, <svc>.<ns>, <svc>.<ns>.svc, <svc>.<ns>.svc.cluster.local)' },
+  { name: 'namespace', type: 'string', default: 'storage-policy-webhook', help: 'namespace of the Service' },
+  { name: 'url', type: 'string', help: 'instead of a Service, a webhook outside the cluster at this https URL (its host becomes a SAN)' },
+  { name: 'host', type: 'string', multiple: true, help: 'extra DNS name or IP for the certificate (repeatable)' },
+  { name: 'days', type: 'string', default: '365', help: 'validity of the CA and the serving certificate' },
+];
+
+function serviceHosts(service: string, namespace: string): string[] {
+  return [service, `${service}.${namespace}`, `${service}.${namespace}.svc`, `${service}.${namespace}.svc.cluster.local`];
+}
+
+/** The webhook configurations of deploy/, pointed at a URL or kept on the Service, with the CA in caBundle. */
+export async function renderWebhookConfigurations(caBundle: string, target: { url: string } | { service: string; namespace: string }): Promise<JsonObject[]> {
+  const text = await readFile(join(DEPLOY_DIR, 'webhook-configurations.yaml'), 'utf8');
+  return parseAllDocuments(text).map((document) => {
+    const configuration = document.toJS() as JsonObject;
+    const annotations = objectAt(configuration, 'metadata', 'annotations');
+    if (annotations) delete annotations[CA_INJECTION_ANNOTATION];
+    for (const webhook of arrayAt(configuration, 'webhooks') ?? []) {
+      if (!isObject(webhook)) continue;
+      const path = String(objectAt(webhook, 'clientConfig', 'service')?.['path'] ?? '/');
+      webhook['clientConfig'] =
+        'url' in target
+          ? { url: new URL(path, target.url).toString(), caBundle }
+          : { service: { name: target.service, namespace: target.namespace, path, port: 443 }, caBundle };
+    }
+    return configuration;
+  });
+}
+
+export async function certs(values: ParsedOptions): Promise<string> {
+  const out = stringOption(values, 'out');
+  if (!out) throw new UsageError('certs needs --out DIR');
+  if (!stringOption(values, 'url') && !relative(DEPLOY_DIR, resolve(out)).startsWith('..')) {
+    throw new UsageError(`--out must be outside ${DEPLOY_DIR}: kustomize refuses an overlay inside its base`);
+  }
+  const days = integerOption(values, 'days', 1, 3650) ?? 365;
+  const url = stringOption(values, 'url');
+  const service = stringOption(values, 'service') ?? 'storage-policy-webhook';
+  const namespace = stringOption(values, 'namespace') ?? 'storage-policy-webhook';
+  let hosts: string[];
+  if (url) {
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      throw new UsageError(`--url ${url} is not a URL`);
+    }
+    if (parsed.protocol !== 'https:') throw new UsageError('--url must be https: the API server calls webhooks over TLS only');
+    hosts = [parsed.hostname.replace(/^\[|\]$/g, '')];
+  } else {
+    hosts = serviceHosts(service, namespace);
+  }
+  hosts.push(...listOption(values, 'host'));
+
+  const ca = await makeCertificateAuthority('storage-policy-webhook CA', days);
+  const serving = await makeServingCertificate(hosts, ca, days);
+  const caBundle = Buffer.from(ca.cert).toString('base64');
+  const configurations = await renderWebhookConfigurations(caBundle, url ? { url } : { service, namespace });
+
+  await mkdir(out, { recursive: true });
+  await writeFile(join(out, 'ca.crt'), ca.cert);
+  await writeFile(join(out, 'tls.crt'), serving.cert);
+  await writeFile(join(out, 'tls.key'), serving.key, { mode: 0o600 });
+  await writeFile(join(out, 'webhook-configurations.yaml'), configurations.map((configuration) => stringify(configuration)).join('---\n'));
+  if (!url) {
+    // An overlay on deploy/: the Secret the Deployment mounts, and the configurations with caBundle.
+    const overlay = {
+      apiVersion: 'kustomize.config.k8s.io/v1beta1',
+      kind: 'Kustomization',
+      resources: [relative(resolve(out), DEPLOY_DIR)],
+      secretGenerator: [{ name: 'storage-policy-webhook-tls', namespace, type: 'kubernetes.io/tls', files: ['tls.crt', 'tls.key'], options: { disableNameSuffixHash: true } }],
+      patches: configurations.map((configuration) => ({
+        target: { kind: String(configuration['kind']), name: String(objectAt(configuration, 'metadata')?.['name']) },
+        patch: stringify((arrayAt(configuration, 'webhooks') ?? []).map((_, index) => ({ op: 'add', path: `/webhooks/${index}/clientConfig/caBundle`, value: caBundle }))),
+      })),
+    };
+    await writeFile(join(out, 'kustomization.yaml'), stringify(overlay));
+  }
+  return `wrote ${out}: CA and serving certificate for ${hosts.join(', ')} (valid ${days} days)${url ? `, webhook configurations for ${url}` : `; apply with: kubectl apply -k ${out}`}`;
+}
