@@ -1,0 +1,185 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { parse } from 'yaml';
+import { LocalCluster, ROOT, type CommandResult } from './harness.js';
+
+const VALIDATING = 'admission webhook "validate.storage-policy-webhook.io" denied the request';
+const QUOTE = 'storage-policy-webhook.io/provisioned-iops';
+
+const claim = (name: string, namespace: string, spec: string) => `apiVersion: v1
+kind: PersistentVolumeClaim
+metadata:
+  name: ${name}
+  namespace: ${namespace}
+spec:
+${spec
+  .trim()
+  .split('\n')
+  .map((line) => `  ${line}`)
+  .join('\n')}
+`;
+
+function explain(result: CommandResult): string {
+  return `exit ${result.status}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`;
+}
+
+describe('end to end: real kube-apiserver + etcd, webhook registered from deploy/, driven by kubectl', { timeout: 45 * 60 * 1000 }, () => {
+  const cluster = new LocalCluster();
+  const apply = (manifest: string, ...flags: string[]) => cluster.kubectlWithInput(manifest, 'apply', '-f', '-', ...flags);
+  const dryRun = (manifest: string) => apply(manifest, '--dry-run=server', '-o', 'yaml');
+
+  before(async () => {
+    const { bin, seconds } = await LocalCluster.build();
+    process.stdout.write(`# e2e: kube-apiserver and etcd ready in ${seconds}s (build or cache)\n`);
+    const started = Date.now();
+    await cluster.startControlPlane(bin);
+    const fixtures = cluster.kubectl('apply', '-f', join(ROOT, 'test/e2e/fixtures/cluster.yaml'));
+    assert.equal(fixtures.status, 0, explain(fixtures));
+    await cluster.startWebhook();
+    const registered = cluster.registerWebhook();
+    assert.equal(registered.status, 0, explain(registered));
+    // The API server picks up new webhook configurations through an informer: wait until it calls us.
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline && !dryRun(claim('probe', 'payments', 'accessModes: [ReadWriteOnce]\nresources: {requests: {storage: 1Gi}}')).stdout.includes(QUOTE)) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    process.stdout.write(`# e2e: control plane, webhook and registration up in ${Math.round((Date.now() - started) / 1000)}s\n`);
+  });
+
+  after(async () => {
+    if (process.exitCode) process.stdout.write(`# webhook log tail:\n${(await cluster.log('webhook')).slice(-3000)}\n`);
+    await cluster.stop();
+  });
+
+  it('dry-run of a PVC with no class: the defaulted class and the IOPS quote', () => {
+    const result = dryRun(claim('orders', 'payments', 'accessModes: [ReadWriteOnce]\nresources: {requests: {storage: 100Gi}}'));
+    assert.equal(result.status, 0, explain(result));
+    const object = parse(result.stdout);
+    assert.equal(object.spec.storageClassName, 'gp3');
+    assert.equal(object.metadata.annotations[QUOTE], '5000');
+    assert.match(result.stderr, /Warning: mutated: spec\.storageClassName set to gp3 \(default\)/);
+  });
+
+  it('dry-run of an RWX claim with no class: the access-mode default (efs)', () => {
+    const result = dryRun(claim('shared', 'analytics', 'accessModes: [ReadWriteMany]\nresources: {requests: {storage: 5Gi}}'));
+    assert.equal(result.status, 0, explain(result));
+    assert.equal(parse(result.stdout).spec.storageClassName, 'efs');
+  });
+
+  it('RWX on an EBS class is denied with the field path and the supported modes', () => {
+    const result = dryRun(claim('rwx', 'payments', 'storageClassName: gp3\naccessModes: [ReadWriteMany]\nresources: {requests: {storage: 5Gi}}'));
+    assert.notEqual(result.status, 0);
+    assert.ok(result.stderr.includes(VALIDATING), explain(result));
+    assert.match(result.stderr, /spec\.accessModes\[0\]: ReadWriteMany on ebs\.csi\.aws\.com needs volumeMode: Block on an io2 class .*supports ReadWriteOnce, ReadWriteOncePod.*rule access-modes\/unsupported/);
+  });
+
+  it('an io1 class with iopsPerGB "60" is denied', () => {
+    const result = dryRun('apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata: {name: io1-fast}\nprovisioner: ebs.csi.aws.com\nvolumeBindingMode: WaitForFirstConsumer\nparameters: {type: io1, iopsPerGB: "60"}\n');
+    assert.notEqual(result.status, 0);
+    assert.match(result.stderr, /parameters\.iopsPerGB: 60 exceeds the io1 maximum of 50 IOPS per GiB/, explain(result));
+  });
+
+  it('a claim below the io1 minimum IOPS is denied (the driver would leave it Pending)', () => {
+    const result = dryRun(claim('tiny', 'payments', 'storageClassName: io1-slow\naccessModes: [ReadWriteOnce]\nresources: {requests: {storage: 10Gi}}'));
+    assert.notEqual(result.status, 0);
+    assert.match(result.stderr, /10Gi x iopsPerGB 5 = 50 IOPS is below the io1 minimum of 100.*request at least 20Gi/, explain(result));
+  });
+
+  it('a StatefulSet: classes defaulted in its templates, zone affinity in its pod template', () => {
+    const result = dryRun(`apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: kafka, namespace: analytics}
+spec:
+  serviceName: kafka
+  replicas: 3
+  selector: {matchLabels: {app: kafka}}
+  template:
+    metadata: {labels: {app: kafka}}
+    spec:
+      containers: [{name: kafka, image: registry.example.com/kafka:3.7}]
+  volumeClaimTemplates:
+    - metadata: {name: data}
+      spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 200Gi}}}
+    - metadata: {name: shared}
+      spec: {accessModes: [ReadWriteMany], resources: {requests: {storage: 10Gi}}}
+`);
+    assert.equal(result.status, 0, explain(result));
+    const sts = parse(result.stdout);
+    assert.deepEqual(
+      sts.spec.volumeClaimTemplates.map((template: { spec: { storageClassName: string } }) => template.spec.storageClassName),
+      ['gp3', 'efs'],
+    );
+    assert.equal(sts.spec.volumeClaimTemplates[0].metadata.annotations[QUOTE], '10000');
+    assert.deepEqual(sts.spec.template.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms, [
+      { matchExpressions: [{ key: 'topology.kubernetes.io/zone', operator: 'In', values: ['us-east-1a', 'us-east-1b'] }] },
+    ]);
+  });
+
+  it('scaling an old non-compliant StatefulSet (UPDATE of replicas) is allowed, with warnings', () => {
+    const result = cluster.kubectl('patch', 'statefulset', 'legacy-db', '-n', 'payments', '--type=merge', '-p', '{"spec":{"replicas":3}}');
+    assert.equal(result.status, 0, explain(result));
+    assert.match(result.stderr, /Warning: storage-class\/allowed: spec\.volumeClaimTemplates\[0\]\.spec\.storageClassName: \(existing\) class io1-slow is not allowed/);
+    const scaled = cluster.kubectl('scale', 'statefulset', 'legacy-db', '-n', 'payments', '--replicas=2');
+    assert.equal(scaled.status, 0, explain(scaled));
+    const stored = parse(cluster.kubectl('get', 'statefulset', 'legacy-db', '-n', 'payments', '-o', 'yaml').stdout);
+    assert.equal(stored.spec.replicas, 2);
+    assert.equal(stored.spec.template.spec.affinity, undefined, 'a scale must not patch the pod template (it would roll every pod)');
+  });
+
+  it('real creates are stored as mutated', () => {
+    const created = apply(claim('ledger', 'payments', 'accessModes: [ReadWriteOnce]\nresources: {requests: {storage: 40Gi}}'));
+    assert.equal(created.status, 0, explain(created));
+    const stored = parse(cluster.kubectl('get', 'pvc', 'ledger', '-n', 'payments', '-o', 'yaml').stdout);
+    assert.equal(stored.spec.storageClassName, 'gp3');
+    assert.equal(stored.metadata.annotations[QUOTE], '3000');
+  });
+
+  it('the namespace IOPS budget counts claims the cache has seen', async () => {
+    const big = claim('big', 'payments', 'storageClassName: io2-high-iops\naccessModes: [ReadWriteOnce]\nresources: {requests: {storage: 300Gi}}');
+    for (const name of ['big-1', 'big-2', 'big-3']) {
+      const created = apply(big.replace('name: big', `name: ${name}`));
+      assert.equal(created.status, 0, explain(created));
+    }
+    // 3 x 30000 stored + 3000 (ledger); another 30000 exceeds the 100000 budget once the watch has delivered them.
+    let result: CommandResult = { status: 0, stdout: '', stderr: '' };
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline) {
+      result = dryRun(big.replace('name: big', 'name: big-4'));
+      if (result.status !== 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    assert.match(result.stderr, /namespace payments would provision 123000 IOPS \(93000 existing \+ 30000 new\), over its budget of 100000/, explain(result));
+  });
+
+  it('the built-in DefaultStorageClass plugin runs before the webhook: with a cluster default, the webhook sees that class', () => {
+    const annotate = cluster.kubectl('annotate', 'storageclass', 'gp3', 'storageclass.kubernetes.io/is-default-class=true');
+    assert.equal(annotate.status, 0, explain(annotate));
+    const rwx = dryRun(claim('shared2', 'analytics', 'accessModes: [ReadWriteMany]\nresources: {requests: {storage: 5Gi}}'));
+    assert.notEqual(rwx.status, 0, 'the API server set gp3 before the webhook could default to efs');
+    assert.match(rwx.stderr, /spec\.accessModes\[0\]: ReadWriteMany on ebs\.csi\.aws\.com/, explain(rwx));
+    assert.doesNotMatch(rwx.stderr, /Warning: mutated: spec\.storageClassName/);
+  });
+
+  it('a second default StorageClass is denied', () => {
+    const result = dryRun('apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata:\n  name: gp3-copy\n  annotations: {storageclass.kubernetes.io/is-default-class: "true"}\nprovisioner: ebs.csi.aws.com\nvolumeBindingMode: WaitForFirstConsumer\nparameters: {type: gp3}\n');
+    assert.notEqual(result.status, 0);
+    assert.match(result.stderr, /gp3 is already the cluster default; set storageclass\.kubernetes\.io\/is-default-class to "false" on it first/, explain(result));
+    const undo = cluster.kubectl('annotate', 'storageclass', 'gp3', 'storageclass.kubernetes.io/is-default-class-');
+    assert.equal(undo.status, 0, explain(undo));
+  });
+
+  it('with the webhook stopped: failurePolicy Fail blocks governed namespaces, kube-system is unaffected', async () => {
+    await cluster.stopProcess('webhook');
+    const governed = apply(claim('during-outage', 'payments', 'storageClassName: gp3\naccessModes: [ReadWriteOnce]\nresources: {requests: {storage: 1Gi}}'));
+    assert.notEqual(governed.status, 0);
+    assert.match(governed.stderr, /failed calling webhook "mutate\.storage-policy-webhook\.io"/, explain(governed));
+    const system = apply(claim('system-claim', 'kube-system', 'accessModes: [ReadWriteMany]\nresources: {requests: {storage: 1Gi}}'));
+    assert.equal(system.status, 0, explain(system));
+    const configMap = cluster.kubectl('create', 'configmap', 'still-works', '-n', 'payments');
+    assert.equal(configMap.status, 0, explain(configMap));
+    await cluster.restartWebhook();
+    const recovered = dryRun(claim('after-outage', 'payments', 'accessModes: [ReadWriteOnce]\nresources: {requests: {storage: 1Gi}}'));
+    assert.equal(recovered.status, 0, explain(recovered));
+  });
+});

@@ -1,0 +1,212 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { request as httpsRequest } from 'node:https';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { makeCertificateAuthority, makeServingCertificate } from '../../src/server/tls.js';
+
+export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const CLI = join(ROOT, 'dist/src/cli/main.js');
+
+export interface CommandResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitFor(what: string, timeoutMs: number, probe: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await probe().catch(() => false)) return;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+function httpsOk(url: string, ca: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const request = httpsRequest(url, { ca, timeout: 2000 }, (response) => {
+      response.resume();
+      resolve(response.statusCode === 200);
+    });
+    request.on('error', () => resolve(false));
+    request.on('timeout', () => request.destroy());
+    request.end();
+  });
+}
+
+/**
+ * A real control plane on loopback: etcd and kube-apiserver built from the Go module proxy by
+ * test/e2e/cluster/build.sh, certificates generated here, an admin kubeconfig, and the webhook
+ * running as a local process registered through deploy/'s webhook configurations.
+ */
+export class LocalCluster {
+  readonly processes = new Map<string, ChildProcess>();
+  dir = '';
+  kubeconfig = '';
+  webhookPort = 0;
+  webhookCa = '';
+  private readonly exitHandler = (): void => this.killAll('SIGKILL');
+
+  static async build(): Promise<{ bin: string; seconds: number }> {
+    const versions = await readFile(join(ROOT, 'test/e2e/cluster/versions.env'), 'utf8');
+    const version = /KUBERNETES_VERSION=(\S+)/.exec(versions)?.[1] ?? '';
+    const started = Date.now();
+    const build = spawnSync('bash', [join(ROOT, 'test/e2e/cluster/build.sh')], { stdio: 'inherit', timeout: 40 * 60 * 1000 });
+    if (build.status !== 0) throw new Error(`building kube-apiserver and etcd failed (exit ${build.status})`);
+    return { bin: join(ROOT, '.cache/e2e', version, 'bin'), seconds: Math.round((Date.now() - started) / 1000) };
+  }
+
+  private start(name: string, command: string, args: string[]): ChildProcess {
+    const log = createWriteStream(join(this.dir, `${name}.log`));
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout?.pipe(log);
+    child.stderr?.pipe(log);
+    this.processes.set(name, child);
+    return child;
+  }
+
+  async startControlPlane(bin: string): Promise<void> {
+    process.on('exit', this.exitHandler);
+    this.dir = await mkdtemp(join(tmpdir(), 'storage-policy-e2e-'));
+    const [etcdClient, etcdPeer, apiserver] = [await freePort(), await freePort(), await freePort()];
+    this.webhookPort = await freePort();
+
+    const ca = await makeCertificateAuthority('e2e cluster CA');
+    const serving = await makeServingCertificate(['127.0.0.1', 'localhost'], ca);
+    const serviceAccount = generateKeyPairSync('rsa', { modulusLength: 2048, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
+    const token = `e2e-${Math.random().toString(36).slice(2)}`;
+    const file = (name: string) => join(this.dir, name);
+    await writeFile(file('ca.crt'), ca.cert);
+    await writeFile(file('apiserver.crt'), serving.cert);
+    await writeFile(file('apiserver.key'), serving.key);
+    await writeFile(file('sa.pub'), serviceAccount.publicKey);
+    await writeFile(file('sa.key'), serviceAccount.privateKey);
+    await writeFile(file('tokens.csv'), `${token},admin,admin-uid,system:masters\n`);
+    this.kubeconfig = file('kubeconfig');
+    await writeFile(
+      this.kubeconfig,
+      [
+        'apiVersion: v1',
+        'kind: Config',
+        'clusters:',
+        `- name: e2e\n  cluster:\n    server: https://127.0.0.1:${apiserver}\n    certificate-authority-data: ${Buffer.from(ca.cert).toString('base64')}`,
+        'users:',
+        `- name: admin\n  user:\n    token: ${token}`,
+        'contexts:',
+        '- name: e2e\n  context:\n    cluster: e2e\n    user: admin',
+        'current-context: e2e',
+        '',
+      ].join('\n'),
+    );
+
+    this.start('etcd', join(bin, 'etcd'), [
+      '--name=e2e',
+      `--data-dir=${file('etcd-data')}`,
+      `--listen-client-urls=http://127.0.0.1:${etcdClient}`,
+      `--advertise-client-urls=http://127.0.0.1:${etcdClient}`,
+      `--listen-peer-urls=http://127.0.0.1:${etcdPeer}`,
+      `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeer}`,
+      `--initial-cluster=e2e=http://127.0.0.1:${etcdPeer}`,
+      '--log-level=warn',
+    ]);
+    await waitFor('etcd', 30_000, async () => (await fetch(`http://127.0.0.1:${etcdClient}/health`)).ok);
+
+    this.start('kube-apiserver', join(bin, 'kube-apiserver'), [
+      `--etcd-servers=http://127.0.0.1:${etcdClient}`,
+      '--bind-address=127.0.0.1',
+      '--advertise-address=127.0.0.1',
+      `--secure-port=${apiserver}`,
+      `--cert-dir=${file('apiserver-certs')}`,
+      `--tls-cert-file=${file('apiserver.crt')}`,
+      `--tls-private-key-file=${file('apiserver.key')}`,
+      `--client-ca-file=${file('ca.crt')}`,
+      `--token-auth-file=${file('tokens.csv')}`,
+      '--authorization-mode=RBAC',
+      '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
+      `--service-account-key-file=${file('sa.pub')}`,
+      `--service-account-signing-key-file=${file('sa.key')}`,
+      '--service-cluster-ip-range=10.96.0.0/16',
+      '--enable-priority-and-fairness=false',
+      '--v=1',
+    ]);
+    await waitFor('kube-apiserver /readyz', 90_000, async () => this.kubectl('get', '--raw', '/readyz').status === 0);
+  }
+
+  /** Writes the webhook's certificate and deploy/'s configurations pointed at the local URL, and starts the webhook. */
+  async startWebhook(): Promise<void> {
+    const certs = join(this.dir, 'webhook');
+    const made = spawnSync(process.execPath, [CLI, 'certs', '--url', `https://127.0.0.1:${this.webhookPort}`, '--out', certs], { encoding: 'utf8', timeout: 30_000 });
+    if (made.status !== 0) throw new Error(`storage-policy certs failed: ${made.stderr}`);
+    this.webhookCa = await readFile(join(certs, 'ca.crt'), 'utf8');
+    await this.restartWebhook();
+  }
+
+  async restartWebhook(): Promise<void> {
+    const certs = join(this.dir, 'webhook');
+    this.start('webhook', process.execPath, [
+      CLI,
+      'serve',
+      '--host=127.0.0.1',
+      `--port=${this.webhookPort}`,
+      `--cert=${join(certs, 'tls.crt')}`,
+      `--key=${join(certs, 'tls.key')}`,
+      `--kubeconfig=${this.kubeconfig}`,
+      `--policies=${join(ROOT, 'policies')}`,
+    ]);
+    await waitFor('webhook /readyz (policies loaded, cache synced)', 30_000, () => httpsOk(`https://127.0.0.1:${this.webhookPort}/readyz`, this.webhookCa));
+  }
+
+  registerWebhook(): CommandResult {
+    return this.kubectl('apply', '-f', join(this.dir, 'webhook', 'webhook-configurations.yaml'));
+  }
+
+  async stopProcess(name: string): Promise<void> {
+    const child = this.processes.get(name);
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(timer);
+    this.processes.delete(name);
+  }
+
+  kubectl(...args: string[]): CommandResult {
+    return this.kubectlWithInput(undefined, ...args);
+  }
+
+  kubectlWithInput(input: string | undefined, ...args: string[]): CommandResult {
+    const result = spawnSync('kubectl', [`--kubeconfig=${this.kubeconfig}`, ...args], { input, encoding: 'utf8', timeout: 30_000 });
+    return { status: result.status, stdout: result.stdout ?? '', stderr: result.stderr ?? '' };
+  }
+
+  async log(name: string): Promise<string> {
+    return readFile(join(this.dir, `${name}.log`), 'utf8').catch(() => '');
+  }
+
+  private killAll(signal: NodeJS.Signals): void {
+    for (const child of this.processes.values()) if (child.exitCode === null) child.kill(signal);
+  }
+
+  async stop(): Promise<void> {
+    for (const name of ['webhook', 'kube-apiserver', 'etcd']) await this.stopProcess(name);
+    process.off('exit', this.exitHandler);
+    if (this.dir && !process.env['KEEP_E2E_DIR']) await rm(this.dir, { recursive: true, force: true });
+  }
+}
