@@ -5,8 +5,15 @@ import { allowed, denied, patched, triage, type AdmissionRequest, type Admission
 
 export type Decision = 'allowed' | 'denied' | 'patched' | 'skipped';
 
+/** What fired: a finding with its action, or a mutation. */
+export interface Fired {
+  policy: string;
+  rule: string;
+  action: 'deny' | 'warn' | 'audit' | 'mutate';
+}
+
 export type AdmissionOutcome =
-  | { valid: true; response: AdmissionResponse; decision: Decision; rules: string[]; input?: ReviewInput; reason?: string }
+  | { valid: true; response: AdmissionResponse; decision: Decision; fired: Fired[]; input?: ReviewInput; reason?: string }
   | { valid: false; message: string };
 
 /** One request in, one response out; the HTTP layer knows nothing of policies. */
@@ -16,7 +23,7 @@ function withTriage(review: (input: ReviewInput, uid: string, engine: Engine) =>
   return (request, engine) => {
     const triaged = triage(request);
     if (triaged.action === 'reject') return { valid: false, message: triaged.message };
-    if (triaged.action === 'allow') return { valid: true, response: allowed(request.uid), decision: 'skipped', rules: [], reason: triaged.reason };
+    if (triaged.action === 'allow') return { valid: true, response: allowed(request.uid), decision: 'skipped', fired: [], reason: triaged.reason };
     return review(triaged.input, request.uid, engine);
   };
 }
@@ -25,7 +32,8 @@ function withTriage(review: (input: ReviewInput, uid: string, engine: Engine) =>
 export const mutatingHandler: AdmissionHandler = withTriage((input, uid, engine) => {
   const outcome = engine.mutate(input);
   const response = patched(uid, outcome.patch, warningsFor([], outcome.notes));
-  return { valid: true, response, decision: outcome.patch.length > 0 ? 'patched' : 'allowed', rules: outcome.notes.map((note) => note.rule), input };
+  const fired = outcome.notes.map((note): Fired => ({ policy: note.policy.name, rule: note.rule, action: 'mutate' }));
+  return { valid: true, response, decision: outcome.patch.length > 0 ? 'patched' : 'allowed', fired, input };
 });
 
 /** /validate: never a patch; denies when any finding's action is deny. */
@@ -34,7 +42,7 @@ export const validatingHandler: AdmissionHandler = withTriage((input, uid, engin
   const denials = findings.filter((finding) => finding.action === 'deny');
   const warnings = warningsFor(findings);
   const audit = auditAnnotationsFor(findings);
-  const rules = [...new Set(findings.map((finding) => finding.rule))];
-  if (denials.length > 0) return { valid: true, response: denied(uid, denialMessage(denials), warnings, audit), decision: 'denied', rules, input };
-  return { valid: true, response: allowed(uid, warnings, audit), decision: 'allowed', rules, input };
+  const fired = findings.map((finding): Fired => ({ policy: finding.policy.name, rule: finding.rule, action: finding.action }));
+  if (denials.length > 0) return { valid: true, response: denied(uid, denialMessage(denials), warnings, audit), decision: 'denied', fired, input };
+  return { valid: true, response: allowed(uid, warnings, audit), decision: 'allowed', fired, input };
 });

@@ -1,11 +1,13 @@
-import { readFile } from 'node:fs/promises';
+import type { SecureContextOptions } from 'node:tls';
 import { pino, type Logger } from 'pino';
-import { NO_CLUSTER, type ClusterLookup } from '../lookup/lookup.js';
-import { loadInventory } from '../lookup/inventory.js';
 import { ClusterCache, loadKubeConfig } from '../lookup/cluster-cache.js';
 import { ClusterState } from '../lookup/cluster-state.js';
-import { BUNDLED_POLICIES_DIR, loadPolicyDir, PolicyLoadError } from '../policy/load.js';
-import { buildServer, DEFAULT_BODY_LIMIT } from '../server/app.js';
+import { loadInventory } from '../lookup/inventory.js';
+import { NO_CLUSTER, type ClusterLookup } from '../lookup/lookup.js';
+import { BUNDLED_POLICIES_DIR } from '../policy/load.js';
+import { buildServer, DEFAULT_BODY_LIMIT, setServingCertificate } from '../server/app.js';
+import { WebhookMetrics } from '../server/metrics.js';
+import { certificateExpiry, CertificateReloader, PolicyReloader, readKeyPair } from '../server/reload.js';
 import { WebhookState } from '../server/state.js';
 import { DEFAULT_SELF_SIGNED_HOSTS, makeServingCertificate } from '../server/tls.js';
 import { integerOption, listOption, stringOption, UsageError, type OptionSpec, type ParsedOptions } from './options.js';
@@ -13,82 +15,114 @@ import { integerOption, listOption, stringOption, UsageError, type OptionSpec, t
 export const SERVE_OPTIONS: OptionSpec[] = [
   { name: 'port', type: 'string', env: 'PORT', default: '8443', help: 'TLS port to listen on (0: any free port)' },
   { name: 'host', type: 'string', env: 'HOST', default: '0.0.0.0', help: 'address to listen on (:: for IPv6 and IPv4)' },
-  { name: 'cert', type: 'string', env: 'TLS_CERT_FILE', help: 'PEM serving certificate; without --cert/--key a self-signed one is generated' },
+  { name: 'cert', type: 'string', env: 'TLS_CERT_FILE', help: 'PEM serving certificate, reloaded when it changes; without --cert/--key a self-signed one is generated' },
   { name: 'key', type: 'string', env: 'TLS_KEY_FILE', help: 'PEM private key of --cert' },
-  { name: 'policies', type: 'string', env: 'POLICIES_DIR', default: BUNDLED_POLICIES_DIR, help: 'folder of policy files' },
+  { name: 'policies', type: 'string', env: 'POLICIES_DIR', default: BUNDLED_POLICIES_DIR, help: 'folder of policy files, reloaded when it changes and on SIGHUP' },
+  { name: 'watch', type: 'string', env: 'WATCH', default: 'true', help: 'true or false: watch the policy folder and certificate files for changes' },
   { name: 'inventory', type: 'string', env: 'INVENTORY', multiple: true, help: 'YAML of StorageClasses, Namespaces, PVCs standing in for the cluster' },
   { name: 'kubeconfig', type: 'string', help: 'kubeconfig for the live cluster cache (in a pod, the service account is used)' },
   { name: 'cluster-cache', type: 'string', env: 'CLUSTER_CACHE', default: 'auto', help: 'auto (on with --kubeconfig or inside a pod), on, or off' },
   { name: 'max-body-bytes', type: 'string', env: 'MAX_BODY_BYTES', default: String(DEFAULT_BODY_LIMIT), help: 'largest AdmissionReview body accepted (413 beyond)' },
+  { name: 'shutdown-delay-seconds', type: 'string', env: 'SHUTDOWN_DELAY_SECONDS', default: '5', help: 'on SIGTERM, seconds /readyz fails before the listener closes, so endpoints drop the pod first' },
+  { name: 'shutdown-timeout-seconds', type: 'string', env: 'SHUTDOWN_TIMEOUT_SECONDS', default: '20', help: 'on SIGTERM, the most seconds in-flight requests get before the process exits' },
   { name: 'log-level', type: 'string', env: 'LOG_LEVEL', default: 'info', help: 'pino level: fatal, error, warn, info, debug, trace' },
 ];
 
-async function tlsMaterial(values: ParsedOptions, logger: Logger): Promise<{ key: string | Buffer; cert: string | Buffer }> {
-  const certFile = stringOption(values, 'cert');
-  const keyFile = stringOption(values, 'key');
-  if (certFile && keyFile) return { cert: await readFile(certFile), key: await readFile(keyFile) };
-  if (certFile || keyFile) throw new UsageError('--cert and --key go together');
-  logger.warn({ hosts: DEFAULT_SELF_SIGNED_HOSTS }, 'no --cert/--key: serving a generated self-signed certificate (fine for trying it out, not for a cluster)');
-  return makeServingCertificate(DEFAULT_SELF_SIGNED_HOSTS);
+const TLS_FLOOR: SecureContextOptions = { minVersion: 'TLSv1.2' };
+
+interface Lookups {
+  lookup: ClusterLookup;
+  cache: ClusterCache | undefined;
+}
+
+function lookupsFor(values: ParsedOptions, logger: Logger): Promise<Lookups> | Lookups {
+  const inventory = listOption(values, 'inventory');
+  const kubeconfig = stringOption(values, 'kubeconfig');
+  const mode = stringOption(values, 'cluster-cache') ?? 'auto';
+  if (!['auto', 'on', 'off'].includes(mode)) throw new UsageError(`--cluster-cache must be auto, on or off, not ${mode}`);
+  const useCache = mode === 'on' || (mode === 'auto' && (kubeconfig !== undefined || process.env['KUBERNETES_SERVICE_HOST'] !== undefined));
+  if (useCache && inventory.length > 0) throw new UsageError('--inventory and the cluster cache are alternatives; pass --cluster-cache off to use the inventory');
+  if (useCache) {
+    const state = new ClusterState('cluster cache not synced yet');
+    return { lookup: state, cache: new ClusterCache(loadKubeConfig(kubeconfig), state, logger) };
+  }
+  if (inventory.length > 0) return loadInventory(inventory).then((state) => ({ lookup: state, cache: undefined }));
+  return { lookup: NO_CLUSTER, cache: undefined };
 }
 
 export async function serve(values: ParsedOptions): Promise<void> {
   const logger = pino({ level: stringOption(values, 'log-level') ?? 'info', base: { service: 'storage-policy-webhook' } });
   const port = integerOption(values, 'port', 0, 65535) ?? 8443;
   const bodyLimit = integerOption(values, 'max-body-bytes', 1024, 64 * 1024 * 1024) ?? DEFAULT_BODY_LIMIT;
+  const shutdownDelay = integerOption(values, 'shutdown-delay-seconds', 0, 300) ?? 5;
+  const shutdownTimeout = integerOption(values, 'shutdown-timeout-seconds', 1, 600) ?? 20;
+  const watchFiles = stringOption(values, 'watch') !== 'false';
   const policiesDir = stringOption(values, 'policies') ?? BUNDLED_POLICIES_DIR;
-  const inventory = listOption(values, 'inventory');
-  const kubeconfig = stringOption(values, 'kubeconfig');
-  const cacheMode = stringOption(values, 'cluster-cache') ?? 'auto';
-  if (!['auto', 'on', 'off'].includes(cacheMode)) throw new UsageError(`--cluster-cache must be auto, on or off, not ${cacheMode}`);
-  const useCache = cacheMode === 'on' || (cacheMode === 'auto' && (kubeconfig !== undefined || process.env['KUBERNETES_SERVICE_HOST'] !== undefined));
-  if (useCache && inventory.length > 0) throw new UsageError('--inventory and the cluster cache are alternatives; pass --cluster-cache off to use the inventory');
-  let lookup: ClusterLookup = NO_CLUSTER;
-  let cache: ClusterCache | undefined;
-  if (useCache) {
-    const state = new ClusterState('cluster cache not synced yet');
-    cache = new ClusterCache(loadKubeConfig(kubeconfig), state, logger);
-    cache.start();
-    lookup = state;
-  } else if (inventory.length > 0) {
-    lookup = await loadInventory(inventory);
-  }
+  const certFile = stringOption(values, 'cert');
+  const keyFile = stringOption(values, 'key');
+  if (Boolean(certFile) !== Boolean(keyFile)) throw new UsageError('--cert and --key go together');
+
+  const metrics = new WebhookMetrics();
+  const { lookup, cache } = await lookupsFor(values, logger);
   const state = new WebhookState(lookup, () => cache?.initialSyncDone ?? true);
+  const reloader = new PolicyReloader(state, policiesDir, metrics, logger);
+  if (!(await reloader.reload('startup'))) {
+    process.stderr.write(`${state.lastReloadError ?? 'invalid policy set'}\n`);
+    process.exitCode = 1;
+    return;
+  }
+  cache?.start();
 
-  try {
-    state.swap(await loadPolicyDir(policiesDir));
-  } catch (error) {
-    if (error instanceof PolicyLoadError) {
-      cache?.stop();
-      logger.fatal({ problems: error.problems }, 'the policy set is invalid; not starting');
-      process.stderr.write(`${error.message}\n`);
-      process.exitCode = 1;
-      return;
-    }
-    throw error;
+  let tls: { key: string | Buffer; cert: string | Buffer };
+  let notAfter: () => Date;
+  let certificates: CertificateReloader | undefined;
+  if (certFile && keyFile) {
+    const pair = await readKeyPair(certFile, keyFile);
+    tls = pair;
+    certificates = new CertificateReloader(certFile, keyFile, (next) => setServingCertificate(app, { ...TLS_FLOOR, key: next.key, cert: next.cert }), logger, pair.notAfter);
+    const reloading = certificates;
+    notAfter = () => reloading.notAfter;
+  } else {
+    logger.warn({ hosts: DEFAULT_SELF_SIGNED_HOSTS }, 'no --cert/--key: serving a generated self-signed certificate (fine for trying it out, not for a cluster)');
+    tls = await makeServingCertificate(DEFAULT_SELF_SIGNED_HOSTS);
+    const expiry = certificateExpiry(tls.cert);
+    notAfter = () => expiry;
   }
 
-  const app = buildServer({ state, logger, tls: await tlsMaterial(values, logger), bodyLimit });
-  await app.listen({ port, host: stringOption(values, 'host') ?? '0.0.0.0' });
-  logger.info({ port, policies: state.policySet?.policies.map((policy) => policy.name), policiesDir, lookup: cache ? 'cluster cache' : inventory.length > 0 ? 'inventory' : 'none' }, 'storage-policy-webhook serving');
-
-  const reload = async (): Promise<void> => {
-    try {
-      state.swap(await loadPolicyDir(policiesDir));
-      logger.info({ policies: state.policySet?.policies.length }, 'policies reloaded');
-    } catch (error) {
-      state.lastReloadError = (error as Error).message;
-      logger.error({ problems: error instanceof PolicyLoadError ? error.problems : undefined, err: error }, 'policy reload failed; the last good set keeps serving');
-    }
+  const beforeScrape = (): void => {
+    metrics.certificateExpiry.set((notAfter().getTime() - Date.now()) / 1000);
+    if (cache) for (const [kind, status] of Object.entries(cache.status())) metrics.cacheSynced.set({ kind }, status === 'synced' ? 1 : 0);
   };
-  process.on('SIGHUP', () => void reload());
+  const app = buildServer({ state, logger, tls, bodyLimit, metrics, beforeScrape });
+  await app.listen({ port, host: stringOption(values, 'host') ?? '0.0.0.0' });
+  const address = app.server.address();
+  logger.info({ address, policiesDir, lookup: cache ? 'cluster cache' : listOption(values, 'inventory').length > 0 ? 'inventory' : 'none', watch: watchFiles }, 'storage-policy-webhook serving');
+
+  const stopWatching = watchFiles ? [reloader.watch(), ...(certificates ? [certificates.watch()] : [])] : [];
+  process.on('SIGHUP', () => {
+    void reloader.reload('SIGHUP');
+    void certificates?.reload();
+  });
+
   const shutdown = (signal: string): void => {
-    logger.info({ signal }, 'shutting down: finishing in-flight requests');
-    cache?.stop();
-    app.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
+    // Readiness fails first; the listener closes after the delay; in-flight requests finish.
+    state.draining = true;
+    logger.info({ signal, delaySeconds: shutdownDelay }, 'draining: /readyz now fails');
+    setTimeout(() => {
+      logger.error({ timeoutSeconds: shutdownTimeout }, 'in-flight requests did not finish in time; exiting');
+      process.exit(1);
+    }, (shutdownDelay + shutdownTimeout) * 1000).unref();
+    setTimeout(() => {
+      stopWatching.forEach((stop) => stop());
+      cache?.stop();
+      app.close().then(
+        () => {
+          logger.info('stopped');
+          process.exit(0);
+        },
+        () => process.exit(1),
+      );
+    }, shutdownDelay * 1000);
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));

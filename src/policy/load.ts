@@ -151,7 +151,8 @@ export async function loadPolicyDir(dir: string): Promise<PolicySet> {
   const problems: SourceProblem[] = [];
   const policies: Policy[] = [];
   for (const path of files) {
-    const display = relative(process.cwd(), path) || path;
+    const fromCwd = relative(process.cwd(), path);
+    const display = fromCwd && !fromCwd.startsWith('..') ? fromCwd : path;
     const { policies: filePolicies, problems: fileProblems } = parsePolicyText(await readFile(path, 'utf8'), display);
     policies.push(...filePolicies);
     problems.push(...fileProblems);

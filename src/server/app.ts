@@ -1,8 +1,10 @@
 import { STATUS_CODES } from 'node:http';
+import { Server as TlsServer, type SecureContextOptions } from 'node:tls';
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyPluginCallback } from 'fastify';
 import type { Logger } from 'pino';
 import { mutatingHandler, validatingHandler, type AdmissionHandler } from '../admission/handler.js';
 import { ADMISSION_API_VERSION, reviewResponse, type AdmissionReview } from '../admission/review.js';
+import { WebhookMetrics } from './metrics.js';
 import type { WebhookState } from './state.js';
 
 /**
@@ -14,6 +16,9 @@ export const DEFAULT_BODY_LIMIT = 7 * 1024 * 1024;
 export interface ServerOptions {
   state: WebhookState;
   logger: Logger;
+  metrics?: WebhookMetrics;
+  /** Run before each /metrics scrape, to set gauges that are read, not counted (cache sync, certificate expiry). */
+  beforeScrape?: () => void;
   tls?: { key: string | Buffer; cert: string | Buffer };
   bodyLimit?: number;
   /** Seconds a request body may take to arrive before the connection is dropped. */
@@ -51,7 +56,7 @@ const admissionReviewSchema = {
   },
 } as const;
 
-function admissionRoutes(state: WebhookState): FastifyPluginCallback {
+function admissionRoutes(state: WebhookState, metrics: WebhookMetrics): FastifyPluginCallback {
   return (app, _options, done) => {
     const route = (path: string, handler: AdmissionHandler, webhook: string): void => {
       app.post<{ Body: AdmissionReview }>(path, { schema: { body: admissionReviewSchema } }, async (request, reply) => {
@@ -63,18 +68,25 @@ function admissionRoutes(state: WebhookState): FastifyPluginCallback {
         const review = request.body;
         const outcome = handler(review.request, engine);
         if (!outcome.valid) return reply.code(400).send({ error: 'Bad Request', message: outcome.message, statusCode: 400 });
+        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+        const kind = review.request.kind.kind;
+        metrics.admissionDuration.observe({ webhook, kind: outcome.decision === 'skipped' ? 'other' : kind, operation: review.request.operation, decision: outcome.decision }, seconds);
+        for (const fired of outcome.fired) {
+          if (fired.action === 'mutate') metrics.mutations.inc({ policy: fired.policy, rule: fired.rule });
+          else metrics.findings.inc({ policy: fired.policy, rule: fired.rule, action: fired.action });
+        }
         request.log.info(
           {
             webhook,
             uid: review.request.uid,
-            kind: review.request.kind.kind,
+            kind,
             namespace: review.request.namespace,
             name: review.request.name,
             operation: review.request.operation,
             dryRun: review.request.dryRun === true,
             decision: outcome.decision,
-            rules: outcome.rules,
-            durationMs: Number(process.hrtime.bigint() - started) / 1e6,
+            fired: outcome.fired.map((fired) => `${fired.policy}:${fired.rule}:${fired.action}`),
+            durationMs: seconds * 1000,
           },
           'admission',
         );
@@ -87,8 +99,12 @@ function admissionRoutes(state: WebhookState): FastifyPluginCallback {
   };
 }
 
-function healthRoutes(state: WebhookState): FastifyPluginCallback {
+function healthRoutes(state: WebhookState, metrics: WebhookMetrics, beforeScrape: () => void): FastifyPluginCallback {
   return (app, _options, done) => {
+    app.get('/metrics', async (_request, reply) => {
+      beforeScrape();
+      return reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics());
+    });
     app.get('/healthz', async () => ({ status: 'ok' }));
     app.get('/readyz', async (_request, reply) => {
       const readiness = state.readiness();
@@ -101,6 +117,7 @@ function healthRoutes(state: WebhookState): FastifyPluginCallback {
 /** Builds the webhook server; listen() is the caller's, so tests use inject() on the same instance. */
 export function buildServer(options: ServerOptions): FastifyInstance {
   const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
+  const metrics = options.metrics ?? new WebhookMetrics({ processMetrics: false });
   const common = {
     loggerInstance: options.logger,
     bodyLimit,
@@ -119,6 +136,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const statusCode = error.validation ? 400 : error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
     if (statusCode >= 500) request.log.error({ err: error }, 'request failed');
+    else metrics.badRequests.inc({ status: String(statusCode) });
     const message = error.validation
       ? `invalid AdmissionReview: ${error.message}`
       : statusCode === 413
@@ -133,7 +151,14 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   app.removeContentTypeParser('text/plain');
   app.setNotFoundHandler((request, reply) => reply.code(404).send({ error: 'Not Found', message: `no route ${request.method} ${request.url}`, statusCode: 404 }));
 
-  app.register(healthRoutes(options.state));
-  app.register(admissionRoutes(options.state));
+  app.register(healthRoutes(options.state, metrics, options.beforeScrape ?? (() => undefined)));
+  app.register(admissionRoutes(options.state, metrics));
   return app;
+}
+
+/** Swaps the serving certificate of a listening TLS server: new handshakes get it, open connections carry on. */
+export function setServingCertificate(app: FastifyInstance, secure: SecureContextOptions): void {
+  const server: unknown = app.server;
+  if (!(server instanceof TlsServer)) throw new Error('the server is not serving TLS');
+  server.setSecureContext(secure);
 }

@@ -9,6 +9,8 @@ import type { PolicySet } from '../policy/load.js';
 export class WebhookState {
   private current: { engine: Engine; set: PolicySet; loadedAt: Date } | undefined;
   lastReloadError: string | undefined;
+  /** Set on SIGTERM: readiness fails first so endpoints drop this pod before it stops. */
+  draining = false;
 
   constructor(
     readonly lookup: ClusterLookup,
@@ -34,6 +36,7 @@ export class WebhookState {
 
   /** Ready: a valid policy set is loaded and the cluster data (if any) has synced. */
   readiness(): { ready: boolean; reason: string } {
+    if (this.draining) return { ready: false, reason: 'shutting down' };
     if (!this.current) return { ready: false, reason: 'no valid policy set loaded' };
     if (!this.lookupReady()) return { ready: false, reason: 'cluster cache not synced' };
     return { ready: true, reason: `${this.current.set.policies.length} policies loaded` };
