@@ -5,8 +5,8 @@ import { readManifests } from '../io/manifests.js';
 import { formatProblem } from '../io/yaml.js';
 import { addToState, loadInventory } from '../lookup/inventory.js';
 import { ClusterState } from '../lookup/cluster-state.js';
-import { lintPolicies } from '../policy/lint.js';
 import { BUNDLED_POLICIES_DIR, loadPolicyDir, PolicyLoadError } from '../policy/load.js';
+import { explainCommand, EXPLAIN_OPTIONS, lintCommand, LINT_OPTIONS, testCommand, type CommandOutput } from './authoring.js';
 import { formatReviewText, reviewManifests } from './review.js';
 import { listOption, optionHelp, parseOptions, stringOption, UsageError, type OptionSpec } from './options.js';
 import { serve, SERVE_OPTIONS } from './serve.js';
@@ -31,16 +31,24 @@ const USAGE = `storage-policy: Kubernetes storage admission policies, as a webho
 Usage:
   storage-policy serve [options]          run the TLS admission webhook (POST /mutate, /validate; GET /healthz, /readyz)
   storage-policy review -f PATH [options]  review manifests offline with the same engine; exit 1 when any object is denied
-  storage-policy lint [DIR]               validate a policy folder (default: the bundled policies); exit 1 on problems
+  storage-policy lint [DIR] [options]     validate a policy folder (default: the bundled policies) and check it as a set; exit 1 on errors
+  storage-policy test [PATH]              run the policy test suites (*.test.yaml) under PATH (default: the bundled policies); exit 1 on a failure
+  storage-policy explain -n NS [options]  which policies govern a namespace (or --kind StorageClass), why, and what they do
   storage-policy certs --out DIR [options] make a CA and serving certificate, and the webhook configurations with caBundle
 
-Exit codes: 0 allowed or valid, 1 denied or invalid policies, 2 usage or input errors.
+Exit codes: 0 allowed, valid or passed; 1 denied, invalid policies or failed tests; 2 usage or input errors.
 
 serve options:
 ${optionHelp(SERVE_OPTIONS)}
 
 review options:
 ${optionHelp(REVIEW_OPTIONS)}
+
+lint options:
+${optionHelp(LINT_OPTIONS)}
+
+explain options:
+${optionHelp(EXPLAIN_OPTIONS)}
 
 certs options:
 ${optionHelp(CERTS_OPTIONS)}
@@ -77,27 +85,10 @@ async function review(argv: string[]): Promise<number> {
   return results.some((result) => result.decision === 'denied') ? EXIT_DENIED : EXIT_OK;
 }
 
-async function lint(argv: string[]): Promise<number> {
-  const { values, positionals } = parseOptions([HELP_OPTION], argv, process.env);
-  if (values['help']) {
-    process.stdout.write(`${USAGE}\n`);
-    return EXIT_OK;
-  }
-  const dir = positionals[0] ?? BUNDLED_POLICIES_DIR;
-  try {
-    const set = await loadPolicyDir(dir);
-    const problems = lintPolicies(set.policies);
-    if (problems.length > 0) {
-      process.stderr.write(`${problems.map(formatProblem).join('\n')}\n`);
-      return EXIT_DENIED;
-    }
-    process.stdout.write(`${set.policies.length} policies in ${set.files.length} files: valid\n`);
-    return EXIT_OK;
-  } catch (error) {
-    if (!(error instanceof PolicyLoadError)) throw error;
-    process.stderr.write(`${error.problems.map(formatProblem).join('\n')}\n`);
-    return EXIT_DENIED;
-  }
+function print(output: CommandOutput): number {
+  if (output.stdout) process.stdout.write(`${output.stdout}\n`);
+  if (output.stderr) process.stderr.write(`${output.stderr}\n`);
+  return output.code;
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -114,8 +105,18 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'review':
       return review(rest);
-    case 'lint':
-      return lint(rest);
+    case 'lint': {
+      const { values, positionals } = parseOptions([...LINT_OPTIONS, HELP_OPTION], rest, process.env);
+      return values['help'] ? print({ code: EXIT_OK, stdout: USAGE, stderr: '' }) : print(await lintCommand(values, positionals[0] ?? BUNDLED_POLICIES_DIR));
+    }
+    case 'test': {
+      const { values, positionals } = parseOptions([HELP_OPTION], rest, process.env);
+      return values['help'] ? print({ code: EXIT_OK, stdout: USAGE, stderr: '' }) : print(await testCommand(positionals[0] ?? BUNDLED_POLICIES_DIR));
+    }
+    case 'explain': {
+      const { values } = parseOptions([...EXPLAIN_OPTIONS, HELP_OPTION], rest, process.env);
+      return values['help'] ? print({ code: EXIT_OK, stdout: USAGE, stderr: '' }) : print(await explainCommand(values));
+    }
     case 'certs': {
       const { values } = parseOptions([...CERTS_OPTIONS, HELP_OPTION], rest, process.env);
       if (values['help']) {

@@ -25,7 +25,8 @@ export interface YamlDocument {
 /** Parses every document of a YAML stream, keeping positions; syntax errors become problems. */
 export function parseYamlStream(text: string, file: string): { documents: YamlDocument[]; problems: SourceProblem[] } {
   const lineCounter = new LineCounter();
-  const parsed = parseAllDocuments(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
+  // kubectl's YAML (YAML 1.1) resolves merge keys; so do manifests, inventories and suites here.
+  const parsed = parseAllDocuments(text, { lineCounter, uniqueKeys: true, prettyErrors: false, merge: true });
   const documents: YamlDocument[] = [];
   const problems: SourceProblem[] = [];
   const all = Array.isArray(parsed) ? parsed : [];

@@ -1,6 +1,15 @@
+import { buildCapabilityTable, conditionHolds } from '../core/capabilities.js';
 import { globMatches } from '../core/selectors.js';
 import type { SourceProblem } from '../io/yaml.js';
-import type { Policy } from './model.js';
+import type { ClusterLookup } from '../lookup/lookup.js';
+import type { Policy, RuleId } from './model.js';
+
+export interface LintProblem extends SourceProblem {
+  severity: 'error' | 'warning';
+  check: string;
+}
+
+export type Locate = (policy: Policy, path: Array<string | number>) => { line: number; column: number } | undefined;
 
 function isGlob(pattern: string): boolean {
   return pattern.includes('*') || pattern.includes('?');
@@ -29,34 +38,102 @@ export function claimsMayOverlap(a: Policy, b: Policy): boolean {
   if (kinds.length === 0) return false;
   const [na, nb] = [a.match.namespaces, b.match.namespaces];
   if (!na || !nb) {
-    const literals = (na ?? nb ?? []).filter((pattern) => !isGlob(pattern));
+    const listed = na ?? nb ?? [];
     const other = na ? b : a;
-    const listed = na ?? nb;
     // One policy names only exact namespaces and the other excludes all of them: no overlap.
-    if (listed && literals.length === listed.length && literals.every((namespace) => excluded(other, namespace))) return false;
-    return true;
+    return !(listed.length > 0 && listed.every((namespace) => !isGlob(namespace) && excluded(other, namespace)));
   }
-  return na.some((pa) => nb.some((pb) => patternsMayOverlap(pa, pb) && !(!isGlob(pa) && (excluded(b, pa) || excluded(a, pa))) && !(!isGlob(pb) && (excluded(a, pb) || excluded(b, pb)))));
+  const reachable = (pattern: string): boolean => isGlob(pattern) || (!excluded(a, pattern) && !excluded(b, pattern));
+  return na.some((pa) => nb.some((pb) => patternsMayOverlap(pa, pb) && reachable(pa) && reachable(pb)));
 }
 
+const FAMILY_OF_RULE: Record<string, keyof Policy | 'any'> = {
+  'storage-class': 'storageClasses',
+  'access-modes': 'accessModes',
+  zones: 'zones',
+  iops: 'iops',
+  capacity: 'capacity',
+  lookup: 'any',
+};
+
 /**
- * Checks across policies: two policies that may govern the same claim and set different defaults
- * are an error, since which default a claim gets would then hang on priorities nobody reviewed together.
+ * Checks across a policy set that the schema cannot make: defaults that conflict or would be denied,
+ * classes the cluster does not have, settings that can never apply, and warn/audit rules nobody owns.
  */
-export function lintPolicies(policies: readonly Policy[]): SourceProblem[] {
-  const problems: SourceProblem[] = [];
+export function lintPolicies(policies: readonly Policy[], options: { locate?: Locate; inventory?: ClusterLookup } = {}): LintProblem[] {
+  const problems: LintProblem[] = [];
+  const report: Report = (severity, check, policy, path, message) => {
+    problems.push({ severity, check, file: policy.file, ...options.locate?.(policy, path), field: path.join('.').replace(/\.(\d+)/g, '[$1]'), message: `${message} [policy ${policy.name}]` });
+  };
+
   const withDefaults = policies.filter((policy) => policy.storageClasses?.defaults);
   for (let i = 0; i < withDefaults.length; i += 1) {
     for (let j = i + 1; j < withDefaults.length; j += 1) {
       const [a, b] = [withDefaults[i] as Policy, withDefaults[j] as Policy];
-      if (JSON.stringify(a.storageClasses?.defaults) === JSON.stringify(b.storageClasses?.defaults)) continue;
-      if (!claimsMayOverlap(a, b)) continue;
-      problems.push({
-        file: b.file,
-        field: 'spec.storageClasses.defaults',
-        message: `policy ${b.name} and policy ${a.name} (${a.file}) may both govern the same claims and set different defaults; narrow one's match.namespaces or add the other's namespaces to excludeNamespaces`,
-      });
+      if (JSON.stringify(a.storageClasses?.defaults) === JSON.stringify(b.storageClasses?.defaults) || !claimsMayOverlap(a, b)) continue;
+      report('error', 'conflicting-defaults', b, ['spec', 'storageClasses', 'defaults'], `policy ${a.name} (${a.file}) may govern the same claims and sets different defaults; narrow one's match.namespaces or exclude the other's namespaces`);
     }
   }
+
+  for (const policy of policies) {
+    const governsClaims = policy.match.kinds.some((kind) => kind !== 'StorageClass');
+    const governsClasses = policy.match.kinds.includes('StorageClass');
+    if (!governsClaims) {
+      for (const section of ['accessModes', 'capacity'] as const) {
+        if (policy[section]) report('error', 'never-applies', policy, ['spec', section], `${section} judges claims, but match.kinds is only StorageClass`);
+      }
+      if (policy.storageClasses?.defaults || policy.storageClasses?.allowed) report('error', 'never-applies', policy, ['spec', 'storageClasses'], 'defaults and allowed apply to claims, but match.kinds is only StorageClass');
+    }
+    if (!governsClasses) {
+      if (policy.storageClasses?.singleClusterDefault) report('error', 'never-applies', policy, ['spec', 'storageClasses', 'singleClusterDefault'], 'judges StorageClasses; add StorageClass to match.kinds');
+      if (policy.zones?.addAllowedTopologies) report('error', 'never-applies', policy, ['spec', 'zones', 'addAllowedTopologies'], 'mutates StorageClasses; add StorageClass to match.kinds');
+    }
+    const names = policy.match.namespaces;
+    if (governsClaims && names && names.length > 0 && names.every((name) => !isGlob(name) && excluded(policy, name))) {
+      report('error', 'never-applies', policy, ['spec', 'match', 'namespaces'], 'every listed namespace is also in excludeNamespaces');
+    }
+    for (const rule of Object.keys(policy.rules) as RuleId[]) {
+      const section = FAMILY_OF_RULE[rule.split('/')[0] ?? ''];
+      if (section && section !== 'any' && policy[section] === undefined && !(rule.startsWith('capacity/type') && policy.iops)) {
+        report('warning', 'never-fires', policy, ['spec', 'rules', rule], `the policy has no ${section} section, so ${rule} never fires`);
+      }
+    }
+    const softened = policy.action !== 'deny' || Object.values(policy.rules).some((action) => action !== 'deny');
+    if (softened && !policy.owner) {
+      report('warning', 'owner', policy, ['metadata'], 'warn and audit rules need someone to act on them: add the annotation storage-policy-webhook.io/owner');
+    }
+    if (options.inventory) lintAgainstInventory(policy, options.inventory, report);
+  }
   return problems;
+}
+
+type Report = (severity: LintProblem['severity'], check: string, policy: Policy, path: Array<string | number>, message: string) => void;
+
+function lintAgainstInventory(policy: Policy, inventory: ClusterLookup, report: Report): void {
+  const capabilities = buildCapabilityTable(policy.accessModes?.capabilities);
+  (policy.storageClasses?.allowed ?? []).forEach((name, index) => {
+    const found = inventory.storageClass(name);
+    if (found.known && !found.value) report('error', 'unknown-class', policy, ['spec', 'storageClasses', 'allowed', index], `class ${name} is not in the inventory`);
+  });
+  (policy.storageClasses?.defaults ?? []).forEach((choice, index) => {
+    const path = ['spec', 'storageClasses', 'defaults', index, 'class'];
+    const found = inventory.storageClass(choice.class);
+    if (!found.known) return;
+    const storageClass = found.value;
+    if (!storageClass) return report('error', 'unknown-class', policy, path, `default class ${choice.class} is not in the inventory: defaulted claims would stay Pending`);
+    const allowedZones = policy.zones?.allowed;
+    if (allowedZones) {
+      const outside = storageClass.zones?.filter((zone) => !allowedZones.includes(zone));
+      if (outside && outside.length > 0) report('error', 'zones', policy, path, `default class ${choice.class} can provision in ${outside.join(', ')}, outside the policy's zones ${allowedZones.join(', ')}`);
+      if (!storageClass.zones && storageClass.volumeBindingMode === 'Immediate') report('error', 'zones', policy, path, `default class ${choice.class} binds Immediately with no zone restriction: defaulted claims would be denied by zones/claim-class`);
+    }
+    const entry = capabilities.get(storageClass.provisioner);
+    if (policy.accessModes && entry) {
+      for (const mode of choice.whenAccessModes ?? []) {
+        const conditional = entry.conditional?.find((candidate) => candidate.mode === mode);
+        const served = entry.modes.includes(mode) || (conditional !== undefined && conditionHolds(conditional, choice.whenVolumeMode ?? 'Filesystem', storageClass.parameters));
+        if (!served) report('error', 'access-modes', policy, path, `default class ${choice.class} (${storageClass.provisioner}) does not serve ${mode}, which this choice is for`);
+      }
+    }
+  });
 }

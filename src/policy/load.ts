@@ -16,6 +16,8 @@ export const BUNDLED_POLICIES_DIR = fileURLToPath(new URL('../../../policies', i
 export interface PolicySet {
   policies: Policy[];
   files: string[];
+  /** Where each policy's fields are, by policy name, for messages about a whole set (lint). */
+  locate(policy: Policy, path: Array<string | number>): { line: number; column: number } | undefined;
 }
 
 export class PolicyLoadError extends Error {
@@ -105,9 +107,10 @@ function semanticProblems(policy: Policy, source: YamlDocument): SourceProblem[]
   return problems;
 }
 
-export function parsePolicyText(text: string, file: string): { policies: Policy[]; problems: SourceProblem[] } {
+export function parsePolicyText(text: string, file: string): { policies: Policy[]; problems: SourceProblem[]; sources: Map<Policy, YamlDocument> } {
   const { documents, problems } = parseYamlStream(text, file);
   const policies: Policy[] = [];
+  const sources = new Map<Policy, YamlDocument>();
   for (const source of documents) {
     if (!validatePolicyDocument(source.value)) {
       for (const error of validatePolicyDocument.errors ?? []) {
@@ -122,8 +125,9 @@ export function parsePolicyText(text: string, file: string): { policies: Policy[
     const policy = toPolicy(source.value, file);
     problems.push(...semanticProblems(policy, source));
     policies.push(policy);
+    sources.set(policy, source);
   }
-  return { policies, problems };
+  return { policies, problems, sources };
 }
 
 async function policyFiles(dir: string): Promise<string[]> {
@@ -150,10 +154,12 @@ export async function loadPolicyDir(dir: string): Promise<PolicySet> {
   if (files.length === 0) throw new PolicyLoadError([{ file: dir, message: 'no policy files (*.yaml, *.yml) in the folder' }]);
   const problems: SourceProblem[] = [];
   const policies: Policy[] = [];
+  const sources = new Map<Policy, YamlDocument>();
   for (const path of files) {
     const fromCwd = relative(process.cwd(), path);
     const display = fromCwd && !fromCwd.startsWith('..') ? fromCwd : path;
-    const { policies: filePolicies, problems: fileProblems } = parsePolicyText(await readFile(path, 'utf8'), display);
+    const { policies: filePolicies, problems: fileProblems, sources: fileSources } = parsePolicyText(await readFile(path, 'utf8'), display);
+    fileSources.forEach((source, policy) => sources.set(policy, source));
     policies.push(...filePolicies);
     problems.push(...fileProblems);
   }
@@ -164,5 +170,12 @@ export async function loadPolicyDir(dir: string): Promise<PolicySet> {
     else seen.set(policy.name, policy.file);
   }
   if (problems.length > 0) throw new PolicyLoadError(problems);
-  return { policies: policies.sort(byPrecedence), files };
+  return {
+    policies: policies.sort(byPrecedence),
+    files,
+    locate: (policy, path) => {
+      const source = sources.get(policy);
+      return source ? positionOf(source, path) : undefined;
+    },
+  };
 }

@@ -1,0 +1,75 @@
+import { GOVERNED_KINDS, type GovernedKind } from '../core/storage.js';
+import { formatProblem } from '../io/yaml.js';
+import { loadInventory } from '../lookup/inventory.js';
+import { NO_CLUSTER } from '../lookup/lookup.js';
+import { explain, formatExplanation } from '../policy/explain.js';
+import { lintPolicies } from '../policy/lint.js';
+import { BUNDLED_POLICIES_DIR, loadPolicyDir, PolicyLoadError } from '../policy/load.js';
+import { loadSuites, runSuite } from '../policy/suite.js';
+import { listOption, stringOption, UsageError, type OptionSpec, type ParsedOptions } from './options.js';
+
+export const LINT_OPTIONS: OptionSpec[] = [
+  { name: 'inventory', type: 'string', multiple: true, help: 'also check classes and zones against this cluster inventory' },
+  { name: 'strict', type: 'boolean', help: 'warnings fail too' },
+];
+
+export const EXPLAIN_OPTIONS: OptionSpec[] = [
+  { name: 'namespace', short: 'n', type: 'string', help: 'the namespace to explain (required unless --kind StorageClass)' },
+  { name: 'kind', type: 'string', default: 'PersistentVolumeClaim', help: 'PersistentVolumeClaim, StatefulSet or StorageClass' },
+  { name: 'policies', type: 'string', env: 'POLICIES_DIR', default: BUNDLED_POLICIES_DIR, help: 'folder of policy files' },
+  { name: 'inventory', type: 'string', multiple: true, help: 'namespace labels come from this inventory' },
+];
+
+export interface CommandOutput {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export async function lintCommand(values: ParsedOptions, dir: string): Promise<CommandOutput> {
+  let set;
+  try {
+    set = await loadPolicyDir(dir);
+  } catch (error) {
+    if (error instanceof PolicyLoadError) return { code: 1, stdout: '', stderr: error.problems.map((problem) => `error: ${formatProblem(problem)}`).join('\n') };
+    throw error;
+  }
+  const inventoryPaths = listOption(values, 'inventory');
+  const inventory = inventoryPaths.length > 0 ? await loadInventory(inventoryPaths) : undefined;
+  const problems = lintPolicies(set.policies, { locate: set.locate, inventory });
+  const errors = problems.filter((problem) => problem.severity === 'error').length;
+  const warnings = problems.length - errors;
+  const failed = errors > 0 || (values['strict'] === true && warnings > 0);
+  const listing = problems.map((problem) => `${problem.severity}: ${formatProblem(problem)} (${problem.check})`).join('\n');
+  const summary = `${set.policies.length} policies in ${set.files.length} files: ${errors} error(s), ${warnings} warning(s)`;
+  return { code: failed ? 1 : 0, stdout: failed ? '' : summary, stderr: failed ? `${listing}\n${summary}` : listing };
+}
+
+export async function testCommand(path: string): Promise<CommandOutput> {
+  const suites = await loadSuites(path);
+  if (suites.length === 0) throw new UsageError(`no test suites (*.test.yaml) under ${path}`);
+  const lines: string[] = [];
+  let passed = 0;
+  let failed = 0;
+  for (const suite of suites) {
+    for (const result of runSuite(suite)) {
+      if (result.passed) passed += 1;
+      else failed += 1;
+      lines.push(`${result.passed ? 'PASS' : 'FAIL'} ${suite.name} / ${result.name}`);
+      result.differences.forEach((difference) => lines.push(`     ${difference.replace(/\n/g, '\n     ')}`));
+    }
+  }
+  lines.push(`${passed} passed, ${failed} failed`);
+  return { code: failed > 0 ? 1 : 0, stdout: lines.join('\n'), stderr: '' };
+}
+
+export async function explainCommand(values: ParsedOptions): Promise<CommandOutput> {
+  const kind = stringOption(values, 'kind') ?? 'PersistentVolumeClaim';
+  if (!(GOVERNED_KINDS as readonly string[]).includes(kind)) throw new UsageError(`--kind must be one of ${GOVERNED_KINDS.join(', ')}`);
+  const namespace = stringOption(values, 'namespace') ?? '';
+  if (!namespace && kind !== 'StorageClass') throw new UsageError('explain needs --namespace NS');
+  const { policies } = await loadPolicyDir(stringOption(values, 'policies') ?? BUNDLED_POLICIES_DIR);
+  const inventoryPaths = listOption(values, 'inventory');
+  const lookup = inventoryPaths.length > 0 ? await loadInventory(inventoryPaths) : NO_CLUSTER;
+  return { code: 0, stdout: formatExplanation(explain(policies, namespace, kind as GovernedKind, lookup), namespace, kind as GovernedKind), stderr: '' };
+}

@@ -1,0 +1,86 @@
+import { globMatches, selectorMatches } from '../core/selectors.js';
+import type { GovernedKind } from '../core/storage.js';
+import type { ClusterLookup } from '../lookup/lookup.js';
+import { byPrecedence, type Policy } from './model.js';
+
+export interface Explanation {
+  policy: Policy;
+  governs: boolean;
+  /** Why it does or does not govern, one clause each. */
+  reasons: string[];
+  /** What it does there, one line per family, when it governs. */
+  effects: string[];
+}
+
+function matchReasons(policy: Policy, kind: GovernedKind, namespace: string, lookup: ClusterLookup): { governs: boolean; reasons: string[] } {
+  const reasons: string[] = [];
+  if (!policy.match.kinds.includes(kind)) return { governs: false, reasons: [`match.kinds is ${policy.match.kinds.join(', ')}, not ${kind}`] };
+  reasons.push(`match.kinds includes ${kind}`);
+  if (kind === 'StorageClass') return { governs: true, reasons: [...reasons, 'StorageClasses are cluster-scoped: namespace criteria do not apply'] };
+  const names = policy.match.namespaces;
+  if (names) {
+    const hit = names.find((pattern) => globMatches(pattern, namespace));
+    if (!hit) return { governs: false, reasons: [...reasons, `namespace ${namespace} matches none of match.namespaces (${names.join(', ')})`] };
+    reasons.push(hit === namespace ? `match.namespaces names ${namespace}` : `match.namespaces pattern ${hit} matches ${namespace}`);
+  } else {
+    reasons.push('no match.namespaces: every namespace');
+  }
+  const exclusion = (policy.match.excludeNamespaces ?? []).find((pattern) => globMatches(pattern, namespace));
+  if (exclusion) return { governs: false, reasons: [...reasons, `but excludeNamespaces ${exclusion} excludes it`] };
+  const selector = policy.match.namespaceSelector;
+  if (selector) {
+    const labels = lookup.namespaceLabels(namespace);
+    if (!labels.known) {
+      const governs = policy.lookupFailure === 'deny';
+      return { governs, reasons: [...reasons, `namespaceSelector needs the namespace labels, which are unknown (${labels.reason}); lookupFailure ${policy.lookupFailure} ${governs ? 'applies' : 'skips'} the policy`] };
+    }
+    const matched = selectorMatches(selector, labels.value ?? {});
+    const shown = Object.entries(labels.value ?? {}).map(([key, value]) => `${key}=${value}`).join(', ') || 'none';
+    reasons.push(`namespaceSelector ${matched ? 'matches' : 'does not match'} the labels (${shown})`);
+    if (!matched) return { governs: false, reasons };
+  }
+  return { governs: true, reasons };
+}
+
+function effectsOf(policy: Policy, kind: GovernedKind, governing: Policy[]): string[] {
+  const effects: string[] = [];
+  const supplies = (has: (candidate: Policy) => boolean): string => (governing.find(has) === policy ? 'this policy supplies it' : `overridden by ${governing.find(has)?.name ?? 'another policy'} (precedence)`);
+  const classes = policy.storageClasses;
+  if (kind !== 'StorageClass' && classes?.defaults) {
+    const choices = classes.defaults.map((choice) => `${choice.whenAccessModes ? `${choice.whenAccessModes.join('/')} -> ` : choice.whenVolumeMode ? `${choice.whenVolumeMode} -> ` : 'otherwise -> '}${choice.class}`);
+    effects.push(`default class: ${choices.join(', ')} (${supplies((candidate) => candidate.storageClasses?.defaults !== undefined)})`);
+  }
+  if (kind !== 'StorageClass' && classes?.allowed) effects.push(`allowed classes: ${classes.allowed.join(', ')}`);
+  if (kind === 'StorageClass' && classes?.singleClusterDefault) effects.push('at most one cluster default StorageClass');
+  if (kind !== 'StorageClass' && policy.accessModes) effects.push(`access modes checked against the provisioner; unknown provisioner: ${policy.accessModes.unknownProvisioner ?? 'warn'}`);
+  if (policy.zones) {
+    const extra = kind === 'StatefulSet' && policy.zones.pinStatefulSets !== false ? `; pods pinned by nodeAffinity (${supplies((candidate) => candidate.zones !== undefined)})` : kind === 'StorageClass' && policy.zones.addAllowedTopologies ? '; allowedTopologies added on CREATE' : '';
+    effects.push(`zones: ${policy.zones.allowed.join(', ')}${extra}`);
+  }
+  if (policy.iops) {
+    const limits = [policy.iops.maxPerVolume ? `max ${policy.iops.maxPerVolume} per volume` : '', policy.iops.maxPerNamespace ? `max ${policy.iops.maxPerNamespace} per namespace` : ''].filter(Boolean);
+    effects.push(`EBS IOPS: driver limits checked${limits.length ? `, ${limits.join(', ')}` : ''}${kind !== 'StorageClass' && policy.iops.annotateQuote !== false ? ', quote annotated' : ''}`);
+  }
+  if (kind !== 'StorageClass' && policy.capacity) effects.push(`size: ${policy.capacity.min ?? '0'} to ${policy.capacity.max ?? 'unbounded'}`);
+  const overrides = Object.entries(policy.rules).map(([rule, action]) => `${rule}=${action}`);
+  effects.push(`action: ${policy.action}${overrides.length ? ` (overrides: ${overrides.join(', ')})` : ''}; lookupFailure: ${policy.lookupFailure}`);
+  return effects;
+}
+
+/** Which policies govern objects of a kind in a namespace, why, and what each does there. */
+export function explain(policies: readonly Policy[], namespace: string, kind: GovernedKind, lookup: ClusterLookup): Explanation[] {
+  const ordered = [...policies].sort(byPrecedence);
+  const matched = ordered.map((policy) => ({ policy, ...matchReasons(policy, kind, namespace, lookup) }));
+  const governing = matched.filter((entry) => entry.governs).map((entry) => entry.policy);
+  return matched.map((entry) => ({ ...entry, effects: entry.governs ? effectsOf(entry.policy, kind, governing) : [] }));
+}
+
+export function formatExplanation(explanations: Explanation[], namespace: string, kind: GovernedKind): string {
+  const lines = [`${kind} in ${kind === 'StorageClass' ? 'the cluster' : `namespace ${namespace}`}: ${explanations.filter((entry) => entry.governs).length} of ${explanations.length} policies govern (highest precedence first)`];
+  for (const entry of explanations) {
+    lines.push('', `${entry.governs ? 'GOVERNS' : 'skips  '} ${entry.policy.name} (priority ${entry.policy.priority}, ${entry.policy.file})${entry.policy.owner ? `, owner ${entry.policy.owner}` : ''}`);
+    entry.reasons.forEach((reason) => lines.push(`  - ${reason}`));
+    entry.effects.forEach((effect) => lines.push(`  * ${effect}`));
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,183 @@
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import jsonPatch from 'fast-json-patch';
+import { stringify } from 'yaml';
+import { isObject, stringAt, type JsonObject, type JsonValue } from '../core/json.js';
+import { GOVERNED_KINDS, GROUP_OF_KIND, type GovernedKind } from '../core/storage.js';
+import { Engine } from '../engine/engine.js';
+import { warningsFor } from '../engine/report.js';
+import type { Operation } from '../engine/types.js';
+import { readManifests } from '../io/manifests.js';
+import { formatProblem, parseYamlStream } from '../io/yaml.js';
+import { addToState } from '../lookup/inventory.js';
+import { ClusterState } from '../lookup/cluster-state.js';
+import { Ajv } from 'ajv';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { positionOf } from '../io/yaml.js';
+import { loadPolicyDir, parsePolicyText } from './load.js';
+import type { Policy } from './model.js';
+
+export const SUITE_KIND = 'StoragePolicyTest';
+const SUITE_SCHEMA_PATH = fileURLToPath(new URL('../../../schema/storage-policy-test.schema.json', import.meta.url));
+
+interface SuiteDocument {
+  metadata: { name: string };
+  spec: { policies?: string[]; inventory?: string[]; cases: SuiteCase[] };
+}
+
+const validateSuite = new Ajv({ allErrors: true, strict: false }).compile<SuiteDocument>(JSON.parse(readFileSync(SUITE_SCHEMA_PATH, 'utf8')) as object);
+
+/** One case: a resource, how it arrives, and what must come out. */
+export interface SuiteCase {
+  name: string;
+  resource: JsonObject;
+  operation?: Operation;
+  oldResource?: JsonObject;
+  namespace?: string;
+  expect: {
+    decision: 'allowed' | 'denied';
+    /** Fragments that must each appear in the denial message. */
+    messages?: string[];
+    /** Fragments that must each appear in some warning. */
+    warnings?: string[];
+    /** Rule ids that must have fired (as findings or mutations). */
+    rules?: string[];
+    /** A partial object the patched object must contain. */
+    patched?: JsonObject;
+    /** The webhook must not patch the object. */
+    unchanged?: boolean;
+  };
+}
+
+export interface CaseResult {
+  suite: string;
+  name: string;
+  passed: boolean;
+  /** What differed, one line each: `at spec.storageClassName: expected gp3, got io2`. */
+  differences: string[];
+}
+
+function describe(value: JsonValue | undefined): string {
+  return value === undefined ? '(absent)' : JSON.stringify(value);
+}
+
+/** The paths where `actual` does not contain `expected`: maps by key, arrays element by element, the rest equal. */
+export function containsAt(expected: JsonValue, actual: JsonValue | undefined, path = ''): string[] {
+  if (isObject(expected)) {
+    if (!isObject(actual)) return [`at ${path || '(root)'}: expected an object, got ${describe(actual)}`];
+    return Object.entries(expected).flatMap(([key, value]) => containsAt(value, actual[key], path ? `${path}.${key}` : key));
+  }
+  if (Array.isArray(expected)) {
+    if (!Array.isArray(actual)) return [`at ${path}: expected a list, got ${describe(actual)}`];
+    if (actual.length !== expected.length) return [`at ${path}: expected ${expected.length} items, got ${actual.length}: ${describe(actual)}`];
+    return expected.flatMap((value, index) => containsAt(value, actual[index], `${path}[${index}]`));
+  }
+  return JSON.stringify(expected) === JSON.stringify(actual) ? [] : [`at ${path}: expected ${describe(expected)}, got ${describe(actual)}`];
+}
+
+function kindOf(object: JsonObject): GovernedKind | undefined {
+  const apiVersion = stringAt(object, 'apiVersion') ?? '';
+  const group = apiVersion.includes('/') ? apiVersion.split('/')[0] : '';
+  return GOVERNED_KINDS.find((kind) => kind === stringAt(object, 'kind') && GROUP_OF_KIND[kind] === group);
+}
+
+/** Runs one case through the engine as the API server would: mutation, then validation of the result. */
+export function runCase(engine: Engine, suite: string, testCase: SuiteCase): CaseResult {
+  const differences: string[] = [];
+  const kind = kindOf(testCase.resource);
+  if (!kind) return { suite, name: testCase.name, passed: false, differences: [`resource is not a governed kind (PersistentVolumeClaim, apps/v1 StatefulSet, storage.k8s.io/v1 StorageClass)`] };
+  const namespace = kind === 'StorageClass' ? '' : (testCase.namespace ?? stringAt(testCase.resource, 'metadata', 'namespace') ?? 'default');
+  const input = { kind, operation: testCase.operation ?? 'CREATE', namespace, name: stringAt(testCase.resource, 'metadata', 'name') ?? '', object: testCase.resource, oldObject: testCase.oldResource };
+  const { mutation, validation } = engine.review(input);
+  const patched = jsonPatch.applyPatch(structuredClone(testCase.resource), mutation.patch, true, false).newDocument;
+  const denials = validation.findings.filter((finding) => finding.action === 'deny');
+  const warnings = warningsFor(validation.findings, mutation.notes);
+  const fired = new Set([...validation.findings.map((finding) => finding.rule), ...mutation.notes.map((note) => note.rule)]);
+  const decision = denials.length > 0 ? 'denied' : 'allowed';
+  const { expect } = testCase;
+  if (decision !== expect.decision) {
+    differences.push(`decision: expected ${expect.decision}, got ${decision}${denials.length > 0 ? `: ${denials.map((finding) => `${finding.path}: ${finding.message}`).join('; ')}` : ''}`);
+  }
+  const denialText = denials.map((finding) => `${finding.path}: ${finding.message} [policy ${finding.policy.name}, rule ${finding.rule}]`).join('\n');
+  for (const fragment of expect.messages ?? []) if (!denialText.includes(fragment)) differences.push(`denial message: missing "${fragment}"; got: ${denialText || '(none)'}`);
+  for (const fragment of expect.warnings ?? []) if (!warnings.some((warning) => warning.includes(fragment))) differences.push(`warnings: missing "${fragment}"; got: ${warnings.join(' | ') || '(none)'}`);
+  for (const rule of expect.rules ?? []) if (!fired.has(rule)) differences.push(`rules: ${rule} did not fire; fired: ${[...fired].join(', ') || '(none)'}`);
+  if (expect.patched) differences.push(...containsAt(expect.patched, patched).map((line) => `patched object ${line}`));
+  if (expect.unchanged && mutation.patch.length > 0) differences.push(`expected no patch, got:\n${stringify(mutation.patch)}`);
+  return { suite, name: testCase.name, passed: differences.length === 0, differences };
+}
+
+export interface Suite {
+  file: string;
+  name: string;
+  policies: Policy[];
+  inventory: ClusterState;
+  cases: SuiteCase[];
+}
+
+async function suiteFiles(path: string): Promise<string[]> {
+  const info = await stat(path);
+  if (info.isFile()) return [path];
+  const files: string[] = [];
+  for (const entry of (await readdir(path, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
+    if (entry.name.startsWith('.') || entry.name === 'node_modules') continue;
+    const child = join(path, entry.name);
+    if (entry.isDirectory()) files.push(...(await suiteFiles(child)));
+    else if (/\.test\.ya?ml$/.test(entry.name)) files.push(child);
+  }
+  return files;
+}
+
+async function loadPolicies(paths: string[]): Promise<Policy[]> {
+  const policies: Policy[] = [];
+  for (const path of paths) {
+    if ((await stat(path)).isDirectory()) policies.push(...(await loadPolicyDir(path)).policies);
+    else {
+      const { policies: parsed, problems } = parsePolicyText(await readFile(path, 'utf8'), path);
+      if (problems.length > 0) throw new Error(problems.map(formatProblem).join('\n'));
+      policies.push(...parsed);
+    }
+  }
+  return policies;
+}
+
+/**
+ * Loads every `*.test.yaml` below a path. A suite names its policies and inventory by paths relative to
+ * itself (default: the policies in the folder above it), and lists cases with inline resources.
+ */
+export async function loadSuites(path: string): Promise<Suite[]> {
+  const suites: Suite[] = [];
+  for (const file of await suiteFiles(path)) {
+    const { documents, problems } = parseYamlStream(await readFile(file, 'utf8'), file);
+    if (problems.length > 0) throw new Error(problems.map(formatProblem).join('\n'));
+    for (const document of documents) {
+      const value = document.value;
+      if (!validateSuite(value)) {
+        const details = (validateSuite.errors ?? []).map((error) => {
+          const path = error.instancePath.split('/').slice(1).map((token) => (/^\d+$/.test(token) ? Number(token) : token));
+          const position = positionOf(document, path);
+          return `${file}${position ? `:${position.line}:${position.column}` : ''}: ${error.instancePath || '(document)'} ${error.message ?? 'is invalid'}`;
+        });
+        throw new Error(`invalid ${SUITE_KIND}:\n${details.join('\n')}`);
+      }
+      const here = dirname(file);
+      const policyPaths = value.spec.policies ?? [];
+      const policies = await loadPolicies((policyPaths.length > 0 ? policyPaths : ['..']).map((entry) => resolve(here, entry)));
+      const inventory = new ClusterState();
+      const inventoryPaths = (value.spec.inventory ?? []).map((entry) => resolve(here, entry));
+      if (inventoryPaths.length > 0) {
+        const { manifests, problems: inventoryProblems } = await readManifests(inventoryPaths);
+        if (inventoryProblems.length > 0) throw new Error(inventoryProblems.map(formatProblem).join('\n'));
+        addToState(inventory, manifests.map((manifest) => manifest.object));
+      }
+      suites.push({ file, name: value.metadata.name, policies, inventory, cases: value.spec.cases });
+    }
+  }
+  return suites;
+}
+
+export function runSuite(suite: Suite): CaseResult[] {
+  const engine = new Engine(suite.policies, suite.inventory);
+  return suite.cases.map((testCase) => runCase(engine, suite.name, testCase));
+}
