@@ -13,7 +13,7 @@ export interface Fired {
 }
 
 export type AdmissionOutcome =
-  | { valid: true; response: AdmissionResponse; decision: Decision; fired: Fired[]; input?: ReviewInput; reason?: string }
+  | { valid: true; response: AdmissionResponse; decision: Decision; fired: Fired[]; input?: ReviewInput; reason?: string; skipped?: string[] }
   | { valid: false; message: string };
 
 /** One request in, one response out; the HTTP layer knows nothing of policies. */
@@ -33,7 +33,7 @@ export const mutatingHandler: AdmissionHandler = withTriage((input, uid, engine)
   const outcome = engine.mutate(input);
   const response = patched(uid, outcome.patch, warningsFor([], outcome.notes));
   const fired = outcome.notes.map((note): Fired => ({ policy: note.policy.name, rule: note.rule, action: 'mutate' }));
-  return { valid: true, response, decision: outcome.patch.length > 0 ? 'patched' : 'allowed', fired, input };
+  return { valid: true, response, decision: outcome.patch.length > 0 ? 'patched' : 'allowed', fired, input, ...(outcome.skipped.length > 0 ? { skipped: outcome.skipped } : {}) };
 });
 
 /** /validate: never a patch; denies when any finding's action is deny. */

@@ -1,6 +1,5 @@
-import jsonPatch from 'fast-json-patch';
 import { stringAt, type JsonObject } from '../core/json.js';
-import type { PatchOperation } from '../core/patch.js';
+import { applyOperations, type PatchOperation } from '../core/patch.js';
 import { GOVERNED_KINDS, GROUP_OF_KIND, type GovernedKind } from '../core/storage.js';
 import type { Engine, ResolvedFinding } from '../engine/engine.js';
 import { describeFinding, warningsFor } from '../engine/report.js';
@@ -37,7 +36,7 @@ export function reviewManifests(engine: Engine, manifests: Manifest[], defaultNa
     const { mutation, validation } = engine.review({ kind, operation: 'CREATE', namespace, name, object });
     const byAction = (action: ResolvedFinding['action']): string[] => validation.findings.filter((finding) => finding.action === action).map(describeFinding);
     const denials = byAction('deny');
-    const patched = mutation.patch.length > 0 ? jsonPatch.applyPatch(structuredClone(object), mutation.patch, true, false).newDocument : undefined;
+    const patched = mutation.patch.length > 0 ? applyOperations(object, mutation.patch) as JsonObject : undefined;
     return {
       ...base,
       namespace,

@@ -5,7 +5,8 @@ import { ClusterState } from '../lookup/cluster-state.js';
 import { loadInventory } from '../lookup/inventory.js';
 import { NO_CLUSTER, type ClusterLookup } from '../lookup/lookup.js';
 import { BUNDLED_POLICIES_DIR } from '../policy/load.js';
-import { buildServer, DEFAULT_BODY_LIMIT, setServingCertificate } from '../server/app.js';
+import { readFile } from 'node:fs/promises';
+import { buildServer, DEFAULT_BODY_LIMIT, DEFAULT_OVERLOAD, setServingCertificate } from '../server/app.js';
 import { WebhookMetrics } from '../server/metrics.js';
 import { certificateExpiry, CertificateReloader, PolicyReloader, readKeyPair } from '../server/reload.js';
 import { WebhookState } from '../server/state.js';
@@ -22,6 +23,10 @@ export const SERVE_OPTIONS: OptionSpec[] = [
   { name: 'inventory', type: 'string', env: 'INVENTORY', multiple: true, help: 'YAML of StorageClasses, Namespaces, PVCs standing in for the cluster' },
   { name: 'kubeconfig', type: 'string', help: 'kubeconfig for the live cluster cache (in a pod, the service account is used)' },
   { name: 'cluster-cache', type: 'string', env: 'CLUSTER_CACHE', default: 'auto', help: 'auto (on with --kubeconfig or inside a pod), on, or off' },
+  { name: 'client-ca', type: 'string', env: 'CLIENT_CA_FILE', help: 'PEM CA: require client certificates signed by it (mTLS with the API server)' },
+  { name: 'max-event-loop-delay-ms', type: 'string', env: 'MAX_EVENT_LOOP_DELAY_MS', default: String(DEFAULT_OVERLOAD.maxEventLoopDelayMs), help: 'admission answers 503 + Retry-After beyond this event loop delay' },
+  { name: 'max-connections', type: 'string', env: 'MAX_CONNECTIONS', default: String(DEFAULT_OVERLOAD.maxConnections), help: 'connections beyond this are refused' },
+  { name: 'request-timeout-seconds', type: 'string', env: 'REQUEST_TIMEOUT_SECONDS', default: '10', help: 'a request whose body has not arrived by then is dropped (slow or stalled clients)' },
   { name: 'max-body-bytes', type: 'string', env: 'MAX_BODY_BYTES', default: String(DEFAULT_BODY_LIMIT), help: 'largest AdmissionReview body accepted (413 beyond)' },
   { name: 'shutdown-delay-seconds', type: 'string', env: 'SHUTDOWN_DELAY_SECONDS', default: '5', help: 'on SIGTERM, seconds /readyz fails before the listener closes, so endpoints drop the pod first' },
   { name: 'shutdown-timeout-seconds', type: 'string', env: 'SHUTDOWN_TIMEOUT_SECONDS', default: '20', help: 'on SIGTERM, the most seconds in-flight requests get before the process exits' },
@@ -73,13 +78,15 @@ export async function serve(values: ParsedOptions): Promise<void> {
   }
   cache?.start();
 
+  const clientCaFile = stringOption(values, 'client-ca');
+  const clientCa = clientCaFile ? await readFile(clientCaFile) : undefined;
   let tls: { key: string | Buffer; cert: string | Buffer };
   let notAfter: () => Date;
   let certificates: CertificateReloader | undefined;
   if (certFile && keyFile) {
     const pair = await readKeyPair(certFile, keyFile);
     tls = pair;
-    certificates = new CertificateReloader(certFile, keyFile, (next) => setServingCertificate(app, { ...TLS_FLOOR, key: next.key, cert: next.cert }), logger, pair.notAfter);
+    certificates = new CertificateReloader(certFile, keyFile, (next) => setServingCertificate(app, { ...TLS_FLOOR, ...(clientCa ? { ca: clientCa } : {}), key: next.key, cert: next.cert }), logger, pair.notAfter);
     const reloading = certificates;
     notAfter = () => reloading.notAfter;
   } else {
@@ -93,7 +100,22 @@ export async function serve(values: ParsedOptions): Promise<void> {
     metrics.certificateExpiry.set((notAfter().getTime() - Date.now()) / 1000);
     if (cache) for (const [kind, status] of Object.entries(cache.status())) metrics.cacheSynced.set({ kind }, status === 'synced' ? 1 : 0);
   };
-  const app = buildServer({ state, logger, tls, bodyLimit, metrics, beforeScrape });
+  const overload = {
+    ...DEFAULT_OVERLOAD,
+    maxEventLoopDelayMs: integerOption(values, 'max-event-loop-delay-ms', 10, 60_000) ?? DEFAULT_OVERLOAD.maxEventLoopDelayMs,
+    maxConnections: integerOption(values, 'max-connections', 1, 1_000_000) ?? DEFAULT_OVERLOAD.maxConnections,
+  };
+  const app = buildServer({
+    state,
+    logger,
+    tls,
+    bodyLimit,
+    metrics,
+    beforeScrape,
+    overload,
+    requestTimeoutSeconds: integerOption(values, 'request-timeout-seconds', 1, 300) ?? 10,
+    ...(clientCa ? { clientCa } : {}),
+  });
   await app.listen({ port, host: stringOption(values, 'host') ?? '0.0.0.0' });
   const address = app.server.address();
   logger.info({ address, policiesDir, lookup: cache ? 'cluster cache' : listOption(values, 'inventory').length > 0 ? 'inventory' : 'none', watch: watchFiles }, 'storage-policy-webhook serving');

@@ -49,7 +49,3 @@ export function stringMapAt(value: unknown, ...keys: string[]): Record<string, s
 export function stringsOf(values: JsonValue[] | undefined): string[] {
   return (values ?? []).filter((entry): entry is string => typeof entry === 'string');
 }
-
-export function deepClone<T extends JsonValue>(value: T): T {
-  return structuredClone(value);
-}

@@ -60,3 +60,55 @@ export function appendAt(root: JsonValue, tokens: Array<string | number>, value:
   if (Array.isArray(current)) return { op: 'add', path: pointer(...tokens, '-'), value };
   return setAt(root, tokens, [value]);
 }
+
+function parsePointer(path: string): string[] {
+  if (path === '') return [];
+  if (!path.startsWith('/')) throw new Error(`invalid JSON pointer ${path}`);
+  return path
+    .slice(1)
+    .split('/')
+    .map((token) => token.replace(/~1/g, '/').replace(/~0/g, '~'));
+}
+
+function copyContainer(value: JsonValue | undefined, path: string): JsonValue[] | { [key: string]: JsonValue } {
+  if (Array.isArray(value)) return [...value];
+  if (typeof value === 'object' && value !== null) return { ...value };
+  throw new Error(`${path}: no object or array to change`);
+}
+
+/**
+ * Applies add/replace/remove operations without touching `root`: only the containers along each
+ * operation's path are copied, so cost and stack depth follow the path, not the size or depth of
+ * the object (a 100,000-deep field elsewhere costs nothing).
+ */
+export function applyOperations(root: JsonValue, operations: readonly PatchOperation[]): JsonValue {
+  let result = root;
+  for (const operation of operations) {
+    const tokens = parsePointer(operation.path);
+    if (tokens.length === 0) throw new Error('operations on the whole document are not supported');
+    const top = copyContainer(result, operation.path);
+    let container: JsonValue[] | { [key: string]: JsonValue } = top;
+    for (const token of tokens.slice(0, -1)) {
+      const child: JsonValue | undefined = Array.isArray(container) ? container[Number(token)] : Object.prototype.hasOwnProperty.call(container, token) ? container[token] : undefined;
+      const copy = copyContainer(child, operation.path);
+      if (Array.isArray(container)) container[Number(token)] = copy;
+      else container[token] = copy;
+      container = copy;
+    }
+    const last = tokens[tokens.length - 1] as string;
+    if (Array.isArray(container)) {
+      const index = last === '-' ? container.length : Number(last);
+      if (!Number.isInteger(index) || index < 0 || index > container.length || (operation.op !== 'add' && index >= container.length)) throw new Error(`${operation.path}: index out of range`);
+      if (operation.op === 'add') container.splice(index, 0, operation.value);
+      else if (operation.op === 'replace') container[index] = operation.value;
+      else container.splice(index, 1);
+    } else {
+      const exists = Object.prototype.hasOwnProperty.call(container, last);
+      if (operation.op !== 'add' && !exists) throw new Error(`${operation.path}: no such member`);
+      if (operation.op === 'remove') delete container[last];
+      else container[last] = operation.value;
+    }
+    result = top;
+  }
+  return result;
+}

@@ -1,7 +1,6 @@
-import jsonPatch from 'fast-json-patch';
 import { buildCapabilityTable, type CapabilityTable } from '../core/capabilities.js';
-import { deepClone, type JsonObject } from '../core/json.js';
-import type { PatchOperation } from '../core/patch.js';
+import type { JsonObject } from '../core/json.js';
+import { applyOperations, type PatchOperation } from '../core/patch.js';
 import { claimsOf, type GovernedKind } from '../core/storage.js';
 import type { ClusterLookup } from '../lookup/lookup.js';
 import type { Action, Policy } from '../policy/model.js';
@@ -107,7 +106,7 @@ export class Engine {
         const operations = input.operation === 'UPDATE' ? mutation.patch.filter((operation) => patchAllowedOnUpdate(input.kind, operation)) : mutation.patch;
         if (operations.length === 0) continue;
         try {
-          object = jsonPatch.applyPatch(deepClone(object), operations, true, true).newDocument;
+          object = applyOperations(object, operations) as JsonObject;
         } catch (error) {
           skipped.push(`${mutation.rule}: ${(error as Error).message.split('\n')[0]}`);
           continue;

@@ -41,7 +41,15 @@ export function parseYamlStream(text: string, file: string): { documents: YamlDo
       }
       return;
     }
-    const value: unknown = document.toJS({ maxAliasCount: 100 });
+    let value: unknown;
+    try {
+      value = document.toJS({ maxAliasCount: 100 });
+    } catch (error) {
+      // An alias to an unknown anchor, or an alias bomb, is only found when the document is resolved.
+      const position = document.contents?.range ? lineCounter.linePos(document.contents.range[0]) : undefined;
+      problems.push({ file, ...(position ? { line: position.line, column: position.col } : {}), message: (error as Error).message.split('\n')[0] ?? 'invalid YAML' });
+      return;
+    }
     if (value === null || value === undefined) return;
     documents.push({ index, value, document, lineCounter });
   });

@@ -1,8 +1,8 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import jsonPatch from 'fast-json-patch';
 import { stringify } from 'yaml';
 import { isObject, stringAt, type JsonObject, type JsonValue } from '../core/json.js';
+import { applyOperations } from '../core/patch.js';
 import { GOVERNED_KINDS, GROUP_OF_KIND, type GovernedKind } from '../core/storage.js';
 import { Engine } from '../engine/engine.js';
 import { warningsFor } from '../engine/report.js';
@@ -90,7 +90,7 @@ export function runCase(engine: Engine, suite: string, testCase: SuiteCase): Cas
   const namespace = kind === 'StorageClass' ? '' : (testCase.namespace ?? stringAt(testCase.resource, 'metadata', 'namespace') ?? 'default');
   const input = { kind, operation: testCase.operation ?? 'CREATE', namespace, name: stringAt(testCase.resource, 'metadata', 'name') ?? '', object: testCase.resource, oldObject: testCase.oldResource };
   const { mutation, validation } = engine.review(input);
-  const patched = jsonPatch.applyPatch(structuredClone(testCase.resource), mutation.patch, true, false).newDocument;
+  const patched = applyOperations(testCase.resource, mutation.patch);
   const denials = validation.findings.filter((finding) => finding.action === 'deny');
   const warnings = warningsFor(validation.findings, mutation.notes);
   const fired = new Set([...validation.findings.map((finding) => finding.rule), ...mutation.notes.map((note) => note.rule)]);

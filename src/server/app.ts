@@ -1,5 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import { Server as TlsServer, type SecureContextOptions } from 'node:tls';
+import underPressure from '@fastify/under-pressure';
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyPluginCallback } from 'fastify';
 import type { Logger } from 'pino';
 import { mutatingHandler, validatingHandler, type AdmissionHandler } from '../admission/handler.js';
@@ -21,9 +22,23 @@ export interface ServerOptions {
   beforeScrape?: () => void;
   tls?: { key: string | Buffer; cert: string | Buffer };
   bodyLimit?: number;
-  /** Seconds a request body may take to arrive before the connection is dropped. */
+  /** Seconds a request (headers and body) may take to arrive before it is answered 408 and dropped. */
   requestTimeoutSeconds?: number;
+  /** PEM CA bundle: require API server client certificates signed by it (mTLS). */
+  clientCa?: string | Buffer;
+  overload?: OverloadOptions;
 }
+
+export interface OverloadOptions {
+  /** Event loop delay beyond which admission requests get 503 with Retry-After. */
+  maxEventLoopDelayMs: number;
+  /** Heap in use beyond which admission requests get 503. */
+  maxHeapUsedBytes: number;
+  /** Connections beyond this are refused at accept, so memory stays bounded. */
+  maxConnections: number;
+}
+
+export const DEFAULT_OVERLOAD: OverloadOptions = { maxEventLoopDelayMs: 250, maxHeapUsedBytes: 512 * 1024 * 1024, maxConnections: 1000 };
 
 const groupVersionKind = {
   type: 'object',
@@ -56,8 +71,16 @@ const admissionReviewSchema = {
   },
 } as const;
 
-function admissionRoutes(state: WebhookState, metrics: WebhookMetrics): FastifyPluginCallback {
+function admissionRoutes(state: WebhookState, metrics: WebhookMetrics, overload: OverloadOptions): FastifyPluginCallback {
   return (app, _options, done) => {
+    // Registered inside this plugin only: admission answers 503 with Retry-After when the process is
+    // overloaded, while /healthz keeps telling the truth (a busy pod is alive; restarting it helps nobody).
+    app.register(underPressure, {
+      maxEventLoopDelay: overload.maxEventLoopDelayMs,
+      maxHeapUsedBytes: overload.maxHeapUsedBytes,
+      retryAfter: 5,
+      exposeStatusRoute: false,
+    });
     const route = (path: string, handler: AdmissionHandler, webhook: string): void => {
       app.post<{ Body: AdmissionReview }>(path, { schema: { body: admissionReviewSchema } }, async (request, reply) => {
         const engine = state.engine;
@@ -75,9 +98,10 @@ function admissionRoutes(state: WebhookState, metrics: WebhookMetrics): FastifyP
           if (fired.action === 'mutate') metrics.mutations.inc({ policy: fired.policy, rule: fired.rule });
           else metrics.findings.inc({ policy: fired.policy, rule: fired.rule, action: fired.action });
         }
-        request.log.info(
+        request.log[outcome.skipped ? 'warn' : 'info'](
           {
             webhook,
+            ...(outcome.skipped ? { skippedMutations: outcome.skipped } : {}),
             uid: review.request.uid,
             kind,
             namespace: review.request.namespace,
@@ -129,7 +153,17 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   const app = (
     options.tls
       ? // The API server's webhook client negotiates HTTP/2 through ALPN; HTTP/1.1 stays available.
-        Fastify({ ...common, http2: true, https: { allowHTTP1: true, key: options.tls.key, cert: options.tls.cert, minVersion: 'TLSv1.2' } })
+        Fastify({
+          ...common,
+          http2: true,
+          https: {
+            allowHTTP1: true,
+            key: options.tls.key,
+            cert: options.tls.cert,
+            minVersion: 'TLSv1.2',
+            ...(options.clientCa ? { ca: options.clientCa, requestCert: true, rejectUnauthorized: true } : {}),
+          },
+        })
       : Fastify(common)
   ) as unknown as FastifyInstance;
 
@@ -152,7 +186,9 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   app.setNotFoundHandler((request, reply) => reply.code(404).send({ error: 'Not Found', message: `no route ${request.method} ${request.url}`, statusCode: 404 }));
 
   app.register(healthRoutes(options.state, metrics, options.beforeScrape ?? (() => undefined)));
-  app.register(admissionRoutes(options.state, metrics));
+  const overload = options.overload ?? DEFAULT_OVERLOAD;
+  app.register(admissionRoutes(options.state, metrics, overload));
+  app.server.maxConnections = overload.maxConnections;
   return app;
 }
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import jsonPatch from 'fast-json-patch';
 import { quoteIops, readEbsClass } from '../../src/core/ebs.js';
-import { appendAt, escapePointerToken, fieldPath, pointer, setAt } from '../../src/core/patch.js';
+import { appendAt, applyOperations, escapePointerToken, fieldPath, pointer, setAt } from '../../src/core/patch.js';
 import { parseQuantity, roundUpGiB } from '../../src/core/quantity.js';
 import { globMatches, selectorMatches } from '../../src/core/selectors.js';
 import { claimsOf, pickClusterDefault, readStorageClass } from '../../src/core/storage.js';
@@ -50,6 +50,26 @@ describe('JSON Patch building', () => {
   it('appends to arrays and creates them when absent', () => {
     assert.deepEqual(appendAt({ list: [1] }, ['list'], 2), { op: 'add', path: '/list/-', value: 2 });
     assert.deepEqual(appendAt({}, ['a', 'list'], 2), { op: 'add', path: '/a', value: { list: [2] } });
+  });
+  it('applies operations copy-on-write, agreeing with fast-json-patch, leaving the input untouched', () => {
+    const object = { metadata: { annotations: { 'a/b': '1' } }, spec: { list: [1, 2], keep: { deep: true } } };
+    const operations = [
+      { op: 'add' as const, path: '/metadata/annotations/c~1d', value: '2' },
+      { op: 'replace' as const, path: '/metadata/annotations/a~1b', value: '3' },
+      { op: 'add' as const, path: '/spec/list/-', value: 3 },
+      { op: 'add' as const, path: '/spec/list/0', value: 0 },
+      { op: 'remove' as const, path: '/spec/list/1' },
+    ];
+    const before = JSON.stringify(object);
+    const result = applyOperations(object, operations);
+    assert.deepEqual(result, jsonPatch.applyPatch(structuredClone(object), operations).newDocument);
+    assert.equal(JSON.stringify(object), before);
+    assert.equal((result as typeof object).spec.keep, object.spec.keep, 'untouched branches are shared, not copied');
+  });
+  it('refuses operations that do not fit the object', () => {
+    assert.throws(() => applyOperations({ a: 1 }, [{ op: 'add', path: '/a/b', value: 1 }]), /no object or array/);
+    assert.throws(() => applyOperations({ a: {} }, [{ op: 'remove', path: '/a/b' }]), /no such member/);
+    assert.throws(() => applyOperations({ a: [] }, [{ op: 'replace', path: '/a/0', value: 1 }]), /index out of range/);
   });
   it('prints field paths the way kubectl users read them', () => {
     assert.equal(fieldPath('spec', 'accessModes', 0), 'spec.accessModes[0]');

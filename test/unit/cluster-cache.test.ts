@@ -1,0 +1,129 @@
+import assert from 'node:assert/strict';
+import type { ServerResponse } from 'node:http';
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { KubeConfig } from '@kubernetes/client-node';
+import { pino } from 'pino';
+import { Engine } from '../../src/engine/engine.js';
+import { ClusterCache } from '../../src/lookup/cluster-cache.js';
+import { ClusterState } from '../../src/lookup/cluster-state.js';
+import { makeCertificateAuthority, makeServingCertificate } from '../../src/server/tls.js';
+import { policy, pvc, storageClass } from '../helpers.js';
+
+/** Just enough of an API server for list and watch, on loopback, that can go down and come back. */
+class FakeApiServer {
+  server: Server | undefined;
+  up = true;
+  resourceVersion = 10;
+  readonly watches = new Set<ServerResponse>();
+  readonly classes = [storageClass('gp3', 'ebs.csi.aws.com', { parameters: { type: 'gp3' }, volumeBindingMode: 'WaitForFirstConsumer' })];
+  lists = 0;
+
+  async start(cert: { key: string; cert: string }): Promise<number> {
+    this.server = createServer({ key: cert.key, cert: cert.cert }, (request, response) => {
+      const url = new URL(request.url ?? '/', 'https://localhost');
+      if (!this.up) {
+        response.writeHead(503).end('{"kind":"Status","code":503}');
+        return;
+      }
+      const items = url.pathname.endsWith('/storageclasses') ? this.classes : [];
+      if (url.searchParams.get('watch') === 'true') {
+        response.writeHead(200, { 'content-type': 'application/json' });
+        this.watches.add(response);
+        response.on('close', () => this.watches.delete(response));
+        return;
+      }
+      this.lists += 1;
+      response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ kind: 'List', metadata: { resourceVersion: String(this.resourceVersion) }, items }));
+    });
+    await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve));
+    return (this.server?.address() as AddressInfo).port;
+  }
+
+  emit(type: string, object: unknown): void {
+    this.resourceVersion += 1;
+    for (const watch of this.watches) watch.write(`${JSON.stringify({ type, object })}\n`);
+  }
+
+  dropWatches(): void {
+    for (const watch of this.watches) watch.destroy();
+  }
+
+  async stop(): Promise<void> {
+    this.dropWatches();
+    await new Promise((resolve) => this.server?.close(resolve));
+  }
+}
+
+async function eventually(what: string, check: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+describe('cluster cache against a list/watch API server on loopback', () => {
+  const api = new FakeApiServer();
+  const state = new ClusterState('not synced');
+  let cache: ClusterCache;
+
+  before(async () => {
+    const ca = await makeCertificateAuthority('fake apiserver CA');
+    const port = await api.start(await makeServingCertificate(['127.0.0.1'], ca));
+    const config = new KubeConfig();
+    config.loadFromOptions({
+      clusters: [{ name: 'fake', server: `https://127.0.0.1:${port}`, caData: Buffer.from(ca.cert).toString('base64') }],
+      users: [{ name: 'u', token: 't' }],
+      contexts: [{ name: 'c', cluster: 'fake', user: 'u' }],
+      currentContext: 'c',
+    });
+    cache = new ClusterCache(config, state, pino({ level: 'silent' }), { initialBackoffMs: 50, maxBackoffMs: 200 });
+  });
+  after(async () => {
+    cache.stop();
+    await api.stop();
+  });
+
+  it('answers unknown until the first sync, then from the list', async () => {
+    assert.equal(state.storageClass('gp3').known, false);
+    cache.start();
+    await eventually('the first sync', () => cache.initialSyncDone);
+    const gp3 = state.storageClass('gp3');
+    assert.ok(gp3.known && gp3.value?.provisioner === 'ebs.csi.aws.com');
+  });
+
+  it('applies watch events', async () => {
+    await eventually('the watches to open', () => api.watches.size === 3);
+    api.emit('ADDED', storageClass('io2', 'ebs.csi.aws.com', { metadata: { name: 'io2', resourceVersion: '11' }, parameters: { type: 'io2', iopsPerGB: '10' } }));
+    await eventually('io2 to arrive', () => {
+      const io2 = state.storageClass('io2');
+      return io2.known && io2.value !== undefined;
+    });
+    api.emit('DELETED', { ...storageClass('io2', 'ebs.csi.aws.com'), metadata: { name: 'io2', resourceVersion: '12' } });
+    await eventually('io2 to go', () => {
+      const io2 = state.storageClass('io2');
+      return io2.known && io2.value === undefined;
+    });
+  });
+
+  it('while the API server is gone, decisions follow lookupFailure and say why; then it recovers', async () => {
+    const engine = new Engine([policy({ accessModes: {}, lookupFailure: 'deny' })], state);
+    const judge = () => engine.validate({ kind: 'PersistentVolumeClaim', operation: 'CREATE', namespace: 'team-a', name: 'd', object: pvc({ storageClassName: 'gp3' }) }).findings;
+    assert.deepEqual(judge(), []);
+    api.up = false;
+    api.dropWatches();
+    await eventually('the cache to report the outage', () => !state.available);
+    const findings = judge();
+    assert.equal(findings[0]?.rule, 'lookup/unavailable');
+    assert.equal(findings[0]?.action, 'deny');
+    assert.match(findings[0]?.message ?? '', /cluster cache for \w+ unavailable: GET .* HTTP 503/);
+    assert.ok(cache.initialSyncDone, 'readiness does not flap: the first sync happened');
+    const listsBefore = api.lists;
+    api.up = true;
+    await eventually('recovery', () => state.available);
+    assert.ok(api.lists > listsBefore, 'it re-listed');
+    assert.deepEqual(judge(), []);
+  });
+});
