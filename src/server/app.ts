@@ -146,6 +146,11 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     loggerInstance: options.logger,
     bodyLimit,
     requestTimeout: (options.requestTimeoutSeconds ?? 10) * 1000,
+    // requestTimeout does not reach HTTP/1.1 connections of an HTTP/2 server (allowHTTP1): an idle-socket
+    // timeout does, so a stalled body is cut off; HTTP/2 sessions, which the API server keeps open
+    // between requests, get a longer idle timeout.
+    connectionTimeout: (options.requestTimeoutSeconds ?? 10) * 1000,
+    http2SessionTimeout: 60_000,
     // One admission line per request, written by the route, replaces the generic request logs.
     logController: new LogController({ disableRequestLogging: true }),
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
@@ -168,8 +173,11 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   ) as unknown as FastifyInstance;
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    const statusCode = error.validation ? 400 : error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
-    if (statusCode >= 500) request.log.error({ err: error }, 'request failed');
+    const status = error.statusCode ?? 500;
+    // Client errors keep their status; 503 (overloaded, with Retry-After) too; anything else is a bug: 500.
+    const statusCode = error.validation ? 400 : (status >= 400 && status < 500) || status === 503 ? status : 500;
+    if (statusCode === 503) request.log.warn({ code: error.code }, 'overloaded: answered 503');
+    else if (statusCode >= 500) request.log.error({ err: error }, 'request failed');
     else metrics.badRequests.inc({ status: String(statusCode) });
     const message = error.validation
       ? `invalid AdmissionReview: ${error.message}`

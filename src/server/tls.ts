@@ -33,8 +33,21 @@ export async function makeCertificateAuthority(commonName: string, days = 365): 
  * when given, so the API server can trust the CA in caBundle; otherwise self-signed.
  */
 export async function makeServingCertificate(hosts: string[], ca?: KeyPair, days = 365): Promise<KeyPair> {
+  return makeLeafCertificate(hosts[0] ?? 'storage-policy-webhook', hosts, 'serverAuth', ca, days);
+}
+
+/** A client certificate (for the API server's side of mTLS), signed by `ca`. */
+export async function makeClientCertificate(commonName: string, ca: KeyPair, days = 365): Promise<KeyPair> {
+  return makeLeafCertificate(commonName, [], 'clientAuth', ca, days);
+}
+
+/**
+ * A leaf certificate: serving certificates carry SANs for every host (DNS names and IP addresses) and
+ * are signed by `ca` when given (so the API server can trust the CA in caBundle), otherwise self-signed.
+ */
+async function makeLeafCertificate(commonName: string, hosts: string[], usage: 'serverAuth' | 'clientAuth', ca: KeyPair | undefined, days: number): Promise<KeyPair> {
   const altNames = hosts.map((host) => (isIP(host) ? { type: 7 as const, ip: host } : { type: 2 as const, value: host }));
-  const pems = await generate([{ name: 'commonName', value: hosts[0] ?? 'storage-policy-webhook' }], {
+  const pems = await generate([{ name: 'commonName', value: commonName }], {
     keyType: 'ec',
     curve: 'P-256',
     algorithm: 'sha256',
@@ -43,8 +56,8 @@ export async function makeServingCertificate(hosts: string[], ca?: KeyPair, days
     extensions: [
       { name: 'basicConstraints', cA: false },
       { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
-      { name: 'extKeyUsage', serverAuth: true },
-      { name: 'subjectAltName', altNames },
+      { name: 'extKeyUsage', ...(usage === 'serverAuth' ? { serverAuth: true } : { clientAuth: true }) },
+      ...(altNames.length > 0 ? [{ name: 'subjectAltName' as const, altNames }] : []),
     ],
   });
   return { key: pems.private, cert: pems.cert };
