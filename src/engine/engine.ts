@@ -14,6 +14,7 @@ import type { Finding, Mutation, Operation, ReviewInput, RuleContext, RuleFamily
 
 /** Order matters for mutation: IOPS quotes and zone checks read the class that defaulting set. */
 export const RULE_FAMILIES: readonly RuleFamily[] = [storageClassFamily, accessModesFamily, zonesFamily, iopsFamily, capacityFamily];
+const MUTATING_FAMILIES = RULE_FAMILIES.filter((family) => family.mutates);
 
 /** Fields an UPDATE may change (domain.md, Immutability); no patch on UPDATE leaves them. */
 const MUTABLE_ON_UPDATE: Record<GovernedKind, readonly string[]> = {
@@ -78,8 +79,9 @@ export class Engine {
     return table;
   };
 
-  private context(input: ReviewInput, object: JsonObject, policies: Policy[], operation: Operation = input.operation): RuleContext {
+  private context(phase: RuleContext['phase'], input: ReviewInput, object: JsonObject, policies: Policy[], operation: Operation = input.operation): RuleContext {
     return {
+      phase,
       kind: input.kind,
       operation,
       namespace: input.namespace,
@@ -100,8 +102,8 @@ export class Engine {
     const notes: Mutation[] = [];
     const skipped: string[] = [];
     if (policies.length === 0) return { patch, notes, object, policies, skipped };
-    for (const family of RULE_FAMILIES) {
-      const { mutations } = family.evaluate(this.context(input, object, policies));
+    for (const family of MUTATING_FAMILIES) {
+      const { mutations } = family.evaluate(this.context('mutate', input, object, policies));
       for (const mutation of mutations) {
         const operations = input.operation === 'UPDATE' ? mutation.patch.filter((operation) => patchAllowedOnUpdate(input.kind, operation)) : mutation.patch;
         if (operations.length === 0) continue;
@@ -119,7 +121,7 @@ export class Engine {
   }
 
   private findings(input: ReviewInput, object: JsonObject, policies: Policy[]): Finding[] {
-    const context = this.context(input, object, policies);
+    const context = this.context('validate', input, object, policies);
     return RULE_FAMILIES.flatMap((family) => family.evaluate(context).findings);
   }
 

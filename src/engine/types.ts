@@ -45,6 +45,8 @@ export interface RuleResult {
 }
 
 export interface RuleContext {
+  /** mutate: only mutations are used, so families may skip finding work; validate: only findings. */
+  phase: 'mutate' | 'validate';
   kind: GovernedKind;
   operation: Operation;
   namespace: string;
@@ -61,6 +63,8 @@ export interface RuleContext {
 /** One rule family: a pure function of the object and its context. */
 export interface RuleFamily {
   name: string;
+  /** Whether the family ever patches; families that only judge are not run in the mutate phase. */
+  mutates: boolean;
   evaluate(context: RuleContext): RuleResult;
 }
 

@@ -9,6 +9,14 @@ export interface Manifest {
   source: string;
 }
 
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
 async function manifestFiles(path: string): Promise<string[]> {
   const info = await stat(path);
   if (info.isFile()) return [path];
@@ -38,7 +46,11 @@ export async function readManifests(paths: string[]): Promise<{ manifests: Manif
       continue;
     }
     for (const file of files) {
-      const { documents, problems: fileProblems } = parseYamlStream(await readFile(file, 'utf8'), file);
+      const text = await readFile(file, 'utf8');
+      // kubectl get -o json output can be large (a whole cluster's claims): JSON.parse it directly,
+      // keeping the YAML parser (and its positions) for YAML and for JSON that does not parse.
+      const fast = file.endsWith('.json') ? parseJson(text) : undefined;
+      const { documents, problems: fileProblems } = fast ? { documents: [{ index: 0, value: fast }], problems: [] } : parseYamlStream(text, file);
       problems.push(...fileProblems);
       for (const document of documents) {
         const value = document.value;

@@ -37,7 +37,7 @@ export class ClusterState implements ClusterLookup {
   private readonly classes = new Map<string, StorageClassInfo>();
   private readonly namespaces = new Map<string, Record<string, string>>();
   private readonly claims = new Map<string, Map<string, ClaimRecord>>();
-  private readonly iopsByNamespace = new Map<string, Map<string, number>>();
+  private readonly iopsByNamespace = new Map<string, { total: number; perClaim: Map<string, number> }>();
   private unavailableReason: string | undefined;
 
   constructor(unavailableReason?: string) {
@@ -129,17 +129,21 @@ export class ClusterState implements ClusterLookup {
 
   namespaceProvisionedIops(namespace: string, exclude: ReadonlySet<string>): Lookup<number> {
     if (this.unavailableReason) return unknown(this.unavailableReason);
-    let perClaim = this.iopsByNamespace.get(namespace);
-    if (!perClaim) {
-      perClaim = new Map();
+    let sums = this.iopsByNamespace.get(namespace);
+    if (!sums) {
+      sums = { total: 0, perClaim: new Map() };
       for (const record of this.claims.get(namespace)?.values() ?? []) {
         const iops = provisionedIopsOf(record.className ? this.classes.get(record.className) : undefined, record.requestBytes);
-        if (iops > 0) perClaim.set(record.name, iops);
+        if (iops > 0) {
+          sums.perClaim.set(record.name, iops);
+          sums.total += iops;
+        }
       }
-      this.iopsByNamespace.set(namespace, perClaim);
+      this.iopsByNamespace.set(namespace, sums);
     }
-    let total = 0;
-    for (const [name, iops] of perClaim) if (!exclude.has(name)) total += iops;
+    // The memoised total minus the claims being written: the cost follows the request, not the namespace.
+    let total = sums.total;
+    for (const name of exclude) total -= sums.perClaim.get(name) ?? 0;
     return known(total);
   }
 }

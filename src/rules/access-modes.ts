@@ -115,4 +115,4 @@ function evaluate(context: RuleContext): RuleResult {
   return result;
 }
 
-export const accessModesFamily: RuleFamily = { name: 'access-modes', evaluate };
+export const accessModesFamily: RuleFamily = { name: 'access-modes', mutates: false, evaluate };

@@ -47,4 +47,4 @@ function evaluate(context: RuleContext): RuleResult {
   return result;
 }
 
-export const capacityFamily: RuleFamily = { name: 'capacity', evaluate };
+export const capacityFamily: RuleFamily = { name: 'capacity', mutates: false, evaluate };

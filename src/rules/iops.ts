@@ -174,6 +174,7 @@ function evaluate(context: RuleContext): RuleResult {
     const mutation = annotator ? quoteMutation(context, annotator, quoted, claim) : undefined;
     if (mutation) result.mutations.push(mutation);
   }
+  if (context.phase === 'mutate') return result;
   for (const policy of iopsPolicies) {
     for (const quoted of quotes) result.findings.push(...quoteFindings(quoted, policy));
     result.findings.push(...namespaceFindings(context, policy, quotes));
@@ -181,4 +182,4 @@ function evaluate(context: RuleContext): RuleResult {
   return result;
 }
 
-export const iopsFamily: RuleFamily = { name: 'iops', evaluate };
+export const iopsFamily: RuleFamily = { name: 'iops', mutates: true, evaluate };

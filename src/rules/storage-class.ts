@@ -89,5 +89,9 @@ function evaluateStorageClass(context: RuleContext): RuleResult {
 
 export const storageClassFamily: RuleFamily = {
   name: 'storage-class',
-  evaluate: (context) => (context.kind === 'StorageClass' ? evaluateStorageClass(context) : evaluateClaims(context)),
+  mutates: true,
+  evaluate: (context) => {
+    if (context.kind !== 'StorageClass') return evaluateClaims(context);
+    return context.phase === 'validate' ? evaluateStorageClass(context) : emptyResult();
+  },
 };

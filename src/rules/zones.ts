@@ -216,6 +216,7 @@ function evaluate(context: RuleContext): RuleResult {
   const result = emptyResult();
   const zonePolicies = context.policies.filter((policy) => policy.zones !== undefined);
   const mutator = zonePolicies[0];
+  const judging = context.phase === 'validate';
   for (const policy of zonePolicies) {
     const settings = policy.zones;
     if (!settings) continue;
@@ -223,17 +224,17 @@ function evaluate(context: RuleContext): RuleResult {
     if (context.kind === 'StorageClass') {
       const mutation = policy === mutator && settings.addAllowedTopologies ? addAllowedTopologies(context, policy, allowed) : undefined;
       if (mutation) result.mutations.push(mutation);
-      result.findings.push(...storageClassFindings(context, policy, allowed));
+      if (judging) result.findings.push(...storageClassFindings(context, policy, allowed));
       continue;
     }
-    result.findings.push(...claimFindings(context, policy, allowed));
+    if (judging) result.findings.push(...claimFindings(context, policy, allowed));
     if (context.kind === 'StatefulSet') {
       const pin = settings.pinStatefulSets !== false;
-      if (pin && policy === mutator) result.mutations.push(...pinStatefulSet(context, policy, allowed));
-      result.findings.push(...podFindings(context, policy, allowed, pin));
+      if (pin && policy === mutator && !judging) result.mutations.push(...pinStatefulSet(context, policy, allowed));
+      if (judging) result.findings.push(...podFindings(context, policy, allowed, pin));
     }
   }
   return result;
 }
 
-export const zonesFamily: RuleFamily = { name: 'zones', evaluate };
+export const zonesFamily: RuleFamily = { name: 'zones', mutates: true, evaluate };

@@ -26,6 +26,7 @@ export interface ServerOptions {
   requestTimeoutSeconds?: number;
   /** PEM CA bundle: require API server client certificates signed by it (mTLS). */
   clientCa?: string | Buffer;
+  /** Overload protection; serve always sets it (DEFAULT_OVERLOAD unless configured). */
   overload?: OverloadOptions;
 }
 
@@ -71,16 +72,18 @@ const admissionReviewSchema = {
   },
 } as const;
 
-function admissionRoutes(state: WebhookState, metrics: WebhookMetrics, overload: OverloadOptions): FastifyPluginCallback {
+function admissionRoutes(state: WebhookState, metrics: WebhookMetrics, overload: OverloadOptions | undefined): FastifyPluginCallback {
   return (app, _options, done) => {
     // Registered inside this plugin only: admission answers 503 with Retry-After when the process is
     // overloaded, while /healthz keeps telling the truth (a busy pod is alive; restarting it helps nobody).
-    app.register(underPressure, {
-      maxEventLoopDelay: overload.maxEventLoopDelayMs,
-      maxHeapUsedBytes: overload.maxHeapUsedBytes,
-      retryAfter: 5,
-      exposeStatusRoute: false,
-    });
+    if (overload) {
+      app.register(underPressure, {
+        maxEventLoopDelay: overload.maxEventLoopDelayMs,
+        maxHeapUsedBytes: overload.maxHeapUsedBytes,
+        retryAfter: 5,
+        exposeStatusRoute: false,
+      });
+    }
     const route = (path: string, handler: AdmissionHandler, webhook: string): void => {
       app.post<{ Body: AdmissionReview }>(path, { schema: { body: admissionReviewSchema } }, async (request, reply) => {
         const engine = state.engine;
@@ -194,9 +197,8 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   app.setNotFoundHandler((request, reply) => reply.code(404).send({ error: 'Not Found', message: `no route ${request.method} ${request.url}`, statusCode: 404 }));
 
   app.register(healthRoutes(options.state, metrics, options.beforeScrape ?? (() => undefined)));
-  const overload = options.overload ?? DEFAULT_OVERLOAD;
-  app.register(admissionRoutes(options.state, metrics, overload));
-  app.server.maxConnections = overload.maxConnections;
+  app.register(admissionRoutes(options.state, metrics, options.overload));
+  if (options.overload) app.server.maxConnections = options.overload.maxConnections;
   return app;
 }
 
