@@ -184,7 +184,7 @@ describe('operations', () => {
   });
 
   it('SIGTERM: readiness fails first, a request in flight completes, then the process exits 0', async () => {
-    const server = new ServeProcess(ca.cert, [`--cert=${certFile}`, `--key=${keyFile}`, '--shutdown-delay-seconds=1', '--shutdown-timeout-seconds=10']);
+    const server = new ServeProcess(ca.cert, [`--cert=${certFile}`, `--key=${keyFile}`, '--shutdown-delay-seconds=3', '--shutdown-timeout-seconds=10']);
     await server.start();
     const body = review(pvc({ storageClassName: 'gp3' }), 'in-flight');
     const inFlight = new Promise<Response>((resolve, reject) => {
@@ -196,11 +196,11 @@ describe('operations', () => {
       request.on('error', reject);
       // Half the body now, the rest after SIGTERM: the request is in flight across the signal.
       request.write(body.slice(0, 40));
-      setTimeout(() => request.end(body.slice(40)), 1500);
+      setTimeout(() => request.end(body.slice(40)), 3500);
     });
     await new Promise((resolve) => setTimeout(resolve, 200));
     server.child?.kill('SIGTERM');
-    await eventually('readiness to fail', async () => (await get(server.port, '/readyz', ca.cert)).status === 503, 900);
+    await eventually('readiness to fail during the shutdown delay', async () => (await get(server.port, '/readyz', ca.cert)).status === 503, 2500);
     const response = await inFlight;
     assert.equal(response.status, 200);
     assert.match(response.text, /"uid":"in-flight"/);
