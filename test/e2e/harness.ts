@@ -3,11 +3,11 @@ import { generateKeyPairSync } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeCertificateAuthority, makeServingCertificate } from '../../src/server/tls.js';
+import { eventually, freePort } from '../loopback.js';
 
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const CLI = join(ROOT, 'dist/src/cli/main.js');
@@ -16,26 +16,6 @@ export interface CommandResult {
   status: number | null;
   stdout: string;
   stderr: string;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitFor(what: string, timeoutMs: number, probe: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await probe().catch(() => false)) return;
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
 
 function httpsOk(url: string, ca: string): Promise<boolean> {
@@ -125,7 +105,7 @@ export class LocalCluster {
       `--initial-cluster=e2e=http://127.0.0.1:${etcdPeer}`,
       '--log-level=warn',
     ]);
-    await waitFor('etcd', 30_000, async () => (await fetch(`http://127.0.0.1:${etcdClient}/health`)).ok);
+    await eventually('etcd', async () => (await fetch(`http://127.0.0.1:${etcdClient}/health`)).ok, 30_000, 250);
 
     this.start('kube-apiserver', join(bin, 'kube-apiserver'), [
       `--etcd-servers=http://127.0.0.1:${etcdClient}`,
@@ -145,7 +125,7 @@ export class LocalCluster {
       '--enable-priority-and-fairness=false',
       '--v=1',
     ]);
-    await waitFor('kube-apiserver /readyz', 90_000, async () => this.kubectl('get', '--raw', '/readyz').status === 0);
+    await eventually('kube-apiserver /readyz', () => this.kubectl('get', '--raw', '/readyz').status === 0, 90_000, 250);
   }
 
   /** Writes the webhook's certificate and deploy/'s configurations pointed at the local URL, and starts the webhook. */
@@ -169,7 +149,7 @@ export class LocalCluster {
       `--kubeconfig=${this.kubeconfig}`,
       `--policies=${join(ROOT, 'policies')}`,
     ]);
-    await waitFor('webhook /readyz (policies loaded, cache synced)', 30_000, () => httpsOk(`https://127.0.0.1:${this.webhookPort}/readyz`, this.webhookCa));
+    await eventually('webhook /readyz (policies loaded, cache synced)', () => httpsOk(`https://127.0.0.1:${this.webhookPort}/readyz`, this.webhookCa), 30_000, 250);
   }
 
   registerWebhook(): CommandResult {

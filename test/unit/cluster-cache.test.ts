@@ -10,6 +10,7 @@ import { ClusterCache } from '../../src/lookup/cluster-cache.js';
 import { ClusterState } from '../../src/lookup/cluster-state.js';
 import { makeCertificateAuthority, makeServingCertificate } from '../../src/server/tls.js';
 import { policy, pvc, storageClass } from '../helpers.js';
+import { eventually } from '../loopback.js';
 
 /** Just enough of an API server for list and watch, on loopback, that can go down and come back. */
 class FakeApiServer {
@@ -53,14 +54,6 @@ class FakeApiServer {
   async stop(): Promise<void> {
     this.dropWatches();
     await new Promise((resolve) => this.server?.close(resolve));
-  }
-}
-
-async function eventually(what: string, check: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
 

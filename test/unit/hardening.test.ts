@@ -3,7 +3,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
-import { createServer, type AddressInfo } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +14,7 @@ import { buildServer } from '../../src/server/app.js';
 import { WebhookState } from '../../src/server/state.js';
 import { makeCertificateAuthority, makeClientCertificate, makeServingCertificate } from '../../src/server/tls.js';
 import { cluster, pvc } from '../helpers.js';
+import { freePort } from '../loopback.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const BODY = JSON.stringify({
@@ -22,15 +22,6 @@ const BODY = JSON.stringify({
   kind: 'AdmissionReview',
   request: { uid: 'h', kind: { group: '', version: 'v1', kind: 'PersistentVolumeClaim' }, namespace: 'payments', operation: 'CREATE', object: pvc({ storageClassName: 'gp3' }) },
 });
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 interface Answer {
   status: number;

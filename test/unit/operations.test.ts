@@ -3,7 +3,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { cp, mkdir, mkdtemp, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { connect as http2Connect } from 'node:http2';
 import { request as httpsRequest } from 'node:https';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +14,7 @@ import { WebhookMetrics } from '../../src/server/metrics.js';
 import { WebhookState } from '../../src/server/state.js';
 import { makeCertificateAuthority, makeServingCertificate } from '../../src/server/tls.js';
 import { cluster, pvc } from '../helpers.js';
+import { eventually, freePort } from '../loopback.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
@@ -23,15 +23,6 @@ function review(object: unknown, uid = 'op-1'): string {
     apiVersion: 'admission.k8s.io/v1',
     kind: 'AdmissionReview',
     request: { uid, kind: { group: '', version: 'v1', kind: 'PersistentVolumeClaim' }, namespace: 'team-a', name: 'data', operation: 'CREATE', object },
-  });
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
   });
 }
 
@@ -50,15 +41,6 @@ function get(port: number, path: string, ca: string, method = 'GET', body?: stri
     request.on('error', reject);
     request.end(body);
   });
-}
-
-async function eventually(what: string, check: () => Promise<boolean>, timeoutMs = 8000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check().catch(() => false)) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  assert.fail(`timed out waiting for ${what}`);
 }
 
 class ServeProcess {
