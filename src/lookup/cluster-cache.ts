@@ -5,12 +5,13 @@ import type { Logger } from 'pino';
 import { isObject, objectAt, stringAt, type JsonObject } from '../core/json.js';
 import type { ClusterState } from './cluster-state.js';
 
-type CachedKind = 'StorageClass' | 'Namespace' | 'PersistentVolumeClaim';
+type CachedKind = 'StorageClass' | 'Namespace' | 'PersistentVolumeClaim' | 'Node';
 
 const RESOURCES: ReadonlyArray<{ kind: CachedKind; path: string }> = [
   { kind: 'StorageClass', path: '/apis/storage.k8s.io/v1/storageclasses' },
   { kind: 'Namespace', path: '/api/v1/namespaces' },
   { kind: 'PersistentVolumeClaim', path: '/api/v1/persistentvolumeclaims' },
+  { kind: 'Node', path: '/api/v1/nodes' },
 ];
 
 const PAGE_SIZE = 500;
@@ -59,7 +60,7 @@ async function getJson(config: KubeConfig, path: string): Promise<JsonObject> {
 }
 
 /**
- * Keeps a ClusterState in step with the API server: for each kind a paged list, then a watch from
+ * Keeps a ClusterState in step with the API server (StorageClasses, Namespaces, PVCs, Nodes): for each kind a paged list, then a watch from
  * its resourceVersion, re-watched when it closes and re-listed (with backoff) when it fails or the
  * version expires. Only the derived fields the rules need are stored. While a kind has not synced,
  * or has lost its watch and cannot list again, lookups answer "unknown" and lookupFailure decides.
@@ -134,11 +135,13 @@ export class ClusterCache {
     if (type === 'DELETED') {
       if (kind === 'StorageClass') this.state.deleteStorageClass(name);
       else if (kind === 'Namespace') this.state.deleteNamespace(name);
+      else if (kind === 'Node') this.state.deleteNode(name);
       else this.state.deleteClaim(namespace, name);
       return;
     }
     if (kind === 'StorageClass') this.state.upsertStorageClass(object);
     else if (kind === 'Namespace') this.state.upsertNamespace(object);
+    else if (kind === 'Node') this.state.upsertNode(object);
     else this.state.upsertClaim(object);
   }
 

@@ -2,6 +2,7 @@ import { isEbsProvisioner, quoteIops, readEbsClass } from '../core/ebs.js';
 import { stringAt, stringMapAt } from '../core/json.js';
 import { roundUpGiB } from '../core/quantity.js';
 import { claimsOf, readStorageClass, type StorageClassInfo } from '../core/storage.js';
+import { DEPRECATED_ZONE_LABEL, ZONE_LABEL } from '../core/topology.js';
 import { known, unknown, type ClusterLookup, type Lookup } from './lookup.js';
 
 /** The fields of an existing claim the IOPS budget needs, and nothing more. */
@@ -36,6 +37,8 @@ export function provisionedIopsOf(storageClass: StorageClassInfo | undefined, re
 export class ClusterState implements ClusterLookup {
   private readonly classes = new Map<string, StorageClassInfo>();
   private readonly namespaces = new Map<string, Record<string, string>>();
+  /** Zone of each node that has one; kept as node -> zone so updates and deletes stay exact. */
+  private readonly nodes = new Map<string, string>();
   private readonly claims = new Map<string, Map<string, ClaimRecord>>();
   private readonly iopsByNamespace = new Map<string, { total: number; perClaim: Map<string, number> }>();
   private unavailableReason: string | undefined;
@@ -80,6 +83,19 @@ export class ClusterState implements ClusterLookup {
     this.namespaces.delete(name);
   }
 
+  upsertNode(object: unknown): void {
+    const name = stringAt(object, 'metadata', 'name');
+    if (name === undefined) return;
+    const labels = stringMapAt(object, 'metadata', 'labels');
+    const zone = labels[ZONE_LABEL] ?? labels[DEPRECATED_ZONE_LABEL];
+    if (zone === undefined) this.nodes.delete(name);
+    else this.nodes.set(name, zone);
+  }
+
+  deleteNode(name: string): void {
+    this.nodes.delete(name);
+  }
+
   upsertClaim(object: unknown): void {
     const record = claimRecordOf(object);
     if (!record) return;
@@ -98,13 +114,16 @@ export class ClusterState implements ClusterLookup {
   }
 
   /** Replaces everything of one kind, as a fresh informer list does. */
-  replaceAll(kind: 'StorageClass' | 'Namespace' | 'PersistentVolumeClaim', objects: unknown[]): void {
+  replaceAll(kind: 'StorageClass' | 'Namespace' | 'PersistentVolumeClaim' | 'Node', objects: unknown[]): void {
     if (kind === 'StorageClass') {
       this.classes.clear();
       objects.forEach((object) => this.upsertStorageClass(object));
     } else if (kind === 'Namespace') {
       this.namespaces.clear();
       objects.forEach((object) => this.upsertNamespace(object));
+    } else if (kind === 'Node') {
+      this.nodes.clear();
+      objects.forEach((object) => this.upsertNode(object));
     } else {
       this.claims.clear();
       objects.forEach((object) => this.upsertClaim(object));
@@ -125,6 +144,11 @@ export class ClusterState implements ClusterLookup {
   namespaceLabels(namespace: string): Lookup<Record<string, string> | undefined> {
     if (this.unavailableReason) return unknown(this.unavailableReason);
     return known(this.namespaces.get(namespace));
+  }
+
+  nodeZones(): Lookup<string[]> {
+    if (this.unavailableReason) return unknown(this.unavailableReason);
+    return known([...new Set(this.nodes.values())].sort());
   }
 
   namespaceProvisionedIops(namespace: string, exclude: ReadonlySet<string>): Lookup<number> {

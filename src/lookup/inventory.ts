@@ -13,6 +13,9 @@ export function addToState(state: ClusterState, objects: JsonObject[]): void {
       case 'Namespace':
         state.upsertNamespace(object);
         break;
+      case 'Node':
+        state.upsertNode(object);
+        break;
       case 'PersistentVolumeClaim':
         if (stringAt(object, 'metadata', 'namespace') !== undefined) state.upsertClaim(object);
         break;

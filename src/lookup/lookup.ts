@@ -18,6 +18,8 @@ export interface ClusterLookup {
   namespaceLabels(namespace: string): Lookup<Record<string, string> | undefined>;
   /** Provisioned IOPS of the namespace's existing claims, leaving out the named claims. */
   namespaceProvisionedIops(namespace: string, exclude: ReadonlySet<string>): Lookup<number>;
+  /** Zones that have at least one node (topology.kubernetes.io/zone); an empty list means no zoned node is known. */
+  nodeZones(): Lookup<string[]>;
 }
 
 /** Offline with no inventory: every lookup is unknown, and policies' lookupFailure decides. */
@@ -26,4 +28,5 @@ export const NO_CLUSTER: ClusterLookup = {
   storageClasses: () => unknown('no cluster cache or inventory is configured'),
   namespaceLabels: () => unknown('no cluster cache or inventory is configured'),
   namespaceProvisionedIops: () => unknown('no cluster cache or inventory is configured'),
+  nodeZones: () => unknown('no cluster cache or inventory is configured'),
 };

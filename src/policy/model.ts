@@ -24,6 +24,7 @@ export const RULE_IDS = [
   'zones/claim-class',
   'zones/pod-affinity',
   'zones/deprecated-label',
+  'zones/no-nodes',
   'iops/per-gb-format',
   'iops/per-gb-type',
   'iops/per-gb-maximum',

@@ -212,6 +212,24 @@ function podFindings(context: RuleContext, policy: Policy, allowed: string[], pi
   return findings;
 }
 
+/**
+ * Pinning pods to zones where the cluster has no node leaves them Pending. Checked only when nodes with
+ * zone labels are known: a cluster with none (or a cache without them) may be scaling from zero.
+ */
+function nodeFindings(context: RuleContext, policy: Policy, allowed: string[]): Finding[] {
+  const zones = context.lookup.nodeZones();
+  if (!zones.known || zones.value.length === 0 || zones.value.some((zone) => allowed.includes(zone))) return [];
+  return [
+    {
+      rule: 'zones/no-nodes',
+      policy,
+      path: fieldPath(...POD_SPEC, 'affinity'),
+      message: `no node is in the allowed zones ${listOf(allowed)} (nodes are in ${listOf(zones.value)}): the pods would stay Pending`,
+      severity: 'violation',
+    },
+  ];
+}
+
 function evaluate(context: RuleContext): RuleResult {
   const result = emptyResult();
   const zonePolicies = context.policies.filter((policy) => policy.zones !== undefined);
@@ -232,6 +250,7 @@ function evaluate(context: RuleContext): RuleResult {
       const pin = settings.pinStatefulSets !== false;
       if (pin && policy === mutator && !judging) result.mutations.push(...pinStatefulSet(context, policy, allowed));
       if (judging) result.findings.push(...podFindings(context, policy, allowed, pin));
+      if (judging && pin) result.findings.push(...nodeFindings(context, policy, allowed));
     }
   }
   return result;

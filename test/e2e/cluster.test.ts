@@ -169,6 +169,21 @@ spec:
     assert.equal(undo.status, 0, explain(undo));
   });
 
+  it('the live cache watches Nodes: pinning to zones where no node runs is denied', async () => {
+    const node = cluster.kubectlWithInput('apiVersion: v1\nkind: Node\nmetadata:\n  name: e2e-node-west\n  labels: {topology.kubernetes.io/zone: us-west-2a}\n', 'apply', '-f', '-');
+    assert.equal(node.status, 0, explain(node));
+    const sts = 'apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: web, namespace: payments}\nspec:\n  serviceName: web\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec: {containers: [{name: web, image: nginx}]}\n';
+    let result: CommandResult = { status: 0, stdout: '', stderr: '' };
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline) {
+      result = dryRun(sts);
+      if (result.status !== 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    assert.match(result.stderr, /no node is in the allowed zones us-east-1a, us-east-1b \(nodes are in us-west-2a\)/, explain(result));
+    assert.equal(cluster.kubectl('delete', 'node', 'e2e-node-west').status, 0);
+  });
+
   it('with the webhook stopped: failurePolicy Fail blocks governed namespaces, kube-system is unaffected', async () => {
     await cluster.stopProcess('webhook');
     const governed = apply(claim('during-outage', 'payments', 'storageClassName: gp3\naccessModes: [ReadWriteOnce]\nresources: {requests: {storage: 1Gi}}'));

@@ -93,6 +93,7 @@ describe('iops: claims', () => {
       storageClasses: () => state.storageClasses(),
       namespaceLabels: (namespace) => state.namespaceLabels(namespace),
       namespaceProvisionedIops: () => ({ known: false, reason: 'watch lost' }),
+      nodeZones: () => state.nodeZones(),
     };
     const result = judge([strict], pvc({ storageClassName: 'io2' }), { lookup: noSum });
     assert.match(result.denials[0]?.message ?? '', /namespace IOPS budget of team-a not checked: watch lost/);

@@ -106,6 +106,17 @@ describe('zones: StatefulSet pinning', () => {
     assert.deepEqual(result.denials, []);
     assert.deepEqual(rulesOf(result.warnings), ['zones/pod-affinity']);
   });
+  it('denies pinning to zones where the cluster has no node, once zoned nodes are known', () => {
+    const node = (name: string, zone: string) => ({ apiVersion: 'v1', kind: 'Node', metadata: { name, labels: { 'topology.kubernetes.io/zone': zone } } });
+    const elsewhere = cluster();
+    elsewhere.upsertNode(node('n1', 'zone-x'));
+    const result = judge([zones], statefulSet([]), { lookup: elsewhere });
+    assert.deepEqual(rulesOf(result.denials), ['zones/no-nodes']);
+    assert.match(result.denials[0]?.message ?? '', /no node is in the allowed zones zone-a, zone-b \(nodes are in zone-x\)/);
+    elsewhere.upsertNode(node('n2', 'zone-b'));
+    assert.deepEqual(judge([zones], statefulSet([]), { lookup: elsewhere }).findings, []);
+    assert.deepEqual(judge([zones], statefulSet([]), { lookup: cluster() }).findings, [], 'no zoned node known: not judged');
+  });
   it('UPDATE that changes the template: pins it', () => {
     const old = statefulSet([]);
     const changed = statefulSet([], { serviceAccountName: 'web' });
