@@ -3,7 +3,7 @@ import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments, stringify } from 'yaml';
 import { arrayAt, isObject, objectAt, type JsonObject } from '../core/json.js';
-import { makeCertificateAuthority, makeServingCertificate } from '../server/tls.js';
+import { makeCertificateAuthority, makeClientCertificate, makeServingCertificate } from '../server/tls.js';
 import { integerOption, listOption, stringOption, UsageError, type OptionSpec, type ParsedOptions } from './options.js';
 
 export const DEPLOY_DIR = fileURLToPath(new URL('../../../deploy', import.meta.url));
@@ -16,6 +16,7 @@ export const CERTS_OPTIONS: OptionSpec[] = [
   { name: 'url', type: 'string', help: 'instead of a Service, a webhook outside the cluster at this https URL (its host becomes a SAN)' },
   { name: 'host', type: 'string', multiple: true, help: 'extra DNS name or IP for the certificate (repeatable)' },
   { name: 'days', type: 'string', default: '365', help: 'validity of the CA and the serving certificate' },
+  { name: 'client', type: 'boolean', help: 'also write client.crt/client.key (signed by the same CA) for the API server, for serve --client-ca ca.crt (mTLS)' },
 ];
 
 function serviceHosts(service: string, namespace: string): string[] {
@@ -75,6 +76,11 @@ export async function certs(values: ParsedOptions): Promise<string> {
   await writeFile(join(out, 'ca.crt'), ca.cert);
   await writeFile(join(out, 'tls.crt'), serving.cert);
   await writeFile(join(out, 'tls.key'), serving.key, { mode: 0o600 });
+  if (values['client'] === true) {
+    const client = await makeClientCertificate('kube-apiserver', ca, days);
+    await writeFile(join(out, 'client.crt'), client.cert);
+    await writeFile(join(out, 'client.key'), client.key, { mode: 0o600 });
+  }
   await writeFile(join(out, 'webhook-configurations.yaml'), configurations.map((configuration) => stringify(configuration)).join('---\n'));
   if (!url) {
     // An overlay on deploy/: the Secret the Deployment mounts, and the configurations with caBundle.

@@ -2,8 +2,6 @@ import type { AccessMode, ProvisionerCapabilities } from '../core/capabilities.j
 import type { LabelSelector } from '../core/selectors.js';
 import type { GovernedKind } from '../core/storage.js';
 
-export const POLICY_API_VERSION = 'storage-policy-webhook.io/v1alpha1';
-export const POLICY_KIND = 'StoragePolicy';
 export const OWNER_ANNOTATION = 'storage-policy-webhook.io/owner';
 
 export type Action = 'deny' | 'warn' | 'audit';

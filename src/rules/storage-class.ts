@@ -1,5 +1,5 @@
 import { setAt } from '../core/patch.js';
-import { claimPath, DEFAULT_CLASS_ANNOTATION, BETA_DEFAULT_CLASS_ANNOTATION, readStorageClass, type Claim } from '../core/storage.js';
+import { claimPath, DEFAULT_CLASS_ANNOTATION, BETA_DEFAULT_CLASS_ANNOTATION, pickClusterDefault, readStorageClass, type Claim } from '../core/storage.js';
 import { stringMapAt } from '../core/json.js';
 import { emptyResult, type RuleContext, type RuleFamily, type RuleResult } from '../engine/types.js';
 import type { DefaultClassChoice, Policy } from '../policy/model.js';
@@ -74,13 +74,15 @@ function evaluateStorageClass(context: RuleContext): RuleResult {
       result.findings.push(...lookupFailure(policy, path, 'single cluster default', classes.reason));
       continue;
     }
-    const others = classes.value.filter((other) => other.isDefault && other.name !== storageClass.name).map((other) => other.name);
-    if (others.length === 0) continue;
+    const others = classes.value.filter((other) => other.isDefault && other.name !== storageClass.name);
+    const current = pickClusterDefault(others);
+    if (!current) continue;
+    const already = others.length === 1 ? `${current.name} is already the cluster default` : `${listOf(others.map((other) => other.name))} are already defaults (the API server uses ${current.name}, the newest)`;
     result.findings.push({
       rule: 'storage-class/single-default',
       policy,
       path,
-      message: `${listOf(others)} is already the cluster default; set ${annotation} to "false" on it first, or leave this class non-default`,
+      message: `${already}; set ${annotation} to "false" on ${others.length === 1 ? 'it' : 'them'} first, or leave this class non-default`,
       severity: 'violation',
     });
   }

@@ -76,6 +76,25 @@ describe('storage-policy CLI', () => {
     assert.equal(result.status, 1);
     assert.match(result.stderr, /p\.yaml:1:\d+: apiVersion: must be "storage-policy-webhook.io\/v1alpha1"/);
   });
+  it('certs --url --client: serving and client certificates chained to one CA, configurations pointed at the URL', async () => {
+    const out = join(dir, 'certs');
+    const result = run('certs', '--url', 'https://127.0.0.1:9443', '--out', out, '--client');
+    assert.equal(result.status, 0, result.stderr);
+    const { X509Certificate } = await import('node:crypto');
+    const { readFile } = await import('node:fs/promises');
+    const ca = new X509Certificate(await readFile(join(out, 'ca.crt')));
+    const serving = new X509Certificate(await readFile(join(out, 'tls.crt')));
+    const client = new X509Certificate(await readFile(join(out, 'client.crt')));
+    assert.ok(serving.verify(ca.publicKey) && client.verify(ca.publicKey));
+    assert.equal(serving.subjectAltName, 'IP Address:127.0.0.1');
+    assert.ok(serving.keyUsage?.includes('1.3.6.1.5.5.7.3.1') && client.keyUsage?.includes('1.3.6.1.5.5.7.3.2'));
+    const configurations = await readFile(join(out, 'webhook-configurations.yaml'), 'utf8');
+    assert.match(configurations, /url: https:\/\/127\.0\.0\.1:9443\/mutate/);
+    assert.match(configurations, /url: https:\/\/127\.0\.0\.1:9443\/validate/);
+    assert.equal((configurations.match(/caBundle: /g) ?? []).length, 2);
+    assert.doesNotMatch(configurations, /inject-ca-from/);
+    assert.equal(run('certs', '--out', join(ROOT, 'deploy', 'x')).status, 2, 'an overlay inside deploy/ is refused');
+  });
   it('--help documents every command and option', () => {
     const help = run('--help');
     assert.equal(help.status, 0);

@@ -84,6 +84,13 @@ describe('storage-class: single cluster default', () => {
     assert.deepEqual(rulesOf(result.denials), ['storage-class/single-default']);
     assert.match(result.denials[0]?.message ?? '', /gp3 is already the cluster default/);
   });
+  it('with several defaults already, names the one the API server uses (newest)', () => {
+    const dated = (name: string, creationTimestamp: string) => ({ apiVersion: 'storage.k8s.io/v1', kind: 'StorageClass', metadata: { name, creationTimestamp, annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } }, provisioner: 'x' });
+    const state = cluster(dated('old-default', '2020-01-01T00:00:00Z'), dated('new-default', '2025-01-01T00:00:00Z'));
+    state.deleteStorageClass('gp3');
+    const message = judge([guard], second, { lookup: state }).denials[0]?.message ?? '';
+    assert.match(message, /old-default, new-default are already defaults \(the API server uses new-default, the newest\); set .* on them first/);
+  });
   it('allows the first default and non-default classes', () => {
     const state = cluster();
     state.deleteStorageClass('gp3');
