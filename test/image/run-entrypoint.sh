@@ -23,13 +23,24 @@ runner=()
 if [ "$(id -u)" = 0 ]; then runner=(setpriv --reuid=65532 --regid=65532 --clear-groups); fi
 (cd "$app" && exec "${runner[@]}" env HOME=/nonexistent NODE_ENV=production node dist/src/cli/main.js serve --host 127.0.0.1 --port "$port" --shutdown-delay-seconds 0) >"$app.log" 2>&1 &
 pid=$!
+# A tiny HTTPS client (the image's self-signed certificate is not trusted here, hence rejectUnauthorized).
+fetch_https() {
+  node -e '
+    const [path, body] = process.argv.slice(1);
+    const request = require("https").request({ host: "127.0.0.1", port: process.env.PORT, path, method: body ? "POST" : "GET", rejectUnauthorized: false, headers: { "content-type": "application/json" } }, (response) => {
+      let text = ""; response.on("data", (chunk) => (text += chunk)); response.on("end", () => { process.stdout.write(text); process.exit(response.statusCode === 200 ? 0 : 1); });
+    });
+    request.on("error", () => process.exit(1));
+    request.end(body);' "$@"
+}
+export PORT=$port
 for _ in $(seq 1 50); do
-  if curl -sfk "https://127.0.0.1:$port/readyz" >/dev/null 2>&1; then break; fi
+  if fetch_https /readyz >/dev/null 2>&1; then break; fi
   sleep 0.2
 done
-curl -sfk "https://127.0.0.1:$port/readyz"; echo
+fetch_https /readyz; echo
 review='{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"image-1","kind":{"group":"","version":"v1","kind":"PersistentVolumeClaim"},"namespace":"payments","operation":"CREATE","object":{"metadata":{"name":"d"},"spec":{"accessModes":["ReadWriteOnce"],"resources":{"requests":{"storage":"1Gi"}}}}}}'
-answer=$(curl -sfk -H 'content-type: application/json' --data "$review" "https://127.0.0.1:$port/mutate")
+answer=$(fetch_https /mutate "$review")
 echo "$answer" | grep -q '"uid":"image-1"' || { echo "FAIL: $answer" >&2; cat "$app.log" >&2; exit 1; }
 kill -TERM "$pid"
 wait "$pid"
