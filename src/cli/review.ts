@@ -1,6 +1,6 @@
 import { stringAt, type JsonObject } from '../core/json.js';
 import { applyOperations, type PatchOperation } from '../core/patch.js';
-import { GOVERNED_KINDS, GROUP_OF_KIND, type GovernedKind } from '../core/storage.js';
+import { governedKindOfManifest } from '../core/storage.js';
 import type { Engine, ResolvedFinding } from '../engine/engine.js';
 import { describeFinding, warningsFor } from '../engine/report.js';
 import type { Manifest } from '../io/manifests.js';
@@ -19,16 +19,10 @@ export interface ReviewResult {
   patched?: JsonObject;
 }
 
-function governedKindOf(object: JsonObject): GovernedKind | undefined {
-  const apiVersion = stringAt(object, 'apiVersion') ?? '';
-  const group = apiVersion.includes('/') ? apiVersion.split('/')[0] : '';
-  return GOVERNED_KINDS.find((kind) => kind === stringAt(object, 'kind') && GROUP_OF_KIND[kind] === group);
-}
-
 /** Runs each manifest through the engine as a CREATE, mutation first and validation of the result, as the API server would. */
 export function reviewManifests(engine: Engine, manifests: Manifest[], defaultNamespace: string): ReviewResult[] {
   return manifests.map(({ object, source }) => {
-    const kind = governedKindOf(object);
+    const kind = governedKindOfManifest(object);
     const name = stringAt(object, 'metadata', 'name') ?? stringAt(object, 'metadata', 'generateName') ?? '';
     const base = { source, kind: stringAt(object, 'kind') ?? '', name, denials: [], warnings: [], audit: [], patch: [] };
     if (!kind) return { ...base, namespace: stringAt(object, 'metadata', 'namespace') ?? '', decision: 'skipped', reason: 'kind not governed' };

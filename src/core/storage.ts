@@ -16,6 +16,13 @@ export const GROUP_OF_KIND: Record<GovernedKind, string> = {
   StorageClass: 'storage.k8s.io',
 };
 
+/** The governed kind of a manifest, by apiVersion group and kind, as the API server would route it. */
+export function governedKindOfManifest(object: unknown): GovernedKind | undefined {
+  const apiVersion = stringAt(object, 'apiVersion') ?? '';
+  const group = apiVersion.includes('/') ? apiVersion.split('/')[0] : '';
+  return GOVERNED_KINDS.find((kind) => kind === stringAt(object, 'kind') && GROUP_OF_KIND[kind] === group);
+}
+
 export type VolumeBindingMode = 'Immediate' | 'WaitForFirstConsumer';
 
 export interface StorageClassInfo {

@@ -3,7 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { isObject, stringAt, type JsonObject, type JsonValue } from '../core/json.js';
 import { applyOperations } from '../core/patch.js';
-import { GOVERNED_KINDS, GROUP_OF_KIND, type GovernedKind } from '../core/storage.js';
+import { governedKindOfManifest } from '../core/storage.js';
 import { Engine } from '../engine/engine.js';
 import { warningsFor } from '../engine/report.js';
 import type { Operation } from '../engine/types.js';
@@ -76,16 +76,10 @@ export function containsAt(expected: JsonValue, actual: JsonValue | undefined, p
   return JSON.stringify(expected) === JSON.stringify(actual) ? [] : [`at ${path}: expected ${describe(expected)}, got ${describe(actual)}`];
 }
 
-function kindOf(object: JsonObject): GovernedKind | undefined {
-  const apiVersion = stringAt(object, 'apiVersion') ?? '';
-  const group = apiVersion.includes('/') ? apiVersion.split('/')[0] : '';
-  return GOVERNED_KINDS.find((kind) => kind === stringAt(object, 'kind') && GROUP_OF_KIND[kind] === group);
-}
-
 /** Runs one case through the engine as the API server would: mutation, then validation of the result. */
 export function runCase(engine: Engine, suite: string, testCase: SuiteCase): CaseResult {
   const differences: string[] = [];
-  const kind = kindOf(testCase.resource);
+  const kind = governedKindOfManifest(testCase.resource);
   if (!kind) return { suite, name: testCase.name, passed: false, differences: [`resource is not a governed kind (PersistentVolumeClaim, apps/v1 StatefulSet, storage.k8s.io/v1 StorageClass)`] };
   const namespace = kind === 'StorageClass' ? '' : (testCase.namespace ?? stringAt(testCase.resource, 'metadata', 'namespace') ?? 'default');
   const input = { kind, operation: testCase.operation ?? 'CREATE', namespace, name: stringAt(testCase.resource, 'metadata', 'name') ?? '', object: testCase.resource, oldObject: testCase.oldResource };
