@@ -16,6 +16,7 @@ import type { Policy } from '../src/policy/model.js';
 import { makeCertificateAuthority, makeServingCertificate } from '../src/server/tls.js';
 import { LocalCluster } from '../test/e2e/harness.js';
 import { freePort } from '../test/loopback.js';
+import { pvc as fixturePvc, statefulSet as fixtureStatefulSet, template } from '../test/helpers.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CLI = join(ROOT, 'dist/src/cli/main.js');
@@ -34,20 +35,13 @@ const CONNECTIONS = Number(values.connections);
 
 // ---------------------------------------------------------------- workload
 
-const pvc = (namespace: string, name: string): JsonObject => ({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name, namespace }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '100Gi' } } } });
-const template = (name: string, size: string): JsonObject => ({ metadata: { name }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: size } } } });
-const statefulSet = (replicas: number, classes: boolean): JsonObject => ({
-  apiVersion: 'apps/v1',
-  kind: 'StatefulSet',
-  metadata: { name: 'kafka', namespace: 'payments' },
-  spec: {
-    replicas,
-    serviceName: 'kafka',
-    selector: { matchLabels: { app: 'kafka' } },
-    template: { metadata: { labels: { app: 'kafka' } }, spec: { containers: [{ name: 'kafka', image: 'registry.example.com/kafka:3.7' }] } },
-    volumeClaimTemplates: [template('data', '200Gi'), template('logs', '50Gi'), template('cache', '10Gi')].map((entry) => (classes ? { ...entry, spec: { ...(entry['spec'] as JsonObject), storageClassName: 'io1-legacy' } } : entry)),
-  },
-});
+/** The workload, built with the same fixtures the tests use. */
+const pvc = (namespace: string, name: string): JsonObject => fixturePvc({ resources: { requests: { storage: '100Gi' } } }, { name, namespace });
+const statefulSet = (replicas: number, classes: boolean): JsonObject => {
+  const storageClass: JsonObject = classes ? { storageClassName: 'io1-legacy' } : {};
+  const templates = [['data', '200Gi'], ['logs', '50Gi'], ['cache', '10Gi']].map(([name, size]) => template(name ?? '', { resources: { requests: { storage: size ?? '' } }, ...storageClass }));
+  return fixtureStatefulSet(templates, {}, replicas, { name: 'kafka', namespace: 'payments' });
+};
 const io2Class: JsonObject = { apiVersion: 'storage.k8s.io/v1', kind: 'StorageClass', metadata: { name: 'io2-fast' }, provisioner: 'ebs.csi.aws.com', volumeBindingMode: 'WaitForFirstConsumer', parameters: { type: 'io2', iopsPerGB: '200' } };
 
 let uid = 0;

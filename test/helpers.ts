@@ -44,16 +44,17 @@ export function pvc(spec: JsonObject, metadata: JsonObject = {}): JsonObject {
   };
 }
 
-export function statefulSet(templates: JsonObject[], podSpec: JsonObject = {}, replicas = 3): JsonObject {
+export function statefulSet(templates: JsonObject[], podSpec: JsonObject = {}, replicas = 3, identity = { name: 'web', namespace: 'team-a' }): JsonObject {
+  const { name, namespace } = identity;
   return {
     apiVersion: 'apps/v1',
     kind: 'StatefulSet',
-    metadata: { name: 'web', namespace: 'team-a' },
+    metadata: { name, namespace },
     spec: {
       replicas,
-      serviceName: 'web',
-      selector: { matchLabels: { app: 'web' } },
-      template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'web', image: 'nginx' }], ...podSpec } },
+      serviceName: name,
+      selector: { matchLabels: { app: name } },
+      template: { metadata: { labels: { app: name } }, spec: { containers: [{ name, image: 'nginx' }], ...podSpec } },
       volumeClaimTemplates: templates,
     },
   };
