@@ -1,33 +1,65 @@
 #!/usr/bin/env bash
-# Builds kube-apiserver and etcd from the Go module proxy into .cache/e2e/<version>/bin, once per
-# pinned version (versions.env); a rerun with the binaries present takes no time.
+# Builds kube-apiserver, kubectl and etcd of one Kubernetes release from the Go module proxy into
+# ${STORAGE_POLICY_CACHE:-~/.cache/storage-policy-webhook}/kubernetes/<version>/bin, once per version: a
+# rerun with the binaries present takes no time, and a fresh clone on the same machine reuses them.
+# Usage: build.sh VERSION   (prints the bin directory on its last line)
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../../.." && pwd)
-# shellcheck source=versions.env
-. "$here/versions.env"
-cache="$root/.cache/e2e/$KUBERNETES_VERSION"
+version=${1:?usage: build.sh VERSION (e.g. v1.37.2)}
+minor=${version#v1.}
+minor=${minor%%.*}
+staging_version="v0.${version#v1.}"
+cache_root=${STORAGE_POLICY_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/storage-policy-webhook}
+cache="$cache_root/kubernetes/$version"
 bin="$cache/bin"
-if [ -x "$bin/kube-apiserver" ] && [ -x "$bin/etcd" ]; then
-  echo "e2e cluster binaries: cached in $bin"
+if [ -x "$bin/kube-apiserver" ] && [ -x "$bin/kubectl" ] && [ -x "$bin/etcd" ]; then
+  echo "kubernetes $version: cached in $bin" >&2
+  echo "$bin"
   exit 0
 fi
-command -v go >/dev/null || { echo "go is required to build kube-apiserver and etcd" >&2; exit 1; }
+command -v go >/dev/null || { echo "go is required to build kube-apiserver, kubectl and etcd" >&2; exit 1; }
 started=$(date +%s)
-mkdir -p "$bin"
-"$here/gen-go-mod.sh" "$cache/src"
-cd "$cache/src"
-minor=${KUBERNETES_VERSION#v1.}
-minor=${minor%%.*}
-# The version kube-apiserver reports (and that kubectl checks for skew) is stamped at link time.
-ldflags="-s -w \
-  -X k8s.io/component-base/version.gitVersion=$KUBERNETES_VERSION \
-  -X k8s.io/component-base/version.gitMajor=1 \
-  -X k8s.io/component-base/version.gitMinor=$minor \
-  -X k8s.io/client-go/pkg/version.gitVersion=$KUBERNETES_VERSION \
-  -X k8s.io/client-go/pkg/version.gitMajor=1 \
-  -X k8s.io/client-go/pkg/version.gitMinor=$minor"
-echo "building kube-apiserver $KUBERNETES_VERSION and etcd from the Go module proxy (first run only; several minutes)"
-GOFLAGS=-mod=mod CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$bin/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver
-GOFLAGS=-mod=mod CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$bin/etcd" go.etcd.io/etcd/server/v3
-echo "e2e cluster binaries built in $(( $(date +%s) - started ))s: $("$bin/kube-apiserver" --version), etcd $("$bin/etcd" --version | head -1 | awk '{print $3}')"
+src="$cache/src"
+mkdir -p "$bin" "$src"
+cd "$src"
+
+# k8s.io/kubernetes requires its staging modules at v0.0.0 and resolves them with replace lines that
+# only apply inside its own repository. The list grows between minors, so read it from that release's
+# go.mod rather than keeping it by hand, and map each module to its published v0.<minor>.<patch>.
+gomod=$(go mod download -json "k8s.io/kubernetes@$version" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+[ -n "$gomod" ] || { echo "k8s.io/kubernetes@$version: not served by the Go module proxy" >&2; exit 1; }
+go_directive=$(awk '$1 == "go" {print $2; exit}' "$gomod")
+staging=$(sed -n 's#^[[:space:]]*\(k8s.io/[a-z0-9-]*\) => ./staging/.*#\1#p' "$gomod")
+{
+  echo "module storage-policy-webhook/e2e-cluster"
+  echo
+  echo "go $go_directive"
+  echo
+  echo "require k8s.io/kubernetes $version"
+  echo
+  echo "replace ("
+  for module in $staging; do echo "	$module => $module $staging_version"; done
+  echo ")"
+} >go.mod
+cat >tools.go <<'GO'
+//go:build tools
+
+package tools
+
+import (
+	_ "go.etcd.io/etcd/server/v3"
+	_ "k8s.io/kubernetes/cmd/kube-apiserver"
+	_ "k8s.io/kubernetes/cmd/kubectl"
+)
+GO
+# The version the binaries report (and that kubectl checks for skew) is stamped at link time.
+stamp="-X k8s.io/component-base/version.gitVersion=$version -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor"
+stamp="$stamp -X k8s.io/client-go/pkg/version.gitVersion=$version -X k8s.io/client-go/pkg/version.gitMajor=1 -X k8s.io/client-go/pkg/version.gitMinor=$minor"
+echo "building kube-apiserver, kubectl $version and etcd from the Go module proxy (first run only; several minutes)" >&2
+export GOFLAGS="-mod=mod -buildvcs=false" CGO_ENABLED=0
+go build -trimpath -ldflags "-s -w $stamp" -o "$bin/kube-apiserver.partial" k8s.io/kubernetes/cmd/kube-apiserver
+go build -trimpath -ldflags "-s -w $stamp" -o "$bin/kubectl.partial" k8s.io/kubernetes/cmd/kubectl
+go build -trimpath -ldflags "-s -w" -o "$bin/etcd.partial" go.etcd.io/etcd/server/v3
+# Renamed only when all three are built, so an interrupted build is never taken for a cached one.
+for tool in kube-apiserver kubectl etcd; do mv "$bin/$tool.partial" "$bin/$tool"; done
+echo "kubernetes $version built in $(( $(date +%s) - started ))s: $("$bin/kube-apiserver" --version), kubectl $("$bin/kubectl" version --client 2>/dev/null | head -1 | awk '{print $3}'), etcd $("$bin/etcd" --version | head -1 | awk '{print $3}')" >&2
+echo "$bin"
