@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import jsonPatch from 'fast-json-patch';
 import type { JsonObject, JsonValue } from '../src/core/json.js';
 import type { PatchOperation } from '../src/core/patch.js';
-import type { GovernedKind } from '../src/core/storage.js';
 import { Engine, type ResolvedFinding } from '../src/engine/engine.js';
-import type { Operation } from '../src/engine/types.js';
+import { review, reviewInputOf, type Verdict } from '../src/engine/pipeline.js';
+import type { Operation } from '../src/rules/contract.js';
 import { ClusterState } from '../src/lookup/cluster-state.js';
 import type { ClusterLookup } from '../src/lookup/lookup.js';
 import type { Policy } from '../src/policy/model.js';
@@ -14,7 +14,6 @@ export function policy(overrides: Partial<Policy> & { name?: string } = {}): Pol
     name: 'test-policy',
     file: 'test.yaml',
     owner: undefined,
-    description: undefined,
     priority: 0,
     action: 'deny',
     lookupFailure: 'warn',
@@ -64,10 +63,13 @@ export function template(name: string, spec: JsonObject = {}, metadata: JsonObje
   return { metadata: { name, ...metadata }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '10Gi' } }, ...spec } };
 }
 
-/** A cluster with the common classes: gp3 (default), io1, io2, efs. */
+/**
+ * A cluster with the common classes gp3, io1, io2 and efs, set up as docs/default-class.md recommends: no
+ * class is the cluster default, so claims without a class reach the webhook unset.
+ */
 export function cluster(...extra: JsonObject[]): ClusterState {
   const state = new ClusterState();
-  state.upsertStorageClass(storageClass('gp3', 'ebs.csi.aws.com', { parameters: { type: 'gp3' }, volumeBindingMode: 'WaitForFirstConsumer', annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } }));
+  state.upsertStorageClass(storageClass('gp3', 'ebs.csi.aws.com', { parameters: { type: 'gp3' }, volumeBindingMode: 'WaitForFirstConsumer' }));
   state.upsertStorageClass(storageClass('io1-slow', 'ebs.csi.aws.com', { parameters: { type: 'io1', iopsPerGB: '5' }, volumeBindingMode: 'WaitForFirstConsumer' }));
   state.upsertStorageClass(storageClass('io2', 'ebs.csi.aws.com', { parameters: { type: 'io2', iopsPerGB: '100' }, volumeBindingMode: 'WaitForFirstConsumer' }));
   state.upsertStorageClass(storageClass('efs', 'efs.csi.aws.com', { volumeBindingMode: 'Immediate', allowedTopologies: [{ matchLabelExpressions: [{ key: 'topology.kubernetes.io/zone', values: ['zone-a', 'zone-b'] }] }] }));
@@ -86,32 +88,30 @@ export interface Judged {
   patch: PatchOperation[];
   /** The object after the patch, applied by fast-json-patch. */
   patched: JsonObject;
+  verdict: Verdict;
 }
 
-/** Mutates, applies the patch with a real JSON Patch library, then validates the result: what the API server does. */
+/**
+ * Runs the review pipeline as the API server does (mutation, then validation of the result) and checks
+ * that the patch applies, with a real JSON Patch library, to exactly the object that was validated.
+ */
 export function judge(policies: Policy[], object: JsonObject, options: { operation?: Operation; oldObject?: JsonObject; lookup?: ClusterLookup; namespace?: string } = {}): Judged {
   const engine = new Engine(policies, options.lookup ?? cluster());
-  const kind = object['kind'] as GovernedKind;
-  const metadata = object['metadata'] as JsonObject;
-  const input = {
-    kind,
-    operation: options.operation ?? 'CREATE',
-    namespace: kind === 'StorageClass' ? '' : (options.namespace ?? String(metadata['namespace'] ?? 'team-a')),
-    name: String(metadata['name'] ?? ''),
-    object,
-    oldObject: options.oldObject,
-  };
-  const mutation = engine.mutate(input);
-  const errors = jsonPatch.validate(mutation.patch, structuredClone(object));
-  assert.equal(errors, undefined, `patch must apply to the object: ${JSON.stringify(mutation.patch)}`);
-  const patched = jsonPatch.applyPatch(structuredClone(object), mutation.patch, true, false).newDocument;
-  const { findings } = engine.validate({ ...input, object: patched });
+  const input = reviewInputOf({ object, operation: options.operation ?? 'CREATE', oldObject: options.oldObject, namespace: options.namespace, defaultNamespace: 'team-a' });
+  assert.ok(input, `${String(object['kind'])} is not a governed kind`);
+  const verdict = review(engine, input, 'both');
+  const errors = jsonPatch.validate(verdict.patch, structuredClone(object));
+  assert.equal(errors, undefined, `patch must apply to the object: ${JSON.stringify(verdict.patch)}`);
+  const patched = jsonPatch.applyPatch(structuredClone(object), verdict.patch, true, false).newDocument;
+  assert.deepEqual(patched, verdict.object, 'the validated object is the patched one');
+  const { findings } = verdict;
   return {
     findings,
     denials: findings.filter((finding) => finding.action === 'deny'),
     warnings: findings.filter((finding) => finding.action === 'warn'),
-    patch: mutation.patch,
+    patch: verdict.patch,
     patched,
+    verdict,
   };
 }
 

@@ -1,7 +1,8 @@
-import { isObject, objectAt, stringAt, type JsonObject, type JsonValue } from '../core/json.js';
+import { isObject, type JsonObject, type JsonValue } from '../core/json.js';
 import type { PatchOperation } from '../core/patch.js';
 import { GOVERNED_KINDS, GROUP_OF_KIND, type GovernedKind } from '../core/storage.js';
-import type { ReviewInput } from '../engine/types.js';
+import { reviewInputOf } from '../engine/pipeline.js';
+import type { ReviewInput } from '../rules/contract.js';
 
 export const ADMISSION_API_VERSION = 'admission.k8s.io/v1';
 
@@ -54,6 +55,11 @@ export function denied(uid: string, message: string, warnings: string[] = [], au
 }
 
 /** An empty patch is no patch: the API server treats `patch: []` as a change. */
+/** The webhook failed on this request (a rule threw): a denial with code 500 that says which part failed. */
+export function errored(uid: string, message: string): AdmissionResponse {
+  return { uid, allowed: false, status: { code: 500, reason: 'InternalError', message } };
+}
+
 export function patched(uid: string, patch: PatchOperation[], warnings: string[] = []): AdmissionResponse {
   if (patch.length === 0) return allowed(uid, warnings);
   return withExtras({ uid, allowed: true, patchType: 'JSONPatch', patch: Buffer.from(JSON.stringify(patch)).toString('base64') }, warnings, {});
@@ -69,7 +75,7 @@ export function reviewResponse(response: AdmissionResponse): AdmissionReviewResp
   return { apiVersion: ADMISSION_API_VERSION, kind: 'AdmissionReview', response };
 }
 
-export function governedKind(request: AdmissionRequest): GovernedKind | undefined {
+function governedKind(request: AdmissionRequest): GovernedKind | undefined {
   return GOVERNED_KINDS.find((kind) => kind === request.kind.kind && GROUP_OF_KIND[kind] === request.kind.group);
 }
 
@@ -89,17 +95,13 @@ export function triage(request: AdmissionRequest): ReviewTriage {
   if (!kind) return { action: 'allow', reason: `kind ${request.kind.group || 'core'}/${request.kind.kind} is not governed` };
   if (!isObject(request.object)) return { action: 'reject', message: `request.object must be an object for ${request.operation}` };
   if (request.operation === 'UPDATE' && !isObject(request.oldObject)) return { action: 'reject', message: 'request.oldObject must be an object for UPDATE' };
-  const object = request.object;
-  const namespace = kind === 'StorageClass' ? '' : (request.namespace ?? stringAt(object, 'metadata', 'namespace') ?? '');
-  return {
-    action: 'review',
-    input: {
-      kind,
-      operation: request.operation,
-      namespace,
-      name: request.name ?? stringAt(object, 'metadata', 'name') ?? '',
-      object,
-      oldObject: request.operation === 'UPDATE' ? (objectAt(request, 'oldObject') ?? undefined) : undefined,
-    },
-  };
+  const input = reviewInputOf({
+    kind,
+    object: request.object,
+    operation: request.operation,
+    oldObject: isObject(request.oldObject) ? request.oldObject : undefined,
+    namespace: request.namespace,
+    name: request.name,
+  });
+  return input ? { action: 'review', input } : { action: 'allow', reason: `kind ${kind} is not governed` };
 }

@@ -2,10 +2,10 @@ import { GOVERNED_KINDS, type GovernedKind } from '../core/storage.js';
 import { formatProblem } from '../io/yaml.js';
 import { loadInventory } from '../lookup/inventory.js';
 import { NO_CLUSTER } from '../lookup/lookup.js';
-import { explain, formatExplanation } from '../policy/explain.js';
-import { lintPolicies } from '../policy/lint.js';
+import { explain, formatExplanation } from '../authoring/explain.js';
+import { lintPolicies } from '../authoring/lint.js';
 import { BUNDLED_POLICIES_DIR, loadPolicyDir, PolicyLoadError } from '../policy/load.js';
-import { loadSuites, runSuite } from '../policy/suite.js';
+import { loadSuites, runSuite } from '../authoring/suite.js';
 import { listOption, stringOption, UsageError, type OptionSpec, type ParsedOptions } from './options.js';
 
 export const LINT_OPTIONS: OptionSpec[] = [

@@ -1,8 +1,8 @@
 import { stringAt, type JsonObject } from '../core/json.js';
-import { applyOperations, type PatchOperation } from '../core/patch.js';
-import { governedKindOfManifest } from '../core/storage.js';
+import type { PatchOperation } from '../core/patch.js';
 import type { Engine, ResolvedFinding } from '../engine/engine.js';
-import { describeFinding, warningsFor } from '../engine/report.js';
+import { review, reviewInputOf } from '../engine/pipeline.js';
+import { describeFinding } from '../engine/report.js';
 import type { Manifest } from '../io/manifests.js';
 
 export interface ReviewResult {
@@ -19,27 +19,24 @@ export interface ReviewResult {
   patched?: JsonObject;
 }
 
-/** Runs each manifest through the engine as a CREATE, mutation first and validation of the result, as the API server would. */
+/** Runs each manifest through the review pipeline as a CREATE, mutation first and validation of the result, as the API server would. */
 export function reviewManifests(engine: Engine, manifests: Manifest[], defaultNamespace: string): ReviewResult[] {
   return manifests.map(({ object, source }) => {
-    const kind = governedKindOfManifest(object);
-    const name = stringAt(object, 'metadata', 'name') ?? stringAt(object, 'metadata', 'generateName') ?? '';
-    const base = { source, kind: stringAt(object, 'kind') ?? '', name, denials: [], warnings: [], audit: [], patch: [] };
-    if (!kind) return { ...base, namespace: stringAt(object, 'metadata', 'namespace') ?? '', decision: 'skipped', reason: 'kind not governed' };
-    const namespace = kind === 'StorageClass' ? '' : (stringAt(object, 'metadata', 'namespace') ?? defaultNamespace);
-    const { mutation, validation } = engine.review({ kind, operation: 'CREATE', namespace, name, object });
-    const byAction = (action: ResolvedFinding['action']): string[] => validation.findings.filter((finding) => finding.action === action).map(describeFinding);
-    const denials = byAction('deny');
-    const patched = mutation.patch.length > 0 ? applyOperations(object, mutation.patch) as JsonObject : undefined;
+    const input = reviewInputOf({ object, operation: 'CREATE', defaultNamespace });
+    const base = { source, kind: stringAt(object, 'kind') ?? '', denials: [], warnings: [], audit: [], patch: [] };
+    if (!input) return { ...base, name: stringAt(object, 'metadata', 'name') ?? '', namespace: stringAt(object, 'metadata', 'namespace') ?? '', decision: 'skipped', reason: 'kind not governed' };
+    const verdict = review(engine, input, 'both');
+    const byAction = (action: ResolvedFinding['action']): string[] => verdict.findings.filter((finding) => finding.action === action).map(describeFinding);
     return {
       ...base,
-      namespace,
-      decision: denials.length > 0 ? 'denied' : 'allowed',
-      denials,
-      warnings: warningsFor(validation.findings, mutation.notes),
+      name: input.name,
+      namespace: input.namespace,
+      decision: verdict.allowed ? 'allowed' : 'denied',
+      denials: byAction('deny'),
+      warnings: verdict.warnings,
       audit: byAction('audit'),
-      patch: mutation.patch,
-      ...(patched ? { patched } : {}),
+      patch: verdict.patch,
+      ...(verdict.patch.length > 0 ? { patched: verdict.object } : {}),
     };
   });
 }

@@ -76,8 +76,6 @@ export type ClassSource = 'annotation' | 'field' | 'none' | 'unset';
 export interface Claim {
   /** JSON Pointer tokens from the object root to the claim (PVC: none; VCT: spec.volumeClaimTemplates[i]). */
   root: Array<string | number>;
-  /** How messages name the claim. */
-  label: string;
   /** Name of the PVC, or of the first PVC a template creates. */
   name: string;
   templateName: string | undefined;
@@ -89,7 +87,6 @@ export interface Claim {
    */
   className: string | undefined;
   classSource: ClassSource;
-  hasStorageClassNameField: boolean;
   accessModes: string[];
   volumeMode: 'Filesystem' | 'Block';
   requestText: string | undefined;
@@ -101,7 +98,7 @@ export function claimPath(claim: Claim, ...tokens: Array<string | number>): stri
   return fieldPath(...claim.root, ...tokens);
 }
 
-function readClaim(object: JsonValue | undefined, root: Array<string | number>, identity: { name: string; templateName?: string; copies: number; label: string }): Claim {
+function readClaim(object: JsonValue | undefined, root: Array<string | number>, identity: { name: string; templateName?: string; copies: number }): Claim {
   const annotations = stringMapAt(object, 'metadata', 'annotations');
   const spec = objectAt(object, 'spec');
   const legacy = annotations[LEGACY_CLASS_ANNOTATION];
@@ -120,13 +117,11 @@ function readClaim(object: JsonValue | undefined, root: Array<string | number>, 
   const requestText = stringAt(spec, 'resources', 'requests', 'storage');
   return {
     root,
-    label: identity.label,
     name: identity.name,
     templateName: identity.templateName,
     copies: identity.copies,
     className,
     classSource: classSource === 'annotation' && className === '' ? 'none' : classSource,
-    hasStorageClassNameField: field !== undefined,
     accessModes: stringsOf(arrayAt(spec, 'accessModes')),
     volumeMode: stringAt(spec, 'volumeMode') === 'Block' ? 'Block' : 'Filesystem',
     requestText,
@@ -142,10 +137,10 @@ export function replicasOf(statefulSet: unknown): number {
 }
 
 /** The claims an object makes: a PVC is one; a StatefulSet makes one per template per replica. */
-export function claimsOf(kind: GovernedKind, object: unknown, namespace: string): Claim[] {
+export function claimsOf(kind: GovernedKind, object: unknown): Claim[] {
   if (kind === 'PersistentVolumeClaim') {
     const name = stringAt(object, 'metadata', 'name') ?? stringAt(object, 'metadata', 'generateName') ?? '';
-    return [readClaim(object as JsonValue, [], { name, copies: 1, label: `PersistentVolumeClaim ${namespace}/${name}` })];
+    return [readClaim(object as JsonValue, [], { name, copies: 1 })];
   }
   if (kind !== 'StatefulSet') return [];
   const stsName = stringAt(object, 'metadata', 'name') ?? '';
@@ -153,13 +148,6 @@ export function claimsOf(kind: GovernedKind, object: unknown, namespace: string)
   const templates = arrayAt(object, 'spec', 'volumeClaimTemplates') ?? [];
   return templates.map((template, index) => {
     const templateName = stringAt(template, 'metadata', 'name') ?? '';
-    const first = `${templateName}-${stsName}-0`;
-    const span = replicas > 1 ? `${first}..${templateName}-${stsName}-${replicas - 1}` : first;
-    return readClaim(template, ['spec', 'volumeClaimTemplates', index], {
-      name: first,
-      templateName,
-      copies: replicas,
-      label: `volumeClaimTemplate "${templateName}" (claims ${span})`,
-    });
+    return readClaim(template, ['spec', 'volumeClaimTemplates', index], { name: `${templateName}-${stsName}-0`, templateName, copies: replicas });
   });
 }

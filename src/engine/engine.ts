@@ -1,30 +1,31 @@
 import { buildCapabilityTable, type CapabilityTable } from '../core/capabilities.js';
 import type { JsonObject } from '../core/json.js';
 import { applyOperations, type PatchOperation } from '../core/patch.js';
-import { claimsOf, type GovernedKind } from '../core/storage.js';
+import { claimsOf, pickClusterDefault, type Claim, type GovernedKind } from '../core/storage.js';
 import type { ClusterLookup } from '../lookup/lookup.js';
 import type { Action, Policy } from '../policy/model.js';
-import { accessModesFamily } from '../rules/access-modes.js';
-import { capacityFamily } from '../rules/capacity.js';
-import { iopsFamily } from '../rules/iops.js';
-import { storageClassFamily } from '../rules/storage-class.js';
-import { zonesFamily } from '../rules/zones.js';
+import type { ComposedSettings, Finding, Mutation, Operation, ResolvedClass, ReviewInput, ReviewedClaim, RuleContext, RuleFamily } from '../rules/contract.js';
+import { RULE_FAMILIES } from '../rules/registry.js';
+import { composeSettings } from './compose.js';
 import { PolicyIndex } from './policy-index.js';
-import type { Finding, Mutation, Operation, ReviewInput, RuleContext, RuleFamily } from './types.js';
 
-/** Order matters for mutation: IOPS quotes and zone checks read the class that defaulting set. */
-export const RULE_FAMILIES: readonly RuleFamily[] = [storageClassFamily, accessModesFamily, zonesFamily, iopsFamily, capacityFamily];
 const MUTATING_FAMILIES = RULE_FAMILIES.filter((family) => family.mutates);
 
-/** Fields an UPDATE may change (domain.md, Immutability); no patch on UPDATE leaves them. */
-const MUTABLE_ON_UPDATE: Record<GovernedKind, readonly string[]> = {
-  PersistentVolumeClaim: ['/metadata/'],
-  StatefulSet: ['/metadata/', '/spec/template/', '/spec/template'],
-  StorageClass: ['/metadata/', '/allowedTopologies', '/mountOptions', '/allowVolumeExpansion'],
+/**
+ * Where this webhook may write, per kind (domain.md, Immutability). StatefulSet volumeClaimTemplates are
+ * never written, not even on CREATE: a field written there belongs to nobody's manifest, and the next
+ * `kubectl apply` of that manifest would remove it from an immutable field and be refused
+ * (docs/reapply.md). PVC spec is written on CREATE only; on UPDATE only what restores oldObject.
+ */
+const WRITABLE: Record<GovernedKind, { create: readonly string[]; update: readonly string[] }> = {
+  PersistentVolumeClaim: { create: ['/metadata', '/spec'], update: ['/metadata', '/spec/storageClassName'] },
+  StatefulSet: { create: ['/metadata', '/spec/template'], update: ['/metadata', '/spec/template'] },
+  StorageClass: { create: ['/metadata', '/allowedTopologies'], update: ['/metadata', '/allowedTopologies'] },
 };
 
-export function patchAllowedOnUpdate(kind: GovernedKind, operation: PatchOperation): boolean {
-  return MUTABLE_ON_UPDATE[kind].some((prefix) => operation.path === prefix || operation.path.startsWith(prefix.endsWith('/') ? prefix : `${prefix}/`));
+export function patchAllowed(kind: GovernedKind, operation: Operation, patch: PatchOperation): boolean {
+  const prefixes = operation === 'CREATE' ? WRITABLE[kind].create : WRITABLE[kind].update;
+  return prefixes.some((prefix) => patch.path === prefix || patch.path.startsWith(`${prefix}/`));
 }
 
 export interface ResolvedFinding extends Finding {
@@ -37,14 +38,18 @@ export interface MutationOutcome {
   patch: PatchOperation[];
   notes: Mutation[];
   object: JsonObject;
-  policies: Policy[];
   /** Mutations that could not be applied to this object (a malformed shape), left out of the patch. */
   skipped: string[];
 }
 
-export interface ValidationOutcome {
-  findings: ResolvedFinding[];
-  policies: Policy[];
+/** A rule family threw: a bug, reported by name instead of as a bare server error. */
+export class RuleFailure extends Error {
+  constructor(
+    readonly family: string,
+    cause: unknown,
+  ) {
+    super(`rule family ${family} failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  }
 }
 
 function findingKey(finding: Finding): string {
@@ -58,9 +63,39 @@ function resolveAction(finding: Finding): Action {
   return finding.severity === 'advice' ? 'warn' : finding.policy.action;
 }
 
+/**
+ * The class a claim provisions from. With no class written, the one it will get when created: the
+ * API server's DefaultStorageClass plugin runs before any webhook and sets the cluster default; only
+ * without one does the claim reach this webhook unset and get the policies' default.
+ */
+function resolveClass(claim: Claim, settings: ComposedSettings, lookup: ClusterLookup): ResolvedClass {
+  if (claim.classSource === 'unset') {
+    const classes = lookup.storageClasses();
+    const clusterDefault = classes.known ? pickClusterDefault(classes.value) : undefined;
+    if (clusterDefault) return { state: 'found', name: clusterDefault.name, origin: 'cluster-default', info: clusterDefault };
+    const picked = settings.defaultClassFor(claim);
+    return picked ? classNamed(picked.choice.class, 'policy-default', lookup) : { state: 'no-class' };
+  }
+  return claim.className ? classNamed(claim.className, 'written', lookup) : { state: 'no-class' };
+}
+
+function classNamed(name: string, origin: 'written' | 'policy-default', lookup: ClusterLookup): ResolvedClass {
+  const answer = lookup.storageClass(name);
+  if (!answer.known) return { state: 'unknown', name, origin, reason: answer.reason };
+  return answer.value ? { state: 'found', name, origin, info: answer.value } : { state: 'missing', name, origin };
+}
+
+function runFamily(family: RuleFamily, context: RuleContext): ReturnType<RuleFamily['evaluate']> {
+  try {
+    return family.evaluate(context);
+  } catch (error) {
+    throw new RuleFailure(family.name, error);
+  }
+}
+
 /** The one engine the server, the CLI and the tests share. Immutable: a new policy set is a new engine. */
 export class Engine {
-  private readonly index: PolicyIndex;
+  readonly index: PolicyIndex;
   private readonly capabilityTables = new WeakMap<Policy, CapabilityTable>();
 
   constructor(
@@ -79,33 +114,25 @@ export class Engine {
     return table;
   };
 
-  private context(phase: RuleContext['phase'], input: ReviewInput, object: JsonObject, policies: Policy[], operation: Operation = input.operation): RuleContext {
-    return {
-      phase,
-      kind: input.kind,
-      operation,
-      namespace: input.namespace,
-      object,
-      oldObject: input.oldObject,
-      claims: claimsOf(input.kind, object, input.namespace),
-      policies,
-      lookup: this.lookup,
-      capabilitiesFor: this.capabilitiesFor,
-    };
+  /** Decodes the object once: its claims, each with its class resolved. */
+  private context(phase: RuleContext['phase'], input: ReviewInput, object: JsonObject, policies: Policy[], settings: ComposedSettings): RuleContext {
+    const claims = claimsOf(input.kind, object).map((claim): ReviewedClaim => ({ ...claim, storageClass: resolveClass(claim, settings, this.lookup) }));
+    return { phase, kind: input.kind, operation: input.operation, namespace: input.namespace, object, oldObject: input.oldObject, claims, policies, settings, lookup: this.lookup, capabilitiesFor: this.capabilitiesFor };
   }
 
-  /** Runs every family in order, each on the object as the earlier families' patches left it. */
+  /** Runs every mutating family in order, each on the object as the earlier families' patches left it. */
   mutate(input: ReviewInput): MutationOutcome {
     const { policies } = this.index.match(input.kind, input.namespace, this.lookup);
     let object = input.object;
     const patch: PatchOperation[] = [];
     const notes: Mutation[] = [];
     const skipped: string[] = [];
-    if (policies.length === 0) return { patch, notes, object, policies, skipped };
+    if (policies.length === 0) return { patch, notes, object, skipped };
+    const settings = composeSettings(policies);
     for (const family of MUTATING_FAMILIES) {
-      const { mutations } = family.evaluate(this.context('mutate', input, object, policies));
+      const { mutations } = runFamily(family, this.context('mutate', input, object, policies, settings));
       for (const mutation of mutations) {
-        const operations = input.operation === 'UPDATE' ? mutation.patch.filter((operation) => patchAllowedOnUpdate(input.kind, operation)) : mutation.patch;
+        const operations = mutation.patch.filter((operation) => patchAllowed(input.kind, input.operation, operation));
         if (operations.length === 0) continue;
         try {
           object = applyOperations(object, operations) as JsonObject;
@@ -117,23 +144,24 @@ export class Engine {
         notes.push({ ...mutation, patch: operations });
       }
     }
-    return { patch, notes, object, policies, skipped };
+    return { patch, notes, object, skipped };
   }
 
-  private findings(input: ReviewInput, object: JsonObject, policies: Policy[]): Finding[] {
-    const context = this.context('validate', input, object, policies);
-    return RULE_FAMILIES.flatMap((family) => family.evaluate(context).findings);
+  private findings(input: ReviewInput, object: JsonObject, policies: Policy[], settings: ComposedSettings): Finding[] {
+    const context = this.context('validate', input, object, policies, settings);
+    return RULE_FAMILIES.flatMap((family) => runFamily(family, context).findings);
   }
 
   /**
    * Judges the object as it will be stored. On UPDATE a finding that oldObject already had is only
    * warned: immutable fields cannot be fixed, and scaling an old object must keep working.
    */
-  validate(input: ReviewInput): ValidationOutcome {
+  validate(input: ReviewInput): ResolvedFinding[] {
     const { policies, findings: matchFindings } = this.index.match(input.kind, input.namespace, this.lookup);
-    if (policies.length === 0 && matchFindings.length === 0) return { findings: [], policies };
-    const raw = [...matchFindings, ...this.findings(input, input.object, policies)];
-    const before = input.operation === 'UPDATE' && input.oldObject ? new Set(this.findings({ ...input, object: input.oldObject }, input.oldObject, policies).map(findingKey)) : new Set<string>();
+    if (policies.length === 0 && matchFindings.length === 0) return [];
+    const settings = composeSettings(policies);
+    const raw = [...matchFindings, ...this.findings(input, input.object, policies, settings)];
+    const before = input.operation === 'UPDATE' && input.oldObject ? new Set(this.findings({ ...input, object: input.oldObject }, input.oldObject, policies, settings).map(findingKey)) : new Set<string>();
     const seen = new Set<string>();
     const findings: ResolvedFinding[] = [];
     for (const finding of raw) {
@@ -144,13 +172,6 @@ export class Engine {
       const action = resolveAction(finding);
       findings.push({ ...finding, action: preexisting && action === 'deny' ? 'warn' : action, preexisting });
     }
-    return { findings, policies };
-  }
-
-  /** What the API server does in sequence: this webhook's mutation, then validation of the result. */
-  review(input: ReviewInput): { mutation: MutationOutcome; validation: ValidationOutcome } {
-    const mutation = this.mutate(input);
-    const validation = this.validate({ ...input, object: mutation.object });
-    return { mutation, validation };
+    return findings;
   }
 }

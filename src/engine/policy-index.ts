@@ -3,7 +3,7 @@ import type { GovernedKind } from '../core/storage.js';
 import type { ClusterLookup } from '../lookup/lookup.js';
 import { byPrecedence, type Policy } from '../policy/model.js';
 import { lookupFailure } from '../rules/common.js';
-import type { Finding } from './types.js';
+import type { Finding } from '../rules/contract.js';
 
 interface KindIndex {
   /** Policies naming a namespace exactly, by that name. */

@@ -1,5 +1,5 @@
 import type { ResolvedFinding } from './engine.js';
-import type { Mutation } from './types.js';
+import type { Mutation } from '../rules/contract.js';
 
 export const MAX_WARNING_LENGTH = 120;
 /** The API server truncates the warnings of one response beyond 4096 runes; stay under it. */

@@ -17,7 +17,7 @@ export function claimRecordOf(object: unknown): ClaimRecord | undefined {
   const namespace = stringAt(object, 'metadata', 'namespace');
   const name = stringAt(object, 'metadata', 'name');
   if (namespace === undefined || name === undefined) return undefined;
-  const [claim] = claimsOf('PersistentVolumeClaim', object, namespace);
+  const [claim] = claimsOf('PersistentVolumeClaim', object);
   // A bound claim provisions what its class says; the bound volume's class field is the same.
   const className = claim?.className || stringAt(object, 'spec', 'storageClassName') || undefined;
   return { namespace, name, className, requestBytes: claim?.requestBytes };
@@ -50,10 +50,6 @@ export class ClusterState implements ClusterLookup {
   /** While set (cache not yet synced, watch lost), every lookup answers unknown with this reason. */
   setUnavailable(reason: string | undefined): void {
     this.unavailableReason = reason;
-  }
-
-  get available(): boolean {
-    return this.unavailableReason === undefined;
   }
 
   get size(): { storageClasses: number; namespaces: number; claims: number } {

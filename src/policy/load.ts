@@ -79,7 +79,6 @@ function toPolicy(value: unknown, file: string): Policy {
     name: document.metadata.name,
     file,
     owner: document.metadata.annotations?.[OWNER_ANNOTATION],
-    description: spec.description,
     priority: spec.priority ?? 0,
     action: spec.action ?? 'deny',
     lookupFailure: spec.lookupFailure ?? 'warn',

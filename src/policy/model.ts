@@ -56,7 +56,6 @@ export interface Policy {
   name: string;
   file: string;
   owner: string | undefined;
-  description: string | undefined;
   priority: number;
   action: Action;
   lookupFailure: LookupFailureMode;

@@ -1,8 +1,8 @@
 import { conditionHolds, isAccessMode, type ProvisionerCapabilities } from '../core/capabilities.js';
 import { claimPath, type Claim, type StorageClassInfo } from '../core/storage.js';
-import { emptyResult, type Finding, type RuleContext, type RuleFamily, type RuleResult } from '../engine/types.js';
+import { emptyResult, type Finding, type RuleContext, type RuleFamily, type RuleResult } from './contract.js';
 import type { Policy } from '../policy/model.js';
-import { classFieldPath, listOf, lookupFailure, resolveClass } from './common.js';
+import { classFieldPath, listOf, lookupFailure } from './common.js';
 
 /** Checks that hold whatever the provisioner: at least one mode, and ReadWriteOncePod alone. */
 function structuralFindings(claim: Claim, policy: Policy): Finding[] {
@@ -75,7 +75,7 @@ function evaluate(context: RuleContext): RuleResult {
       const structural = structuralFindings(claim, policy);
       result.findings.push(...structural);
       if (structural.length > 0) continue;
-      const resolved = resolveClass(claim, context);
+      const resolved = claim.storageClass;
       if (resolved.state === 'no-class') continue;
       if (resolved.state === 'unknown') {
         result.findings.push(...lookupFailure(policy, classFieldPath(claim), `access modes for class ${resolved.name}`, resolved.reason));
@@ -115,4 +115,11 @@ function evaluate(context: RuleContext): RuleResult {
   return result;
 }
 
-export const accessModesFamily: RuleFamily = { name: 'access-modes', mutates: false, evaluate };
+export const accessModesFamily: RuleFamily = {
+  name: 'access-modes',
+  sections: ['accessModes'],
+  ruleIds: ['access-modes/required', 'access-modes/unsupported', 'access-modes/read-write-once-pod-exclusive', 'access-modes/read-only-with-read-write-once', 'access-modes/unknown-provisioner', 'access-modes/caution'],
+  kinds: ['PersistentVolumeClaim', 'StatefulSet'],
+  mutates: false,
+  evaluate,
+};

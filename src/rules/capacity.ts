@@ -1,8 +1,7 @@
 import { isEbsProvisioner, readEbsClass, sizeLimitsFor } from '../core/ebs.js';
 import { formatGiB, parseQuantity, roundUpGiB } from '../core/quantity.js';
 import { claimPath } from '../core/storage.js';
-import { emptyResult, type RuleContext, type RuleFamily, type RuleResult } from '../engine/types.js';
-import { resolveClass } from './common.js';
+import { emptyResult, type RuleContext, type RuleFamily, type RuleResult } from './contract.js';
 
 function evaluate(context: RuleContext): RuleResult {
   const result = emptyResult();
@@ -27,7 +26,7 @@ function evaluate(context: RuleContext): RuleResult {
         result.findings.push({ rule: 'capacity/policy-limits', policy, path, message: `${claim.requestText} is above the policy maximum ${max}; request at most ${max}`, severity: 'violation' });
       }
     }
-    const resolved = resolveClass(claim, context);
+    const resolved = claim.storageClass;
     if (resolved.state !== 'found' || claim.requestBytes === undefined || !isEbsProvisioner(resolved.info.provisioner)) continue;
     const settings = readEbsClass(resolved.info.provisioner, resolved.info.parameters);
     const limits = sizeLimitsFor(settings.type, settings.blockExpress);
@@ -47,4 +46,12 @@ function evaluate(context: RuleContext): RuleResult {
   return result;
 }
 
-export const capacityFamily: RuleFamily = { name: 'capacity', mutates: false, evaluate };
+export const capacityFamily: RuleFamily = {
+  name: 'capacity',
+  // The EBS type limits apply wherever IOPS are judged too, since an IOPS quote needs a valid size.
+  sections: ['capacity', 'iops'],
+  ruleIds: ['capacity/request-missing', 'capacity/type-limits', 'capacity/policy-limits'],
+  kinds: ['PersistentVolumeClaim', 'StatefulSet'],
+  mutates: false,
+  evaluate,
+};

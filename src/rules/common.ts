@@ -1,21 +1,7 @@
-import type { Claim, StorageClassInfo } from '../core/storage.js';
+import type { Claim } from '../core/storage.js';
 import { claimPath, LEGACY_CLASS_ANNOTATION } from '../core/storage.js';
-import type { Finding, RuleContext } from '../engine/types.js';
+import type { Finding } from './contract.js';
 import type { Policy } from '../policy/model.js';
-
-export type ResolvedClass =
-  | { state: 'no-class' }
-  | { state: 'unknown'; name: string; reason: string }
-  | { state: 'missing'; name: string }
-  | { state: 'found'; name: string; info: StorageClassInfo };
-
-/** The class a claim provisions from, as far as the cluster data can tell. */
-export function resolveClass(claim: Claim, context: RuleContext): ResolvedClass {
-  if (!claim.className) return { state: 'no-class' };
-  const answer = context.lookup.storageClass(claim.className);
-  if (!answer.known) return { state: 'unknown', name: claim.className, reason: answer.reason };
-  return answer.value ? { state: 'found', name: claim.className, info: answer.value } : { state: 'missing', name: claim.className };
-}
 
 /** Where the claim's class is written: the legacy annotation wins over the field. */
 export function classFieldPath(claim: Claim): string {

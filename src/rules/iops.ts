@@ -3,9 +3,9 @@ import { iopsLimitsFor, isEbsProvisioner, parsePositiveInteger, quoteIops, readE
 import { pointer, setAt, type PatchOperation } from '../core/patch.js';
 import { formatGiB, roundUpGiB } from '../core/quantity.js';
 import { claimPath, readStorageClass, type Claim, type StorageClassInfo } from '../core/storage.js';
-import { emptyResult, type Finding, type Mutation, type RuleContext, type RuleFamily, type RuleResult } from '../engine/types.js';
+import { emptyResult, type Finding, type Mutation, type RuleContext, type RuleFamily, type RuleResult } from './contract.js';
 import type { Policy } from '../policy/model.js';
-import { classFieldPath, listOf, lookupFailure, resolveClass } from './common.js';
+import { classFieldPath, listOf, lookupFailure } from './common.js';
 
 export const IOPS_QUOTE_ANNOTATION = 'storage-policy-webhook.io/provisioned-iops';
 
@@ -135,21 +135,24 @@ function namespaceFindings(context: RuleContext, policy: Policy, quotes: ClaimQu
   ];
 }
 
+/**
+ * The quote goes on claims only: a template's claims get theirs when the StatefulSet controller creates
+ * them, and a template keeps what its owner wrote (docs/reapply.md). A claim's metadata is mutable, so the
+ * quote is derived again on UPDATE, and a re-apply that drops it gets it back.
+ */
 function quoteMutation(context: RuleContext, policy: Policy, quoted: ClaimQuote | undefined, claim: Claim): Mutation | undefined {
-  // Templates are immutable after CREATE; a claim's metadata may change on UPDATE.
-  if (claim.templateName !== undefined && context.operation !== 'CREATE') return undefined;
+  if (claim.templateName !== undefined) return undefined;
   const existing = claim.annotations[IOPS_QUOTE_ANNOTATION];
   const iops = quoted?.quote.outcome === 'provisioned' ? String(quoted.quote.iops) : undefined;
   if (existing === iops) return undefined;
   let patch: PatchOperation[];
   let note: string;
-  const where = claim.root.length > 0 ? `${claimPath(claim)}: ` : '';
   if (iops === undefined) {
-    patch = [{ op: 'remove', path: pointer(...claim.root, 'metadata', 'annotations', IOPS_QUOTE_ANNOTATION) }];
-    note = `${where}provisioned-iops annotation removed: the class provisions no IOPS`;
+    patch = [{ op: 'remove', path: pointer('metadata', 'annotations', IOPS_QUOTE_ANNOTATION) }];
+    note = 'provisioned-iops annotation removed: the class provisions no IOPS';
   } else {
-    patch = [setAt(context.object, [...claim.root, 'metadata', 'annotations', IOPS_QUOTE_ANNOTATION], iops)];
-    note = `${where}provisioned-iops annotation ${iops} (${quoted ? describeRequest(quoted) : ''})`;
+    patch = [setAt(context.object, ['metadata', 'annotations', IOPS_QUOTE_ANNOTATION], iops)];
+    note = `provisioned-iops annotation ${iops} (${quoted ? describeRequest(quoted) : ''})`;
   }
   return { rule: 'iops/quote', policy, patch, note };
 }
@@ -162,9 +165,9 @@ function evaluate(context: RuleContext): RuleResult {
     return result;
   }
   const quotes: ClaimQuote[] = [];
-  const annotator = iopsPolicies.find((policy) => policy.iops?.annotateQuote !== false);
+  const annotator = context.settings.quoteAnnotator;
   for (const claim of context.claims) {
-    const resolved = resolveClass(claim, context);
+    const resolved = claim.storageClass;
     if (resolved.state === 'unknown') {
       for (const policy of iopsPolicies) result.findings.push(...lookupFailure(policy, classFieldPath(claim), `IOPS of class ${resolved.name}`, resolved.reason));
       continue;
@@ -182,4 +185,11 @@ function evaluate(context: RuleContext): RuleResult {
   return result;
 }
 
-export const iopsFamily: RuleFamily = { name: 'iops', mutates: true, evaluate };
+export const iopsFamily: RuleFamily = {
+  name: 'iops',
+  sections: ['iops'],
+  ruleIds: ['iops/per-gb-format', 'iops/per-gb-type', 'iops/per-gb-maximum', 'iops/iops-and-per-gb', 'iops/below-minimum', 'iops/adjusted', 'iops/volume-budget', 'iops/namespace-budget'],
+  kinds: ['PersistentVolumeClaim', 'StatefulSet', 'StorageClass'],
+  mutates: true,
+  evaluate,
+};

@@ -1,24 +1,9 @@
 import { setAt } from '../core/patch.js';
-import { claimPath, DEFAULT_CLASS_ANNOTATION, BETA_DEFAULT_CLASS_ANNOTATION, pickClusterDefault, readStorageClass, type Claim } from '../core/storage.js';
-import { stringMapAt } from '../core/json.js';
-import { emptyResult, type RuleContext, type RuleFamily, type RuleResult } from '../engine/types.js';
-import type { DefaultClassChoice, Policy } from '../policy/model.js';
+import { DEFAULT_CLASS_ANNOTATION, BETA_DEFAULT_CLASS_ANNOTATION, pickClusterDefault, readStorageClass } from '../core/storage.js';
+import { stringAt, stringMapAt } from '../core/json.js';
+import { emptyResult, type Mutation, type ReviewedClaim, type RuleContext, type RuleFamily, type RuleResult } from './contract.js';
+import type { DefaultClassChoice } from '../policy/model.js';
 import { classFieldPath, listOf, lookupFailure } from './common.js';
-
-function choiceApplies(choice: DefaultClassChoice, claim: Claim): boolean {
-  if (choice.whenVolumeMode && choice.whenVolumeMode !== claim.volumeMode) return false;
-  if (choice.whenAccessModes && !choice.whenAccessModes.some((mode) => claim.accessModes.includes(mode))) return false;
-  return true;
-}
-
-/** The default for a claim: the first choice that applies, from the first policy (precedence) that has one. */
-export function defaultClassFor(claim: Claim, policies: Policy[]): { policy: Policy; choice: DefaultClassChoice } | undefined {
-  for (const policy of policies) {
-    const choice = policy.storageClasses?.defaults?.find((candidate) => choiceApplies(candidate, claim));
-    if (choice) return { policy, choice };
-  }
-  return undefined;
-}
 
 function describeChoice(choice: DefaultClassChoice): string {
   const conditions = [
@@ -28,31 +13,61 @@ function describeChoice(choice: DefaultClassChoice): string {
   return conditions.length > 0 ? ` for ${conditions.join(' with ')}` : '';
 }
 
+function origin(claim: ReviewedClaim): string {
+  if (claim.storageClass.state === 'no-class' || claim.storageClass.origin === 'written') return '';
+  return claim.storageClass.origin === 'cluster-default' ? ' (the cluster default it gets when created)' : ' (the default it gets when created)';
+}
+
+/**
+ * A claim created with no class gets the policies' default. Only a PersistentVolumeClaim: a template
+ * keeps what its owner wrote, and its claims get the default when the StatefulSet controller creates
+ * them (docs/reapply.md). Only a claim with no class at all: "" asks for no dynamic provisioning.
+ */
+function defaultMutation(context: RuleContext, claim: ReviewedClaim): Mutation | undefined {
+  if (context.operation !== 'CREATE' || claim.templateName !== undefined || claim.classSource !== 'unset') return undefined;
+  const picked = context.settings.defaultClassFor(claim);
+  if (!picked || claim.storageClass.state === 'no-class' || claim.storageClass.origin !== 'policy-default') return undefined;
+  return {
+    rule: 'storage-class/default',
+    policy: picked.policy,
+    patch: [setAt(context.object, ['spec', 'storageClassName'], picked.choice.class)],
+    note: `spec.storageClassName set to ${picked.choice.class} (default${describeChoice(picked.choice)})`,
+  };
+}
+
+/**
+ * A claim's class is immutable once set. A manifest that never named one (the class came from a default)
+ * re-applied with `kubectl replace` or server-side apply drops the field, and the API server would refuse
+ * the update; putting back what oldObject had keeps the manifest's owner able to apply it.
+ */
+function restoreMutation(context: RuleContext, claim: ReviewedClaim): Mutation | undefined {
+  if (context.operation !== 'UPDATE' || claim.templateName !== undefined || claim.classSource !== 'unset') return undefined;
+  const previous = stringAt(context.oldObject, 'spec', 'storageClassName');
+  const policy = context.policies[0];
+  if (previous === undefined || !policy) return undefined;
+  return {
+    rule: 'storage-class/restore',
+    policy,
+    patch: [setAt(context.object, ['spec', 'storageClassName'], previous)],
+    note: `spec.storageClassName kept as ${previous || '""'} (immutable; the manifest does not name a class)`,
+  };
+}
+
 function evaluateClaims(context: RuleContext): RuleResult {
   const result = emptyResult();
   for (const claim of context.claims) {
-    // Only a claim with no class at all is defaulted: "" asks for no dynamic provisioning, and the
-    // legacy annotation is a class choice. Templates are immutable, so only on CREATE.
-    if (claim.classSource === 'unset' && context.operation === 'CREATE') {
-      const picked = defaultClassFor(claim, context.policies);
-      if (picked) {
-        result.mutations.push({
-          rule: 'storage-class/default',
-          policy: picked.policy,
-          patch: [setAt(context.object, [...claim.root, 'spec', 'storageClassName'], picked.choice.class)],
-          note: `${claimPath(claim, 'spec', 'storageClassName')} set to ${picked.choice.class} (default${describeChoice(picked.choice)})`,
-        });
-      }
-    }
-    if (!claim.className) continue;
+    const mutation = defaultMutation(context, claim) ?? restoreMutation(context, claim);
+    if (mutation) result.mutations.push(mutation);
+    if (context.phase === 'mutate' || claim.storageClass.state === 'no-class') continue;
+    const className = claim.storageClass.name;
     for (const policy of context.policies) {
       const allowed = policy.storageClasses?.allowed;
-      if (!allowed || allowed.includes(claim.className)) continue;
+      if (!allowed || allowed.includes(className)) continue;
       result.findings.push({
         rule: 'storage-class/allowed',
         policy,
         path: classFieldPath(claim),
-        message: `class ${claim.className} is not allowed here; use one of ${listOf(allowed)}`,
+        message: `class ${className}${origin(claim)} is not allowed here; use one of ${listOf(allowed)}`,
         severity: 'violation',
       });
     }
@@ -91,6 +106,9 @@ function evaluateStorageClass(context: RuleContext): RuleResult {
 
 export const storageClassFamily: RuleFamily = {
   name: 'storage-class',
+  sections: ['storageClasses'],
+  ruleIds: ['storage-class/allowed', 'storage-class/single-default'],
+  kinds: ['PersistentVolumeClaim', 'StatefulSet', 'StorageClass'],
   mutates: true,
   evaluate: (context) => {
     if (context.kind !== 'StorageClass') return evaluateClaims(context);

@@ -2,9 +2,9 @@ import { arrayAt, objectAt, stringAt, stringsOf, stringMapAt, type JsonValue } f
 import { appendAt, fieldPath, pointer, setAt, type PatchOperation } from '../core/patch.js';
 import { readStorageClass } from '../core/storage.js';
 import { DEPRECATED_ZONE_LABEL, IN_TREE_ZONE_PARAMETER_PROVISIONERS, ZONE_LABEL, ZONE_TOPOLOGY_KEYS, zoneTopologyKeyFor } from '../core/topology.js';
-import { emptyResult, type Finding, type Mutation, type RuleContext, type RuleFamily, type RuleResult } from '../engine/types.js';
+import { emptyResult, type Finding, type Mutation, type RuleContext, type RuleFamily, type RuleResult } from './contract.js';
 import type { Policy } from '../policy/model.js';
-import { classFieldPath, listOf, lookupFailure, resolveClass } from './common.js';
+import { classFieldPath, listOf, lookupFailure } from './common.js';
 
 const POD_SPEC = ['spec', 'template', 'spec'];
 const TERMS = [...POD_SPEC, 'affinity', 'nodeAffinity', 'requiredDuringSchedulingIgnoredDuringExecution', 'nodeSelectorTerms'];
@@ -53,9 +53,20 @@ function storageClassFindings(context: RuleContext, policy: Policy, allowed: str
   return findings;
 }
 
-function addAllowedTopologies(context: RuleContext, policy: Policy, allowed: string[]): Mutation | undefined {
+/**
+ * A class created without allowedTopologies gets the allowed zones. The field is mutable: on UPDATE a
+ * manifest that never had it (server-side apply or replace by its owner) would drop it and widen the
+ * class, so what oldObject had is kept.
+ */
+function allowedTopologiesMutation(context: RuleContext, policy: Policy, allowed: string[]): Mutation | undefined {
   const existing = arrayAt(context.object, 'allowedTopologies');
-  if (context.operation !== 'CREATE' || (existing && existing.length > 0)) return undefined;
+  if (existing && existing.length > 0) return undefined;
+  if (context.operation === 'UPDATE') {
+    const previous = arrayAt(context.oldObject, 'allowedTopologies');
+    if (!previous || previous.length === 0) return undefined;
+    return { rule: 'zones/add-allowed-topologies', policy, patch: [setAt(context.object, ['allowedTopologies'], previous)], note: 'allowedTopologies kept as they were (the manifest has none)' };
+  }
+  if (allowed.length === 0) return undefined;
   const provisioner = stringAt(context.object, 'provisioner') ?? '';
   const key = zoneTopologyKeyFor(provisioner);
   return {
@@ -69,7 +80,7 @@ function addAllowedTopologies(context: RuleContext, policy: Policy, allowed: str
 function claimFindings(context: RuleContext, policy: Policy, allowed: string[]): Finding[] {
   const findings: Finding[] = [];
   for (const claim of context.claims) {
-    const resolved = resolveClass(claim, context);
+    const resolved = claim.storageClass;
     if (resolved.state === 'unknown') {
       findings.push(...lookupFailure(policy, classFieldPath(claim), `zones of class ${resolved.name}`, resolved.reason));
       continue;
@@ -230,30 +241,44 @@ function nodeFindings(context: RuleContext, policy: Policy, allowed: string[]): 
   ];
 }
 
+function mutations(context: RuleContext): Mutation[] {
+  const zones = context.settings.zones;
+  if (!zones) return [];
+  if (context.kind === 'StorageClass') {
+    const mutation = zones.addAllowedTopologies ? allowedTopologiesMutation(context, zones.policy, zones.allowed) : undefined;
+    return mutation ? [mutation] : [];
+  }
+  // An empty intersection leaves nothing to pin to; validation says which policies disagree.
+  if (context.kind !== 'StatefulSet' || !zones.pinStatefulSets || zones.allowed.length === 0) return [];
+  return pinStatefulSet(context, zones.policy, zones.allowed);
+}
+
 function evaluate(context: RuleContext): RuleResult {
+  if (context.phase === 'mutate') return { findings: [], mutations: mutations(context) };
   const result = emptyResult();
-  const zonePolicies = context.policies.filter((policy) => policy.zones !== undefined);
-  const mutator = zonePolicies[0];
-  const judging = context.phase === 'validate';
-  for (const policy of zonePolicies) {
+  for (const policy of context.policies) {
     const settings = policy.zones;
     if (!settings) continue;
     const allowed = settings.allowed;
     if (context.kind === 'StorageClass') {
-      const mutation = policy === mutator && settings.addAllowedTopologies ? addAllowedTopologies(context, policy, allowed) : undefined;
-      if (mutation) result.mutations.push(mutation);
-      if (judging) result.findings.push(...storageClassFindings(context, policy, allowed));
+      result.findings.push(...storageClassFindings(context, policy, allowed));
       continue;
     }
-    if (judging) result.findings.push(...claimFindings(context, policy, allowed));
+    result.findings.push(...claimFindings(context, policy, allowed));
     if (context.kind === 'StatefulSet') {
       const pin = settings.pinStatefulSets !== false;
-      if (pin && policy === mutator && !judging) result.mutations.push(...pinStatefulSet(context, policy, allowed));
-      if (judging) result.findings.push(...podFindings(context, policy, allowed, pin));
-      if (judging && pin) result.findings.push(...nodeFindings(context, policy, allowed));
+      result.findings.push(...podFindings(context, policy, allowed, pin));
+      if (pin) result.findings.push(...nodeFindings(context, policy, allowed));
     }
   }
   return result;
 }
 
-export const zonesFamily: RuleFamily = { name: 'zones', mutates: true, evaluate };
+export const zonesFamily: RuleFamily = {
+  name: 'zones',
+  sections: ['zones'],
+  ruleIds: ['zones/class-topology', 'zones/unrestricted-immediate', 'zones/claim-class', 'zones/pod-affinity', 'zones/deprecated-label', 'zones/no-nodes'],
+  kinds: ['PersistentVolumeClaim', 'StatefulSet', 'StorageClass'],
+  mutates: true,
+  evaluate,
+};

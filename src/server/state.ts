@@ -7,7 +7,7 @@ import type { PolicySet } from '../policy/load.js';
  * new engine and swaps the reference, so a request sees either the old set or the new one, whole.
  */
 export class WebhookState {
-  private current: { engine: Engine; set: PolicySet; loadedAt: Date } | undefined;
+  private current: { engine: Engine; set: PolicySet } | undefined;
   lastReloadError: string | undefined;
   /** Set on SIGTERM: readiness fails first so endpoints drop this pod before it stops. */
   draining = false;
@@ -18,7 +18,7 @@ export class WebhookState {
   ) {}
 
   swap(set: PolicySet): void {
-    this.current = { engine: new Engine(set.policies, this.lookup), set, loadedAt: new Date() };
+    this.current = { engine: new Engine(set.policies, this.lookup), set };
     this.lastReloadError = undefined;
   }
 
@@ -28,10 +28,6 @@ export class WebhookState {
 
   get policySet(): PolicySet | undefined {
     return this.current?.set;
-  }
-
-  get loadedAt(): Date | undefined {
-    return this.current?.loadedAt;
   }
 
   /** Ready: a valid policy set is loaded and the cluster data (if any) has synced. */

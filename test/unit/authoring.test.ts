@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { Engine } from '../../src/engine/engine.js';
-import { explain } from '../../src/policy/explain.js';
-import { lintPolicies } from '../../src/policy/lint.js';
-import { containsAt, runCase } from '../../src/policy/suite.js';
+import { explain } from '../../src/authoring/explain.js';
+import { lintPolicies } from '../../src/authoring/lint.js';
+import { containsAt, runCase } from '../../src/authoring/suite.js';
 import { cluster, policy, pvc, storageClass } from '../helpers.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
@@ -57,7 +57,7 @@ describe('test suites', () => {
   it('fails a case with a diff of every expectation that does not hold', () => {
     const result = runCase(engine, 's', { name: 'bad', resource: pvc({ storageClassName: 'io2' }), expect: { decision: 'allowed', warnings: ['nothing like this'], patched: { spec: { storageClassName: 'efs' } } } });
     assert.equal(result.passed, false);
-    assert.match(result.differences[0] ?? '', /^decision: expected allowed, got denied: spec.storageClassName: class io2 is not allowed/);
+    assert.match(result.differences[0] ?? '', /^decision: expected allowed, got denied: 1 storage policy violation: \(1\) spec.storageClassName: class io2 is not allowed/);
     assert.match(result.differences[1] ?? '', /^warnings: missing "nothing like this"/);
     assert.equal(result.differences[2], 'patched object at spec.storageClassName: expected "efs", got "io2"');
   });

@@ -39,7 +39,9 @@ describe('storage-policy CLI', () => {
     assert.equal(result.status, 0, result.stderr);
     const [kafka] = JSON.parse(result.stdout);
     assert.equal(kafka.decision, 'allowed');
-    assert.ok(kafka.patch.some((operation: { path: string }) => operation.path === '/spec/volumeClaimTemplates/0/spec/storageClassName'));
+    const paths = kafka.patch.map((operation: { path: string }) => operation.path);
+    assert.ok(paths.some((path: string) => path.startsWith('/spec/template/spec/nodeSelector')), paths.join(', '));
+    assert.ok(!paths.some((path: string) => path.startsWith('/spec/volumeClaimTemplates')), 'templates stay as written');
   });
   it('review: StorageClasses in the manifests count as the cluster for the claims beside them', async () => {
     const file = join(dir, 'app.yaml');

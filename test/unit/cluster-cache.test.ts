@@ -103,11 +103,11 @@ describe('cluster cache against a list/watch API server on loopback', () => {
 
   it('while the API server is gone, decisions follow lookupFailure and say why; then it recovers', async () => {
     const engine = new Engine([policy({ accessModes: {}, lookupFailure: 'deny' })], state);
-    const judge = () => engine.validate({ kind: 'PersistentVolumeClaim', operation: 'CREATE', namespace: 'team-a', name: 'd', object: pvc({ storageClassName: 'gp3' }) }).findings;
+    const judge = () => engine.validate({ kind: 'PersistentVolumeClaim', operation: 'CREATE', namespace: 'team-a', name: 'd', object: pvc({ storageClassName: 'gp3' }) });
     assert.deepEqual(judge(), []);
     api.up = false;
     api.dropWatches();
-    await eventually('the cache to report the outage', () => !state.available);
+    await eventually('the cache to report the outage', () => !state.storageClasses().known);
     const findings = judge();
     assert.equal(findings[0]?.rule, 'lookup/unavailable');
     assert.equal(findings[0]?.action, 'deny');
@@ -115,7 +115,7 @@ describe('cluster cache against a list/watch API server on loopback', () => {
     assert.ok(cache.initialSyncDone, 'readiness does not flap: the first sync happened');
     const listsBefore = api.lists;
     api.up = true;
-    await eventually('recovery', () => state.available);
+    await eventually('recovery', () => state.storageClasses().known);
     assert.ok(api.lists > listsBefore, 'it re-listed');
     assert.deepEqual(judge(), []);
   });

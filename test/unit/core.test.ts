@@ -97,19 +97,18 @@ describe('selectors and globs', () => {
 
 describe('storage objects', () => {
   it('resolves the legacy class annotation over the field', () => {
-    const [claim] = claimsOf('PersistentVolumeClaim', pvc({ storageClassName: 'gp3' }, { annotations: { 'volume.beta.kubernetes.io/storage-class': 'legacy' } }), 'team-a');
+    const [claim] = claimsOf('PersistentVolumeClaim', pvc({ storageClassName: 'gp3' }, { annotations: { 'volume.beta.kubernetes.io/storage-class': 'legacy' } }));
     assert.equal(claim?.className, 'legacy');
     assert.equal(claim?.classSource, 'annotation');
   });
   it('tells "" (no class) from an absent class', () => {
-    assert.equal(claimsOf('PersistentVolumeClaim', pvc({ storageClassName: '' }), 'team-a')[0]?.classSource, 'none');
-    assert.equal(claimsOf('PersistentVolumeClaim', pvc({}), 'team-a')[0]?.classSource, 'unset');
+    assert.equal(claimsOf('PersistentVolumeClaim', pvc({ storageClassName: '' }))[0]?.classSource, 'none');
+    assert.equal(claimsOf('PersistentVolumeClaim', pvc({}))[0]?.classSource, 'unset');
   });
   it('names the claims a template makes <template>-<sts>-<ordinal>', () => {
-    const [claim] = claimsOf('StatefulSet', statefulSet([template('www')]), 'team-a');
+    const [claim] = claimsOf('StatefulSet', statefulSet([template('www')]));
     assert.equal(claim?.name, 'www-web-0');
     assert.equal(claim?.copies, 3);
-    assert.match(claim?.label ?? '', /www-web-0\.\.www-web-2/);
   });
   it('picks the newest default class, then the first name', () => {
     const older = readStorageClass({ ...storageClass('b', 'x', { annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } }), metadata: { name: 'b', creationTimestamp: '2024-01-01T00:00:00Z', annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } } });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Engine, patchAllowedOnUpdate } from '../../src/engine/engine.js';
+import { Engine, patchAllowed } from '../../src/engine/engine.js';
 import { auditAnnotationsFor, denialMessage, warningsFor, MAX_WARNING_LENGTH } from '../../src/engine/report.js';
 import { cluster, judge, policy, pvc, rulesOf } from '../helpers.js';
 
@@ -41,8 +41,8 @@ describe('policy matching', () => {
   it('indexes policies: an exact-namespace policy elsewhere does not apply', () => {
     const policies = Array.from({ length: 50 }, (_, index) => allowGp3(`p${index}`, { namespaces: [`ns-${index}`] }));
     const engine = new Engine(policies, cluster());
-    const outcome = engine.validate({ kind: 'PersistentVolumeClaim', operation: 'CREATE', namespace: 'ns-7', name: 'd', object: io2 });
-    assert.deepEqual(outcome.policies.map((match) => match.name), ['p7']);
+    assert.deepEqual(engine.index.match('PersistentVolumeClaim', 'ns-7', engine.lookup).policies.map((match) => match.name), ['p7']);
+    assert.equal(judge(policies, io2, { namespace: 'ns-7' }).denials.length, 1);
   });
 });
 
@@ -79,11 +79,18 @@ describe('actions and reports', () => {
 
 describe('UPDATE guard', () => {
   it('allows patches only to fields an UPDATE may change', () => {
-    assert.ok(patchAllowedOnUpdate('PersistentVolumeClaim', { op: 'add', path: '/metadata/annotations', value: {} }));
-    assert.ok(!patchAllowedOnUpdate('PersistentVolumeClaim', { op: 'add', path: '/spec/storageClassName', value: 'x' }));
-    assert.ok(patchAllowedOnUpdate('StatefulSet', { op: 'add', path: '/spec/template/spec/affinity', value: {} }));
-    assert.ok(!patchAllowedOnUpdate('StatefulSet', { op: 'add', path: '/spec/volumeClaimTemplates/0/spec/storageClassName', value: 'x' }));
-    assert.ok(!patchAllowedOnUpdate('StorageClass', { op: 'add', path: '/parameters/iopsPerGB', value: '1' }));
-    assert.ok(patchAllowedOnUpdate('StorageClass', { op: 'add', path: '/allowedTopologies', value: [] }));
+    assert.ok(patchAllowed('PersistentVolumeClaim', 'UPDATE', { op: 'add', path: '/metadata/annotations', value: {} }));
+    assert.ok(!patchAllowed('PersistentVolumeClaim', 'UPDATE', { op: 'add', path: '/spec/accessModes', value: [] }));
+    assert.ok(patchAllowed('PersistentVolumeClaim', 'UPDATE', { op: 'add', path: '/spec/storageClassName', value: 'x' }), 'only to restore what oldObject had');
+    assert.ok(patchAllowed('StatefulSet', 'UPDATE', { op: 'add', path: '/spec/template/spec/affinity', value: {} }));
+    assert.ok(!patchAllowed('StorageClass', 'UPDATE', { op: 'add', path: '/parameters/iopsPerGB', value: '1' }));
+    assert.ok(patchAllowed('StorageClass', 'UPDATE', { op: 'add', path: '/allowedTopologies', value: [] }));
+  });
+  it('never writes into volumeClaimTemplates, not even on CREATE (re-apply safety)', () => {
+    for (const operation of ['CREATE', 'UPDATE'] as const) {
+      assert.ok(!patchAllowed('StatefulSet', operation, { op: 'add', path: '/spec/volumeClaimTemplates/0/spec/storageClassName', value: 'x' }));
+      assert.ok(!patchAllowed('StatefulSet', operation, { op: 'add', path: '/spec/volumeClaimTemplates/0/metadata/annotations', value: {} }));
+    }
+    assert.ok(!patchAllowed('StatefulSet', 'CREATE', { op: 'add', path: '/spec/templateX', value: {} }), 'a prefix is a whole token');
   });
 });

@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { lintPolicies } from '../../src/policy/lint.js';
+import { lintPolicies } from '../../src/authoring/lint.js';
 import { BUNDLED_POLICIES_DIR, formatProblem, loadPolicyDir, parsePolicyText, PolicyLoadError } from '../../src/policy/load.js';
 import { policy } from '../helpers.js';
 

@@ -24,21 +24,38 @@ describe('storage-class: defaults', () => {
     const legacy = judge([defaults], pvc({}, { annotations: { 'volume.beta.kubernetes.io/storage-class': 'gp3' } }));
     assert.equal(legacy.patch.filter((operation) => operation.path.includes('storageClassName')).length, 0);
   });
-  it('defaults each volumeClaimTemplate of a StatefulSet on CREATE', () => {
-    const result = judge([defaults], statefulSet([template('data'), template('shared', { accessModes: ['ReadWriteMany'] }), template('fixed', { storageClassName: 'io2' })]));
-    assert.equal(at(result.patched, 'spec', 'volumeClaimTemplates', 0, 'spec', 'storageClassName'), 'gp3');
-    assert.equal(at(result.patched, 'spec', 'volumeClaimTemplates', 1, 'spec', 'storageClassName'), 'efs');
-    assert.equal(at(result.patched, 'spec', 'volumeClaimTemplates', 2, 'spec', 'storageClassName'), 'io2');
+  it('leaves volumeClaimTemplates as written and judges each as the claim it will create (re-apply safety)', () => {
+    const checked = policy({ storageClasses: defaults.storageClasses ?? {}, accessModes: {} });
+    const sts = statefulSet([template('data'), template('shared', { accessModes: ['ReadWriteMany'] }), template('fixed', { storageClassName: 'io2' })]);
+    const result = judge([checked], sts);
+    assert.deepEqual(result.patch.filter((operation) => operation.path.startsWith('/spec/volumeClaimTemplates')), []);
+    assert.deepEqual(result.denials, [], 'data gets gp3 and shared (RWX) gets efs when their claims are created');
+    const rwxOnEbs = judge([policy({ storageClasses: { defaults: [{ class: 'gp3' }] }, accessModes: {} })], statefulSet([template('shared', { accessModes: ['ReadWriteMany'] })]));
+    assert.deepEqual(rulesOf(rwxOnEbs.denials), ['access-modes/unsupported']);
+    assert.match(rwxOnEbs.denials[0]?.message ?? '', /class gp3/);
+  });
+  it('judges a template without a class by the cluster default when there is one (the API server sets it first)', () => {
+    const withDefault = cluster(storageClass('gp3', 'ebs.csi.aws.com', { parameters: { type: 'gp3' }, annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } }));
+    const checked = policy({ storageClasses: { defaults: defaults.storageClasses?.defaults ?? [], allowed: ['efs'] }, accessModes: {} });
+    const result = judge([checked], statefulSet([template('shared', { accessModes: ['ReadWriteMany'] })]), { lookup: withDefault });
+    assert.deepEqual(rulesOf(result.denials), ['access-modes/unsupported', 'storage-class/allowed']);
+    assert.match(result.denials.find((finding) => finding.rule === 'storage-class/allowed')?.message ?? '', /class gp3 \(the cluster default it gets when created\) is not allowed/);
   });
   it('follows precedence: the higher priority policy sets the default', () => {
     const team = policy({ name: 'team', priority: 10, storageClasses: { defaults: [{ class: 'io2' }] } });
     assert.equal(at(judge([defaults, team], pvc({})).patched, 'spec', 'storageClassName'), 'io2');
   });
-  it('UPDATE: never patches templates or the claim class', () => {
+  it('UPDATE: never patches templates, and never defaults a claim', () => {
     const old = statefulSet([template('data')]);
     const result = judge([defaults], statefulSet([template('data')], {}, 5), { operation: 'UPDATE', oldObject: old });
     assert.deepEqual(result.patch, []);
     assert.deepEqual(judge([defaults], pvc({}), { operation: 'UPDATE', oldObject: pvc({}) }).patch, []);
+  });
+  it('UPDATE: a re-applied manifest without a class keeps the class the claim has (immutable)', () => {
+    const stored = pvc({ storageClassName: 'gp3' });
+    const result = judge([defaults], pvc({}), { operation: 'UPDATE', oldObject: stored });
+    assert.deepEqual(result.patch, [{ op: 'add', path: '/spec/storageClassName', value: 'gp3' }]);
+    assert.deepEqual(judge([defaults], pvc({ storageClassName: 'gp3' }), { operation: 'UPDATE', oldObject: stored }).patch, [], 'nothing to restore');
   });
 });
 
@@ -79,8 +96,9 @@ describe('storage-class: allowed classes', () => {
 describe('storage-class: single cluster default', () => {
   const guard = policy({ name: 'guard', match: { kinds: ['StorageClass'] }, storageClasses: { singleClusterDefault: true } });
   const second = storageClass('fast', 'ebs.csi.aws.com', { annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } });
+  const gp3Default = (): ReturnType<typeof cluster> => cluster(storageClass('gp3', 'ebs.csi.aws.com', { parameters: { type: 'gp3' }, annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } }));
   it('denies a second default and names the existing one', () => {
-    const result = judge([guard], second);
+    const result = judge([guard], second, { lookup: gp3Default() });
     assert.deepEqual(rulesOf(result.denials), ['storage-class/single-default']);
     assert.match(result.denials[0]?.message ?? '', /gp3 is already the cluster default/);
   });
@@ -103,6 +121,6 @@ describe('storage-class: single cluster default', () => {
   });
   it('UPDATE: turning a class into a second default is denied', () => {
     const before = storageClass('fast', 'ebs.csi.aws.com');
-    assert.deepEqual(rulesOf(judge([guard], second, { operation: 'UPDATE', oldObject: before }).denials), ['storage-class/single-default']);
+    assert.deepEqual(rulesOf(judge([guard], second, { operation: 'UPDATE', oldObject: before, lookup: gp3Default() }).denials), ['storage-class/single-default']);
   });
 });

@@ -41,8 +41,10 @@ function review(object: JsonObject | null, overrides: Record<string, unknown> = 
 
 const EXAMPLE_CLUSTER = fileURLToPath(new URL('../../../examples/cluster', import.meta.url));
 
-async function stateWithBundledPolicies(): Promise<WebhookState> {
-  const state = new WebhookState(await loadInventory([EXAMPLE_CLUSTER]));
+const GP3_CLUSTER_DEFAULT = fileURLToPath(new URL('../../../policies/tests/inventory/gp3-cluster-default.yaml', import.meta.url));
+
+async function stateWithBundledPolicies(inventory: string[] = [EXAMPLE_CLUSTER]): Promise<WebhookState> {
+  const state = new WebhookState(await loadInventory(inventory));
   state.swap(await loadPolicyDir(BUNDLED_POLICIES_DIR));
   return state;
 }
@@ -100,7 +102,11 @@ describe('AdmissionReview protocol (inject)', () => {
   it('judges StatefulSets and StorageClasses', async () => {
     const sts = (await post('/mutate', review(statefulSet([template('data')], {}, 2)))).json();
     assert.ok(Buffer.from(sts.response.patch, 'base64').toString().includes('nodeAffinity'));
-    const second = (await post('/validate', review(storageClass('fast', 'ebs.csi.aws.com', { annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' }, volumeBindingMode: 'WaitForFirstConsumer' })))).json();
+    const fast = storageClass('fast', 'ebs.csi.aws.com', { annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' }, volumeBindingMode: 'WaitForFirstConsumer' });
+    assert.equal((await post('/validate', review(fast))).json().response.allowed, true, 'the first default class');
+    const withDefault = buildServer({ state: await stateWithBundledPolicies([EXAMPLE_CLUSTER, GP3_CLUSTER_DEFAULT]), logger: silent });
+    const second = (await withDefault.inject({ method: 'POST', url: '/validate', headers: { 'content-type': 'application/json' }, payload: JSON.stringify(review(fast)) })).json();
+    await withDefault.close();
     assert.equal(second.response.allowed, false);
     assert.match(second.response.status.message, /gp3 is already the cluster default/);
   });

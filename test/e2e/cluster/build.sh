@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds kube-apiserver, kubectl and etcd of one Kubernetes release from the Go module proxy into
+# Builds kube-apiserver, kube-controller-manager, kubectl and etcd of one Kubernetes release from the Go module proxy into
 # ${STORAGE_POLICY_CACHE:-~/.cache/storage-policy-webhook}/kubernetes/<version>/bin, once per version: a
 # rerun with the binaries present takes no time, and a fresh clone on the same machine reuses them.
 # Usage: build.sh VERSION   (prints the bin directory on its last line)
@@ -11,12 +11,15 @@ staging_version="v0.${version#v1.}"
 cache_root=${STORAGE_POLICY_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/storage-policy-webhook}
 cache="$cache_root/kubernetes/$version"
 bin="$cache/bin"
-if [ -x "$bin/kube-apiserver" ] && [ -x "$bin/kubectl" ] && [ -x "$bin/etcd" ]; then
+tools="kube-apiserver kube-controller-manager kubectl etcd"
+missing=""
+for tool in $tools; do [ -x "$bin/$tool" ] || missing="$missing $tool"; done
+if [ -z "$missing" ]; then
   echo "kubernetes $version: cached in $bin" >&2
   echo "$bin"
   exit 0
 fi
-command -v go >/dev/null || { echo "go is required to build kube-apiserver, kubectl and etcd" >&2; exit 1; }
+command -v go >/dev/null || { echo "go is required to build$missing" >&2; exit 1; }
 started=$(date +%s)
 src="$cache/src"
 mkdir -p "$bin" "$src"
@@ -48,18 +51,22 @@ package tools
 import (
 	_ "go.etcd.io/etcd/server/v3"
 	_ "k8s.io/kubernetes/cmd/kube-apiserver"
+	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
 	_ "k8s.io/kubernetes/cmd/kubectl"
 )
 GO
 # The version the binaries report (and that kubectl checks for skew) is stamped at link time.
 stamp="-X k8s.io/component-base/version.gitVersion=$version -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor"
 stamp="$stamp -X k8s.io/client-go/pkg/version.gitVersion=$version -X k8s.io/client-go/pkg/version.gitMajor=1 -X k8s.io/client-go/pkg/version.gitMinor=$minor"
-echo "building kube-apiserver, kubectl $version and etcd from the Go module proxy (first run only; several minutes)" >&2
+echo "building$missing $version from the Go module proxy (first run only; several minutes)" >&2
 export GOFLAGS="-mod=mod -buildvcs=false" CGO_ENABLED=0
-go build -trimpath -ldflags "-s -w $stamp" -o "$bin/kube-apiserver.partial" k8s.io/kubernetes/cmd/kube-apiserver
-go build -trimpath -ldflags "-s -w $stamp" -o "$bin/kubectl.partial" k8s.io/kubernetes/cmd/kubectl
-go build -trimpath -ldflags "-s -w" -o "$bin/etcd.partial" go.etcd.io/etcd/server/v3
-# Renamed only when all three are built, so an interrupted build is never taken for a cached one.
-for tool in kube-apiserver kubectl etcd; do mv "$bin/$tool.partial" "$bin/$tool"; done
+for tool in $missing; do
+  case $tool in
+    etcd) go build -trimpath -ldflags "-s -w" -o "$bin/etcd.partial" go.etcd.io/etcd/server/v3 ;;
+    *) go build -trimpath -ldflags "-s -w $stamp" -o "$bin/$tool.partial" "k8s.io/kubernetes/cmd/$tool" ;;
+  esac
+  # Renamed only once built, so an interrupted build is never taken for a cached binary.
+  mv "$bin/$tool.partial" "$bin/$tool"
+done
 echo "kubernetes $version built in $(( $(date +%s) - started ))s: $("$bin/kube-apiserver" --version), kubectl $("$bin/kubectl" version --client 2>/dev/null | head -1 | awk '{print $3}'), etcd $("$bin/etcd" --version | head -1 | awk '{print $3}')" >&2
 echo "$bin"

@@ -2,7 +2,7 @@ import { buildCapabilityTable, conditionHolds } from '../core/capabilities.js';
 import { globMatches } from '../core/selectors.js';
 import type { SourceProblem } from '../io/yaml.js';
 import type { ClusterLookup } from '../lookup/lookup.js';
-import type { Policy, RuleId } from './model.js';
+import type { Policy, RuleId } from '../policy/model.js';
 
 export interface LintProblem extends SourceProblem {
   severity: 'error' | 'warning';

@@ -1,7 +1,7 @@
 import { globMatches, selectorMatches } from '../core/selectors.js';
 import type { GovernedKind } from '../core/storage.js';
 import type { ClusterLookup } from '../lookup/lookup.js';
-import { byPrecedence, type Policy } from './model.js';
+import { byPrecedence, type Policy } from '../policy/model.js';
 
 export interface Explanation {
   policy: Policy;

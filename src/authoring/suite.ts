@@ -1,12 +1,10 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { stringify } from 'yaml';
-import { isObject, stringAt, type JsonObject, type JsonValue } from '../core/json.js';
-import { applyOperations } from '../core/patch.js';
-import { governedKindOfManifest } from '../core/storage.js';
+import { isObject, type JsonObject, type JsonValue } from '../core/json.js';
 import { Engine } from '../engine/engine.js';
-import { warningsFor } from '../engine/report.js';
-import type { Operation } from '../engine/types.js';
+import { review, reviewInputOf } from '../engine/pipeline.js';
+import type { Operation } from '../rules/contract.js';
 import { readManifests } from '../io/manifests.js';
 import { formatProblem, parseYamlStream } from '../io/yaml.js';
 import { addToState } from '../lookup/inventory.js';
@@ -15,8 +13,8 @@ import { Ajv } from 'ajv';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { positionOf } from '../io/yaml.js';
-import { loadPolicyDir, parsePolicyText } from './load.js';
-import type { Policy } from './model.js';
+import { loadPolicyDir, parsePolicyText } from '../policy/load.js';
+import type { Policy } from '../policy/model.js';
 
 export const SUITE_KIND = 'StoragePolicyTest';
 const SUITE_SCHEMA_PATH = fileURLToPath(new URL('../../../schema/storage-policy-test.schema.json', import.meta.url));
@@ -79,26 +77,19 @@ export function containsAt(expected: JsonValue, actual: JsonValue | undefined, p
 /** Runs one case through the engine as the API server would: mutation, then validation of the result. */
 export function runCase(engine: Engine, suite: string, testCase: SuiteCase): CaseResult {
   const differences: string[] = [];
-  const kind = governedKindOfManifest(testCase.resource);
-  if (!kind) return { suite, name: testCase.name, passed: false, differences: [`resource is not a governed kind (PersistentVolumeClaim, apps/v1 StatefulSet, storage.k8s.io/v1 StorageClass)`] };
-  const namespace = kind === 'StorageClass' ? '' : (testCase.namespace ?? stringAt(testCase.resource, 'metadata', 'namespace') ?? 'default');
-  const input = { kind, operation: testCase.operation ?? 'CREATE', namespace, name: stringAt(testCase.resource, 'metadata', 'name') ?? '', object: testCase.resource, oldObject: testCase.oldResource };
-  const { mutation, validation } = engine.review(input);
-  const patched = applyOperations(testCase.resource, mutation.patch);
-  const denials = validation.findings.filter((finding) => finding.action === 'deny');
-  const warnings = warningsFor(validation.findings, mutation.notes);
-  const fired = new Set([...validation.findings.map((finding) => finding.rule), ...mutation.notes.map((note) => note.rule)]);
-  const decision = denials.length > 0 ? 'denied' : 'allowed';
+  const input = reviewInputOf({ object: testCase.resource, operation: testCase.operation ?? 'CREATE', oldObject: testCase.oldResource, namespace: testCase.namespace });
+  if (!input) return { suite, name: testCase.name, passed: false, differences: [`resource is not a governed kind (PersistentVolumeClaim, apps/v1 StatefulSet, storage.k8s.io/v1 StorageClass)`] };
+  const verdict = review(engine, input, 'both');
+  const fired = new Set(verdict.fired.map((entry) => entry.rule));
+  const decision = verdict.allowed ? 'allowed' : 'denied';
   const { expect } = testCase;
-  if (decision !== expect.decision) {
-    differences.push(`decision: expected ${expect.decision}, got ${decision}${denials.length > 0 ? `: ${denials.map((finding) => `${finding.path}: ${finding.message}`).join('; ')}` : ''}`);
-  }
-  const denialText = denials.map((finding) => `${finding.path}: ${finding.message} [policy ${finding.policy.name}, rule ${finding.rule}]`).join('\n');
+  if (decision !== expect.decision) differences.push(`decision: expected ${expect.decision}, got ${decision}${verdict.message ? `: ${verdict.message}` : ''}`);
+  const denialText = verdict.message ?? '';
   for (const fragment of expect.messages ?? []) if (!denialText.includes(fragment)) differences.push(`denial message: missing "${fragment}"; got: ${denialText || '(none)'}`);
-  for (const fragment of expect.warnings ?? []) if (!warnings.some((warning) => warning.includes(fragment))) differences.push(`warnings: missing "${fragment}"; got: ${warnings.join(' | ') || '(none)'}`);
+  for (const fragment of expect.warnings ?? []) if (!verdict.warnings.some((warning) => warning.includes(fragment))) differences.push(`warnings: missing "${fragment}"; got: ${verdict.warnings.join(' | ') || '(none)'}`);
   for (const rule of expect.rules ?? []) if (!fired.has(rule)) differences.push(`rules: ${rule} did not fire; fired: ${[...fired].join(', ') || '(none)'}`);
-  if (expect.patched) differences.push(...containsAt(expect.patched, patched).map((line) => `patched object ${line}`));
-  if (expect.unchanged && mutation.patch.length > 0) differences.push(`expected no patch, got:\n${stringify(mutation.patch)}`);
+  if (expect.patched) differences.push(...containsAt(expect.patched, verdict.object).map((line) => `patched object ${line}`));
+  if (expect.unchanged && verdict.patch.length > 0) differences.push(`expected no patch, got:\n${stringify(verdict.patch)}`);
   return { suite, name: testCase.name, passed: differences.length === 0, differences };
 }
 

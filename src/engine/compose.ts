@@ -1,0 +1,59 @@
+import type { Claim } from '../core/storage.js';
+import type { DefaultClassChoice, Policy } from '../policy/model.js';
+import type { ComposedSettings } from '../rules/contract.js';
+
+// How several policies that govern one object combine. The one place that decides it; docs/policies.md
+// ("Several policies on one object") says the same in prose.
+//
+// Judging settings are never merged: each policy judges the object on its own, each finding carries its
+// policy and its action, and the object must satisfy them all. So allowed lists intersect and limits
+// take the tightest by construction. What mutates must therefore be chosen so that every policy accepts
+// it, or the webhook would deny its own patch:
+//   - storageClasses.allowed: the intersection of every allow list;
+//   - storageClasses.defaults: the first applicable choice, in precedence order, whose class that
+//     intersection allows (a higher-priority default another policy forbids is passed over);
+//   - zones.allowed: the intersection; pods are pinned to it, and a class gets allowedTopologies of it;
+//     pinStatefulSets is on when any zone policy wants it, addAllowedTopologies likewise;
+//   - iops.annotateQuote: the highest-precedence IOPS policy that annotates writes the quote.
+
+function choiceApplies(choice: DefaultClassChoice, claim: Claim): boolean {
+  if (choice.whenVolumeMode && choice.whenVolumeMode !== claim.volumeMode) return false;
+  if (choice.whenAccessModes && !choice.whenAccessModes.some((mode) => claim.accessModes.includes(mode))) return false;
+  return true;
+}
+
+function intersection(lists: ReadonlyArray<readonly string[]>): string[] | undefined {
+  const [first, ...rest] = lists;
+  if (!first) return undefined;
+  return first.filter((value, index) => first.indexOf(value) === index && rest.every((list) => list.includes(value)));
+}
+
+/** `policies` in precedence order, as the index returns them. */
+export function composeSettings(policies: readonly Policy[]): ComposedSettings {
+  const allowedClasses = intersection(policies.flatMap((policy) => (policy.storageClasses?.allowed ? [policy.storageClasses.allowed] : [])));
+  const zonePolicies = policies.filter((policy) => policy.zones !== undefined);
+  const [zonePolicy] = zonePolicies;
+  const zones = zonePolicy
+    ? {
+        allowed: intersection(zonePolicies.map((policy) => policy.zones?.allowed ?? [])) ?? [],
+        policy: zonePolicy,
+        pinStatefulSets: zonePolicies.some((policy) => policy.zones?.pinStatefulSets !== false),
+        addAllowedTopologies: zonePolicies.some((policy) => policy.zones?.addAllowedTopologies === true),
+      }
+    : undefined;
+  return {
+    allowedClasses,
+    defaultClassFor(claim) {
+      for (const policy of policies) {
+        for (const choice of policy.storageClasses?.defaults ?? []) {
+          if (!choiceApplies(choice, claim)) continue;
+          if (allowedClasses && !allowedClasses.includes(choice.class)) continue;
+          return { policy, choice };
+        }
+      }
+      return undefined;
+    },
+    zones,
+    quoteAnnotator: policies.find((policy) => policy.iops !== undefined && policy.iops.annotateQuote !== false),
+  };
+}

@@ -1,0 +1,117 @@
+// The rule contract: what a rule family receives and returns. A leaf every layer imports (rules, the
+// engine, the edges); it imports only the pure core and the policy model.
+import type { CapabilityTable } from '../core/capabilities.js';
+import type { JsonObject } from '../core/json.js';
+import type { PatchOperation } from '../core/patch.js';
+import type { Claim, GovernedKind, StorageClassInfo } from '../core/storage.js';
+import type { ClusterLookup } from '../lookup/lookup.js';
+import type { Action, DefaultClassChoice, Policy, RuleId } from '../policy/model.js';
+
+export type Operation = 'CREATE' | 'UPDATE';
+
+/** One object to judge, as an AdmissionReview request or an offline manifest gives it. */
+export interface ReviewInput {
+  kind: GovernedKind;
+  operation: Operation;
+  /** '' for cluster-scoped objects. */
+  namespace: string;
+  name: string;
+  object: JsonObject;
+  oldObject?: JsonObject | undefined;
+}
+
+/**
+ * Where a claim's class comes from: written in the object, or (no class written) the one the claim will
+ * get when it is created: the cluster default the API server's DefaultStorageClass plugin sets, else the
+ * policies' default that this webhook sets.
+ */
+export type ClassOrigin = 'written' | 'cluster-default' | 'policy-default';
+
+export type ResolvedClass =
+  | { state: 'no-class' }
+  | { state: 'unknown'; name: string; origin: ClassOrigin; reason: string }
+  | { state: 'missing'; name: string; origin: ClassOrigin }
+  | { state: 'found'; name: string; origin: ClassOrigin; info: StorageClassInfo };
+
+/** A claim read once per review: its fields, and its class resolved against the cluster data. */
+export interface ReviewedClaim extends Claim {
+  storageClass: ResolvedClass;
+}
+
+/**
+ * How the governing policies combine for the settings that mutate (engine/compose.ts defines it). Judging
+ * settings are not composed: every policy judges on its own and an object must satisfy them all.
+ */
+export interface ComposedSettings {
+  /** Classes every policy with an allow list allows; undefined when none restricts. */
+  allowedClasses: readonly string[] | undefined;
+  /** The default for a claim: the first applicable choice, in precedence order, that every policy allows. */
+  defaultClassFor(claim: Claim): { policy: Policy; choice: DefaultClassChoice } | undefined;
+  /** Zones every zone policy allows, and the policy the mutations are credited to (highest precedence). */
+  zones: { allowed: string[]; policy: Policy; pinStatefulSets: boolean; addAllowedTopologies: boolean } | undefined;
+  /** The policy whose quote annotation the claims get (highest precedence with annotateQuote on). */
+  quoteAnnotator: Policy | undefined;
+}
+
+export interface Finding {
+  rule: RuleId;
+  policy: Policy;
+  /** Field path in the object, as `spec.accessModes[0]`. */
+  path: string;
+  /** What is wrong and what to do instead. */
+  message: string;
+  /** A violation takes the policy's action; advice is a warning unless a rule override says otherwise. */
+  severity: 'violation' | 'advice';
+  /** Set where the policy configures the action elsewhere (unknownProvisioner, lookupFailure). */
+  action?: Action;
+}
+
+export interface Mutation {
+  rule: string;
+  policy: Policy;
+  patch: PatchOperation[];
+  /** Shown to the user as a warning: what was changed and why. */
+  note: string;
+}
+
+export interface RuleResult {
+  findings: Finding[];
+  mutations: Mutation[];
+}
+
+export interface RuleContext {
+  /** mutate: only mutations are used, so families may skip finding work; validate: only findings. */
+  phase: 'mutate' | 'validate';
+  kind: GovernedKind;
+  operation: Operation;
+  namespace: string;
+  /** The object as it stands, after the mutations of earlier families. */
+  object: JsonObject;
+  oldObject: JsonObject | undefined;
+  claims: ReviewedClaim[];
+  /** Matching policies in precedence order. */
+  policies: Policy[];
+  settings: ComposedSettings;
+  lookup: ClusterLookup;
+  capabilitiesFor(policy: Policy): CapabilityTable;
+}
+
+/** The policy sections a family reads (keys of a policy's spec). */
+export type PolicySection = 'storageClasses' | 'accessModes' | 'zones' | 'iops' | 'capacity';
+
+/** One rule family: a pure function of the object and its context, and what it declares about itself. */
+export interface RuleFamily {
+  name: string;
+  /** The policy sections whose presence makes the family judge; a policy without them is skipped. */
+  sections: readonly PolicySection[];
+  /** Every rule id its findings carry. */
+  ruleIds: readonly RuleId[];
+  kinds: readonly GovernedKind[];
+  /** Whether the family ever patches; families that only judge are not run in the mutate phase. */
+  mutates: boolean;
+  evaluate(context: RuleContext): RuleResult;
+}
+
+export function emptyResult(): RuleResult {
+  return { findings: [], mutations: [] };
+}

@@ -1,0 +1,18 @@
+import type { RuleId } from '../policy/model.js';
+import { accessModesFamily } from './access-modes.js';
+import { capacityFamily } from './capacity.js';
+import type { RuleFamily } from './contract.js';
+import { iopsFamily } from './iops.js';
+import { storageClassFamily } from './storage-class.js';
+import { zonesFamily } from './zones.js';
+
+/** Every rule family, in the order they run: IOPS quotes and zone checks read the class that defaulting set. */
+export const RULE_FAMILIES: readonly RuleFamily[] = [storageClassFamily, accessModesFamily, zonesFamily, iopsFamily, capacityFamily];
+
+/** Rule ids no single family owns: any family that needs cluster data may report them. */
+export const SHARED_RULE_IDS: readonly RuleId[] = ['lookup/unavailable'];
+
+/** The family that reports a rule id; undefined for the shared ones. */
+export function familyOfRule(rule: RuleId): RuleFamily | undefined {
+  return RULE_FAMILIES.find((family) => family.ruleIds.includes(rule));
+}
