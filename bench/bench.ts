@@ -277,7 +277,8 @@ async function apiserverAddedLatency(): Promise<{ withMs: number; withoutMs: num
   const version = /KUBERNETES_VERSION=(\S+)/.exec(versions)?.[1] ?? '';
   const cached = existsSync(join(ROOT, '.cache/e2e', version, 'bin', 'kube-apiserver'));
   if (values.apiserver === 'off' || (values.apiserver === 'auto' && !cached)) return 'skipped (no cached kube-apiserver: run npm run test:e2e once, or pass --apiserver on)';
-  const { bin } = await LocalCluster.build();
+  const [newest] = await LocalCluster.versions();
+  const { bin } = LocalCluster.build(newest ?? "");
   const cluster = new LocalCluster();
   try {
     await cluster.startControlPlane(bin);

@@ -41,15 +41,25 @@ export class LocalCluster {
   kubeconfig = '';
   webhookPort = 0;
   webhookCa = '';
+  /** The kubectl built with the control plane, of the same version. */
+  private kubectlPath = 'kubectl';
   private readonly exitHandler = (): void => this.killAll('SIGKILL');
 
-  static async build(): Promise<{ bin: string; seconds: number }> {
-    const versions = await readFile(join(ROOT, 'test/e2e/cluster/versions.env'), 'utf8');
-    const version = /KUBERNETES_VERSION=(\S+)/.exec(versions)?.[1] ?? '';
+  /** The Kubernetes versions the suite runs on (test/e2e/cluster/versions.env), newest first. */
+  static async versions(): Promise<string[]> {
+    const pinned = await readFile(join(ROOT, 'test/e2e/cluster/versions.env'), 'utf8');
+    const only = process.env['E2E_KUBERNETES_VERSION'];
+    const versions = (/KUBERNETES_VERSIONS="([^"]*)"/.exec(pinned)?.[1] ?? '').split(/\s+/).filter(Boolean);
+    return only ? versions.filter((version) => version === only) : versions;
+  }
+
+  /** kube-apiserver, kube-controller-manager, kubectl and etcd of one version, built once and cached outside the clone. */
+  static build(version: string): { bin: string; seconds: number } {
     const started = Date.now();
-    const build = spawnSync('bash', [join(ROOT, 'test/e2e/cluster/build.sh')], { stdio: 'inherit', timeout: 40 * 60 * 1000 });
-    if (build.status !== 0) throw new Error(`building kube-apiserver and etcd failed (exit ${build.status})`);
-    return { bin: join(ROOT, '.cache/e2e', version, 'bin'), seconds: Math.round((Date.now() - started) / 1000) };
+    const build = spawnSync('bash', [join(ROOT, 'test/e2e/cluster/build.sh'), version], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', timeout: 40 * 60 * 1000 });
+    if (build.status !== 0) throw new Error(`building Kubernetes ${version} failed (exit ${build.status})`);
+    const bin = build.stdout.trim().split('\n').pop() ?? '';
+    return { bin, seconds: Math.round((Date.now() - started) / 1000) };
   }
 
   private start(name: string, command: string, args: string[]): ChildProcess {
@@ -62,6 +72,7 @@ export class LocalCluster {
   }
 
   async startControlPlane(bin: string): Promise<void> {
+    this.kubectlPath = join(bin, 'kubectl');
     process.on('exit', this.exitHandler);
     this.dir = await mkdtemp(join(tmpdir(), 'storage-policy-e2e-'));
     const [etcdClient, etcdPeer, apiserver] = [await freePort(), await freePort(), await freePort()];
@@ -111,6 +122,8 @@ export class LocalCluster {
       `--etcd-servers=http://127.0.0.1:${etcdClient}`,
       '--bind-address=127.0.0.1',
       '--advertise-address=127.0.0.1',
+      // 1.37 refuses a loopback advertise address with the default endpoint reconciler.
+      '--endpoint-reconciler-type=none',
       `--secure-port=${apiserver}`,
       `--cert-dir=${file('apiserver-certs')}`,
       `--tls-cert-file=${file('apiserver.crt')}`,
@@ -126,6 +139,17 @@ export class LocalCluster {
       '--v=1',
     ]);
     await eventually('kube-apiserver /readyz', () => this.kubectl('get', '--raw', '/readyz').status === 0, 90_000, 250);
+
+    // The controllers that turn objects into claims as in a real cluster: the StatefulSet controller
+    // creates each replica's PVCs from the templates (through admission, as any client), the binder
+    // binds claims to pre-bound volumes, and default ServiceAccounts let the pods be created.
+    this.start('kube-controller-manager', join(bin, 'kube-controller-manager'), [
+      `--kubeconfig=${this.kubeconfig}`,
+      '--controllers=statefulset,persistentvolume-binder,serviceaccount',
+      '--leader-elect=false',
+      '--secure-port=0',
+      '--v=1',
+    ]);
   }
 
   /** Writes the webhook's certificate and deploy/'s configurations pointed at the local URL, and starts the webhook. */
@@ -172,7 +196,7 @@ export class LocalCluster {
   }
 
   kubectlWithInput(input: string | undefined, ...args: string[]): CommandResult {
-    const result = spawnSync('kubectl', [`--kubeconfig=${this.kubeconfig}`, ...args], { input, encoding: 'utf8', timeout: 30_000 });
+    const result = spawnSync(this.kubectlPath, [`--kubeconfig=${this.kubeconfig}`, ...args], { input, encoding: 'utf8', timeout: 30_000 });
     return { status: result.status, stdout: result.stdout ?? '', stderr: result.stderr ?? '' };
   }
 
@@ -185,7 +209,7 @@ export class LocalCluster {
   }
 
   async stop(): Promise<void> {
-    for (const name of ['webhook', 'kube-apiserver', 'etcd']) await this.stopProcess(name);
+    for (const name of ['webhook', 'kube-controller-manager', 'kube-apiserver', 'etcd']) await this.stopProcess(name);
     process.off('exit', this.exitHandler);
     if (this.dir && !process.env['KEEP_E2E_DIR']) await rm(this.dir, { recursive: true, force: true });
   }
