@@ -75,6 +75,8 @@ export function lintPolicies(policies: readonly Policy[], options: { locate?: Lo
     }
   }
 
+  lintCombinations(policies, report);
+
   for (const policy of policies) {
     const governsClaims = policy.match.kinds.some((kind) => kind !== 'StorageClass');
     const governsClasses = policy.match.kinds.includes('StorageClass');
@@ -105,6 +107,37 @@ export function lintPolicies(policies: readonly Policy[], options: { locate?: Lo
     if (options.inventory) lintAgainstInventory(policy, options.inventory, report);
   }
   return problems;
+}
+
+/**
+ * Settings of two policies that may govern the same claims and leave nothing admissible: every claim or
+ * StatefulSet there would be denied by one of them (engine/compose.ts intersects them). Pairs only: three
+ * lists can be pairwise compatible and still share nothing, which the webhook then reports per claim.
+ */
+function lintCombinations(policies: readonly Policy[], report: Report): void {
+  for (const [i, a] of policies.entries()) {
+    for (const b of policies.slice(i + 1)) {
+      if (!claimsMayOverlap(a, b)) continue;
+      const [zonesA, zonesB] = [a.zones?.allowed, b.zones?.allowed];
+      if (zonesA && zonesB && !zonesA.some((zone) => zonesB.includes(zone))) {
+        report('error', 'no-admissible-zone', b, ['spec', 'zones', 'allowed'], `no zone is allowed by both this policy and ${a.name} (${zonesA.join(', ')}); claims and StatefulSets governed by both are always denied`);
+      }
+      const [classesA, classesB] = [a.storageClasses?.allowed, b.storageClasses?.allowed];
+      if (classesA && classesB && !classesA.some((name) => classesB.includes(name))) {
+        report('error', 'no-admissible-class', b, ['spec', 'storageClasses', 'allowed'], `no class is allowed by both this policy and ${a.name} (${classesA.join(', ')}); every claim governed by both is denied`);
+      }
+      for (const [owner, other] of [
+        [a, b],
+        [b, a],
+      ] as const) {
+        const allowed = other.storageClasses?.allowed;
+        (owner.storageClasses?.defaults ?? []).forEach((choice, index) => {
+          if (!allowed || allowed.includes(choice.class)) return;
+          report('error', 'default-forbidden', owner, ['spec', 'storageClasses', 'defaults', index, 'class'], `default class ${choice.class} is not allowed by policy ${other.name} (${allowed.join(', ')}), which governs the same claims; the webhook passes it over`);
+        });
+      }
+    }
+  }
 }
 
 type Report = (severity: LintProblem['severity'], check: string, policy: Policy, path: Array<string | number>, message: string) => void;

@@ -145,6 +145,9 @@ function pinStatefulSet(context: RuleContext, policy: Policy, allowed: string[])
   const nodeSelector = stringMapAt(context.object, ...POD_SPEC, 'nodeSelector');
   const deprecated = nodeSelector[DEPRECATED_ZONE_LABEL];
   const current = nodeSelector[ZONE_LABEL];
+  // Pods pinned to a zone outside the allowed ones cannot be fixed by adding a pin (the two would
+  // contradict): leave the template as written, and validation denies at the field its owner wrote.
+  if ([deprecated, current].some((zone) => zone !== undefined && !allowed.includes(zone))) return [];
   if (deprecated !== undefined && (current === undefined || current === deprecated)) {
     const patch: PatchOperation[] = [];
     if (current === undefined) patch.push({ op: 'add', path: pointer(...POD_SPEC, 'nodeSelector', ZONE_LABEL), value: deprecated });
