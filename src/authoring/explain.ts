@@ -1,4 +1,4 @@
-import { globMatches, selectorMatches } from '../core/selectors.js';
+import { matchByName, matchBySelector } from '../engine/matching.js';
 import type { GovernedKind } from '../core/storage.js';
 import type { ClusterLookup } from '../lookup/lookup.js';
 import { byPrecedence, type Policy } from '../policy/model.js';
@@ -13,33 +13,12 @@ export interface Explanation {
 }
 
 function matchReasons(policy: Policy, kind: GovernedKind, namespace: string, lookup: ClusterLookup): { governs: boolean; reasons: string[] } {
-  const reasons: string[] = [];
-  if (!policy.match.kinds.includes(kind)) return { governs: false, reasons: [`match.kinds is ${policy.match.kinds.join(', ')}, not ${kind}`] };
-  reasons.push(`match.kinds includes ${kind}`);
-  if (kind === 'StorageClass') return { governs: true, reasons: [...reasons, 'StorageClasses are cluster-scoped: namespace criteria do not apply'] };
-  const names = policy.match.namespaces;
-  if (names) {
-    const hit = names.find((pattern) => globMatches(pattern, namespace));
-    if (!hit) return { governs: false, reasons: [...reasons, `namespace ${namespace} matches none of match.namespaces (${names.join(', ')})`] };
-    reasons.push(hit === namespace ? `match.namespaces names ${namespace}` : `match.namespaces pattern ${hit} matches ${namespace}`);
-  } else {
-    reasons.push('no match.namespaces: every namespace');
-  }
-  const exclusion = (policy.match.excludeNamespaces ?? []).find((pattern) => globMatches(pattern, namespace));
-  if (exclusion) return { governs: false, reasons: [...reasons, `but excludeNamespaces ${exclusion} excludes it`] };
-  const selector = policy.match.namespaceSelector;
-  if (selector) {
-    const labels = lookup.namespaceLabels(namespace);
-    if (!labels.known) {
-      const governs = policy.lookupFailure === 'deny';
-      return { governs, reasons: [...reasons, `namespaceSelector needs the namespace labels, which are unknown (${labels.reason}); lookupFailure ${policy.lookupFailure} ${governs ? 'applies' : 'skips'} the policy`] };
-    }
-    const matched = selectorMatches(selector, labels.value ?? {});
-    const shown = Object.entries(labels.value ?? {}).map(([key, value]) => `${key}=${value}`).join(', ') || 'none';
-    reasons.push(`namespaceSelector ${matched ? 'matches' : 'does not match'} the labels (${shown})`);
-    if (!matched) return { governs: false, reasons };
-  }
-  return { governs: true, reasons };
+  const byName = matchByName(policy, kind, namespace);
+  if (!byName.governs || kind === 'StorageClass') return { governs: byName.governs, reasons: [byName.reason] };
+  const reasons = [`match.kinds includes ${kind}`, byName.reason];
+  if (!policy.match.namespaceSelector) return { governs: true, reasons };
+  const bySelector = matchBySelector(policy, namespace, lookup.namespaceLabels(namespace));
+  return { governs: bySelector.governs, reasons: [...reasons, bySelector.reason] };
 }
 
 function effectsOf(policy: Policy, kind: GovernedKind, governing: Policy[]): string[] {

@@ -3,6 +3,7 @@ import { globMatches } from '../core/selectors.js';
 import type { SourceProblem } from '../io/yaml.js';
 import type { ClusterLookup } from '../lookup/lookup.js';
 import type { Policy, RuleId } from '../policy/model.js';
+import { familyOfRule } from '../rules/registry.js';
 
 export interface LintProblem extends SourceProblem {
   severity: 'error' | 'warning';
@@ -47,15 +48,6 @@ export function claimsMayOverlap(a: Policy, b: Policy): boolean {
   return na.some((pa) => nb.some((pb) => patternsMayOverlap(pa, pb) && reachable(pa) && reachable(pb)));
 }
 
-const FAMILY_OF_RULE: Record<string, keyof Policy | 'any'> = {
-  'storage-class': 'storageClasses',
-  'access-modes': 'accessModes',
-  zones: 'zones',
-  iops: 'iops',
-  capacity: 'capacity',
-  lookup: 'any',
-};
-
 /**
  * Checks across a policy set that the schema cannot make: defaults that conflict or would be denied,
  * classes the cluster does not have, settings that can never apply, and warn/audit rules nobody owns.
@@ -95,9 +87,9 @@ export function lintPolicies(policies: readonly Policy[], options: { locate?: Lo
       report('error', 'never-applies', policy, ['spec', 'match', 'namespaces'], 'every listed namespace is also in excludeNamespaces');
     }
     for (const rule of Object.keys(policy.rules) as RuleId[]) {
-      const section = FAMILY_OF_RULE[rule.split('/')[0] ?? ''];
-      if (section && section !== 'any' && policy[section] === undefined && !(rule.startsWith('capacity/type') && policy.iops)) {
-        report('warning', 'never-fires', policy, ['spec', 'rules', rule], `the policy has no ${section} section, so ${rule} never fires`);
+      const sections = familyOfRule(rule)?.sections;
+      if (sections && !sections.some((section) => policy[section] !== undefined)) {
+        report('warning', 'never-fires', policy, ['spec', 'rules', rule], `the policy has no ${sections.join(' or ')} section, so ${rule} never fires`);
       }
     }
     const softened = policy.action !== 'deny' || Object.values(policy.rules).some((action) => action !== 'deny');

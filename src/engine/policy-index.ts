@@ -1,9 +1,12 @@
-import { globMatches, selectorMatches } from '../core/selectors.js';
 import type { GovernedKind } from '../core/storage.js';
-import type { ClusterLookup } from '../lookup/lookup.js';
+import { known, type ClusterLookup, type Lookup } from '../lookup/lookup.js';
 import { byPrecedence, type Policy } from '../policy/model.js';
 import { lookupFailure } from '../rules/common.js';
 import type { Finding } from '../rules/contract.js';
+import { matchByName, matchBySelector } from './matching.js';
+
+/** Stands in for labels when no candidate has a namespaceSelector: never read. */
+const NO_LABELS_NEEDED = known<Record<string, string> | undefined>(undefined);
 
 interface KindIndex {
   /** Policies naming a namespace exactly, by that name. */
@@ -56,10 +59,7 @@ export class PolicyIndex {
     if (!index) return [];
     let list = index.byNamespace.get(namespace);
     if (!list) {
-      const globbed = index.patterned.filter((policy) => !policy.match.namespaces || policy.match.namespaces.some((pattern) => globMatches(pattern, namespace)));
-      list = [...(index.exact.get(namespace) ?? []), ...globbed]
-        .filter((policy) => !(policy.match.excludeNamespaces ?? []).some((pattern) => globMatches(pattern, namespace)))
-        .sort(byPrecedence);
+      list = [...(index.exact.get(namespace) ?? []), ...index.patterned].filter((policy) => matchByName(policy, kind, namespace).governs).sort(byPrecedence);
       if (index.byNamespace.size >= MEMO_LIMIT) index.byNamespace.clear();
       index.byNamespace.set(namespace, list);
     }
@@ -72,26 +72,14 @@ export class PolicyIndex {
     if (!candidates.some((policy) => policy.match.namespaceSelector)) return { policies: candidates, findings: [] };
     const policies: Policy[] = [];
     const findings: Finding[] = [];
-    let labels: Record<string, string> | undefined;
-    let reason: string | undefined;
+    let labels: Lookup<Record<string, string> | undefined> | undefined;
     for (const policy of candidates) {
-      const selector = policy.match.namespaceSelector;
-      if (!selector) {
-        policies.push(policy);
-        continue;
+      if (policy.match.namespaceSelector) labels ??= lookup.namespaceLabels(namespace);
+      const step = matchBySelector(policy, namespace, labels ?? NO_LABELS_NEEDED);
+      if (step.lookupFailed !== undefined) {
+        findings.push(...lookupFailure(policy, 'metadata.namespace', `whether policy ${policy.name} governs namespace ${namespace}`, step.lookupFailed));
       }
-      if (labels === undefined && reason === undefined) {
-        const answer = lookup.namespaceLabels(namespace);
-        if (answer.known) labels = answer.value ?? {};
-        else reason = answer.reason;
-      }
-      if (labels !== undefined) {
-        if (selectorMatches(selector, labels)) policies.push(policy);
-        continue;
-      }
-      // Without labels the policy may or may not govern the namespace: deny mode applies it anyway.
-      findings.push(...lookupFailure(policy, 'metadata.namespace', `whether policy ${policy.name} governs namespace ${namespace}`, reason ?? 'labels unknown'));
-      if (policy.lookupFailure === 'deny') policies.push(policy);
+      if (step.governs) policies.push(policy);
     }
     return { policies, findings };
   }

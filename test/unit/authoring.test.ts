@@ -78,7 +78,7 @@ describe('explain', () => {
     assert.match(second?.effects[0] ?? '', /overridden by team \(precedence\)/);
     const system = explain([platform], 'kube-system', 'PersistentVolumeClaim', cluster());
     assert.equal(system[0]?.governs, false);
-    assert.ok(system[0]?.reasons.includes('but excludeNamespaces kube-* excludes it'));
+    assert.ok(system[0]?.reasons.includes('excludeNamespaces kube-* excludes kube-system'), system[0]?.reasons.join('; '));
   });
 });
 
