@@ -14,8 +14,8 @@ export type AdmissionHandler = (request: AdmissionRequest, engine: Engine) => Ad
 
 /**
  * The handler of one webhook: triage, the review pipeline at its stage, and a response built by the
- * helpers. A rule that throws is answered in the protocol, with the family's name, so the API server
- * shows what failed and failurePolicy does not decide on a bare HTTP 500.
+ * helpers. A rule that throws (a bug) is answered in the protocol, allowed: false with code 500 and the
+ * family's name, so kubectl shows what failed instead of failurePolicy acting on a bare HTTP 500.
  */
 function handlerFor(stage: Exclude<ReviewStage, 'both'>): AdmissionHandler {
   return (request, engine) => {
@@ -27,8 +27,8 @@ function handlerFor(stage: Exclude<ReviewStage, 'both'>): AdmissionHandler {
     try {
       verdict = review(engine, input, stage);
     } catch (error) {
-      if (!(error instanceof RuleFailure)) throw error;
-      return { valid: true, response: errored(request.uid, `storage policy webhook error: ${error.message}`), decision: 'error', fired: [], input, reason: error.message };
+      const reason = error instanceof RuleFailure ? error.message : `internal error: ${error instanceof Error ? error.message : String(error)}`;
+      return { valid: true, response: errored(request.uid, `storage policy webhook error: ${reason}`), decision: 'error', fired: [], input, reason };
     }
     const skipped = verdict.skipped.length > 0 ? { skipped: verdict.skipped } : {};
     if (stage === 'mutate') {

@@ -3,7 +3,8 @@ import { Server as TlsServer, type SecureContextOptions } from 'node:tls';
 import underPressure from '@fastify/under-pressure';
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyPluginCallback } from 'fastify';
 import type { Logger } from 'pino';
-import { mutatingHandler, validatingHandler, type AdmissionHandler } from '../admission/handler.js';
+import { mutatingHandler, validatingHandler, type AdmissionHandler, type AdmissionOutcome } from '../admission/handler.js';
+import { isObject, objectAt, stringAt } from '../core/json.js';
 import { ADMISSION_API_VERSION, reviewResponse, type AdmissionReview } from '../admission/review.js';
 import { WebhookMetrics } from './metrics.js';
 import type { WebhookState } from './state.js';
@@ -72,6 +73,60 @@ const admissionReviewSchema = {
   },
 } as const;
 
+/** The response the API server accepts (admission.k8s.io/v1); serialized by this schema, so nothing else leaks out. */
+const admissionResponseSchema = {
+  type: 'object',
+  required: ['apiVersion', 'kind', 'response'],
+  additionalProperties: false,
+  properties: {
+    apiVersion: { const: ADMISSION_API_VERSION },
+    kind: { const: 'AdmissionReview' },
+    response: {
+      type: 'object',
+      required: ['uid', 'allowed'],
+      additionalProperties: false,
+      properties: {
+        uid: { type: 'string' },
+        allowed: { type: 'boolean' },
+        status: { type: 'object', required: ['code', 'message'], additionalProperties: false, properties: { code: { type: 'integer' }, reason: { type: 'string' }, message: { type: 'string' } } },
+        patchType: { const: 'JSONPatch' },
+        patch: { type: 'string' },
+        warnings: { type: 'array', items: { type: 'string' } },
+        auditAnnotations: { type: 'object', additionalProperties: { type: 'string' } },
+      },
+    },
+  },
+} as const;
+
+const errorResponseSchema = {
+  type: 'object',
+  required: ['error', 'message', 'statusCode'],
+  properties: { error: { type: 'string' }, message: { type: 'string' }, statusCode: { type: 'integer' }, code: { type: 'string' } },
+} as const;
+
+/** What the route learned about one admission, for the hook that logs and counts it. */
+interface AdmissionRecord {
+  outcome?: Extract<AdmissionOutcome, { valid: true }>;
+  /** The error behind a 4xx or 5xx answer, logged with the admission line. */
+  error?: FastifyError;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    admission: AdmissionRecord | null;
+  }
+  interface FastifyContextConfig {
+    webhook?: 'mutate' | 'validate';
+  }
+}
+
+/** The decision label of a request that never reached a handler: how it was answered. */
+function exitOf(statusCode: number): string {
+  if (statusCode === 503) return 'unavailable';
+  if (statusCode === 413) return 'too_large';
+  return statusCode >= 500 ? 'error' : 'rejected';
+}
+
 function admissionRoutes(state: WebhookState, metrics: WebhookMetrics, overload: OverloadOptions | undefined): FastifyPluginCallback {
   return (app, _options, done) => {
     // Registered inside this plugin only: admission answers 503 with Retry-After when the process is
@@ -84,39 +139,57 @@ function admissionRoutes(state: WebhookState, metrics: WebhookMetrics, overload:
         exposeStatusRoute: false,
       });
     }
-    const route = (path: string, handler: AdmissionHandler, webhook: string): void => {
-      app.post<{ Body: AdmissionReview }>(path, { schema: { body: admissionReviewSchema } }, async (request, reply) => {
+    app.decorateRequest('admission', null);
+    app.addHook('onRequest', async (request) => {
+      request.admission = {};
+    });
+    // Every exit of an admission route passes here once: answered, 400, 413, 415, 503 alike. Timing,
+    // metrics and the log line live here, not in the handler, so none is missed or counted twice.
+    app.addHook('onResponse', async (request, reply) => {
+      const webhook = reply.routeOptions.config.webhook ?? 'unknown';
+      const outcome = request.admission?.outcome;
+      const error = request.admission?.error;
+      const body = isObject(request.body) ? objectAt(request.body, 'request') : undefined;
+      const operation = stringAt(body, 'operation') ?? 'unknown';
+      const decision = outcome?.decision ?? exitOf(reply.statusCode);
+      const kind = outcome ? (outcome.decision === 'skipped' ? 'other' : (outcome.input?.kind ?? 'other')) : 'unknown';
+      metrics.admissionDuration.observe({ webhook, kind, operation, decision }, reply.elapsedTime / 1000);
+      if (reply.statusCode >= 400 && reply.statusCode < 500) metrics.badRequests.inc({ status: String(reply.statusCode) });
+      for (const fired of outcome?.fired ?? []) {
+        if (fired.action === 'mutate') metrics.mutations.inc({ policy: fired.policy, rule: fired.rule });
+        else metrics.findings.inc({ policy: fired.policy, rule: fired.rule, action: fired.action });
+      }
+      const level = outcome?.decision === 'error' || reply.statusCode >= 500 ? 'error' : outcome?.skipped || !outcome ? 'warn' : 'info';
+      request.log[level](
+        {
+          webhook,
+          status: reply.statusCode,
+          uid: stringAt(body, 'uid'),
+          kind: stringAt(body, 'kind', 'kind'),
+          namespace: stringAt(body, 'namespace'),
+          name: stringAt(body, 'name'),
+          operation,
+          dryRun: isObject(body) && body['dryRun'] === true,
+          decision,
+          ...(outcome?.decision === 'error' ? { error: outcome.reason } : {}),
+          ...(error ? (reply.statusCode >= 500 ? { err: error } : { reason: error.message }) : {}),
+          ...(outcome?.skipped ? { skippedMutations: outcome.skipped } : {}),
+          fired: (outcome?.fired ?? []).map((fired) => `${fired.policy}:${fired.rule}:${fired.action}`),
+          durationMs: reply.elapsedTime,
+        },
+        'admission',
+      );
+    });
+    const route = (path: string, handler: AdmissionHandler, webhook: 'mutate' | 'validate'): void => {
+      const schema = { body: admissionReviewSchema, response: { 200: admissionResponseSchema, '4xx': errorResponseSchema, '5xx': errorResponseSchema } };
+      app.post<{ Body: AdmissionReview }>(path, { schema, config: { webhook } }, async (request, reply) => {
         const engine = state.engine;
         if (!engine) {
           return reply.code(503).header('retry-after', '5').send({ error: 'Service Unavailable', message: 'no valid policy set is loaded', statusCode: 503 });
         }
-        const started = process.hrtime.bigint();
-        const review = request.body;
-        const outcome = handler(review.request, engine);
+        const outcome = handler(request.body.request, engine);
         if (!outcome.valid) return reply.code(400).send({ error: 'Bad Request', message: outcome.message, statusCode: 400 });
-        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-        const kind = review.request.kind.kind;
-        metrics.admissionDuration.observe({ webhook, kind: outcome.decision === 'skipped' ? 'other' : kind, operation: review.request.operation, decision: outcome.decision }, seconds);
-        for (const fired of outcome.fired) {
-          if (fired.action === 'mutate') metrics.mutations.inc({ policy: fired.policy, rule: fired.rule });
-          else metrics.findings.inc({ policy: fired.policy, rule: fired.rule, action: fired.action });
-        }
-        request.log[outcome.skipped ? 'warn' : 'info'](
-          {
-            webhook,
-            ...(outcome.skipped ? { skippedMutations: outcome.skipped } : {}),
-            uid: review.request.uid,
-            kind,
-            namespace: review.request.namespace,
-            name: review.request.name,
-            operation: review.request.operation,
-            dryRun: review.request.dryRun === true,
-            decision: outcome.decision,
-            fired: outcome.fired.map((fired) => `${fired.policy}:${fired.rule}:${fired.action}`),
-            durationMs: seconds * 1000,
-          },
-          'admission',
-        );
+        if (request.admission) request.admission.outcome = outcome;
         return reviewResponse(outcome.response);
       });
     };
@@ -179,9 +252,9 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     const status = error.statusCode ?? 500;
     // Client errors keep their status; 503 (overloaded, with Retry-After) too; anything else is a bug: 500.
     const statusCode = error.validation ? 400 : (status >= 400 && status < 500) || status === 503 ? status : 500;
-    if (statusCode === 503) request.log.warn({ code: error.code }, 'overloaded: answered 503');
+    // Admission routes log and count every exit in their onResponse hook; elsewhere a server error is logged here.
+    if (request.admission) request.admission.error = error;
     else if (statusCode >= 500) request.log.error({ err: error }, 'request failed');
-    else metrics.badRequests.inc({ status: String(statusCode) });
     const message = error.validation
       ? `invalid AdmissionReview: ${error.message}`
       : statusCode === 413
