@@ -9,7 +9,7 @@ const server = createSecureServer({ allowHTTP1: true, cert: readFileSync(certFil
   const chunks: Buffer[] = [];
   request.on('data', (chunk: Buffer) => chunks.push(chunk));
   request.on('end', () => {
-    let uid = '';
+    let uid: string;
     try {
       const review = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { request?: { uid?: string } };
       uid = review.request?.uid ?? '';

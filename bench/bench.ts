@@ -40,14 +40,25 @@ const CONNECTIONS = Number(values.connections);
 const pvc = (namespace: string, name: string): JsonObject => fixturePvc({ resources: { requests: { storage: '100Gi' } } }, { name, namespace });
 const statefulSet = (replicas: number, classes: boolean): JsonObject => {
   const storageClass: JsonObject = classes ? { storageClassName: 'io1-legacy' } : {};
-  const templates = [['data', '200Gi'], ['logs', '50Gi'], ['cache', '10Gi']].map(([name, size]) => template(name ?? '', { resources: { requests: { storage: size ?? '' } }, ...storageClass }));
+  const templates = [
+    ['data', '200Gi'],
+    ['logs', '50Gi'],
+    ['cache', '10Gi'],
+  ].map(([name, size]) => template(name ?? '', { resources: { requests: { storage: size ?? '' } }, ...storageClass }));
   return fixtureStatefulSet(templates, {}, replicas, { name: 'kafka', namespace: 'payments' });
 };
-const io2Class: JsonObject = { apiVersion: 'storage.k8s.io/v1', kind: 'StorageClass', metadata: { name: 'io2-fast' }, provisioner: 'ebs.csi.aws.com', volumeBindingMode: 'WaitForFirstConsumer', parameters: { type: 'io2', iopsPerGB: '200' } };
+const io2Class: JsonObject = {
+  apiVersion: 'storage.k8s.io/v1',
+  kind: 'StorageClass',
+  metadata: { name: 'io2-fast' },
+  provisioner: 'ebs.csi.aws.com',
+  volumeBindingMode: 'WaitForFirstConsumer',
+  parameters: { type: 'io2', iopsPerGB: '200' },
+};
 
 let uid = 0;
 function review(object: JsonObject, operation: 'CREATE' | 'UPDATE' = 'CREATE', oldObject?: JsonObject): string {
-  const kind = String(object['kind']);
+  const kind = typeof object['kind'] === 'string' ? object['kind'] : '';
   const group = kind === 'StatefulSet' ? 'apps' : kind === 'StorageClass' ? 'storage.k8s.io' : '';
   uid += 1;
   return JSON.stringify({
@@ -131,7 +142,7 @@ async function http1Run(port: number, ca: string, pid: number, overallRate?: num
     tlsOptions: { ca },
     headers: { 'content-type': 'application/json' },
     requests: MIX.map((entry) => ({ method: 'POST', path: entry.path, body: entry.body })),
-  } as autocannon.Options);
+  });
   const elapsed = (Date.now() - started) / 1000;
   return {
     rps: result.requests.average,
@@ -150,10 +161,14 @@ function percentile(sorted: number[], fraction: number): number {
 /** HTTP/2, as the API server's webhook client speaks it: a few sessions, many concurrent streams. */
 async function http2Run(port: number, ca: string, pid: number): Promise<RunResult> {
   const sessions: ClientHttp2Session[] = await Promise.all(
-    Array.from({ length: 4 }, () => new Promise<ClientHttp2Session>((resolve, reject) => {
-      const session = http2Connect(`https://127.0.0.1:${port}`, { ca }, () => resolve(session));
-      session.on('error', reject);
-    })),
+    Array.from(
+      { length: 4 },
+      () =>
+        new Promise<ClientHttp2Session>((resolve, reject) => {
+          const session = http2Connect(`https://127.0.0.1:${port}`, { ca }, () => resolve(session));
+          session.on('error', reject);
+        }),
+    ),
   );
   const latencies: number[] = [];
   let errors = 0;
@@ -184,7 +199,14 @@ async function http2Run(port: number, ca: string, pid: number): Promise<RunResul
   const elapsed = (Date.now() - started) / 1000;
   sessions.forEach((session) => session.close());
   latencies.sort((a, b) => a - b);
-  return { rps: latencies.length / elapsed, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99), p999: percentile(latencies, 0.999), cpuPercent: ((cpuSeconds(pid) - cpuBefore) / elapsed) * 100, errors };
+  return {
+    rps: latencies.length / elapsed,
+    p50: percentile(latencies, 0.5),
+    p99: percentile(latencies, 0.99),
+    p999: percentile(latencies, 0.999),
+    cpuPercent: ((cpuSeconds(pid) - cpuBefore) / elapsed) * 100,
+    errors,
+  };
 }
 
 // ---------------------------------------------------------------- fixtures: 100 policies, 10,000 cached objects
@@ -213,7 +235,12 @@ async function writeFixtures(dir: string, claims: number): Promise<{ policies: s
   const objects: object[] = [];
   for (let index = 0; index < TEAMS; index += 1) objects.push({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: `team-${index}`, labels: { team: String(index) } } });
   for (let index = 0; index < claims; index += 1) {
-    objects.push({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name: `claim-${index}`, namespace: index % 5 === 0 ? 'payments' : `team-${index % TEAMS}` }, spec: { storageClassName: index % 3 === 0 ? 'io2-high-iops' : 'gp3', accessModes: ['ReadWriteOnce'], resources: { requests: { storage: `${(index % 50) + 1}Gi` } } } });
+    objects.push({
+      apiVersion: 'v1',
+      kind: 'PersistentVolumeClaim',
+      metadata: { name: `claim-${index}`, namespace: index % 5 === 0 ? 'payments' : `team-${index % TEAMS}` },
+      spec: { storageClassName: index % 3 === 0 ? 'io2-high-iops' : 'gp3', accessModes: ['ReadWriteOnce'], resources: { requests: { storage: `${(index % 50) + 1}Gi` } } },
+    });
   }
   // As kubectl get -o json writes it: one List.
   const inventory = join(dir, 'inventory');
@@ -246,7 +273,12 @@ function scalePolicies(count: number): Policy[] {
 
 function scaleState(objects: number): ClusterState {
   const state = new ClusterState();
-  state.upsertStorageClass({ metadata: { name: 'gp3' }, provisioner: 'ebs.csi.aws.com', volumeBindingMode: 'WaitForFirstConsumer', parameters: { type: 'gp3', iopsPerGB: '50', allowAutoIOPSPerGBIncrease: 'true' } });
+  state.upsertStorageClass({
+    metadata: { name: 'gp3' },
+    provisioner: 'ebs.csi.aws.com',
+    volumeBindingMode: 'WaitForFirstConsumer',
+    parameters: { type: 'gp3', iopsPerGB: '50', allowAutoIOPSPerGBIncrease: 'true' },
+  });
   state.upsertStorageClass({ metadata: { name: 'io2' }, provisioner: 'ebs.csi.aws.com', volumeBindingMode: 'WaitForFirstConsumer', parameters: { type: 'io2', iopsPerGB: '100' } });
   for (let index = 0; index < objects; index += 1) {
     state.upsertClaim({ metadata: { name: `c-${index}`, namespace: `ns-${index % 1000}` }, spec: { storageClassName: index % 2 ? 'gp3' : 'io2', resources: { requests: { storage: '10Gi' } } } });
@@ -278,7 +310,7 @@ async function apiserverAddedLatency(): Promise<{ withMs: number; withoutMs: num
   const cached = existsSync(join(ROOT, '.cache/e2e', version, 'bin', 'kube-apiserver'));
   if (values.apiserver === 'off' || (values.apiserver === 'auto' && !cached)) return 'skipped (no cached kube-apiserver: run npm run test:e2e once, or pass --apiserver on)';
   const [newest] = await LocalCluster.versions();
-  const { bin } = LocalCluster.build(newest ?? "");
+  const { bin } = LocalCluster.build(newest ?? '');
   const cluster = new LocalCluster();
   try {
     await cluster.startControlPlane(bin);
@@ -344,7 +376,24 @@ async function main(): Promise<void> {
 
     const webhookPort = await freePort();
     const profile = values.profile ? ['--cpu-prof', `--cpu-prof-dir=${values.profile}`] : [];
-    const webhook = spawn(process.execPath, [...profile, CLI, 'serve', '--host=127.0.0.1', `--port=${webhookPort}`, `--cert=${join(dir, 'tls.crt')}`, `--key=${join(dir, 'tls.key')}`, `--policies=${policies}`, `--inventory=${inventory}`, '--watch=false', '--log-level=info', '--shutdown-delay-seconds=0'], { stdio: 'ignore' });
+    const webhook = spawn(
+      process.execPath,
+      [
+        ...profile,
+        CLI,
+        'serve',
+        '--host=127.0.0.1',
+        `--port=${webhookPort}`,
+        `--cert=${join(dir, 'tls.crt')}`,
+        `--key=${join(dir, 'tls.key')}`,
+        `--policies=${policies}`,
+        `--inventory=${inventory}`,
+        '--watch=false',
+        '--log-level=info',
+        '--shutdown-delay-seconds=0',
+      ],
+      { stdio: 'ignore' },
+    );
     const baselinePort = await freePort();
     const baseline = spawn(process.execPath, [BASELINE, String(baselinePort), join(dir, 'tls.crt'), join(dir, 'tls.key')], { stdio: 'ignore' });
     children.push(webhook, baseline);
@@ -374,7 +423,16 @@ async function main(): Promise<void> {
       row(['HTTP/2', 'webhook', Math.round(h2Webhook.rps), h2Webhook.p50, h2Webhook.p99, h2Webhook.p999, Math.round(h2Webhook.cpuPercent), h2Webhook.errors]),
       row(['HTTP/2', 'bare TLS baseline', Math.round(h2Baseline.rps), h2Baseline.p50, h2Baseline.p99, h2Baseline.p999, Math.round(h2Baseline.cpuPercent), h2Baseline.errors]),
       row(['HTTP/1.1 at 1000 req/s', 'webhook', Math.round(fixedRate.rps), fixedRate.p50, fixedRate.p99, fixedRate.p999, Math.round(fixedRate.cpuPercent), fixedRate.errors]),
-      row(['HTTP/1.1 at 1000 req/s', 'bare TLS baseline', Math.round(fixedRateBaseline.rps), fixedRateBaseline.p50, fixedRateBaseline.p99, fixedRateBaseline.p999, Math.round(fixedRateBaseline.cpuPercent), fixedRateBaseline.errors]),
+      row([
+        'HTTP/1.1 at 1000 req/s',
+        'bare TLS baseline',
+        Math.round(fixedRateBaseline.rps),
+        fixedRateBaseline.p50,
+        fixedRateBaseline.p99,
+        fixedRateBaseline.p999,
+        Math.round(fixedRateBaseline.cpuPercent),
+        fixedRateBaseline.errors,
+      ]),
       '',
       `ratio webhook/baseline: HTTP/1.1 ${(h1Webhook.rps / h1Baseline.rps).toFixed(2)}, HTTP/2 ${(h2Webhook.rps / h2Baseline.rps).toFixed(2)}; webhook RSS ${steadyRssMb.toFixed(0)} MB after the runs (peak ${rssMb.toFixed(0)} MB), baseline peak ${baselineRssMb.toFixed(0)} MB`,
       '',

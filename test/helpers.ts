@@ -72,7 +72,9 @@ export function cluster(...extra: JsonObject[]): ClusterState {
   state.upsertStorageClass(storageClass('gp3', 'ebs.csi.aws.com', { parameters: { type: 'gp3' }, volumeBindingMode: 'WaitForFirstConsumer' }));
   state.upsertStorageClass(storageClass('io1-slow', 'ebs.csi.aws.com', { parameters: { type: 'io1', iopsPerGB: '5' }, volumeBindingMode: 'WaitForFirstConsumer' }));
   state.upsertStorageClass(storageClass('io2', 'ebs.csi.aws.com', { parameters: { type: 'io2', iopsPerGB: '100' }, volumeBindingMode: 'WaitForFirstConsumer' }));
-  state.upsertStorageClass(storageClass('efs', 'efs.csi.aws.com', { volumeBindingMode: 'Immediate', allowedTopologies: [{ matchLabelExpressions: [{ key: 'topology.kubernetes.io/zone', values: ['zone-a', 'zone-b'] }] }] }));
+  state.upsertStorageClass(
+    storageClass('efs', 'efs.csi.aws.com', { volumeBindingMode: 'Immediate', allowedTopologies: [{ matchLabelExpressions: [{ key: 'topology.kubernetes.io/zone', values: ['zone-a', 'zone-b'] }] }] }),
+  );
   for (const object of extra) {
     if (object['kind'] === 'StorageClass') state.upsertStorageClass(object);
     else if (object['kind'] === 'Namespace') state.upsertNamespace(object);
@@ -98,7 +100,7 @@ export interface Judged {
 export function judge(policies: Policy[], object: JsonObject, options: { operation?: Operation; oldObject?: JsonObject; lookup?: ClusterLookup; namespace?: string } = {}): Judged {
   const engine = new Engine(policies, options.lookup ?? cluster());
   const input = reviewInputOf({ object, operation: options.operation ?? 'CREATE', oldObject: options.oldObject, namespace: options.namespace, defaultNamespace: 'team-a' });
-  assert.ok(input, `${String(object['kind'])} is not a governed kind`);
+  assert.ok(input, `${JSON.stringify(object['kind'])} is not a governed kind`);
   const verdict = review(engine, input, 'both');
   const errors = jsonPatch.validate(verdict.patch, structuredClone(object));
   assert.equal(errors, undefined, `patch must apply to the object: ${JSON.stringify(verdict.patch)}`);

@@ -3,11 +3,10 @@ import { review, type Fired, type ReviewStage } from '../engine/pipeline.js';
 import type { ReviewInput } from '../rules/contract.js';
 import { allowed, denied, errored, patched, triage, type AdmissionRequest, type AdmissionResponse } from './review.js';
 
-export type Decision = 'allowed' | 'denied' | 'patched' | 'skipped' | 'error';
+type Decision = 'allowed' | 'denied' | 'patched' | 'skipped' | 'error';
 
 export type AdmissionOutcome =
-  | { valid: true; response: AdmissionResponse; decision: Decision; fired: Fired[]; input?: ReviewInput; reason?: string; skipped?: string[] }
-  | { valid: false; message: string };
+  { valid: true; response: AdmissionResponse; decision: Decision; fired: Fired[]; input?: ReviewInput; reason?: string; skipped?: string[] } | { valid: false; message: string };
 
 /** One request in, one response out; the HTTP layer knows nothing of policies. */
 export type AdmissionHandler = (request: AdmissionRequest, engine: Engine) => AdmissionOutcome;

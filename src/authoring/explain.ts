@@ -23,21 +23,31 @@ function matchReasons(policy: Policy, kind: GovernedKind, namespace: string, loo
 
 function effectsOf(policy: Policy, kind: GovernedKind, governing: Policy[]): string[] {
   const effects: string[] = [];
-  const supplies = (has: (candidate: Policy) => boolean): string => (governing.find(has) === policy ? 'this policy supplies it' : `overridden by ${governing.find(has)?.name ?? 'another policy'} (precedence)`);
+  const supplies = (has: (candidate: Policy) => boolean): string =>
+    governing.find(has) === policy ? 'this policy supplies it' : `overridden by ${governing.find(has)?.name ?? 'another policy'} (precedence)`;
   const classes = policy.storageClasses;
   if (kind !== 'StorageClass' && classes?.defaults) {
-    const choices = classes.defaults.map((choice) => `${choice.whenAccessModes ? `${choice.whenAccessModes.join('/')} -> ` : choice.whenVolumeMode ? `${choice.whenVolumeMode} -> ` : 'otherwise -> '}${choice.class}`);
+    const choices = classes.defaults.map(
+      (choice) => `${choice.whenAccessModes ? `${choice.whenAccessModes.join('/')} -> ` : choice.whenVolumeMode ? `${choice.whenVolumeMode} -> ` : 'otherwise -> '}${choice.class}`,
+    );
     effects.push(`default class: ${choices.join(', ')} (${supplies((candidate) => candidate.storageClasses?.defaults !== undefined)})`);
   }
   if (kind !== 'StorageClass' && classes?.allowed) effects.push(`allowed classes: ${classes.allowed.join(', ')}`);
   if (kind === 'StorageClass' && classes?.singleClusterDefault) effects.push('at most one cluster default StorageClass');
   if (kind !== 'StorageClass' && policy.accessModes) effects.push(`access modes checked against the provisioner; unknown provisioner: ${policy.accessModes.unknownProvisioner ?? 'warn'}`);
   if (policy.zones) {
-    const extra = kind === 'StatefulSet' && policy.zones.pinStatefulSets !== false ? `; pods pinned by nodeAffinity (${supplies((candidate) => candidate.zones !== undefined)})` : kind === 'StorageClass' && policy.zones.addAllowedTopologies ? '; allowedTopologies added on CREATE' : '';
+    const extra =
+      kind === 'StatefulSet' && policy.zones.pinStatefulSets !== false
+        ? `; pods pinned by nodeAffinity (${supplies((candidate) => candidate.zones !== undefined)})`
+        : kind === 'StorageClass' && policy.zones.addAllowedTopologies
+          ? '; allowedTopologies added on CREATE'
+          : '';
     effects.push(`zones: ${policy.zones.allowed.join(', ')}${extra}`);
   }
   if (policy.iops) {
-    const limits = [policy.iops.maxPerVolume ? `max ${policy.iops.maxPerVolume} per volume` : '', policy.iops.maxPerNamespace ? `max ${policy.iops.maxPerNamespace} per namespace` : ''].filter(Boolean);
+    const limits = [policy.iops.maxPerVolume ? `max ${policy.iops.maxPerVolume} per volume` : '', policy.iops.maxPerNamespace ? `max ${policy.iops.maxPerNamespace} per namespace` : ''].filter(
+      Boolean,
+    );
     effects.push(`EBS IOPS: driver limits checked${limits.length ? `, ${limits.join(', ')}` : ''}${kind !== 'StorageClass' && policy.iops.annotateQuote !== false ? ', quote annotated' : ''}`);
   }
   if (kind !== 'StorageClass' && policy.capacity) effects.push(`size: ${policy.capacity.min ?? '0'} to ${policy.capacity.max ?? 'unbounded'}`);
@@ -55,9 +65,14 @@ export function explain(policies: readonly Policy[], namespace: string, kind: Go
 }
 
 export function formatExplanation(explanations: Explanation[], namespace: string, kind: GovernedKind): string {
-  const lines = [`${kind} in ${kind === 'StorageClass' ? 'the cluster' : `namespace ${namespace}`}: ${explanations.filter((entry) => entry.governs).length} of ${explanations.length} policies govern (highest precedence first)`];
+  const lines = [
+    `${kind} in ${kind === 'StorageClass' ? 'the cluster' : `namespace ${namespace}`}: ${explanations.filter((entry) => entry.governs).length} of ${explanations.length} policies govern (highest precedence first)`,
+  ];
   for (const entry of explanations) {
-    lines.push('', `${entry.governs ? 'GOVERNS' : 'skips  '} ${entry.policy.name} (priority ${entry.policy.priority}, ${entry.policy.file})${entry.policy.owner ? `, owner ${entry.policy.owner}` : ''}`);
+    lines.push(
+      '',
+      `${entry.governs ? 'GOVERNS' : 'skips  '} ${entry.policy.name} (priority ${entry.policy.priority}, ${entry.policy.file})${entry.policy.owner ? `, owner ${entry.policy.owner}` : ''}`,
+    );
     entry.reasons.forEach((reason) => lines.push(`  - ${reason}`));
     entry.effects.forEach((effect) => lines.push(`  * ${effect}`));
   }

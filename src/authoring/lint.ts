@@ -34,7 +34,7 @@ function excluded(policy: Policy, namespace: string): boolean {
 }
 
 /** Whether two policies may govern a claim in the same namespace. Label selectors are assumed to overlap. */
-export function claimsMayOverlap(a: Policy, b: Policy): boolean {
+function claimsMayOverlap(a: Policy, b: Policy): boolean {
   const kinds = a.match.kinds.filter((kind) => kind !== 'StorageClass' && b.match.kinds.includes(kind));
   if (kinds.length === 0) return false;
   const [na, nb] = [a.match.namespaces, b.match.namespaces];
@@ -63,7 +63,13 @@ export function lintPolicies(policies: readonly Policy[], options: { locate?: Lo
     for (let j = i + 1; j < withDefaults.length; j += 1) {
       const [a, b] = [withDefaults[i] as Policy, withDefaults[j] as Policy];
       if (JSON.stringify(a.storageClasses?.defaults) === JSON.stringify(b.storageClasses?.defaults) || !claimsMayOverlap(a, b)) continue;
-      report('error', 'conflicting-defaults', b, ['spec', 'storageClasses', 'defaults'], `policy ${a.name} (${a.file}) may govern the same claims and sets different defaults; narrow one's match.namespaces or exclude the other's namespaces`);
+      report(
+        'error',
+        'conflicting-defaults',
+        b,
+        ['spec', 'storageClasses', 'defaults'],
+        `policy ${a.name} (${a.file}) may govern the same claims and sets different defaults; narrow one's match.namespaces or exclude the other's namespaces`,
+      );
     }
   }
 
@@ -76,10 +82,12 @@ export function lintPolicies(policies: readonly Policy[], options: { locate?: Lo
       for (const section of ['accessModes', 'capacity'] as const) {
         if (policy[section]) report('error', 'never-applies', policy, ['spec', section], `${section} judges claims, but match.kinds is only StorageClass`);
       }
-      if (policy.storageClasses?.defaults || policy.storageClasses?.allowed) report('error', 'never-applies', policy, ['spec', 'storageClasses'], 'defaults and allowed apply to claims, but match.kinds is only StorageClass');
+      if (policy.storageClasses?.defaults || policy.storageClasses?.allowed)
+        report('error', 'never-applies', policy, ['spec', 'storageClasses'], 'defaults and allowed apply to claims, but match.kinds is only StorageClass');
     }
     if (!governsClasses) {
-      if (policy.storageClasses?.singleClusterDefault) report('error', 'never-applies', policy, ['spec', 'storageClasses', 'singleClusterDefault'], 'judges StorageClasses; add StorageClass to match.kinds');
+      if (policy.storageClasses?.singleClusterDefault)
+        report('error', 'never-applies', policy, ['spec', 'storageClasses', 'singleClusterDefault'], 'judges StorageClasses; add StorageClass to match.kinds');
       if (policy.zones?.addAllowedTopologies) report('error', 'never-applies', policy, ['spec', 'zones', 'addAllowedTopologies'], 'mutates StorageClasses; add StorageClass to match.kinds');
     }
     const names = policy.match.namespaces;
@@ -112,11 +120,23 @@ function lintCombinations(policies: readonly Policy[], report: Report): void {
       if (!claimsMayOverlap(a, b)) continue;
       const [zonesA, zonesB] = [a.zones?.allowed, b.zones?.allowed];
       if (zonesA && zonesB && !zonesA.some((zone) => zonesB.includes(zone))) {
-        report('error', 'no-admissible-zone', b, ['spec', 'zones', 'allowed'], `no zone is allowed by both this policy and ${a.name} (${zonesA.join(', ')}); claims and StatefulSets governed by both are always denied`);
+        report(
+          'error',
+          'no-admissible-zone',
+          b,
+          ['spec', 'zones', 'allowed'],
+          `no zone is allowed by both this policy and ${a.name} (${zonesA.join(', ')}); claims and StatefulSets governed by both are always denied`,
+        );
       }
       const [classesA, classesB] = [a.storageClasses?.allowed, b.storageClasses?.allowed];
       if (classesA && classesB && !classesA.some((name) => classesB.includes(name))) {
-        report('error', 'no-admissible-class', b, ['spec', 'storageClasses', 'allowed'], `no class is allowed by both this policy and ${a.name} (${classesA.join(', ')}); every claim governed by both is denied`);
+        report(
+          'error',
+          'no-admissible-class',
+          b,
+          ['spec', 'storageClasses', 'allowed'],
+          `no class is allowed by both this policy and ${a.name} (${classesA.join(', ')}); every claim governed by both is denied`,
+        );
       }
       for (const [owner, other] of [
         [a, b],
@@ -125,7 +145,13 @@ function lintCombinations(policies: readonly Policy[], report: Report): void {
         const allowed = other.storageClasses?.allowed;
         (owner.storageClasses?.defaults ?? []).forEach((choice, index) => {
           if (!allowed || allowed.includes(choice.class)) return;
-          report('error', 'default-forbidden', owner, ['spec', 'storageClasses', 'defaults', index, 'class'], `default class ${choice.class} is not allowed by policy ${other.name} (${allowed.join(', ')}), which governs the same claims; the webhook passes it over`);
+          report(
+            'error',
+            'default-forbidden',
+            owner,
+            ['spec', 'storageClasses', 'defaults', index, 'class'],
+            `default class ${choice.class} is not allowed by policy ${other.name} (${allowed.join(', ')}), which governs the same claims; the webhook passes it over`,
+          );
         });
       }
     }
@@ -149,8 +175,10 @@ function lintAgainstInventory(policy: Policy, inventory: ClusterLookup, report: 
     const allowedZones = policy.zones?.allowed;
     if (allowedZones) {
       const outside = storageClass.zones?.filter((zone) => !allowedZones.includes(zone));
-      if (outside && outside.length > 0) report('error', 'zones', policy, path, `default class ${choice.class} can provision in ${outside.join(', ')}, outside the policy's zones ${allowedZones.join(', ')}`);
-      if (!storageClass.zones && storageClass.volumeBindingMode === 'Immediate') report('error', 'zones', policy, path, `default class ${choice.class} binds Immediately with no zone restriction: defaulted claims would be denied by zones/claim-class`);
+      if (outside && outside.length > 0)
+        report('error', 'zones', policy, path, `default class ${choice.class} can provision in ${outside.join(', ')}, outside the policy's zones ${allowedZones.join(', ')}`);
+      if (!storageClass.zones && storageClass.volumeBindingMode === 'Immediate')
+        report('error', 'zones', policy, path, `default class ${choice.class} binds Immediately with no zone restriction: defaulted claims would be denied by zones/claim-class`);
     }
     const entry = capabilities.get(storageClass.provisioner);
     if (policy.accessModes && entry) {

@@ -16,7 +16,7 @@ import { positionOf } from '../io/yaml.js';
 import { loadPolicyDir, parsePolicyText } from '../policy/load.js';
 import type { Policy } from '../policy/model.js';
 
-export const SUITE_KIND = 'StoragePolicyTest';
+const SUITE_KIND = 'StoragePolicyTest';
 const SUITE_SCHEMA_PATH = fileURLToPath(new URL('../../../schema/storage-policy-test.schema.json', import.meta.url));
 
 interface SuiteDocument {
@@ -86,7 +86,8 @@ export function runCase(engine: Engine, suite: string, testCase: SuiteCase): Cas
   if (decision !== expect.decision) differences.push(`decision: expected ${expect.decision}, got ${decision}${verdict.message ? `: ${verdict.message}` : ''}`);
   const denialText = verdict.message ?? '';
   for (const fragment of expect.messages ?? []) if (!denialText.includes(fragment)) differences.push(`denial message: missing "${fragment}"; got: ${denialText || '(none)'}`);
-  for (const fragment of expect.warnings ?? []) if (!verdict.warnings.some((warning) => warning.includes(fragment))) differences.push(`warnings: missing "${fragment}"; got: ${verdict.warnings.join(' | ') || '(none)'}`);
+  for (const fragment of expect.warnings ?? [])
+    if (!verdict.warnings.some((warning) => warning.includes(fragment))) differences.push(`warnings: missing "${fragment}"; got: ${verdict.warnings.join(' | ') || '(none)'}`);
   for (const rule of expect.rules ?? []) if (!fired.has(rule)) differences.push(`rules: ${rule} did not fire; fired: ${[...fired].join(', ') || '(none)'}`);
   if (expect.patched) differences.push(...containsAt(expect.patched, verdict.object).map((line) => `patched object ${line}`));
   if (expect.unchanged && verdict.patch.length > 0) differences.push(`expected no patch, got:\n${stringify(verdict.patch)}`);
@@ -140,7 +141,10 @@ export async function loadSuites(path: string): Promise<Suite[]> {
       const value = document.value;
       if (!validateSuite(value)) {
         const details = (validateSuite.errors ?? []).map((error) => {
-          const path = error.instancePath.split('/').slice(1).map((token) => (/^\d+$/.test(token) ? Number(token) : token));
+          const path = error.instancePath
+            .split('/')
+            .slice(1)
+            .map((token) => (/^\d+$/.test(token) ? Number(token) : token));
           const position = positionOf(document, path);
           return `${file}${position ? `:${position.line}:${position.column}` : ''}: ${error.instancePath || '(document)'} ${error.message ?? 'is invalid'}`;
         });
@@ -154,7 +158,10 @@ export async function loadSuites(path: string): Promise<Suite[]> {
       if (inventoryPaths.length > 0) {
         const { manifests, problems: inventoryProblems } = await readManifests(inventoryPaths);
         if (inventoryProblems.length > 0) throw new Error(inventoryProblems.map(formatProblem).join('\n'));
-        addToState(inventory, manifests.map((manifest) => manifest.object));
+        addToState(
+          inventory,
+          manifests.map((manifest) => manifest.object),
+        );
       }
       suites.push({ file, name: value.metadata.name, policies, inventory, cases: value.spec.cases });
     }

@@ -36,7 +36,7 @@ export async function lintCommand(values: ParsedOptions, dir: string): Promise<C
   }
   const inventoryPaths = listOption(values, 'inventory');
   const inventory = inventoryPaths.length > 0 ? await loadInventory(inventoryPaths) : undefined;
-  const problems = lintPolicies(set.policies, { locate: set.locate, inventory });
+  const problems = lintPolicies(set.policies, { locate: (policy, path) => set.locate(policy, path), inventory });
   const errors = problems.filter((problem) => problem.severity === 'error').length;
   const warnings = problems.length - errors;
   const failed = errors > 0 || (values['strict'] === true && warnings > 0);

@@ -2,11 +2,11 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments, stringify } from 'yaml';
-import { arrayAt, isObject, objectAt, type JsonObject } from '../core/json.js';
+import { arrayAt, isObject, objectAt, stringAt, type JsonObject } from '../core/json.js';
 import { makeCertificateAuthority, makeClientCertificate, makeServingCertificate } from '../server/tls.js';
 import { integerOption, listOption, stringOption, UsageError, type OptionSpec, type ParsedOptions } from './options.js';
 
-export const DEPLOY_DIR = fileURLToPath(new URL('../../../deploy', import.meta.url));
+const DEPLOY_DIR = fileURLToPath(new URL('../../../deploy', import.meta.url));
 const CA_INJECTION_ANNOTATION = 'cert-manager.io/inject-ca-from';
 
 export const CERTS_OPTIONS: OptionSpec[] = [
@@ -24,7 +24,7 @@ function serviceHosts(service: string, namespace: string): string[] {
 }
 
 /** The webhook configurations of deploy/, pointed at a URL or kept on the Service, with the CA in caBundle. */
-export async function renderWebhookConfigurations(caBundle: string, target: { url: string } | { service: string; namespace: string }): Promise<JsonObject[]> {
+async function renderWebhookConfigurations(caBundle: string, target: { url: string } | { service: string; namespace: string }): Promise<JsonObject[]> {
   const text = await readFile(join(DEPLOY_DIR, 'webhook-configurations.yaml'), 'utf8');
   return parseAllDocuments(text).map((document) => {
     const configuration = document.toJS() as JsonObject;
@@ -32,11 +32,9 @@ export async function renderWebhookConfigurations(caBundle: string, target: { ur
     if (annotations) delete annotations[CA_INJECTION_ANNOTATION];
     for (const webhook of arrayAt(configuration, 'webhooks') ?? []) {
       if (!isObject(webhook)) continue;
-      const path = String(objectAt(webhook, 'clientConfig', 'service')?.['path'] ?? '/');
+      const path = stringAt(webhook, 'clientConfig', 'service', 'path') ?? '/';
       webhook['clientConfig'] =
-        'url' in target
-          ? { url: new URL(path, target.url).toString(), caBundle }
-          : { service: { name: target.service, namespace: target.namespace, path, port: 443 }, caBundle };
+        'url' in target ? { url: new URL(path, target.url).toString(), caBundle } : { service: { name: target.service, namespace: target.namespace, path, port: 443 }, caBundle };
     }
     return configuration;
   });
@@ -90,7 +88,7 @@ export async function certs(values: ParsedOptions): Promise<string> {
       resources: [relative(resolve(out), DEPLOY_DIR)],
       secretGenerator: [{ name: 'storage-policy-webhook-tls', namespace, type: 'kubernetes.io/tls', files: ['tls.crt', 'tls.key'], options: { disableNameSuffixHash: true } }],
       patches: configurations.map((configuration) => ({
-        target: { kind: String(configuration['kind']), name: String(objectAt(configuration, 'metadata')?.['name']) },
+        target: { kind: stringAt(configuration, 'kind') ?? '', name: stringAt(configuration, 'metadata', 'name') ?? '' },
         patch: stringify((arrayAt(configuration, 'webhooks') ?? []).map((_, index) => ({ op: 'add', path: `/webhooks/${index}/clientConfig/caBundle`, value: caBundle }))),
       })),
     };

@@ -51,7 +51,14 @@ export function formatReviewText(results: ReviewResult[], showPatched: boolean, 
     result.warnings.forEach((warning) => lines.push(`  warning  ${warning}`));
     result.audit.forEach((audit) => lines.push(`  audit    ${audit}`));
     if (result.patch.length > 0) {
-      if (showPatched && result.patched) lines.push('  patched object:', ...stringify(result.patched).trimEnd().split('\n').map((line) => `    ${line}`));
+      if (showPatched && result.patched)
+        lines.push(
+          '  patched object:',
+          ...stringify(result.patched)
+            .trimEnd()
+            .split('\n')
+            .map((line) => `    ${line}`),
+        );
       else lines.push('  patch:', ...result.patch.map((operation) => `    ${JSON.stringify(operation)}`));
     }
   }

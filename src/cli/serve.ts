@@ -24,11 +24,23 @@ export const SERVE_OPTIONS: OptionSpec[] = [
   { name: 'kubeconfig', type: 'string', help: 'kubeconfig for the live cluster cache (in a pod, the service account is used)' },
   { name: 'cluster-cache', type: 'string', env: 'CLUSTER_CACHE', default: 'auto', help: 'auto (on with --kubeconfig or inside a pod), on, or off' },
   { name: 'client-ca', type: 'string', env: 'CLIENT_CA_FILE', help: 'PEM CA: require client certificates signed by it (mTLS with the API server)' },
-  { name: 'max-event-loop-delay-ms', type: 'string', env: 'MAX_EVENT_LOOP_DELAY_MS', default: String(DEFAULT_OVERLOAD.maxEventLoopDelayMs), help: 'admission answers 503 + Retry-After beyond this event loop delay' },
+  {
+    name: 'max-event-loop-delay-ms',
+    type: 'string',
+    env: 'MAX_EVENT_LOOP_DELAY_MS',
+    default: String(DEFAULT_OVERLOAD.maxEventLoopDelayMs),
+    help: 'admission answers 503 + Retry-After beyond this event loop delay',
+  },
   { name: 'max-connections', type: 'string', env: 'MAX_CONNECTIONS', default: String(DEFAULT_OVERLOAD.maxConnections), help: 'connections beyond this are refused' },
   { name: 'request-timeout-seconds', type: 'string', env: 'REQUEST_TIMEOUT_SECONDS', default: '10', help: 'a request whose body has not arrived by then is dropped (slow or stalled clients)' },
   { name: 'max-body-bytes', type: 'string', env: 'MAX_BODY_BYTES', default: String(DEFAULT_BODY_LIMIT), help: 'largest AdmissionReview body accepted (413 beyond)' },
-  { name: 'shutdown-delay-seconds', type: 'string', env: 'SHUTDOWN_DELAY_SECONDS', default: '5', help: 'on SIGTERM, seconds /readyz fails before the listener closes, so endpoints drop the pod first' },
+  {
+    name: 'shutdown-delay-seconds',
+    type: 'string',
+    env: 'SHUTDOWN_DELAY_SECONDS',
+    default: '5',
+    help: 'on SIGTERM, seconds /readyz fails before the listener closes, so endpoints drop the pod first',
+  },
   { name: 'shutdown-timeout-seconds', type: 'string', env: 'SHUTDOWN_TIMEOUT_SECONDS', default: '20', help: 'on SIGTERM, the most seconds in-flight requests get before the process exits' },
   { name: 'log-level', type: 'string', env: 'LOG_LEVEL', default: 'info', help: 'pino level: fatal, error, warn, info, debug, trace' },
 ];
@@ -86,7 +98,13 @@ export async function serve(values: ParsedOptions): Promise<void> {
   if (certFile && keyFile) {
     const pair = await readKeyPair(certFile, keyFile);
     tls = pair;
-    certificates = new CertificateReloader(certFile, keyFile, (next) => setServingCertificate(app, { ...TLS_FLOOR, ...(clientCa ? { ca: clientCa } : {}), key: next.key, cert: next.cert }), logger, pair.notAfter);
+    certificates = new CertificateReloader(
+      certFile,
+      keyFile,
+      (next) => setServingCertificate(app, { ...TLS_FLOOR, ...(clientCa ? { ca: clientCa } : {}), key: next.key, cert: next.cert }),
+      logger,
+      pair.notAfter,
+    );
     const reloading = certificates;
     notAfter = () => reloading.notAfter;
   } else {
@@ -130,10 +148,13 @@ export async function serve(values: ParsedOptions): Promise<void> {
     // Readiness fails first; the listener closes after the delay; in-flight requests finish.
     state.draining = true;
     logger.info({ signal, delaySeconds: shutdownDelay }, 'draining: /readyz now fails');
-    setTimeout(() => {
-      logger.error({ timeoutSeconds: shutdownTimeout }, 'in-flight requests did not finish in time; exiting');
-      process.exit(1);
-    }, (shutdownDelay + shutdownTimeout) * 1000).unref();
+    setTimeout(
+      () => {
+        logger.error({ timeoutSeconds: shutdownTimeout }, 'in-flight requests did not finish in time; exiting');
+        process.exit(1);
+      },
+      (shutdownDelay + shutdownTimeout) * 1000,
+    ).unref();
     setTimeout(() => {
       stopWatching.forEach((stop) => stop());
       cache?.stop();

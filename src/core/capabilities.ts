@@ -1,5 +1,5 @@
 export type AccessMode = 'ReadWriteOnce' | 'ReadOnlyMany' | 'ReadWriteMany' | 'ReadWriteOncePod';
-export const ACCESS_MODES: readonly AccessMode[] = ['ReadWriteOnce', 'ReadOnlyMany', 'ReadWriteMany', 'ReadWriteOncePod'];
+const ACCESS_MODES: readonly AccessMode[] = ['ReadWriteOnce', 'ReadOnlyMany', 'ReadWriteMany', 'ReadWriteOncePod'];
 
 export function isAccessMode(value: string): value is AccessMode {
   return (ACCESS_MODES as readonly string[]).includes(value);
@@ -44,7 +44,7 @@ const RWO_ROX: AccessMode[] = ['ReadWriteOnce', 'ReadOnlyMany'];
 const ALL_SHARED: AccessMode[] = ['ReadWriteOnce', 'ReadOnlyMany', 'ReadWriteMany'];
 
 /** The built-in table of ../shared/domain.md; policies extend or override it per provisioner. */
-export const BUILT_IN_CAPABILITIES: readonly ProvisionerCapabilities[] = [
+const BUILT_IN_CAPABILITIES: readonly ProvisionerCapabilities[] = [
   inTree('kubernetes.io/aws-ebs', RWO),
   inTree('kubernetes.io/gce-pd', RWO_ROX),
   inTree('kubernetes.io/azure-disk', RWO),

@@ -2,8 +2,8 @@ import { parameterValue } from './capabilities.js';
 
 // AWS EBS provisioning as aws-ebs-csi-driver (pkg/cloud) and the in-tree kubernetes.io/aws-ebs plugin do it.
 
-export const EBS_CSI = 'ebs.csi.aws.com';
-export const EBS_IN_TREE = 'kubernetes.io/aws-ebs';
+const EBS_CSI = 'ebs.csi.aws.com';
+const EBS_IN_TREE = 'kubernetes.io/aws-ebs';
 
 export function isEbsProvisioner(provisioner: string): boolean {
   return provisioner === EBS_CSI || provisioner === EBS_IN_TREE;

@@ -1,9 +1,6 @@
 import type { JsonValue } from './json.js';
 
-export type PatchOperation =
-  | { op: 'add'; path: string; value: JsonValue }
-  | { op: 'replace'; path: string; value: JsonValue }
-  | { op: 'remove'; path: string };
+export type PatchOperation = { op: 'add'; path: string; value: JsonValue } | { op: 'replace'; path: string; value: JsonValue } | { op: 'remove'; path: string };
 
 /** RFC 6901: `~` becomes `~0` before `/` becomes `~1`, the order that keeps `~1` in a key intact. */
 export function escapePointerToken(token: string): string {

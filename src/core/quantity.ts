@@ -25,7 +25,7 @@ const decimalSuffixes: Record<string, number> = {
 
 const quantityPattern = /^([+-]?(?:\d+(?:\.\d*)?|\.\d+))(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|[eE][+-]?\d+)?$/;
 
-export const GIB = 2 ** 30;
+const GIB = 2 ** 30;
 
 /** Bytes of a quantity string, or undefined when it is not a valid quantity. */
 export function parseQuantity(text: string): number | undefined {

@@ -23,7 +23,7 @@ export function governedKindOfManifest(object: unknown): GovernedKind | undefine
   return GOVERNED_KINDS.find((kind) => kind === stringAt(object, 'kind') && GROUP_OF_KIND[kind] === group);
 }
 
-export type VolumeBindingMode = 'Immediate' | 'WaitForFirstConsumer';
+type VolumeBindingMode = 'Immediate' | 'WaitForFirstConsumer';
 
 export interface StorageClassInfo {
   name: string;
@@ -54,7 +54,7 @@ export function readStorageClass(object: unknown): StorageClassInfo {
 }
 
 /** Exactly "true" counts, as in k8s.io/component-helpers/storage/volume.IsDefaultAnnotation. */
-export function isDefaultClassAnnotated(annotations: Record<string, string>): boolean {
+function isDefaultClassAnnotated(annotations: Record<string, string>): boolean {
   return annotations[DEFAULT_CLASS_ANNOTATION] === 'true' || annotations[BETA_DEFAULT_CLASS_ANNOTATION] === 'true';
 }
 
@@ -71,7 +71,7 @@ export function pickClusterDefault(classes: StorageClassInfo[]): StorageClassInf
   return defaults[0];
 }
 
-export type ClassSource = 'annotation' | 'field' | 'none' | 'unset';
+type ClassSource = 'annotation' | 'field' | 'none' | 'unset';
 
 export interface Claim {
   /** JSON Pointer tokens from the object root to the claim (PVC: none; VCT: spec.volumeClaimTemplates[i]). */
@@ -130,7 +130,7 @@ function readClaim(object: JsonValue | undefined, root: Array<string | number>, 
   };
 }
 
-export function replicasOf(statefulSet: unknown): number {
+function replicasOf(statefulSet: unknown): number {
   const spec = objectAt(statefulSet, 'spec');
   const replicas = spec?.['replicas'];
   return typeof replicas === 'number' && Number.isInteger(replicas) && replicas >= 0 ? replicas : 1;

@@ -4,13 +4,7 @@ export const ZONE_LABEL = 'topology.kubernetes.io/zone';
 export const DEPRECATED_ZONE_LABEL = 'failure-domain.beta.kubernetes.io/zone';
 
 /** Label keys that name a zone in StorageClass allowedTopologies, generic and driver-specific. */
-export const ZONE_TOPOLOGY_KEYS: ReadonlySet<string> = new Set([
-  ZONE_LABEL,
-  DEPRECATED_ZONE_LABEL,
-  'topology.ebs.csi.aws.com/zone',
-  'topology.gke.io/zone',
-  'topology.disk.csi.azure.com/zone',
-]);
+export const ZONE_TOPOLOGY_KEYS: ReadonlySet<string> = new Set([ZONE_LABEL, DEPRECATED_ZONE_LABEL, 'topology.ebs.csi.aws.com/zone', 'topology.gke.io/zone', 'topology.disk.csi.azure.com/zone']);
 
 /** The key a webhook-added allowedTopologies term uses for each driver. */
 export function zoneTopologyKeyFor(provisioner: string): string {
@@ -27,7 +21,7 @@ export function zoneTopologyKeyFor(provisioner: string): string {
 /** In-tree provisioners that take the deprecated `zone`/`zones` parameters. */
 export const IN_TREE_ZONE_PARAMETER_PROVISIONERS: ReadonlySet<string> = new Set(['kubernetes.io/aws-ebs', 'kubernetes.io/gce-pd']);
 
-export function zoneParameters(provisioner: string, parameters: Record<string, string>): string[] | undefined {
+function zoneParameters(provisioner: string, parameters: Record<string, string>): string[] | undefined {
   if (!IN_TREE_ZONE_PARAMETER_PROVISIONERS.has(provisioner)) return undefined;
   const text = parameters['zones'] ?? parameters['zone'];
   if (text === undefined) return undefined;

@@ -117,7 +117,19 @@ export class Engine {
   /** Decodes the object once: its claims, each with its class resolved. */
   private context(phase: RuleContext['phase'], input: ReviewInput, object: JsonObject, policies: Policy[], settings: ComposedSettings): RuleContext {
     const claims = claimsOf(input.kind, object).map((claim): ReviewedClaim => ({ ...claim, storageClass: resolveClass(claim, settings, this.lookup) }));
-    return { phase, kind: input.kind, operation: input.operation, namespace: input.namespace, object, oldObject: input.oldObject, claims, policies, settings, lookup: this.lookup, capabilitiesFor: this.capabilitiesFor };
+    return {
+      phase,
+      kind: input.kind,
+      operation: input.operation,
+      namespace: input.namespace,
+      object,
+      oldObject: input.oldObject,
+      claims,
+      policies,
+      settings,
+      lookup: this.lookup,
+      capabilitiesFor: this.capabilitiesFor,
+    };
   }
 
   /** Runs every mutating family in order, each on the object as the earlier families' patches left it. */
@@ -161,7 +173,8 @@ export class Engine {
     if (policies.length === 0 && matchFindings.length === 0) return [];
     const settings = composeSettings(policies);
     const raw = [...matchFindings, ...this.findings(input, input.object, policies, settings)];
-    const before = input.operation === 'UPDATE' && input.oldObject ? new Set(this.findings({ ...input, object: input.oldObject }, input.oldObject, policies, settings).map(findingKey)) : new Set<string>();
+    const before =
+      input.operation === 'UPDATE' && input.oldObject ? new Set(this.findings({ ...input, object: input.oldObject }, input.oldObject, policies, settings).map(findingKey)) : new Set<string>();
     const seen = new Set<string>();
     const findings: ResolvedFinding[] = [];
     for (const finding of raw) {

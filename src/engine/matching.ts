@@ -30,9 +30,16 @@ export function matchBySelector(policy: Policy, namespace: string, labels: Looku
   if (!selector) return { governs: true, reason: 'no namespaceSelector' };
   if (!labels.known) {
     const governs = policy.lookupFailure === 'deny';
-    return { governs, lookupFailed: labels.reason, reason: `namespaceSelector needs the labels of ${namespace}, which are unknown (${labels.reason}); lookupFailure ${policy.lookupFailure} ${governs ? 'applies' : 'skips'} the policy` };
+    return {
+      governs,
+      lookupFailed: labels.reason,
+      reason: `namespaceSelector needs the labels of ${namespace}, which are unknown (${labels.reason}); lookupFailure ${policy.lookupFailure} ${governs ? 'applies' : 'skips'} the policy`,
+    };
   }
   const matched = selectorMatches(selector, labels.value ?? {});
-  const shown = Object.entries(labels.value ?? {}).map(([key, value]) => `${key}=${value}`).join(', ') || 'none';
+  const shown =
+    Object.entries(labels.value ?? {})
+      .map(([key, value]) => `${key}=${value}`)
+      .join(', ') || 'none';
   return { governs: matched, reason: `namespaceSelector ${matched ? 'matches' : 'does not match'} the labels (${shown})` };
 }

@@ -26,7 +26,7 @@ export function reviewInputOf(request: ReviewRequest): ReviewInput | undefined {
   const kind = request.kind ?? governedKindOfManifest(request.object);
   if (!kind) return undefined;
   const metadata = objectAt(request.object, 'metadata');
-  const namespace = kind === 'StorageClass' ? '' : (request.namespace || stringAt(metadata, 'namespace') || request.defaultNamespace || 'default');
+  const namespace = kind === 'StorageClass' ? '' : request.namespace || stringAt(metadata, 'namespace') || request.defaultNamespace || 'default';
   return {
     kind,
     operation: request.operation,

@@ -6,7 +6,10 @@ export const MAX_WARNING_LENGTH = 120;
 export const MAX_WARNINGS_TOTAL = 4000;
 
 function oneLine(text: string): string {
-  return text.replace(/[\r\n\t]+/g, ' ').replace(/\s{2,}/g, ' ').trim();
+  return text
+    .replace(/[\r\n\t]+/g, ' ')
+    .replace(/\s{2,}/g, ' ')
+    .trim();
 }
 
 export function describeFinding(finding: ResolvedFinding): string {

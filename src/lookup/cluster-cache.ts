@@ -49,7 +49,7 @@ async function getJson(config: KubeConfig, path: string): Promise<JsonObject> {
           if (!isObject(body)) return reject(new Error(`GET ${path}: not a JSON object`));
           resolve(body);
         } catch (error) {
-          reject(error as Error);
+          reject(error instanceof Error ? error : new Error(String(error)));
         }
       });
     });
@@ -118,7 +118,7 @@ export class ClusterCache {
   private async list(kind: CachedKind, path: string): Promise<string> {
     const items: JsonObject[] = [];
     let next: string | undefined;
-    let resourceVersion = '';
+    let resourceVersion: string;
     do {
       const page = await getJson(this.config, `${path}?limit=${PAGE_SIZE}${next ? `&continue=${encodeURIComponent(next)}` : ''}`);
       for (const item of Array.isArray(page['items']) ? page['items'] : []) if (isObject(item)) items.push(item);

@@ -13,7 +13,7 @@ export interface ClaimRecord {
   requestBytes: number | undefined;
 }
 
-export function claimRecordOf(object: unknown): ClaimRecord | undefined {
+function claimRecordOf(object: unknown): ClaimRecord | undefined {
   const namespace = stringAt(object, 'metadata', 'namespace');
   const name = stringAt(object, 'metadata', 'name');
   if (namespace === undefined || name === undefined) return undefined;
@@ -23,7 +23,7 @@ export function claimRecordOf(object: unknown): ClaimRecord | undefined {
   return { namespace, name, className, requestBytes: claim?.requestBytes };
 }
 
-export function provisionedIopsOf(storageClass: StorageClassInfo | undefined, requestBytes: number | undefined): number {
+function provisionedIopsOf(storageClass: StorageClassInfo | undefined, requestBytes: number | undefined): number {
   if (!storageClass || requestBytes === undefined || !isEbsProvisioner(storageClass.provisioner)) return 0;
   const quote = quoteIops(readEbsClass(storageClass.provisioner, storageClass.parameters), roundUpGiB(requestBytes));
   return quote.outcome === 'provisioned' ? quote.iops : 0;

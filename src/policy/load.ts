@@ -10,7 +10,7 @@ import { byPrecedence, OWNER_ANNOTATION, type Policy } from './model.js';
 
 export { formatProblem, type SourceProblem };
 
-export const SCHEMA_PATH = fileURLToPath(new URL('../../../schema/storage-policy.schema.json', import.meta.url));
+const SCHEMA_PATH = fileURLToPath(new URL('../../../schema/storage-policy.schema.json', import.meta.url));
 export const BUNDLED_POLICIES_DIR = fileURLToPath(new URL('../../../policies', import.meta.url));
 
 export interface PolicySet {

@@ -5,7 +5,7 @@ import type { GovernedKind } from '../core/storage.js';
 export const OWNER_ANNOTATION = 'storage-policy-webhook.io/owner';
 
 export type Action = 'deny' | 'warn' | 'audit';
-export type LookupFailureMode = 'allow' | 'warn' | 'deny';
+type LookupFailureMode = 'allow' | 'warn' | 'deny';
 
 /** Every rule a policy can set an action for; docs/policies.md describes each. */
 export const RULE_IDS = [
@@ -45,7 +45,7 @@ export interface DefaultClassChoice {
   whenVolumeMode?: 'Filesystem' | 'Block';
 }
 
-export interface PolicyMatch {
+interface PolicyMatch {
   namespaces?: string[];
   excludeNamespaces?: string[];
   namespaceSelector?: LabelSelector;

@@ -118,7 +118,14 @@ function evaluate(context: RuleContext): RuleResult {
 export const accessModesFamily: RuleFamily = {
   name: 'access-modes',
   sections: ['accessModes'],
-  ruleIds: ['access-modes/required', 'access-modes/unsupported', 'access-modes/read-write-once-pod-exclusive', 'access-modes/read-only-with-read-write-once', 'access-modes/unknown-provisioner', 'access-modes/caution'],
+  ruleIds: [
+    'access-modes/required',
+    'access-modes/unsupported',
+    'access-modes/read-write-once-pod-exclusive',
+    'access-modes/read-only-with-read-write-once',
+    'access-modes/unknown-provisioner',
+    'access-modes/caution',
+  ],
   kinds: ['PersistentVolumeClaim', 'StatefulSet'],
   mutates: false,
   evaluate,

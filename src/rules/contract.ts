@@ -25,7 +25,7 @@ export interface ReviewInput {
  * get when it is created: the cluster default the API server's DefaultStorageClass plugin sets, else the
  * policies' default that this webhook sets.
  */
-export type ClassOrigin = 'written' | 'cluster-default' | 'policy-default';
+type ClassOrigin = 'written' | 'cluster-default' | 'policy-default';
 
 export type ResolvedClass =
   | { state: 'no-class' }
@@ -97,7 +97,7 @@ export interface RuleContext {
 }
 
 /** The policy sections a family reads (keys of a policy's spec). */
-export type PolicySection = 'storageClasses' | 'accessModes' | 'zones' | 'iops' | 'capacity';
+type PolicySection = 'storageClasses' | 'accessModes' | 'zones' | 'iops' | 'capacity';
 
 /** One rule family: a pure function of the object and its context, and what it declares about itself. */
 export interface RuleFamily {

@@ -25,10 +25,22 @@ function storageClassFindings(context: RuleContext, policy: Policy): Finding[] {
   if (settings.iopsPerGBText !== undefined) {
     const perGiB = parsePositiveInteger(settings.iopsPerGBText);
     if (perGiB === undefined) {
-      findings.push({ rule: 'iops/per-gb-format', policy, path: perGiBPath, message: `"${settings.iopsPerGBText}" is not a plain positive integer string; write it like iopsPerGB: "50"`, severity: 'violation' });
+      findings.push({
+        rule: 'iops/per-gb-format',
+        policy,
+        path: perGiBPath,
+        message: `"${settings.iopsPerGBText}" is not a plain positive integer string; write it like iopsPerGB: "50"`,
+        severity: 'violation',
+      });
     }
     if (!types.includes(settings.type)) {
-      findings.push({ rule: 'iops/per-gb-type', policy, path: perGiBPath, message: `${storageClass.provisioner} ignores iopsPerGB on type ${settings.type}; it applies to ${listOf(types)}`, severity: 'violation' });
+      findings.push({
+        rule: 'iops/per-gb-type',
+        policy,
+        path: perGiBPath,
+        message: `${storageClass.provisioner} ignores iopsPerGB on type ${settings.type}; it applies to ${listOf(types)}`,
+        severity: 'violation',
+      });
     }
     const limits = iopsLimitsFor(settings.type, settings.blockExpress);
     if (perGiB !== undefined && limits && types.includes(settings.type) && perGiB > limits.maxPerGiB) {
@@ -41,10 +53,22 @@ function storageClassFindings(context: RuleContext, policy: Policy): Finding[] {
       });
     }
     if (settings.iopsText !== undefined) {
-      findings.push({ rule: 'iops/iops-and-per-gb', policy, path: parameterPath(storageClass.parameters, 'iops'), message: 'iops and iopsPerGB together is an error in the EBS driver; keep one', severity: 'violation' });
+      findings.push({
+        rule: 'iops/iops-and-per-gb',
+        policy,
+        path: parameterPath(storageClass.parameters, 'iops'),
+        message: 'iops and iopsPerGB together is an error in the EBS driver; keep one',
+        severity: 'violation',
+      });
     }
   } else if (settings.iopsText !== undefined && parameterValue(storageClass.parameters, 'iops') !== undefined && parsePositiveInteger(settings.iopsText) === undefined) {
-    findings.push({ rule: 'iops/per-gb-format', policy, path: parameterPath(storageClass.parameters, 'iops'), message: `"${settings.iopsText}" is not a plain positive integer string`, severity: 'violation' });
+    findings.push({
+      rule: 'iops/per-gb-format',
+      policy,
+      path: parameterPath(storageClass.parameters, 'iops'),
+      message: `"${settings.iopsText}" is not a plain positive integer string`,
+      severity: 'violation',
+    });
   }
   return findings;
 }

@@ -6,10 +6,9 @@ import type { DefaultClassChoice } from '../policy/model.js';
 import { classFieldPath, listOf, lookupFailure } from './common.js';
 
 function describeChoice(choice: DefaultClassChoice): string {
-  const conditions = [
-    choice.whenAccessModes ? `claims asking for ${listOf(choice.whenAccessModes)}` : undefined,
-    choice.whenVolumeMode ? `volumeMode ${choice.whenVolumeMode}` : undefined,
-  ].filter((part) => part !== undefined);
+  const conditions = [choice.whenAccessModes ? `claims asking for ${listOf(choice.whenAccessModes)}` : undefined, choice.whenVolumeMode ? `volumeMode ${choice.whenVolumeMode}` : undefined].filter(
+    (part) => part !== undefined,
+  );
   return conditions.length > 0 ? ` for ${conditions.join(' with ')}` : '';
 }
 
@@ -92,7 +91,8 @@ function evaluateStorageClass(context: RuleContext): RuleResult {
     const others = classes.value.filter((other) => other.isDefault && other.name !== storageClass.name);
     const current = pickClusterDefault(others);
     if (!current) continue;
-    const already = others.length === 1 ? `${current.name} is already the cluster default` : `${listOf(others.map((other) => other.name))} are already defaults (the API server uses ${current.name}, the newest)`;
+    const already =
+      others.length === 1 ? `${current.name} is already the cluster default` : `${listOf(others.map((other) => other.name))} are already defaults (the API server uses ${current.name}, the newest)`;
     result.findings.push({
       rule: 'storage-class/single-default',
       policy,

@@ -35,7 +35,13 @@ function storageClassFindings(context: RuleContext, policy: Policy, allowed: str
     for (const key of ['zone', 'zones']) {
       const value = storageClass.parameters[key];
       if (value === undefined) continue;
-      const bad = outside(value.split(',').map((zone) => zone.trim()).filter((zone) => zone !== ''), allowed);
+      const bad = outside(
+        value
+          .split(',')
+          .map((zone) => zone.trim())
+          .filter((zone) => zone !== ''),
+        allowed,
+      );
       if (bad.length > 0) {
         findings.push({ rule: 'zones/class-topology', policy, path: fieldPath('parameters', key), message: `${listOf(bad)} outside the allowed zones ${listOf(allowed)}`, severity: 'violation' });
       }
@@ -186,7 +192,13 @@ function podFindings(context: RuleContext, policy: Policy, allowed: string[], pi
   for (const key of [ZONE_LABEL, DEPRECATED_ZONE_LABEL]) {
     const zone = nodeSelector[key];
     if (zone !== undefined && !allowed.includes(zone)) {
-      findings.push({ rule: 'zones/pod-affinity', policy, path: fieldPath(...POD_SPEC, 'nodeSelector', key), message: `zone ${zone} is outside the allowed zones ${listOf(allowed)}`, severity: 'violation' });
+      findings.push({
+        rule: 'zones/pod-affinity',
+        policy,
+        path: fieldPath(...POD_SPEC, 'nodeSelector', key),
+        message: `zone ${zone} is outside the allowed zones ${listOf(allowed)}`,
+        severity: 'violation',
+      });
     }
   }
   if (nodeSelector[DEPRECATED_ZONE_LABEL] !== undefined) {

@@ -5,7 +5,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
  * 5 ms, 25 ms, 100 ms, 500 ms, 1 s, 2.5 s), so the two histograms line up, plus finer ones below 5 ms,
  * where this webhook's answers live.
  */
-export const ADMISSION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 2.5];
+const ADMISSION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 2.5];
 
 /** One registry per server, so tests and several servers in one process do not share counts. */
 export class WebhookMetrics {

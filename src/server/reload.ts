@@ -13,7 +13,7 @@ const DEBOUNCE_MS = 250;
  * Calls `onChange` once per burst of changes in a folder. Watching the folder, not the files, is
  * what catches a mounted ConfigMap or Secret: kubelet swaps the `..data` symlink, replacing every file at once.
  */
-export function watchFolder(dir: string, onChange: () => void, logger: Logger): () => void {
+function watchFolder(dir: string, onChange: () => void, logger: Logger): () => void {
   let timer: NodeJS.Timeout | undefined;
   let watcher: FSWatcher | undefined;
   try {

@@ -49,261 +49,278 @@ const GP3_TEMPLATE = `    - metadata: {name: data}
 `;
 
 for (const version of await LocalCluster.versions()) {
-describe(`end to end on Kubernetes ${version}: real kube-apiserver + etcd + controllers, webhook registered from deploy/, driven by kubectl ${version}`, { timeout: 45 * 60 * 1000 }, () => {
-  const cluster = new LocalCluster();
-  const apply = (manifest: string, ...flags: string[]) => cluster.kubectlWithInput(manifest, 'apply', '-f', '-', ...flags);
-  const dryRun = (manifest: string) => apply(manifest, '--dry-run=server', '-o', 'yaml');
-  const get = (...args: string[]) => parse(cluster.kubectl('get', ...args, '-o', 'yaml').stdout);
-  const applyOk = (manifest: string, ...flags: string[]) => {
-    const result = apply(manifest, ...flags);
-    assert.equal(result.status, 0, `kubectl apply ${flags.join(' ')}: ${explain(result)}`);
-    return result;
-  };
-  /** Waits for a claim the StatefulSet controller creates, and returns it as stored. */
-  const claimOf = async (name: string, namespace: string) => {
-    let stored: { spec: { storageClassName?: string }; metadata: { annotations?: Record<string, string> } } | undefined;
-    await eventually(`claim ${namespace}/${name} created by the StatefulSet controller`, () => {
-      const result = cluster.kubectl('get', 'pvc', name, '-n', namespace, '-o', 'yaml');
-      if (result.status === 0) stored = parse(result.stdout);
-      return result.status === 0;
-    }, 60_000, 250);
-    return stored ?? assert.fail('unreachable');
-  };
+  describe(`end to end on Kubernetes ${version}: real kube-apiserver + etcd + controllers, webhook registered from deploy/, driven by kubectl ${version}`, { timeout: 45 * 60 * 1000 }, () => {
+    const cluster = new LocalCluster();
+    const apply = (manifest: string, ...flags: string[]) => cluster.kubectlWithInput(manifest, 'apply', '-f', '-', ...flags);
+    const dryRun = (manifest: string) => apply(manifest, '--dry-run=server', '-o', 'yaml');
+    const get = (...args: string[]) => parse(cluster.kubectl('get', ...args, '-o', 'yaml').stdout);
+    const applyOk = (manifest: string, ...flags: string[]) => {
+      const result = apply(manifest, ...flags);
+      assert.equal(result.status, 0, `kubectl apply ${flags.join(' ')}: ${explain(result)}`);
+      return result;
+    };
+    /** Waits for a claim the StatefulSet controller creates, and returns it as stored. */
+    const claimOf = async (name: string, namespace: string) => {
+      let stored: { spec: { storageClassName?: string }; metadata: { annotations?: Record<string, string> } } | undefined;
+      await eventually(
+        `claim ${namespace}/${name} created by the StatefulSet controller`,
+        () => {
+          const result = cluster.kubectl('get', 'pvc', name, '-n', namespace, '-o', 'yaml');
+          if (result.status === 0) stored = parse(result.stdout);
+          return result.status === 0;
+        },
+        60_000,
+        250,
+      );
+      return stored ?? assert.fail('unreachable');
+    };
 
-  before(async () => {
-    const { bin, seconds } = LocalCluster.build(version);
-    process.stdout.write(`# e2e ${version}: kube-apiserver, kube-controller-manager, kubectl and etcd ready in ${seconds}s (build or cache)\n`);
-    const started = Date.now();
-    await cluster.startControlPlane(bin);
-    const fixtures = cluster.kubectl('apply', '-f', join(ROOT, 'test/e2e/fixtures/cluster.yaml'));
-    assert.equal(fixtures.status, 0, explain(fixtures));
-    await cluster.startWebhook();
-    const registered = cluster.registerWebhook();
-    assert.equal(registered.status, 0, explain(registered));
-    // The API server picks up new webhook configurations through an informer: wait until it calls us.
-    const deadline = Date.now() + 30_000;
-    while (Date.now() < deadline && !dryRun(claim('probe', 'payments', 'accessModes: [ReadWriteOnce]\nresources: {requests: {storage: 1Gi}}')).stdout.includes(QUOTE)) {
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
-    process.stdout.write(`# e2e: control plane, webhook and registration up in ${Math.round((Date.now() - started) / 1000)}s\n`);
-  });
+    before(async () => {
+      const { bin, seconds } = LocalCluster.build(version);
+      process.stdout.write(`# e2e ${version}: kube-apiserver, kube-controller-manager, kubectl and etcd ready in ${seconds}s (build or cache)\n`);
+      const started = Date.now();
+      await cluster.startControlPlane(bin);
+      const fixtures = cluster.kubectl('apply', '-f', join(ROOT, 'test/e2e/fixtures/cluster.yaml'));
+      assert.equal(fixtures.status, 0, explain(fixtures));
+      await cluster.startWebhook();
+      const registered = cluster.registerWebhook();
+      assert.equal(registered.status, 0, explain(registered));
+      // The API server picks up new webhook configurations through an informer: wait until it calls us.
+      const deadline = Date.now() + 30_000;
+      while (Date.now() < deadline && !dryRun(claim('probe', 'payments', 'accessModes: [ReadWriteOnce]\nresources: {requests: {storage: 1Gi}}')).stdout.includes(QUOTE)) {
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+      process.stdout.write(`# e2e: control plane, webhook and registration up in ${Math.round((Date.now() - started) / 1000)}s\n`);
+    });
 
-  after(async () => {
-    if (process.exitCode) process.stdout.write(`# webhook log tail:\n${(await cluster.log('webhook')).slice(-3000)}\n`);
-    await cluster.stop();
-  });
+    after(async () => {
+      if (process.exitCode) process.stdout.write(`# webhook log tail:\n${(await cluster.log('webhook')).slice(-3000)}\n`);
+      await cluster.stop();
+    });
 
-  it('dry-run of a PVC with no class: the defaulted class and the IOPS quote', () => {
-    const result = dryRun(claim('orders', 'payments', 'accessModes: [ReadWriteOnce]\nresources: {requests: {storage: 100Gi}}'));
-    assert.equal(result.status, 0, explain(result));
-    const object = parse(result.stdout);
-    assert.equal(object.spec.storageClassName, 'gp3');
-    assert.equal(object.metadata.annotations[QUOTE], '5000');
-    assert.match(result.stderr, /Warning: mutated: spec\.storageClassName set to gp3 \(default\)/);
-  });
+    it('dry-run of a PVC with no class: the defaulted class and the IOPS quote', () => {
+      const result = dryRun(claim('orders', 'payments', 'accessModes: [ReadWriteOnce]\nresources: {requests: {storage: 100Gi}}'));
+      assert.equal(result.status, 0, explain(result));
+      const object = parse(result.stdout);
+      assert.equal(object.spec.storageClassName, 'gp3');
+      assert.equal(object.metadata.annotations[QUOTE], '5000');
+      assert.match(result.stderr, /Warning: mutated: spec\.storageClassName set to gp3 \(default\)/);
+    });
 
-  it('dry-run of an RWX claim with no class: the access-mode default (efs)', () => {
-    const result = dryRun(claim('shared', 'analytics', 'accessModes: [ReadWriteMany]\nresources: {requests: {storage: 5Gi}}'));
-    assert.equal(result.status, 0, explain(result));
-    assert.equal(parse(result.stdout).spec.storageClassName, 'efs');
-  });
+    it('dry-run of an RWX claim with no class: the access-mode default (efs)', () => {
+      const result = dryRun(claim('shared', 'analytics', 'accessModes: [ReadWriteMany]\nresources: {requests: {storage: 5Gi}}'));
+      assert.equal(result.status, 0, explain(result));
+      assert.equal(parse(result.stdout).spec.storageClassName, 'efs');
+    });
 
-  it('RWX on an EBS class is denied with the field path and the supported modes', () => {
-    const result = dryRun(claim('rwx', 'payments', 'storageClassName: gp3\naccessModes: [ReadWriteMany]\nresources: {requests: {storage: 5Gi}}'));
-    assert.notEqual(result.status, 0);
-    assert.ok(result.stderr.includes(VALIDATING), explain(result));
-    assert.match(result.stderr, /spec\.accessModes\[0\]: ReadWriteMany on ebs\.csi\.aws\.com needs volumeMode: Block on an io2 class .*supports ReadWriteOnce, ReadWriteOncePod.*rule access-modes\/unsupported/);
-  });
+    it('RWX on an EBS class is denied with the field path and the supported modes', () => {
+      const result = dryRun(claim('rwx', 'payments', 'storageClassName: gp3\naccessModes: [ReadWriteMany]\nresources: {requests: {storage: 5Gi}}'));
+      assert.notEqual(result.status, 0);
+      assert.ok(result.stderr.includes(VALIDATING), explain(result));
+      assert.match(
+        result.stderr,
+        /spec\.accessModes\[0\]: ReadWriteMany on ebs\.csi\.aws\.com needs volumeMode: Block on an io2 class .*supports ReadWriteOnce, ReadWriteOncePod.*rule access-modes\/unsupported/,
+      );
+    });
 
-  it('an io1 class with iopsPerGB "60" is denied', () => {
-    const result = dryRun('apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata: {name: io1-fast}\nprovisioner: ebs.csi.aws.com\nvolumeBindingMode: WaitForFirstConsumer\nparameters: {type: io1, iopsPerGB: "60"}\n');
-    assert.notEqual(result.status, 0);
-    assert.match(result.stderr, /parameters\.iopsPerGB: 60 exceeds the io1 maximum of 50 IOPS per GiB/, explain(result));
-  });
+    it('an io1 class with iopsPerGB "60" is denied', () => {
+      const result = dryRun(
+        'apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata: {name: io1-fast}\nprovisioner: ebs.csi.aws.com\nvolumeBindingMode: WaitForFirstConsumer\nparameters: {type: io1, iopsPerGB: "60"}\n',
+      );
+      assert.notEqual(result.status, 0);
+      assert.match(result.stderr, /parameters\.iopsPerGB: 60 exceeds the io1 maximum of 50 IOPS per GiB/, explain(result));
+    });
 
-  it('a claim below the io1 minimum IOPS is denied (the driver would leave it Pending)', () => {
-    const result = dryRun(claim('tiny', 'payments', 'storageClassName: io1-slow\naccessModes: [ReadWriteOnce]\nresources: {requests: {storage: 10Gi}}'));
-    assert.notEqual(result.status, 0);
-    assert.match(result.stderr, /10Gi x iopsPerGB 5 = 50 IOPS is below the io1 minimum of 100.*request at least 20Gi/, explain(result));
-  });
+    it('a claim below the io1 minimum IOPS is denied (the driver would leave it Pending)', () => {
+      const result = dryRun(claim('tiny', 'payments', 'storageClassName: io1-slow\naccessModes: [ReadWriteOnce]\nresources: {requests: {storage: 10Gi}}'));
+      assert.notEqual(result.status, 0);
+      assert.match(result.stderr, /10Gi x iopsPerGB 5 = 50 IOPS is below the io1 minimum of 100.*request at least 20Gi/, explain(result));
+    });
 
-  it('a StatefulSet: templates stay as written, the pod template is pinned to the zones', () => {
-    const result = dryRun(statefulSet('kafka', 'analytics', 3, 'registry.example.com/kafka:3.7', TWO_TEMPLATES));
-    assert.equal(result.status, 0, explain(result));
-    const sts = parse(result.stdout);
-    assert.deepEqual(
-      sts.spec.volumeClaimTemplates.map((template: { spec: { storageClassName?: string }; metadata: { annotations?: object } }) => [template.spec.storageClassName, template.metadata.annotations]),
-      [[undefined, undefined], [undefined, undefined]],
-    );
-    assert.deepEqual(sts.spec.template.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms, [
-      { matchExpressions: [{ key: 'topology.kubernetes.io/zone', operator: 'In', values: ['us-east-1a', 'us-east-1b'] }] },
-    ]);
-  });
+    it('a StatefulSet: templates stay as written, the pod template is pinned to the zones', () => {
+      const result = dryRun(statefulSet('kafka', 'analytics', 3, 'registry.example.com/kafka:3.7', TWO_TEMPLATES));
+      assert.equal(result.status, 0, explain(result));
+      const sts = parse(result.stdout);
+      assert.deepEqual(
+        sts.spec.volumeClaimTemplates.map((template: { spec: { storageClassName?: string }; metadata: { annotations?: object } }) => [template.spec.storageClassName, template.metadata.annotations]),
+        [
+          [undefined, undefined],
+          [undefined, undefined],
+        ],
+      );
+      assert.deepEqual(sts.spec.template.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms, [
+        { matchExpressions: [{ key: 'topology.kubernetes.io/zone', operator: 'In', values: ['us-east-1a', 'us-east-1b'] }] },
+      ]);
+    });
 
-  it('re-apply, client-side: a StatefulSet with a template without a class, applied twice, scaled and changed by re-apply, then replaced', async () => {
-    const manifest = statefulSet('orders', 'analytics', 1, 'nginx:1.27', TWO_TEMPLATES);
-    applyOk(manifest);
-    applyOk(manifest);
-    applyOk(manifest.replace('replicas: 1', 'replicas: 2'));
-    applyOk(manifest.replace('replicas: 1', 'replicas: 2').replace('nginx:1.27', 'nginx:1.28'));
-    const replaced = cluster.kubectlWithInput(manifest.replace('replicas: 1', 'replicas: 2').replace('nginx:1.27', 'nginx:1.28'), 'replace', '-f', '-');
-    assert.equal(replaced.status, 0, `kubectl replace: ${explain(replaced)}`);
-    const stored = get('statefulset', 'orders', '-n', 'analytics');
-    assert.equal(stored.spec.replicas, 2);
-    assert.equal(stored.spec.template.spec.containers[0].image, 'nginx:1.28');
-    assert.equal(stored.spec.volumeClaimTemplates[0].spec.storageClassName, undefined, 'the template is as its owner wrote it');
-    assert.ok(stored.spec.template.spec.affinity, 'pods stay pinned to the allowed zones');
-    // The claims the controller created went through the webhook: approved class and quote.
-    const data = await claimOf('data-orders-0', 'analytics');
-    assert.equal(data.spec.storageClassName, 'gp3');
-    assert.equal(data.metadata.annotations?.[QUOTE], '5000');
-    assert.equal((await claimOf('shared-orders-0', 'analytics')).spec.storageClassName, 'efs');
-  });
+    it('re-apply, client-side: a StatefulSet with a template without a class, applied twice, scaled and changed by re-apply, then replaced', async () => {
+      const manifest = statefulSet('orders', 'analytics', 1, 'nginx:1.27', TWO_TEMPLATES);
+      applyOk(manifest);
+      applyOk(manifest);
+      applyOk(manifest.replace('replicas: 1', 'replicas: 2'));
+      applyOk(manifest.replace('replicas: 1', 'replicas: 2').replace('nginx:1.27', 'nginx:1.28'));
+      const replaced = cluster.kubectlWithInput(manifest.replace('replicas: 1', 'replicas: 2').replace('nginx:1.27', 'nginx:1.28'), 'replace', '-f', '-');
+      assert.equal(replaced.status, 0, `kubectl replace: ${explain(replaced)}`);
+      const stored = get('statefulset', 'orders', '-n', 'analytics');
+      assert.equal(stored.spec.replicas, 2);
+      assert.equal(stored.spec.template.spec.containers[0].image, 'nginx:1.28');
+      assert.equal(stored.spec.volumeClaimTemplates[0].spec.storageClassName, undefined, 'the template is as its owner wrote it');
+      assert.ok(stored.spec.template.spec.affinity, 'pods stay pinned to the allowed zones');
+      // The claims the controller created went through the webhook: approved class and quote.
+      const data = await claimOf('data-orders-0', 'analytics');
+      assert.equal(data.spec.storageClassName, 'gp3');
+      assert.equal(data.metadata.annotations?.[QUOTE], '5000');
+      assert.equal((await claimOf('shared-orders-0', 'analytics')).spec.storageClassName, 'efs');
+    });
 
-  it('re-apply, server-side: applied twice, scaled by re-apply, then taken over by a second field manager (as a GitOps controller)', async () => {
-    const manifest = statefulSet('events', 'analytics', 1, 'nginx:1.27', TWO_TEMPLATES);
-    applyOk(manifest, '--server-side');
-    applyOk(manifest, '--server-side');
-    applyOk(manifest.replace('replicas: 1', 'replicas: 2'), '--server-side');
-    applyOk(manifest.replace('replicas: 1', 'replicas: 2'), '--server-side', '--field-manager=argocd-controller', '--force-conflicts');
-    applyOk(manifest.replace('replicas: 1', 'replicas: 3').replace('nginx:1.27', 'nginx:1.28'), '--server-side', '--field-manager=argocd-controller', '--force-conflicts');
-    applyOk(manifest.replace('replicas: 1', 'replicas: 3').replace('nginx:1.27', 'nginx:1.28'), '--server-side', '--field-manager=argocd-controller');
-    const stored = get('statefulset', 'events', '-n', 'analytics');
-    assert.equal(stored.spec.replicas, 3);
-    assert.equal(stored.spec.template.spec.containers[0].image, 'nginx:1.28');
-    assert.ok(stored.spec.template.spec.affinity, 'the pin survives a re-apply that does not carry it');
-    assert.equal((await claimOf('data-events-0', 'analytics')).spec.storageClassName, 'gp3');
-  });
+    it('re-apply, server-side: applied twice, scaled by re-apply, then taken over by a second field manager (as a GitOps controller)', async () => {
+      const manifest = statefulSet('events', 'analytics', 1, 'nginx:1.27', TWO_TEMPLATES);
+      applyOk(manifest, '--server-side');
+      applyOk(manifest, '--server-side');
+      applyOk(manifest.replace('replicas: 1', 'replicas: 2'), '--server-side');
+      applyOk(manifest.replace('replicas: 1', 'replicas: 2'), '--server-side', '--field-manager=argocd-controller', '--force-conflicts');
+      applyOk(manifest.replace('replicas: 1', 'replicas: 3').replace('nginx:1.27', 'nginx:1.28'), '--server-side', '--field-manager=argocd-controller', '--force-conflicts');
+      applyOk(manifest.replace('replicas: 1', 'replicas: 3').replace('nginx:1.27', 'nginx:1.28'), '--server-side', '--field-manager=argocd-controller');
+      const stored = get('statefulset', 'events', '-n', 'analytics');
+      assert.equal(stored.spec.replicas, 3);
+      assert.equal(stored.spec.template.spec.containers[0].image, 'nginx:1.28');
+      assert.ok(stored.spec.template.spec.affinity, 'the pin survives a re-apply that does not carry it');
+      assert.equal((await claimOf('data-events-0', 'analytics')).spec.storageClassName, 'gp3');
+    });
 
-  it('re-apply: a StatefulSet whose template names gp3, client-side and server-side', async () => {
-    const manifest = statefulSet('cache', 'analytics', 1, 'redis:7', GP3_TEMPLATE);
-    applyOk(manifest);
-    applyOk(manifest);
-    applyOk(manifest.replace('replicas: 1', 'replicas: 2'));
-    applyOk(manifest.replace('replicas: 1', 'replicas: 2'), '--server-side', '--force-conflicts');
-    applyOk(manifest.replace('replicas: 1', 'replicas: 2'), '--server-side');
-    applyOk(manifest.replace('replicas: 1', 'replicas: 2').replace('redis:7', 'redis:7.4'), '--server-side', '--field-manager=flux', '--force-conflicts');
-    const stored = get('statefulset', 'cache', '-n', 'analytics');
-    assert.equal(stored.spec.volumeClaimTemplates[0].metadata.annotations, undefined, 'no quote written into the template');
-    assert.equal((await claimOf('data-cache-0', 'analytics')).metadata.annotations?.[QUOTE], '5000');
-  });
+    it('re-apply: a StatefulSet whose template names gp3, client-side and server-side', async () => {
+      const manifest = statefulSet('cache', 'analytics', 1, 'redis:7', GP3_TEMPLATE);
+      applyOk(manifest);
+      applyOk(manifest);
+      applyOk(manifest.replace('replicas: 1', 'replicas: 2'));
+      applyOk(manifest.replace('replicas: 1', 'replicas: 2'), '--server-side', '--force-conflicts');
+      applyOk(manifest.replace('replicas: 1', 'replicas: 2'), '--server-side');
+      applyOk(manifest.replace('replicas: 1', 'replicas: 2').replace('redis:7', 'redis:7.4'), '--server-side', '--field-manager=flux', '--force-conflicts');
+      const stored = get('statefulset', 'cache', '-n', 'analytics');
+      assert.equal(stored.spec.volumeClaimTemplates[0].metadata.annotations, undefined, 'no quote written into the template');
+      assert.equal((await claimOf('data-cache-0', 'analytics')).metadata.annotations?.[QUOTE], '5000');
+    });
 
-  it('re-apply: a claim without a class, client-side, server-side and a second manager; its storage request grows by re-apply once bound', async () => {
-    const manifest = claim('reports', 'analytics', 'accessModes: [ReadWriteOnce]\nresources: {requests: {storage: 10Gi}}');
-    applyOk(manifest);
-    applyOk(manifest);
-    applyOk(manifest, '--server-side', '--force-conflicts');
-    applyOk(manifest, '--server-side');
-    applyOk(manifest, '--server-side', '--field-manager=argocd-controller', '--force-conflicts');
-    const replaced = cluster.kubectlWithInput(manifest, 'replace', '-f', '-');
-    assert.equal(replaced.status, 0, `kubectl replace: ${explain(replaced)}`);
-    let stored = get('pvc', 'reports', '-n', 'analytics');
-    assert.equal(stored.spec.storageClassName, 'gp3');
-    assert.equal(stored.metadata.annotations[QUOTE], '3000');
-    // A statically provisioned volume pre-bound to the claim; the binder binds them, and a bound claim may grow.
-    const volume = 'apiVersion: v1\nkind: PersistentVolume\nmetadata: {name: reports-volume}\nspec:\n  capacity: {storage: 10Gi}\n  accessModes: [ReadWriteOnce]\n  storageClassName: gp3\n  claimRef: {namespace: analytics, name: reports}\n  csi: {driver: ebs.csi.aws.com, volumeHandle: vol-0e2e}\n';
-    applyOk(volume);
-    await eventually('claim reports bound', () => get('pvc', 'reports', '-n', 'analytics').status?.phase === 'Bound', 60_000, 250);
-    const grown = manifest.replace('storage: 10Gi', 'storage: 200Gi');
-    applyOk(grown);
-    applyOk(grown, '--server-side', '--force-conflicts');
-    stored = get('pvc', 'reports', '-n', 'analytics');
-    assert.equal(stored.spec.resources.requests.storage, '200Gi');
-    assert.equal(stored.metadata.annotations[QUOTE], '10000', 'the quote follows the new size');
-  });
+    it('re-apply: a claim without a class, client-side, server-side and a second manager; its storage request grows by re-apply once bound', async () => {
+      const manifest = claim('reports', 'analytics', 'accessModes: [ReadWriteOnce]\nresources: {requests: {storage: 10Gi}}');
+      applyOk(manifest);
+      applyOk(manifest);
+      applyOk(manifest, '--server-side', '--force-conflicts');
+      applyOk(manifest, '--server-side');
+      applyOk(manifest, '--server-side', '--field-manager=argocd-controller', '--force-conflicts');
+      const replaced = cluster.kubectlWithInput(manifest, 'replace', '-f', '-');
+      assert.equal(replaced.status, 0, `kubectl replace: ${explain(replaced)}`);
+      let stored = get('pvc', 'reports', '-n', 'analytics');
+      assert.equal(stored.spec.storageClassName, 'gp3');
+      assert.equal(stored.metadata.annotations[QUOTE], '3000');
+      // A statically provisioned volume pre-bound to the claim; the binder binds them, and a bound claim may grow.
+      const volume =
+        'apiVersion: v1\nkind: PersistentVolume\nmetadata: {name: reports-volume}\nspec:\n  capacity: {storage: 10Gi}\n  accessModes: [ReadWriteOnce]\n  storageClassName: gp3\n  claimRef: {namespace: analytics, name: reports}\n  csi: {driver: ebs.csi.aws.com, volumeHandle: vol-0e2e}\n';
+      applyOk(volume);
+      await eventually('claim reports bound', () => get('pvc', 'reports', '-n', 'analytics').status?.phase === 'Bound', 60_000, 250);
+      const grown = manifest.replace('storage: 10Gi', 'storage: 200Gi');
+      applyOk(grown);
+      applyOk(grown, '--server-side', '--force-conflicts');
+      stored = get('pvc', 'reports', '-n', 'analytics');
+      assert.equal(stored.spec.resources.requests.storage, '200Gi');
+      assert.equal(stored.metadata.annotations[QUOTE], '10000', 'the quote follows the new size');
+    });
 
-  it('re-apply: a StorageClass that got allowedTopologies from the webhook keeps them', () => {
-    const manifest = 'apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata: {name: scratch}\nprovisioner: ebs.csi.aws.com\nparameters: {type: gp3}\nallowVolumeExpansion: false\n';
-    applyOk(manifest);
-    applyOk(manifest);
-    applyOk(manifest, '--server-side', '--force-conflicts');
-    applyOk(manifest.replace('allowVolumeExpansion: false', 'allowVolumeExpansion: true'), '--server-side', '--field-manager=argocd-controller', '--force-conflicts');
-    const stored = get('storageclass', 'scratch');
-    assert.equal(stored.allowVolumeExpansion, true);
-    assert.deepEqual(stored.allowedTopologies?.[0]?.matchLabelExpressions?.[0]?.values, ['us-east-1a', 'us-east-1b']);
-  });
+    it('re-apply: a StorageClass that got allowedTopologies from the webhook keeps them', () => {
+      const manifest = 'apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata: {name: scratch}\nprovisioner: ebs.csi.aws.com\nparameters: {type: gp3}\nallowVolumeExpansion: false\n';
+      applyOk(manifest);
+      applyOk(manifest);
+      applyOk(manifest, '--server-side', '--force-conflicts');
+      applyOk(manifest.replace('allowVolumeExpansion: false', 'allowVolumeExpansion: true'), '--server-side', '--field-manager=argocd-controller', '--force-conflicts');
+      const stored = get('storageclass', 'scratch');
+      assert.equal(stored.allowVolumeExpansion, true);
+      assert.deepEqual(stored.allowedTopologies?.[0]?.matchLabelExpressions?.[0]?.values, ['us-east-1a', 'us-east-1b']);
+    });
 
-  it('scaling an old non-compliant StatefulSet (UPDATE of replicas) is allowed, with warnings', () => {
-    const result = cluster.kubectl('patch', 'statefulset', 'legacy-db', '-n', 'payments', '--type=merge', '-p', '{"spec":{"replicas":3}}');
-    assert.equal(result.status, 0, explain(result));
-    assert.match(result.stderr, /Warning: storage-class\/allowed: spec\.volumeClaimTemplates\[0\]\.spec\.storageClassName: \(existing\) class io1-slow is not allowed/);
-    const scaled = cluster.kubectl('scale', 'statefulset', 'legacy-db', '-n', 'payments', '--replicas=2');
-    assert.equal(scaled.status, 0, explain(scaled));
-    const stored = parse(cluster.kubectl('get', 'statefulset', 'legacy-db', '-n', 'payments', '-o', 'yaml').stdout);
-    assert.equal(stored.spec.replicas, 2);
-    assert.equal(stored.spec.template.spec.affinity, undefined, 'a scale must not patch the pod template (it would roll every pod)');
-  });
+    it('scaling an old non-compliant StatefulSet (UPDATE of replicas) is allowed, with warnings', () => {
+      const result = cluster.kubectl('patch', 'statefulset', 'legacy-db', '-n', 'payments', '--type=merge', '-p', '{"spec":{"replicas":3}}');
+      assert.equal(result.status, 0, explain(result));
+      assert.match(result.stderr, /Warning: storage-class\/allowed: spec\.volumeClaimTemplates\[0\]\.spec\.storageClassName: \(existing\) class io1-slow is not allowed/);
+      const scaled = cluster.kubectl('scale', 'statefulset', 'legacy-db', '-n', 'payments', '--replicas=2');
+      assert.equal(scaled.status, 0, explain(scaled));
+      const stored = parse(cluster.kubectl('get', 'statefulset', 'legacy-db', '-n', 'payments', '-o', 'yaml').stdout);
+      assert.equal(stored.spec.replicas, 2);
+      assert.equal(stored.spec.template.spec.affinity, undefined, 'a scale must not patch the pod template (it would roll every pod)');
+    });
 
-  it('real creates are stored as mutated', () => {
-    const created = apply(claim('ledger', 'payments', 'accessModes: [ReadWriteOnce]\nresources: {requests: {storage: 40Gi}}'));
-    assert.equal(created.status, 0, explain(created));
-    const stored = parse(cluster.kubectl('get', 'pvc', 'ledger', '-n', 'payments', '-o', 'yaml').stdout);
-    assert.equal(stored.spec.storageClassName, 'gp3');
-    assert.equal(stored.metadata.annotations[QUOTE], '3000');
-  });
-
-  it('the namespace IOPS budget counts claims the cache has seen', async () => {
-    const big = claim('big', 'payments', 'storageClassName: io2-high-iops\naccessModes: [ReadWriteOnce]\nresources: {requests: {storage: 300Gi}}');
-    for (const name of ['big-1', 'big-2', 'big-3']) {
-      const created = apply(big.replace('name: big', `name: ${name}`));
+    it('real creates are stored as mutated', () => {
+      const created = apply(claim('ledger', 'payments', 'accessModes: [ReadWriteOnce]\nresources: {requests: {storage: 40Gi}}'));
       assert.equal(created.status, 0, explain(created));
-    }
-    // 3 x 30000 stored + 3000 (ledger); another 30000 exceeds the 100000 budget once the watch has delivered them.
-    let result: CommandResult = { status: 0, stdout: '', stderr: '' };
-    const deadline = Date.now() + 10_000;
-    while (Date.now() < deadline) {
-      result = dryRun(big.replace('name: big', 'name: big-4'));
-      if (result.status !== 0) break;
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-    // 500 more: legacy-db's first claim (io1-slow, 100Gi x 5), created by the StatefulSet controller before the webhook.
-    assert.match(result.stderr, /namespace payments would provision 123500 IOPS \(93500 existing \+ 30000 new\), over its budget of 100000/, explain(result));
-  });
+      const stored = parse(cluster.kubectl('get', 'pvc', 'ledger', '-n', 'payments', '-o', 'yaml').stdout);
+      assert.equal(stored.spec.storageClassName, 'gp3');
+      assert.equal(stored.metadata.annotations[QUOTE], '3000');
+    });
 
-  it('the built-in DefaultStorageClass plugin runs before the webhook: with a cluster default, the webhook sees that class', () => {
-    const annotate = cluster.kubectl('annotate', 'storageclass', 'gp3', 'storageclass.kubernetes.io/is-default-class=true');
-    assert.equal(annotate.status, 0, explain(annotate));
-    const rwx = dryRun(claim('shared2', 'analytics', 'accessModes: [ReadWriteMany]\nresources: {requests: {storage: 5Gi}}'));
-    assert.notEqual(rwx.status, 0, 'the API server set gp3 before the webhook could default to efs');
-    assert.match(rwx.stderr, /spec\.accessModes\[0\]: ReadWriteMany on ebs\.csi\.aws\.com/, explain(rwx));
-    assert.doesNotMatch(rwx.stderr, /Warning: mutated: spec\.storageClassName/);
-  });
+    it('the namespace IOPS budget counts claims the cache has seen', async () => {
+      const big = claim('big', 'payments', 'storageClassName: io2-high-iops\naccessModes: [ReadWriteOnce]\nresources: {requests: {storage: 300Gi}}');
+      for (const name of ['big-1', 'big-2', 'big-3']) {
+        const created = apply(big.replace('name: big', `name: ${name}`));
+        assert.equal(created.status, 0, explain(created));
+      }
+      // 3 x 30000 stored + 3000 (ledger); another 30000 exceeds the 100000 budget once the watch has delivered them.
+      let result: CommandResult = { status: 0, stdout: '', stderr: '' };
+      const deadline = Date.now() + 10_000;
+      while (Date.now() < deadline) {
+        result = dryRun(big.replace('name: big', 'name: big-4'));
+        if (result.status !== 0) break;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      // 500 more: legacy-db's first claim (io1-slow, 100Gi x 5), created by the StatefulSet controller before the webhook.
+      assert.match(result.stderr, /namespace payments would provision 123500 IOPS \(93500 existing \+ 30000 new\), over its budget of 100000/, explain(result));
+    });
 
-  it('a second default StorageClass is denied', () => {
-    const result = dryRun('apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata:\n  name: gp3-copy\n  annotations: {storageclass.kubernetes.io/is-default-class: "true"}\nprovisioner: ebs.csi.aws.com\nvolumeBindingMode: WaitForFirstConsumer\nparameters: {type: gp3}\n');
-    assert.notEqual(result.status, 0);
-    assert.match(result.stderr, /gp3 is already the cluster default; set storageclass\.kubernetes\.io\/is-default-class to "false" on it first/, explain(result));
-    const undo = cluster.kubectl('annotate', 'storageclass', 'gp3', 'storageclass.kubernetes.io/is-default-class-');
-    assert.equal(undo.status, 0, explain(undo));
-  });
+    it('the built-in DefaultStorageClass plugin runs before the webhook: with a cluster default, the webhook sees that class', () => {
+      const annotate = cluster.kubectl('annotate', 'storageclass', 'gp3', 'storageclass.kubernetes.io/is-default-class=true');
+      assert.equal(annotate.status, 0, explain(annotate));
+      const rwx = dryRun(claim('shared2', 'analytics', 'accessModes: [ReadWriteMany]\nresources: {requests: {storage: 5Gi}}'));
+      assert.notEqual(rwx.status, 0, 'the API server set gp3 before the webhook could default to efs');
+      assert.match(rwx.stderr, /spec\.accessModes\[0\]: ReadWriteMany on ebs\.csi\.aws\.com/, explain(rwx));
+      assert.doesNotMatch(rwx.stderr, /Warning: mutated: spec\.storageClassName/);
+    });
 
-  it('the live cache watches Nodes: pinning to zones where no node runs is denied', async () => {
-    const node = cluster.kubectlWithInput('apiVersion: v1\nkind: Node\nmetadata:\n  name: e2e-node-west\n  labels: {topology.kubernetes.io/zone: us-west-2a}\n', 'apply', '-f', '-');
-    assert.equal(node.status, 0, explain(node));
-    const sts = 'apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: web, namespace: payments}\nspec:\n  serviceName: web\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec: {containers: [{name: web, image: nginx}]}\n';
-    let result: CommandResult = { status: 0, stdout: '', stderr: '' };
-    const deadline = Date.now() + 10_000;
-    while (Date.now() < deadline) {
-      result = dryRun(sts);
-      if (result.status !== 0) break;
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-    assert.match(result.stderr, /no node is in the allowed zones us-east-1a, us-east-1b \(nodes are in us-west-2a\)/, explain(result));
-    assert.equal(cluster.kubectl('delete', 'node', 'e2e-node-west').status, 0);
-  });
+    it('a second default StorageClass is denied', () => {
+      const result = dryRun(
+        'apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata:\n  name: gp3-copy\n  annotations: {storageclass.kubernetes.io/is-default-class: "true"}\nprovisioner: ebs.csi.aws.com\nvolumeBindingMode: WaitForFirstConsumer\nparameters: {type: gp3}\n',
+      );
+      assert.notEqual(result.status, 0);
+      assert.match(result.stderr, /gp3 is already the cluster default; set storageclass\.kubernetes\.io\/is-default-class to "false" on it first/, explain(result));
+      const undo = cluster.kubectl('annotate', 'storageclass', 'gp3', 'storageclass.kubernetes.io/is-default-class-');
+      assert.equal(undo.status, 0, explain(undo));
+    });
 
-  it('with the webhook stopped: failurePolicy Fail blocks governed namespaces, kube-system is unaffected', async () => {
-    await cluster.stopProcess('webhook');
-    const governed = apply(claim('during-outage', 'payments', 'storageClassName: gp3\naccessModes: [ReadWriteOnce]\nresources: {requests: {storage: 1Gi}}'));
-    assert.notEqual(governed.status, 0);
-    assert.match(governed.stderr, /failed calling webhook "mutate\.storage-policy-webhook\.io"/, explain(governed));
-    const system = apply(claim('system-claim', 'kube-system', 'accessModes: [ReadWriteMany]\nresources: {requests: {storage: 1Gi}}'));
-    assert.equal(system.status, 0, explain(system));
-    const configMap = cluster.kubectl('create', 'configmap', 'still-works', '-n', 'payments');
-    assert.equal(configMap.status, 0, explain(configMap));
-    await cluster.restartWebhook();
-    const recovered = dryRun(claim('after-outage', 'payments', 'accessModes: [ReadWriteOnce]\nresources: {requests: {storage: 1Gi}}'));
-    assert.equal(recovered.status, 0, explain(recovered));
+    it('the live cache watches Nodes: pinning to zones where no node runs is denied', async () => {
+      const node = cluster.kubectlWithInput('apiVersion: v1\nkind: Node\nmetadata:\n  name: e2e-node-west\n  labels: {topology.kubernetes.io/zone: us-west-2a}\n', 'apply', '-f', '-');
+      assert.equal(node.status, 0, explain(node));
+      const sts =
+        'apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: web, namespace: payments}\nspec:\n  serviceName: web\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec: {containers: [{name: web, image: nginx}]}\n';
+      let result: CommandResult = { status: 0, stdout: '', stderr: '' };
+      const deadline = Date.now() + 10_000;
+      while (Date.now() < deadline) {
+        result = dryRun(sts);
+        if (result.status !== 0) break;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      assert.match(result.stderr, /no node is in the allowed zones us-east-1a, us-east-1b \(nodes are in us-west-2a\)/, explain(result));
+      assert.equal(cluster.kubectl('delete', 'node', 'e2e-node-west').status, 0);
+    });
+
+    it('with the webhook stopped: failurePolicy Fail blocks governed namespaces, kube-system is unaffected', async () => {
+      await cluster.stopProcess('webhook');
+      const governed = apply(claim('during-outage', 'payments', 'storageClassName: gp3\naccessModes: [ReadWriteOnce]\nresources: {requests: {storage: 1Gi}}'));
+      assert.notEqual(governed.status, 0);
+      assert.match(governed.stderr, /failed calling webhook "mutate\.storage-policy-webhook\.io"/, explain(governed));
+      const system = apply(claim('system-claim', 'kube-system', 'accessModes: [ReadWriteMany]\nresources: {requests: {storage: 1Gi}}'));
+      assert.equal(system.status, 0, explain(system));
+      const configMap = cluster.kubectl('create', 'configmap', 'still-works', '-n', 'payments');
+      assert.equal(configMap.status, 0, explain(configMap));
+      await cluster.restartWebhook();
+      const recovered = dryRun(claim('after-outage', 'payments', 'accessModes: [ReadWriteOnce]\nresources: {requests: {storage: 1Gi}}'));
+      assert.equal(recovered.status, 0, explain(recovered));
+    });
   });
-});
 }

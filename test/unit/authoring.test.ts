@@ -35,7 +35,14 @@ describe('lint: semantic checks', () => {
     const claimOnly = policy({ name: 'b', storageClasses: { singleClusterDefault: true }, zones: { allowed: ['a'], addAllowedTopologies: true } });
     const excludedAll = policy({ name: 'c', match: { kinds: ['PersistentVolumeClaim'], namespaces: ['a', 'b'], excludeNamespaces: ['*'] } });
     const orphanRule = policy({ name: 'd', rules: { 'iops/adjusted': 'deny' } });
-    assert.deepEqual(checks(lintPolicies([classOnly, claimOnly, excludedAll, orphanRule])), ['error:never-applies', 'error:never-applies', 'error:never-applies', 'error:never-applies', 'error:never-applies', 'warning:never-fires']);
+    assert.deepEqual(checks(lintPolicies([classOnly, claimOnly, excludedAll, orphanRule])), [
+      'error:never-applies',
+      'error:never-applies',
+      'error:never-applies',
+      'error:never-applies',
+      'error:never-applies',
+      'warning:never-fires',
+    ]);
   });
   it('asks for an owner on warn and audit rules', () => {
     assert.deepEqual(checks(lintPolicies([policy({ action: 'warn' })])), ['warning:owner']);
@@ -55,7 +62,11 @@ describe('test suites', () => {
     assert.deepEqual(result, { suite: 's', name: 'ok', passed: true, differences: [] });
   });
   it('fails a case with a diff of every expectation that does not hold', () => {
-    const result = runCase(engine, 's', { name: 'bad', resource: pvc({ storageClassName: 'io2' }), expect: { decision: 'allowed', warnings: ['nothing like this'], patched: { spec: { storageClassName: 'efs' } } } });
+    const result = runCase(engine, 's', {
+      name: 'bad',
+      resource: pvc({ storageClassName: 'io2' }),
+      expect: { decision: 'allowed', warnings: ['nothing like this'], patched: { spec: { storageClassName: 'efs' } } },
+    });
     assert.equal(result.passed, false);
     assert.match(result.differences[0] ?? '', /^decision: expected allowed, got denied: 1 storage policy violation: \(1\) spec.storageClassName: class io2 is not allowed/);
     assert.match(result.differences[1] ?? '', /^warnings: missing "nothing like this"/);
@@ -94,14 +105,23 @@ describe('authoring CLI', () => {
     assert.equal(ok.status, 0, ok.stdout);
     assert.match(ok.stdout, /\d+ passed, 0 failed/);
     await mkdir(join(dir, 'tests'));
-    await writeFile(join(dir, 'p.yaml'), 'apiVersion: storage-policy-webhook.io/v1alpha1\nkind: StoragePolicy\nmetadata: {name: p}\nspec:\n  match: {}\n  storageClasses: {defaults: [{class: gp3}]}\n');
-    await writeFile(join(dir, 'tests', 'p.test.yaml'), 'apiVersion: storage-policy-webhook.io/v1alpha1\nkind: StoragePolicyTest\nmetadata: {name: p}\nspec:\n  cases:\n    - name: wrong expectation\n      resource: {apiVersion: v1, kind: PersistentVolumeClaim, metadata: {name: x, namespace: a}, spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}}\n      expect: {decision: allowed, patched: {spec: {storageClassName: io2}}}\n');
+    await writeFile(
+      join(dir, 'p.yaml'),
+      'apiVersion: storage-policy-webhook.io/v1alpha1\nkind: StoragePolicy\nmetadata: {name: p}\nspec:\n  match: {}\n  storageClasses: {defaults: [{class: gp3}]}\n',
+    );
+    await writeFile(
+      join(dir, 'tests', 'p.test.yaml'),
+      'apiVersion: storage-policy-webhook.io/v1alpha1\nkind: StoragePolicyTest\nmetadata: {name: p}\nspec:\n  cases:\n    - name: wrong expectation\n      resource: {apiVersion: v1, kind: PersistentVolumeClaim, metadata: {name: x, namespace: a}, spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}}\n      expect: {decision: allowed, patched: {spec: {storageClassName: io2}}}\n',
+    );
     const failed = run('test', dir);
     assert.equal(failed.status, 1);
     assert.match(failed.stdout, /FAIL p \/ wrong expectation\n {5}patched object at spec.storageClassName: expected "io2", got "gp3"\n0 passed, 1 failed/);
   });
   it('test: a malformed suite is an input error with its position', async () => {
-    await writeFile(join(dir, 'tests', 'p.test.yaml'), 'apiVersion: storage-policy-webhook.io/v1alpha1\nkind: StoragePolicyTest\nmetadata: {name: p}\nspec:\n  cases:\n    - name: no expect\n      resource: {kind: x}\n');
+    await writeFile(
+      join(dir, 'tests', 'p.test.yaml'),
+      'apiVersion: storage-policy-webhook.io/v1alpha1\nkind: StoragePolicyTest\nmetadata: {name: p}\nspec:\n  cases:\n    - name: no expect\n      resource: {kind: x}\n',
+    );
     const result = run('test', dir);
     assert.equal(result.status, 2);
     assert.match(result.stderr, /p\.test\.yaml:6:7: \/spec\/cases\/0 must have required property 'expect'/);

@@ -40,12 +40,18 @@ describe('storage-policy CLI', () => {
     const [kafka] = JSON.parse(result.stdout);
     assert.equal(kafka.decision, 'allowed');
     const paths = kafka.patch.map((operation: { path: string }) => operation.path);
-    assert.ok(paths.some((path: string) => path.startsWith('/spec/template/spec/nodeSelector')), paths.join(', '));
+    assert.ok(
+      paths.some((path: string) => path.startsWith('/spec/template/spec/nodeSelector')),
+      paths.join(', '),
+    );
     assert.ok(!paths.some((path: string) => path.startsWith('/spec/volumeClaimTemplates')), 'templates stay as written');
   });
   it('review: StorageClasses in the manifests count as the cluster for the claims beside them', async () => {
     const file = join(dir, 'app.yaml');
-    await writeFile(file, 'apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata: {name: gp3}\nprovisioner: ebs.csi.aws.com\nvolumeBindingMode: WaitForFirstConsumer\nparameters: {type: gp3}\n---\napiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: x, namespace: a}\nspec:\n  storageClassName: gp3\n  accessModes: [ReadWriteMany]\n  resources: {requests: {storage: 1Gi}}\n');
+    await writeFile(
+      file,
+      'apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata: {name: gp3}\nprovisioner: ebs.csi.aws.com\nvolumeBindingMode: WaitForFirstConsumer\nparameters: {type: gp3}\n---\napiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: x, namespace: a}\nspec:\n  storageClassName: gp3\n  accessModes: [ReadWriteMany]\n  resources: {requests: {storage: 1Gi}}\n',
+    );
     const result = run('review', '-f', file);
     assert.equal(result.status, 1);
     assert.match(result.stdout, /ReadWriteMany on ebs\.csi\.aws\.com/);

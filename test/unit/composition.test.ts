@@ -16,7 +16,11 @@ const CLASSES = ['gp3', 'io2', 'efs', 'zonal-a'];
 /** The helpers' cluster plus a class restricted to one zone, so zone and class settings interact. */
 const inventory = () =>
   cluster(
-    storageClass('zonal-a', 'ebs.csi.aws.com', { parameters: { type: 'gp3' }, volumeBindingMode: 'WaitForFirstConsumer', allowedTopologies: [{ matchLabelExpressions: [{ key: 'topology.kubernetes.io/zone', values: ['us-east-1a'] }] }] }),
+    storageClass('zonal-a', 'ebs.csi.aws.com', {
+      parameters: { type: 'gp3' },
+      volumeBindingMode: 'WaitForFirstConsumer',
+      allowedTopologies: [{ matchLabelExpressions: [{ key: 'topology.kubernetes.io/zone', values: ['us-east-1a'] }] }],
+    }),
   );
 
 const subset = (values: string[]) => fc.subarray(values, { minLength: 1 });
@@ -33,7 +37,13 @@ const generatedPolicy = fc
     { requiredKeys: ['priority', 'accessModes'] },
   )
   .map((spec): Omit<Policy, 'name'> => {
-    const storageClasses = spec.allowed || spec.defaults ? { ...(spec.allowed ? { allowed: spec.allowed } : {}), ...(spec.defaults ? { defaults: spec.defaults.map((choice) => ({ class: choice.class, ...(choice.rwx ? { whenAccessModes: ['ReadWriteMany' as const] } : {}) })) } : {}) } : undefined;
+    const storageClasses =
+      spec.allowed || spec.defaults
+        ? {
+            ...(spec.allowed ? { allowed: spec.allowed } : {}),
+            ...(spec.defaults ? { defaults: spec.defaults.map((choice) => ({ class: choice.class, ...(choice.rwx ? { whenAccessModes: ['ReadWriteMany' as const] } : {}) })) } : {}),
+          }
+        : undefined;
     return policy({
       priority: spec.priority,
       ...(storageClasses ? { storageClasses } : {}),
@@ -46,11 +56,23 @@ const policySet = fc.array(generatedPolicy, { minLength: 1, maxLength: 3 }).map(
 
 const mode = fc.constantFrom('ReadWriteOnce', 'ReadWriteMany', 'ReadWriteOncePod');
 const className = fc.option(fc.constantFrom(...CLASSES), { nil: undefined });
-const claimFixture = fc.record({ modes: fc.array(mode, { minLength: 1, maxLength: 1 }), className, gib: fc.integer({ min: 1, max: 2000 }) }).map(({ modes, className: name, gib }) => pvc({ accessModes: modes, resources: { requests: { storage: `${gib}Gi` } }, ...(name ? { storageClassName: name } : {}) }));
-const podSpec = fc.constantFrom<JsonObject>({}, { nodeSelector: { 'topology.kubernetes.io/zone': 'us-east-1a' } }, { nodeSelector: { 'failure-domain.beta.kubernetes.io/zone': 'us-east-1c' } }, { affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'disk', operator: 'In', values: ['ssd'] }] }] } } } });
+const claimFixture = fc
+  .record({ modes: fc.array(mode, { minLength: 1, maxLength: 1 }), className, gib: fc.integer({ min: 1, max: 2000 }) })
+  .map(({ modes, className: name, gib }) => pvc({ accessModes: modes, resources: { requests: { storage: `${gib}Gi` } }, ...(name ? { storageClassName: name } : {}) }));
+const podSpec = fc.constantFrom<JsonObject>(
+  {},
+  { nodeSelector: { 'topology.kubernetes.io/zone': 'us-east-1a' } },
+  { nodeSelector: { 'failure-domain.beta.kubernetes.io/zone': 'us-east-1c' } },
+  { affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'disk', operator: 'In', values: ['ssd'] }] }] } } } },
+);
 const statefulSetFixture = fc
   .record({ templates: fc.array(fc.record({ modes: fc.array(mode, { minLength: 1, maxLength: 1 }), className }), { minLength: 1, maxLength: 2 }), pod: podSpec })
-  .map(({ templates, pod }) => statefulSet(templates.map((entry, index) => template(`t${index}`, { accessModes: entry.modes, ...(entry.className ? { storageClassName: entry.className } : {}) })), pod));
+  .map(({ templates, pod }) =>
+    statefulSet(
+      templates.map((entry, index) => template(`t${index}`, { accessModes: entry.modes, ...(entry.className ? { storageClassName: entry.className } : {}) })),
+      pod,
+    ),
+  );
 const fixture = fc.oneof(claimFixture, statefulSetFixture);
 
 const deniedKeys = (findings: ResolvedFinding[]) => new Set(findings.filter((finding) => finding.action === 'deny').map((finding) => `${finding.policy.name} ${finding.rule} ${finding.path}`));
@@ -104,15 +126,30 @@ describe('lint: settings across policies that leave nothing admissible', () => {
   const checks = (policies: Policy[]) => lintPolicies(policies).map((problem) => `${problem.check}: ${problem.message}`);
   it('flags disjoint zone lists on overlapping policies', () => {
     const found = checks([policy({ name: 'a', zones: { allowed: ['us-east-1a'] } }), policy({ name: 'b', zones: { allowed: ['us-east-1b'] } })]);
-    assert.ok(found.some((line) => line.startsWith('no-admissible-zone: ') && line.includes('policy a')), found.join('\n'));
+    assert.ok(
+      found.some((line) => line.startsWith('no-admissible-zone: ') && line.includes('policy a')),
+      found.join('\n'),
+    );
   });
   it('flags disjoint class lists, and a default another policy forbids', () => {
     const found = checks([policy({ name: 'a', storageClasses: { allowed: ['gp3'], defaults: [{ class: 'gp3' }] } }), policy({ name: 'b', storageClasses: { allowed: ['io2'] } })]);
-    assert.ok(found.some((line) => line.startsWith('no-admissible-class: ')), found.join('\n'));
-    assert.ok(found.some((line) => line.startsWith('default-forbidden: ') && line.includes('gp3') && line.includes('policy b')), found.join('\n'));
+    assert.ok(
+      found.some((line) => line.startsWith('no-admissible-class: ')),
+      found.join('\n'),
+    );
+    assert.ok(
+      found.some((line) => line.startsWith('default-forbidden: ') && line.includes('gp3') && line.includes('policy b')),
+      found.join('\n'),
+    );
   });
   it('is quiet when the policies govern different namespaces, or agree', () => {
-    assert.deepEqual(checks([policy({ name: 'a', match: { kinds: ['PersistentVolumeClaim'], namespaces: ['x'] }, zones: { allowed: ['us-east-1a'] } }), policy({ name: 'b', match: { kinds: ['PersistentVolumeClaim'], namespaces: ['y'] }, zones: { allowed: ['us-east-1b'] } })]), []);
+    assert.deepEqual(
+      checks([
+        policy({ name: 'a', match: { kinds: ['PersistentVolumeClaim'], namespaces: ['x'] }, zones: { allowed: ['us-east-1a'] } }),
+        policy({ name: 'b', match: { kinds: ['PersistentVolumeClaim'], namespaces: ['y'] }, zones: { allowed: ['us-east-1b'] } }),
+      ]),
+      [],
+    );
     assert.deepEqual(checks([policy({ name: 'a', storageClasses: { allowed: ['gp3', 'io2'], defaults: [{ class: 'gp3' }] } }), policy({ name: 'b', storageClasses: { allowed: ['gp3'] } })]), []);
   });
 });

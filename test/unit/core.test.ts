@@ -64,7 +64,7 @@ describe('JSON Patch building', () => {
     const result = applyOperations(object, operations);
     assert.deepEqual(result, jsonPatch.applyPatch(structuredClone(object), operations).newDocument);
     assert.equal(JSON.stringify(object), before);
-    assert.equal((result as typeof object).spec.keep, object.spec.keep, 'untouched branches are shared, not copied');
+    assert.equal(result.spec.keep, object.spec.keep, 'untouched branches are shared, not copied');
   });
   it('refuses operations that do not fit the object', () => {
     assert.throws(() => applyOperations({ a: 1 }, [{ op: 'add', path: '/a/b', value: 1 }]), /no object or array/);
@@ -111,8 +111,14 @@ describe('storage objects', () => {
     assert.equal(claim?.copies, 3);
   });
   it('picks the newest default class, then the first name', () => {
-    const older = readStorageClass({ ...storageClass('b', 'x', { annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } }), metadata: { name: 'b', creationTimestamp: '2024-01-01T00:00:00Z', annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } } });
-    const newer = readStorageClass({ metadata: { name: 'c', creationTimestamp: '2025-01-01T00:00:00Z', annotations: { 'storageclass.beta.kubernetes.io/is-default-class': 'true' } }, provisioner: 'x' });
+    const older = readStorageClass({
+      ...storageClass('b', 'x', { annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } }),
+      metadata: { name: 'b', creationTimestamp: '2024-01-01T00:00:00Z', annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } },
+    });
+    const newer = readStorageClass({
+      metadata: { name: 'c', creationTimestamp: '2025-01-01T00:00:00Z', annotations: { 'storageclass.beta.kubernetes.io/is-default-class': 'true' } },
+      provisioner: 'x',
+    });
     const tie = readStorageClass({ metadata: { name: 'a', creationTimestamp: '2025-01-01T00:00:00Z', annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } }, provisioner: 'x' });
     const notDefault = readStorageClass({ metadata: { name: '0', annotations: { 'storageclass.kubernetes.io/is-default-class': 'True' } }, provisioner: 'x' });
     assert.equal(pickClusterDefault([older, newer, tie, notDefault])?.name, 'a');

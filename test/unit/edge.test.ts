@@ -11,7 +11,7 @@ import { WebhookState } from '../../src/server/state.js';
 import { cluster, judge, policy, pvc, statefulSet, storageClass, template } from '../helpers.js';
 
 function reviewOf(object: JsonObject, uid = 'edge-1'): string {
-  const kind = String(object['kind']);
+  const kind = typeof object['kind'] === 'string' ? object['kind'] : '';
   const group = kind === 'StatefulSet' ? 'apps' : kind === 'StorageClass' ? 'storage.k8s.io' : '';
   return JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid, kind: { group, version: 'v1', kind }, namespace: 'team-a', operation: 'CREATE', object } });
 }
@@ -59,7 +59,16 @@ describe('HTTP edge: every exit logged and counted once', () => {
   });
 
   it('a rule that throws is answered in the protocol: allowed false, code 500, the family named; logged as an error', async () => {
-    const broken: ClusterLookup = { ...cluster(), nodeZones: () => { throw new TypeError('boom'); }, storageClass: (name) => cluster().storageClass(name), storageClasses: () => cluster().storageClasses(), namespaceLabels: () => ({ known: true, value: {} }), namespaceProvisionedIops: () => ({ known: true, value: 0 }) };
+    const broken: ClusterLookup = {
+      ...cluster(),
+      nodeZones: () => {
+        throw new TypeError('boom');
+      },
+      storageClass: (name) => cluster().storageClass(name),
+      storageClasses: () => cluster().storageClasses(),
+      namespaceLabels: () => ({ known: true, value: {} }),
+      namespaceProvisionedIops: () => ({ known: true, value: 0 }),
+    };
     const { app, post, lines, metrics } = serverWith([policy({ zones: { allowed: ['us-east-1a'] } })], broken);
     const response = await post('/validate', reviewOf(statefulSet([template('data', { storageClassName: 'gp3' })])));
     assert.equal(response.statusCode, 200);
@@ -106,7 +115,10 @@ describe('reports reach the API server', () => {
     const vsphere = cluster(storageClass('vsphere', 'kubernetes.io/vsphere-volume', { volumeBindingMode: 'WaitForFirstConsumer' }));
     const result = judge([policy({ accessModes: {} })], pvc({ storageClassName: 'vsphere', accessModes: ['ReadWriteMany'] }), { lookup: vsphere });
     assert.deepEqual(result.denials, []);
-    assert.deepEqual(result.warnings.map((finding) => finding.rule), ['access-modes/caution']);
+    assert.deepEqual(
+      result.warnings.map((finding) => finding.rule),
+      ['access-modes/caution'],
+    );
     assert.ok(result.verdict.warnings.some((warning) => warning.startsWith('access-modes/caution: spec.accessModes[0]: ReadWriteMany on kubernetes.io/vsphere-volume')));
   });
 });

@@ -41,7 +41,10 @@ describe('policy matching', () => {
   it('indexes policies: an exact-namespace policy elsewhere does not apply', () => {
     const policies = Array.from({ length: 50 }, (_, index) => allowGp3(`p${index}`, { namespaces: [`ns-${index}`] }));
     const engine = new Engine(policies, cluster());
-    assert.deepEqual(engine.index.match('PersistentVolumeClaim', 'ns-7', engine.lookup).policies.map((match) => match.name), ['p7']);
+    assert.deepEqual(
+      engine.index.match('PersistentVolumeClaim', 'ns-7', engine.lookup).policies.map((match) => match.name),
+      ['p7'],
+    );
     assert.equal(judge(policies, io2, { namespace: 'ns-7' }).denials.length, 1);
   });
 });

@@ -15,7 +15,10 @@ const RUNS = Number(process.env['FUZZ_RUNS'] ?? 300);
 
 /** Keys as users write them, and as attackers do: unicode, `/` and `~`, pointer look-alikes. */
 // No __proto__: the API server's key validation never admits it, and the JSON parser answers 400 to it (tested below).
-const key = fc.oneof(fc.string().filter((text) => text !== '__proto__'), fc.constantFrom('a/b', '~', '~1', '~0/', 'storageclass.kubernetes.io/is-default-class', 'volume.beta.kubernetes.io/storage-class', 'constructor', '💾/é'));
+const key = fc.oneof(
+  fc.string().filter((text) => text !== '__proto__'),
+  fc.constantFrom('a/b', '~', '~1', '~0/', 'storageclass.kubernetes.io/is-default-class', 'volume.beta.kubernetes.io/storage-class', 'constructor', '💾/é'),
+);
 const anyJson: fc.Arbitrary<JsonValue> = fc.jsonValue({ maxDepth: 4 }) as fc.Arbitrary<JsonValue>;
 /** A field that is usually right and sometimes any JSON at all. */
 const maybe = <T extends JsonValue>(valid: fc.Arbitrary<T>): fc.Arbitrary<JsonValue> => fc.oneof({ weight: 4, arbitrary: valid }, { weight: 1, arbitrary: anyJson });
@@ -33,11 +36,30 @@ const claimSpec = fc.record(
 );
 const metadata = fc.record({ name: maybe(fc.string()), namespace: maybe(fc.string()), annotations: maybe(stringMap), labels: maybe(stringMap) }, { requiredKeys: [] });
 const pvc = fc.record({ apiVersion: fc.constant('v1'), kind: fc.constant('PersistentVolumeClaim'), metadata: maybe(metadata), spec: maybe(claimSpec) });
-const term = fc.record({ matchExpressions: maybe(fc.array(fc.record({ key: maybe(fc.constantFrom('topology.kubernetes.io/zone', 'failure-domain.beta.kubernetes.io/zone', 'x')), operator: maybe(fc.constantFrom('In', 'NotIn', 'Exists')), values: maybe(fc.array(fc.constantFrom('us-east-1a', 'us-east-1b', 'us-east-1c'))) }), { maxLength: 3 })) }, { requiredKeys: [] });
+const term = fc.record(
+  {
+    matchExpressions: maybe(
+      fc.array(
+        fc.record({
+          key: maybe(fc.constantFrom('topology.kubernetes.io/zone', 'failure-domain.beta.kubernetes.io/zone', 'x')),
+          operator: maybe(fc.constantFrom('In', 'NotIn', 'Exists')),
+          values: maybe(fc.array(fc.constantFrom('us-east-1a', 'us-east-1b', 'us-east-1c'))),
+        }),
+        { maxLength: 3 },
+      ),
+    ),
+  },
+  { requiredKeys: [] },
+);
 const podSpec = fc.record(
   {
     nodeSelector: maybe(fc.dictionary(fc.constantFrom('topology.kubernetes.io/zone', 'failure-domain.beta.kubernetes.io/zone', 'disk'), maybe(fc.constantFrom('us-east-1a', 'us-east-1z')))),
-    affinity: maybe(fc.record({ nodeAffinity: maybe(fc.record({ requiredDuringSchedulingIgnoredDuringExecution: maybe(fc.record({ nodeSelectorTerms: maybe(fc.array(term, { maxLength: 3 })) })) })) }, { requiredKeys: [] })),
+    affinity: maybe(
+      fc.record(
+        { nodeAffinity: maybe(fc.record({ requiredDuringSchedulingIgnoredDuringExecution: maybe(fc.record({ nodeSelectorTerms: maybe(fc.array(term, { maxLength: 3 })) })) })) },
+        { requiredKeys: [] },
+      ),
+    ),
     containers: fc.constant<JsonValue>([{ name: 'c', image: 'i' }]),
   },
   { requiredKeys: [] },
@@ -47,11 +69,14 @@ const statefulSet = fc.record({
   kind: fc.constant('StatefulSet'),
   metadata: maybe(metadata),
   spec: maybe(
-    fc.record({
-      replicas: maybe(fc.integer({ min: -1, max: 50 })),
-      template: maybe(fc.record({ spec: maybe(podSpec) }, { requiredKeys: [] })),
-      volumeClaimTemplates: maybe(fc.array(fc.record({ metadata: maybe(metadata), spec: maybe(claimSpec) }, { requiredKeys: [] }), { maxLength: 3 })),
-    }, { requiredKeys: [] }),
+    fc.record(
+      {
+        replicas: maybe(fc.integer({ min: -1, max: 50 })),
+        template: maybe(fc.record({ spec: maybe(podSpec) }, { requiredKeys: [] })),
+        volumeClaimTemplates: maybe(fc.array(fc.record({ metadata: maybe(metadata), spec: maybe(claimSpec) }, { requiredKeys: [] }), { maxLength: 3 })),
+      },
+      { requiredKeys: [] },
+    ),
   ),
 });
 const storageClassObject = fc.record({
@@ -59,15 +84,33 @@ const storageClassObject = fc.record({
   kind: fc.constant('StorageClass'),
   metadata: maybe(metadata),
   provisioner: maybe(fc.constantFrom('ebs.csi.aws.com', 'kubernetes.io/aws-ebs', 'efs.csi.aws.com', 'x')),
-  parameters: maybe(fc.dictionary(fc.constantFrom('type', 'iopsPerGB', 'iops', 'IOPSPERGB', 'zones', 'allowAutoIOPSPerGBIncrease'), maybe(fc.constantFrom('io1', 'io2', 'gp3', '50', '60', '0', '1.5', 'true', 'us-east-1a,us-east-1z')))),
+  parameters: maybe(
+    fc.dictionary(
+      fc.constantFrom('type', 'iopsPerGB', 'iops', 'IOPSPERGB', 'zones', 'allowAutoIOPSPerGBIncrease'),
+      maybe(fc.constantFrom('io1', 'io2', 'gp3', '50', '60', '0', '1.5', 'true', 'us-east-1a,us-east-1z')),
+    ),
+  ),
   volumeBindingMode: maybe(fc.constantFrom('Immediate', 'WaitForFirstConsumer')),
-  allowedTopologies: maybe(fc.array(fc.record({ matchLabelExpressions: maybe(fc.array(fc.record({ key: maybe(fc.constantFrom('topology.kubernetes.io/zone', 'x')), values: maybe(fc.array(fc.constantFrom('us-east-1a', 'us-east-1q'))) }), { maxLength: 2 })) }), { maxLength: 2 })),
+  allowedTopologies: maybe(
+    fc.array(
+      fc.record({
+        matchLabelExpressions: maybe(
+          fc.array(fc.record({ key: maybe(fc.constantFrom('topology.kubernetes.io/zone', 'x')), values: maybe(fc.array(fc.constantFrom('us-east-1a', 'us-east-1q'))) }), { maxLength: 2 }),
+        ),
+      }),
+      { maxLength: 2 },
+    ),
+  ),
 });
 const KIND_GROUPS: Record<string, string> = { PersistentVolumeClaim: '', StatefulSet: 'apps', StorageClass: 'storage.k8s.io' };
 
 function envelope(object: JsonObject, operation: string, oldObject?: JsonObject): string {
-  const kind = String(object['kind']);
-  return JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'fuzz', kind: { group: KIND_GROUPS[kind], version: 'v1', kind }, namespace: 'payments', operation, object, oldObject: oldObject ?? null } });
+  const kind = typeof object['kind'] === 'string' ? object['kind'] : '';
+  return JSON.stringify({
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    request: { uid: 'fuzz', kind: { group: KIND_GROUPS[kind], version: 'v1', kind }, namespace: 'payments', operation, object, oldObject: oldObject ?? null },
+  });
 }
 
 /**
@@ -113,11 +156,18 @@ describe('property: the admission handler', () => {
 
   it('never answers 5xx to arbitrary bodies, and always with JSON', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.oneof(fc.string(), anyJson.map((value) => JSON.stringify(value)), fc.record({ apiVersion: fc.string(), kind: fc.string(), request: anyJson }).map((value) => JSON.stringify(value))), async (body) => {
-        const response = await post('/validate', body);
-        assert.ok(response.statusCode < 500, `${response.statusCode} for ${body.slice(0, 200)}`);
-        assert.doesNotThrow(() => response.json());
-      }),
+      fc.asyncProperty(
+        fc.oneof(
+          fc.string(),
+          anyJson.map((value) => JSON.stringify(value)),
+          fc.record({ apiVersion: fc.string(), kind: fc.string(), request: anyJson }).map((value) => JSON.stringify(value)),
+        ),
+        async (body) => {
+          const response = await post('/validate', body);
+          assert.ok(response.statusCode < 500, `${response.statusCode} for ${body.slice(0, 200)}`);
+          assert.doesNotThrow(() => response.json());
+        },
+      ),
       { numRuns: RUNS },
     );
   });
@@ -144,7 +194,11 @@ describe('property: the admission handler', () => {
             assert.equal(jsonPatch.validate(patch, structuredClone(object)), undefined);
             const patched = jsonPatch.applyPatch(structuredClone(object), patch, true, false).newDocument;
             assertValidShape(patched, patch);
-            if (operation === 'UPDATE') assert.ok(patch.every((operation: { path: string }) => !operation.path.startsWith('/spec/volumeClaimTemplates') && !operation.path.startsWith('/parameters')), 'no patch touches an immutable field on UPDATE');
+            if (operation === 'UPDATE')
+              assert.ok(
+                patch.every((operation: { path: string }) => !operation.path.startsWith('/spec/volumeClaimTemplates') && !operation.path.startsWith('/parameters')),
+                'no patch touches an immutable field on UPDATE',
+              );
           }
         }
       }),
@@ -153,7 +207,8 @@ describe('property: the admission handler', () => {
   });
 
   it('survives deep nesting and huge strings, and still mutates', async () => {
-    const request = (object: string) => `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"deep","kind":{"group":"","version":"v1","kind":"PersistentVolumeClaim"},"namespace":"payments","operation":"CREATE","object":${object}}}`;
+    const request = (object: string) =>
+      `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"deep","kind":{"group":"","version":"v1","kind":"PersistentVolumeClaim"},"namespace":"payments","operation":"CREATE","object":${object}}}`;
     const deep = `${'{"nested":'.repeat(100_000)}"leaf"${'}'.repeat(100_000)}`;
     const bodies = [
       request(`{"metadata":{"name":"x","annotations":{"big":"${'x'.repeat(1024 * 1024)}"}},"spec":{"accessModes":["ReadWriteOnce"],"resources":{"requests":{"storage":"1Gi"}}}}`),
@@ -176,17 +231,38 @@ describe('property: the admission handler', () => {
 describe('property: the policy loader', () => {
   it('turns any text into policies or problems, never a crash', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.string(), fc.string({ unit: 'binary' }), anyJson.map((value) => stringify(value))), (text) => {
-        const { problems, policies } = parsePolicyText(text, 'fuzz.yaml');
-        assert.ok(Array.isArray(problems) && Array.isArray(policies));
-      }),
+      fc.property(
+        fc.oneof(
+          fc.string(),
+          fc.string({ unit: 'binary' }),
+          anyJson.map((value) => stringify(value)),
+        ),
+        (text) => {
+          const { problems, policies } = parsePolicyText(text, 'fuzz.yaml');
+          assert.ok(Array.isArray(problems) && Array.isArray(policies));
+        },
+      ),
       { numRuns: RUNS },
     );
   });
 
   it('reports wrong types in every field of a policy with a position', () => {
-    const base = { apiVersion: 'storage-policy-webhook.io/v1alpha1', kind: 'StoragePolicy', metadata: { name: 'p' }, spec: { match: {}, storageClasses: { defaults: [{ class: 'gp3' }], allowed: ['gp3'] }, zones: { allowed: ['a'] }, iops: { maxPerVolume: 10 }, capacity: { min: '1Gi' } } };
-    const paths = [['apiVersion'], ['metadata', 'name'], ['spec', 'match'], ['spec', 'storageClasses', 'defaults'], ['spec', 'storageClasses', 'allowed'], ['spec', 'zones', 'allowed'], ['spec', 'iops', 'maxPerVolume'], ['spec', 'capacity', 'min']];
+    const base = {
+      apiVersion: 'storage-policy-webhook.io/v1alpha1',
+      kind: 'StoragePolicy',
+      metadata: { name: 'p' },
+      spec: { match: {}, storageClasses: { defaults: [{ class: 'gp3' }], allowed: ['gp3'] }, zones: { allowed: ['a'] }, iops: { maxPerVolume: 10 }, capacity: { min: '1Gi' } },
+    };
+    const paths = [
+      ['apiVersion'],
+      ['metadata', 'name'],
+      ['spec', 'match'],
+      ['spec', 'storageClasses', 'defaults'],
+      ['spec', 'storageClasses', 'allowed'],
+      ['spec', 'zones', 'allowed'],
+      ['spec', 'iops', 'maxPerVolume'],
+      ['spec', 'capacity', 'min'],
+    ];
     fc.assert(
       fc.property(fc.constantFrom(...paths), fc.oneof(fc.integer(), fc.boolean(), fc.constant(null), fc.constant({ x: 1 }), fc.constant([1, 'a'])), (path, value) => {
         const document = structuredClone(base) as Record<string, unknown>;
@@ -196,7 +272,10 @@ describe('property: the policy loader', () => {
         const { problems, policies } = parsePolicyText(stringify(document), 'fuzz.yaml');
         if (problems.length === 0) return;
         assert.equal(policies.length, 0);
-        assert.ok(problems.every((problem) => problem.line !== undefined && problem.column !== undefined), JSON.stringify(problems));
+        assert.ok(
+          problems.every((problem) => problem.line !== undefined && problem.column !== undefined),
+          JSON.stringify(problems),
+        );
       }),
       { numRuns: RUNS },
     );

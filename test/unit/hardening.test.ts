@@ -30,10 +30,13 @@ interface Answer {
 
 function post(port: number, ca: string, extra: { cert?: string; key?: string } = {}): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const request = httpsRequest({ host: '127.0.0.1', port, path: '/validate', method: 'POST', ca, agent: false, timeout: 5000, headers: { 'content-type': 'application/json' }, ...extra }, (response) => {
-      response.resume();
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers }));
-    });
+    const request = httpsRequest(
+      { host: '127.0.0.1', port, path: '/validate', method: 'POST', ca, agent: false, timeout: 5000, headers: { 'content-type': 'application/json' }, ...extra },
+      (response) => {
+        response.resume();
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers }));
+      },
+    );
     request.on('timeout', () => request.destroy(new Error('client timeout')));
     request.on('error', reject);
     request.end(BODY);
@@ -102,14 +105,16 @@ describe('hardening', () => {
     try {
       const before = rssKiB(child.pid ?? 0);
       const outcomes = await Promise.all(
-        Array.from({ length: 600 }, () =>
-          new Promise<'open' | 'refused'>((resolve) => {
-            const socket = tlsConnect({ host: '127.0.0.1', port, ca: ca.cert, timeout: 5000 }, () => resolve('open'));
-            sockets.push(socket);
-            socket.on('error', () => resolve('refused'));
-            socket.on('close', () => resolve('refused'));
-            socket.on('timeout', () => resolve('refused'));
-          }),
+        Array.from(
+          { length: 600 },
+          () =>
+            new Promise<'open' | 'refused'>((resolve) => {
+              const socket = tlsConnect({ host: '127.0.0.1', port, ca: ca.cert, timeout: 5000 }, () => resolve('open'));
+              sockets.push(socket);
+              socket.on('error', () => resolve('refused'));
+              socket.on('close', () => resolve('refused'));
+              socket.on('timeout', () => resolve('refused'));
+            }),
         ),
       );
       const open = outcomes.filter((outcome) => outcome === 'open').length;
@@ -131,7 +136,10 @@ describe('hardening', () => {
     try {
       const started = Date.now();
       const outcome = await new Promise<string>((resolve) => {
-        const request = httpsRequest({ host: '127.0.0.1', port, path: '/validate', method: 'POST', ca: ca.cert, agent: false, headers: { 'content-type': 'application/json', 'content-length': 1000 } }, (response) => resolve(`status ${response.statusCode}`));
+        const request = httpsRequest(
+          { host: '127.0.0.1', port, path: '/validate', method: 'POST', ca: ca.cert, agent: false, headers: { 'content-type': 'application/json', 'content-length': 1000 } },
+          (response) => resolve(`status ${response.statusCode}`),
+        );
         request.on('error', (error) => resolve(`closed: ${error.message}`));
         request.setTimeout(8000, () => request.destroy(new Error('the server never gave up on the stalled body')));
         request.write('{"apiVersion":');

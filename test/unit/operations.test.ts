@@ -170,11 +170,22 @@ describe('operations', () => {
     await server.start();
     const body = review(pvc({ storageClassName: 'gp3' }), 'in-flight');
     const inFlight = new Promise<Response>((resolve, reject) => {
-      const request = httpsRequest({ host: '127.0.0.1', port: server.port, path: '/validate', method: 'POST', ca: ca.cert, agent: false, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (response) => {
-        let text = '';
-        response.on('data', (chunk: Buffer) => (text += chunk.toString()));
-        response.on('end', () => resolve({ status: response.statusCode ?? 0, text }));
-      });
+      const request = httpsRequest(
+        {
+          host: '127.0.0.1',
+          port: server.port,
+          path: '/validate',
+          method: 'POST',
+          ca: ca.cert,
+          agent: false,
+          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+        },
+        (response) => {
+          let text = '';
+          response.on('data', (chunk: Buffer) => (text += chunk.toString()));
+          response.on('end', () => resolve({ status: response.statusCode ?? 0, text }));
+        },
+      );
       request.on('error', reject);
       // Half the body now, the rest after SIGTERM: the request is in flight across the signal.
       request.write(body.slice(0, 40));
@@ -220,7 +231,12 @@ describe('log lines', () => {
     const state = new WebhookState(cluster());
     state.swap(await loadPolicyDir(BUNDLED_POLICIES_DIR));
     const app = buildServer({ state, logger });
-    await app.inject({ method: 'POST', url: '/validate', headers: { 'content-type': 'application/json' }, payload: review(pvc({ storageClassName: 'io1-slow' }, { annotations: { secret: 'do-not-log' } }), 'log-1').replace('team-a', 'payments') });
+    await app.inject({
+      method: 'POST',
+      url: '/validate',
+      headers: { 'content-type': 'application/json' },
+      payload: review(pvc({ storageClassName: 'io1-slow' }, { annotations: { secret: 'do-not-log' } }), 'log-1').replace('team-a', 'payments'),
+    });
     await app.close();
     const admission = lines.map((line) => JSON.parse(line)).find((entry) => entry.msg === 'admission');
     assert.equal(admission.uid, 'log-1');

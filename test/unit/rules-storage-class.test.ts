@@ -28,7 +28,10 @@ describe('storage-class: defaults', () => {
     const checked = policy({ storageClasses: defaults.storageClasses ?? {}, accessModes: {} });
     const sts = statefulSet([template('data'), template('shared', { accessModes: ['ReadWriteMany'] }), template('fixed', { storageClassName: 'io2' })]);
     const result = judge([checked], sts);
-    assert.deepEqual(result.patch.filter((operation) => operation.path.startsWith('/spec/volumeClaimTemplates')), []);
+    assert.deepEqual(
+      result.patch.filter((operation) => operation.path.startsWith('/spec/volumeClaimTemplates')),
+      [],
+    );
     assert.deepEqual(result.denials, [], 'data gets gp3 and shared (RWX) gets efs when their claims are created');
     const rwxOnEbs = judge([policy({ storageClasses: { defaults: [{ class: 'gp3' }] }, accessModes: {} })], statefulSet([template('shared', { accessModes: ['ReadWriteMany'] })]));
     assert.deepEqual(rulesOf(rwxOnEbs.denials), ['access-modes/unsupported']);
@@ -96,14 +99,20 @@ describe('storage-class: allowed classes', () => {
 describe('storage-class: single cluster default', () => {
   const guard = policy({ name: 'guard', match: { kinds: ['StorageClass'] }, storageClasses: { singleClusterDefault: true } });
   const second = storageClass('fast', 'ebs.csi.aws.com', { annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } });
-  const gp3Default = (): ReturnType<typeof cluster> => cluster(storageClass('gp3', 'ebs.csi.aws.com', { parameters: { type: 'gp3' }, annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } }));
+  const gp3Default = (): ReturnType<typeof cluster> =>
+    cluster(storageClass('gp3', 'ebs.csi.aws.com', { parameters: { type: 'gp3' }, annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } }));
   it('denies a second default and names the existing one', () => {
     const result = judge([guard], second, { lookup: gp3Default() });
     assert.deepEqual(rulesOf(result.denials), ['storage-class/single-default']);
     assert.match(result.denials[0]?.message ?? '', /gp3 is already the cluster default/);
   });
   it('with several defaults already, names the one the API server uses (newest)', () => {
-    const dated = (name: string, creationTimestamp: string) => ({ apiVersion: 'storage.k8s.io/v1', kind: 'StorageClass', metadata: { name, creationTimestamp, annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } }, provisioner: 'x' });
+    const dated = (name: string, creationTimestamp: string) => ({
+      apiVersion: 'storage.k8s.io/v1',
+      kind: 'StorageClass',
+      metadata: { name, creationTimestamp, annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } },
+      provisioner: 'x',
+    });
     const state = cluster(dated('old-default', '2020-01-01T00:00:00Z'), dated('new-default', '2025-01-01T00:00:00Z'));
     state.deleteStorageClass('gp3');
     const message = judge([guard], second, { lookup: state }).denials[0]?.message ?? '';

@@ -74,7 +74,11 @@ describe('zones: StatefulSet pinning', () => {
     const affinity: JsonObject = {
       affinity: {
         podAntiAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [] },
-        nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'arch', operator: 'In', values: ['arm64'] }] }, { matchFields: [{ key: 'metadata.name', operator: 'In', values: ['n1'] }] }] } },
+        nodeAffinity: {
+          requiredDuringSchedulingIgnoredDuringExecution: {
+            nodeSelectorTerms: [{ matchExpressions: [{ key: 'arch', operator: 'In', values: ['arm64'] }] }, { matchFields: [{ key: 'metadata.name', operator: 'In', values: ['n1'] }] }],
+          },
+        },
       },
     };
     const result = judge([zones], statefulSet([], affinity));

@@ -74,7 +74,7 @@ describe('AdmissionReview protocol (inject)', () => {
     const body = (await post('/mutate', review(object))).json();
     assert.equal(body.response.patchType, 'JSONPatch');
     const patch = JSON.parse(Buffer.from(body.response.patch, 'base64').toString('utf8'));
-    const patched = jsonPatch.applyPatch(structuredClone(object), patch, true, false).newDocument as JsonObject;
+    const patched = jsonPatch.applyPatch(structuredClone(object), patch, true, false).newDocument;
     assert.equal((patched['spec'] as JsonObject)['storageClassName'], 'gp3');
     assert.equal(((patched['metadata'] as JsonObject)['annotations'] as JsonObject)['storage-policy-webhook.io/provisioned-iops'], '3000');
     assert.ok(body.response.warnings.some((warning: string) => warning.includes('set to gp3')));
@@ -91,10 +91,20 @@ describe('AdmissionReview protocol (inject)', () => {
     assert.equal(body.response.patch, undefined);
     assert.equal(body.response.status.code, 403);
     assert.equal(body.response.status.reason, 'Forbidden');
-    assert.match(body.response.status.message, /^2 storage policy violations: \(1\) spec\.accessModes\[0\]: ReadWriteMany on ebs\.csi\.aws\.com.*rule access-modes\/unsupported.*\(2\) spec\.resources\.requests\.storage: 40000 provisioned IOPS/);
+    assert.match(
+      body.response.status.message,
+      /^2 storage policy violations: \(1\) spec\.accessModes\[0\]: ReadWriteMany on ebs\.csi\.aws\.com.*rule access-modes\/unsupported.*\(2\) spec\.resources\.requests\.storage: 40000 provisioned IOPS/,
+    );
   });
   it('allows DELETE, CONNECT, subresources and ungoverned kinds at once, without a patch', async () => {
-    for (const overrides of [{ operation: 'DELETE', object: null, oldObject: pvc({}) }, { operation: 'CONNECT' }, { subResource: 'status' }, { subResource: 'scale' }, { kind: { group: '', version: 'v1', kind: 'ConfigMap' } }, { kind: { group: 'example.com', version: 'v1', kind: 'StatefulSet' } }]) {
+    for (const overrides of [
+      { operation: 'DELETE', object: null, oldObject: pvc({}) },
+      { operation: 'CONNECT' },
+      { subResource: 'status' },
+      { subResource: 'scale' },
+      { kind: { group: '', version: 'v1', kind: 'ConfigMap' } },
+      { kind: { group: 'example.com', version: 'v1', kind: 'StatefulSet' } },
+    ]) {
       const body = (await post('/mutate', review(pvc({ storageClassName: 'nope', accessModes: [] }), overrides))).json();
       assert.deepEqual(body.response, { uid: '705ab4f5-6393-11e8-b7cc-42010a800002', allowed: true }, JSON.stringify(overrides));
     }
