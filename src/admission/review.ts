@@ -37,7 +37,7 @@ export interface AdmissionResponse {
   auditAnnotations?: Record<string, string>;
 }
 
-export interface AdmissionReviewResponse {
+interface AdmissionReviewResponse {
   apiVersion: typeof ADMISSION_API_VERSION;
   kind: 'AdmissionReview';
   response: AdmissionResponse;
@@ -79,7 +79,7 @@ function governedKind(request: AdmissionRequest): GovernedKind | undefined {
   return GOVERNED_KINDS.find((kind) => kind === request.kind.kind && GROUP_OF_KIND[kind] === request.kind.group);
 }
 
-export type ReviewTriage = { action: 'allow'; reason: string } | { action: 'reject'; message: string } | { action: 'review'; input: ReviewInput };
+type ReviewTriage = { action: 'allow'; reason: string } | { action: 'reject'; message: string } | { action: 'review'; input: ReviewInput };
 
 /**
  * What the webhook does with a request before any policy runs: DELETE, CONNECT, subresources and

@@ -3,7 +3,7 @@ import type { GovernedKind } from '../core/storage.js';
 import type { ClusterLookup } from '../lookup/lookup.js';
 import { byPrecedence, type Policy } from '../policy/model.js';
 
-export interface Explanation {
+interface Explanation {
   policy: Policy;
   governs: boolean;
   /** Why it does or does not govern, one clause each. */

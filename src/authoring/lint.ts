@@ -5,12 +5,12 @@ import type { ClusterLookup } from '../lookup/lookup.js';
 import type { Policy, RuleId } from '../policy/model.js';
 import { familyOfRule } from '../rules/registry.js';
 
-export interface LintProblem extends SourceProblem {
+interface LintProblem extends SourceProblem {
   severity: 'error' | 'warning';
   check: string;
 }
 
-export type Locate = (policy: Policy, path: Array<string | number>) => { line: number; column: number } | undefined;
+type Locate = (policy: Policy, path: Array<string | number>) => { line: number; column: number } | undefined;
 
 function isGlob(pattern: string): boolean {
   return pattern.includes('*') || pattern.includes('?');

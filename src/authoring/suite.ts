@@ -27,7 +27,7 @@ interface SuiteDocument {
 const validateSuite = new Ajv({ allErrors: true, strict: false }).compile<SuiteDocument>(JSON.parse(readFileSync(SUITE_SCHEMA_PATH, 'utf8')) as object);
 
 /** One case: a resource, how it arrives, and what must come out. */
-export interface SuiteCase {
+interface SuiteCase {
   name: string;
   resource: JsonObject;
   operation?: Operation;
@@ -48,7 +48,7 @@ export interface SuiteCase {
   };
 }
 
-export interface CaseResult {
+interface CaseResult {
   suite: string;
   name: string;
   passed: boolean;
@@ -94,7 +94,7 @@ export function runCase(engine: Engine, suite: string, testCase: SuiteCase): Cas
   return { suite, name: testCase.name, passed: differences.length === 0, differences };
 }
 
-export interface Suite {
+interface Suite {
   file: string;
   name: string;
   policies: Policy[];

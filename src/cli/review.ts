@@ -5,7 +5,7 @@ import { review, reviewInputOf } from '../engine/pipeline.js';
 import { describeFinding } from '../engine/report.js';
 import type { Manifest } from '../io/manifests.js';
 
-export interface ReviewResult {
+interface ReviewResult {
   source: string;
   kind: string;
   namespace: string;

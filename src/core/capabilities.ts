@@ -6,7 +6,7 @@ export function isAccessMode(value: string): value is AccessMode {
 }
 
 /** A mode a provisioner serves only for some claims or classes. */
-export interface ConditionalMode {
+interface ConditionalMode {
   mode: AccessMode;
   volumeMode?: 'Filesystem' | 'Block';
   /** StorageClass parameters (keys case-insensitive) that must hold one of the listed values. */

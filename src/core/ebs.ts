@@ -9,13 +9,13 @@ export function isEbsProvisioner(provisioner: string): boolean {
   return provisioner === EBS_CSI || provisioner === EBS_IN_TREE;
 }
 
-export interface IopsLimits {
+interface IopsLimits {
   minTotal: number;
   maxTotal: number;
   maxPerGiB: number;
 }
 
-export interface SizeLimits {
+interface SizeLimits {
   minGiB: number;
   maxGiB: number;
 }
@@ -54,7 +54,7 @@ export function sizeLimitsFor(type: string, blockExpress: boolean): SizeLimits |
   }
 }
 
-export interface EbsClassSettings {
+interface EbsClassSettings {
   provisioner: string;
   type: string;
   /** Raw parameter text, as the class has it. */

@@ -34,7 +34,7 @@ export interface ResolvedFinding extends Finding {
   preexisting: boolean;
 }
 
-export interface MutationOutcome {
+interface MutationOutcome {
   patch: PatchOperation[];
   notes: Mutation[];
   object: JsonObject;

@@ -6,7 +6,7 @@ import type { Policy } from '../policy/model.js';
 // Whether a policy governs an object of a kind in a namespace, with the clause that decides. The policy
 // index (every request) and `storage-policy explain` both ask here, so they cannot disagree.
 
-export type MatchStep = { governs: boolean; reason: string };
+type MatchStep = { governs: boolean; reason: string };
 
 /** Kind, namespace names and exclusions: what depends only on the policy and the namespace's name. */
 export function matchByName(policy: Policy, kind: GovernedKind, namespace: string): MatchStep {

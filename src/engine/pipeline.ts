@@ -8,7 +8,7 @@ import { auditAnnotationsFor, denialMessage, warningsFor } from './report.js';
 // The one review pipeline: the webhook, `storage-policy review`, `storage-policy test` and the unit
 // helpers all build their input and reach their decision here, so they decide alike by construction.
 
-export interface ReviewRequest {
+interface ReviewRequest {
   object: JsonObject;
   operation: Operation;
   oldObject?: JsonObject | undefined;

@@ -18,7 +18,7 @@ interface KindIndex {
 
 const MEMO_LIMIT = 10_000;
 
-export interface PolicyMatch {
+interface PolicyMatch {
   policies: Policy[];
   /** Lookup failures met while matching namespace labels. */
   findings: Finding[];

@@ -16,7 +16,7 @@ const RESOURCES: ReadonlyArray<{ kind: CachedKind; path: string }> = [
 
 const PAGE_SIZE = 500;
 
-export interface CacheOptions {
+interface CacheOptions {
   /** First retry delay after a failed list or a dropped watch; doubles up to maxBackoffMs. */
   initialBackoffMs?: number;
   maxBackoffMs?: number;

@@ -6,7 +6,7 @@ import { DEPRECATED_ZONE_LABEL, ZONE_LABEL } from '../core/topology.js';
 import { known, unknown, type ClusterLookup, type Lookup } from './lookup.js';
 
 /** The fields of an existing claim the IOPS budget needs, and nothing more. */
-export interface ClaimRecord {
+interface ClaimRecord {
   namespace: string;
   name: string;
   className: string | undefined;

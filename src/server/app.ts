@@ -15,7 +15,7 @@ import type { WebhookState } from './state.js';
  */
 export const DEFAULT_BODY_LIMIT = 7 * 1024 * 1024;
 
-export interface ServerOptions {
+interface ServerOptions {
   state: WebhookState;
   logger: Logger;
   metrics?: WebhookMetrics;
@@ -31,7 +31,7 @@ export interface ServerOptions {
   overload?: OverloadOptions;
 }
 
-export interface OverloadOptions {
+interface OverloadOptions {
   /** Event loop delay beyond which admission requests get 503 with Retry-After. */
   maxEventLoopDelayMs: number;
   /** Heap in use beyond which admission requests get 503. */

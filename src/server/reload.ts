@@ -63,7 +63,7 @@ export class PolicyReloader {
   }
 }
 
-export interface KeyPair {
+interface KeyPair {
   key: Buffer;
   cert: Buffer;
 }

@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import { generate } from 'selfsigned';
 
-export interface KeyPair {
+interface KeyPair {
   key: string;
   cert: string;
 }
