@@ -43,18 +43,7 @@ const RWO: AccessMode[] = ['ReadWriteOnce'];
 const RWO_ROX: AccessMode[] = ['ReadWriteOnce', 'ReadOnlyMany'];
 const ALL_SHARED: AccessMode[] = ['ReadWriteOnce', 'ReadOnlyMany', 'ReadWriteMany'];
 
-/** The built-in table of ../shared/domain.md; policies extend or override it per provisioner. */
-const BUILT_IN_CAPABILITIES: readonly ProvisionerCapabilities[] = [
-  inTree('kubernetes.io/aws-ebs', RWO),
-  inTree('kubernetes.io/gce-pd', RWO_ROX),
-  inTree('kubernetes.io/azure-disk', RWO),
-  inTree('kubernetes.io/azure-file', ALL_SHARED),
-  inTree('kubernetes.io/cinder', RWO),
-  {
-    provisioner: 'kubernetes.io/vsphere-volume',
-    modes: RWO,
-    conditional: [{ mode: 'ReadWriteMany', condition: 'only works when all pods using it run on the same node', caution: true }],
-  },
+const NATIVE_CAPABILITIES: readonly ProvisionerCapabilities[] = [
   inTree('kubernetes.io/rbd', RWO_ROX),
   inTree('kubernetes.io/glusterfs', ALL_SHARED),
   inTree('kubernetes.io/cephfs', ALL_SHARED),
@@ -104,7 +93,30 @@ const BUILT_IN_CAPABILITIES: readonly ProvisionerCapabilities[] = [
     ],
   }),
   csi('driver.longhorn.io', ['ReadWriteOnce', 'ReadWriteMany']),
+  csi('cinder.csi.openstack.org', RWO),
   { provisioner: 'rancher.io/local-path', modes: ['ReadWriteOnce', 'ReadWriteOncePod'], volumeModes: ['Filesystem'] },
+];
+
+/**
+ * In-tree names whose plugins were removed after CSI migration: csi-translation-lib hands their classes to
+ * the CSI driver, and csi-provisioner maps access modes like for any CSI driver (RWO with ROX refused).
+ */
+const MIGRATED: Readonly<Record<string, string>> = {
+  'kubernetes.io/aws-ebs': 'ebs.csi.aws.com',
+  'kubernetes.io/gce-pd': 'pd.csi.storage.gke.io',
+  'kubernetes.io/azure-disk': 'disk.csi.azure.com',
+  'kubernetes.io/azure-file': 'file.csi.azure.com',
+  'kubernetes.io/cinder': 'cinder.csi.openstack.org',
+  'kubernetes.io/vsphere-volume': 'csi.vsphere.vmware.com',
+};
+
+/** The built-in table of ../shared/domain.md; policies extend or override it per provisioner. */
+const BUILT_IN_CAPABILITIES: readonly ProvisionerCapabilities[] = [
+  ...NATIVE_CAPABILITIES,
+  ...Object.entries(MIGRATED).flatMap(([inTreeName, driver]) => {
+    const entry = NATIVE_CAPABILITIES.find((candidate) => candidate.provisioner === driver);
+    return entry ? [{ ...entry, provisioner: inTreeName }] : [];
+  }),
 ];
 
 export type CapabilityTable = ReadonlyMap<string, ProvisionerCapabilities>;

@@ -64,10 +64,9 @@ function isDefaultClassAnnotated(annotations: Record<string, string>): boolean {
  */
 export function pickClusterDefault(classes: StorageClassInfo[]): StorageClassInfo | undefined {
   const defaults = classes.filter((storageClass) => storageClass.isDefault);
-  defaults.sort((a, b) => {
-    const byTime = (b.creationTimestamp ?? '').localeCompare(a.creationTimestamp ?? '');
-    return byTime !== 0 ? byTime : a.name.localeCompare(b.name);
-  });
+  // Byte order, as Go compares strings (the API server's sort), not the locale's.
+  const byBytes = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+  defaults.sort((a, b) => byBytes(b.creationTimestamp ?? '', a.creationTimestamp ?? '') || byBytes(a.name, b.name));
   return defaults[0];
 }
 
@@ -114,7 +113,9 @@ function readClaim(object: JsonValue | undefined, root: Array<string | number>, 
   } else {
     classSource = 'unset';
   }
-  const requestText = stringAt(spec, 'resources', 'requests', 'storage');
+  // kubectl sends a YAML number (storage: 10, 1e11) as a JSON number, and the API server takes it as a quantity.
+  const request = objectAt(spec, 'resources', 'requests')?.['storage'];
+  const requestText = typeof request === 'number' && Number.isFinite(request) ? String(request) : typeof request === 'string' ? request : undefined;
   return {
     root,
     name: identity.name,

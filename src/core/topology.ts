@@ -3,8 +3,19 @@ import { arrayAt, stringAt, stringsOf, type JsonValue } from './json.js';
 export const ZONE_LABEL = 'topology.kubernetes.io/zone';
 export const DEPRECATED_ZONE_LABEL = 'failure-domain.beta.kubernetes.io/zone';
 
-/** Label keys that name a zone in StorageClass allowedTopologies, generic and driver-specific. */
-export const ZONE_TOPOLOGY_KEYS: ReadonlySet<string> = new Set([ZONE_LABEL, DEPRECATED_ZONE_LABEL, 'topology.ebs.csi.aws.com/zone', 'topology.gke.io/zone', 'topology.disk.csi.azure.com/zone']);
+/**
+ * Label keys that name a zone in StorageClass allowedTopologies, generic and driver-specific. EBS also takes
+ * zone IDs (topology.k8s.aws/zone-id: use1-az1): a policy that allows such classes lists the IDs in
+ * zones.allowed beside the names.
+ */
+export const ZONE_TOPOLOGY_KEYS: ReadonlySet<string> = new Set([
+  ZONE_LABEL,
+  DEPRECATED_ZONE_LABEL,
+  'topology.ebs.csi.aws.com/zone',
+  'topology.k8s.aws/zone-id',
+  'topology.gke.io/zone',
+  'topology.disk.csi.azure.com/zone',
+]);
 
 /** The key a webhook-added allowedTopologies term uses for each driver. */
 export function zoneTopologyKeyFor(provisioner: string): string {
@@ -19,16 +30,33 @@ export function zoneTopologyKeyFor(provisioner: string): string {
 }
 
 /** In-tree provisioners that take the deprecated `zone`/`zones` parameters. */
-export const IN_TREE_ZONE_PARAMETER_PROVISIONERS: ReadonlySet<string> = new Set(['kubernetes.io/aws-ebs', 'kubernetes.io/gce-pd']);
+const IN_TREE_ZONE_PARAMETER_PROVISIONERS: ReadonlySet<string> = new Set(['kubernetes.io/aws-ebs', 'kubernetes.io/gce-pd']);
 
-function zoneParameters(provisioner: string, parameters: Record<string, string>): string[] | undefined {
+/**
+ * The in-tree `zone`/`zones` parameters as csi-translation-lib reads them (plugins/aws_ebs.go, gce_pd.go):
+ * keys compared lower-cased, `zones` split at commas with nothing trimmed (a space stays part of the zone).
+ */
+export function zoneParameters(provisioner: string, parameters: Record<string, string>): { key: string; zones: string[] } | undefined {
   if (!IN_TREE_ZONE_PARAMETER_PROVISIONERS.has(provisioner)) return undefined;
-  const text = parameters['zones'] ?? parameters['zone'];
-  if (text === undefined) return undefined;
-  return text
-    .split(',')
-    .map((zone) => zone.trim())
-    .filter((zone) => zone !== '');
+  const zones = Object.keys(parameters).find((key) => key.toLowerCase() === 'zones');
+  const zone = Object.keys(parameters).find((key) => key.toLowerCase() === 'zone');
+  const key = zones ?? zone;
+  if (key === undefined) return undefined;
+  const text = parameters[key] ?? '';
+  return { key, zones: key === zones ? text.split(',') : [text] };
+}
+
+/**
+ * Settings csi-translation-lib cannot translate: zone/zones together with allowedTopologies is an error, and
+ * zone with zones leaves it to map order which one wins. Either way the class does not provision as written.
+ */
+export function zoneTranslationProblem(provisioner: string, parameters: Record<string, string>, allowedTopologies: JsonValue[] | undefined): string | undefined {
+  if (!IN_TREE_ZONE_PARAMETER_PROVISIONERS.has(provisioner)) return undefined;
+  const keys = Object.keys(parameters).filter((key) => ['zone', 'zones'].includes(key.toLowerCase()));
+  if (keys.length > 1) return `${keys.join(' and ')} together: the CSI translation uses whichever it reads last; keep one`;
+  if (keys.length === 1 && allowedTopologies && allowedTopologies.length > 0)
+    return `${keys[0] ?? 'zone'} with allowedTopologies: the CSI translation refuses the class ("cannot simultaneously set allowed topologies and zone/zones parameters"); keep allowedTopologies`;
+  return undefined;
 }
 
 /**
@@ -62,7 +90,7 @@ export function zonesOfStorageClass(provisioner: string, parameters: Record<stri
     }
     zones = unrestricted ? undefined : [...union];
   }
-  const fromParameters = zoneParameters(provisioner, parameters);
+  const fromParameters = zoneParameters(provisioner, parameters)?.zones;
   if (fromParameters !== undefined) zones = zones === undefined ? fromParameters : zones.filter((zone) => fromParameters.includes(zone));
   return zones;
 }

@@ -1,3 +1,4 @@
+import { ebsLimits } from '../core/ebs.js';
 import type { Claim } from '../core/storage.js';
 import type { DefaultClassChoice, Policy } from '../policy/model.js';
 import type { ComposedSettings } from '../rules/contract.js';
@@ -14,7 +15,9 @@ import type { ComposedSettings } from '../rules/contract.js';
 //     intersection allows (a higher-priority default another policy forbids is passed over);
 //   - zones.allowed: the intersection; pods are pinned to it, and a class gets allowedTopologies of it;
 //     pinStatefulSets is on when any zone policy wants it, addAllowedTopologies likewise;
-//   - iops.annotateQuote: the highest-precedence IOPS policy that annotates writes the quote.
+//   - iops.annotateQuote: the highest-precedence IOPS policy that annotates writes the quotes;
+//   - providerLimits.ebs.<type>: the highest-precedence policy that overrides a type sets its limits (fields
+//     it leaves out keep the facts table's); one set of provider facts per object, whichever policy judges.
 
 function choiceApplies(choice: DefaultClassChoice, claim: Claim): boolean {
   if (choice.whenVolumeMode && choice.whenVolumeMode !== claim.volumeMode) return false;
@@ -55,5 +58,10 @@ export function composeSettings(policies: readonly Policy[]): ComposedSettings {
     },
     zones,
     quoteAnnotator: policies.find((policy) => policy.iops !== undefined && policy.iops.annotateQuote !== false),
+    ebsLimitsFor(type) {
+      const owner = policies.find((policy) => policy.providerLimits?.ebs?.[type] !== undefined);
+      const limits = owner?.providerLimits?.ebs?.[type];
+      return ebsLimits(type, owner && limits ? { policy: owner.name, limits } : undefined);
+    },
   };
 }

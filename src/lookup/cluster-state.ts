@@ -1,9 +1,9 @@
-import { isEbsProvisioner, quoteIops, readEbsClass } from '../core/ebs.js';
+import { ebsLimits, isEbsProvisioner, quoteIops, quoteThroughput, readEbsClass } from '../core/ebs.js';
 import { stringAt, stringMapAt } from '../core/json.js';
 import { roundUpGiB } from '../core/quantity.js';
 import { claimsOf, readStorageClass, type StorageClassInfo } from '../core/storage.js';
 import { DEPRECATED_ZONE_LABEL, ZONE_LABEL } from '../core/topology.js';
-import { known, unknown, type ClusterLookup, type Lookup } from './lookup.js';
+import { known, unknown, type ClusterLookup, type Lookup, type NamespaceUsage } from './lookup.js';
 
 /** The fields of an existing claim the IOPS budget needs, and nothing more. */
 interface ClaimRecord {
@@ -23,10 +23,14 @@ function claimRecordOf(object: unknown): ClaimRecord | undefined {
   return { namespace, name, className, requestBytes: claim?.requestBytes };
 }
 
-function provisionedIopsOf(storageClass: StorageClassInfo | undefined, requestBytes: number | undefined): number {
-  if (!storageClass || requestBytes === undefined || !isEbsProvisioner(storageClass.provisioner)) return 0;
-  const quote = quoteIops(readEbsClass(storageClass.provisioner, storageClass.parameters), roundUpGiB(requestBytes));
-  return quote.outcome === 'provisioned' ? quote.iops : 0;
+/** What an existing claim provisions, by the facts table (the most a volume can get), for the namespace budgets. */
+function usageOf(storageClass: StorageClassInfo | undefined, requestBytes: number | undefined): NamespaceUsage {
+  if (!storageClass || requestBytes === undefined || !isEbsProvisioner(storageClass.provisioner)) return { iops: 0, throughputMiBps: 0 };
+  const settings = readEbsClass(storageClass.provisioner, storageClass.parameters);
+  const limits = ebsLimits(settings.type, undefined);
+  const iops = quoteIops(settings, roundUpGiB(requestBytes), limits);
+  const throughput = quoteThroughput(settings, limits, iops);
+  return { iops: iops.outcome === 'provisioned' ? iops.iops : 0, throughputMiBps: throughput.outcome === 'provisioned' ? throughput.mibps : 0 };
 }
 
 /**
@@ -40,7 +44,7 @@ export class ClusterState implements ClusterLookup {
   /** Zone of each node that has one; kept as node -> zone so updates and deletes stay exact. */
   private readonly nodes = new Map<string, string>();
   private readonly claims = new Map<string, Map<string, ClaimRecord>>();
-  private readonly iopsByNamespace = new Map<string, { total: number; perClaim: Map<string, number> }>();
+  private readonly usageByNamespace = new Map<string, { total: NamespaceUsage; perClaim: Map<string, NamespaceUsage> }>();
   private unavailableReason: string | undefined;
 
   constructor(unavailableReason?: string) {
@@ -62,12 +66,12 @@ export class ClusterState implements ClusterLookup {
     const info = readStorageClass(object);
     if (info.name === '') return;
     this.classes.set(info.name, info);
-    this.iopsByNamespace.clear();
+    this.usageByNamespace.clear();
   }
 
   deleteStorageClass(name: string): void {
     this.classes.delete(name);
-    this.iopsByNamespace.clear();
+    this.usageByNamespace.clear();
   }
 
   upsertNamespace(object: unknown): void {
@@ -101,12 +105,12 @@ export class ClusterState implements ClusterLookup {
       this.claims.set(record.namespace, byName);
     }
     byName.set(record.name, record);
-    this.iopsByNamespace.delete(record.namespace);
+    this.usageByNamespace.delete(record.namespace);
   }
 
   deleteClaim(namespace: string, name: string): void {
     this.claims.get(namespace)?.delete(name);
-    this.iopsByNamespace.delete(namespace);
+    this.usageByNamespace.delete(namespace);
   }
 
   /** Replaces everything of one kind, as a fresh informer list does. */
@@ -124,7 +128,7 @@ export class ClusterState implements ClusterLookup {
       this.claims.clear();
       objects.forEach((object) => this.upsertClaim(object));
     }
-    this.iopsByNamespace.clear();
+    this.usageByNamespace.clear();
   }
 
   storageClass(name: string): Lookup<StorageClassInfo | undefined> {
@@ -147,23 +151,28 @@ export class ClusterState implements ClusterLookup {
     return known([...new Set(this.nodes.values())].sort());
   }
 
-  namespaceProvisionedIops(namespace: string, exclude: ReadonlySet<string>): Lookup<number> {
+  namespaceUsage(namespace: string, exclude: ReadonlySet<string>): Lookup<NamespaceUsage> {
     if (this.unavailableReason) return unknown(this.unavailableReason);
-    let sums = this.iopsByNamespace.get(namespace);
+    let sums = this.usageByNamespace.get(namespace);
     if (!sums) {
-      sums = { total: 0, perClaim: new Map() };
+      sums = { total: { iops: 0, throughputMiBps: 0 }, perClaim: new Map() };
       for (const record of this.claims.get(namespace)?.values() ?? []) {
-        const iops = provisionedIopsOf(record.className ? this.classes.get(record.className) : undefined, record.requestBytes);
-        if (iops > 0) {
-          sums.perClaim.set(record.name, iops);
-          sums.total += iops;
-        }
+        const usage = usageOf(record.className ? this.classes.get(record.className) : undefined, record.requestBytes);
+        if (usage.iops === 0 && usage.throughputMiBps === 0) continue;
+        sums.perClaim.set(record.name, usage);
+        sums.total.iops += usage.iops;
+        sums.total.throughputMiBps += usage.throughputMiBps;
       }
-      this.iopsByNamespace.set(namespace, sums);
+      this.usageByNamespace.set(namespace, sums);
     }
     // The memoised total minus the claims being written: the cost follows the request, not the namespace.
-    let total = sums.total;
-    for (const name of exclude) total -= sums.perClaim.get(name) ?? 0;
+    const total = { ...sums.total };
+    for (const name of exclude) {
+      const usage = sums.perClaim.get(name);
+      if (!usage) continue;
+      total.iops -= usage.iops;
+      total.throughputMiBps -= usage.throughputMiBps;
+    }
     return known(total);
   }
 }

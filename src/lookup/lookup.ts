@@ -6,6 +6,11 @@ export type Lookup<T> = { known: true; value: T } | { known: false; reason: stri
 export const known = <T>(value: T): Lookup<T> => ({ known: true, value });
 export const unknown = <T>(reason: string): Lookup<T> => ({ known: false, reason });
 
+export interface NamespaceUsage {
+  iops: number;
+  throughputMiBps: number;
+}
+
 /**
  * What rules may ask of the cluster. The live informer cache and the offline inventory both answer
  * it from memory, synchronously, so rule evaluation stays pure and fast.
@@ -16,8 +21,8 @@ export interface ClusterLookup {
   storageClasses(): Lookup<StorageClassInfo[]>;
   /** undefined value: no such namespace. */
   namespaceLabels(namespace: string): Lookup<Record<string, string> | undefined>;
-  /** Provisioned IOPS of the namespace's existing claims, leaving out the named claims. */
-  namespaceProvisionedIops(namespace: string, exclude: ReadonlySet<string>): Lookup<number>;
+  /** Provisioned IOPS and throughput (MiB/s) of the namespace's existing claims, leaving out the named claims. */
+  namespaceUsage(namespace: string, exclude: ReadonlySet<string>): Lookup<NamespaceUsage>;
   /** Zones that have at least one node (topology.kubernetes.io/zone); an empty list means no zoned node is known. */
   nodeZones(): Lookup<string[]>;
 }
@@ -27,6 +32,6 @@ export const NO_CLUSTER: ClusterLookup = {
   storageClass: () => unknown('no cluster cache or inventory is configured'),
   storageClasses: () => unknown('no cluster cache or inventory is configured'),
   namespaceLabels: () => unknown('no cluster cache or inventory is configured'),
-  namespaceProvisionedIops: () => unknown('no cluster cache or inventory is configured'),
+  namespaceUsage: () => unknown('no cluster cache or inventory is configured'),
   nodeZones: () => unknown('no cluster cache or inventory is configured'),
 };

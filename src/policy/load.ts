@@ -96,6 +96,15 @@ function semanticProblems(policy: Policy, source: YamlDocument): SourceProblem[]
   const min = policy.capacity?.min === undefined ? undefined : parseQuantity(policy.capacity.min);
   const max = policy.capacity?.max === undefined ? undefined : parseQuantity(policy.capacity.max);
   if (min !== undefined && max !== undefined && min > max) at(['spec', 'capacity', 'min'], `${policy.capacity?.min} is larger than max ${policy.capacity?.max}`);
+  for (const [type, limits] of Object.entries(policy.providerLimits?.ebs ?? {})) {
+    for (const [low, high] of [
+      ['minGiB', 'maxGiB'],
+      ['minIops', 'maxIops'],
+    ] as const) {
+      const [a, b] = [limits[low], limits[high]];
+      if (a !== undefined && b !== undefined && a > b) at(['spec', 'providerLimits', 'ebs', type, low], `${a} is larger than ${high} ${b}`);
+    }
+  }
   const defaults = policy.storageClasses?.defaults ?? [];
   const allowed = policy.storageClasses?.allowed;
   defaults.forEach((choice, index) => {

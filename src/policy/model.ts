@@ -1,4 +1,5 @@
 import type { AccessMode, ProvisionerCapabilities } from '../core/capabilities.js';
+import type { EbsLimitOverride } from '../core/ebs.js';
 import type { LabelSelector } from '../core/selectors.js';
 import type { GovernedKind } from '../core/storage.js';
 
@@ -23,6 +24,7 @@ export const RULE_IDS = [
   'zones/pod-affinity',
   'zones/deprecated-label',
   'zones/no-nodes',
+  'zones/class-translation',
   'iops/per-gb-format',
   'iops/per-gb-type',
   'iops/per-gb-maximum',
@@ -31,6 +33,10 @@ export const RULE_IDS = [
   'iops/adjusted',
   'iops/volume-budget',
   'iops/namespace-budget',
+  'iops/throughput-type',
+  'iops/throughput-limits',
+  'iops/throughput-volume-budget',
+  'iops/throughput-namespace-budget',
   'capacity/request-missing',
   'capacity/type-limits',
   'capacity/policy-limits',
@@ -78,7 +84,14 @@ export interface Policy {
   iops?: {
     maxPerVolume?: number;
     maxPerNamespace?: number;
+    /** MiB/s. */
+    maxThroughputPerVolume?: number;
+    maxThroughputPerNamespace?: number;
     annotateQuote?: boolean;
+  };
+  /** Provider limits that differ from the built-in facts table (a region's gp3 cap, an older driver). */
+  providerLimits?: {
+    ebs?: Record<string, EbsLimitOverride>;
   };
   capacity?: {
     min?: string;

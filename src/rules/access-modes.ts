@@ -27,8 +27,12 @@ function capabilityFindings(claim: Claim, policy: Policy, storageClass: StorageC
   const findings: Finding[] = [];
   const { provisioner } = storageClass;
   const served = listOf(capabilities.modes);
+  // csi-lib-utils maps a list with ReadWriteMany to MULTI_NODE_MULTI_WRITER alone: the other listed modes
+  // are not asked of a CSI driver, so only ReadWriteMany must be served.
+  const multiWriter = capabilities.csi === true && claim.accessModes.includes('ReadWriteMany');
   claim.accessModes.forEach((mode, index) => {
     const path = claimPath(claim, 'spec', 'accessModes', index);
+    if (multiWriter && mode !== 'ReadWriteMany' && isAccessMode(mode)) return;
     if (!isAccessMode(mode)) {
       findings.push({ rule: 'access-modes/unsupported', policy, path, message: `${mode} is not an access mode; use one of ${served}`, severity: 'violation' });
       return;
@@ -53,7 +57,7 @@ function capabilityFindings(claim: Claim, policy: Policy, storageClass: StorageC
       severity: 'violation',
     });
   }
-  if (capabilities.csi && claim.accessModes.includes('ReadWriteOnce') && claim.accessModes.includes('ReadOnlyMany')) {
+  if (capabilities.csi && !multiWriter && claim.accessModes.includes('ReadWriteOnce') && claim.accessModes.includes('ReadOnlyMany')) {
     findings.push({
       rule: 'access-modes/read-only-with-read-write-once',
       policy,

@@ -1,4 +1,4 @@
-import { isEbsProvisioner, readEbsClass, sizeLimitsFor } from '../core/ebs.js';
+import { isEbsProvisioner, readEbsClass } from '../core/ebs.js';
 import { formatGiB, parseQuantity, roundUpGiB } from '../core/quantity.js';
 import { claimPath } from '../core/storage.js';
 import { emptyResult, type RuleContext, type RuleFamily, type RuleResult } from './contract.js';
@@ -29,7 +29,7 @@ function evaluate(context: RuleContext): RuleResult {
     const resolved = claim.storageClass;
     if (resolved.state !== 'found' || claim.requestBytes === undefined || !isEbsProvisioner(resolved.info.provisioner)) continue;
     const settings = readEbsClass(resolved.info.provisioner, resolved.info.parameters);
-    const limits = sizeLimitsFor(settings.type, settings.blockExpress);
+    const limits = context.settings.ebsLimitsFor(settings.type);
     const gib = roundUpGiB(claim.requestBytes);
     if (!limits || (gib >= limits.minGiB && gib <= limits.maxGiB)) continue;
     const bound = gib < limits.minGiB ? `at least ${formatGiB(limits.minGiB)}` : `at most ${formatGiB(limits.maxGiB)}`;

@@ -3,6 +3,7 @@
 import type { CapabilityTable } from '../core/capabilities.js';
 import type { JsonObject } from '../core/json.js';
 import type { PatchOperation } from '../core/patch.js';
+import type { EbsLimits } from '../core/ebs.js';
 import type { Claim, GovernedKind, StorageClassInfo } from '../core/storage.js';
 import type { ClusterLookup } from '../lookup/lookup.js';
 import type { Action, DefaultClassChoice, Policy, RuleId } from '../policy/model.js';
@@ -49,8 +50,10 @@ export interface ComposedSettings {
   defaultClassFor(claim: Claim): { policy: Policy; choice: DefaultClassChoice } | undefined;
   /** Zones every zone policy allows, and the policy the mutations are credited to (highest precedence). */
   zones: { allowed: string[]; policy: Policy; pinStatefulSets: boolean; addAllowedTopologies: boolean } | undefined;
-  /** The policy whose quote annotation the claims get (highest precedence with annotateQuote on). */
+  /** The policy whose quote annotations the claims get (highest precedence with annotateQuote on). */
   quoteAnnotator: Policy | undefined;
+  /** EBS limits of a volume type: the facts table, with the highest-precedence policy override for that type. */
+  ebsLimitsFor(type: string): EbsLimits | undefined;
 }
 
 export interface Finding {
@@ -97,7 +100,7 @@ export interface RuleContext {
 }
 
 /** The policy sections a family reads (keys of a policy's spec). */
-type PolicySection = 'storageClasses' | 'accessModes' | 'zones' | 'iops' | 'capacity';
+type PolicySection = 'storageClasses' | 'accessModes' | 'zones' | 'iops' | 'capacity' | 'providerLimits';
 
 /** One rule family: a pure function of the object and its context, and what it declares about itself. */
 export interface RuleFamily {

@@ -1,13 +1,14 @@
-import { parameterValue } from '../core/capabilities.js';
-import { iopsLimitsFor, isEbsProvisioner, parsePositiveInteger, quoteIops, readEbsClass, typesTakingIops, type IopsQuote } from '../core/ebs.js';
+import { isEbsProvisioner, parseDriverInteger, quoteIops, quoteThroughput, readEbsClass, type EbsClassSettings, type EbsLimits, type IopsQuote, type ThroughputQuote } from '../core/ebs.js';
+import { objectAt } from '../core/json.js';
 import { pointer, setAt, type PatchOperation } from '../core/patch.js';
 import { formatGiB, roundUpGiB } from '../core/quantity.js';
 import { claimPath, readStorageClass, type Claim, type StorageClassInfo } from '../core/storage.js';
 import { emptyResult, type Finding, type Mutation, type RuleContext, type RuleFamily, type RuleResult } from './contract.js';
 import type { Policy } from '../policy/model.js';
-import { classFieldPath, listOf, lookupFailure } from './common.js';
+import { classFieldPath, lookupFailure } from './common.js';
 
 export const IOPS_QUOTE_ANNOTATION = 'storage-policy-webhook.io/provisioned-iops';
+export const THROUGHPUT_QUOTE_ANNOTATION = 'storage-policy-webhook.io/provisioned-throughput';
 
 /** The exact spelling the class uses for a parameter, since EBS parameter names are case-insensitive. */
 function parameterPath(parameters: Record<string, string>, key: string): string {
@@ -15,112 +16,154 @@ function parameterPath(parameters: Record<string, string>, key: string): string 
   return `parameters.${spelled}`;
 }
 
+/** Whose limit a message quotes: the driver's, or a policy override's. */
+function limitOwner(limits: EbsLimits): string {
+  return limits.overriddenBy ? ` (limit set by policy ${limits.overriddenBy})` : '';
+}
+
+function integerFinding(policy: Policy, path: string, name: string, text: string): Finding | undefined {
+  const value = parseDriverInteger(text);
+  if (value !== undefined && value > 0) return undefined;
+  const why = value === undefined ? 'is not an integer the driver can parse, so CreateVolume fails' : 'is negative, so the driver ignores it';
+  return { rule: 'iops/per-gb-format', policy, path, message: `${name} "${text}" ${why}; write it like ${name}: "50"`, severity: 'violation' };
+}
+
 function storageClassFindings(context: RuleContext, policy: Policy): Finding[] {
   const storageClass = readStorageClass(context.object);
   if (!isEbsProvisioner(storageClass.provisioner)) return [];
   const settings = readEbsClass(storageClass.provisioner, storageClass.parameters);
+  const limits = context.settings.ebsLimitsFor(settings.type);
   const findings: Finding[] = [];
   const perGiBPath = parameterPath(storageClass.parameters, 'iopsPerGB');
-  const types = typesTakingIops(storageClass.provisioner);
-  if (settings.iopsPerGBText !== undefined) {
-    const perGiB = parsePositiveInteger(settings.iopsPerGBText);
-    if (perGiB === undefined) {
-      findings.push({
-        rule: 'iops/per-gb-format',
-        policy,
-        path: perGiBPath,
-        message: `"${settings.iopsPerGBText}" is not a plain positive integer string; write it like iopsPerGB: "50"`,
-        severity: 'violation',
-      });
-    }
-    if (!types.includes(settings.type)) {
-      findings.push({
-        rule: 'iops/per-gb-type',
-        policy,
-        path: perGiBPath,
-        message: `${storageClass.provisioner} ignores iopsPerGB on type ${settings.type}; it applies to ${listOf(types)}`,
-        severity: 'violation',
-      });
-    }
-    const limits = iopsLimitsFor(settings.type, settings.blockExpress);
-    if (perGiB !== undefined && limits && types.includes(settings.type) && perGiB > limits.maxPerGiB) {
-      findings.push({
-        rule: 'iops/per-gb-maximum',
-        policy,
-        path: perGiBPath,
-        message: `${perGiB} exceeds the ${settings.type} maximum of ${limits.maxPerGiB} IOPS per GiB; use at most "${limits.maxPerGiB}"`,
-        severity: 'violation',
-      });
-    }
-    if (settings.iopsText !== undefined) {
-      findings.push({
-        rule: 'iops/iops-and-per-gb',
-        policy,
-        path: parameterPath(storageClass.parameters, 'iops'),
-        message: 'iops and iopsPerGB together is an error in the EBS driver; keep one',
-        severity: 'violation',
-      });
-    }
-  } else if (settings.iopsText !== undefined && parameterValue(storageClass.parameters, 'iops') !== undefined && parsePositiveInteger(settings.iopsText) === undefined) {
+  const iopsPath = parameterPath(storageClass.parameters, 'iops');
+  const takesIops = limits?.iops !== undefined;
+  for (const [name, text, path] of [
+    ['iopsPerGB', settings.iopsPerGBText, perGiBPath],
+    ['iops', settings.iopsText, iopsPath],
+    ['throughput', settings.throughputText, parameterPath(storageClass.parameters, 'throughput')],
+  ] as const) {
+    const finding = text === undefined ? undefined : integerFinding(policy, path, name, text);
+    if (finding) findings.push(finding);
+  }
+  if ((settings.iopsPerGBText !== undefined || settings.iopsText !== undefined) && !takesIops) {
     findings.push({
-      rule: 'iops/per-gb-format',
+      rule: 'iops/per-gb-type',
       policy,
-      path: parameterPath(storageClass.parameters, 'iops'),
-      message: `"${settings.iopsText}" is not a plain positive integer string`,
+      path: settings.iopsPerGBText !== undefined ? perGiBPath : iopsPath,
+      message: `the EBS driver ignores iops and iopsPerGB on type ${settings.type}; they apply to io1, io2 and gp3`,
       severity: 'violation',
     });
   }
+  const perGiB = settings.iopsPerGBText === undefined ? undefined : parseDriverInteger(settings.iopsPerGBText);
+  if (perGiB !== undefined && limits?.iops && perGiB > limits.iops.maxPerGiB) {
+    findings.push({
+      rule: 'iops/per-gb-maximum',
+      policy,
+      path: perGiBPath,
+      message: `${perGiB} exceeds the ${settings.type} maximum of ${limits.iops.maxPerGiB} IOPS per GiB${limitOwner(limits)}; use at most "${limits.iops.maxPerGiB}"`,
+      severity: 'violation',
+    });
+  }
+  if (settings.iopsPerGBText !== undefined && settings.iopsText !== undefined) {
+    findings.push({ rule: 'iops/iops-and-per-gb', policy, path: iopsPath, message: 'iops and iopsPerGB together is an error in the EBS driver; keep one', severity: 'violation' });
+  }
+  if (settings.throughputText !== undefined && !limits?.throughput) {
+    findings.push({
+      rule: 'iops/throughput-type',
+      policy,
+      path: parameterPath(storageClass.parameters, 'throughput'),
+      message: `throughput applies to gp3 only, not ${settings.type}; remove it`,
+      severity: 'violation',
+    });
+  }
+  // With a fixed iops the throughput check does not depend on the claim's size: judge it on the class.
+  if (limits?.throughput && settings.iopsPerGBText === undefined) {
+    const throughput = quoteThroughput(settings, limits, quoteIops(settings, limits.minGiB, limits));
+    if (throughput.outcome === 'fails') findings.push(throughputFailure(policy, parameterPath(storageClass.parameters, 'throughput'), throughput, limits));
+  }
   return findings;
+}
+
+function throughputFailure(policy: Policy, path: string, quote: Extract<ThroughputQuote, { outcome: 'fails' }>, limits: EbsLimits): Finding {
+  const why =
+    quote.reason === 'below-baseline'
+      ? `is below the ${limits.type} minimum of ${quote.limit} MiB/s`
+      : quote.reason === 'above-maximum'
+        ? `exceeds the ${limits.type} maximum of ${quote.limit} MiB/s${limitOwner(limits)}`
+        : `exceeds ${quote.limit} MiB/s, the most ${limits.throughput?.maxPerIops ?? 0} MiB/s per provisioned IOPS allows${limitOwner(limits)}`;
+  return {
+    rule: 'iops/throughput-limits',
+    policy,
+    path,
+    message: `throughput ${quote.mibps} MiB/s ${why}: EC2 refuses it and the claim stays Pending; lower throughput or provision more IOPS`,
+    severity: 'violation',
+  };
 }
 
 interface ClaimQuote {
   claim: Claim;
   storageClass: StorageClassInfo;
+  settings: EbsClassSettings;
+  limits: EbsLimits | undefined;
   gib: number;
-  quote: IopsQuote;
+  iops: IopsQuote;
+  throughput: ThroughputQuote;
 }
 
-function quoteClaim(claim: Claim, storageClass: StorageClassInfo): ClaimQuote | undefined {
+function quoteClaim(context: RuleContext, claim: Claim, storageClass: StorageClassInfo): ClaimQuote | undefined {
   if (!isEbsProvisioner(storageClass.provisioner) || claim.requestBytes === undefined || claim.requestBytes <= 0) return undefined;
   const gib = roundUpGiB(claim.requestBytes);
-  return { claim, storageClass, gib, quote: quoteIops(readEbsClass(storageClass.provisioner, storageClass.parameters), gib) };
+  const settings = readEbsClass(storageClass.provisioner, storageClass.parameters);
+  const limits = context.settings.ebsLimitsFor(settings.type);
+  const iops = quoteIops(settings, gib, limits);
+  return { claim, storageClass, settings, limits, gib, iops, throughput: quoteThroughput(settings, limits, iops) };
 }
 
 function describeRequest(quoted: ClaimQuote): string {
-  const settings = readEbsClass(quoted.storageClass.provisioner, quoted.storageClass.parameters);
-  return settings.iopsPerGBText !== undefined ? `${formatGiB(quoted.gib)} x iopsPerGB ${settings.iopsPerGBText}` : `iops ${settings.iopsText ?? ''}`;
+  return quoted.settings.iopsPerGBText !== undefined ? `${formatGiB(quoted.gib)} x iopsPerGB ${quoted.settings.iopsPerGBText}` : `iops ${quoted.settings.iopsText ?? ''}`;
 }
 
 function quoteFindings(quoted: ClaimQuote, policy: Policy): Finding[] {
-  const { claim, quote, storageClass } = quoted;
+  const { claim, iops, throughput, settings } = quoted;
   const path = claimPath(claim, 'spec', 'resources', 'requests', 'storage');
-  const settings = readEbsClass(storageClass.provisioner, storageClass.parameters);
-  if (quote.outcome === 'fails') {
-    const perGiB = settings.iopsPerGBText === undefined ? undefined : parsePositiveInteger(settings.iopsPerGBText);
-    const enough = perGiB ? ` request at least ${formatGiB(Math.ceil(quote.minimum / perGiB))} or` : '';
-    return [
-      {
-        rule: 'iops/below-minimum',
-        policy,
-        path,
-        message: `${describeRequest(quoted)} = ${quote.requested} IOPS is below the ${settings.type} minimum of ${quote.minimum}: the driver would fail and the claim stay Pending;${enough} use a class with allowAutoIOPSPerGBIncrease: "true"`,
-        severity: 'violation',
-      },
-    ];
-  }
-  if (quote.outcome !== 'provisioned') return [];
   const findings: Finding[] = [];
-  if (quote.adjustment !== 'none') {
-    const how = quote.adjustment === 'raised-to-minimum' ? 'raised to the minimum' : quote.adjustment === 'capped-per-gib' ? 'capped by the per-GiB maximum' : `capped at the ${settings.type} maximum`;
-    findings.push({ rule: 'iops/adjusted', policy, path, message: `${describeRequest(quoted)} = ${quote.requested} IOPS; the driver provisions ${quote.iops} (${how})`, severity: 'advice' });
-  }
-  const maxPerVolume = policy.iops?.maxPerVolume;
-  if (maxPerVolume !== undefined && quote.iops > maxPerVolume) {
+  if (iops.outcome === 'fails') {
+    const perGiB = settings.iopsPerGBText === undefined ? undefined : parseDriverInteger(settings.iopsPerGBText);
+    const enough = perGiB ? ` request at least ${formatGiB(Math.ceil(iops.minimum / perGiB))} or` : '';
     findings.push({
-      rule: 'iops/volume-budget',
+      rule: 'iops/below-minimum',
       policy,
       path,
-      message: `${quote.iops} provisioned IOPS exceed the per-volume budget of ${maxPerVolume}; request a smaller volume or use a class with fewer IOPS per GiB`,
+      message: `${describeRequest(quoted)} = ${iops.requested} IOPS is below the ${settings.type} minimum of ${iops.minimum}: the driver would fail and the claim stay Pending;${enough} use a class with allowAutoIOPSPerGBIncrease: "true"`,
+      severity: 'violation',
+    });
+  }
+  if (iops.outcome === 'provisioned') {
+    if (iops.adjustment !== 'none') {
+      const how = iops.adjustment === 'raised-to-minimum' ? 'raised to the minimum' : iops.adjustment === 'capped-per-gib' ? 'capped by the per-GiB maximum' : `capped at the ${settings.type} maximum`;
+      findings.push({ rule: 'iops/adjusted', policy, path, message: `${describeRequest(quoted)} = ${iops.requested} IOPS; the driver provisions ${iops.iops} (${how})`, severity: 'advice' });
+    }
+    const maxPerVolume = policy.iops?.maxPerVolume;
+    if (maxPerVolume !== undefined && iops.iops > maxPerVolume) {
+      findings.push({
+        rule: 'iops/volume-budget',
+        policy,
+        path,
+        message: `${iops.iops} provisioned IOPS exceed the per-volume budget of ${maxPerVolume}; request a smaller volume or use a class with fewer IOPS per GiB`,
+        severity: 'violation',
+      });
+    }
+  }
+  if (throughput.outcome === 'fails' && quoted.limits) {
+    findings.push(throughputFailure(policy, path, throughput, quoted.limits));
+  }
+  const maxThroughput = policy.iops?.maxThroughputPerVolume;
+  if (throughput.outcome === 'provisioned' && maxThroughput !== undefined && throughput.mibps > maxThroughput) {
+    findings.push({
+      rule: 'iops/throughput-volume-budget',
+      policy,
+      path,
+      message: `${throughput.mibps} MiB/s of throughput exceed the per-volume budget of ${maxThroughput} MiB/s; use a class with less throughput`,
       severity: 'violation',
     });
   }
@@ -138,54 +181,74 @@ function claimNames(context: RuleContext): Set<string> {
 }
 
 function namespaceFindings(context: RuleContext, policy: Policy, quotes: ClaimQuote[]): Finding[] {
-  const maxPerNamespace = policy.iops?.maxPerNamespace;
+  const budgets = { iops: policy.iops?.maxPerNamespace, throughput: policy.iops?.maxThroughputPerNamespace };
   const first = quotes[0];
-  if (maxPerNamespace === undefined || !first) return [];
-  const added = quotes.reduce((sum, quoted) => sum + (quoted.quote.outcome === 'provisioned' ? quoted.quote.iops * quoted.claim.copies : 0), 0);
-  if (added === 0) return [];
+  if ((budgets.iops === undefined && budgets.throughput === undefined) || !first) return [];
+  const added = { iops: 0, throughput: 0 };
+  for (const quoted of quotes) {
+    if (quoted.iops.outcome === 'provisioned') added.iops += quoted.iops.iops * quoted.claim.copies;
+    if (quoted.throughput.outcome === 'provisioned') added.throughput += quoted.throughput.mibps * quoted.claim.copies;
+  }
   const path = claimPath(first.claim, 'spec', 'resources', 'requests', 'storage');
-  const existing = context.lookup.namespaceProvisionedIops(context.namespace, claimNames(context));
-  if (!existing.known) return lookupFailure(policy, path, `namespace IOPS budget of ${context.namespace}`, existing.reason);
-  const total = existing.value + added;
-  if (total <= maxPerNamespace) return [];
-  return [
-    {
-      rule: 'iops/namespace-budget',
-      policy,
-      path,
-      message: `namespace ${context.namespace} would provision ${total} IOPS (${existing.value} existing + ${added} new), over its budget of ${maxPerNamespace}; free IOPS or ask for a larger budget`,
-      severity: 'violation',
-    },
-  ];
+  const checks = [
+    { budget: budgets.iops, added: added.iops, rule: 'iops/namespace-budget' as const, unit: 'IOPS', free: 'free IOPS or ask for a larger budget' },
+    { budget: budgets.throughput, added: added.throughput, rule: 'iops/throughput-namespace-budget' as const, unit: 'MiB/s', free: 'free throughput or ask for a larger budget' },
+  ].filter((check) => check.budget !== undefined && check.added > 0);
+  if (checks.length === 0) return [];
+  const existing = context.lookup.namespaceUsage(context.namespace, claimNames(context));
+  if (!existing.known) return lookupFailure(policy, path, `namespace budgets of ${context.namespace}`, existing.reason);
+  return checks.flatMap((check) => {
+    const before = check.unit === 'IOPS' ? existing.value.iops : existing.value.throughputMiBps;
+    const total = before + check.added;
+    if (check.budget === undefined || total <= check.budget) return [];
+    return [
+      {
+        rule: check.rule,
+        policy,
+        path,
+        message: `namespace ${context.namespace} would provision ${total} ${check.unit} (${before} existing + ${check.added} new), over its budget of ${check.budget}; ${check.free}`,
+        severity: 'violation' as const,
+      },
+    ];
+  });
 }
 
 /**
- * The quote goes on claims only: a template's claims get theirs when the StatefulSet controller creates
+ * The quotes go on claims only: a template's claims get theirs when the StatefulSet controller creates
  * them, and a template keeps what its owner wrote (docs/reapply.md). A claim's metadata is mutable, so the
- * quote is derived again on UPDATE, and a re-apply that drops it gets it back.
+ * quotes are derived again on UPDATE, and a re-apply that drops them gets them back.
  */
 function quoteMutation(context: RuleContext, policy: Policy, quoted: ClaimQuote | undefined, claim: Claim): Mutation | undefined {
   if (claim.templateName !== undefined) return undefined;
-  const existing = claim.annotations[IOPS_QUOTE_ANNOTATION];
-  const iops = quoted?.quote.outcome === 'provisioned' ? String(quoted.quote.iops) : undefined;
-  if (existing === iops) return undefined;
-  let patch: PatchOperation[];
-  let note: string;
-  if (iops === undefined) {
-    patch = [{ op: 'remove', path: pointer('metadata', 'annotations', IOPS_QUOTE_ANNOTATION) }];
-    note = 'provisioned-iops annotation removed: the class provisions no IOPS';
-  } else {
-    patch = [setAt(context.object, ['metadata', 'annotations', IOPS_QUOTE_ANNOTATION], iops)];
-    note = `provisioned-iops annotation ${iops} (${quoted ? describeRequest(quoted) : ''})`;
-  }
-  return { rule: 'iops/quote', policy, patch, note };
+  const iops = quoted?.iops.outcome === 'provisioned' ? quoted.iops : undefined;
+  const throughput = quoted?.throughput.outcome === 'provisioned' ? quoted.throughput : undefined;
+  const wanted: Array<[string, string | undefined, string]> = [
+    [IOPS_QUOTE_ANNOTATION, iops && String(iops.iops), `provisioned-iops annotation ${iops?.iops ?? ''} (${quoted ? describeRequest(quoted) : ''})`],
+    [
+      THROUGHPUT_QUOTE_ANNOTATION,
+      throughput && String(throughput.mibps),
+      `provisioned-throughput ${throughput?.mibps ?? ''} MiB/s (${throughput?.requested ? 'the class throughput' : 'the gp3 baseline'})`,
+    ],
+  ];
+  const changed = wanted.filter(([key, value]) => claim.annotations[key] !== value);
+  if (changed.length === 0) return undefined;
+  const added = changed.filter(([, value]) => value !== undefined);
+  const removed = changed.filter(([, value]) => value === undefined);
+  // Without an annotations map, one operation creates it with every quote: separate ones would each replace it.
+  const patch: PatchOperation[] =
+    objectAt(context.object, 'metadata', 'annotations') === undefined
+      ? [setAt(context.object, ['metadata', 'annotations'], Object.fromEntries(added.map(([key, value]) => [key, value ?? ''])))]
+      : added.map(([key, value]) => setAt(context.object, ['metadata', 'annotations', key], value ?? ''));
+  patch.push(...removed.map(([key]): PatchOperation => ({ op: 'remove', path: pointer('metadata', 'annotations', key) })));
+  const notes = [...added.map(([, , note]) => note), ...removed.map(([key]) => `${key.split('/')[1] ?? key} annotation removed: the class provisions none`)];
+  return { rule: 'iops/quote', policy, patch, note: notes.join('; ') };
 }
 
 function evaluate(context: RuleContext): RuleResult {
   const result = emptyResult();
   const iopsPolicies = context.policies.filter((policy) => policy.iops !== undefined);
   if (context.kind === 'StorageClass') {
-    for (const policy of iopsPolicies) result.findings.push(...storageClassFindings(context, policy));
+    if (context.phase === 'validate') for (const policy of iopsPolicies) result.findings.push(...storageClassFindings(context, policy));
     return result;
   }
   const quotes: ClaimQuote[] = [];
@@ -196,7 +259,7 @@ function evaluate(context: RuleContext): RuleResult {
       for (const policy of iopsPolicies) result.findings.push(...lookupFailure(policy, classFieldPath(claim), `IOPS of class ${resolved.name}`, resolved.reason));
       continue;
     }
-    const quoted = resolved.state === 'found' ? quoteClaim(claim, resolved.info) : undefined;
+    const quoted = resolved.state === 'found' ? quoteClaim(context, claim, resolved.info) : undefined;
     if (quoted) quotes.push(quoted);
     const mutation = annotator ? quoteMutation(context, annotator, quoted, claim) : undefined;
     if (mutation) result.mutations.push(mutation);
@@ -212,7 +275,20 @@ function evaluate(context: RuleContext): RuleResult {
 export const iopsFamily: RuleFamily = {
   name: 'iops',
   sections: ['iops'],
-  ruleIds: ['iops/per-gb-format', 'iops/per-gb-type', 'iops/per-gb-maximum', 'iops/iops-and-per-gb', 'iops/below-minimum', 'iops/adjusted', 'iops/volume-budget', 'iops/namespace-budget'],
+  ruleIds: [
+    'iops/per-gb-format',
+    'iops/per-gb-type',
+    'iops/per-gb-maximum',
+    'iops/iops-and-per-gb',
+    'iops/below-minimum',
+    'iops/adjusted',
+    'iops/volume-budget',
+    'iops/namespace-budget',
+    'iops/throughput-type',
+    'iops/throughput-limits',
+    'iops/throughput-volume-budget',
+    'iops/throughput-namespace-budget',
+  ],
   kinds: ['PersistentVolumeClaim', 'StatefulSet', 'StorageClass'],
   mutates: true,
   evaluate,

@@ -1,7 +1,7 @@
 import { arrayAt, objectAt, stringAt, stringsOf, stringMapAt, type JsonValue } from '../core/json.js';
 import { appendAt, fieldPath, pointer, setAt, type PatchOperation } from '../core/patch.js';
 import { readStorageClass } from '../core/storage.js';
-import { DEPRECATED_ZONE_LABEL, IN_TREE_ZONE_PARAMETER_PROVISIONERS, ZONE_LABEL, ZONE_TOPOLOGY_KEYS, zoneTopologyKeyFor } from '../core/topology.js';
+import { DEPRECATED_ZONE_LABEL, ZONE_LABEL, ZONE_TOPOLOGY_KEYS, zoneParameters, zoneTopologyKeyFor, zoneTranslationProblem } from '../core/topology.js';
 import { emptyResult, type Finding, type Mutation, type RuleContext, type RuleFamily, type RuleResult } from './contract.js';
 import type { Policy } from '../policy/model.js';
 import { classFieldPath, listOf, lookupFailure } from './common.js';
@@ -16,6 +16,8 @@ function outside(zones: string[], allowed: string[]): string[] {
 function storageClassFindings(context: RuleContext, policy: Policy, allowed: string[]): Finding[] {
   const findings: Finding[] = [];
   const storageClass = readStorageClass(context.object);
+  const untranslatable = zoneTranslationProblem(storageClass.provisioner, storageClass.parameters, arrayAt(context.object, 'allowedTopologies'));
+  if (untranslatable) findings.push({ rule: 'zones/class-translation', policy, path: 'parameters', message: untranslatable, severity: 'violation' });
   (arrayAt(context.object, 'allowedTopologies') ?? []).forEach((term, termIndex) => {
     (arrayAt(term, 'matchLabelExpressions') ?? []).forEach((expression, expressionIndex) => {
       if (!ZONE_TOPOLOGY_KEYS.has(stringAt(expression, 'key') ?? '')) return;
@@ -31,21 +33,16 @@ function storageClassFindings(context: RuleContext, policy: Policy, allowed: str
       });
     });
   });
-  if (IN_TREE_ZONE_PARAMETER_PROVISIONERS.has(storageClass.provisioner)) {
-    for (const key of ['zone', 'zones']) {
-      const value = storageClass.parameters[key];
-      if (value === undefined) continue;
-      const bad = outside(
-        value
-          .split(',')
-          .map((zone) => zone.trim())
-          .filter((zone) => zone !== ''),
-        allowed,
-      );
-      if (bad.length > 0) {
-        findings.push({ rule: 'zones/class-topology', policy, path: fieldPath('parameters', key), message: `${listOf(bad)} outside the allowed zones ${listOf(allowed)}`, severity: 'violation' });
-      }
-    }
+  const inTree = zoneParameters(storageClass.provisioner, storageClass.parameters);
+  const bad = inTree ? outside(inTree.zones, allowed) : [];
+  if (inTree && bad.length > 0) {
+    findings.push({
+      rule: 'zones/class-topology',
+      policy,
+      path: fieldPath('parameters', inTree.key),
+      message: `${bad.map((zone) => JSON.stringify(zone)).join(', ')} outside the allowed zones ${listOf(allowed)}`,
+      severity: 'violation',
+    });
   }
   if (storageClass.zones === undefined && storageClass.volumeBindingMode === 'Immediate') {
     findings.push({
@@ -292,7 +289,7 @@ function evaluate(context: RuleContext): RuleResult {
 export const zonesFamily: RuleFamily = {
   name: 'zones',
   sections: ['zones'],
-  ruleIds: ['zones/class-topology', 'zones/unrestricted-immediate', 'zones/claim-class', 'zones/pod-affinity', 'zones/deprecated-label', 'zones/no-nodes'],
+  ruleIds: ['zones/class-topology', 'zones/unrestricted-immediate', 'zones/claim-class', 'zones/pod-affinity', 'zones/deprecated-label', 'zones/no-nodes', 'zones/class-translation'],
   kinds: ['PersistentVolumeClaim', 'StatefulSet', 'StorageClass'],
   mutates: true,
   evaluate,

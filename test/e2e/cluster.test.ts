@@ -254,6 +254,22 @@ for (const version of await LocalCluster.versions()) {
       const stored = parse(cluster.kubectl('get', 'pvc', 'ledger', '-n', 'payments', '-o', 'yaml').stdout);
       assert.equal(stored.spec.storageClassName, 'gp3');
       assert.equal(stored.metadata.annotations[QUOTE], '3000');
+      assert.equal(stored.metadata.annotations['storage-policy-webhook.io/provisioned-throughput'], '125', 'gp3 baseline throughput');
+    });
+
+    it('storage facts of 2026: an io2 class at 800 IOPS/GiB is admitted (driver v1.44+); one at 1001 and a gp3 throughput EC2 refuses are denied', () => {
+      const io2 = applyOk(
+        'apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata: {name: io2-ultra}\nprovisioner: ebs.csi.aws.com\nvolumeBindingMode: WaitForFirstConsumer\nparameters: {type: io2, iopsPerGB: "800"}\n',
+      );
+      assert.doesNotMatch(io2.stderr, /denied/);
+      const over = dryRun(
+        'apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata: {name: io2-over}\nprovisioner: ebs.csi.aws.com\nvolumeBindingMode: WaitForFirstConsumer\nparameters: {type: io2, iopsPerGB: "1001"}\n',
+      );
+      assert.match(over.stderr, /parameters\.iopsPerGB: 1001 exceeds the io2 maximum of 1000 IOPS per GiB/, explain(over));
+      const throughput = dryRun(
+        'apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata: {name: gp3-tp}\nprovisioner: ebs.csi.aws.com\nvolumeBindingMode: WaitForFirstConsumer\nparameters: {type: gp3, iops: "3000", throughput: "1000"}\n',
+      );
+      assert.match(throughput.stderr, /throughput 1000 MiB\/s exceeds 750 MiB\/s, the most 0.25 MiB\/s per provisioned IOPS allows.*rule iops\/throughput-limits/, explain(throughput));
     });
 
     it('the namespace IOPS budget counts claims the cache has seen', async () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import jsonPatch from 'fast-json-patch';
-import { quoteIops, readEbsClass } from '../../src/core/ebs.js';
+import { ebsLimits, quoteIops, readEbsClass } from '../../src/core/ebs.js';
 import { appendAt, applyOperations, escapePointerToken, fieldPath, pointer, setAt } from '../../src/core/patch.js';
 import { parseQuantity, roundUpGiB } from '../../src/core/quantity.js';
 import { globMatches, selectorMatches } from '../../src/core/selectors.js';
@@ -127,36 +127,39 @@ describe('storage objects', () => {
     const expression = (values: string[]) => ({ matchLabelExpressions: [{ key: 'topology.ebs.csi.aws.com/zone', values }] });
     assert.deepEqual(zonesOfStorageClass('ebs.csi.aws.com', {}, [expression(['a']), expression(['b'])]), ['a', 'b']);
     assert.equal(zonesOfStorageClass('ebs.csi.aws.com', {}, [expression(['a']), { matchLabelExpressions: [{ key: 'other', values: ['x'] }] }]), undefined);
-    assert.deepEqual(zonesOfStorageClass('kubernetes.io/aws-ebs', { zones: 'a, c' }, undefined), ['a', 'c']);
+    assert.deepEqual(zonesOfStorageClass('kubernetes.io/aws-ebs', { zones: 'a,c' }, undefined), ['a', 'c']);
+    assert.deepEqual(zonesOfStorageClass('kubernetes.io/aws-ebs', { Zones: 'a, c' }, undefined), ['a', ' c'], 'keys lower-cased, values split at commas and not trimmed, as csi-translation-lib does');
     assert.equal(zonesOfStorageClass('ebs.csi.aws.com', { zones: 'a' }, undefined), undefined);
   });
 });
 
 describe('EBS IOPS quote (aws-ebs-csi-driver capIOPS)', () => {
   const csi = (parameters: Record<string, string>) => readEbsClass('ebs.csi.aws.com', parameters);
+  const quote = (settings: ReturnType<typeof csi>, gib: number) => quoteIops(settings, gib, ebsLimits(settings.type, undefined));
   it('multiplies rounded-up GiB by iopsPerGB', () => {
-    assert.deepEqual(quoteIops(csi({ type: 'io2', iopsPerGB: '100' }), 50), { outcome: 'provisioned', iops: 5000, requested: 5000, adjustment: 'none' });
+    assert.deepEqual(quote(csi({ type: 'io2', iopsPerGB: '100' }), 50), { outcome: 'provisioned', iops: 5000, requested: 5000, adjustment: 'none' });
   });
   it('fails below the minimum without allowAutoIOPSPerGBIncrease', () => {
-    assert.deepEqual(quoteIops(csi({ type: 'io1', iopsPerGB: '5' }), 10), { outcome: 'fails', requested: 50, minimum: 100 });
+    assert.deepEqual(quote(csi({ type: 'io1', iopsPerGB: '5' }), 10), { outcome: 'fails', requested: 50, minimum: 100 });
   });
   it('raises to the minimum with allowAutoIOPSPerGBIncrease', () => {
-    const quote = quoteIops(csi({ type: 'gp3', iopsPerGB: '10', allowAutoIOPSPerGBIncrease: 'true' }), 10);
-    assert.deepEqual(quote, { outcome: 'provisioned', iops: 3000, requested: 100, adjustment: 'raised-to-minimum' });
+    assert.deepEqual(quote(csi({ type: 'gp3', iopsPerGB: '10', allowAutoIOPSPerGBIncrease: 'true' }), 10), { outcome: 'provisioned', iops: 3000, requested: 100, adjustment: 'raised-to-minimum' });
   });
-  it('caps at the type maximum', () => {
-    assert.deepEqual(quoteIops(csi({ type: 'io1', iopsPerGB: '50' }), 2000), { outcome: 'provisioned', iops: 64000, requested: 100000, adjustment: 'capped-at-type-maximum' });
-    assert.equal((quoteIops(csi({ type: 'io2', iopsPerGB: '500', blockExpress: 'true' }), 1000) as { iops: number }).iops, 256000);
+  it('caps at the type maximum: io2 at 256000 with or without blockExpress (driver v1.47)', () => {
+    assert.deepEqual(quote(csi({ type: 'io1', iopsPerGB: '50' }), 2000), { outcome: 'provisioned', iops: 64000, requested: 100000, adjustment: 'capped-at-type-maximum' });
+    assert.equal((quote(csi({ type: 'io2', iopsPerGB: '500' }), 1000) as { iops: number }).iops, 256000);
+    assert.equal((quote(csi({ type: 'io2', iopsPerGB: '500', blockExpress: 'false' }), 1000) as { iops: number }).iops, 256000);
   });
   it('caps per GiB only where that cap is not below the minimum', () => {
-    assert.deepEqual(quoteIops(csi({ type: 'io1', iopsPerGB: '60' }), 10), { outcome: 'provisioned', iops: 500, requested: 600, adjustment: 'capped-per-gib' });
-    assert.equal((quoteIops(csi({ type: 'gp3', iops: '4000' }), 4) as { iops: number }).iops, 4000);
+    assert.deepEqual(quote(csi({ type: 'io1', iopsPerGB: '60' }), 10), { outcome: 'provisioned', iops: 500, requested: 600, adjustment: 'capped-per-gib' });
+    assert.equal((quote(csi({ type: 'gp3', iops: '4000' }), 4) as { iops: number }).iops, 4000);
   });
-  it('quotes nothing for types that ignore IOPS, and clamps in-tree io1 to [100, 64000]', () => {
-    assert.deepEqual(quoteIops(csi({ type: 'gp2', iopsPerGB: '10' }), 10), { outcome: 'none' });
+  it('quotes nothing for types that ignore IOPS; the in-tree name follows the CSI driver (migration)', () => {
+    assert.deepEqual(quote(csi({ type: 'gp2', iopsPerGB: '10' }), 10), { outcome: 'none' });
     const inTree = readEbsClass('kubernetes.io/aws-ebs', { type: 'io1', iopsPerGB: '5' });
-    assert.deepEqual(quoteIops(inTree, 10), { outcome: 'provisioned', iops: 100, requested: 50, adjustment: 'raised-to-minimum' });
-    assert.deepEqual(quoteIops(readEbsClass('kubernetes.io/aws-ebs', { type: 'gp3', iopsPerGB: '5' }), 10), { outcome: 'none' });
+    assert.deepEqual(quote(inTree, 10), { outcome: 'fails', requested: 50, minimum: 100 });
+    assert.deepEqual(quote(readEbsClass('kubernetes.io/aws-ebs', { type: 'gp3', iopsPerGB: '50' }), 100), { outcome: 'provisioned', iops: 5000, requested: 5000, adjustment: 'none' });
+    assert.equal(readEbsClass('kubernetes.io/aws-ebs', {}).type, 'gp3', "no type: the CSI default, not the removed plugin's gp2");
   });
   it('reads parameter names case-insensitively, as the driver does', () => {
     assert.equal(readEbsClass('ebs.csi.aws.com', { IOPSPERGB: '7', Type: 'IO1' }).iopsPerGBText, '7');

@@ -67,7 +67,7 @@ describe('HTTP edge: every exit logged and counted once', () => {
       storageClass: (name) => cluster().storageClass(name),
       storageClasses: () => cluster().storageClasses(),
       namespaceLabels: () => ({ known: true, value: {} }),
-      namespaceProvisionedIops: () => ({ known: true, value: 0 }),
+      namespaceUsage: () => ({ known: true, value: { iops: 0, throughputMiBps: 0 } }),
     };
     const { app, post, lines, metrics } = serverWith([policy({ zones: { allowed: ['us-east-1a'] } })], broken);
     const response = await post('/validate', reviewOf(statefulSet([template('data', { storageClassName: 'gp3' })])));
@@ -112,13 +112,24 @@ describe('reports reach the API server', () => {
   });
 
   it('access-modes/caution: a mode served only with care is allowed with a warning', () => {
-    const vsphere = cluster(storageClass('vsphere', 'kubernetes.io/vsphere-volume', { volumeBindingMode: 'WaitForFirstConsumer' }));
-    const result = judge([policy({ accessModes: {} })], pvc({ storageClassName: 'vsphere', accessModes: ['ReadWriteMany'] }), { lookup: vsphere });
+    const careful = policy({
+      accessModes: {
+        capabilities: [
+          {
+            provisioner: 'example.com/shared-disk',
+            modes: ['ReadWriteOnce'],
+            conditional: [{ mode: 'ReadWriteMany', condition: 'only works when all pods using it run on the same node', caution: true }],
+          },
+        ],
+      },
+    });
+    const lookup = cluster(storageClass('shared', 'example.com/shared-disk', { volumeBindingMode: 'WaitForFirstConsumer' }));
+    const result = judge([careful], pvc({ storageClassName: 'shared', accessModes: ['ReadWriteMany'] }), { lookup });
     assert.deepEqual(result.denials, []);
     assert.deepEqual(
       result.warnings.map((finding) => finding.rule),
       ['access-modes/caution'],
     );
-    assert.ok(result.verdict.warnings.some((warning) => warning.startsWith('access-modes/caution: spec.accessModes[0]: ReadWriteMany on kubernetes.io/vsphere-volume')));
+    assert.ok(result.verdict.warnings.some((warning) => warning.startsWith('access-modes/caution: spec.accessModes[0]: ReadWriteMany on example.com/shared-disk')));
   });
 });

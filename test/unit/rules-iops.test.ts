@@ -19,14 +19,16 @@ describe('iops: StorageClass parameters', () => {
     assert.equal(result.denials[0]?.path, 'parameters.iopsPerGB');
     assert.match(result.denials[0]?.message ?? '', /60 exceeds the io1 maximum of 50 IOPS per GiB/);
   });
-  it('denies a value that is not a plain positive integer string', () => {
-    for (const value of ['50.5', '0', '-3', '1e3', ' 50', '050']) {
+  it('reads iopsPerGB as the driver does (base-10 integer: "050" and "+50" are 50, "0" is not set) and denies what it cannot parse', () => {
+    for (const value of ['50.5', '-3', '1e3', ' 50', 'lots']) {
       assert.deepEqual(rulesOf(judge([classIops], ebs({ type: 'io1', iopsPerGB: value })).denials), ['iops/per-gb-format'], value);
     }
+    for (const value of ['050', '+50', '0']) assert.deepEqual(judge([classIops], ebs({ type: 'io1', iopsPerGB: value })).findings, [], value);
   });
-  it('denies iopsPerGB on a type that ignores it, and iops together with iopsPerGB', () => {
+  it('denies iopsPerGB on a type that ignores it, and iops together with iopsPerGB; the in-tree name takes it like the CSI driver', () => {
     assert.deepEqual(rulesOf(judge([classIops], ebs({ type: 'gp2', iopsPerGB: '10' })).denials), ['iops/per-gb-type']);
-    assert.deepEqual(rulesOf(judge([classIops], ebs({ type: 'gp3', iopsPerGB: '10' }, 'kubernetes.io/aws-ebs')).denials), ['iops/per-gb-type']);
+    assert.deepEqual(rulesOf(judge([classIops], ebs({ type: 'gp2', iopsPerGB: '10' }, 'kubernetes.io/aws-ebs')).denials), ['iops/per-gb-type']);
+    assert.deepEqual(judge([classIops], ebs({ type: 'gp3', iopsPerGB: '10' }, 'kubernetes.io/aws-ebs')).denials, []);
     assert.deepEqual(rulesOf(judge([classIops], ebs({ type: 'io2', iopsPerGB: '10', iops: '3000' })).denials), ['iops/iops-and-per-gb']);
   });
   it('ignores classes of other provisioners', () => {
@@ -58,9 +60,9 @@ describe('iops: claims', () => {
     assert.equal(at(result.patched, 'metadata', 'annotations', IOPS_QUOTE_ANNOTATION), undefined);
   });
   it('warns where the driver silently caps', () => {
-    const result = judge([policy({ iops: {} })], pvc({ storageClassName: 'io2', resources: { requests: { storage: '1000Gi' } } }));
+    const result = judge([policy({ iops: {} })], pvc({ storageClassName: 'io2', resources: { requests: { storage: '3000Gi' } } }));
     assert.deepEqual(rulesOf(result.warnings), ['iops/adjusted']);
-    assert.equal(at(result.patched, 'metadata', 'annotations', IOPS_QUOTE_ANNOTATION), '64000');
+    assert.equal(at(result.patched, 'metadata', 'annotations', IOPS_QUOTE_ANNOTATION), '256000');
   });
   it('enforces the per-volume budget', () => {
     assert.deepEqual(rulesOf(judge([iops], pvc({ storageClassName: 'io2', resources: { requests: { storage: '300Gi' } } })).denials), ['iops/volume-budget']);
@@ -92,11 +94,11 @@ describe('iops: claims', () => {
       storageClass: (name) => state.storageClass(name),
       storageClasses: () => state.storageClasses(),
       namespaceLabels: (namespace) => state.namespaceLabels(namespace),
-      namespaceProvisionedIops: () => ({ known: false, reason: 'watch lost' }),
+      namespaceUsage: () => ({ known: false, reason: 'watch lost' }),
       nodeZones: () => state.nodeZones(),
     };
     const result = judge([strict], pvc({ storageClassName: 'io2' }), { lookup: noSum });
-    assert.match(result.denials[0]?.message ?? '', /namespace IOPS budget of team-a not checked: watch lost/);
+    assert.match(result.denials[0]?.message ?? '', /namespace budgets of team-a not checked: watch lost/);
     assert.deepEqual(judge([policy({ iops: {} })], pvc({ storageClassName: 'io2' }), { lookup: NO_CLUSTER }).denials, []);
   });
   it('UPDATE: keeps the quote current on a resized claim, never touches templates', () => {
