@@ -384,6 +384,8 @@ async function main(): Promise<void> {
         'serve',
         '--host=127.0.0.1',
         `--port=${webhookPort}`,
+        '--ops-host=127.0.0.1',
+        '--ops-port=0',
         `--cert=${join(dir, 'tls.crt')}`,
         `--key=${join(dir, 'tls.key')}`,
         `--policies=${policies}`,

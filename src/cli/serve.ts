@@ -1,4 +1,3 @@
-import type { SecureContextOptions } from 'node:tls';
 import { pino, type Logger } from 'pino';
 import { ClusterCache, loadKubeConfig } from '../lookup/cluster-cache.js';
 import { ClusterState } from '../lookup/cluster-state.js';
@@ -6,11 +5,12 @@ import { loadInventory } from '../lookup/inventory.js';
 import { NO_CLUSTER, type ClusterLookup } from '../lookup/lookup.js';
 import { BUNDLED_POLICIES_DIR } from '../policy/load.js';
 import { readFile } from 'node:fs/promises';
-import { buildServer, DEFAULT_BODY_LIMIT, DEFAULT_OVERLOAD, setServingCertificate } from '../server/app.js';
+import { buildOpsServer, buildServer, DEFAULT_BODY_LIMIT, DEFAULT_LIMITS, DEFAULT_OVERLOAD, setServingCertificate } from '../server/app.js';
+import { heapGuardBytes } from '../server/memory.js';
 import { WebhookMetrics } from '../server/metrics.js';
 import { certificateExpiry, CertificateReloader, PolicyReloader, readKeyPair } from '../server/reload.js';
 import { WebhookState } from '../server/state.js';
-import { DEFAULT_SELF_SIGNED_HOSTS, makeServingCertificate } from '../server/tls.js';
+import { DEFAULT_SELF_SIGNED_HOSTS, makeServingCertificate, TLS_POLICY } from '../server/tls.js';
 import { integerOption, listOption, stringOption, UsageError, type OptionSpec, type ParsedOptions } from './options.js';
 
 export const SERVE_OPTIONS: OptionSpec[] = [
@@ -31,8 +31,31 @@ export const SERVE_OPTIONS: OptionSpec[] = [
     default: String(DEFAULT_OVERLOAD.maxEventLoopDelayMs),
     help: 'admission answers 503 + Retry-After beyond this event loop delay',
   },
-  { name: 'max-connections', type: 'string', env: 'MAX_CONNECTIONS', default: String(DEFAULT_OVERLOAD.maxConnections), help: 'connections beyond this are refused' },
-  { name: 'request-timeout-seconds', type: 'string', env: 'REQUEST_TIMEOUT_SECONDS', default: '10', help: 'a request whose body has not arrived by then is dropped (slow or stalled clients)' },
+  { name: 'max-connections', type: 'string', env: 'MAX_CONNECTIONS', default: String(DEFAULT_OVERLOAD.maxConnections), help: 'admission connections beyond this are refused' },
+  {
+    name: 'max-connections-per-address',
+    type: 'string',
+    env: 'MAX_CONNECTIONS_PER_ADDRESS',
+    default: String(DEFAULT_LIMITS.maxConnectionsPerAddress),
+    help: 'admission connections one client address may hold, so one client cannot take every slot',
+  },
+  { name: 'max-concurrent-streams', type: 'string', env: 'MAX_CONCURRENT_STREAMS', default: String(DEFAULT_LIMITS.maxConcurrentStreams), help: 'HTTP/2 streams one connection may have open at once' },
+  {
+    name: 'max-inflight-body-bytes',
+    type: 'string',
+    env: 'MAX_INFLIGHT_BODY_BYTES',
+    default: String(DEFAULT_LIMITS.inFlightBodyBytes),
+    help: 'request bytes received or judged at once; beyond, 503 with Retry-After',
+  },
+  {
+    name: 'request-timeout-seconds',
+    type: 'string',
+    env: 'REQUEST_TIMEOUT_SECONDS',
+    default: String(DEFAULT_LIMITS.requestTimeoutSeconds),
+    help: 'headers and body of a request (HTTP/1.1) or stream (HTTP/2) must arrive within this, or it is dropped',
+  },
+  { name: 'ops-port', type: 'string', env: 'OPS_PORT', default: '8080', help: 'plain HTTP port for /healthz, /readyz and /metrics (0: any free port)' },
+  { name: 'ops-host', type: 'string', env: 'OPS_HOST', default: '0.0.0.0', help: 'listen address of the ops port' },
   { name: 'max-body-bytes', type: 'string', env: 'MAX_BODY_BYTES', default: String(DEFAULT_BODY_LIMIT), help: 'largest AdmissionReview body accepted (413 beyond)' },
   {
     name: 'shutdown-delay-seconds',
@@ -44,8 +67,6 @@ export const SERVE_OPTIONS: OptionSpec[] = [
   { name: 'shutdown-timeout-seconds', type: 'string', env: 'SHUTDOWN_TIMEOUT_SECONDS', default: '20', help: 'on SIGTERM, the most seconds in-flight requests get before the process exits' },
   { name: 'log-level', type: 'string', env: 'LOG_LEVEL', default: 'info', help: 'pino level: fatal, error, warn, info, debug, trace' },
 ];
-
-const TLS_FLOOR: SecureContextOptions = { minVersion: 'TLSv1.2' };
 
 interface Lookups {
   lookup: ClusterLookup;
@@ -101,7 +122,7 @@ export async function serve(values: ParsedOptions): Promise<void> {
     certificates = new CertificateReloader(
       certFile,
       keyFile,
-      (next) => setServingCertificate(app, { ...TLS_FLOOR, ...(clientCa ? { ca: clientCa } : {}), key: next.key, cert: next.cert }),
+      (next) => setServingCertificate(app, { ...TLS_POLICY, ...(clientCa ? { ca: clientCa } : {}), key: next.key, cert: next.cert }),
       logger,
       pair.notAfter,
     );
@@ -119,24 +140,32 @@ export async function serve(values: ParsedOptions): Promise<void> {
     if (cache) for (const [kind, status] of Object.entries(cache.status())) metrics.cacheSynced.set({ kind }, status === 'synced' ? 1 : 0);
   };
   const overload = {
-    ...DEFAULT_OVERLOAD,
     maxEventLoopDelayMs: integerOption(values, 'max-event-loop-delay-ms', 10, 60_000) ?? DEFAULT_OVERLOAD.maxEventLoopDelayMs,
+    maxHeapUsedBytes: heapGuardBytes(DEFAULT_OVERLOAD.maxHeapUsedBytes),
     maxConnections: integerOption(values, 'max-connections', 1, 1_000_000) ?? DEFAULT_OVERLOAD.maxConnections,
   };
-  const app = buildServer({
-    state,
-    logger,
-    tls,
-    bodyLimit,
-    metrics,
-    beforeScrape,
-    overload,
-    requestTimeoutSeconds: integerOption(values, 'request-timeout-seconds', 1, 300) ?? 10,
-    ...(clientCa ? { clientCa } : {}),
-  });
+  const limits = {
+    requestTimeoutSeconds: integerOption(values, 'request-timeout-seconds', 1, 300) ?? DEFAULT_LIMITS.requestTimeoutSeconds,
+    maxConnectionsPerAddress: integerOption(values, 'max-connections-per-address', 1, 1_000_000) ?? DEFAULT_LIMITS.maxConnectionsPerAddress,
+    maxConcurrentStreams: integerOption(values, 'max-concurrent-streams', 1, 10_000) ?? DEFAULT_LIMITS.maxConcurrentStreams,
+    inFlightBodyBytes: integerOption(values, 'max-inflight-body-bytes', 1024, 4 * 1024 ** 3) ?? DEFAULT_LIMITS.inFlightBodyBytes,
+  };
+  const app = buildServer({ state, logger, tls, bodyLimit, metrics, overload, limits, ...(clientCa ? { clientCa } : {}) });
+  const ops = buildOpsServer({ state, logger, metrics, beforeScrape });
   await app.listen({ port, host: stringOption(values, 'host') ?? '0.0.0.0' });
-  const address = app.server.address();
-  logger.info({ address, policiesDir, lookup: cache ? 'cluster cache' : listOption(values, 'inventory').length > 0 ? 'inventory' : 'none', watch: watchFiles }, 'storage-policy-webhook serving');
+  await ops.listen({ port: integerOption(values, 'ops-port', 0, 65535) ?? 8080, host: stringOption(values, 'ops-host') ?? '0.0.0.0' });
+  logger.info(
+    {
+      address: app.server.address(),
+      opsAddress: ops.server.address(),
+      policiesDir,
+      lookup: cache ? 'cluster cache' : listOption(values, 'inventory').length > 0 ? 'inventory' : 'none',
+      watch: watchFiles,
+      limits,
+      heapGuardBytes: overload.maxHeapUsedBytes,
+    },
+    'storage-policy-webhook serving',
+  );
 
   const stopWatching = watchFiles ? [reloader.watch(), ...(certificates ? [certificates.watch()] : [])] : [];
   process.on('SIGHUP', () => {
@@ -144,13 +173,17 @@ export async function serve(values: ParsedOptions): Promise<void> {
     void certificates?.reload();
   });
 
+  /**
+   * A rollout: readiness fails first (for the delay, so endpoints drop this pod), then the admission
+   * listener stops accepting, every HTTP/2 session gets GOAWAY and HTTP/1.1 connections close after their
+   * response; nothing on an open connection is answered 503. Exit 0 once they are all closed.
+   */
   const shutdown = (signal: string): void => {
-    // Readiness fails first; the listener closes after the delay; in-flight requests finish.
     state.draining = true;
     logger.info({ signal, delaySeconds: shutdownDelay }, 'draining: /readyz now fails');
     setTimeout(
       () => {
-        logger.error({ timeoutSeconds: shutdownTimeout }, 'in-flight requests did not finish in time; exiting');
+        logger.error({ timeoutSeconds: shutdownTimeout, open: app.connections?.open }, 'connections did not drain in time; exiting');
         process.exit(1);
       },
       (shutdownDelay + shutdownTimeout) * 1000,
@@ -158,13 +191,16 @@ export async function serve(values: ParsedOptions): Promise<void> {
     setTimeout(() => {
       stopWatching.forEach((stop) => stop());
       cache?.stop();
-      app.close().then(
-        () => {
-          logger.info('stopped');
-          process.exit(0);
-        },
-        () => process.exit(1),
-      );
+      logger.info({ open: app.connections?.open }, 'closing the admission listener: GOAWAY to HTTP/2 sessions, Connection: close on HTTP/1.1');
+      void (app.connections?.drain() ?? Promise.resolve())
+        .then(() => Promise.all([app.close(), ops.close()]))
+        .then(
+          () => {
+            logger.info('stopped');
+            process.exit(0);
+          },
+          () => process.exit(1),
+        );
     }, shutdownDelay * 1000);
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));

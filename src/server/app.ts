@@ -6,7 +6,9 @@ import type { Logger } from 'pino';
 import { mutatingHandler, validatingHandler, type AdmissionHandler, type AdmissionOutcome } from '../admission/handler.js';
 import { isObject, objectAt, stringAt } from '../core/json.js';
 import { ADMISSION_API_VERSION, reviewResponse, type AdmissionReview } from '../admission/review.js';
+import { ConnectionGuard } from './connections.js';
 import { WebhookMetrics } from './metrics.js';
+import { TLS_POLICY } from './tls.js';
 import type { WebhookState } from './state.js';
 
 /**
@@ -19,16 +21,13 @@ interface ServerOptions {
   state: WebhookState;
   logger: Logger;
   metrics?: WebhookMetrics;
-  /** Run before each /metrics scrape, to set gauges that are read, not counted (cache sync, certificate expiry). */
-  beforeScrape?: () => void;
   tls?: { key: string | Buffer; cert: string | Buffer };
   bodyLimit?: number;
-  /** Seconds a request (headers and body) may take to arrive before it is answered 408 and dropped. */
-  requestTimeoutSeconds?: number;
   /** PEM CA bundle: require API server client certificates signed by it (mTLS). */
   clientCa?: string | Buffer;
   /** Overload protection; serve always sets it (DEFAULT_OVERLOAD unless configured). */
   overload?: OverloadOptions;
+  limits?: Partial<AdmissionLimits>;
 }
 
 interface OverloadOptions {
@@ -41,6 +40,19 @@ interface OverloadOptions {
 }
 
 export const DEFAULT_OVERLOAD: OverloadOptions = { maxEventLoopDelayMs: 250, maxHeapUsedBytes: 512 * 1024 * 1024, maxConnections: 1000 };
+
+/** Bounds on what one client can make the admission listener hold (docs/availability.md). */
+interface AdmissionLimits {
+  /** Headers and body of one request (HTTP/1.1) or stream (HTTP/2) must arrive within this. */
+  requestTimeoutSeconds: number;
+  maxConnectionsPerAddress: number;
+  /** Advertised in HTTP/2 SETTINGS: streams one connection may have open at once. */
+  maxConcurrentStreams: number;
+  /** Request bodies being received or judged at once, in bytes; beyond, 503 with Retry-After. */
+  inFlightBodyBytes: number;
+}
+
+export const DEFAULT_LIMITS: AdmissionLimits = { requestTimeoutSeconds: 10, maxConnectionsPerAddress: 64, maxConcurrentStreams: 100, inFlightBodyBytes: 32 * 1024 * 1024 };
 
 const groupVersionKind = {
   type: 'object',
@@ -107,6 +119,8 @@ const errorResponseSchema = {
 /** What the route learned about one admission, for the hook that logs and counts it. */
 interface AdmissionRecord {
   outcome?: Extract<AdmissionOutcome, { valid: true }>;
+  /** Bytes of the in-flight body budget this request holds until it is answered. */
+  reservedBytes?: number;
   /** The error behind a 4xx or 5xx answer, logged with the admission line. */
   error?: FastifyError;
 }
@@ -120,6 +134,12 @@ declare module 'fastify' {
   }
 }
 
+interface BodyBudget {
+  limit: number;
+  bodyLimit: number;
+  inFlight: number;
+}
+
 /** The decision label of a request that never reached a handler: how it was answered. */
 function exitOf(statusCode: number): string {
   if (statusCode === 503) return 'unavailable';
@@ -127,7 +147,7 @@ function exitOf(statusCode: number): string {
   return statusCode >= 500 ? 'error' : 'rejected';
 }
 
-function admissionRoutes(state: WebhookState, metrics: WebhookMetrics, overload: OverloadOptions | undefined): FastifyPluginCallback {
+function admissionRoutes(state: WebhookState, metrics: WebhookMetrics, overload: OverloadOptions | undefined, budget: BodyBudget): FastifyPluginCallback {
   return (app, _options, done) => {
     // Registered inside this plugin only: admission answers 503 with Retry-After when the process is
     // overloaded, while /healthz keeps telling the truth (a busy pod is alive; restarting it helps nobody).
@@ -140,13 +160,24 @@ function admissionRoutes(state: WebhookState, metrics: WebhookMetrics, overload:
       });
     }
     app.decorateRequest('admission', null);
-    app.addHook('onRequest', (request, _reply, done) => {
+    app.addHook('onRequest', (request, reply, done) => {
       request.admission = {};
+      // Bodies are reserved before they are read: many large reviews at once wait their turn (the API
+      // server retries a 503) instead of growing the heap past the container's memory limit.
+      const declared = Number(request.headers['content-length']);
+      const bytes = Number.isFinite(declared) && declared >= 0 ? Math.min(declared, budget.bodyLimit) : budget.bodyLimit;
+      if (budget.inFlight + bytes > budget.limit && budget.inFlight > 0) {
+        void reply.code(503).header('retry-after', '1').send({ error: 'Service Unavailable', message: `too many request bodies in flight (${budget.limit} bytes); retry`, statusCode: 503 });
+        return;
+      }
+      budget.inFlight += bytes;
+      request.admission.reservedBytes = bytes;
       done();
     });
     // Every exit of an admission route passes here once: answered, 400, 413, 415, 503 alike. Timing,
     // metrics and the log line live here, not in the handler, so none is missed or counted twice.
     app.addHook('onResponse', async (request, reply) => {
+      budget.inFlight -= request.admission?.reservedBytes ?? 0;
       const webhook = reply.routeOptions.config.webhook ?? 'unknown';
       const outcome = request.admission?.outcome;
       const error = request.admission?.error;
@@ -200,12 +231,8 @@ function admissionRoutes(state: WebhookState, metrics: WebhookMetrics, overload:
   };
 }
 
-function healthRoutes(state: WebhookState, metrics: WebhookMetrics, beforeScrape: () => void): FastifyPluginCallback {
+function healthRoutes(state: WebhookState): FastifyPluginCallback {
   return (app, _options, done) => {
-    app.get('/metrics', async (_request, reply) => {
-      beforeScrape();
-      return reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics());
-    });
     app.get('/healthz', (_request, reply) => reply.send({ status: 'ok' }));
     app.get('/readyz', async (_request, reply) => {
       const readiness = state.readiness();
@@ -215,19 +242,50 @@ function healthRoutes(state: WebhookState, metrics: WebhookMetrics, beforeScrape
   };
 }
 
-/** Builds the webhook server; listen() is the caller's, so tests use inject() on the same instance. */
+function errorBody(statusCode: number, message: string, code?: string): { error: string; message: string; statusCode: number; code?: string } {
+  return { error: STATUS_CODES[statusCode] ?? 'Error', message, statusCode, ...(code ? { code } : {}) };
+}
+
+/**
+ * The operations listener: probes and /metrics over plain HTTP on their own port, outside the admission
+ * listener's connection budget and client-certificate requirement, so kubelet's probes and Prometheus keep
+ * working while admission connections are full or mTLS is on.
+ */
+export function buildOpsServer(options: { state: WebhookState; logger: Logger; metrics: WebhookMetrics; beforeScrape?: () => void }): FastifyInstance {
+  const app = Fastify({ loggerInstance: options.logger, logController: new LogController({ disableRequestLogging: true }), connectionTimeout: 10_000, requestTimeout: 10_000 }) as unknown as FastifyInstance;
+  app.register(healthRoutes(options.state));
+  app.get('/metrics', async (_request, reply) => {
+    options.beforeScrape?.();
+    return reply.header('content-type', options.metrics.registry.contentType).send(await options.metrics.registry.metrics());
+  });
+  app.setNotFoundHandler((request, reply) => reply.code(404).send(errorBody(404, `no route ${request.method} ${request.url}`)));
+  return app;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Per-connection deadlines, caps and the graceful drain of the admission listener. */
+    connections: ConnectionGuard | null;
+  }
+}
+
+/** Builds the admission server; listen() is the caller's, so tests use inject() on the same instance. */
 export function buildServer(options: ServerOptions): FastifyInstance {
   const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
+  const limits = { ...DEFAULT_LIMITS, ...options.limits };
   const metrics = options.metrics ?? new WebhookMetrics({ processMetrics: false });
   const common = {
     loggerInstance: options.logger,
     bodyLimit,
-    requestTimeout: (options.requestTimeoutSeconds ?? 10) * 1000,
-    // requestTimeout does not reach HTTP/1.1 connections of an HTTP/2 server (allowHTTP1): an idle-socket
-    // timeout does, so a stalled body is cut off; HTTP/2 sessions, which the API server keeps open
-    // between requests, get a longer idle timeout.
-    connectionTimeout: (options.requestTimeoutSeconds ?? 10) * 1000,
+    requestTimeout: limits.requestTimeoutSeconds * 1000,
+    connectionTimeout: limits.requestTimeoutSeconds * 1000,
     http2SessionTimeout: 60_000,
+    // A rollout drains connections first (ConnectionGuard.drain); requests that still arrive are served.
+    return503OnClosing: false,
+    // Keys such as __proto__ are data in Kubernetes objects (StorageClass parameters are free-form):
+    // JSON.parse makes them own properties, and no code path here assigns through them.
+    onProtoPoisoning: 'ignore' as const,
+    onConstructorPoisoning: 'ignore' as const,
     // One admission line per request, written by the route, replaces the generic request logs.
     logController: new LogController({ disableRequestLogging: true }),
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
@@ -241,7 +299,8 @@ export function buildServer(options: ServerOptions): FastifyInstance {
           allowHTTP1: true,
           key: options.tls.key,
           cert: options.tls.cert,
-          minVersion: 'TLSv1.2',
+          ...TLS_POLICY,
+          settings: { maxConcurrentStreams: limits.maxConcurrentStreams },
           ...(options.clientCa ? { ca: options.clientCa, requestCert: true, rejectUnauthorized: true } : {}),
         },
       })
@@ -261,16 +320,23 @@ export function buildServer(options: ServerOptions): FastifyInstance {
         : statusCode === 415
           ? `content-type must be application/json, not ${JSON.stringify(request.headers['content-type'] ?? '')}`
           : error.message;
-    return reply.code(statusCode).send({ error: STATUS_CODES[statusCode] ?? 'Error', message, statusCode, code: error.code });
+    return reply.code(statusCode).send(errorBody(statusCode, message, error.code));
   });
   // The API server sends application/json only; fastify's built-in text/plain parser would let other
   // bodies through to schema validation instead of a 415.
   app.removeContentTypeParser('text/plain');
-  app.setNotFoundHandler((request, reply) => reply.code(404).send({ error: 'Not Found', message: `no route ${request.method} ${request.url}`, statusCode: 404 }));
+  app.setNotFoundHandler((request, reply) => reply.code(404).send(errorBody(404, `no route ${request.method} ${request.url}`)));
 
-  app.register(healthRoutes(options.state, metrics, options.beforeScrape ?? (() => undefined)));
-  app.register(admissionRoutes(options.state, metrics, options.overload));
+  app.register(healthRoutes(options.state));
+  app.register(admissionRoutes(options.state, metrics, options.overload, { limit: limits.inFlightBodyBytes, bodyLimit, inFlight: 0 }));
   if (options.overload) app.server.maxConnections = options.overload.maxConnections;
+  const guard = new ConnectionGuard(app.server, {
+    requestTimeoutMs: limits.requestTimeoutSeconds * 1000,
+    maxConnectionsPerAddress: limits.maxConnectionsPerAddress,
+    sessionIdleMs: Math.max(30_000, 3 * limits.requestTimeoutSeconds * 1000),
+  });
+  if (!options.tls) guard.trackPlainHttp1();
+  app.decorate('connections', guard);
   return app;
 }
 

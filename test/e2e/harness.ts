@@ -168,6 +168,8 @@ export class LocalCluster {
       'serve',
       '--host=127.0.0.1',
       `--port=${this.webhookPort}`,
+      '--ops-host=127.0.0.1',
+      '--ops-port=0',
       `--cert=${join(certs, 'tls.crt')}`,
       `--key=${join(certs, 'tls.key')}`,
       `--kubeconfig=${this.kubeconfig}`,

@@ -21,7 +21,7 @@ if [ -d "$app/node_modules/typescript" ]; then echo "FAIL: dev dependencies in t
 port=$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
 runner=()
 if [ "$(id -u)" = 0 ]; then runner=(setpriv --reuid=65532 --regid=65532 --clear-groups); fi
-(cd "$app" && exec "${runner[@]}" env HOME=/nonexistent NODE_ENV=production node dist/src/cli/main.js serve --host 127.0.0.1 --port "$port" --shutdown-delay-seconds 0) >"$app.log" 2>&1 &
+(cd "$app" && exec "${runner[@]}" env HOME=/nonexistent NODE_ENV=production node dist/src/cli/main.js serve --host 127.0.0.1 --port "$port" --ops-host 127.0.0.1 --ops-port 0 --shutdown-delay-seconds 0) >"$app.log" 2>&1 &
 pid=$!
 # A tiny HTTPS client (the image's self-signed certificate is not trusted here, hence rejectUnauthorized).
 fetch_https() {

@@ -48,7 +48,7 @@ function rssKiB(pid: number): number {
 }
 
 async function startServe(args: string[], port: number, ca: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--host=127.0.0.1', `--port=${port}`, '--log-level=warn', ...args], { stdio: 'ignore' });
+  const child = spawn(process.execPath, [CLI, 'serve', '--host=127.0.0.1', `--port=${port}`, '--ops-port=0', '--ops-host=127.0.0.1', '--log-level=warn', ...args], { stdio: 'ignore' });
   const deadline = Date.now() + 15_000;
   for (;;) {
     try {
@@ -175,7 +175,7 @@ describe('hardening', () => {
     const client = await makeClientCertificate('kube-apiserver', clientCa);
     await writeFile(join(dir, 'client-ca.crt'), clientCa.cert);
     const port = await freePort();
-    const child = spawn(process.execPath, [CLI, 'serve', '--host=127.0.0.1', `--port=${port}`, '--log-level=warn', ...certArgs, `--client-ca=${join(dir, 'client-ca.crt')}`], { stdio: 'ignore' });
+    const child = spawn(process.execPath, [CLI, 'serve', '--host=127.0.0.1', `--port=${port}`, '--ops-port=0', '--ops-host=127.0.0.1', '--log-level=warn', ...certArgs, `--client-ca=${join(dir, 'client-ca.crt')}`], { stdio: 'ignore' });
     try {
       const deadline = Date.now() + 15_000;
       let answer: Answer | undefined;

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { BUNDLED_POLICIES_DIR, loadPolicyDir } from '../../src/policy/load.js';
-import { buildServer } from '../../src/server/app.js';
+import { buildOpsServer, buildServer } from '../../src/server/app.js';
 import { WebhookMetrics } from '../../src/server/metrics.js';
 import { WebhookState } from '../../src/server/state.js';
 import { makeCertificateAuthority, makeServingCertificate } from '../../src/server/tls.js';
@@ -46,6 +46,7 @@ function get(port: number, path: string, ca: string, method = 'GET', body?: stri
 class ServeProcess {
   child: ChildProcess | undefined;
   port = 0;
+  opsPort = 0;
   output = '';
   exitCode: Promise<number | null> = Promise.resolve(null);
 
@@ -56,12 +57,21 @@ class ServeProcess {
 
   async start(): Promise<void> {
     this.port = await freePort();
-    this.child = spawn(process.execPath, [CLI, 'serve', '--host=127.0.0.1', `--port=${this.port}`, '--log-level=info', ...this.args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.opsPort = await freePort();
+    this.child = spawn(process.execPath, [CLI, 'serve', '--host=127.0.0.1', `--port=${this.port}`, '--ops-host=127.0.0.1', `--ops-port=${this.opsPort}`, '--log-level=info', ...this.args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     this.child.stdout?.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
     this.child.stderr?.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
     const child = this.child;
     this.exitCode = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
     await eventually('the webhook to be ready', async () => (await get(this.port, '/readyz', this.ca)).status === 200, 15_000);
+  }
+
+  /** A GET on the plain-HTTP operations port (probes, /metrics). */
+  async ops(path: string): Promise<Response> {
+    const response = await fetch(`http://127.0.0.1:${this.opsPort}${path}`);
+    return { status: response.status, text: await response.text() };
   }
 
   validate(object: unknown): Promise<Response> {
@@ -102,7 +112,7 @@ describe('operations', () => {
     try {
       assert.match((await server.validate(io2Claim)).text, /"allowed":false/);
       await writeFile(join(policies, 'p.yaml'), 'apiVersion: storage-policy-webhook.io/v1alpha1\nkind: StoragePolicy\nmetadata: {name: p}\nspec:\n  match: {}\n  storageClasses: {alowed: [io2]}\n');
-      await eventually('the failed reload to be counted', async () => /storage_policy_policy_reloads_total\{result="failure"\} 1/.test((await get(server.port, '/metrics', ca.cert)).text));
+      await eventually('the failed reload to be counted', async () => /storage_policy_policy_reloads_total\{result="failure"\} 1/.test((await server.ops('/metrics')).text));
       assert.match(server.output, /policy reload failed; the last good set keeps serving/);
       assert.match(server.output, /"line":6,"column":20/);
       assert.match((await server.validate(io2Claim)).text, /"allowed":false/, 'the last good set still denies');
@@ -157,7 +167,7 @@ describe('operations', () => {
       await eventually('new connections to get the rotated certificate', async () => (await get(server.port, '/healthz', nextCa.cert)).status === 200);
       await assert.rejects(get(server.port, '/healthz', ca.cert), /certificate/);
       assert.equal(await h2get('/healthz'), 200, 'the connection opened before the rotation still works');
-      const expiry = Number(/storage_policy_certificate_expiry_seconds (\d+)/.exec((await get(server.port, '/metrics', nextCa.cert)).text)?.[1]);
+      const expiry = Number(/storage_policy_certificate_expiry_seconds (\d+)/.exec((await server.ops('/metrics')).text)?.[1]);
       assert.ok(expiry > 364 * 86400 && expiry <= 365 * 86400, `expiry ${expiry}`);
     } finally {
       session.close();
@@ -207,13 +217,15 @@ describe('metrics after a known sequence of requests', () => {
     state.swap(await loadPolicyDir(BUNDLED_POLICIES_DIR));
     const metrics = new WebhookMetrics({ processMetrics: false });
     const app = buildServer({ state, logger: pino({ level: 'silent' }), metrics });
+    const ops = buildOpsServer({ state, logger: pino({ level: 'silent' }), metrics });
     const post = (url: string, payload: string) => app.inject({ method: 'POST', url, headers: { 'content-type': 'application/json' }, payload });
     const unset = pvc({}, { namespace: 'payments' });
     await post('/mutate', review(unset).replace('team-a', 'payments'));
     await post('/validate', review(pvc({ storageClassName: 'io1-slow' })).replace('team-a', 'payments'));
     await post('/validate', review(pvc({ storageClassName: 'io1-slow' })).replace('team-a', 'payments'));
     await post('/validate', '{not json');
-    const text = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+    const text = (await ops.inject({ method: 'GET', url: '/metrics' })).body;
+    assert.equal((await app.inject({ method: 'GET', url: '/metrics' })).statusCode, 404, 'metrics are not on the admission port');
     assert.match(text, /storage_policy_admission_duration_seconds_count\{webhook="mutate",kind="PersistentVolumeClaim",operation="CREATE",decision="patched"\} 1/);
     assert.match(text, /storage_policy_admission_duration_seconds_count\{webhook="validate",kind="PersistentVolumeClaim",operation="CREATE",decision="denied"\} 2/);
     assert.match(text, /storage_policy_admission_duration_seconds_bucket\{le="0.005",webhook="validate"/);
@@ -221,6 +233,7 @@ describe('metrics after a known sequence of requests', () => {
     assert.match(text, /storage_policy_mutations_total\{policy="platform-storage",rule="storage-class\/default"\} 1/);
     assert.match(text, /storage_policy_bad_requests_total\{status="400"\} 1/);
     await app.close();
+    await ops.close();
   });
 });
 

@@ -139,7 +139,7 @@ describe('AdmissionReview protocol (inject)', () => {
     ['missing oldObject on UPDATE', review(pvc({}), { operation: 'UPDATE' }), undefined, 400, /oldObject/],
     ['wrong operation', review(pvc({}), { operation: 'PATCH' }), undefined, 400, /operation/],
     ['wrong content type', 'x', { 'content-type': 'text/plain' }, 415, /content-type must be application\/json/],
-    ['prototype pollution', '{"__proto__": {"x": 1}}', undefined, 400, /not valid JSON/],
+    ['a __proto__ key instead of a review', '{"__proto__": {"x": 1}}', undefined, 400, /invalid AdmissionReview/],
     ['body over the limit', review(pvc({}, { annotations: { big: 'x'.repeat(70 * 1024) } })), undefined, 413, /larger than 65536 bytes/],
   ];
   for (const [name, body, headers, status, message] of clientErrors) {
