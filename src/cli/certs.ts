@@ -1,10 +1,33 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments, stringify } from 'yaml';
 import { arrayAt, isObject, objectAt, stringAt, type JsonObject } from '../core/json.js';
 import { makeCertificateAuthority, makeClientCertificate, makeServingCertificate } from '../server/tls.js';
 import { integerOption, listOption, stringOption, UsageError, type OptionSpec, type ParsedOptions } from './options.js';
+
+/**
+ * Writes a new file beside the target with the given mode (O_EXCL: never an existing file, never through a
+ * symlink) and renames it over the target: a key never exists with a wider mode, even for a moment, and a
+ * symlink planted at the target is replaced, not followed.
+ */
+async function writeFresh(path: string, content: string, mode: number): Promise<void> {
+  const temporary = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+  const handle = await open(temporary, 'wx', mode);
+  try {
+    await handle.writeFile(content);
+    await handle.chmod(mode);
+  } finally {
+    await handle.close();
+  }
+  try {
+    await rename(temporary, path);
+  } catch (error) {
+    await rm(temporary, { force: true });
+    throw error;
+  }
+}
 
 const DEPLOY_DIR = fileURLToPath(new URL('../../../deploy', import.meta.url));
 const CA_INJECTION_ANNOTATION = 'cert-manager.io/inject-ca-from';
@@ -71,15 +94,15 @@ export async function certs(values: ParsedOptions): Promise<string> {
   const configurations = await renderWebhookConfigurations(caBundle, url ? { url } : { service, namespace });
 
   await mkdir(out, { recursive: true });
-  await writeFile(join(out, 'ca.crt'), ca.cert);
-  await writeFile(join(out, 'tls.crt'), serving.cert);
-  await writeFile(join(out, 'tls.key'), serving.key, { mode: 0o600 });
+  await writeFresh(join(out, 'ca.crt'), ca.cert, 0o644);
+  await writeFresh(join(out, 'tls.crt'), serving.cert, 0o644);
+  await writeFresh(join(out, 'tls.key'), serving.key, 0o600);
   if (values['client'] === true) {
     const client = await makeClientCertificate('kube-apiserver', ca, days);
-    await writeFile(join(out, 'client.crt'), client.cert);
-    await writeFile(join(out, 'client.key'), client.key, { mode: 0o600 });
+    await writeFresh(join(out, 'client.crt'), client.cert, 0o644);
+    await writeFresh(join(out, 'client.key'), client.key, 0o600);
   }
-  await writeFile(join(out, 'webhook-configurations.yaml'), configurations.map((configuration) => stringify(configuration)).join('---\n'));
+  await writeFresh(join(out, 'webhook-configurations.yaml'), configurations.map((configuration) => stringify(configuration)).join('---\n'), 0o644);
   if (!url) {
     // An overlay on deploy/: the Secret the Deployment mounts, and the configurations with caBundle.
     const overlay = {
@@ -92,7 +115,7 @@ export async function certs(values: ParsedOptions): Promise<string> {
         patch: stringify((arrayAt(configuration, 'webhooks') ?? []).map((_, index) => ({ op: 'add', path: `/webhooks/${index}/clientConfig/caBundle`, value: caBundle }))),
       })),
     };
-    await writeFile(join(out, 'kustomization.yaml'), stringify(overlay));
+    await writeFresh(join(out, 'kustomization.yaml'), stringify(overlay), 0o644);
   }
   return `wrote ${out}: CA and serving certificate for ${hosts.join(', ')} (valid ${days} days)${url ? `, webhook configurations for ${url}` : `; apply with: kubectl apply -k ${out}`}`;
 }

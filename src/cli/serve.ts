@@ -180,7 +180,8 @@ export async function serve(values: ParsedOptions): Promise<void> {
    */
   const shutdown = (signal: string): void => {
     state.draining = true;
-    logger.info({ signal, delaySeconds: shutdownDelay }, 'draining: /readyz now fails');
+    app.connections?.announceDrain();
+    logger.info({ signal, delaySeconds: shutdownDelay }, 'draining: /readyz now fails, HTTP/1.1 responses say Connection: close');
     setTimeout(
       () => {
         logger.error({ timeoutSeconds: shutdownTimeout, open: app.connections?.open }, 'connections did not drain in time; exiting');

@@ -38,12 +38,9 @@ export function hasKey(value: unknown, key: string): boolean {
 /** A map of string to string, as Kubernetes labels, annotations and StorageClass parameters are. */
 export function stringMapAt(value: unknown, ...keys: string[]): Record<string, string> {
   const map = objectAt(value, ...keys);
-  const result: Record<string, string> = {};
-  if (!map) return result;
-  for (const [key, entry] of Object.entries(map)) {
-    if (typeof entry === 'string') result[key] = entry;
-  }
-  return result;
+  if (!map) return {};
+  // fromEntries defines own properties, so a key such as __proto__ stays a key.
+  return Object.fromEntries(Object.entries(map).filter((entry): entry is [string, string] => typeof entry[1] === 'string'));
 }
 
 export function stringsOf(values: JsonValue[] | undefined): string[] {

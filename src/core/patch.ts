@@ -67,6 +67,11 @@ function parsePointer(path: string): string[] {
     .map((token) => token.replace(/~1/g, '/').replace(/~0/g, '~'));
 }
 
+/** Sets an own property even for keys such as __proto__ (data in Kubernetes objects), never a prototype. */
+function setOwn(container: { [key: string]: JsonValue }, key: string, value: JsonValue): void {
+  Object.defineProperty(container, key, { value, writable: true, enumerable: true, configurable: true });
+}
+
 function copyContainer(value: JsonValue | undefined, path: string): JsonValue[] | { [key: string]: JsonValue } {
   if (Array.isArray(value)) return [...value];
   if (typeof value === 'object' && value !== null) return { ...value };
@@ -89,7 +94,7 @@ export function applyOperations(root: JsonValue, operations: readonly PatchOpera
       const child: JsonValue | undefined = Array.isArray(container) ? container[Number(token)] : Object.prototype.hasOwnProperty.call(container, token) ? container[token] : undefined;
       const copy = copyContainer(child, operation.path);
       if (Array.isArray(container)) container[Number(token)] = copy;
-      else container[token] = copy;
+      else setOwn(container, token, copy);
       container = copy;
     }
     const last = tokens[tokens.length - 1] as string;
@@ -103,7 +108,7 @@ export function applyOperations(root: JsonValue, operations: readonly PatchOpera
       const exists = Object.prototype.hasOwnProperty.call(container, last);
       if (operation.op !== 'add' && !exists) throw new Error(`${operation.path}: no such member`);
       if (operation.op === 'remove') delete container[last];
-      else container[last] = operation.value;
+      else setOwn(container, last, operation.value);
     }
     result = top;
   }

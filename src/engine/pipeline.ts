@@ -1,4 +1,4 @@
-import { objectAt, stringAt, type JsonObject } from '../core/json.js';
+import { arrayAt, objectAt, stringAt, type JsonObject } from '../core/json.js';
 import type { PatchOperation } from '../core/patch.js';
 import { governedKindOfManifest, type GovernedKind } from '../core/storage.js';
 import type { Mutation, Operation, ReviewInput } from '../rules/contract.js';
@@ -66,7 +66,37 @@ export interface Verdict {
   fired: Fired[];
 }
 
+/**
+ * The most volumeClaimTemplates one StatefulSet may have for the webhook to judge it. The API server sets
+ * no limit (16,000 fit in one object), and judging each costs the event loop time every other review
+ * waits for; real StatefulSets have a handful. Beyond it a CREATE is denied in microseconds, and an UPDATE
+ * (an object that existed before the webhook) is allowed with a warning, unjudged.
+ */
+export const MAX_TEMPLATES_PER_OBJECT = 64;
+
+function overLimit(input: ReviewInput, stage: ReviewStage): Verdict | undefined {
+  if (input.kind !== 'StatefulSet') return undefined;
+  const templates = arrayAt(input.object, 'spec', 'volumeClaimTemplates')?.length ?? 0;
+  if (templates <= MAX_TEMPLATES_PER_OBJECT) return undefined;
+  const what = `spec.volumeClaimTemplates: ${templates} templates exceed the ${MAX_TEMPLATES_PER_OBJECT} this webhook judges per StatefulSet`;
+  const deny = input.operation === 'CREATE' && stage !== 'mutate';
+  return {
+    allowed: !deny,
+    message: deny ? `${what}; split the workload into StatefulSets of at most ${MAX_TEMPLATES_PER_OBJECT} templates` : undefined,
+    warnings: deny ? [] : [`${what}; not judged`.slice(0, 120)],
+    auditAnnotations: {},
+    patch: [],
+    notes: [],
+    skipped: [],
+    object: input.object,
+    findings: [],
+    fired: [],
+  };
+}
+
 export function review(engine: Engine, input: ReviewInput, stage: ReviewStage): Verdict {
+  const bounded = overLimit(input, stage);
+  if (bounded) return bounded;
   const mutation = stage === 'validate' ? { patch: [], notes: [], object: input.object, skipped: [] } : engine.mutate(input);
   const findings = stage === 'mutate' ? [] : engine.validate({ ...input, object: mutation.object });
   const denials = findings.filter((finding) => finding.action === 'deny');

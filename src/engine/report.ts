@@ -17,15 +17,21 @@ export function describeFinding(finding: ResolvedFinding): string {
   return `${finding.path}: ${prefix}${finding.message} [policy ${finding.policy.name}, rule ${finding.rule}]`;
 }
 
-/** Every denying finding, numbered, with path, policy, rule and fix, on one line as kubectl prints it. */
+/** Denials the message spells out; the rest are counted ("and K more"), so a huge object gets a short answer. */
+export const MAX_DENIALS_SHOWN = 20;
+
+/** The denying findings, numbered, with path, policy, rule and fix, on one line as kubectl prints it. */
 export function denialMessage(denials: ResolvedFinding[]): string {
-  const body = denials.map((finding, index) => `(${index + 1}) ${oneLine(describeFinding(finding))}`).join('; ');
-  return `${denials.length} storage policy violation${denials.length === 1 ? '' : 's'}: ${body}`;
+  const shown = denials.slice(0, MAX_DENIALS_SHOWN).map((finding, index) => `(${index + 1}) ${oneLine(describeFinding(finding))}`);
+  const more = denials.length > MAX_DENIALS_SHOWN ? `; and ${denials.length - MAX_DENIALS_SHOWN} more` : '';
+  return `${denials.length} storage policy violation${denials.length === 1 ? '' : 's'}: ${shown.join('; ')}${more}`;
 }
 
+/** Cuts at `limit` UTF-16 units (runes for the ASCII this writes), without splitting every string into characters. */
 function truncate(text: string, limit: number): string {
-  const characters = [...text];
-  return characters.length <= limit ? text : `${characters.slice(0, limit - 1).join('')}…`;
+  if (text.length <= limit) return text;
+  const end = /[\ud800-\udbff]/.test(text[limit - 2] ?? '') ? limit - 2 : limit - 1;
+  return `${text.slice(0, end)}…`;
 }
 
 /**
@@ -40,15 +46,21 @@ export function warningsFor(findings: ResolvedFinding[], notes: Mutation[] = [])
   const result: string[] = [];
   const seen = new Set<string>();
   let total = 0;
+  let dropped = 0;
   for (const line of lines) {
     const warning = truncate(oneLine(line), MAX_WARNING_LENGTH);
     if (seen.has(warning)) continue;
-    const length = [...warning].length;
-    if (total + length > MAX_WARNINGS_TOTAL) break;
     seen.add(warning);
+    const length = warning.length;
+    // Room is kept for the closing "and K more" line.
+    if (dropped > 0 || total + length > MAX_WARNINGS_TOTAL - 40) {
+      dropped += 1;
+      continue;
+    }
     result.push(warning);
     total += length;
   }
+  if (dropped > 0) result.push(`… and ${dropped} more warning${dropped === 1 ? '' : 's'}`);
   return result;
 }
 

@@ -1,4 +1,5 @@
 import { STATUS_CODES } from 'node:http';
+import { Transform } from 'node:stream';
 import { Server as TlsServer, type SecureContextOptions } from 'node:tls';
 import underPressure from '@fastify/under-pressure';
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyPluginCallback } from 'fastify';
@@ -52,7 +53,7 @@ interface AdmissionLimits {
   inFlightBodyBytes: number;
 }
 
-export const DEFAULT_LIMITS: AdmissionLimits = { requestTimeoutSeconds: 10, maxConnectionsPerAddress: 64, maxConcurrentStreams: 100, inFlightBodyBytes: 32 * 1024 * 1024 };
+export const DEFAULT_LIMITS: AdmissionLimits = { requestTimeoutSeconds: 10, maxConnectionsPerAddress: 64, maxConcurrentStreams: 100, inFlightBodyBytes: 16 * 1024 * 1024 };
 
 const groupVersionKind = {
   type: 'object',
@@ -120,7 +121,8 @@ const errorResponseSchema = {
 interface AdmissionRecord {
   outcome?: Extract<AdmissionOutcome, { valid: true }>;
   /** Bytes of the in-flight body budget this request holds until it is answered. */
-  reservedBytes?: number;
+  reservedBytes: number;
+  receivedBytes: number;
   /** The error behind a 4xx or 5xx answer, logged with the admission line. */
   error?: FastifyError;
 }
@@ -160,19 +162,43 @@ function admissionRoutes(state: WebhookState, metrics: WebhookMetrics, overload:
       });
     }
     app.decorateRequest('admission', null);
+    // Request bodies count against one budget from their first byte until their answer: many large reviews
+    // at once wait their turn (503 with Retry-After; the API server retries) instead of growing the heap past
+    // the container's memory limit. A declared Content-Length is reserved up front, the rest as it arrives.
+    const overBudget = (reserved: number): boolean => budget.inFlight > budget.limit && budget.inFlight > reserved;
+    const busy = (): FastifyError => Object.assign(new Error(`request bodies in flight exceed ${budget.limit} bytes; retry`), { statusCode: 503, code: 'BODY_BUDGET' });
     app.addHook('onRequest', (request, reply, done) => {
-      request.admission = {};
-      // Bodies are reserved before they are read: many large reviews at once wait their turn (the API
-      // server retries a 503) instead of growing the heap past the container's memory limit.
+      const record: AdmissionRecord = { reservedBytes: 0, receivedBytes: 0 };
+      request.admission = record;
       const declared = Number(request.headers['content-length']);
-      const bytes = Number.isFinite(declared) && declared >= 0 ? Math.min(declared, budget.bodyLimit) : budget.bodyLimit;
-      if (budget.inFlight + bytes > budget.limit && budget.inFlight > 0) {
-        void reply.code(503).header('retry-after', '1').send({ error: 'Service Unavailable', message: `too many request bodies in flight (${budget.limit} bytes); retry`, statusCode: 503 });
+      record.reservedBytes = Number.isFinite(declared) && declared > 0 ? Math.min(declared, budget.bodyLimit) : 0;
+      budget.inFlight += record.reservedBytes;
+      if (overBudget(record.reservedBytes)) {
+        void reply.header('retry-after', '1').send(busy());
         return;
       }
-      budget.inFlight += bytes;
-      request.admission.reservedBytes = bytes;
       done();
+    });
+    app.addHook('preParsing', (request, reply, payload, done) => {
+      const record = request.admission;
+      if (!record) return done(null, payload);
+      const counted = new Transform({
+        transform(chunk: Buffer, _encoding, next) {
+          record.receivedBytes += chunk.length;
+          if (record.receivedBytes > record.reservedBytes) {
+            budget.inFlight += record.receivedBytes - record.reservedBytes;
+            record.reservedBytes = record.receivedBytes;
+            if (overBudget(record.reservedBytes)) {
+              void reply.header('retry-after', '1');
+              next(busy());
+              return;
+            }
+          }
+          next(null, chunk);
+        },
+      });
+      payload.on('error', (error) => counted.destroy(error));
+      done(null, payload.pipe(counted));
     });
     // Every exit of an admission route passes here once: answered, 400, 413, 415, 503 alike. Timing,
     // metrics and the log line live here, not in the handler, so none is missed or counted twice.
@@ -252,7 +278,12 @@ function errorBody(statusCode: number, message: string, code?: string): { error:
  * working while admission connections are full or mTLS is on.
  */
 export function buildOpsServer(options: { state: WebhookState; logger: Logger; metrics: WebhookMetrics; beforeScrape?: () => void }): FastifyInstance {
-  const app = Fastify({ loggerInstance: options.logger, logController: new LogController({ disableRequestLogging: true }), connectionTimeout: 10_000, requestTimeout: 10_000 }) as unknown as FastifyInstance;
+  const app = Fastify({
+    loggerInstance: options.logger,
+    logController: new LogController({ disableRequestLogging: true }),
+    connectionTimeout: 10_000,
+    requestTimeout: 10_000,
+  }) as unknown as FastifyInstance;
   app.register(healthRoutes(options.state));
   app.get('/metrics', async (_request, reply) => {
     options.beforeScrape?.();

@@ -8,7 +8,7 @@ import type { TLSSocket } from 'node:tls';
 // rollout (GOAWAY on HTTP/2, `Connection: close` on HTTP/1.1). The API server sends all its webhook calls
 // over one long-lived HTTP/2 connection, so closing it without GOAWAY would fail every write on it.
 
-export interface ConnectionLimits {
+interface ConnectionLimits {
   /** Headers and body of one HTTP/1.1 request, or one HTTP/2 stream, must arrive within this. */
   requestTimeoutMs: number;
   /** Connections one client address may hold; beyond, new ones are closed at accept. */
@@ -31,6 +31,8 @@ export class ConnectionGuard {
   private readonly sessions = new Set<ServerHttp2Session>();
   private readonly perAddress = new Map<string, number>();
   private draining = false;
+  /** From SIGTERM on, HTTP/1.1 responses say Connection: close, so clients reconnect (elsewhere) in time. */
+  private closingHttp1 = false;
   /** Requests cut by a deadline, and connections refused by the per-address cap, for the metrics. */
   readonly counts = { timedOut: 0, refusedPerAddress: 0 };
 
@@ -44,7 +46,8 @@ export class ConnectionGuard {
     });
     server.on('session', (session: ServerHttp2Session) => this.trackSession(session));
     server.on('stream', (stream: ServerHttp2Stream) => this.deadlineForStream(stream));
-    server.on('request', (request: AnyRequest, response: AnyResponse) => this.onRequest(request, response));
+    // Before Fastify's listener, which may answer synchronously: headers are still unsent here.
+    server.prependListener('request', (request: AnyRequest, response: AnyResponse) => this.onRequest(request, response));
   }
 
   /** A plain (non-TLS) server has no secureConnection: every connection is HTTP/1.1. */
@@ -105,7 +108,7 @@ export class ConnectionGuard {
     // Headers are in; the body must follow within the same deadline, counted from now.
     this.armHttp1(connection);
     request.once('end', () => clearTimeout(connection.timer));
-    if (this.draining) response.setHeader('connection', 'close');
+    if (this.closingHttp1 && !response.headersSent) response.setHeader('connection', 'close');
     response.once('close', () => {
       connection.active -= 1;
       if (this.draining && connection.active === 0) connection.socket.end();
@@ -145,12 +148,18 @@ export class ConnectionGuard {
     return this.http1.size + this.sessions.size;
   }
 
+  /** The start of a rollout: HTTP/1.1 keep-alive ends with each response; HTTP/2 carries on until drain(). */
+  announceDrain(): void {
+    this.closingHttp1 = true;
+  }
+
   /**
    * Stops accepting connections and lets the open ones finish: every HTTP/2 session gets GOAWAY (streams
    * in flight complete; the client opens new ones elsewhere), idle HTTP/1.1 connections close, busy ones
    * answer with `Connection: close`. Nothing is answered 503. Resolves when every connection is closed.
    */
   drain(): Promise<void> {
+    this.closingHttp1 = true;
     this.draining = true;
     this.server.close();
     for (const session of this.sessions) session.close();

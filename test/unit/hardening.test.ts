@@ -175,7 +175,11 @@ describe('hardening', () => {
     const client = await makeClientCertificate('kube-apiserver', clientCa);
     await writeFile(join(dir, 'client-ca.crt'), clientCa.cert);
     const port = await freePort();
-    const child = spawn(process.execPath, [CLI, 'serve', '--host=127.0.0.1', `--port=${port}`, '--ops-port=0', '--ops-host=127.0.0.1', '--log-level=warn', ...certArgs, `--client-ca=${join(dir, 'client-ca.crt')}`], { stdio: 'ignore' });
+    const child = spawn(
+      process.execPath,
+      [CLI, 'serve', '--host=127.0.0.1', `--port=${port}`, '--ops-port=0', '--ops-host=127.0.0.1', '--log-level=warn', ...certArgs, `--client-ca=${join(dir, 'client-ca.crt')}`],
+      { stdio: 'ignore' },
+    );
     try {
       const deadline = Date.now() + 15_000;
       let answer: Answer | undefined;
