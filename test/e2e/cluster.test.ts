@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse } from 'yaml';
-import { eventually } from '../loopback.js';
+import { eventually, freePort } from '../loopback.js';
 import { LocalCluster, ROOT, type CommandResult } from './harness.js';
 
 const VALIDATING = 'admission webhook "validate.storage-policy-webhook.io" denied the request';
@@ -323,6 +323,51 @@ for (const version of await LocalCluster.versions()) {
       }
       assert.match(result.stderr, /no node is in the allowed zones us-east-1a, us-east-1b \(nodes are in us-west-2a\)/, explain(result));
       assert.equal(cluster.kubectl('delete', 'node', 'e2e-node-west').status, 0);
+    });
+
+    it('rolling the webhook while writes flow: two replicas behind a balancer, each drained and restarted in turn; no write fails', async () => {
+      const [portA, portB, balancerPort] = [await freePort(), await freePort(), await freePort()];
+      await cluster.startWebhookProcess('webhook-a', portA, 2);
+      await cluster.startWebhookProcess('webhook-b', portB, 2);
+      await cluster.startBalancer(balancerPort, [portA, portB]);
+      try {
+        const pointed = cluster.pointWebhooksAt(balancerPort);
+        assert.equal(pointed.status, 0, explain(pointed));
+        const claimYaml = (name: string) => claim(name, 'analytics', 'storageClassName: efs\naccessModes: [ReadWriteMany]\nresources: {requests: {storage: 1Gi}}');
+        await eventually('the API server to call the balancer', () => apply(claimYaml('roll-probe'), '--dry-run=server').status === 0, 30_000, 250);
+        const failures: string[] = [];
+        const exits: Array<number | null> = [];
+        let writes = 0;
+        const started = Date.now();
+        const roll = (async () => {
+          const at = (seconds: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, started + seconds * 1000 - Date.now())));
+          await at(1.5);
+          exits.push(await cluster.stopProcess('webhook-a'));
+          await cluster.startWebhookProcess('webhook-a', portA, 2);
+          await at(7);
+          exits.push(await cluster.stopProcess('webhook-b'));
+          await cluster.startWebhookProcess('webhook-b', portB, 2);
+        })();
+        let rolled = false;
+        void roll.then(() => (rolled = true));
+        while (!rolled || Date.now() - started < 14_000) {
+          const result = apply(claimYaml(`roll-${writes}`));
+          writes += 1;
+          if (result.status !== 0) failures.push(result.stderr.trim());
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+        await roll;
+        process.stdout.write(`# e2e ${version}: ${writes} writes while both webhook replicas were rolled\n`);
+        assert.deepEqual(failures, [], `${failures.length} of ${writes} writes failed`);
+        assert.ok(writes > 20, `${writes} writes`);
+        assert.deepEqual(exits, [0, 0], 'each replica drained and exited 0');
+      } finally {
+        await cluster.stopProcess('balancer');
+        await cluster.stopProcess('webhook-a');
+        await cluster.stopProcess('webhook-b');
+        const back = cluster.pointWebhooksAt(cluster.webhookPort);
+        assert.equal(back.status, 0, explain(back));
+      }
     });
 
     it('with the webhook stopped: failurePolicy Fail blocks governed namespaces, kube-system is unaffected', async () => {

@@ -11,6 +11,7 @@ import { eventually, freePort } from '../loopback.js';
 
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const CLI = join(ROOT, 'dist/src/cli/main.js');
+const BALANCER = join(ROOT, 'dist/test/e2e/balancer.js');
 
 export interface CommandResult {
   status: number | null;
@@ -162,35 +163,64 @@ export class LocalCluster {
   }
 
   async restartWebhook(): Promise<void> {
+    await this.startWebhookProcess('webhook', this.webhookPort);
+  }
+
+  /** A webhook process on its own port, with the shared certificate; drains for `shutdownDelay` seconds on SIGTERM. */
+  async startWebhookProcess(name: string, port: number, shutdownDelay = 5): Promise<void> {
     const certs = join(this.dir, 'webhook');
-    this.start('webhook', process.execPath, [
+    this.start(name, process.execPath, [
       CLI,
       'serve',
       '--host=127.0.0.1',
-      `--port=${this.webhookPort}`,
+      `--port=${port}`,
       '--ops-host=127.0.0.1',
       '--ops-port=0',
+      `--shutdown-delay-seconds=${shutdownDelay}`,
       `--cert=${join(certs, 'tls.crt')}`,
       `--key=${join(certs, 'tls.key')}`,
       `--kubeconfig=${this.kubeconfig}`,
       `--policies=${join(ROOT, 'policies')}`,
     ]);
-    await eventually('webhook /readyz (policies loaded, cache synced)', () => httpsOk(`https://127.0.0.1:${this.webhookPort}/readyz`, this.webhookCa), 30_000, 250);
+    await eventually(`${name} /readyz (policies loaded, cache synced)`, () => httpsOk(`https://127.0.0.1:${port}/readyz`, this.webhookCa), 30_000, 250);
+  }
+
+  /** A Service-like balancer on `port` in front of webhook processes on `backends` (test/e2e/balancer.ts). */
+  async startBalancer(port: number, backends: number[]): Promise<void> {
+    this.start('balancer', process.execPath, [BALANCER, String(port), join(this.dir, 'webhook', 'ca.crt'), ...backends.map(String)]);
+    await eventually('the balancer to listen', () => httpsOk(`https://127.0.0.1:${port}/readyz`, this.webhookCa), 10_000, 100);
+  }
+
+  /** Points every webhook of both configurations at another local port (a balancer in front of several webhooks). */
+  pointWebhooksAt(port: number): CommandResult {
+    for (const kind of ['mutatingwebhookconfiguration', 'validatingwebhookconfiguration']) {
+      const listed = this.kubectl('get', kind, '-o', 'json');
+      if (listed.status !== 0) return listed;
+      const items = (JSON.parse(listed.stdout) as { items: Array<{ metadata: { name: string }; webhooks: Array<{ clientConfig: { url?: string } }> }> }).items;
+      for (const item of items) {
+        const patch = item.webhooks.map((webhook, index) => ({ op: 'replace', path: `/webhooks/${index}/clientConfig/url`, value: (webhook.clientConfig.url ?? '').replace(/:\d+\//, `:${port}/`) }));
+        const patched = this.kubectl('patch', kind, item.metadata.name, '--type=json', '-p', JSON.stringify(patch));
+        if (patched.status !== 0) return patched;
+      }
+    }
+    return { status: 0, stdout: '', stderr: '' };
   }
 
   registerWebhook(): CommandResult {
     return this.kubectl('apply', '-f', join(this.dir, 'webhook', 'webhook-configurations.yaml'));
   }
 
-  async stopProcess(name: string): Promise<void> {
+  /** SIGTERM, then SIGKILL after 10 s; the exit code (null when killed or already gone). */
+  async stopProcess(name: string): Promise<number | null> {
     const child = this.processes.get(name);
-    if (!child || child.exitCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
+    if (!child || child.exitCode !== null) return child?.exitCode ?? null;
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-    await exited;
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    const code = await exited;
     clearTimeout(timer);
     this.processes.delete(name);
+    return code;
   }
 
   kubectl(...args: string[]): CommandResult {
