@@ -91,6 +91,7 @@ export interface Claim {
   requestText: string | undefined;
   requestBytes: number | undefined;
   annotations: Record<string, string>;
+  labels: Record<string, string>;
 }
 
 export function claimPath(claim: Claim, ...tokens: Array<string | number>): string {
@@ -128,6 +129,7 @@ function readClaim(object: JsonValue | undefined, root: Array<string | number>, 
     requestText,
     requestBytes: requestText === undefined ? undefined : parseQuantity(requestText),
     annotations,
+    labels: stringMapAt(object, 'metadata', 'labels'),
   };
 }
 

@@ -10,9 +10,10 @@ import type { ComposedSettings } from '../rules/contract.js';
 // policy and its action, and the object must satisfy them all. So allowed lists intersect and limits
 // take the tightest by construction. What mutates must therefore be chosen so that every policy accepts
 // it, or the webhook would deny its own patch:
-//   - storageClasses.allowed: the intersection of every allow list;
-//   - storageClasses.defaults: the first applicable choice, in precedence order, whose class that
-//     intersection allows (a higher-priority default another policy forbids is passed over);
+//   - storageClasses.allowed: the intersection of every allow list; storageClasses.denied: the union;
+//   - storageClasses.defaults: the first applicable choice, in precedence order, whose class those
+//     accept (a higher-priority default another policy forbids is passed over);
+//   - storageClasses.fallback: likewise, the first fallback every policy accepts;
 //   - zones.allowed: the intersection; pods are pinned to it, and a class gets allowedTopologies of it;
 //     pinStatefulSets is on when any zone policy wants it, addAllowedTopologies likewise;
 //   - iops.annotateQuote: the highest-precedence IOPS policy that annotates writes the quotes;
@@ -34,6 +35,9 @@ function intersection(lists: ReadonlyArray<readonly string[]>): string[] | undef
 /** `policies` in precedence order, as the index returns them. */
 export function composeSettings(policies: readonly Policy[]): ComposedSettings {
   const allowedClasses = intersection(policies.flatMap((policy) => (policy.storageClasses?.allowed ? [policy.storageClasses.allowed] : [])));
+  const deniedClasses = [...new Set(policies.flatMap((policy) => policy.storageClasses?.denied ?? []))];
+  const classAccepted = (name: string): boolean => (!allowedClasses || allowedClasses.includes(name)) && !deniedClasses.includes(name);
+  const fallbackOwner = policies.find((policy) => policy.storageClasses?.fallback !== undefined && classAccepted(policy.storageClasses.fallback));
   const zonePolicies = policies.filter((policy) => policy.zones !== undefined);
   const [zonePolicy] = zonePolicies;
   const zones = zonePolicy
@@ -46,11 +50,14 @@ export function composeSettings(policies: readonly Policy[]): ComposedSettings {
     : undefined;
   return {
     allowedClasses,
+    deniedClasses,
+    classAccepted,
+    fallback: fallbackOwner?.storageClasses?.fallback ? { policy: fallbackOwner, class: fallbackOwner.storageClasses.fallback } : undefined,
     defaultClassFor(claim) {
       for (const policy of policies) {
         for (const choice of policy.storageClasses?.defaults ?? []) {
           if (!choiceApplies(choice, claim)) continue;
-          if (allowedClasses && !allowedClasses.includes(choice.class)) continue;
+          if (!classAccepted(choice.class)) continue;
           return { policy, choice };
         }
       }

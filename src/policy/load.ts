@@ -87,6 +87,15 @@ function toPolicy(value: unknown, file: string): Policy {
   };
 }
 
+function validPattern(pattern: string): boolean {
+  try {
+    new RegExp(pattern, 'u');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Checks the schema cannot express: quantities that parse, bounds in order, unique names. */
 function semanticProblems(policy: Policy, source: YamlDocument): SourceProblem[] {
   const problems: SourceProblem[] = [];
@@ -96,6 +105,13 @@ function semanticProblems(policy: Policy, source: YamlDocument): SourceProblem[]
   const min = policy.capacity?.min === undefined ? undefined : parseQuantity(policy.capacity.min);
   const max = policy.capacity?.max === undefined ? undefined : parseQuantity(policy.capacity.max);
   if (min !== undefined && max !== undefined && min > max) at(['spec', 'capacity', 'min'], `${policy.capacity?.min} is larger than max ${policy.capacity?.max}`);
+  (policy.claimMetadata?.required ?? []).forEach((requirement, index) => {
+    if ((requirement.label === undefined) === (requirement.annotation === undefined)) at(['spec', 'claimMetadata', 'required', index], 'name exactly one of label or annotation');
+    if (requirement.pattern !== undefined && !validPattern(requirement.pattern)) at(['spec', 'claimMetadata', 'required', index, 'pattern'], `${requirement.pattern} is not a valid regular expression`);
+  });
+  (policy.classRequirements?.parameters ?? []).forEach((requirement, index) => {
+    if (requirement.pattern !== undefined && !validPattern(requirement.pattern)) at(['spec', 'classRequirements', 'parameters', index, 'pattern'], `${requirement.pattern} is not a valid regular expression`);
+  });
   for (const [type, limits] of Object.entries(policy.providerLimits?.ebs ?? {})) {
     for (const [low, high] of [
       ['minGiB', 'maxGiB'],

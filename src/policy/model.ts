@@ -12,12 +12,17 @@ type LookupFailureMode = 'allow' | 'warn' | 'deny';
 export const RULE_IDS = [
   'storage-class/allowed',
   'storage-class/single-default',
+  'storage-class/denied',
+  'storage-class/required',
+  'storage-class/empty-class',
+  'storage-class/missing',
   'access-modes/required',
   'access-modes/unsupported',
   'access-modes/read-write-once-pod-exclusive',
   'access-modes/read-only-with-read-write-once',
   'access-modes/unknown-provisioner',
   'access-modes/caution',
+  'access-modes/not-allowed',
   'zones/class-topology',
   'zones/unrestricted-immediate',
   'zones/claim-class',
@@ -40,6 +45,13 @@ export const RULE_IDS = [
   'capacity/request-missing',
   'capacity/type-limits',
   'capacity/policy-limits',
+  'claim-metadata/required',
+  'class-requirements/reclaim-policy',
+  'class-requirements/volume-expansion',
+  'class-requirements/binding-mode',
+  'class-requirements/provisioner',
+  'class-requirements/parameter',
+  'class-requirements/mount-options',
   'lookup/unavailable',
 ] as const;
 export type RuleId = (typeof RULE_IDS)[number];
@@ -49,6 +61,23 @@ export interface DefaultClassChoice {
   /** The choice applies when the claim asks for any of these modes; absent means any claim. */
   whenAccessModes?: AccessMode[];
   whenVolumeMode?: 'Filesystem' | 'Block';
+}
+
+export interface MetadataRequirement {
+  label?: string;
+  annotation?: string;
+  /** Regular expression the whole value must match. */
+  pattern?: string;
+  ifPresent?: boolean;
+  whenClasses?: string[];
+}
+
+export interface ParameterRequirement {
+  provisioner?: string;
+  name: string;
+  values?: string[];
+  pattern?: string;
+  optional?: boolean;
 }
 
 interface PolicyMatch {
@@ -70,11 +99,33 @@ export interface Policy {
   storageClasses?: {
     defaults?: DefaultClassChoice[];
     allowed?: string[];
+    denied?: string[];
+    /** Deny a claim that ends with no class at all (instead of defaulting it). */
+    required?: boolean;
+    /** storageClassName: "" (static binding); default allow. */
+    emptyClass?: 'allow' | 'deny';
+    /** A named class the cluster does not have; default warn. */
+    missingClass?: 'allow' | 'warn' | 'deny';
+    /** Rewrite a forbidden class to this one on PVC CREATE. */
+    fallback?: string;
     singleClusterDefault?: boolean;
   };
   accessModes?: {
     unknownProvisioner?: 'allow' | 'warn' | 'deny';
     capabilities?: ProvisionerCapabilities[];
+    allowed?: AccessMode[];
+    denied?: AccessMode[];
+  };
+  claimMetadata?: {
+    required: MetadataRequirement[];
+  };
+  classRequirements?: {
+    reclaimPolicies?: Array<'Delete' | 'Retain' | 'Recycle'>;
+    allowVolumeExpansion?: 'required' | 'forbidden';
+    volumeBindingMode?: 'Immediate' | 'WaitForFirstConsumer';
+    provisioners?: string[];
+    parameters?: ParameterRequirement[];
+    mountOptions?: string[];
   };
   zones?: {
     allowed: string[];

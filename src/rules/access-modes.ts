@@ -23,6 +23,18 @@ function structuralFindings(claim: Claim, policy: Policy): Finding[] {
   return [];
 }
 
+/** The modes a policy allows or denies, whatever the provisioner serves (e.g. require ReadWriteOncePod). */
+function chosenModeFindings(claim: Claim, policy: Policy): Finding[] {
+  const { allowed, denied } = policy.accessModes ?? {};
+  if (!allowed && !denied) return [];
+  return claim.accessModes.flatMap((mode, index): Finding[] => {
+    const refused = (allowed && !(allowed as string[]).includes(mode)) || (denied as string[] | undefined)?.includes(mode);
+    if (!refused) return [];
+    const instead = allowed ? `; use ${listOf(allowed)}` : '';
+    return [{ rule: 'access-modes/not-allowed', policy, path: claimPath(claim, 'spec', 'accessModes', index), message: `${mode} is not allowed here${instead}`, severity: 'violation' }];
+  });
+}
+
 function capabilityFindings(claim: Claim, policy: Policy, storageClass: StorageClassInfo, capabilities: ProvisionerCapabilities): Finding[] {
   const findings: Finding[] = [];
   const { provisioner } = storageClass;
@@ -76,6 +88,7 @@ function evaluate(context: RuleContext): RuleResult {
     const settings = policy.accessModes;
     if (!settings) continue;
     for (const claim of context.claims) {
+      result.findings.push(...chosenModeFindings(claim, policy));
       const structural = structuralFindings(claim, policy);
       result.findings.push(...structural);
       if (structural.length > 0) continue;
@@ -86,19 +99,8 @@ function evaluate(context: RuleContext): RuleResult {
         continue;
       }
       const unknownAction = settings.unknownProvisioner ?? 'warn';
-      if (resolved.state === 'missing') {
-        if (unknownAction !== 'allow') {
-          result.findings.push({
-            rule: 'access-modes/unknown-provisioner',
-            policy,
-            path: classFieldPath(claim),
-            message: `StorageClass ${resolved.name} does not exist, so its provisioner and access modes are unknown; the claim stays Pending until it exists`,
-            severity: 'violation',
-            action: unknownAction,
-          });
-        }
-        continue;
-      }
+      // A class the cluster lacks is storage-class/missing's to report; its modes cannot be judged.
+      if (resolved.state === 'missing') continue;
       const capabilities = context.capabilitiesFor(policy).get(resolved.info.provisioner);
       if (!capabilities) {
         if (unknownAction !== 'allow') {
@@ -129,6 +131,7 @@ export const accessModesFamily: RuleFamily = {
     'access-modes/read-only-with-read-write-once',
     'access-modes/unknown-provisioner',
     'access-modes/caution',
+    'access-modes/not-allowed',
   ],
   kinds: ['PersistentVolumeClaim', 'StatefulSet'],
   mutates: false,

@@ -46,6 +46,12 @@ export interface ReviewedClaim extends Claim {
 export interface ComposedSettings {
   /** Classes every policy with an allow list allows; undefined when none restricts. */
   allowedClasses: readonly string[] | undefined;
+  /** Classes any policy denies. */
+  deniedClasses: readonly string[];
+  /** Whether every policy accepts a class by its allow and deny lists. */
+  classAccepted(name: string): boolean;
+  /** The class a forbidden one is rewritten to: the first fallback, in precedence order, every policy accepts. */
+  fallback: { policy: Policy; class: string } | undefined;
   /** The default for a claim: the first applicable choice, in precedence order, that every policy allows. */
   defaultClassFor(claim: Claim): { policy: Policy; choice: DefaultClassChoice } | undefined;
   /** Zones every zone policy allows, and the policy the mutations are credited to (highest precedence). */
@@ -100,7 +106,7 @@ export interface RuleContext {
 }
 
 /** The policy sections a family reads (keys of a policy's spec). */
-type PolicySection = 'storageClasses' | 'accessModes' | 'zones' | 'iops' | 'capacity' | 'providerLimits';
+type PolicySection = 'storageClasses' | 'accessModes' | 'zones' | 'iops' | 'capacity' | 'providerLimits' | 'claimMetadata' | 'classRequirements';
 
 /** One rule family: a pure function of the object and its context, and what it declares about itself. */
 export interface RuleFamily {

@@ -1,13 +1,15 @@
 import type { RuleId } from '../policy/model.js';
 import { accessModesFamily } from './access-modes.js';
 import { capacityFamily } from './capacity.js';
+import { claimMetadataFamily } from './claim-metadata.js';
+import { classRequirementsFamily } from './class-requirements.js';
 import type { RuleFamily } from './contract.js';
 import { iopsFamily } from './iops.js';
 import { storageClassFamily } from './storage-class.js';
 import { zonesFamily } from './zones.js';
 
 /** Every rule family, in the order they run: IOPS quotes and zone checks read the class that defaulting set. */
-export const RULE_FAMILIES: readonly RuleFamily[] = [storageClassFamily, accessModesFamily, zonesFamily, iopsFamily, capacityFamily];
+export const RULE_FAMILIES: readonly RuleFamily[] = [storageClassFamily, accessModesFamily, zonesFamily, iopsFamily, capacityFamily, claimMetadataFamily, classRequirementsFamily];
 
 /** Rule ids no single family owns: any family that needs cluster data may report them. */
 export const SHARED_RULE_IDS: readonly RuleId[] = ['lookup/unavailable'];

@@ -1,8 +1,8 @@
 import { setAt } from '../core/patch.js';
 import { DEFAULT_CLASS_ANNOTATION, BETA_DEFAULT_CLASS_ANNOTATION, pickClusterDefault, readStorageClass } from '../core/storage.js';
 import { stringAt, stringMapAt } from '../core/json.js';
-import { emptyResult, type Mutation, type ReviewedClaim, type RuleContext, type RuleFamily, type RuleResult } from './contract.js';
-import type { DefaultClassChoice } from '../policy/model.js';
+import { emptyResult, type Finding, type Mutation, type ReviewedClaim, type RuleContext, type RuleFamily, type RuleResult } from './contract.js';
+import type { DefaultClassChoice, Policy } from '../policy/model.js';
 import { classFieldPath, listOf, lookupFailure } from './common.js';
 
 function describeChoice(choice: DefaultClassChoice): string {
@@ -52,24 +52,60 @@ function restoreMutation(context: RuleContext, claim: ReviewedClaim): Mutation |
   };
 }
 
+/**
+ * A claim naming a class the policies forbid is rewritten to the fallback (Kubewarden's fallbackStorageClass)
+ * instead of denied. PersistentVolumeClaims on CREATE only: a template is never written, and an existing
+ * claim's class is immutable.
+ */
+function fallbackMutation(context: RuleContext, claim: ReviewedClaim): Mutation | undefined {
+  const fallback = context.settings.fallback;
+  if (!fallback || context.operation !== 'CREATE' || claim.templateName !== undefined || claim.classSource !== 'field' || !claim.className) return undefined;
+  if (context.settings.classAccepted(claim.className)) return undefined;
+  return {
+    rule: 'storage-class/fallback',
+    policy: fallback.policy,
+    patch: [setAt(context.object, ['spec', 'storageClassName'], fallback.class)],
+    note: `spec.storageClassName ${claim.className} is not allowed here: set to ${fallback.class} (fallback)`,
+  };
+}
+
+function classFindings(context: RuleContext, claim: ReviewedClaim, policy: Policy): Finding[] {
+  const settings = policy.storageClasses;
+  if (!settings) return [];
+  const path = classFieldPath(claim);
+  const resolved = claim.storageClass;
+  if (resolved.state === 'no-class') {
+    if (claim.classSource === 'none') {
+      return settings.emptyClass === 'deny' ? [{ rule: 'storage-class/empty-class', policy, path, message: 'storageClassName "" (no dynamic provisioning) is not allowed here; name a class', severity: 'violation' }] : [];
+    }
+    if (!settings.required) return [];
+    const choices = context.settings.allowedClasses ? `; use one of ${listOf(context.settings.allowedClasses)}` : '';
+    return [{ rule: 'storage-class/required', policy, path, message: `a storageClassName is required${choices}`, severity: 'violation' }];
+  }
+  const findings: Finding[] = [];
+  const className = resolved.name;
+  const allowed = settings.allowed;
+  if (allowed && !allowed.includes(className)) {
+    findings.push({ rule: 'storage-class/allowed', policy, path, message: `class ${className}${origin(claim)} is not allowed here; use one of ${listOf(allowed)}`, severity: 'violation' });
+  }
+  if (settings.denied?.includes(className)) {
+    const instead = allowed ? `; use one of ${listOf(allowed.filter((name) => !settings.denied?.includes(name)))}` : '';
+    findings.push({ rule: 'storage-class/denied', policy, path, message: `class ${className}${origin(claim)} is denied here${instead}`, severity: 'violation' });
+  }
+  const missing = settings.missingClass ?? 'warn';
+  if (resolved.state === 'missing' && missing !== 'allow') {
+    findings.push({ rule: 'storage-class/missing', policy, path, message: `StorageClass ${className} does not exist: the claim stays Pending until it does`, severity: 'violation', action: missing });
+  }
+  return findings;
+}
+
 function evaluateClaims(context: RuleContext): RuleResult {
   const result = emptyResult();
   for (const claim of context.claims) {
-    const mutation = defaultMutation(context, claim) ?? restoreMutation(context, claim);
+    const mutation = defaultMutation(context, claim) ?? restoreMutation(context, claim) ?? fallbackMutation(context, claim);
     if (mutation) result.mutations.push(mutation);
-    if (context.phase === 'mutate' || claim.storageClass.state === 'no-class') continue;
-    const className = claim.storageClass.name;
-    for (const policy of context.policies) {
-      const allowed = policy.storageClasses?.allowed;
-      if (!allowed || allowed.includes(className)) continue;
-      result.findings.push({
-        rule: 'storage-class/allowed',
-        policy,
-        path: classFieldPath(claim),
-        message: `class ${className}${origin(claim)} is not allowed here; use one of ${listOf(allowed)}`,
-        severity: 'violation',
-      });
-    }
+    if (context.phase === 'mutate') continue;
+    for (const policy of context.policies) result.findings.push(...classFindings(context, claim, policy));
   }
   return result;
 }
@@ -107,7 +143,7 @@ function evaluateStorageClass(context: RuleContext): RuleResult {
 export const storageClassFamily: RuleFamily = {
   name: 'storage-class',
   sections: ['storageClasses'],
-  ruleIds: ['storage-class/allowed', 'storage-class/single-default'],
+  ruleIds: ['storage-class/allowed', 'storage-class/single-default', 'storage-class/denied', 'storage-class/required', 'storage-class/empty-class', 'storage-class/missing'],
   kinds: ['PersistentVolumeClaim', 'StatefulSet', 'StorageClass'],
   mutates: true,
   evaluate: (context) => {

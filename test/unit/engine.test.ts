@@ -70,7 +70,7 @@ describe('actions and reports', () => {
     assert.doesNotMatch(message, /\n/);
   });
   it('warnings: one line, at most 120 characters, deduplicated, under the total budget', () => {
-    const chatty = policy({ storageClasses: { allowed: ['gp3'] }, action: 'warn' });
+    const chatty = policy({ storageClasses: { allowed: ['gp3'], missingClass: 'allow' }, action: 'warn' });
     const { findings } = judge([chatty], pvc({ storageClassName: 'a'.repeat(300) }));
     const many = Array.from({ length: 200 }, () => findings).flat();
     const warnings = warningsFor(many, [{ rule: 'x', policy: chatty, patch: [], note: 'line\nbreak' }]);
