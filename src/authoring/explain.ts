@@ -33,6 +33,34 @@ function effectsOf(policy: Policy, kind: GovernedKind, governing: Policy[]): str
     effects.push(`default class: ${choices.join(', ')} (${supplies((candidate) => candidate.storageClasses?.defaults !== undefined)})`);
   }
   if (kind !== 'StorageClass' && classes?.allowed) effects.push(`allowed classes: ${classes.allowed.join(', ')}`);
+  if (kind !== 'StorageClass' && classes?.denied) effects.push(`denied classes: ${classes.denied.join(', ')}`);
+  if (kind !== 'StorageClass' && classes?.required) effects.push('a class is required (claims that end with none are denied)');
+  if (kind !== 'StorageClass' && classes) effects.push(`storageClassName "": ${classes.emptyClass ?? 'allow'}; a class the cluster lacks: ${classes.missingClass ?? 'warn'}`);
+  if (kind === 'PersistentVolumeClaim' && classes?.fallback) effects.push(`a forbidden class is rewritten to ${classes.fallback} on CREATE`);
+  const modes = policy.accessModes;
+  if (kind !== 'StorageClass' && (modes?.allowed || modes?.denied))
+    effects.push(`access modes: ${modes.allowed ? `only ${modes.allowed.join(', ')}` : ''}${modes.allowed && modes.denied ? '; ' : ''}${modes.denied ? `never ${modes.denied.join(', ')}` : ''}`);
+  for (const requirement of kind !== 'StorageClass' ? (policy.claimMetadata?.required ?? []) : []) {
+    const key = requirement.label !== undefined ? `label ${requirement.label}` : `annotation ${requirement.annotation ?? ''}`;
+    effects.push(
+      `claims need the ${key}${requirement.pattern ? ` matching ${requirement.pattern}` : ''}${requirement.ifPresent ? ' (when present)' : ''}${requirement.whenClasses ? ` on ${requirement.whenClasses.join(', ')}` : ''}`,
+    );
+  }
+  const required = policy.classRequirements;
+  if (kind === 'StorageClass' && required) {
+    const parts = [
+      required.reclaimPolicies ? `reclaimPolicy ${required.reclaimPolicies.join('/')}` : '',
+      required.allowVolumeExpansion ? `volume expansion ${required.allowVolumeExpansion}` : '',
+      required.volumeBindingMode ? `volumeBindingMode ${required.volumeBindingMode}` : '',
+      required.provisioners ? `provisioners ${required.provisioners.join(', ')}` : '',
+      ...(required.parameters ?? []).map(
+        (parameter) =>
+          `parameter ${parameter.name}${parameter.values ? ` in ${parameter.values.join('/')}` : ''}${parameter.pattern ? ` matching ${parameter.pattern}` : ''}${parameter.provisioner ? ` (${parameter.provisioner})` : ''}`,
+      ),
+      required.mountOptions ? `mount options ${required.mountOptions.join(', ')}` : '',
+    ].filter(Boolean);
+    effects.push(`StorageClasses need: ${parts.join('; ')}`);
+  }
   if (kind === 'StorageClass' && classes?.singleClusterDefault) effects.push('at most one cluster default StorageClass');
   if (kind !== 'StorageClass' && policy.accessModes) effects.push(`access modes checked against the provisioner; unknown provisioner: ${policy.accessModes.unknownProvisioner ?? 'warn'}`);
   if (policy.zones) {

@@ -78,7 +78,28 @@ export function lintPolicies(policies: readonly Policy[], options: { locate?: Lo
   for (const policy of policies) {
     const governsClaims = policy.match.kinds.some((kind) => kind !== 'StorageClass');
     const governsClasses = policy.match.kinds.includes('StorageClass');
+    for (const section of SETTING_SECTIONS) {
+      const value = policy[section];
+      if (value !== undefined && Object.keys(value).length === 0) {
+        report(
+          'warning',
+          'empty-section',
+          policy,
+          ['spec', section],
+          `${section} is empty: nothing is set (storageClasses: only the default missing-class warning applies); add the settings you meant or remove it`,
+        );
+      }
+    }
+    const classes = policy.storageClasses;
+    if (classes?.fallback !== undefined && ((classes.allowed && !classes.allowed.includes(classes.fallback)) || classes.denied?.includes(classes.fallback))) {
+      report('error', 'never-applies', policy, ['spec', 'storageClasses', 'fallback'], `fallback ${classes.fallback} is itself not allowed by this policy: no claim would be rewritten to it`);
+    }
+    if (classes?.required && classes.defaults?.some((choice) => !choice.whenAccessModes && !choice.whenVolumeMode)) {
+      report('warning', 'never-fires', policy, ['spec', 'storageClasses', 'required'], 'a default without conditions gives every claim a class, so required never fires');
+    }
+    if (!governsClasses && policy.classRequirements) report('error', 'never-applies', policy, ['spec', 'classRequirements'], 'judges StorageClasses; add StorageClass to match.kinds');
     if (!governsClaims) {
+      if (policy.claimMetadata) report('error', 'never-applies', policy, ['spec', 'claimMetadata'], 'judges claims, but match.kinds is only StorageClass');
       for (const section of ['accessModes', 'capacity'] as const) {
         if (policy[section]) report('error', 'never-applies', policy, ['spec', section], `${section} judges claims, but match.kinds is only StorageClass`);
       }
@@ -157,6 +178,12 @@ function lintCombinations(policies: readonly Policy[], report: Report): void {
     }
   }
 }
+
+/**
+ * Sections whose settings are all opt-in, so an empty one is a mistake. (An empty accessModes, iops or
+ * capacity section is meaningful: it turns that family's checks on with their defaults.)
+ */
+const SETTING_SECTIONS = ['storageClasses', 'providerLimits', 'classRequirements'] as const;
 
 type Report = (severity: LintProblem['severity'], check: string, policy: Policy, path: Array<string | number>, message: string) => void;
 

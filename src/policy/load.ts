@@ -107,10 +107,12 @@ function semanticProblems(policy: Policy, source: YamlDocument): SourceProblem[]
   if (min !== undefined && max !== undefined && min > max) at(['spec', 'capacity', 'min'], `${policy.capacity?.min} is larger than max ${policy.capacity?.max}`);
   (policy.claimMetadata?.required ?? []).forEach((requirement, index) => {
     if ((requirement.label === undefined) === (requirement.annotation === undefined)) at(['spec', 'claimMetadata', 'required', index], 'name exactly one of label or annotation');
-    if (requirement.pattern !== undefined && !validPattern(requirement.pattern)) at(['spec', 'claimMetadata', 'required', index, 'pattern'], `${requirement.pattern} is not a valid regular expression`);
+    if (requirement.pattern !== undefined && !validPattern(requirement.pattern))
+      at(['spec', 'claimMetadata', 'required', index, 'pattern'], `${requirement.pattern} is not a valid regular expression`);
   });
   (policy.classRequirements?.parameters ?? []).forEach((requirement, index) => {
-    if (requirement.pattern !== undefined && !validPattern(requirement.pattern)) at(['spec', 'classRequirements', 'parameters', index, 'pattern'], `${requirement.pattern} is not a valid regular expression`);
+    if (requirement.pattern !== undefined && !validPattern(requirement.pattern))
+      at(['spec', 'classRequirements', 'parameters', index, 'pattern'], `${requirement.pattern} is not a valid regular expression`);
   });
   for (const [type, limits] of Object.entries(policy.providerLimits?.ebs ?? {})) {
     for (const [low, high] of [

@@ -22,7 +22,13 @@ function parameterFinding(policy: Policy, provisioner: string, parameters: Recor
   const expected = requirement.values ? `one of ${listOf(requirement.values.map((entry) => JSON.stringify(entry)))}` : requirement.pattern ? `a value matching ${requirement.pattern}` : 'a value';
   if (value === undefined) {
     if (requirement.optional) return undefined;
-    return { rule: 'class-requirements/parameter', policy, path, message: `${requirement.name} is required${requirement.provisioner ? ` for ${requirement.provisioner}` : ''}: set it to ${expected}`, severity: 'violation' };
+    return {
+      rule: 'class-requirements/parameter',
+      policy,
+      path,
+      message: `${requirement.name} is required${requirement.provisioner ? ` for ${requirement.provisioner}` : ''}: set it to ${expected}`,
+      severity: 'violation',
+    };
   }
   const valid = (!requirement.values || requirement.values.includes(value)) && (requirement.pattern === undefined || matchesWhole(requirement.pattern, value));
   return valid ? undefined : { rule: 'class-requirements/parameter', policy, path, message: `${JSON.stringify(value)} is not allowed; use ${expected}`, severity: 'violation' };
@@ -35,19 +41,49 @@ function classFindings(context: RuleContext, policy: Policy): Finding[] {
   const findings: Finding[] = [];
   const reclaimPolicy = stringAt(context.object, 'reclaimPolicy') ?? 'Delete';
   if (settings.reclaimPolicies && !(settings.reclaimPolicies as string[]).includes(reclaimPolicy)) {
-    findings.push({ rule: 'class-requirements/reclaim-policy', policy, path: 'reclaimPolicy', message: `reclaimPolicy ${reclaimPolicy} is not allowed; use ${listOf(settings.reclaimPolicies)}`, severity: 'violation' });
+    findings.push({
+      rule: 'class-requirements/reclaim-policy',
+      policy,
+      path: 'reclaimPolicy',
+      message: `reclaimPolicy ${reclaimPolicy} is not allowed; use ${listOf(settings.reclaimPolicies)}`,
+      severity: 'violation',
+    });
   }
   if (settings.allowVolumeExpansion === 'required' && !storageClass.allowVolumeExpansion) {
-    findings.push({ rule: 'class-requirements/volume-expansion', policy, path: 'allowVolumeExpansion', message: 'claims of this class must be able to grow: set allowVolumeExpansion: true', severity: 'violation' });
+    findings.push({
+      rule: 'class-requirements/volume-expansion',
+      policy,
+      path: 'allowVolumeExpansion',
+      message: 'claims of this class must be able to grow: set allowVolumeExpansion: true',
+      severity: 'violation',
+    });
   }
   if (settings.allowVolumeExpansion === 'forbidden' && storageClass.allowVolumeExpansion) {
-    findings.push({ rule: 'class-requirements/volume-expansion', policy, path: 'allowVolumeExpansion', message: 'volume expansion is not allowed here: remove allowVolumeExpansion or set it to false', severity: 'violation' });
+    findings.push({
+      rule: 'class-requirements/volume-expansion',
+      policy,
+      path: 'allowVolumeExpansion',
+      message: 'volume expansion is not allowed here: remove allowVolumeExpansion or set it to false',
+      severity: 'violation',
+    });
   }
   if (settings.volumeBindingMode && storageClass.volumeBindingMode !== settings.volumeBindingMode) {
-    findings.push({ rule: 'class-requirements/binding-mode', policy, path: 'volumeBindingMode', message: `volumeBindingMode ${storageClass.volumeBindingMode} is not allowed; use ${settings.volumeBindingMode}`, severity: 'violation' });
+    findings.push({
+      rule: 'class-requirements/binding-mode',
+      policy,
+      path: 'volumeBindingMode',
+      message: `volumeBindingMode ${storageClass.volumeBindingMode} is not allowed; use ${settings.volumeBindingMode}`,
+      severity: 'violation',
+    });
   }
   if (settings.provisioners && !settings.provisioners.includes(storageClass.provisioner)) {
-    findings.push({ rule: 'class-requirements/provisioner', policy, path: 'provisioner', message: `provisioner ${storageClass.provisioner} is not allowed; use ${listOf(settings.provisioners)}`, severity: 'violation' });
+    findings.push({
+      rule: 'class-requirements/provisioner',
+      policy,
+      path: 'provisioner',
+      message: `provisioner ${storageClass.provisioner} is not allowed; use ${listOf(settings.provisioners)}`,
+      severity: 'violation',
+    });
   }
   for (const requirement of settings.parameters ?? []) {
     const finding = parameterFinding(policy, storageClass.provisioner, storageClass.parameters, requirement);
@@ -56,7 +92,13 @@ function classFindings(context: RuleContext, policy: Policy): Finding[] {
   if (settings.mountOptions) {
     stringsOf(arrayAt(context.object, 'mountOptions')).forEach((option, index) => {
       if (settings.mountOptions?.includes(option)) return;
-      findings.push({ rule: 'class-requirements/mount-options', policy, path: fieldPath('mountOptions', index), message: `mount option ${option} is not allowed; use ${listOf(settings.mountOptions ?? [])}`, severity: 'violation' });
+      findings.push({
+        rule: 'class-requirements/mount-options',
+        policy,
+        path: fieldPath('mountOptions', index),
+        message: `mount option ${option} is not allowed; use ${listOf(settings.mountOptions ?? [])}`,
+        severity: 'violation',
+      });
     });
   }
   return findings;
@@ -72,7 +114,14 @@ function evaluate(context: RuleContext): RuleResult {
 export const classRequirementsFamily: RuleFamily = {
   name: 'class-requirements',
   sections: ['classRequirements'],
-  ruleIds: ['class-requirements/reclaim-policy', 'class-requirements/volume-expansion', 'class-requirements/binding-mode', 'class-requirements/provisioner', 'class-requirements/parameter', 'class-requirements/mount-options'],
+  ruleIds: [
+    'class-requirements/reclaim-policy',
+    'class-requirements/volume-expansion',
+    'class-requirements/binding-mode',
+    'class-requirements/provisioner',
+    'class-requirements/parameter',
+    'class-requirements/mount-options',
+  ],
   kinds: ['StorageClass'],
   mutates: false,
   evaluate,

@@ -76,7 +76,9 @@ function classFindings(context: RuleContext, claim: ReviewedClaim, policy: Polic
   const resolved = claim.storageClass;
   if (resolved.state === 'no-class') {
     if (claim.classSource === 'none') {
-      return settings.emptyClass === 'deny' ? [{ rule: 'storage-class/empty-class', policy, path, message: 'storageClassName "" (no dynamic provisioning) is not allowed here; name a class', severity: 'violation' }] : [];
+      return settings.emptyClass === 'deny'
+        ? [{ rule: 'storage-class/empty-class', policy, path, message: 'storageClassName "" (no dynamic provisioning) is not allowed here; name a class', severity: 'violation' }]
+        : [];
     }
     if (!settings.required) return [];
     const choices = context.settings.allowedClasses ? `; use one of ${listOf(context.settings.allowedClasses)}` : '';
