@@ -6,6 +6,7 @@ import { Engine, type ResolvedFinding } from '../src/engine/engine.js';
 import { review, reviewInputOf, type Verdict } from '../src/engine/pipeline.js';
 import type { Operation } from '../src/rules/contract.js';
 import { ClusterState } from '../src/lookup/cluster-state.js';
+import { addToState } from '../src/lookup/inventory.js';
 import type { ClusterLookup } from '../src/lookup/lookup.js';
 import type { Policy } from '../src/policy/model.js';
 
@@ -75,11 +76,7 @@ export function cluster(...extra: JsonObject[]): ClusterState {
   state.upsertStorageClass(
     storageClass('efs', 'efs.csi.aws.com', { volumeBindingMode: 'Immediate', allowedTopologies: [{ matchLabelExpressions: [{ key: 'topology.kubernetes.io/zone', values: ['zone-a', 'zone-b'] }] }] }),
   );
-  for (const object of extra) {
-    if (object['kind'] === 'StorageClass') state.upsertStorageClass(object);
-    else if (object['kind'] === 'Namespace') state.upsertNamespace(object);
-    else state.upsertClaim(object);
-  }
+  addToState(state, extra);
   return state;
 }
 

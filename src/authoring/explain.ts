@@ -1,5 +1,5 @@
 import { matchByName, matchBySelector } from '../engine/matching.js';
-import type { GovernedKind } from '../core/storage.js';
+import { isClusterScoped, type GovernedKind } from '../core/storage.js';
 import type { ClusterLookup } from '../lookup/lookup.js';
 import { byPrecedence, type Policy } from '../policy/model.js';
 
@@ -14,7 +14,7 @@ interface Explanation {
 
 function matchReasons(policy: Policy, kind: GovernedKind, namespace: string, lookup: ClusterLookup): { governs: boolean; reasons: string[] } {
   const byName = matchByName(policy, kind, namespace);
-  if (!byName.governs || kind === 'StorageClass') return { governs: byName.governs, reasons: [byName.reason] };
+  if (!byName.governs || isClusterScoped(kind)) return { governs: byName.governs, reasons: [byName.reason] };
   const reasons = [`match.kinds includes ${kind}`, byName.reason];
   if (!policy.match.namespaceSelector) return { governs: true, reasons };
   const bySelector = matchBySelector(policy, namespace, lookup.namespaceLabels(namespace));

@@ -2,6 +2,7 @@ import { buildCapabilityTable, conditionHolds } from '../core/capabilities.js';
 import { globMatches } from '../core/selectors.js';
 import type { SourceProblem } from '../io/yaml.js';
 import type { ClusterLookup } from '../lookup/lookup.js';
+import { isClusterScoped } from '../core/storage.js';
 import type { Policy, RuleId } from '../policy/model.js';
 import { familyOfRule } from '../rules/registry.js';
 
@@ -35,7 +36,7 @@ function excluded(policy: Policy, namespace: string): boolean {
 
 /** Whether two policies may govern a claim in the same namespace. Label selectors are assumed to overlap. */
 function claimsMayOverlap(a: Policy, b: Policy): boolean {
-  const kinds = a.match.kinds.filter((kind) => kind !== 'StorageClass' && b.match.kinds.includes(kind));
+  const kinds = a.match.kinds.filter((kind) => !isClusterScoped(kind) && b.match.kinds.includes(kind));
   if (kinds.length === 0) return false;
   const [na, nb] = [a.match.namespaces, b.match.namespaces];
   if (!na || !nb) {
@@ -76,7 +77,7 @@ export function lintPolicies(policies: readonly Policy[], options: { locate?: Lo
   lintCombinations(policies, report);
 
   for (const policy of policies) {
-    const governsClaims = policy.match.kinds.some((kind) => kind !== 'StorageClass');
+    const governsClaims = policy.match.kinds.some((kind) => !isClusterScoped(kind));
     const governsClasses = policy.match.kinds.includes('StorageClass');
     for (const section of SETTING_SECTIONS) {
       const value = policy[section];

@@ -110,6 +110,11 @@ const MIGRATED: Readonly<Record<string, string>> = {
   'kubernetes.io/vsphere-volume': 'csi.vsphere.vmware.com',
 };
 
+/** The CSI driver that serves a provisioner name: itself, or the driver an in-tree name migrated to. */
+export function csiDriverOf(provisioner: string): string {
+  return MIGRATED[provisioner] ?? provisioner;
+}
+
 /** The built-in table of ../shared/domain.md; policies extend or override it per provisioner. */
 const BUILT_IN_CAPABILITIES: readonly ProvisionerCapabilities[] = [
   ...NATIVE_CAPABILITIES,

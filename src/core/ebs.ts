@@ -137,6 +137,18 @@ function setParameter(parameters: Record<string, string>, key: string): string |
   return text === undefined || parseDriverInteger(text) === 0 ? undefined : text;
 }
 
+/**
+ * The parameters a volume is provisioned or modified with: a VolumeAttributesClass's override the
+ * StorageClass's (type, iops, throughput). A fixed iops from the VAC replaces the class's iopsPerGB.
+ */
+export function effectiveParameters(classParameters: Record<string, string>, attributes: Record<string, string> | undefined): Record<string, string> {
+  if (!attributes) return classParameters;
+  const overridden = new Set(Object.keys(attributes).map((key) => key.toLowerCase()));
+  if (overridden.has('iops')) overridden.add('iopspergb');
+  const kept = Object.entries(classParameters).filter(([key]) => !overridden.has(key.toLowerCase()));
+  return Object.fromEntries([...kept, ...Object.entries(attributes)]);
+}
+
 /** EBS parameter names are case-insensitive (the driver lower-cases them); gp3 is the type when none is set. */
 export function readEbsClass(provisioner: string, parameters: Record<string, string>): EbsClassSettings {
   return {

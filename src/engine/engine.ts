@@ -4,7 +4,7 @@ import { applyOperations, type PatchOperation } from '../core/patch.js';
 import { claimsOf, pickClusterDefault, type Claim, type GovernedKind } from '../core/storage.js';
 import type { ClusterLookup } from '../lookup/lookup.js';
 import type { Action, Policy } from '../policy/model.js';
-import type { ComposedSettings, Finding, Mutation, Operation, ResolvedClass, ReviewInput, ReviewedClaim, RuleContext, RuleFamily } from '../rules/contract.js';
+import type { ComposedSettings, Finding, Mutation, Operation, ResolvedAttributesClass, ResolvedClass, ReviewInput, ReviewedClaim, RuleContext, RuleFamily } from '../rules/contract.js';
 import { RULE_FAMILIES } from '../rules/registry.js';
 import { composeSettings } from './compose.js';
 import { PolicyIndex } from './policy-index.js';
@@ -21,6 +21,7 @@ const WRITABLE: Record<GovernedKind, { create: readonly string[]; update: readon
   PersistentVolumeClaim: { create: ['/metadata', '/spec'], update: ['/metadata', '/spec/storageClassName'] },
   StatefulSet: { create: ['/metadata', '/spec/template'], update: ['/metadata', '/spec/template'] },
   StorageClass: { create: ['/metadata', '/allowedTopologies'], update: ['/metadata', '/allowedTopologies'] },
+  VolumeAttributesClass: { create: [], update: [] },
 };
 
 export function patchAllowed(kind: GovernedKind, operation: Operation, patch: PatchOperation): boolean {
@@ -79,6 +80,14 @@ function resolveClass(claim: Claim, settings: ComposedSettings, lookup: ClusterL
   return claim.className ? classNamed(claim.className, 'written', lookup) : { state: 'no-class' };
 }
 
+function resolveAttributesClass(claim: Claim, lookup: ClusterLookup): ResolvedAttributesClass {
+  const name = claim.attributesClassName;
+  if (name === undefined) return { state: 'none' };
+  const answer = lookup.attributesClass(name);
+  if (!answer.known) return { state: 'unknown', name, reason: answer.reason };
+  return answer.value ? { state: 'found', name, info: answer.value } : { state: 'missing', name };
+}
+
 function classNamed(name: string, origin: 'written' | 'policy-default', lookup: ClusterLookup): ResolvedClass {
   const answer = lookup.storageClass(name);
   if (!answer.known) return { state: 'unknown', name, origin, reason: answer.reason };
@@ -116,7 +125,11 @@ export class Engine {
 
   /** Decodes the object once: its claims, each with its class resolved. */
   private context(phase: RuleContext['phase'], input: ReviewInput, object: JsonObject, policies: Policy[], settings: ComposedSettings): RuleContext {
-    const claims = claimsOf(input.kind, object).map((claim): ReviewedClaim => ({ ...claim, storageClass: resolveClass(claim, settings, this.lookup) }));
+    const claims = claimsOf(input.kind, object).map((claim): ReviewedClaim => ({
+      ...claim,
+      storageClass: resolveClass(claim, settings, this.lookup),
+      attributesClass: resolveAttributesClass(claim, this.lookup),
+    }));
     return {
       phase,
       kind: input.kind,

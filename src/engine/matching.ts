@@ -1,5 +1,5 @@
 import { globMatches, selectorMatches } from '../core/selectors.js';
-import type { GovernedKind } from '../core/storage.js';
+import { isClusterScoped, type GovernedKind } from '../core/storage.js';
 import type { Lookup } from '../lookup/lookup.js';
 import type { Policy } from '../policy/model.js';
 
@@ -11,7 +11,7 @@ type MatchStep = { governs: boolean; reason: string };
 /** Kind, namespace names and exclusions: what depends only on the policy and the namespace's name. */
 export function matchByName(policy: Policy, kind: GovernedKind, namespace: string): MatchStep {
   if (!policy.match.kinds.includes(kind)) return { governs: false, reason: `match.kinds is ${policy.match.kinds.join(', ')}, not ${kind}` };
-  if (kind === 'StorageClass') return { governs: true, reason: 'StorageClasses are cluster-scoped: namespace criteria do not apply' };
+  if (isClusterScoped(kind)) return { governs: true, reason: `${kind} is cluster-scoped: namespace criteria do not apply` };
   const names = policy.match.namespaces;
   const hit = names ? names.find((pattern) => globMatches(pattern, namespace)) : undefined;
   if (names && hit === undefined) return { governs: false, reason: `namespace ${namespace} matches none of match.namespaces (${names.join(', ')})` };

@@ -1,6 +1,6 @@
 import { arrayAt, objectAt, stringAt, type JsonObject } from '../core/json.js';
 import type { PatchOperation } from '../core/patch.js';
-import { governedKindOfManifest, type GovernedKind } from '../core/storage.js';
+import { governedKindOfManifest, isClusterScoped, type GovernedKind } from '../core/storage.js';
 import type { Mutation, Operation, ReviewInput } from '../rules/contract.js';
 import type { Engine, ResolvedFinding } from './engine.js';
 import { auditAnnotationsFor, denialMessage, warningsFor } from './report.js';
@@ -26,7 +26,7 @@ export function reviewInputOf(request: ReviewRequest): ReviewInput | undefined {
   const kind = request.kind ?? governedKindOfManifest(request.object);
   if (!kind) return undefined;
   const metadata = objectAt(request.object, 'metadata');
-  const namespace = kind === 'StorageClass' ? '' : request.namespace || stringAt(metadata, 'namespace') || request.defaultNamespace || 'default';
+  const namespace = isClusterScoped(kind) ? '' : request.namespace || stringAt(metadata, 'namespace') || request.defaultNamespace || 'default';
   return {
     kind,
     operation: request.operation,

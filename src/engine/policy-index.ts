@@ -1,4 +1,4 @@
-import type { GovernedKind } from '../core/storage.js';
+import { isClusterScoped, type GovernedKind } from '../core/storage.js';
 import { known, type ClusterLookup, type Lookup } from '../lookup/lookup.js';
 import { byPrecedence, type Policy } from '../policy/model.js';
 import { lookupFailure } from '../rules/common.js';
@@ -31,7 +31,7 @@ interface PolicyMatch {
  */
 export class PolicyIndex {
   private readonly kinds = new Map<GovernedKind, KindIndex>();
-  private readonly clusterScoped: Policy[];
+  private readonly clusterScoped = new Map<GovernedKind, Policy[]>();
 
   constructor(readonly policies: readonly Policy[]) {
     for (const kind of ['PersistentVolumeClaim', 'StatefulSet'] as const) {
@@ -51,7 +51,7 @@ export class PolicyIndex {
       }
       this.kinds.set(kind, index);
     }
-    this.clusterScoped = policies.filter((policy) => policy.match.kinds.includes('StorageClass')).sort(byPrecedence);
+    for (const kind of ['StorageClass', 'VolumeAttributesClass'] as const) this.clusterScoped.set(kind, policies.filter((policy) => policy.match.kinds.includes(kind)).sort(byPrecedence));
   }
 
   private candidates(kind: GovernedKind, namespace: string): Policy[] {
@@ -67,7 +67,7 @@ export class PolicyIndex {
   }
 
   match(kind: GovernedKind, namespace: string, lookup: ClusterLookup): PolicyMatch {
-    if (kind === 'StorageClass') return { policies: this.clusterScoped, findings: [] };
+    if (isClusterScoped(kind)) return { policies: this.clusterScoped.get(kind) ?? [], findings: [] };
     const candidates = this.candidates(kind, namespace);
     if (!candidates.some((policy) => policy.match.namespaceSelector)) return { policies: candidates, findings: [] };
     const policies: Policy[] = [];

@@ -5,10 +5,11 @@ import type { Logger } from 'pino';
 import { isObject, objectAt, stringAt, type JsonObject } from '../core/json.js';
 import type { ClusterState } from './cluster-state.js';
 
-type CachedKind = 'StorageClass' | 'Namespace' | 'PersistentVolumeClaim' | 'Node';
+type CachedKind = 'StorageClass' | 'VolumeAttributesClass' | 'Namespace' | 'PersistentVolumeClaim' | 'Node';
 
 const RESOURCES: ReadonlyArray<{ kind: CachedKind; path: string }> = [
   { kind: 'StorageClass', path: '/apis/storage.k8s.io/v1/storageclasses' },
+  { kind: 'VolumeAttributesClass', path: '/apis/storage.k8s.io/v1/volumeattributesclasses' },
   { kind: 'Namespace', path: '/api/v1/namespaces' },
   { kind: 'PersistentVolumeClaim', path: '/api/v1/persistentvolumeclaims' },
   { kind: 'Node', path: '/api/v1/nodes' },
@@ -134,12 +135,14 @@ export class ClusterCache {
     const name = stringAt(object, 'metadata', 'name') ?? '';
     if (type === 'DELETED') {
       if (kind === 'StorageClass') this.state.deleteStorageClass(name);
+      else if (kind === 'VolumeAttributesClass') this.state.deleteAttributesClass(name);
       else if (kind === 'Namespace') this.state.deleteNamespace(name);
       else if (kind === 'Node') this.state.deleteNode(name);
       else this.state.deleteClaim(namespace, name);
       return;
     }
     if (kind === 'StorageClass') this.state.upsertStorageClass(object);
+    else if (kind === 'VolumeAttributesClass') this.state.upsertAttributesClass(object);
     else if (kind === 'Namespace') this.state.upsertNamespace(object);
     else if (kind === 'Node') this.state.upsertNode(object);
     else this.state.upsertClaim(object);

@@ -1,7 +1,7 @@
-import { ebsLimits, isEbsProvisioner, quoteIops, quoteThroughput, readEbsClass } from '../core/ebs.js';
+import { ebsLimits, effectiveParameters, isEbsProvisioner, quoteIops, quoteThroughput, readEbsClass } from '../core/ebs.js';
 import { stringAt, stringMapAt } from '../core/json.js';
 import { roundUpGiB } from '../core/quantity.js';
-import { claimsOf, readStorageClass, type StorageClassInfo } from '../core/storage.js';
+import { claimsOf, readAttributesClass, readStorageClass, type AttributesClassInfo, type StorageClassInfo } from '../core/storage.js';
 import { DEPRECATED_ZONE_LABEL, ZONE_LABEL } from '../core/topology.js';
 import { known, unknown, type ClusterLookup, type Lookup, type NamespaceUsage } from './lookup.js';
 
@@ -10,6 +10,7 @@ interface ClaimRecord {
   namespace: string;
   name: string;
   className: string | undefined;
+  attributesClassName: string | undefined;
   requestBytes: number | undefined;
 }
 
@@ -20,13 +21,13 @@ function claimRecordOf(object: unknown): ClaimRecord | undefined {
   const [claim] = claimsOf('PersistentVolumeClaim', object);
   // A bound claim provisions what its class says; the bound volume's class field is the same.
   const className = claim?.className || stringAt(object, 'spec', 'storageClassName') || undefined;
-  return { namespace, name, className, requestBytes: claim?.requestBytes };
+  return { namespace, name, className, attributesClassName: claim?.attributesClassName, requestBytes: claim?.requestBytes };
 }
 
 /** What an existing claim provisions, by the facts table (the most a volume can get), for the namespace budgets. */
-function usageOf(storageClass: StorageClassInfo | undefined, requestBytes: number | undefined): NamespaceUsage {
+function usageOf(storageClass: StorageClassInfo | undefined, attributes: AttributesClassInfo | undefined, requestBytes: number | undefined): NamespaceUsage {
   if (!storageClass || requestBytes === undefined || !isEbsProvisioner(storageClass.provisioner)) return { iops: 0, throughputMiBps: 0 };
-  const settings = readEbsClass(storageClass.provisioner, storageClass.parameters);
+  const settings = readEbsClass(storageClass.provisioner, effectiveParameters(storageClass.parameters, attributes?.parameters));
   const limits = ebsLimits(settings.type, undefined);
   const iops = quoteIops(settings, roundUpGiB(requestBytes), limits);
   const throughput = quoteThroughput(settings, limits, iops);
@@ -40,6 +41,7 @@ function usageOf(storageClass: StorageClassInfo | undefined, requestBytes: numbe
  */
 export class ClusterState implements ClusterLookup {
   private readonly classes = new Map<string, StorageClassInfo>();
+  private readonly attributesClasses = new Map<string, AttributesClassInfo>();
   private readonly namespaces = new Map<string, Record<string, string>>();
   /** Zone of each node that has one; kept as node -> zone so updates and deletes stay exact. */
   private readonly nodes = new Map<string, string>();
@@ -67,6 +69,23 @@ export class ClusterState implements ClusterLookup {
     if (info.name === '') return;
     this.classes.set(info.name, info);
     this.usageByNamespace.clear();
+  }
+
+  upsertAttributesClass(object: unknown): void {
+    const info = readAttributesClass(object);
+    this.attributesClasses.set(info.name, info);
+    // A claim's quote follows its VolumeAttributesClass's parameters.
+    this.usageByNamespace.clear();
+  }
+
+  deleteAttributesClass(name: string): void {
+    this.attributesClasses.delete(name);
+    this.usageByNamespace.clear();
+  }
+
+  attributesClass(name: string): Lookup<AttributesClassInfo | undefined> {
+    if (this.unavailableReason) return unknown(this.unavailableReason);
+    return known(this.attributesClasses.get(name));
   }
 
   deleteStorageClass(name: string): void {
@@ -114,8 +133,11 @@ export class ClusterState implements ClusterLookup {
   }
 
   /** Replaces everything of one kind, as a fresh informer list does. */
-  replaceAll(kind: 'StorageClass' | 'Namespace' | 'PersistentVolumeClaim' | 'Node', objects: unknown[]): void {
-    if (kind === 'StorageClass') {
+  replaceAll(kind: 'StorageClass' | 'VolumeAttributesClass' | 'Namespace' | 'PersistentVolumeClaim' | 'Node', objects: unknown[]): void {
+    if (kind === 'VolumeAttributesClass') {
+      this.attributesClasses.clear();
+      objects.forEach((object) => this.upsertAttributesClass(object));
+    } else if (kind === 'StorageClass') {
       this.classes.clear();
       objects.forEach((object) => this.upsertStorageClass(object));
     } else if (kind === 'Namespace') {
@@ -157,7 +179,11 @@ export class ClusterState implements ClusterLookup {
     if (!sums) {
       sums = { total: { iops: 0, throughputMiBps: 0 }, perClaim: new Map() };
       for (const record of this.claims.get(namespace)?.values() ?? []) {
-        const usage = usageOf(record.className ? this.classes.get(record.className) : undefined, record.requestBytes);
+        const usage = usageOf(
+          record.className ? this.classes.get(record.className) : undefined,
+          record.attributesClassName ? this.attributesClasses.get(record.attributesClassName) : undefined,
+          record.requestBytes,
+        );
         if (usage.iops === 0 && usage.throughputMiBps === 0) continue;
         sums.perClaim.set(record.name, usage);
         sums.total.iops += usage.iops;

@@ -3,12 +3,15 @@ import { readManifests } from '../io/manifests.js';
 import { formatProblem } from '../io/yaml.js';
 import { ClusterState } from './cluster-state.js';
 
-/** Fills a ClusterState with the StorageClasses, Namespaces and PVCs among the objects. */
+/** Fills a ClusterState with the StorageClasses, VolumeAttributesClasses, Namespaces, Nodes and PVCs among the objects. */
 export function addToState(state: ClusterState, objects: JsonObject[]): void {
   for (const object of objects) {
     switch (stringAt(object, 'kind')) {
       case 'StorageClass':
         state.upsertStorageClass(object);
+        break;
+      case 'VolumeAttributesClass':
+        state.upsertAttributesClass(object);
         break;
       case 'Namespace':
         state.upsertNamespace(object);

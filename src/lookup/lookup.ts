@@ -1,4 +1,4 @@
-import type { StorageClassInfo } from '../core/storage.js';
+import type { AttributesClassInfo, StorageClassInfo } from '../core/storage.js';
 
 /** An answer the cluster data may not be able to give; `reason` says why, for the message. */
 export type Lookup<T> = { known: true; value: T } | { known: false; reason: string };
@@ -19,6 +19,8 @@ export interface ClusterLookup {
   /** undefined value: the cluster has no class of that name. */
   storageClass(name: string): Lookup<StorageClassInfo | undefined>;
   storageClasses(): Lookup<StorageClassInfo[]>;
+  /** undefined value: the cluster has no VolumeAttributesClass of that name. */
+  attributesClass(name: string): Lookup<AttributesClassInfo | undefined>;
   /** undefined value: no such namespace. */
   namespaceLabels(namespace: string): Lookup<Record<string, string> | undefined>;
   /** Provisioned IOPS and throughput (MiB/s) of the namespace's existing claims, leaving out the named claims. */
@@ -31,6 +33,7 @@ export interface ClusterLookup {
 export const NO_CLUSTER: ClusterLookup = {
   storageClass: () => unknown('no cluster cache or inventory is configured'),
   storageClasses: () => unknown('no cluster cache or inventory is configured'),
+  attributesClass: () => unknown('no cluster cache or inventory is configured'),
   namespaceLabels: () => unknown('no cluster cache or inventory is configured'),
   namespaceUsage: () => unknown('no cluster cache or inventory is configured'),
   nodeZones: () => unknown('no cluster cache or inventory is configured'),

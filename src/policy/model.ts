@@ -46,6 +46,10 @@ export const RULE_IDS = [
   'capacity/type-limits',
   'capacity/policy-limits',
   'claim-metadata/required',
+  'attributes-class/allowed',
+  'attributes-class/driver',
+  'attributes-class/missing',
+  'attributes-class/limits',
   'class-requirements/reclaim-policy',
   'class-requirements/volume-expansion',
   'class-requirements/binding-mode',
@@ -115,6 +119,12 @@ export interface Policy {
     capabilities?: ProvisionerCapabilities[];
     allowed?: AccessMode[];
     denied?: AccessMode[];
+  };
+  volumeAttributesClasses?: {
+    /** The VolumeAttributesClasses claims may name. */
+    allowed?: string[];
+    /** Set on a claim created without one, when its class's driver matches. */
+    default?: string;
   };
   claimMetadata?: {
     required: MetadataRequirement[];

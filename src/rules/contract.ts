@@ -4,7 +4,7 @@ import type { CapabilityTable } from '../core/capabilities.js';
 import type { JsonObject } from '../core/json.js';
 import type { PatchOperation } from '../core/patch.js';
 import type { EbsLimits } from '../core/ebs.js';
-import type { Claim, GovernedKind, StorageClassInfo } from '../core/storage.js';
+import type { AttributesClassInfo, Claim, GovernedKind, StorageClassInfo } from '../core/storage.js';
 import type { ClusterLookup } from '../lookup/lookup.js';
 import type { Action, DefaultClassChoice, Policy, RuleId } from '../policy/model.js';
 
@@ -34,9 +34,13 @@ export type ResolvedClass =
   | { state: 'missing'; name: string; origin: ClassOrigin }
   | { state: 'found'; name: string; origin: ClassOrigin; info: StorageClassInfo };
 
-/** A claim read once per review: its fields, and its class resolved against the cluster data. */
+export type ResolvedAttributesClass =
+  { state: 'none' } | { state: 'unknown'; name: string; reason: string } | { state: 'missing'; name: string } | { state: 'found'; name: string; info: AttributesClassInfo };
+
+/** A claim read once per review: its fields, and its class and VolumeAttributesClass resolved against the cluster data. */
 export interface ReviewedClaim extends Claim {
   storageClass: ResolvedClass;
+  attributesClass: ResolvedAttributesClass;
 }
 
 /**
@@ -106,7 +110,7 @@ export interface RuleContext {
 }
 
 /** The policy sections a family reads (keys of a policy's spec). */
-type PolicySection = 'storageClasses' | 'accessModes' | 'zones' | 'iops' | 'capacity' | 'providerLimits' | 'claimMetadata' | 'classRequirements';
+type PolicySection = 'storageClasses' | 'accessModes' | 'zones' | 'iops' | 'capacity' | 'providerLimits' | 'claimMetadata' | 'classRequirements' | 'volumeAttributesClasses';
 
 /** One rule family: a pure function of the object and its context, and what it declares about itself. */
 export interface RuleFamily {

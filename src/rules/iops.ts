@@ -1,9 +1,20 @@
-import { isEbsProvisioner, parseDriverInteger, quoteIops, quoteThroughput, readEbsClass, type EbsClassSettings, type EbsLimits, type IopsQuote, type ThroughputQuote } from '../core/ebs.js';
+import {
+  effectiveParameters,
+  isEbsProvisioner,
+  parseDriverInteger,
+  quoteIops,
+  quoteThroughput,
+  readEbsClass,
+  type EbsClassSettings,
+  type EbsLimits,
+  type IopsQuote,
+  type ThroughputQuote,
+} from '../core/ebs.js';
 import { objectAt } from '../core/json.js';
 import { pointer, setAt, type PatchOperation } from '../core/patch.js';
 import { formatGiB, roundUpGiB } from '../core/quantity.js';
 import { claimPath, readStorageClass, type Claim, type StorageClassInfo } from '../core/storage.js';
-import { emptyResult, type Finding, type Mutation, type RuleContext, type RuleFamily, type RuleResult } from './contract.js';
+import { emptyResult, type Finding, type Mutation, type ReviewedClaim, type RuleContext, type RuleFamily, type RuleResult } from './contract.js';
 import type { Policy } from '../policy/model.js';
 import { classFieldPath, lookupFailure } from './common.js';
 
@@ -110,10 +121,12 @@ interface ClaimQuote {
   throughput: ThroughputQuote;
 }
 
-function quoteClaim(context: RuleContext, claim: Claim, storageClass: StorageClassInfo): ClaimQuote | undefined {
+function quoteClaim(context: RuleContext, claim: ReviewedClaim, storageClass: StorageClassInfo): ClaimQuote | undefined {
   if (!isEbsProvisioner(storageClass.provisioner) || claim.requestBytes === undefined || claim.requestBytes <= 0) return undefined;
   const gib = roundUpGiB(claim.requestBytes);
-  const settings = readEbsClass(storageClass.provisioner, storageClass.parameters);
+  // A VolumeAttributesClass of the same driver overrides the class's type, iops and throughput.
+  const vac = claim.attributesClass.state === 'found' && claim.attributesClass.info.driverName === 'ebs.csi.aws.com' ? claim.attributesClass.info.parameters : undefined;
+  const settings = readEbsClass(storageClass.provisioner, effectiveParameters(storageClass.parameters, vac));
   const limits = context.settings.ebsLimitsFor(settings.type);
   const iops = quoteIops(settings, gib, limits);
   return { claim, storageClass, settings, limits, gib, iops, throughput: quoteThroughput(settings, limits, iops) };

@@ -1,5 +1,6 @@
 import type { RuleId } from '../policy/model.js';
 import { accessModesFamily } from './access-modes.js';
+import { attributesClassFamily } from './attributes-class.js';
 import { capacityFamily } from './capacity.js';
 import { claimMetadataFamily } from './claim-metadata.js';
 import { classRequirementsFamily } from './class-requirements.js';
@@ -9,7 +10,16 @@ import { storageClassFamily } from './storage-class.js';
 import { zonesFamily } from './zones.js';
 
 /** Every rule family, in the order they run: IOPS quotes and zone checks read the class that defaulting set. */
-export const RULE_FAMILIES: readonly RuleFamily[] = [storageClassFamily, accessModesFamily, zonesFamily, iopsFamily, capacityFamily, claimMetadataFamily, classRequirementsFamily];
+export const RULE_FAMILIES: readonly RuleFamily[] = [
+  storageClassFamily,
+  accessModesFamily,
+  zonesFamily,
+  iopsFamily,
+  capacityFamily,
+  claimMetadataFamily,
+  classRequirementsFamily,
+  attributesClassFamily,
+];
 
 /** Rule ids no single family owns: any family that needs cluster data may report them. */
 export const SHARED_RULE_IDS: readonly RuleId[] = ['lookup/unavailable'];

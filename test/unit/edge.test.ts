@@ -66,6 +66,7 @@ describe('HTTP edge: every exit logged and counted once', () => {
       },
       storageClass: (name) => cluster().storageClass(name),
       storageClasses: () => cluster().storageClasses(),
+      attributesClass: (name) => cluster().attributesClass(name),
       namespaceLabels: () => ({ known: true, value: {} }),
       namespaceUsage: () => ({ known: true, value: { iops: 0, throughputMiBps: 0 } }),
     };

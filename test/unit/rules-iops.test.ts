@@ -93,6 +93,7 @@ describe('iops: claims', () => {
     const noSum: ClusterLookup = {
       storageClass: (name) => state.storageClass(name),
       storageClasses: () => state.storageClasses(),
+      attributesClass: (name) => state.attributesClass(name),
       namespaceLabels: (namespace) => state.namespaceLabels(namespace),
       namespaceUsage: () => ({ known: false, reason: 'watch lost' }),
       nodeZones: () => state.nodeZones(),
