@@ -237,6 +237,28 @@ for (const version of await LocalCluster.versions()) {
       assert.deepEqual(stored.allowedTopologies?.[0]?.matchLabelExpressions?.[0]?.values, ['us-east-1a', 'us-east-1b']);
     });
 
+    it('VolumeAttributesClasses: a VAC EC2 would refuse is denied; a claim is quoted with its VAC; switching a bound claim to a VAC over budget is denied', () => {
+      const vacYaml = (name: string, parameters: string) =>
+        `apiVersion: storage.k8s.io/v1\nkind: VolumeAttributesClass\nmetadata: {name: ${name}}\ndriverName: ebs.csi.aws.com\nparameters: {${parameters}}\n`;
+      const refused = dryRun(vacYaml('io2-too-fast', 'type: io2, iops: "300000"'));
+      assert.notEqual(refused.status, 0);
+      assert.match(refused.stderr, /parameters\.iops: 300000 IOPS is outside io2's 100-256000.*rule attributes-class\/limits/, explain(refused));
+      applyOk(vacYaml('gp3-fast', 'type: gp3, iops: "6000", throughput: "500"'));
+      applyOk(vacYaml('io2-huge', 'type: io2, iops: "50000"'));
+      const quoted = dryRun(claim('tuned', 'analytics', 'storageClassName: gp3\nvolumeAttributesClassName: gp3-fast\naccessModes: [ReadWriteOnce]\nresources: {requests: {storage: 20Gi}}'));
+      assert.equal(quoted.status, 0, explain(quoted));
+      assert.equal(parse(quoted.stdout).metadata.annotations[QUOTE], '6000', 'the VAC iops, not the class iopsPerGB');
+      // The claim "reports" was bound to a volume by the re-apply test above.
+      const manifest = claim('reports', 'analytics', 'accessModes: [ReadWriteOnce]\nresources: {requests: {storage: 200Gi}}');
+      const overBudget = apply(manifest.replace('accessModes:', 'volumeAttributesClassName: io2-huge\n  accessModes:'));
+      assert.notEqual(overBudget.status, 0);
+      assert.match(overBudget.stderr, /50000 provisioned IOPS exceed the per-volume budget of 32000/, explain(overBudget));
+      applyOk(manifest.replace('accessModes:', 'volumeAttributesClassName: gp3-fast\n  accessModes:'));
+      const stored = get('pvc', 'reports', '-n', 'analytics');
+      assert.equal(stored.spec.volumeAttributesClassName, 'gp3-fast');
+      assert.equal(stored.metadata.annotations[QUOTE], '6000');
+    });
+
     it('scaling an old non-compliant StatefulSet (UPDATE of replicas) is allowed, with warnings', () => {
       const result = cluster.kubectl('patch', 'statefulset', 'legacy-db', '-n', 'payments', '--type=merge', '-p', '{"spec":{"replicas":3}}');
       assert.equal(result.status, 0, explain(result));
