@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse } from 'yaml';
@@ -404,6 +405,32 @@ for (const version of await LocalCluster.versions()) {
       await cluster.restartWebhook();
       const recovered = dryRun(claim('after-outage', 'payments', 'accessModes: [ReadWriteOnce]\nresources: {requests: {storage: 1Gi}}'));
       assert.equal(recovered.status, 0, explain(recovered));
+    });
+
+    it('the Helm chart installs on the real API server and uninstalls', () => {
+      const helm = LocalCluster.buildHelm();
+      // The chart brings its own webhook configurations (pointing at its Service); the ones registered from deploy/ go.
+      for (const kind of ['mutatingwebhookconfiguration', 'validatingwebhookconfiguration']) assert.equal(cluster.kubectl('delete', kind, 'storage-policy-webhook').status, 0);
+      const helmRun = (...args: string[]) => spawnSync(helm, [`--kubeconfig=${cluster.kubeconfig}`, ...args], { encoding: 'utf8', timeout: 120_000 });
+      // No kubelet here, so the pods never run: failurePolicy Ignore keeps the rest of the cluster writable meanwhile.
+      const installed = helmRun(
+        'install',
+        'storage-policy-webhook',
+        join(ROOT, 'deploy/chart'),
+        '--namespace',
+        'storage-policy-webhook',
+        '--create-namespace',
+        '--set',
+        'webhook.failurePolicy=Ignore',
+      );
+      assert.equal(installed.status, 0, installed.stderr);
+      const deployment = get('deployment', 'storage-policy-webhook', '-n', 'storage-policy-webhook');
+      assert.equal(deployment.spec.replicas, 2);
+      const validating = get('validatingwebhookconfiguration', 'storage-policy-webhook');
+      assert.equal(validating.webhooks[0].failurePolicy, 'Ignore');
+      assert.deepEqual(Object.keys(get('configmap', 'storage-policy-webhook-policies', '-n', 'storage-policy-webhook').data).sort(), ['platform-storage.yaml', 'storage-class-guardrails.yaml']);
+      const uninstalled = helmRun('uninstall', 'storage-policy-webhook', '--namespace', 'storage-policy-webhook');
+      assert.equal(uninstalled.status, 0, uninstalled.stderr);
     });
   });
 }

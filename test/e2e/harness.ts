@@ -63,6 +63,13 @@ export class LocalCluster {
     return { bin, seconds: Math.round((Date.now() - started) / 1000) };
   }
 
+  /** helm built from the Go module proxy (test/e2e/cluster/build-helm.sh), cached outside the clone. */
+  static buildHelm(): string {
+    const built = spawnSync('bash', [join(ROOT, 'test/e2e/cluster/build-helm.sh')], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', timeout: 30 * 60 * 1000 });
+    if (built.status !== 0) throw new Error(`building helm failed (exit ${built.status})`);
+    return built.stdout.trim().split('\n').pop() ?? '';
+  }
+
   private start(name: string, command: string, args: string[]): ChildProcess {
     const log = createWriteStream(join(this.dir, `${name}.log`));
     const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { parseAllDocuments } from 'yaml';
+import { LocalCluster, ROOT } from './harness.js';
+
+// The Helm chart (deploy/chart) renders the same objects as the kustomize base (deploy/), with helm built from
+// the Go module proxy (test/e2e/cluster/build-helm.sh) and the kubectl of the newest supported Kubernetes.
+
+type Manifest = { kind: string; metadata: { name: string; annotations?: Record<string, string> } } & Record<string, unknown>;
+
+function run(command: string, args: string[]): string {
+  const result = spawnSync(command, args, { encoding: 'utf8', timeout: 120_000, maxBuffer: 64 * 1024 * 1024 });
+  assert.equal(result.status, 0, `${command} ${args.join(' ')}: ${result.stderr}`);
+  return result.stdout;
+}
+
+/** Objects by kind/name, with what only one of the two tools adds taken out: kustomize's ConfigMap hash suffix, helm's checksum annotation. */
+function normalized(text: string): Map<string, unknown> {
+  const objects = new Map<string, unknown>();
+  for (const document of parseAllDocuments(text)) {
+    const object = document.toJS() as Manifest | null;
+    if (!object) continue;
+    const parsed = JSON.parse(JSON.stringify(object).replace(/storage-policy-webhook-policies-[a-z0-9]{10}/g, 'storage-policy-webhook-policies')) as Manifest;
+    const template = (parsed['spec'] as { template?: { metadata?: { annotations?: Record<string, string> } } } | undefined)?.template?.metadata;
+    if (template?.annotations) {
+      delete template.annotations['checksum/policies'];
+      if (Object.keys(template.annotations).length === 0) delete template.annotations;
+    }
+    objects.set(`${parsed.kind}/${parsed.metadata.name}`, parsed);
+  }
+  return objects;
+}
+
+describe('Helm chart (deploy/chart)', { timeout: 35 * 60 * 1000 }, () => {
+  it('helm lint passes, and helm template (with the Namespace object) renders the objects of the kustomize base', async () => {
+    const helm = LocalCluster.buildHelm();
+    const [newest] = await LocalCluster.versions();
+    const { bin } = LocalCluster.build(newest ?? '');
+    const chart = join(ROOT, 'deploy/chart');
+    assert.match(run(helm, ['lint', chart]), /1 chart\(s\) linted, 0 chart\(s\) failed/);
+    const rendered = normalized(run(helm, ['template', 'storage-policy-webhook', chart, '--namespace', 'storage-policy-webhook', '--set', 'createNamespace=true']));
+    const base = normalized(run(join(bin, 'kubectl'), ['kustomize', join(ROOT, 'deploy')]));
+    assert.deepEqual([...rendered.keys()].sort(), [...base.keys()].sort());
+    for (const [key, object] of base) assert.deepEqual(rendered.get(key), object, key);
+  });
+
+  it('values change what they say: replicas, failurePolicy, timeouts, exclusions, cert-manager, NetworkPolicy off', () => {
+    const helm = LocalCluster.buildHelm();
+    const chart = join(ROOT, 'deploy/chart');
+    const set = [
+      'replicas=3',
+      'webhook.failurePolicy=Ignore',
+      'webhook.timeoutSeconds=3',
+      'webhook.excludeNamespaces={kube-system,monitoring}',
+      'certificates.source=certManager',
+      'networkPolicy.enabled=false',
+    ];
+    const rendered = normalized(run(helm, ['template', 'spw', chart, '--namespace', 'guardrails', ...set.flatMap((value) => ['--set', value])]));
+    const deployment = rendered.get('Deployment/storage-policy-webhook') as { spec: { replicas: number } };
+    assert.equal(deployment.spec.replicas, 3);
+    const validating = rendered.get('ValidatingWebhookConfiguration/storage-policy-webhook') as {
+      webhooks: Array<{ failurePolicy: string; timeoutSeconds: number; namespaceSelector: { matchExpressions: Array<{ values: string[] }> }; clientConfig: { service: { namespace: string } } }>;
+    };
+    const [webhook] = validating.webhooks;
+    assert.equal(webhook?.failurePolicy, 'Ignore');
+    assert.equal(webhook?.timeoutSeconds, 3);
+    assert.deepEqual(webhook?.namespaceSelector.matchExpressions[0]?.values, ['kube-system', 'monitoring', 'guardrails']);
+    assert.equal(webhook?.clientConfig.service.namespace, 'guardrails');
+    assert.ok(rendered.has('Certificate/storage-policy-webhook'));
+    assert.ok(!rendered.has('NetworkPolicy/storage-policy-webhook'));
+  });
+});
