@@ -6,7 +6,7 @@ import { formatProblem } from '../io/yaml.js';
 import { addToState, loadInventory } from '../lookup/inventory.js';
 import { ClusterState } from '../lookup/cluster-state.js';
 import { BUNDLED_POLICIES_DIR, loadPolicyDir, PolicyLoadError } from '../policy/load.js';
-import { explainCommand, EXPLAIN_OPTIONS, lintCommand, LINT_OPTIONS, testCommand, type CommandOutput } from './authoring.js';
+import { auditCommand, AUDIT_OPTIONS, explainCommand, EXPLAIN_OPTIONS, lintCommand, LINT_OPTIONS, testCommand, type CommandOutput } from './authoring.js';
 import { formatReviewText, reviewManifests } from './review.js';
 import { listOption, optionHelp, parseOptions, stringOption, UsageError, type OptionSpec } from './options.js';
 import { serve, SERVE_OPTIONS } from './serve.js';
@@ -29,11 +29,12 @@ const HELP_OPTION: OptionSpec = { name: 'help', short: 'h', type: 'boolean', hel
 const USAGE = `storage-policy: Kubernetes storage admission policies, as a webhook and offline
 
 Usage:
-  storage-policy serve [options]          run the TLS admission webhook (POST /mutate, /validate; GET /healthz, /readyz)
+  storage-policy serve [options]          run the TLS admission webhook (POST /mutate, /validate; probes and /metrics on the ops port)
   storage-policy review -f PATH [options]  review manifests offline with the same engine; exit 1 when any object is denied
   storage-policy lint [DIR] [options]     validate a policy folder (default: the bundled policies) and check it as a set; exit 1 on errors
   storage-policy test [PATH]              run the policy test suites (*.test.yaml) under PATH (default: the bundled policies); exit 1 on a failure
   storage-policy explain -n NS [options]  which policies govern a namespace (or --kind StorageClass), why, and what they do
+  storage-policy audit --inventory PATH [options]  what existing objects violate, as PolicyReports; exit 1 when something fails
   storage-policy certs --out DIR [options] make a CA and serving certificate, and the webhook configurations with caBundle
 
 Exit codes: 0 allowed, valid or passed; 1 denied, invalid policies or failed tests; 2 usage or input errors.
@@ -50,11 +51,14 @@ ${optionHelp(LINT_OPTIONS)}
 explain options:
 ${optionHelp(EXPLAIN_OPTIONS)}
 
+audit options:
+${optionHelp(AUDIT_OPTIONS)}
+
 certs options:
 ${optionHelp(CERTS_OPTIONS)}
 
-Manifests reviewed offline are treated as CREATEs; StorageClasses and Namespaces among them are added to
-the inventory, so a claim can be reviewed with the class it ships with.`;
+Manifests reviewed offline are treated as CREATEs; StorageClasses, VolumeAttributesClasses and Namespaces
+among them are added to the inventory, so a claim can be reviewed with the class it ships with.`;
 
 async function review(argv: string[]): Promise<number> {
   const { values } = parseOptions([...REVIEW_OPTIONS, HELP_OPTION], argv, process.env);
@@ -116,6 +120,10 @@ async function main(argv: string[]): Promise<number> {
     case 'explain': {
       const { values } = parseOptions([...EXPLAIN_OPTIONS, HELP_OPTION], rest, process.env);
       return values['help'] ? print({ code: EXIT_OK, stdout: USAGE, stderr: '' }) : print(await explainCommand(values));
+    }
+    case 'audit': {
+      const { values } = parseOptions([...AUDIT_OPTIONS, HELP_OPTION], rest, process.env);
+      return values['help'] ? print({ code: EXIT_OK, stdout: USAGE, stderr: '' }) : print(await auditCommand(values));
     }
     case 'certs': {
       const { values } = parseOptions([...CERTS_OPTIONS, HELP_OPTION], rest, process.env);

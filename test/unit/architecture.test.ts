@@ -9,10 +9,10 @@ import { RULE_FAMILIES, SHARED_RULE_IDS } from '../../src/rules/registry.js';
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 /** Lower layers never import higher ones; a layer may import its own and any below. */
-const LAYERS: Record<string, number> = { core: 0, io: 1, lookup: 2, policy: 2, rules: 3, engine: 4, authoring: 5, admission: 5, server: 6, cli: 7 };
+const LAYERS: Record<string, number> = { core: 0, io: 1, lookup: 2, policy: 2, rules: 3, engine: 4, authoring: 5, audit: 5, admission: 5, server: 6, cli: 7 };
 
 describe('architecture', () => {
-  it('no import runs up the layers (core < io < lookup, policy < rules < engine < authoring, admission < server < cli)', () => {
+  it('no import runs up the layers (core < io < lookup, policy < rules < engine < authoring, audit, admission < server < cli)', () => {
     const violations: string[] = [];
     for (const layer of Object.keys(LAYERS)) {
       for (const file of readdirSync(join(ROOT, 'src', layer)).filter((name) => name.endsWith('.ts'))) {
