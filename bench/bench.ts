@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect as http2Connect, type ClientHttp2Session } from 'node:http2';
 import { Agent, request as httpsRequest } from 'node:https';
@@ -305,12 +305,9 @@ function microsPerReview(policies: number, objects: number): number {
 // ---------------------------------------------------------------- through the API server
 
 async function apiserverAddedLatency(): Promise<{ withMs: number; withoutMs: number; addedP50Ms: number; addedP99Ms: number } | string> {
-  const versions = readFileSync(join(ROOT, 'test/e2e/cluster/versions.env'), 'utf8');
-  const version = /KUBERNETES_VERSION=(\S+)/.exec(versions)?.[1] ?? '';
-  const cached = existsSync(join(ROOT, '.cache/e2e', version, 'bin', 'kube-apiserver'));
-  if (values.apiserver === 'off' || (values.apiserver === 'auto' && !cached)) return 'skipped (no cached kube-apiserver: run npm run test:e2e once, or pass --apiserver on)';
-  const [newest] = await LocalCluster.versions();
-  const { bin } = LocalCluster.build(newest ?? '');
+  const [newest = ''] = await LocalCluster.versions();
+  if (values.apiserver === 'off' || (values.apiserver === 'auto' && !LocalCluster.isBuilt(newest))) return 'skipped (no cached kube-apiserver: run npm run test:e2e once, or pass --apiserver on)';
+  const { bin } = LocalCluster.build(newest);
   const cluster = new LocalCluster();
   try {
     await cluster.startControlPlane(bin);

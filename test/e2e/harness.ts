@@ -1,9 +1,9 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeCertificateAuthority, makeServingCertificate } from '../../src/server/tls.js';
@@ -52,6 +52,12 @@ export class LocalCluster {
     const only = process.env['E2E_KUBERNETES_VERSION'];
     const versions = (/KUBERNETES_VERSIONS="([^"]*)"/.exec(pinned)?.[1] ?? '').split(/\s+/).filter(Boolean);
     return only ? versions.filter((version) => version === only) : versions;
+  }
+
+  /** Whether build.sh has already built this version (the cache folder it uses, outside the clone). */
+  static isBuilt(version: string): boolean {
+    const root = process.env['STORAGE_POLICY_CACHE'] ?? join(process.env['XDG_CACHE_HOME'] ?? join(homedir(), '.cache'), 'storage-policy-webhook');
+    return existsSync(join(root, 'kubernetes', version, 'bin', 'kube-apiserver'));
   }
 
   /** kube-apiserver, kube-controller-manager, kubectl and etcd of one version, built once and cached outside the clone. */
