@@ -361,11 +361,15 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   app.register(healthRoutes(options.state));
   app.register(admissionRoutes(options.state, metrics, options.overload, { limit: limits.inFlightBodyBytes, bodyLimit, inFlight: 0 }));
   if (options.overload) app.server.maxConnections = options.overload.maxConnections;
-  const guard = new ConnectionGuard(app.server, {
-    requestTimeoutMs: limits.requestTimeoutSeconds * 1000,
-    maxConnectionsPerAddress: limits.maxConnectionsPerAddress,
-    sessionIdleMs: Math.max(30_000, 3 * limits.requestTimeoutSeconds * 1000),
-  });
+  const guard = new ConnectionGuard(
+    app.server,
+    {
+      requestTimeoutMs: limits.requestTimeoutSeconds * 1000,
+      maxConnectionsPerAddress: limits.maxConnectionsPerAddress,
+      sessionIdleMs: Math.max(30_000, 3 * limits.requestTimeoutSeconds * 1000),
+    },
+    (reason) => metrics.connectionsCut.inc({ reason }),
+  );
   if (!options.tls) guard.trackPlainHttp1();
   app.decorate('connections', guard);
   return app;

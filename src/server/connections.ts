@@ -33,12 +33,11 @@ export class ConnectionGuard {
   private draining = false;
   /** From SIGTERM on, HTTP/1.1 responses say Connection: close, so clients reconnect (elsewhere) in time. */
   private closingHttp1 = false;
-  /** Requests cut by a deadline, and connections refused by the per-address cap, for the metrics. */
-  readonly counts = { timedOut: 0, refusedPerAddress: 0 };
-
   constructor(
     private readonly server: NetServer,
     private readonly limits: ConnectionLimits,
+    /** Told of each connection or stream cut by a deadline, and each connection refused by the per-address cap. */
+    private readonly onCut: (reason: 'deadline' | 'per-address') => void = () => undefined,
   ) {
     server.on('connection', (socket: Socket) => this.admit(socket));
     server.on('secureConnection', (socket: TLSSocket) => {
@@ -59,7 +58,7 @@ export class ConnectionGuard {
     const address = socket.remoteAddress ?? '';
     const count = (this.perAddress.get(address) ?? 0) + 1;
     if (count > this.limits.maxConnectionsPerAddress || this.draining) {
-      if (!this.draining) this.counts.refusedPerAddress += 1;
+      if (!this.draining) this.onCut('per-address');
       socket.destroy();
       return;
     }
@@ -85,14 +84,14 @@ export class ConnectionGuard {
   private armHttp1(connection: Http1Connection): void {
     clearTimeout(connection.timer);
     connection.timer = setTimeout(() => {
-      this.counts.timedOut += 1;
+      this.onCut('deadline');
       connection.socket.destroy();
     }, this.limits.requestTimeoutMs).unref();
   }
 
   private deadlineForStream(stream: ServerHttp2Stream): void {
     const timer = setTimeout(() => {
-      this.counts.timedOut += 1;
+      this.onCut('deadline');
       if (!stream.destroyed) stream.close(http2.NGHTTP2_CANCEL);
     }, this.limits.requestTimeoutMs).unref();
     // The incoming side is complete once its end is read; a response may take longer (the engine's time).

@@ -33,6 +33,13 @@ export class WebhookMetrics {
     registers: [this.registry],
   });
 
+  readonly connectionsCut = new Counter({
+    name: 'storage_policy_connections_cut_total',
+    help: 'Admission connections or HTTP/2 streams cut: by a request deadline (deadline) or refused by the per-address cap (per-address).',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
   readonly badRequests = new Counter({
     name: 'storage_policy_bad_requests_total',
     help: 'Requests answered with a 4xx client error (malformed or not an AdmissionReview v1).',

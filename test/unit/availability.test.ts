@@ -280,6 +280,7 @@ describe('availability', () => {
       const first = await Promise.all([open('127.0.0.1'), open('127.0.0.1'), open('127.0.0.1')]);
       assert.deepEqual(first, ['open', 'open', 'open']);
       assert.equal(await open('127.0.0.1'), 'refused');
+      assert.match(await (await fetch(`http://127.0.0.1:${server.opsPort}/metrics`)).text(), /storage_policy_connections_cut_total\{reason="per-address"\} 1/);
       assert.equal(await open('127.0.0.2'), 'open', 'another client address still gets a connection');
     } finally {
       held.forEach((socket) => socket.destroy());
