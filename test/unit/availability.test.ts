@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { lstat, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { constants as http2Constants, connect as http2Connect, type ClientHttp2Session } from 'node:http2';
 import { Agent, request as httpsRequest } from 'node:https';
@@ -19,44 +19,13 @@ import { buildServer } from '../../src/server/app.js';
 import { WebhookState } from '../../src/server/state.js';
 import { makeCertificateAuthority, makeClientCertificate, makeServingCertificate } from '../../src/server/tls.js';
 import { cluster, pvc, statefulSet, storageClass, template } from '../helpers.js';
-import { eventually, freePort } from '../loopback.js';
+import { ServeProcess } from '../serve-process.js';
 
 // The webhook never becomes the reason writes fail: each test runs a real `serve` process on loopback.
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const review = (uid: string, object: unknown = pvc({ storageClassName: 'gp3' }), kind = 'PersistentVolumeClaim', group = ''): string =>
   JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid, kind: { group, version: 'v1', kind }, namespace: 'payments', operation: 'CREATE', object } });
-
-class Served {
-  child: ChildProcess | undefined;
-  port = 0;
-  opsPort = 0;
-  exited: Promise<number | null> = Promise.resolve(null);
-
-  constructor(
-    readonly ca: string,
-    readonly args: string[],
-  ) {}
-
-  async start(): Promise<this> {
-    [this.port, this.opsPort] = [await freePort(), await freePort()];
-    const child = spawn(process.execPath, [CLI, 'serve', '--host=127.0.0.1', `--port=${this.port}`, '--ops-host=127.0.0.1', `--ops-port=${this.opsPort}`, '--log-level=warn', ...this.args], {
-      stdio: 'ignore',
-    });
-    this.child = child;
-    this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
-    await eventually('the webhook to be ready', async () => (await fetch(`http://127.0.0.1:${this.opsPort}/readyz`)).status === 200, 15_000);
-    return this;
-  }
-
-  rssMiB(): number {
-    return Number(/VmRSS:\s+(\d+)/.exec(spawnSync('cat', [`/proc/${this.child?.pid ?? 0}/status`], { encoding: 'utf8' }).stdout)?.[1] ?? 0) / 1024;
-  }
-
-  stop(): void {
-    if (this.child?.exitCode === null) this.child.kill('SIGKILL');
-  }
-}
 
 function h2Post(session: ClientHttp2Session, body: string): Promise<{ status: number; refused: boolean }> {
   return new Promise((resolve) => {
@@ -92,7 +61,7 @@ describe('availability', () => {
   after(() => rm(dir, { recursive: true, force: true }));
 
   it('drain: SIGTERM under HTTP/2 load sends GOAWAY, answers every stream it took (no 503) and exits 0', async () => {
-    const server = await new Served(ca.cert, [...certArgs, '--shutdown-delay-seconds=1', '--shutdown-timeout-seconds=10']).start();
+    const server = await new ServeProcess([...certArgs, '--shutdown-delay-seconds=1', '--shutdown-timeout-seconds=10']).start();
     const session = http2Connect(`https://127.0.0.1:${server.port}`, { ca: ca.cert });
     let goaway = false;
     session.on('goaway', () => (goaway = true));
@@ -124,7 +93,7 @@ describe('availability', () => {
   });
 
   it('drain: HTTP/1.1 keep-alive responses carry Connection: close, none is a 503', async () => {
-    const server = await new Served(ca.cert, [...certArgs, '--shutdown-delay-seconds=1', '--shutdown-timeout-seconds=10']).start();
+    const server = await new ServeProcess([...certArgs, '--shutdown-delay-seconds=1', '--shutdown-timeout-seconds=10']).start();
     const agent = new Agent({ keepAlive: true, maxSockets: 2, ca: ca.cert });
     const statuses: number[] = [];
     const connectionHeaders: string[] = [];
@@ -168,7 +137,7 @@ describe('availability', () => {
   });
 
   it('deadlines: HTTP/1.1 headers or body trickled byte by byte are cut at the request timeout', async () => {
-    const server = await new Served(ca.cert, [...certArgs, '--request-timeout-seconds=2']).start();
+    const server = await new ServeProcess([...certArgs, '--request-timeout-seconds=2']).start();
     const trickle = (prefix: string) =>
       new Promise<number>((resolve) => {
         const started = Date.now();
@@ -194,7 +163,7 @@ describe('availability', () => {
   });
 
   it('deadlines and stream bounds: an HTTP/2 flood of stalled streams is capped per connection, cancelled at the timeout, and memory stays bounded', async () => {
-    const server = await new Served(ca.cert, [...certArgs, '--request-timeout-seconds=2', '--max-concurrent-streams=100']).start();
+    const server = await new ServeProcess([...certArgs, '--request-timeout-seconds=2', '--max-concurrent-streams=100']).start();
     const session = http2Connect(`https://127.0.0.1:${server.port}`, { ca: ca.cert });
     session.on('error', () => undefined);
     try {
@@ -235,7 +204,7 @@ describe('availability', () => {
   it('probes and /metrics on their own port: they answer with mTLS required on the admission port', async () => {
     const clientCa = await makeCertificateAuthority('client CA');
     await writeFile(join(dir, 'client-ca.crt'), clientCa.cert);
-    const server = await new Served(ca.cert, [...certArgs, `--client-ca=${join(dir, 'client-ca.crt')}`]).start();
+    const server = await new ServeProcess([...certArgs, `--client-ca=${join(dir, 'client-ca.crt')}`]).start();
     try {
       assert.equal((await fetch(`http://127.0.0.1:${server.opsPort}/readyz`)).status, 200);
       assert.match(await (await fetch(`http://127.0.0.1:${server.opsPort}/metrics`)).text(), /storage_policy_policies_loaded/);
@@ -267,7 +236,7 @@ describe('availability', () => {
   });
 
   it('one client cannot take every admission slot: a per-address cap, other addresses still served', async () => {
-    const server = await new Served(ca.cert, [...certArgs, '--max-connections-per-address=3']).start();
+    const server = await new ServeProcess([...certArgs, '--max-connections-per-address=3']).start();
     const open = (localAddress: string) =>
       new Promise<'open' | 'refused'>((resolve) => {
         const socket = tlsConnect({ socket: netConnect({ host: '127.0.0.1', port: server.port, localAddress }), servername: '127.0.0.1', ca: ca.cert }, () => resolve('open'));
@@ -289,7 +258,7 @@ describe('availability', () => {
   });
 
   it('body budget: more large reviews at once than the budget answers 503 with Retry-After, then serves again', async () => {
-    const server = await new Served(ca.cert, [...certArgs, '--max-inflight-body-bytes=4194304']).start();
+    const server = await new ServeProcess([...certArgs, '--max-inflight-body-bytes=4194304']).start();
     const annotations = Object.fromEntries(Array.from({ length: 10_000 }, (_, index) => [`k${index}`, 'v'.repeat(200)]));
     const large = review('big', pvc({ storageClassName: 'gp3' }, { annotations }));
     const post = (body: string) =>
@@ -316,7 +285,7 @@ describe('availability', () => {
   });
 
   it('TLS 1.2: only ECDHE with AEAD; CBC suites are refused', async () => {
-    const server = await new Served(ca.cert, certArgs).start();
+    const server = await new ServeProcess(certArgs).start();
     const handshake = (ciphers: string) =>
       new Promise<string>((resolve) => {
         const socket = tlsConnect({ host: '127.0.0.1', port: server.port, ca: ca.cert, maxVersion: 'TLSv1.2', ciphers }, () => {

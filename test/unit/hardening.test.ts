@@ -1,12 +1,9 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { BUNDLED_POLICIES_DIR, loadPolicyDir } from '../../src/policy/load.js';
@@ -14,9 +11,8 @@ import { buildServer } from '../../src/server/app.js';
 import { WebhookState } from '../../src/server/state.js';
 import { makeCertificateAuthority, makeClientCertificate, makeServingCertificate } from '../../src/server/tls.js';
 import { cluster, pvc } from '../helpers.js';
-import { freePort } from '../loopback.js';
+import { ServeProcess } from '../serve-process.js';
 
-const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const BODY = JSON.stringify({
   apiVersion: 'admission.k8s.io/v1',
   kind: 'AdmissionReview',
@@ -41,24 +37,6 @@ function post(port: number, ca: string, extra: { cert?: string; key?: string } =
     request.on('error', reject);
     request.end(BODY);
   });
-}
-
-function rssKiB(pid: number): number {
-  return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
-}
-
-async function startServe(args: string[], port: number, ca: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--host=127.0.0.1', `--port=${port}`, '--ops-port=0', '--ops-host=127.0.0.1', '--log-level=warn', ...args], { stdio: 'ignore' });
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    try {
-      if ((await post(port, ca)).status === 200) return child;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new Error('webhook did not start');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 describe('hardening', () => {
@@ -99,11 +77,11 @@ describe('hardening', () => {
   });
 
   it('far more connections than allowed: the extra ones are refused, memory stays bounded, service continues', async () => {
-    const port = await freePort();
-    const child = await startServe([...certArgs, '--max-connections=50'], port, ca.cert);
+    const server = await new ServeProcess([...certArgs, '--max-connections=50']).start();
+    const port = server.port;
     const sockets: TLSSocket[] = [];
     try {
-      const before = rssKiB(child.pid ?? 0);
+      const before = server.rssMiB();
       const outcomes = await Promise.all(
         Array.from(
           { length: 600 },
@@ -119,20 +97,20 @@ describe('hardening', () => {
       );
       const open = outcomes.filter((outcome) => outcome === 'open').length;
       assert.ok(open <= 50, `${open} connections were accepted`);
-      const growthMiB = (rssKiB(child.pid ?? 0) - before) / 1024;
+      const growthMiB = server.rssMiB() - before;
       assert.ok(growthMiB < 64, `RSS grew ${growthMiB.toFixed(1)} MiB`);
       sockets.forEach((socket) => socket.destroy());
       await new Promise((resolve) => setTimeout(resolve, 200));
       assert.equal((await post(port, ca.cert)).status, 200);
     } finally {
       sockets.forEach((socket) => socket.destroy());
-      child.kill('SIGKILL');
+      server.stop();
     }
   });
 
   it('a stalled request body times out instead of holding the connection', async () => {
-    const port = await freePort();
-    const child = await startServe([...certArgs, '--request-timeout-seconds=1'], port, ca.cert);
+    const server = await new ServeProcess([...certArgs, '--request-timeout-seconds=1']).start();
+    const port = server.port;
     try {
       const started = Date.now();
       const outcome = await new Promise<string>((resolve) => {
@@ -148,25 +126,25 @@ describe('hardening', () => {
       assert.ok(seconds < 5, `took ${seconds}s`);
       assert.match(outcome, /status 408|closed/);
     } finally {
-      child.kill('SIGKILL');
+      server.stop();
     }
   });
 
   it('kill -9 under load, restart: serves again at once (no state to recover)', async () => {
-    const port = await freePort();
-    const first = await startServe(certArgs, port, ca.cert);
+    const first = await new ServeProcess(certArgs).start();
+    const port = first.port;
     const load = Array.from({ length: 50 }, () => post(port, ca.cert).catch(() => ({ status: 0, headers: {} })));
-    first.kill('SIGKILL');
+    first.stop();
     await Promise.all(load);
-    await new Promise((resolve) => first.once('exit', resolve));
+    await first.exited;
     const restarted = Date.now();
-    const second = await startServe(certArgs, port, ca.cert);
+    const second = await new ServeProcess(certArgs, { port }).start();
     try {
       const seconds = (Date.now() - restarted) / 1000;
       assert.ok(seconds < 10, `serving again after ${seconds}s`);
       assert.equal((await post(port, ca.cert)).status, 200);
     } finally {
-      second.kill('SIGKILL');
+      second.stop();
     }
   });
 
@@ -174,25 +152,16 @@ describe('hardening', () => {
     const clientCa = await makeCertificateAuthority('apiserver client CA');
     const client = await makeClientCertificate('kube-apiserver', clientCa);
     await writeFile(join(dir, 'client-ca.crt'), clientCa.cert);
-    const port = await freePort();
-    const child = spawn(
-      process.execPath,
-      [CLI, 'serve', '--host=127.0.0.1', `--port=${port}`, '--ops-port=0', '--ops-host=127.0.0.1', '--log-level=warn', ...certArgs, `--client-ca=${join(dir, 'client-ca.crt')}`],
-      { stdio: 'ignore' },
-    );
+    const server = await new ServeProcess([...certArgs, `--client-ca=${join(dir, 'client-ca.crt')}`]).start();
+    const port = server.port;
     try {
-      const deadline = Date.now() + 15_000;
-      let answer: Answer | undefined;
-      while (!answer && Date.now() < deadline) {
-        answer = await post(port, ca.cert, { cert: client.cert, key: client.key }).catch(() => undefined);
-        if (!answer) await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-      assert.equal(answer?.status, 200);
+      const answer = await post(port, ca.cert, { cert: client.cert, key: client.key });
+      assert.equal(answer.status, 200);
       await assert.rejects(post(port, ca.cert));
       const stranger = await makeClientCertificate('someone', await makeCertificateAuthority('other CA'));
       await assert.rejects(post(port, ca.cert, { cert: stranger.cert, key: stranger.key }));
     } finally {
-      child.kill('SIGKILL');
+      server.stop();
     }
   });
 });

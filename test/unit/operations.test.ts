@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { cp, mkdir, mkdtemp, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { connect as http2Connect } from 'node:http2';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { BUNDLED_POLICIES_DIR, loadPolicyDir } from '../../src/policy/load.js';
@@ -14,9 +12,8 @@ import { WebhookMetrics } from '../../src/server/metrics.js';
 import { WebhookState } from '../../src/server/state.js';
 import { makeCertificateAuthority, makeServingCertificate } from '../../src/server/tls.js';
 import { cluster, pvc } from '../helpers.js';
-import { eventually, freePort } from '../loopback.js';
-
-const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+import { eventually } from '../loopback.js';
+import { ServeProcess } from '../serve-process.js';
 
 function review(object: unknown, uid = 'op-1'): string {
   return JSON.stringify({
@@ -43,44 +40,9 @@ function get(port: number, path: string, ca: string, method = 'GET', body?: stri
   });
 }
 
-class ServeProcess {
-  child: ChildProcess | undefined;
-  port = 0;
-  opsPort = 0;
-  output = '';
-  exitCode: Promise<number | null> = Promise.resolve(null);
-
-  constructor(
-    readonly ca: string,
-    readonly args: string[],
-  ) {}
-
-  async start(): Promise<void> {
-    this.port = await freePort();
-    this.opsPort = await freePort();
-    this.child = spawn(process.execPath, [CLI, 'serve', '--host=127.0.0.1', `--port=${this.port}`, '--ops-host=127.0.0.1', `--ops-port=${this.opsPort}`, '--log-level=info', ...this.args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    this.child.stdout?.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
-    this.child.stderr?.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
-    const child = this.child;
-    this.exitCode = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
-    await eventually('the webhook to be ready', async () => (await get(this.port, '/readyz', this.ca)).status === 200, 15_000);
-  }
-
-  /** A GET on the plain-HTTP operations port (probes, /metrics). */
-  async ops(path: string): Promise<Response> {
-    const response = await fetch(`http://127.0.0.1:${this.opsPort}${path}`);
-    return { status: response.status, text: await response.text() };
-  }
-
-  validate(object: unknown): Promise<Response> {
-    return get(this.port, '/validate', this.ca, 'POST', review(object));
-  }
-
-  stop(): void {
-    if (this.child?.exitCode === null) this.child.kill('SIGKILL');
-  }
+/** A review POSTed to a running webhook's admission port. */
+function validate(server: ServeProcess, ca: string, object: unknown): Promise<Response> {
+  return get(server.port, '/validate', ca, 'POST', review(object));
 }
 
 describe('operations', () => {
@@ -107,15 +69,15 @@ describe('operations', () => {
     const policies = join(dir, 'broken-reload');
     await mkdir(policies);
     await writeFile(join(policies, 'p.yaml'), 'apiVersion: storage-policy-webhook.io/v1alpha1\nkind: StoragePolicy\nmetadata: {name: p}\nspec:\n  match: {}\n  storageClasses: {allowed: [gp3]}\n');
-    const server = new ServeProcess(ca.cert, [`--cert=${certFile}`, `--key=${keyFile}`, `--policies=${policies}`]);
+    const server = new ServeProcess([`--cert=${certFile}`, `--key=${keyFile}`, `--policies=${policies}`], { logLevel: 'info' });
     await server.start();
     try {
-      assert.match((await server.validate(io2Claim)).text, /"allowed":false/);
+      assert.match((await validate(server, ca.cert, io2Claim)).text, /"allowed":false/);
       await writeFile(join(policies, 'p.yaml'), 'apiVersion: storage-policy-webhook.io/v1alpha1\nkind: StoragePolicy\nmetadata: {name: p}\nspec:\n  match: {}\n  storageClasses: {alowed: [io2]}\n');
       await eventually('the failed reload to be counted', async () => /storage_policy_policy_reloads_total\{result="failure"\} 1/.test((await server.ops('/metrics')).text));
       assert.match(server.output, /policy reload failed; the last good set keeps serving/);
       assert.match(server.output, /"line":6,"column":20/);
-      assert.match((await server.validate(io2Claim)).text, /"allowed":false/, 'the last good set still denies');
+      assert.match((await validate(server, ca.cert, io2Claim)).text, /"allowed":false/, 'the last good set still denies');
       assert.equal((await get(server.port, '/readyz', ca.cert)).status, 200);
     } finally {
       server.stop();
@@ -130,15 +92,15 @@ describe('operations', () => {
     await writeFile(join(mount, '..v1', 'p.yaml'), policy('gp3'));
     await symlink('..v1', join(mount, '..data'));
     await symlink(join('..data', 'p.yaml'), join(mount, 'p.yaml'));
-    const server = new ServeProcess(ca.cert, [`--cert=${certFile}`, `--key=${keyFile}`, `--policies=${mount}`]);
+    const server = new ServeProcess([`--cert=${certFile}`, `--key=${keyFile}`, `--policies=${mount}`], { logLevel: 'info' });
     await server.start();
     try {
-      assert.match((await server.validate(io2Claim)).text, /"allowed":false/);
+      assert.match((await validate(server, ca.cert, io2Claim)).text, /"allowed":false/);
       await mkdir(join(mount, '..v2'));
       await writeFile(join(mount, '..v2', 'p.yaml'), policy('gp3, io2'));
       await symlink('..v2', join(mount, '..data_tmp'));
       await rename(join(mount, '..data_tmp'), join(mount, '..data'));
-      await eventually('the swapped set to serve', async () => /"allowed":true/.test((await server.validate(io2Claim)).text));
+      await eventually('the swapped set to serve', async () => /"allowed":true/.test((await validate(server, ca.cert, io2Claim)).text));
     } finally {
       server.stop();
     }
@@ -147,7 +109,7 @@ describe('operations', () => {
   it('a rotated certificate serves new connections while an open connection keeps working', async () => {
     const tlsDir = join(dir, 'rotate');
     await cp(join(dir, 'tls'), tlsDir, { recursive: true });
-    const server = new ServeProcess(ca.cert, [`--cert=${join(tlsDir, 'tls.crt')}`, `--key=${join(tlsDir, 'tls.key')}`]);
+    const server = new ServeProcess([`--cert=${join(tlsDir, 'tls.crt')}`, `--key=${join(tlsDir, 'tls.key')}`], { logLevel: 'info' });
     await server.start();
     const session = http2Connect(`https://127.0.0.1:${server.port}`, { ca: ca.cert });
     const h2get = (path: string) =>
@@ -176,7 +138,7 @@ describe('operations', () => {
   });
 
   it('SIGTERM: readiness fails first, a request in flight completes, then the process exits 0', async () => {
-    const server = new ServeProcess(ca.cert, [`--cert=${certFile}`, `--key=${keyFile}`, '--shutdown-delay-seconds=3', '--shutdown-timeout-seconds=10']);
+    const server = new ServeProcess([`--cert=${certFile}`, `--key=${keyFile}`, '--shutdown-delay-seconds=3', '--shutdown-timeout-seconds=10'], { logLevel: 'info' });
     await server.start();
     const body = review(pvc({ storageClassName: 'gp3' }), 'in-flight');
     const inFlight = new Promise<Response>((resolve, reject) => {
@@ -207,7 +169,7 @@ describe('operations', () => {
     const response = await inFlight;
     assert.equal(response.status, 200);
     assert.match(response.text, /"uid":"in-flight"/);
-    assert.equal(await server.exitCode, 0);
+    assert.equal(await server.exited, 0);
   });
 });
 

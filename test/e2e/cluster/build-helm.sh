@@ -7,7 +7,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=versions.env
 . "$here/versions.env"
 version=${1:-$HELM_VERSION}
-cache_root=${STORAGE_POLICY_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/storage-policy-webhook}
+# shellcheck source=cache-root.sh
+. "$(dirname "$0")/cache-root.sh"
 bin="$cache_root/helm/$version/helm"
 if [ -x "$bin" ]; then
   echo "helm $version: cached in $bin" >&2

@@ -8,7 +8,8 @@ version=${1:?usage: build.sh VERSION (e.g. v1.37.2)}
 minor=${version#v1.}
 minor=${minor%%.*}
 staging_version="v0.${version#v1.}"
-cache_root=${STORAGE_POLICY_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/storage-policy-webhook}
+# shellcheck source=cache-root.sh
+. "$(dirname "$0")/cache-root.sh"
 cache="$cache_root/kubernetes/$version"
 bin="$cache/bin"
 tools="kube-apiserver kube-controller-manager kubectl etcd"
