@@ -8,6 +8,9 @@ import type { TLSSocket } from 'node:tls';
 // rollout (GOAWAY on HTTP/2, `Connection: close` on HTTP/1.1). The API server sends all its webhook calls
 // over one long-lived HTTP/2 connection, so closing it without GOAWAY would fail every write on it.
 
+/** How long a retired HTTP/2 session stays after its GOAWAY, so the frame is sent before the socket closes. */
+const GOAWAY_FLUSH_MS = 100;
+
 interface ConnectionLimits {
   /** Headers and body of one HTTP/1.1 request, or one HTTP/2 stream, must arrive within this. */
   requestTimeoutMs: number;
@@ -28,7 +31,8 @@ interface Http1Connection {
 
 export class ConnectionGuard {
   private readonly http1 = new Map<TLSSocket | Socket, Http1Connection>();
-  private readonly sessions = new Set<ServerHttp2Session>();
+  /** Open HTTP/2 sessions, each with how to retire it in a drain. */
+  private readonly sessions = new Map<ServerHttp2Session, () => void>();
   private readonly perAddress = new Map<string, number>();
   private draining = false;
   /** From SIGTERM on, HTTP/1.1 responses say Connection: close, so clients reconnect (elsewhere) in time. */
@@ -120,27 +124,36 @@ export class ConnectionGuard {
    * needs one, and a client that trickles a HEADERS frame cannot hold a session open forever.
    */
   private trackSession(session: ServerHttp2Session): void {
-    this.sessions.add(session);
     let active = 0;
     let idle: NodeJS.Timeout | undefined;
     const armIdle = (): void => {
       clearTimeout(idle);
       idle = setTimeout(() => session.close(), this.limits.sessionIdleMs).unref();
     };
+    // During a drain: GOAWAY, then the session goes once its last stream is answered. Node's close() alone may
+    // leave a session open while the client keeps its end, which would hold the rollout to its timeout. The
+    // pause lets the GOAWAY frame reach the client first.
+    const retire = (): void => {
+      session.close();
+      if (active === 0) setTimeout(() => session.destroy(), GOAWAY_FLUSH_MS).unref();
+    };
+    this.sessions.set(session, retire);
     armIdle();
     session.on('stream', (stream: ServerHttp2Stream) => {
       active += 1;
       clearTimeout(idle);
       stream.once('close', () => {
         active -= 1;
-        if (active === 0) armIdle();
+        if (active > 0) return;
+        if (this.draining) retire();
+        else armIdle();
       });
     });
     session.once('close', () => {
       clearTimeout(idle);
       this.sessions.delete(session);
     });
-    if (this.draining) session.close();
+    if (this.draining) retire();
   }
 
   get open(): number {
@@ -161,7 +174,7 @@ export class ConnectionGuard {
     this.closingHttp1 = true;
     this.draining = true;
     this.server.close();
-    for (const session of this.sessions) session.close();
+    for (const retire of this.sessions.values()) retire();
     for (const connection of this.http1.values()) if (connection.active === 0) connection.socket.end();
     return new Promise((resolve) => {
       const check = (): void => {
