@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { stringAt, type JsonObject } from '../core/json.js';
 import { isClusterScoped } from '../core/storage.js';
 import type { Engine, ResolvedFinding } from '../engine/engine.js';
@@ -5,13 +6,15 @@ import { reviewInputOf } from '../engine/pipeline.js';
 
 // What already violates: existing objects judged by the admission engine, as PolicyReports
 // (wgpolicyk8s.io/v1alpha2, the format Kyverno, Kubewarden and report UIs share). An existing object is judged
-// as if it were created now, so a finding's result says what a write of it would meet: deny -> fail,
-// warn and audit -> warn; a governing policy with nothing to say -> pass.
+// as an unchanged UPDATE judges it (the findings marked "(existing)"), each with its policy's action:
+// deny -> fail, warn and audit -> warn; a governing policy with nothing to say -> pass.
 
 export const REPORT_API_VERSION = 'wgpolicyk8s.io/v1alpha2';
 /** Results per report object; beyond, the report is split (…-2, …-3), keeping each far under etcd's 1.5 MiB. */
 export const MAX_RESULTS_PER_REPORT = 500;
-const SOURCE = 'storage-policy-webhook';
+export const REPORT_SOURCE = 'storage-policy-webhook';
+/** The label that marks the reports this webhook owns, so a writer finds and prunes only its own. */
+export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 
 type Result = 'pass' | 'fail' | 'warn';
 
@@ -27,11 +30,18 @@ interface ReportResult {
   timestamp: { seconds: number; nanos: number };
 }
 
-interface PolicyReport {
+export interface PolicyReport {
   apiVersion: typeof REPORT_API_VERSION;
   kind: 'PolicyReport' | 'ClusterPolicyReport';
   metadata: { name: string; namespace?: string; labels: Record<string, string> };
   summary: { pass: number; fail: number; warn: number; error: number; skip: number };
+  results: ReportResult[];
+}
+
+/** One object's results, with the key reports sort it by. */
+export interface AuditedObject {
+  namespace: string;
+  sortKey: string;
   results: ReportResult[];
 }
 
@@ -40,34 +50,56 @@ function resultOf(finding: ResolvedFinding): { result: Result; severity: 'high' 
   return { result: 'warn', severity: finding.action === 'warn' ? 'medium' : 'low' };
 }
 
-/** Every result for one existing object: a finding each, and a pass for each governing policy with none. */
-function resultsFor(engine: Engine, object: JsonObject, seconds: number): { namespace: string; results: ReportResult[] } | undefined {
-  const input = reviewInputOf({ object, operation: 'CREATE' });
+/**
+ * Every result for one existing object: a result per finding and a pass for each governing policy with none,
+ * each carrying in `properties` what the object's claims provision (IOPS, MiB/s). undefined: not a governed kind.
+ */
+export function auditObject(engine: Engine, object: JsonObject, seconds: number): AuditedObject | undefined {
+  const input = reviewInputOf({ object, operation: 'UPDATE', oldObject: object });
   if (!input) return undefined;
+  const uid = stringAt(object, 'metadata', 'uid');
   const resource = {
     apiVersion: stringAt(object, 'apiVersion') ?? '',
     kind: input.kind,
     name: input.name,
     ...(isClusterScoped(input.kind) ? {} : { namespace: input.namespace }),
-    ...(stringAt(object, 'metadata', 'uid') ? { uid: stringAt(object, 'metadata', 'uid') } : {}),
+    ...(uid ? { uid } : {}),
   };
   const timestamp = { seconds, nanos: 0 };
-  const findings = engine.validate(input);
+  const findings = engine.judgeExisting(input);
+  const quote = input.kind === 'PersistentVolumeClaim' || input.kind === 'StatefulSet' ? engine.provisioned(input) : undefined;
+  const provisioned: Record<string, string> =
+    quote && (quote.iops > 0 || quote.throughputMiBps > 0) ? { provisionedIops: String(quote.iops), provisionedThroughputMiBps: String(quote.throughputMiBps) } : {};
   const results: ReportResult[] = findings.map((finding) => ({
-    source: SOURCE,
+    source: REPORT_SOURCE,
     policy: finding.policy.name,
     rule: finding.rule,
     ...resultOf(finding),
     message: `${finding.path}: ${finding.message}`,
     resources: [resource],
-    properties: { path: finding.path },
+    properties: { path: finding.path, ...provisioned },
     timestamp,
   }));
   const judged = new Set(findings.map((finding) => finding.policy.name));
   for (const policy of engine.index.match(input.kind, input.namespace, engine.lookup).policies) {
-    if (!judged.has(policy.name)) results.push({ source: SOURCE, policy: policy.name, rule: 'all', result: 'pass', message: 'no violation', resources: [resource], timestamp });
+    if (judged.has(policy.name)) continue;
+    results.push({
+      source: REPORT_SOURCE,
+      policy: policy.name,
+      rule: 'all',
+      result: 'pass',
+      message: 'no violation',
+      resources: [resource],
+      ...(Object.keys(provisioned).length > 0 ? { properties: provisioned } : {}),
+      timestamp,
+    });
   }
-  return { namespace: input.namespace, results };
+  results.sort((a, b) => compare(`${a.policy}\u0000${a.rule}\u0000${a.message}`, `${b.policy}\u0000${b.rule}\u0000${b.message}`));
+  return { namespace: input.namespace, sortKey: `${input.kind}/${input.name}`, results };
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function summaryOf(results: ReportResult[]): PolicyReport['summary'] {
@@ -81,33 +113,57 @@ function summaryOf(results: ReportResult[]): PolicyReport['summary'] {
  * VolumeAttributesClasses), split every MAX_RESULTS_PER_REPORT results, in a stable order (namespace, then
  * object, then policy and rule) so that unchanged inputs give identical reports.
  */
-export function auditReports(engine: Engine, objects: JsonObject[], now = new Date()): PolicyReport[] {
-  const seconds = Math.floor(now.getTime() / 1000);
-  const byNamespace = new Map<string, ReportResult[]>();
-  for (const object of objects) {
-    const audited = resultsFor(engine, object, seconds);
-    if (!audited || audited.results.length === 0) continue;
-    const list = byNamespace.get(audited.namespace) ?? [];
-    list.push(...audited.results);
-    byNamespace.set(audited.namespace, list);
+export function reportsOf(audited: Iterable<AuditedObject>): PolicyReport[] {
+  const byNamespace = new Map<string, AuditedObject[]>();
+  for (const entry of audited) {
+    if (entry.results.length === 0) continue;
+    const list = byNamespace.get(entry.namespace);
+    if (list) list.push(entry);
+    else byNamespace.set(entry.namespace, [entry]);
   }
-  const key = (entry: ReportResult): string => `${entry.resources[0]?.kind ?? ''}/${entry.resources[0]?.name ?? ''}\u0000${entry.policy}\u0000${entry.rule}\u0000${entry.message}`;
   const reports: PolicyReport[] = [];
   for (const namespace of [...byNamespace.keys()].sort()) {
-    const results = (byNamespace.get(namespace) ?? []).sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+    const results = (byNamespace.get(namespace) ?? []).sort((a, b) => compare(a.sortKey, b.sortKey)).flatMap((entry) => entry.results);
     for (let start = 0, part = 1; start < results.length; start += MAX_RESULTS_PER_REPORT, part += 1) {
       const slice = results.slice(start, start + MAX_RESULTS_PER_REPORT);
-      const name = part === 1 ? SOURCE : `${SOURCE}-${part}`;
       reports.push({
         apiVersion: REPORT_API_VERSION,
         kind: namespace === '' ? 'ClusterPolicyReport' : 'PolicyReport',
-        metadata: { name, ...(namespace === '' ? {} : { namespace }), labels: { 'app.kubernetes.io/managed-by': SOURCE } },
+        metadata: { name: part === 1 ? REPORT_SOURCE : `${REPORT_SOURCE}-${part}`, ...(namespace === '' ? {} : { namespace }), labels: { [MANAGED_BY_LABEL]: REPORT_SOURCE } },
         summary: summaryOf(slice),
         results: slice,
       });
     }
   }
   return reports;
+}
+
+export function auditReports(engine: Engine, objects: JsonObject[], now = new Date()): PolicyReport[] {
+  const seconds = Math.floor(now.getTime() / 1000);
+  return reportsOf(objects.flatMap((object) => auditObject(engine, object, seconds) ?? []));
+}
+
+/** A digest of what a report says, timestamps left out: a writer rewrites a report only when this changes. */
+export function reportDigest(report: PolicyReport): string {
+  const hash = createHash('sha256');
+  hash.update(JSON.stringify([report.kind, report.metadata, report.summary]));
+  for (const result of report.results) hash.update(JSON.stringify({ ...result, timestamp: undefined }));
+  return hash.digest('hex').slice(0, 32);
+}
+
+/** Results that are not pass, counted by policy, rule and namespace (the audit's violations metric). */
+export function violationCounts(audited: Iterable<AuditedObject>): Map<string, { policy: string; rule: string; namespace: string; count: number }> {
+  const counts = new Map<string, { policy: string; rule: string; namespace: string; count: number }>();
+  for (const entry of audited) {
+    for (const result of entry.results) {
+      if (result.result === 'pass') continue;
+      const key = `${result.policy}\u0000${result.rule}\u0000${entry.namespace}`;
+      const count = counts.get(key);
+      if (count) count.count += 1;
+      else counts.set(key, { policy: result.policy, rule: result.rule, namespace: entry.namespace, count: 1 });
+    }
+  }
+  return counts;
 }
 
 export function formatReportsText(reports: PolicyReport[]): string {

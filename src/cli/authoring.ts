@@ -1,6 +1,7 @@
 import { stringify } from 'yaml';
-import { auditReports, formatReportsText } from '../audit/reports.js';
-import { stringAt } from '../core/json.js';
+import { Auditor } from '../audit/auditor.js';
+import { formatReportsText } from '../audit/reports.js';
+import type { JsonObject } from '../core/json.js';
 import { GOVERNED_KINDS, type GovernedKind } from '../core/storage.js';
 import { Engine } from '../engine/engine.js';
 import { readManifests } from '../io/manifests.js';
@@ -28,34 +29,49 @@ export const EXPLAIN_OPTIONS: OptionSpec[] = [
 ];
 
 export const AUDIT_OPTIONS: OptionSpec[] = [
+  { name: 'kubeconfig', type: 'string', help: 'audit the live cluster this kubeconfig reaches (reads PVCs, StatefulSets, classes, namespaces, nodes)' },
   {
     name: 'inventory',
     type: 'string',
     multiple: true,
-    help: 'YAML files or folders of the objects to audit (PVCs, StatefulSets, StorageClasses, VolumeAttributesClasses) and the cluster they live in',
+    help: 'or: YAML files or folders of the objects to audit (PVCs, StatefulSets, StorageClasses, VolumeAttributesClasses) and the cluster they live in',
   },
   { name: 'policies', type: 'string', env: 'POLICIES_DIR', default: BUNDLED_POLICIES_DIR, help: 'folder of policy files' },
   { name: 'namespace', short: 'n', type: 'string', help: 'only this namespace (cluster-scoped objects left out)' },
   { name: 'output', short: 'o', type: 'string', default: 'text', help: 'text, json or yaml (a v1 List of PolicyReport and ClusterPolicyReport objects)' },
 ];
 
-/** What existing objects violate, as PolicyReports: exit 0 when nothing fails, 1 when something does. */
-export async function auditCommand(values: ParsedOptions): Promise<CommandOutput> {
+/** The objects to audit, from a live cluster or from files; a string is the input problem (exit 2). */
+async function auditedObjects(values: ParsedOptions): Promise<JsonObject[] | string> {
   const paths = listOption(values, 'inventory');
-  if (paths.length === 0) throw new UsageError('audit needs --inventory FILE_OR_DIR');
+  const kubeconfig = stringOption(values, 'kubeconfig');
+  if ((paths.length === 0) === (kubeconfig === undefined)) throw new UsageError('audit needs one of --kubeconfig FILE or --inventory FILE_OR_DIR');
+  if (kubeconfig !== undefined) {
+    // Loaded only here: the client library is the CLI's heaviest import and no other command needs it.
+    const [{ loadKubeConfig }, { listCluster }] = await Promise.all([import('../lookup/kube-api.js'), import('../lookup/cluster-cache.js')]);
+    try {
+      return await listCluster(loadKubeConfig(kubeconfig));
+    } catch (error) {
+      return `cannot read the cluster: ${(error as Error).message}`;
+    }
+  }
+  const { manifests, problems } = await readManifests(paths);
+  return problems.length > 0 ? problems.map(formatProblem).join('\n') : manifests.map((manifest) => manifest.object);
+}
+
+/** What existing objects violate, as PolicyReports: exit 0 when nothing fails, 1 when something does, 2 on bad input. */
+export async function auditCommand(values: ParsedOptions): Promise<CommandOutput> {
   const output = stringOption(values, 'output') ?? 'text';
   if (!['text', 'json', 'yaml'].includes(output)) throw new UsageError(`-o must be text, json or yaml, not ${output}`);
   const { policies } = await loadPolicyDir(stringOption(values, 'policies') ?? BUNDLED_POLICIES_DIR);
-  const { manifests, problems } = await readManifests(paths);
-  if (problems.length > 0) return { code: 2, stdout: '', stderr: problems.map(formatProblem).join('\n') };
+  const objects = await auditedObjects(values);
+  if (typeof objects === 'string') return { code: 2, stdout: '', stderr: objects };
   const state = new ClusterState();
-  addToState(
-    state,
-    manifests.map((manifest) => manifest.object),
-  );
-  const namespace = stringOption(values, 'namespace');
-  const objects = manifests.map((manifest) => manifest.object).filter((object) => namespace === undefined || stringAt(object, 'metadata', 'namespace') === namespace);
-  const reports = auditReports(new Engine(policies, state), objects);
+  addToState(state, objects);
+  const auditor = new Auditor();
+  for (const object of objects) auditor.upsert(object);
+  auditor.run(new Engine(policies, state));
+  const reports = auditor.reports(stringOption(values, 'namespace'));
   const failed = reports.some((report) => report.summary.fail > 0);
   const list = { apiVersion: 'v1', kind: 'List', items: reports };
   const stdout = output === 'json' ? JSON.stringify(list, null, 2) : output === 'yaml' ? stringify(list).trimEnd() : formatReportsText(reports);

@@ -34,7 +34,7 @@ Usage:
   storage-policy lint [DIR] [options]     validate a policy folder (default: the bundled policies) and check it as a set; exit 1 on errors
   storage-policy test [PATH]              run the policy test suites (*.test.yaml) under PATH (default: the bundled policies); exit 1 on a failure
   storage-policy explain -n NS [options]  which policies govern a namespace (or --kind StorageClass), why, and what they do
-  storage-policy audit --inventory PATH [options]  what existing objects violate, as PolicyReports; exit 1 when something fails
+  storage-policy audit (--kubeconfig FILE | --inventory PATH) [options]  what existing objects violate, as PolicyReports; exit 1 when something fails
   storage-policy certs --out DIR [options] make a CA and serving certificate, and the webhook configurations with caBundle
 
 Exit codes: 0 allowed, valid or passed; 1 denied, invalid policies or failed tests; 2 usage or input errors.

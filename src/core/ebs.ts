@@ -1,4 +1,6 @@
 import { parameterValue } from './capabilities.js';
+import { roundUpGiB } from './quantity.js';
+import type { AttributesClassInfo, StorageClassInfo } from './storage.js';
 
 // AWS EBS provisioning as aws-ebs-csi-driver does it (v1.50 and later). The in-tree kubernetes.io/aws-ebs
 // plugin is gone (CSI migration GA 1.25, removed 1.27): csi-translation-lib (plugins/aws_ebs.go) hands such a
@@ -217,4 +219,20 @@ export function quoteThroughput(settings: EbsClassSettings, limits: EbsLimits | 
   const byIops = Math.floor(provisionedIops * throughputLimits.maxPerIops);
   if (mibps > byIops) return { outcome: 'fails', mibps, reason: 'above-ratio', limit: byIops };
   return { outcome: 'provisioned', mibps, requested: parsed !== undefined && parsed > 0 };
+}
+
+/** IOPS and throughput (MiB/s) a volume provisions. */
+export interface Provisioned {
+  iops: number;
+  throughputMiBps: number;
+}
+
+/** What a claim of `requestBytes` provisions from its class (and VolumeAttributesClass), by the facts table: the most a volume can get. */
+export function provisionedBy(storageClass: StorageClassInfo | undefined, attributes: AttributesClassInfo | undefined, requestBytes: number | undefined): Provisioned {
+  if (!storageClass || requestBytes === undefined || !isEbsProvisioner(storageClass.provisioner)) return { iops: 0, throughputMiBps: 0 };
+  const settings = readEbsClass(storageClass.provisioner, effectiveParameters(storageClass.parameters, attributes?.parameters));
+  const limits = ebsLimits(settings.type, undefined);
+  const iops = quoteIops(settings, roundUpGiB(requestBytes), limits);
+  const throughput = quoteThroughput(settings, limits, iops);
+  return { iops: iops.outcome === 'provisioned' ? iops.iops : 0, throughputMiBps: throughput.outcome === 'provisioned' ? throughput.mibps : 0 };
 }

@@ -24,6 +24,13 @@ export function stringAt(value: unknown, ...keys: string[]): string | undefined 
   return typeof leaf === 'string' ? leaf : undefined;
 }
 
+export function numberAt(value: unknown, ...keys: string[]): number | undefined {
+  const parent = keys.length > 1 ? objectAt(value, ...keys.slice(0, -1)) : value;
+  if (!isObject(parent)) return undefined;
+  const leaf = parent[keys[keys.length - 1] ?? ''];
+  return typeof leaf === 'number' ? leaf : undefined;
+}
+
 export function arrayAt(value: unknown, ...keys: string[]): JsonValue[] | undefined {
   const parent = keys.length > 1 ? objectAt(value, ...keys.slice(0, -1)) : value;
   if (!isObject(parent)) return undefined;

@@ -1,4 +1,5 @@
 import { buildCapabilityTable, type CapabilityTable } from '../core/capabilities.js';
+import { provisionedBy, type Provisioned } from '../core/ebs.js';
 import type { JsonObject } from '../core/json.js';
 import { applyOperations, type PatchOperation } from '../core/patch.js';
 import { claimsOf, pickClusterDefault, type Claim, type GovernedKind } from '../core/storage.js';
@@ -188,16 +189,48 @@ export class Engine {
     const raw = [...matchFindings, ...this.findings(input, input.object, policies, settings)];
     const before =
       input.operation === 'UPDATE' && input.oldObject ? new Set(this.findings({ ...input, object: input.oldObject }, input.oldObject, policies, settings).map(findingKey)) : new Set<string>();
-    const seen = new Set<string>();
-    const findings: ResolvedFinding[] = [];
-    for (const finding of raw) {
-      const dedupe = `${finding.rule}\u0000${finding.path}\u0000${finding.message}`;
-      if (seen.has(dedupe)) continue;
-      seen.add(dedupe);
-      const preexisting = before.has(findingKey(finding));
-      const action = resolveAction(finding);
-      findings.push({ ...finding, action: preexisting && action === 'deny' ? 'warn' : action, preexisting });
-    }
-    return findings;
+    return resolveFindings(raw, (finding) => before.has(findingKey(finding)));
   }
+
+  /**
+   * Judges an object that is already stored, as its findings stand when it is updated unchanged (what an
+   * UPDATE reports as "(existing)"), each with the action its policy gives it: the audit's question, which is
+   * what the object violates, not whether a write of it would pass.
+   */
+  judgeExisting(input: ReviewInput): ResolvedFinding[] {
+    const { policies, findings: matchFindings } = this.index.match(input.kind, input.namespace, this.lookup);
+    if (policies.length === 0 && matchFindings.length === 0) return [];
+    const existing = { ...input, operation: 'UPDATE' as const, oldObject: input.object };
+    const raw = [...matchFindings, ...this.findings(existing, input.object, policies, composeSettings(policies))];
+    return resolveFindings(raw, () => false).map((finding) => ({ ...finding, preexisting: true }));
+  }
+
+  /** IOPS and throughput the object's claims provision in all (a template's claim once per replica), from the classes they resolve to. */
+  provisioned(input: ReviewInput): Provisioned {
+    const settings = composeSettings(this.index.match(input.kind, input.namespace, this.lookup).policies);
+    const total = { iops: 0, throughputMiBps: 0 };
+    for (const claim of claimsOf(input.kind, input.object)) {
+      const storageClass = resolveClass(claim, settings, this.lookup);
+      const attributes = resolveAttributesClass(claim, this.lookup);
+      const each = provisionedBy(storageClass.state === 'found' ? storageClass.info : undefined, attributes.state === 'found' ? attributes.info : undefined, claim.requestBytes);
+      total.iops += each.iops * claim.copies;
+      total.throughputMiBps += each.throughputMiBps * claim.copies;
+    }
+    return total;
+  }
+}
+
+/** Drops repeats (one message per rule and path) and gives each finding its action; a preexisting deny is a warn. */
+function resolveFindings(raw: Finding[], preexisting: (finding: Finding) => boolean): ResolvedFinding[] {
+  const seen = new Set<string>();
+  const findings: ResolvedFinding[] = [];
+  for (const finding of raw) {
+    const dedupe = `${finding.rule}\u0000${finding.path}\u0000${finding.message}`;
+    if (seen.has(dedupe)) continue;
+    seen.add(dedupe);
+    const before = preexisting(finding);
+    const action = resolveAction(finding);
+    findings.push({ ...finding, action: before && action === 'deny' ? 'warn' : action, preexisting: before });
+  }
+  return findings;
 }

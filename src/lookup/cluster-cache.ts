@@ -1,75 +1,67 @@
-import { request as httpsRequest, type RequestOptions } from 'node:https';
-import { request as httpRequest } from 'node:http';
-import { KubeConfig, Watch } from '@kubernetes/client-node';
+import { Watch, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { isObject, objectAt, stringAt, type JsonObject } from '../core/json.js';
 import type { ClusterState } from './cluster-state.js';
+import { listAll } from './kube-api.js';
 
-type CachedKind = 'StorageClass' | 'VolumeAttributesClass' | 'Namespace' | 'PersistentVolumeClaim' | 'Node';
+type StateKind = 'StorageClass' | 'VolumeAttributesClass' | 'Namespace' | 'PersistentVolumeClaim' | 'Node';
+/** StatefulSets are watched for listeners (the audit) only; the state never holds them. */
+type CachedKind = StateKind | 'StatefulSet';
 
-const RESOURCES: ReadonlyArray<{ kind: CachedKind; path: string }> = [
-  { kind: 'StorageClass', path: '/apis/storage.k8s.io/v1/storageclasses' },
-  { kind: 'VolumeAttributesClass', path: '/apis/storage.k8s.io/v1/volumeattributesclasses' },
-  { kind: 'Namespace', path: '/api/v1/namespaces' },
-  { kind: 'PersistentVolumeClaim', path: '/api/v1/persistentvolumeclaims' },
-  { kind: 'Node', path: '/api/v1/nodes' },
+interface Resource {
+  kind: CachedKind;
+  apiVersion: string;
+  path: string;
+}
+
+const STATE_RESOURCES: readonly Resource[] = [
+  { kind: 'StorageClass', apiVersion: 'storage.k8s.io/v1', path: '/apis/storage.k8s.io/v1/storageclasses' },
+  { kind: 'VolumeAttributesClass', apiVersion: 'storage.k8s.io/v1', path: '/apis/storage.k8s.io/v1/volumeattributesclasses' },
+  { kind: 'Namespace', apiVersion: 'v1', path: '/api/v1/namespaces' },
+  { kind: 'PersistentVolumeClaim', apiVersion: 'v1', path: '/api/v1/persistentvolumeclaims' },
+  { kind: 'Node', apiVersion: 'v1', path: '/api/v1/nodes' },
 ];
+const STATEFUL_SETS: Resource = { kind: 'StatefulSet', apiVersion: 'apps/v1', path: '/apis/apps/v1/statefulsets' };
 
-const PAGE_SIZE = 500;
+/** Every item of one resource, with the kind and apiVersion a list's items do not carry, and the list's resourceVersion. */
+async function listResource(config: KubeConfig, resource: Resource): Promise<{ items: JsonObject[]; resourceVersion: string }> {
+  const items: JsonObject[] = [];
+  const resourceVersion = await listAll(config, resource.path, (page) => {
+    for (const item of page) items.push({ apiVersion: resource.apiVersion, kind: resource.kind, ...item });
+  });
+  return { items, resourceVersion };
+}
+
+/** One snapshot of everything the cache and the audit read (`storage-policy audit --kubeconfig`). */
+export async function listCluster(config: KubeConfig): Promise<JsonObject[]> {
+  const lists = await Promise.all([...STATE_RESOURCES, STATEFUL_SETS].map((resource) => listResource(config, resource)));
+  return lists.flatMap((list) => list.items);
+}
+
+/** What the cache saw: a full list of a kind (replacing what came before), or one watch event. */
+export type CacheEvent = { type: 'LISTED'; kind: CachedKind; objects: JsonObject[] } | { type: 'ADDED' | 'MODIFIED' | 'DELETED'; kind: CachedKind; object: JsonObject };
 
 interface CacheOptions {
   /** First retry delay after a failed list or a dropped watch; doubles up to maxBackoffMs. */
   initialBackoffMs?: number;
   maxBackoffMs?: number;
-}
-
-export function loadKubeConfig(kubeconfig: string | undefined): KubeConfig {
-  const config = new KubeConfig();
-  if (kubeconfig) config.loadFromFile(kubeconfig);
-  else config.loadFromCluster();
-  return config;
-}
-
-/** GET a JSON document from the API server with the kubeconfig's credentials. */
-async function getJson(config: KubeConfig, path: string): Promise<JsonObject> {
-  const cluster = config.getCurrentCluster();
-  if (!cluster) throw new Error('kubeconfig has no current cluster');
-  const url = new URL(cluster.server + path);
-  const options: RequestOptions = { method: 'GET', headers: { accept: 'application/json' }, timeout: 30_000 };
-  await config.applyToHTTPSOptions(options);
-  const send = url.protocol === 'http:' ? httpRequest : httpsRequest;
-  return new Promise((resolve, reject) => {
-    const request = send(url, options, (response) => {
-      const chunks: Buffer[] = [];
-      response.on('data', (chunk: Buffer) => chunks.push(chunk));
-      response.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        if ((response.statusCode ?? 0) >= 300) return reject(new Error(`GET ${path}: HTTP ${response.statusCode}: ${text.slice(0, 200)}`));
-        try {
-          const body: unknown = JSON.parse(text);
-          if (!isObject(body)) return reject(new Error(`GET ${path}: not a JSON object`));
-          resolve(body);
-        } catch (error) {
-          reject(error instanceof Error ? error : new Error(String(error)));
-        }
-      });
-    });
-    request.on('timeout', () => request.destroy(new Error(`GET ${path}: timed out`)));
-    request.on('error', reject);
-    request.end();
-  });
+  /** Also list and watch StatefulSets, for listeners. */
+  statefulSets?: boolean;
 }
 
 /**
- * Keeps a ClusterState in step with the API server (StorageClasses, Namespaces, PVCs, Nodes): for each kind a paged list, then a watch from
- * its resourceVersion, re-watched when it closes and re-listed (with backoff) when it fails or the
- * version expires. Only the derived fields the rules need are stored. While a kind has not synced,
- * or has lost its watch and cannot list again, lookups answer "unknown" and lookupFailure decides.
+ * Keeps a ClusterState in step with the API server (StorageClasses, VolumeAttributesClasses, Namespaces, PVCs,
+ * Nodes): for each kind a paged list, then a watch from its resourceVersion, re-watched when it closes and
+ * re-listed (with backoff) when it fails or the version expires. Only the derived fields the rules need are
+ * stored. While a kind has not synced, or has lost its watch and cannot list again, lookups answer "unknown"
+ * and lookupFailure decides. Listeners (the audit) see every list and event, objects with kind and apiVersion set.
  */
 export class ClusterCache {
   private readonly synced = new Set<CachedKind>();
   private readonly problems = new Map<CachedKind, string>();
   private readonly aborts = new Set<AbortController>();
+  private readonly listeners: Array<(event: CacheEvent) => void> = [];
+  private readonly resources: readonly Resource[];
   private stopped = false;
   private readonly initialBackoffMs: number;
   private readonly maxBackoffMs: number;
@@ -82,25 +74,36 @@ export class ClusterCache {
   ) {
     this.initialBackoffMs = options.initialBackoffMs ?? 500;
     this.maxBackoffMs = options.maxBackoffMs ?? 30_000;
+    this.resources = options.statefulSets ? [...STATE_RESOURCES, STATEFUL_SETS] : STATE_RESOURCES;
     this.updateAvailability();
   }
 
   /**
-   * Every kind listed once. Readiness waits for this only: a later watch loss must not take the
-   * webhook out of its Service, since with failurePolicy Fail that would block every claim.
+   * Every kind the rules read listed once. Readiness waits for this only (not for the audit's StatefulSets):
+   * a later watch loss must not take the webhook out of its Service, since with failurePolicy Fail that
+   * would block every claim.
    */
   get initialSyncDone(): boolean {
-    return this.synced.size === RESOURCES.length;
+    return STATE_RESOURCES.every(({ kind }) => this.synced.has(kind));
   }
 
-  status(): Record<CachedKind, string> {
-    const status = {} as Record<CachedKind, string>;
-    for (const { kind } of RESOURCES) status[kind] = this.problems.get(kind) ?? (this.synced.has(kind) ? 'synced' : 'syncing');
+  /** Every kind, the audit's StatefulSets included, listed once. */
+  get everythingListed(): boolean {
+    return this.resources.every(({ kind }) => this.synced.has(kind));
+  }
+
+  status(): Partial<Record<CachedKind, string>> {
+    const status: Partial<Record<CachedKind, string>> = {};
+    for (const { kind } of this.resources) status[kind] = this.problems.get(kind) ?? (this.synced.has(kind) ? 'synced' : 'syncing');
     return status;
   }
 
+  onEvent(listener: (event: CacheEvent) => void): void {
+    this.listeners.push(listener);
+  }
+
   start(): void {
-    for (const resource of RESOURCES) void this.reflect(resource.kind, resource.path);
+    for (const resource of this.resources) void this.reflect(resource);
   }
 
   stop(): void {
@@ -110,27 +113,30 @@ export class ClusterCache {
   }
 
   private updateAvailability(): void {
-    const missing = RESOURCES.find(({ kind }) => !this.synced.has(kind) || this.problems.has(kind));
+    const missing = STATE_RESOURCES.find(({ kind }) => !this.synced.has(kind) || this.problems.has(kind));
     if (!missing) return this.state.setUnavailable(undefined);
     const problem = this.problems.get(missing.kind);
     this.state.setUnavailable(problem ? `cluster cache for ${missing.kind} unavailable: ${problem}` : `cluster cache for ${missing.kind} not synced yet`);
   }
 
-  private async list(kind: CachedKind, path: string): Promise<string> {
-    const items: JsonObject[] = [];
-    let next: string | undefined;
-    let resourceVersion: string;
-    do {
-      const page = await getJson(this.config, `${path}?limit=${PAGE_SIZE}${next ? `&continue=${encodeURIComponent(next)}` : ''}`);
-      for (const item of Array.isArray(page['items']) ? page['items'] : []) if (isObject(item)) items.push(item);
-      resourceVersion = stringAt(page, 'metadata', 'resourceVersion') ?? '';
-      next = stringAt(page, 'metadata', 'continue') || undefined;
-    } while (next);
-    this.state.replaceAll(kind, items);
+  private emit(event: CacheEvent): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        this.logger.error({ kind: event.kind, err: error }, 'cluster cache listener failed');
+      }
+    }
+  }
+
+  private async list(resource: Resource): Promise<string> {
+    const { items, resourceVersion } = await listResource(this.config, resource);
+    if (resource.kind !== 'StatefulSet') this.state.replaceAll(resource.kind, items);
+    this.emit({ type: 'LISTED', kind: resource.kind, objects: items });
     return resourceVersion;
   }
 
-  private apply(kind: CachedKind, type: string, object: JsonObject): void {
+  private apply(kind: CachedKind, type: 'ADDED' | 'MODIFIED' | 'DELETED', object: JsonObject): void {
     const namespace = stringAt(object, 'metadata', 'namespace') ?? '';
     const name = stringAt(object, 'metadata', 'name') ?? '';
     if (type === 'DELETED') {
@@ -138,18 +144,18 @@ export class ClusterCache {
       else if (kind === 'VolumeAttributesClass') this.state.deleteAttributesClass(name);
       else if (kind === 'Namespace') this.state.deleteNamespace(name);
       else if (kind === 'Node') this.state.deleteNode(name);
-      else this.state.deleteClaim(namespace, name);
-      return;
-    }
-    if (kind === 'StorageClass') this.state.upsertStorageClass(object);
+      else if (kind === 'PersistentVolumeClaim') this.state.deleteClaim(namespace, name);
+    } else if (kind === 'StorageClass') this.state.upsertStorageClass(object);
     else if (kind === 'VolumeAttributesClass') this.state.upsertAttributesClass(object);
     else if (kind === 'Namespace') this.state.upsertNamespace(object);
     else if (kind === 'Node') this.state.upsertNode(object);
-    else this.state.upsertClaim(object);
+    else if (kind === 'PersistentVolumeClaim') this.state.upsertClaim(object);
+    this.emit({ type, kind, object });
   }
 
   /** Watches from resourceVersion until the watch ends; resolves with the last version seen, or undefined when it must re-list. */
-  private watch(kind: CachedKind, path: string, resourceVersion: string): Promise<string | undefined> {
+  private watch(resource: Resource, resourceVersion: string): Promise<string | undefined> {
+    const { kind, path } = resource;
     return new Promise((resolve) => {
       let latest = resourceVersion;
       let expired = false;
@@ -173,7 +179,7 @@ export class ClusterCache {
             }
             if (!isObject(object)) return;
             latest = stringAt(objectAt(object, 'metadata'), 'resourceVersion') ?? latest;
-            if (type !== 'BOOKMARK') this.apply(kind, type, object);
+            if (type === 'ADDED' || type === 'MODIFIED' || type === 'DELETED') this.apply(kind, type, { apiVersion: resource.apiVersion, kind, ...object });
           },
           done,
         )
@@ -188,20 +194,21 @@ export class ClusterCache {
     });
   }
 
-  private async reflect(kind: CachedKind, path: string): Promise<void> {
+  private async reflect(resource: Resource): Promise<void> {
+    const { kind } = resource;
     let backoff = this.initialBackoffMs;
     let resourceVersion: string | undefined;
     while (!this.stopped) {
       try {
         if (resourceVersion === undefined) {
-          resourceVersion = await this.list(kind, path);
+          resourceVersion = await this.list(resource);
           this.synced.add(kind);
           this.problems.delete(kind);
           this.updateAvailability();
           this.logger.info({ kind, size: this.state.size }, 'cluster cache synced');
         }
         const started = Date.now();
-        resourceVersion = await this.watch(kind, path, resourceVersion);
+        resourceVersion = await this.watch(resource, resourceVersion);
         if (Date.now() - started > 10_000) backoff = this.initialBackoffMs;
         if (resourceVersion !== undefined) continue;
       } catch (error) {

@@ -1,6 +1,5 @@
-import { ebsLimits, effectiveParameters, isEbsProvisioner, quoteIops, quoteThroughput, readEbsClass } from '../core/ebs.js';
+import { provisionedBy } from '../core/ebs.js';
 import { stringAt, stringMapAt } from '../core/json.js';
-import { roundUpGiB } from '../core/quantity.js';
 import { claimsOf, readAttributesClass, readStorageClass, type AttributesClassInfo, type StorageClassInfo } from '../core/storage.js';
 import { DEPRECATED_ZONE_LABEL, ZONE_LABEL } from '../core/topology.js';
 import { known, unknown, type ClusterLookup, type Lookup, type NamespaceUsage } from './lookup.js';
@@ -22,16 +21,6 @@ function claimRecordOf(object: unknown): ClaimRecord | undefined {
   // A bound claim provisions what its class says; the bound volume's class field is the same.
   const className = claim?.className || stringAt(object, 'spec', 'storageClassName') || undefined;
   return { namespace, name, className, attributesClassName: claim?.attributesClassName, requestBytes: claim?.requestBytes };
-}
-
-/** What an existing claim provisions, by the facts table (the most a volume can get), for the namespace budgets. */
-function usageOf(storageClass: StorageClassInfo | undefined, attributes: AttributesClassInfo | undefined, requestBytes: number | undefined): NamespaceUsage {
-  if (!storageClass || requestBytes === undefined || !isEbsProvisioner(storageClass.provisioner)) return { iops: 0, throughputMiBps: 0 };
-  const settings = readEbsClass(storageClass.provisioner, effectiveParameters(storageClass.parameters, attributes?.parameters));
-  const limits = ebsLimits(settings.type, undefined);
-  const iops = quoteIops(settings, roundUpGiB(requestBytes), limits);
-  const throughput = quoteThroughput(settings, limits, iops);
-  return { iops: iops.outcome === 'provisioned' ? iops.iops : 0, throughputMiBps: throughput.outcome === 'provisioned' ? throughput.mibps : 0 };
 }
 
 /**
@@ -179,7 +168,7 @@ export class ClusterState implements ClusterLookup {
     if (!sums) {
       sums = { total: { iops: 0, throughputMiBps: 0 }, perClaim: new Map() };
       for (const record of this.claims.get(namespace)?.values() ?? []) {
-        const usage = usageOf(
+        const usage = provisionedBy(
           record.className ? this.classes.get(record.className) : undefined,
           record.attributesClassName ? this.attributesClasses.get(record.attributesClassName) : undefined,
           record.requestBytes,

@@ -3,9 +3,12 @@ import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
-import { auditReports, MAX_RESULTS_PER_REPORT, REPORT_API_VERSION } from '../../src/audit/reports.js';
+import { Auditor, auditSubjectOf } from '../../src/audit/auditor.js';
+import { auditReports, MAX_RESULTS_PER_REPORT, REPORT_API_VERSION, reportDigest } from '../../src/audit/reports.js';
+import type { JsonObject } from '../../src/core/json.js';
 import { Engine } from '../../src/engine/engine.js';
-import { cluster, policy, pvc, storageClass } from '../helpers.js';
+import { reviewInputOf } from '../../src/engine/pipeline.js';
+import { at, cluster, policy, pvc, statefulSet, storageClass, template } from '../helpers.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -70,5 +73,108 @@ describe('audit: existing objects as PolicyReports', () => {
     );
     assert.equal(run('--inventory', 'examples/cluster', '-n', 'analytics').status, 0, 'nothing in analytics fails');
     assert.equal(run().status, 2);
+  });
+});
+
+describe('auditor: existing objects judged incrementally', () => {
+  const platform = policy({ name: 'platform', storageClasses: { allowed: ['gp3', 'io2'] }, iops: { maxPerVolume: 20000 } });
+  const engine = new Engine([platform], cluster());
+  const failing = (auditor: Auditor): string[] =>
+    auditor
+      .reports()
+      .flatMap((report) => report.results)
+      .filter((result) => result.result !== 'pass')
+      .map((result) => `${result.resources[0]?.namespace}/${result.resources[0]?.name} ${result.rule}`);
+
+  it('an existing violation is a fail at the policy action, where an unchanged UPDATE only warns it', () => {
+    const bad = pvc({ storageClassName: 'efs' }, { name: 'bad' });
+    const input = reviewInputOf({ object: bad, operation: 'UPDATE', oldObject: bad });
+    assert.ok(input);
+    assert.deepEqual(
+      engine.judgeExisting(input).map((finding) => [finding.rule, finding.action, finding.preexisting]),
+      [['storage-class/allowed', 'deny', true]],
+    );
+    assert.deepEqual(
+      engine.validate(input).map((finding) => [finding.rule, finding.action]),
+      [['storage-class/allowed', 'warn']],
+      'the admission path keeps warning it, so the update goes through',
+    );
+  });
+
+  it('fixing or deleting an object removes its result; a change re-judges only its namespace', () => {
+    const auditor = new Auditor();
+    auditor.upsert(pvc({ storageClassName: 'efs' }, { name: 'bad' }));
+    auditor.upsert(pvc({ storageClassName: 'efs' }, { name: 'other', namespace: 'team-b' }));
+    assert.equal(auditor.run(engine), 2);
+    assert.deepEqual(failing(auditor), ['team-a/bad storage-class/allowed', 'team-b/other storage-class/allowed']);
+    auditor.upsert(pvc({ storageClassName: 'gp3' }, { name: 'bad' }));
+    assert.equal(auditor.run(engine), 1, 'team-b is not judged again');
+    assert.deepEqual(failing(auditor), ['team-b/other storage-class/allowed']);
+    auditor.remove(pvc({}, { name: 'other', namespace: 'team-b' }));
+    auditor.run(engine);
+    assert.deepEqual(failing(auditor), []);
+    assert.deepEqual(
+      auditor.reports().map((report) => report.metadata.namespace),
+      ['team-a'],
+      'a namespace with nothing left has no report',
+    );
+  });
+
+  it('a new policy set changes the verdicts once everything is invalidated', () => {
+    const auditor = new Auditor();
+    auditor.upsert(pvc({ storageClassName: 'io2' }, { name: 'fast' }));
+    auditor.run(engine);
+    assert.deepEqual(failing(auditor), []);
+    auditor.invalidateAll();
+    auditor.run(new Engine([policy({ name: 'strict', storageClasses: { allowed: ['gp3'] } })], cluster()));
+    assert.deepEqual(failing(auditor), ['team-a/fast storage-class/allowed']);
+  });
+
+  it('replaceKind drops what a fresh list no longer has', () => {
+    const auditor = new Auditor();
+    auditor.upsert(pvc({ storageClassName: 'efs' }, { name: 'gone' }));
+    auditor.upsert(storageClass('kept', 'ebs.csi.aws.com'));
+    auditor.replaceKind('PersistentVolumeClaim', [pvc({ storageClassName: 'efs' }, { name: 'listed' })]);
+    assert.equal(auditor.size, 2);
+    auditor.run(engine);
+    assert.deepEqual(failing(auditor), ['team-a/listed storage-class/allowed']);
+  });
+
+  it('keeps only what rules read: no managedFields, status, last-applied copy or containers', () => {
+    const stored = statefulSet([template('data', { storageClassName: 'gp3' })], { nodeSelector: { 'topology.kubernetes.io/zone': 'zone-a' } });
+    const metadata = stored['metadata'] as JsonObject;
+    metadata['managedFields'] = [{ manager: 'kubectl' }];
+    metadata['annotations'] = { 'kubectl.kubernetes.io/last-applied-configuration': '{"big":true}', team: 'a' };
+    stored['status'] = { replicas: 3 };
+    const subject = auditSubjectOf(stored);
+    assert.deepEqual(subject['metadata'], { name: 'web', namespace: 'team-a', annotations: { team: 'a' } });
+    assert.equal(subject['status'], undefined);
+    assert.deepEqual(at(subject, 'spec', 'template'), { spec: { nodeSelector: { 'topology.kubernetes.io/zone': 'zone-a' } } });
+    assert.equal(at(subject, 'spec', 'replicas'), 3);
+    assert.equal(at(subject, 'spec', 'volumeClaimTemplates', 0, 'spec', 'storageClassName'), 'gp3');
+  });
+
+  it("results carry what the object's claims provision; a StatefulSet counts every replica", () => {
+    const auditor = new Auditor();
+    auditor.upsert(pvc({ storageClassName: 'io2', resources: { requests: { storage: '100Gi' } } }, { name: 'db' }));
+    auditor.upsert(statefulSet([template('data', { storageClassName: 'io2', resources: { requests: { storage: '100Gi' } } })], {}, 3));
+    auditor.run(engine);
+    const properties = auditor.reports()[0]?.results.map((result) => [result.resources[0]?.name, result.properties?.['provisionedIops']]);
+    assert.deepEqual(properties, [
+      ['db', '10000'],
+      ['web', '30000'],
+    ]);
+  });
+
+  it('the digest ignores timestamps and follows content', () => {
+    const objects = [pvc({ storageClassName: 'efs' }, { name: 'bad' })];
+    const [early] = auditReports(engine, objects, new Date(0));
+    const [late] = auditReports(engine, objects, new Date(86_400_000));
+    assert.ok(early && late);
+    assert.notDeepEqual(early, late);
+    assert.equal(reportDigest(early), reportDigest(late));
+    const [fixed] = auditReports(engine, [pvc({ storageClassName: 'gp3' }, { name: 'bad' })], new Date(0));
+    assert.ok(fixed);
+    assert.notEqual(reportDigest(fixed), reportDigest(early));
   });
 });

@@ -1,0 +1,143 @@
+import { isObject, objectAt, stringAt, type JsonObject } from '../core/json.js';
+import { governedKindOfManifest, isClusterScoped } from '../core/storage.js';
+import type { Engine } from '../engine/engine.js';
+import { auditObject, reportsOf, violationCounts, type AuditedObject, type PolicyReport } from './reports.js';
+
+const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
+
+/** Metadata the rules and the reports read: no managedFields, no last-applied copy of the whole object. */
+function metadataOf(metadata: JsonObject | undefined): JsonObject {
+  if (!metadata) return {};
+  const kept: JsonObject = {};
+  for (const key of ['name', 'generateName', 'namespace', 'uid', 'labels']) {
+    const value = metadata[key];
+    if (value !== undefined) kept[key] = value;
+  }
+  const annotations = objectAt(metadata, 'annotations');
+  if (annotations) kept['annotations'] = Object.fromEntries(Object.entries(annotations).filter(([key]) => key !== LAST_APPLIED));
+  return kept;
+}
+
+/**
+ * The part of a stored object the audit keeps between runs: what rules read, nothing else. A StatefulSet
+ * keeps its replicas, claim templates and the pod template's scheduling fields (the zones rule); its
+ * containers and status go, so 10,000 audited claims stay a few megabytes.
+ */
+export function auditSubjectOf(object: JsonObject): JsonObject {
+  const subject: JsonObject = { apiVersion: object['apiVersion'] ?? '', kind: object['kind'] ?? '', metadata: metadataOf(objectAt(object, 'metadata')) };
+  for (const [key, value] of Object.entries(object)) {
+    if (key === 'apiVersion' || key === 'kind' || key === 'metadata' || key === 'status') continue;
+    subject[key] = value;
+  }
+  if (stringAt(object, 'kind') !== 'StatefulSet') return subject;
+  const spec = objectAt(object, 'spec') ?? {};
+  const podSpec = objectAt(spec, 'template', 'spec') ?? {};
+  const scheduling: JsonObject = {};
+  for (const key of ['nodeSelector', 'affinity']) {
+    const value = podSpec[key];
+    if (value !== undefined) scheduling[key] = value;
+  }
+  const templates = Array.isArray(spec['volumeClaimTemplates']) ? spec['volumeClaimTemplates'].filter(isObject) : undefined;
+  subject['spec'] = {
+    ...(spec['replicas'] !== undefined ? { replicas: spec['replicas'] } : {}),
+    ...(templates ? { volumeClaimTemplates: templates.map((template) => ({ metadata: metadataOf(objectAt(template, 'metadata')), spec: template['spec'] ?? {} })) } : {}),
+    template: { spec: scheduling },
+  };
+  return subject;
+}
+
+function keyOf(object: JsonObject): string | undefined {
+  const kind = governedKindOfManifest(object);
+  const name = stringAt(object, 'metadata', 'name');
+  if (!kind || !name) return undefined;
+  return `${kind}/${isClusterScoped(kind) ? '' : (stringAt(object, 'metadata', 'namespace') ?? '')}/${name}`;
+}
+
+interface Subject {
+  namespace: string;
+  object: JsonObject;
+}
+
+/**
+ * The audited objects and their results, updated in place: changes mark what must be judged again (one
+ * object, a namespace, or everything) and `run` judges just that. The namespace is the unit for a claim's
+ * change because the namespace budgets make every claim's verdict depend on its neighbours.
+ */
+export class Auditor {
+  private readonly subjects = new Map<string, Subject>();
+  private readonly audited = new Map<string, AuditedObject>();
+  private readonly dirtyNamespaces = new Set<string>();
+  private everything = true;
+
+  get size(): number {
+    return this.subjects.size;
+  }
+
+  get pending(): boolean {
+    return this.everything || this.dirtyNamespaces.size > 0;
+  }
+
+  /** Adds or replaces a governed object; anything else is ignored. */
+  upsert(object: JsonObject): void {
+    const key = keyOf(object);
+    if (!key) return;
+    const subject = { namespace: key.split('/')[1] ?? '', object: auditSubjectOf(object) };
+    this.subjects.set(key, subject);
+    this.dirtyNamespaces.add(subject.namespace);
+  }
+
+  remove(object: JsonObject): void {
+    const key = keyOf(object);
+    if (!key) return;
+    const subject = this.subjects.get(key);
+    this.subjects.delete(key);
+    this.audited.delete(key);
+    if (subject) this.dirtyNamespaces.add(subject.namespace);
+  }
+
+  /** Everything of one kind, as a fresh list has it. */
+  replaceKind(kind: string, objects: JsonObject[]): void {
+    for (const [key] of this.subjects) {
+      if (key.startsWith(`${kind}/`)) {
+        this.subjects.delete(key);
+        this.audited.delete(key);
+      }
+    }
+    for (const object of objects) this.upsert(object);
+    this.everything = true;
+  }
+
+  /** A change every verdict may depend on: a class, a node's zone, the policy set. */
+  invalidateAll(): void {
+    this.everything = true;
+  }
+
+  invalidateNamespace(namespace: string): void {
+    this.dirtyNamespaces.add(namespace);
+  }
+
+  /** Judges what changes marked, with `engine`; returns how many objects were judged. */
+  run(engine: Engine, now = new Date()): number {
+    const seconds = Math.floor(now.getTime() / 1000);
+    let judged = 0;
+    for (const [key, subject] of this.subjects) {
+      if (!this.everything && !this.dirtyNamespaces.has(subject.namespace)) continue;
+      const audited = auditObject(engine, subject.object, seconds);
+      if (audited) this.audited.set(key, audited);
+      else this.audited.delete(key);
+      judged += 1;
+    }
+    this.everything = false;
+    this.dirtyNamespaces.clear();
+    return judged;
+  }
+
+  reports(namespace?: string): PolicyReport[] {
+    const entries = [...this.audited.values()];
+    return reportsOf(namespace === undefined ? entries : entries.filter((entry) => entry.namespace === namespace));
+  }
+
+  violations(): ReturnType<typeof violationCounts> {
+    return violationCounts(this.audited.values());
+  }
+}
