@@ -1,10 +1,16 @@
 import { pino, type Logger } from 'pino';
-import { ClusterCache, loadKubeConfig } from '../lookup/cluster-cache.js';
+import { hostname } from 'node:os';
+import { ClusterCache } from '../lookup/cluster-cache.js';
 import { ClusterState } from '../lookup/cluster-state.js';
+import { loadKubeConfig } from '../lookup/kube-api.js';
 import { loadInventory } from '../lookup/inventory.js';
 import { NO_CLUSTER, type ClusterLookup } from '../lookup/lookup.js';
 import { BUNDLED_POLICIES_DIR } from '../policy/load.js';
 import { readFile } from 'node:fs/promises';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { AuditLoop } from '../server/audit-loop.js';
+import { LeaseElector } from '../server/leader.js';
+import { ReportWriter } from '../server/report-writer.js';
 import { buildOpsServer, buildServer, DEFAULT_BODY_LIMIT, DEFAULT_LIMITS, DEFAULT_OVERLOAD, setServingCertificate } from '../server/app.js';
 import { heapGuardBytes } from '../server/memory.js';
 import { WebhookMetrics } from '../server/metrics.js';
@@ -65,15 +71,26 @@ export const SERVE_OPTIONS: OptionSpec[] = [
     help: 'on SIGTERM, seconds /readyz fails before the listener closes, so endpoints drop the pod first',
   },
   { name: 'shutdown-timeout-seconds', type: 'string', env: 'SHUTDOWN_TIMEOUT_SECONDS', default: '20', help: 'on SIGTERM, the most seconds in-flight requests get before the process exits' },
+  { name: 'audit', type: 'string', env: 'AUDIT', default: 'true', help: 'true or false: with the cluster cache, audit existing objects in the background (metrics, PolicyReports)' },
+  { name: 'audit-interval-seconds', type: 'string', env: 'AUDIT_INTERVAL_SECONDS', default: '3600', help: 'a full audit at least this often, besides the ones changes and reloads start' },
+  {
+    name: 'policy-reports',
+    type: 'string',
+    env: 'POLICY_REPORTS',
+    default: 'false',
+    help: 'true or false: the audit Lease holder writes PolicyReports (needs the wgpolicyk8s.io CRDs and deploy/components/policy-reports RBAC)',
+  },
+  { name: 'lease-namespace', type: 'string', env: 'POD_NAMESPACE', help: "namespace of the audit Lease (in a pod: the pod's own)" },
   { name: 'log-level', type: 'string', env: 'LOG_LEVEL', default: 'info', help: 'pino level: fatal, error, warn, info, debug, trace' },
 ];
 
 interface Lookups {
   lookup: ClusterLookup;
   cache: ClusterCache | undefined;
+  config: KubeConfig | undefined;
 }
 
-function lookupsFor(values: ParsedOptions, logger: Logger): Promise<Lookups> | Lookups {
+function lookupsFor(values: ParsedOptions, logger: Logger, auditing: boolean): Promise<Lookups> | Lookups {
   const inventory = listOption(values, 'inventory');
   const kubeconfig = stringOption(values, 'kubeconfig');
   const mode = stringOption(values, 'cluster-cache') ?? 'auto';
@@ -82,10 +99,46 @@ function lookupsFor(values: ParsedOptions, logger: Logger): Promise<Lookups> | L
   if (useCache && inventory.length > 0) throw new UsageError('--inventory and the cluster cache are alternatives; pass --cluster-cache off to use the inventory');
   if (useCache) {
     const state = new ClusterState('cluster cache not synced yet');
-    return { lookup: state, cache: new ClusterCache(loadKubeConfig(kubeconfig), state, logger) };
+    const config = loadKubeConfig(kubeconfig);
+    return { lookup: state, cache: new ClusterCache(config, state, logger, { statefulSets: auditing }), config };
   }
-  if (inventory.length > 0) return loadInventory(inventory).then((state) => ({ lookup: state, cache: undefined }));
-  return { lookup: NO_CLUSTER, cache: undefined };
+  if (inventory.length > 0) return loadInventory(inventory).then((state) => ({ lookup: state, cache: undefined, config: undefined }));
+  return { lookup: NO_CLUSTER, cache: undefined, config: undefined };
+}
+
+function booleanOption(values: ParsedOptions, name: string): boolean {
+  const text = stringOption(values, name);
+  if (text !== 'true' && text !== 'false') throw new UsageError(`--${name} must be true or false, not ${text ?? ''}`);
+  return text === 'true';
+}
+
+const SERVICE_ACCOUNT_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
+
+interface AuditParts {
+  state: WebhookState;
+  cache: ClusterCache;
+  config: KubeConfig;
+  metrics: WebhookMetrics;
+  logger: Logger;
+  writeReports: boolean;
+}
+
+/** The background audit; with --policy-reports, one replica (the Lease holder) writes the reports. */
+async function auditLoopFor(values: ParsedOptions, parts: AuditParts): Promise<AuditLoop> {
+  const { state, cache, config, metrics, logger } = parts;
+  const intervalMs = (integerOption(values, 'audit-interval-seconds', 10, 7 * 86_400) ?? 3600) * 1000;
+  if (!parts.writeReports) return new AuditLoop(state, cache, metrics, logger, { intervalMs });
+  const namespace =
+    stringOption(values, 'lease-namespace') ??
+    (await readFile(SERVICE_ACCOUNT_NAMESPACE, 'utf8').then(
+      (text) => text.trim(),
+      () => undefined,
+    ));
+  if (!namespace) throw new UsageError('--policy-reports needs --lease-namespace (POD_NAMESPACE) outside a pod');
+  const identity = process.env['POD_NAME'] ?? `${hostname()}-${process.pid}`;
+  const elector = new LeaseElector(config, { namespace, name: 'storage-policy-webhook-audit', identity }, logger);
+  const writer = new ReportWriter(config, metrics, logger, { mayWrite: () => elector.isLeader });
+  return new AuditLoop(state, cache, metrics, logger, { intervalMs, reports: { writer, elector } });
 }
 
 export async function serve(values: ParsedOptions): Promise<void> {
@@ -100,8 +153,10 @@ export async function serve(values: ParsedOptions): Promise<void> {
   const keyFile = stringOption(values, 'key');
   if (Boolean(certFile) !== Boolean(keyFile)) throw new UsageError('--cert and --key go together');
 
+  const auditing = booleanOption(values, 'audit');
+  const writeReports = booleanOption(values, 'policy-reports');
   const metrics = new WebhookMetrics();
-  const { lookup, cache } = await lookupsFor(values, logger);
+  const { lookup, cache, config } = await lookupsFor(values, logger, auditing);
   const state = new WebhookState(lookup, () => cache?.initialSyncDone ?? true);
   const reloader = new PolicyReloader(state, policiesDir, metrics, logger);
   if (!(await reloader.reload('startup'))) {
@@ -109,6 +164,8 @@ export async function serve(values: ParsedOptions): Promise<void> {
     process.exitCode = 1;
     return;
   }
+  const audit = cache && config && auditing ? await auditLoopFor(values, { state, cache, config, metrics, logger, writeReports }) : undefined;
+  audit?.start();
   cache?.start();
 
   const clientCaFile = stringOption(values, 'client-ca');
@@ -160,6 +217,7 @@ export async function serve(values: ParsedOptions): Promise<void> {
       opsAddress: ops.server.address(),
       policiesDir,
       lookup: cache ? 'cluster cache' : listOption(values, 'inventory').length > 0 ? 'inventory' : 'none',
+      audit: audit ? (writeReports ? 'metrics and PolicyReports' : 'metrics') : 'off',
       watch: watchFiles,
       limits,
       heapGuardBytes: overload.maxHeapUsedBytes,
@@ -192,6 +250,7 @@ export async function serve(values: ParsedOptions): Promise<void> {
     setTimeout(() => {
       stopWatching.forEach((stop) => stop());
       cache?.stop();
+      void audit?.stop();
       logger.info({ open: app.connections?.open }, 'closing the admission listener: GOAWAY to HTTP/2 sessions, Connection: close on HTTP/1.1');
       void (app.connections?.drain() ?? Promise.resolve())
         .then(() => Promise.all([app.close(), ops.close()]))

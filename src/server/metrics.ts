@@ -79,6 +79,46 @@ export class WebhookMetrics {
     registers: [this.registry],
   });
 
+  readonly auditViolations = new Gauge({
+    name: 'storage_policy_audit_violations',
+    help: 'Existing objects failing or warned by a rule (fail and warn results of the last audit), by policy, rule and namespace.',
+    labelNames: ['policy', 'rule', 'namespace'] as const,
+    registers: [this.registry],
+  });
+
+  readonly auditDuration = new Histogram({
+    name: 'storage_policy_audit_duration_seconds',
+    help: 'Time an audit run took: full (every object judged) or incremental (the namespaces that changed).',
+    labelNames: ['scope'] as const,
+    buckets: [0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+
+  readonly auditLastRun = new Gauge({
+    name: 'storage_policy_audit_last_run_timestamp_seconds',
+    help: 'Unix time the last audit run finished.',
+    registers: [this.registry],
+  });
+
+  readonly auditObjects = new Gauge({
+    name: 'storage_policy_audit_objects',
+    help: 'Objects the audit holds (PVCs, StatefulSets, StorageClasses, VolumeAttributesClasses).',
+    registers: [this.registry],
+  });
+
+  readonly auditLeader = new Gauge({
+    name: 'storage_policy_audit_leader',
+    help: '1 while this replica holds the audit Lease and writes the PolicyReports, else 0.',
+    registers: [this.registry],
+  });
+
+  readonly reportWrites = new Counter({
+    name: 'storage_policy_report_writes_total',
+    help: 'PolicyReport writes by operation (apply, delete) and result (success, failure).',
+    labelNames: ['operation', 'result'] as const,
+    registers: [this.registry],
+  });
+
   constructor(options: { processMetrics?: boolean } = {}) {
     if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'storage_policy_' });
   }

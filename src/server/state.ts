@@ -17,9 +17,17 @@ export class WebhookState {
     private readonly lookupReady: () => boolean = () => true,
   ) {}
 
+  private readonly swapListeners: Array<() => void> = [];
+
   swap(set: PolicySet): void {
     this.current = { engine: new Engine(set.policies, this.lookup), set };
     this.lastReloadError = undefined;
+    for (const listener of this.swapListeners) listener();
+  }
+
+  /** Called after every swap to a new policy set. */
+  onSwap(listener: () => void): void {
+    this.swapListeners.push(listener);
   }
 
   get engine(): Engine | undefined {

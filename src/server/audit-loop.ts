@@ -1,0 +1,125 @@
+import type { Logger } from 'pino';
+import { stringAt } from '../core/json.js';
+import { Auditor } from '../audit/auditor.js';
+import type { CacheEvent, ClusterCache } from '../lookup/cluster-cache.js';
+import type { LeaseElector } from './leader.js';
+import type { WebhookMetrics } from './metrics.js';
+import type { ReportWriter } from './report-writer.js';
+import type { WebhookState } from './state.js';
+
+interface AuditLoopOptions {
+  /** A full audit at least this often, changes or not. */
+  intervalMs: number;
+  /** Quiet time after a change before judging it, and the least time between two runs. */
+  debounceMs?: number;
+  /** With a writer, the lease holder keeps the PolicyReports current; without, the audit feeds metrics only. */
+  reports?: { writer: ReportWriter; elector: LeaseElector };
+}
+
+const AUDITED_KINDS = new Set(['PersistentVolumeClaim', 'StatefulSet', 'StorageClass', 'VolumeAttributesClass']);
+
+/**
+ * The background audit in `serve`: fed by the cluster cache's lists and watch events, it judges existing
+ * objects with the serving engine once everything is listed, again for what each change touches, fully on
+ * every policy reload and every interval, and publishes the result as metrics and (on the lease holder) as
+ * PolicyReports.
+ */
+export class AuditLoop {
+  private readonly auditor = new Auditor();
+  private timer: NodeJS.Timeout | undefined;
+  private periodic: NodeJS.Timeout | undefined;
+  private lastRunMs = 0;
+  private zones = '';
+  private readonly debounceMs: number;
+
+  constructor(
+    private readonly state: WebhookState,
+    private readonly cache: ClusterCache,
+    private readonly metrics: WebhookMetrics,
+    private readonly logger: Logger,
+    private readonly options: AuditLoopOptions,
+  ) {
+    this.debounceMs = options.debounceMs ?? 1_000;
+  }
+
+  start(): void {
+    this.cache.onEvent((event) => this.observe(event));
+    this.state.onSwap(() => {
+      this.auditor.invalidateAll();
+      this.schedule();
+    });
+    this.periodic = setInterval(() => {
+      this.auditor.invalidateAll();
+      this.schedule();
+    }, this.options.intervalMs).unref();
+    this.options.reports?.elector.onLeadership((leader) => this.leadershipChanged(leader));
+    this.options.reports?.elector.start();
+  }
+
+  async stop(): Promise<void> {
+    clearTimeout(this.timer);
+    clearInterval(this.periodic);
+    this.options.reports?.writer.stop();
+    await this.options.reports?.elector.stop();
+  }
+
+  /** The lease changed hands: a new holder reads what the cluster has and writes what differs. */
+  private leadershipChanged(leader: boolean): void {
+    this.metrics.auditLeader.set(leader ? 1 : 0);
+    if (!leader) return this.options.reports?.writer.stop();
+    this.options.reports?.writer.reset();
+    if (!this.auditor.pending && this.lastRunMs > 0) void this.options.reports?.writer.sync(this.auditor.reports());
+    else this.schedule();
+  }
+
+  private observe(event: CacheEvent): void {
+    if (event.type === 'LISTED') {
+      if (AUDITED_KINDS.has(event.kind)) this.auditor.replaceKind(event.kind, event.objects);
+      else this.auditor.invalidateAll();
+    } else if (event.kind === 'Namespace') {
+      this.auditor.invalidateNamespace(stringAt(event.object, 'metadata', 'name') ?? '');
+    } else if (event.kind === 'Node') {
+      // Nodes report status every few seconds; only a change in the set of zones matters to a verdict.
+      const zones = this.state.lookup.nodeZones();
+      const now = zones.known ? zones.value.join(',') : '';
+      if (now === this.zones) return;
+      this.zones = now;
+      this.auditor.invalidateAll();
+    } else {
+      if (event.type === 'DELETED') this.auditor.remove(event.object);
+      else this.auditor.upsert(event.object);
+      // A class's change moves the verdict of every claim that uses it.
+      if (event.kind === 'StorageClass' || event.kind === 'VolumeAttributesClass') this.auditor.invalidateAll();
+    }
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.timer) return;
+    const wait = Math.max(this.debounceMs, this.lastRunMs + this.debounceMs * 2 - Date.now());
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.run();
+    }, wait);
+    this.timer.unref();
+  }
+
+  /** Judges what is pending; returns false when it cannot yet (nothing listed, no policy set). */
+  run(): boolean {
+    const engine = this.state.engine;
+    if (!engine || !this.cache.everythingListed) return false;
+    const started = process.hrtime.bigint();
+    const judged = this.auditor.run(engine);
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    this.lastRunMs = Date.now();
+    this.metrics.auditDuration.observe({ scope: judged === this.auditor.size ? 'full' : 'incremental' }, seconds);
+    this.metrics.auditLastRun.set(this.lastRunMs / 1000);
+    this.metrics.auditObjects.set(this.auditor.size);
+    this.metrics.auditViolations.reset();
+    for (const { policy, rule, namespace, count } of this.auditor.violations().values()) this.metrics.auditViolations.set({ policy, rule, namespace }, count);
+    this.logger.debug({ judged, objects: this.auditor.size, seconds }, 'audit run');
+    const reports = this.options.reports;
+    if (reports?.elector.isLeader) void reports.writer.sync(this.auditor.reports());
+    return true;
+  }
+}

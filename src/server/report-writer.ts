@@ -1,0 +1,172 @@
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { stringAt } from '../core/json.js';
+import { MANAGED_BY_LABEL, REPORT_SOURCE, reportDigest, type PolicyReport } from '../audit/reports.js';
+import { ApiError, callApi, listAll } from '../lookup/kube-api.js';
+import type { WebhookMetrics } from './metrics.js';
+
+const GROUP_PATH = '/apis/wgpolicyk8s.io/v1alpha2';
+/** Where a report's digest is kept, so a new leader knows which reports are already current. */
+const DIGEST_ANNOTATION = 'storage-policy-webhook.io/digest';
+
+function reportPath(kind: PolicyReport['kind'], name: string, namespace: string | undefined): string {
+  return kind === 'ClusterPolicyReport'
+    ? `${GROUP_PATH}/clusterpolicyreports/${encodeURIComponent(name)}`
+    : `${GROUP_PATH}/namespaces/${encodeURIComponent(namespace ?? '')}/policyreports/${encodeURIComponent(name)}`;
+}
+
+const idOf = (kind: PolicyReport['kind'], name: string, namespace: string | undefined): string => `${kind}/${namespace ?? ''}/${name}`;
+
+interface WriterOptions {
+  /** Writes (apply or delete) per second at most. */
+  writesPerSecond?: number;
+  /** Checked before each write: a replica that lost the lease stops writing at once. */
+  mayWrite?: () => boolean;
+  /** After a failed write the same reports are tried again after this, doubling up to 5 minutes. */
+  initialRetryDelayMs?: number;
+}
+
+const MAX_RETRY_DELAY_MS = 300_000;
+
+/**
+ * Keeps the cluster's PolicyReports equal to the latest audit: a report is written (server-side apply) only
+ * when its digest differs from what is stored, reports no longer produced are deleted, and writes are paced.
+ * Calls coalesce: while one sync runs, a newer set of reports waits and only the newest is written.
+ */
+export class ReportWriter {
+  /** id -> digest of what the cluster holds; undefined until read from the cluster. */
+  private stored: Map<string, { digest: string; kind: PolicyReport['kind']; name: string; namespace: string | undefined }> | undefined;
+  private next: PolicyReport[] | undefined;
+  private running: Promise<void> | undefined;
+  private retry: NodeJS.Timeout | undefined;
+  private retryDelayMs: number;
+  private readonly initialRetryDelayMs: number;
+  private readonly spacingMs: number;
+  private readonly mayWrite: () => boolean;
+
+  constructor(
+    private readonly config: KubeConfig,
+    private readonly metrics: WebhookMetrics,
+    private readonly logger: Logger,
+    options: WriterOptions = {},
+  ) {
+    this.spacingMs = 1000 / (options.writesPerSecond ?? 10);
+    this.initialRetryDelayMs = options.initialRetryDelayMs ?? 2_000;
+    this.retryDelayMs = this.initialRetryDelayMs;
+    this.mayWrite = options.mayWrite ?? (() => true);
+  }
+
+  /** Forget what the cluster holds (leadership changed hands): the next sync reads it again. */
+  reset(): void {
+    this.stored = undefined;
+  }
+
+  /** Stops retrying. */
+  stop(): void {
+    clearTimeout(this.retry);
+  }
+
+  sync(reports: PolicyReport[]): Promise<void> {
+    clearTimeout(this.retry);
+    this.next = reports;
+    this.running ??= this.drain().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  private async drain(): Promise<void> {
+    while (this.next) {
+      const reports = this.next;
+      this.next = undefined;
+      let complete: boolean;
+      try {
+        complete = await this.write(reports);
+      } catch (error) {
+        this.stored = undefined;
+        complete = false;
+        this.logger.error({ err: error, retryInMs: this.retryDelayMs }, 'writing PolicyReports failed; retrying');
+      }
+      if (complete) {
+        this.retryDelayMs = this.initialRetryDelayMs;
+      } else if (!this.next && this.mayWrite()) {
+        // An API server that just registered the CRDs answers 429 for a while; a report must not wait for the next change.
+        this.retry = setTimeout(() => void this.sync(reports), this.retryDelayMs);
+        this.retry.unref();
+        this.retryDelayMs = Math.min(this.retryDelayMs * 2, MAX_RETRY_DELAY_MS);
+      }
+    }
+  }
+
+  private async readStored(): Promise<NonNullable<ReportWriter['stored']>> {
+    const stored: NonNullable<ReportWriter['stored']> = new Map();
+    const selector = `?labelSelector=${encodeURIComponent(`${MANAGED_BY_LABEL}=${REPORT_SOURCE}`)}`;
+    for (const [kind, path] of [
+      ['PolicyReport', `${GROUP_PATH}/policyreports${selector}`],
+      ['ClusterPolicyReport', `${GROUP_PATH}/clusterpolicyreports${selector}`],
+    ] as const) {
+      await listAll(this.config, path, (items) => {
+        for (const item of items) {
+          const name = stringAt(item, 'metadata', 'name') ?? '';
+          const namespace = stringAt(item, 'metadata', 'namespace');
+          stored.set(idOf(kind, name, namespace), { digest: stringAt(item, 'metadata', 'annotations', DIGEST_ANNOTATION) ?? '', kind, name, namespace });
+        }
+      });
+    }
+    return stored;
+  }
+
+  private async pace(): Promise<void> {
+    await new Promise((resolve) => setTimeout(resolve, this.spacingMs));
+  }
+
+  /** Writes what differs; false when a write failed (or leadership was lost) and the cluster is not yet current. */
+  private async write(reports: PolicyReport[]): Promise<boolean> {
+    const stored = (this.stored ??= await this.readStored());
+    const wanted = new Set<string>();
+    let complete = true;
+    for (const report of reports) {
+      const { kind } = report;
+      const { name, namespace } = report.metadata;
+      const id = idOf(kind, name, namespace);
+      wanted.add(id);
+      const digest = reportDigest(report);
+      if (stored.get(id)?.digest === digest) continue;
+      if (!this.mayWrite()) return false;
+      const body = { ...report, metadata: { ...report.metadata, annotations: { [DIGEST_ANNOTATION]: digest } } };
+      try {
+        await callApi(this.config, {
+          method: 'PATCH',
+          path: `${reportPath(kind, name, namespace)}?fieldManager=${REPORT_SOURCE}&force=true`,
+          body,
+          contentType: 'application/apply-patch+yaml',
+        });
+        stored.set(id, { digest, kind, name, namespace });
+        this.metrics.reportWrites.inc({ operation: 'apply', result: 'success' });
+      } catch (error) {
+        this.metrics.reportWrites.inc({ operation: 'apply', result: 'failure' });
+        complete = false;
+        this.logger.warn({ err: error, report: id }, 'could not write a PolicyReport');
+      }
+      await this.pace();
+    }
+    for (const [id, entry] of stored) {
+      if (wanted.has(id)) continue;
+      if (!this.mayWrite()) return false;
+      try {
+        await callApi(this.config, { method: 'DELETE', path: reportPath(entry.kind, entry.name, entry.namespace) });
+        this.metrics.reportWrites.inc({ operation: 'delete', result: 'success' });
+      } catch (error) {
+        if (!(error instanceof ApiError && error.status === 404)) {
+          this.metrics.reportWrites.inc({ operation: 'delete', result: 'failure' });
+          this.logger.warn({ err: error, report: id }, 'could not delete a PolicyReport');
+          complete = false;
+          continue;
+        }
+      }
+      stored.delete(id);
+      await this.pace();
+    }
+    return complete;
+  }
+}

@@ -1,0 +1,162 @@
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { KubeConfig } from '@kubernetes/client-node';
+import { pino } from 'pino';
+import { auditReports } from '../../src/audit/reports.js';
+import type { JsonObject } from '../../src/core/json.js';
+import { Engine } from '../../src/engine/engine.js';
+import { LeaseElector } from '../../src/server/leader.js';
+import { WebhookMetrics } from '../../src/server/metrics.js';
+import { ReportWriter } from '../../src/server/report-writer.js';
+import { makeCertificateAuthority, makeServingCertificate } from '../../src/server/tls.js';
+import { cluster, policy, pvc } from '../helpers.js';
+import { eventually } from '../loopback.js';
+
+/** Leases with optimistic concurrency and PolicyReports by server-side apply, as the API server keeps them, on loopback. */
+class FakeApiServer {
+  server: Server | undefined;
+  readonly objects = new Map<string, JsonObject>();
+  writes: string[] = [];
+  /** Requests answered 429 before any is served, as an API server whose new CRD's storage is initializing. */
+  refuse = 0;
+  private version = 1;
+
+  async start(cert: { key: string; cert: string }): Promise<number> {
+    this.server = createServer({ key: cert.key, cert: cert.cert }, (request, response) => {
+      const chunks: Buffer[] = [];
+      request.on('data', (chunk: Buffer) => chunks.push(chunk));
+      request.on('end', () => {
+        const path = new URL(request.url ?? '/', 'https://localhost').pathname;
+        const body = chunks.length > 0 ? (JSON.parse(Buffer.concat(chunks).toString('utf8')) as JsonObject) : undefined;
+        const refused = this.refuse > 0;
+        if (refused) this.refuse -= 1;
+        const [status, answer] = refused ? [429, { kind: 'Status', code: 429, message: 'storage is (re)initializing' }] : this.answer(request.method ?? 'GET', path, body);
+        response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
+      });
+    });
+    await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve));
+    return (this.server?.address() as AddressInfo).port;
+  }
+
+  private store(path: string, body: JsonObject): JsonObject {
+    this.version += 1;
+    const stored = { ...body, metadata: { ...(body['metadata'] as JsonObject), resourceVersion: String(this.version) } };
+    this.objects.set(path, stored);
+    return stored;
+  }
+
+  private answer(method: string, path: string, body: JsonObject | undefined): [number, JsonObject] {
+    const existing = this.objects.get(path);
+    if (method === 'GET' && path.endsWith('policyreports')) {
+      const items = [...this.objects.entries()].filter(([key]) => key.includes(path.endsWith('clusterpolicyreports') ? '/clusterpolicyreports/' : '/policyreports/')).map(([, object]) => object);
+      return [200, { kind: 'List', metadata: { resourceVersion: String(this.version) }, items }];
+    }
+    if (method === 'GET') return existing ? [200, existing] : [404, { kind: 'Status', code: 404 }];
+    if (method === 'POST' && body) {
+      const target = `${path}/${(body['metadata'] as JsonObject)['name'] as string}`;
+      if (this.objects.has(target)) return [409, { kind: 'Status', code: 409 }];
+      return [201, this.store(target, body)];
+    }
+    if (method === 'PUT' && body) {
+      if (!existing || (body['metadata'] as JsonObject)['resourceVersion'] !== (existing['metadata'] as JsonObject)['resourceVersion']) return [409, { kind: 'Status', code: 409 }];
+      return [200, this.store(path, body)];
+    }
+    if (method === 'PATCH' && body) {
+      this.writes.push(`apply ${path}`);
+      return [200, this.store(path, body)];
+    }
+    if (method === 'DELETE') {
+      this.writes.push(`delete ${path}`);
+      return this.objects.delete(path) ? [200, { kind: 'Status', code: 200 }] : [404, { kind: 'Status', code: 404 }];
+    }
+    return [405, { kind: 'Status', code: 405 }];
+  }
+
+  async stop(): Promise<void> {
+    await new Promise((resolve) => this.server?.close(resolve));
+  }
+}
+
+describe('PolicyReports: one writer by Lease, writes only what changed', () => {
+  const api = new FakeApiServer();
+  const config = new KubeConfig();
+  const logger = pino({ level: 'silent' });
+
+  before(async () => {
+    const ca = await makeCertificateAuthority('fake apiserver CA');
+    const port = await api.start(await makeServingCertificate(['127.0.0.1'], ca));
+    config.loadFromOptions({
+      clusters: [{ name: 'fake', server: `https://127.0.0.1:${port}`, caData: Buffer.from(ca.cert).toString('base64') }],
+      users: [{ name: 'u', token: 't' }],
+      contexts: [{ name: 'c', cluster: 'fake', user: 'u' }],
+      currentContext: 'c',
+    });
+  });
+  after(() => api.stop());
+
+  it('of two candidates exactly one leads; when it stops, the other takes over without waiting the lease out', async () => {
+    const changes: string[] = [];
+    const candidate = (identity: string): LeaseElector => {
+      const elector = new LeaseElector(config, { namespace: 'webhook', name: 'audit', identity, leaseDurationSeconds: 30, retryPeriodMs: 50 }, logger);
+      elector.onLeadership((leader) => changes.push(`${identity} ${leader}`));
+      return elector;
+    };
+    const first = candidate('replica-1');
+    const second = candidate('replica-2');
+    first.start();
+    second.start();
+    await eventually('one leader', () => first.isLeader || second.isLeader, 5000, 20);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(Number(first.isLeader) + Number(second.isLeader), 1, 'never two leaders');
+    const [leader, other] = first.isLeader ? [first, second] : [second, first];
+    await leader.stop();
+    await eventually('the other replica to lead', () => other.isLeader, 5000, 20);
+    await other.stop();
+    assert.equal(leader.isLeader, false);
+    assert.equal(changes.length, 4, `each won and gave up the lease once: ${changes.join(', ')}`);
+  });
+
+  it('writes a changed report once, skips unchanged ones (also for a new leader), deletes what is gone', async () => {
+    const engine = new Engine([policy({ name: 'platform', storageClasses: { allowed: ['gp3'] } })], cluster());
+    const objects = [pvc({ storageClassName: 'efs' }, { name: 'bad' }), pvc({ storageClassName: 'gp3' }, { name: 'ok', namespace: 'team-b' })];
+    const writer = new ReportWriter(config, new WebhookMetrics({ processMetrics: false }), logger, { writesPerSecond: 1000 });
+    api.writes = [];
+    await writer.sync(auditReports(engine, objects, new Date(0)));
+    assert.deepEqual(api.writes, [
+      'apply /apis/wgpolicyk8s.io/v1alpha2/namespaces/team-a/policyreports/storage-policy-webhook',
+      'apply /apis/wgpolicyk8s.io/v1alpha2/namespaces/team-b/policyreports/storage-policy-webhook',
+    ]);
+    api.writes = [];
+    await writer.sync(auditReports(engine, objects, new Date(60_000)));
+    assert.deepEqual(api.writes, [], 'same content, a later audit: nothing written');
+    const successor = new ReportWriter(config, new WebhookMetrics({ processMetrics: false }), logger, { writesPerSecond: 1000 });
+    await successor.sync(auditReports(engine, objects, new Date(120_000)));
+    assert.deepEqual(api.writes, [], 'a new leader reads the stored digests first');
+    await successor.sync(auditReports(engine, [pvc({ storageClassName: 'gp3' }, { name: 'bad' })], new Date(180_000)));
+    assert.deepEqual(api.writes, [
+      'apply /apis/wgpolicyk8s.io/v1alpha2/namespaces/team-a/policyreports/storage-policy-webhook',
+      'delete /apis/wgpolicyk8s.io/v1alpha2/namespaces/team-b/policyreports/storage-policy-webhook',
+    ]);
+    const stored = api.objects.get('/apis/wgpolicyk8s.io/v1alpha2/namespaces/team-a/policyreports/storage-policy-webhook');
+    assert.deepEqual(stored?.['summary'], { pass: 1, fail: 0, warn: 0, error: 0, skip: 0 });
+  });
+
+  it('refused writes (a CRD still initializing) are retried with backoff, without waiting for the next change', async () => {
+    const writer = new ReportWriter(config, new WebhookMetrics({ processMetrics: false }), logger, { writesPerSecond: 1000, initialRetryDelayMs: 50 });
+    api.writes = [];
+    api.refuse = 3;
+    const engine = new Engine([policy({ storageClasses: { allowed: ['gp3'] } })], cluster());
+    await writer.sync(auditReports(engine, [pvc({ storageClassName: 'efs' }, { name: 'x', namespace: 'team-d' })]));
+    await eventually('the report written after the refusals', () => api.writes.includes('apply /apis/wgpolicyk8s.io/v1alpha2/namespaces/team-d/policyreports/storage-policy-webhook'), 5000, 20);
+    writer.stop();
+  });
+
+  it('a writer that may no longer write stops before the next write', async () => {
+    const writer = new ReportWriter(config, new WebhookMetrics({ processMetrics: false }), logger, { writesPerSecond: 1000, mayWrite: () => false });
+    api.writes = [];
+    await writer.sync(auditReports(new Engine([policy({ storageClasses: { allowed: ['gp3'] } })], cluster()), [pvc({ storageClassName: 'efs' }, { name: 'x', namespace: 'team-c' })]));
+    assert.deepEqual(api.writes, []);
+  });
+});
