@@ -39,6 +39,7 @@ export const CERTS_OPTIONS: OptionSpec[] = [
   { name: 'url', type: 'string', help: 'instead of a Service, a webhook outside the cluster at this https URL (its host becomes a SAN)' },
   { name: 'host', type: 'string', multiple: true, help: 'extra DNS name or IP for the certificate (repeatable)' },
   { name: 'days', type: 'string', default: '365', help: 'validity of the CA and the serving certificate' },
+  { name: 'policy-reports', type: 'boolean', help: 'the overlay also includes deploy/components/policy-reports (PolicyReport CRDs, report RBAC, --policy-reports=true)' },
   { name: 'client', type: 'boolean', help: 'also write client.crt/client.key (signed by the same CA) for the API server, for serve --client-ca ca.crt (mTLS)' },
 ];
 
@@ -109,6 +110,7 @@ export async function certs(values: ParsedOptions): Promise<string> {
       apiVersion: 'kustomize.config.k8s.io/v1beta1',
       kind: 'Kustomization',
       resources: [relative(resolve(out), DEPLOY_DIR)],
+      ...(values['policy-reports'] === true ? { components: [relative(resolve(out), join(DEPLOY_DIR, 'components', 'policy-reports'))] } : {}),
       secretGenerator: [{ name: 'storage-policy-webhook-tls', namespace, type: 'kubernetes.io/tls', files: ['tls.crt', 'tls.key'], options: { disableNameSuffixHash: true } }],
       patches: configurations.map((configuration) => ({
         target: { kind: stringAt(configuration, 'kind') ?? '', name: stringAt(configuration, 'metadata', 'name') ?? '' },

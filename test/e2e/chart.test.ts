@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
 import { describe, it } from 'node:test';
 import { parseAllDocuments } from 'yaml';
 import { LocalCluster, ROOT } from './harness.js';
@@ -44,6 +46,31 @@ describe('Helm chart (deploy/chart)', { timeout: 35 * 60 * 1000 }, () => {
     const base = normalized(run(join(bin, 'kubectl'), ['kustomize', join(ROOT, 'deploy')]));
     assert.deepEqual([...rendered.keys()].sort(), [...base.keys()].sort());
     for (const [key, object] of base) assert.deepEqual(rendered.get(key), object, key);
+  });
+
+  it('policyReports.enabled renders what deploy/components/policy-reports adds to the base', async () => {
+    const helm = LocalCluster.buildHelm();
+    const [newest] = await LocalCluster.versions();
+    const { bin } = LocalCluster.build(newest ?? '');
+    // kustomize refuses an overlay inside its base, so this one lives in a temporary folder.
+    const overlay = await mkdtemp(join(tmpdir(), 'policy-reports-overlay-'));
+    try {
+      await writeFile(
+        join(overlay, 'kustomization.yaml'),
+        `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [${relative(overlay, join(ROOT, 'deploy'))}]\ncomponents: [${relative(overlay, join(ROOT, 'deploy/components/policy-reports'))}]\n`,
+      );
+      const base = normalized(run(join(bin, 'kubectl'), ['kustomize', overlay]));
+      const rendered = normalized(
+        run(helm, ['template', 'storage-policy-webhook', join(ROOT, 'deploy/chart'), '--namespace', 'storage-policy-webhook', '--set', 'createNamespace=true', '--set', 'policyReports.enabled=true']),
+      );
+      assert.deepEqual([...rendered.keys()].sort(), [...base.keys()].sort());
+      for (const [key, object] of base) assert.deepEqual(rendered.get(key), object, key);
+      assert.ok(rendered.has('CustomResourceDefinition/policyreports.wgpolicyk8s.io'));
+      const withoutCrds = normalized(run(helm, ['template', 'x', join(ROOT, 'deploy/chart'), '--set', 'policyReports.enabled=true', '--set', 'policyReports.installCRDs=false']));
+      assert.ok(!withoutCrds.has('CustomResourceDefinition/policyreports.wgpolicyk8s.io') && withoutCrds.has('ClusterRole/storage-policy-webhook-reports'));
+    } finally {
+      await rm(overlay, { recursive: true, force: true });
+    }
   });
 
   it('values change what they say: replicas, failurePolicy, timeouts, exclusions, cert-manager, NetworkPolicy off', () => {

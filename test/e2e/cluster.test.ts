@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
+import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { parse } from 'yaml';
+import { parse, parseAllDocuments, stringify } from 'yaml';
 import { eventually, freePort } from '../loopback.js';
 import { LocalCluster, ROOT, type CommandResult } from './harness.js';
 
@@ -346,6 +347,126 @@ for (const version of await LocalCluster.versions()) {
       }
       assert.match(result.stderr, /no node is in the allowed zones us-east-1a, us-east-1b \(nodes are in us-west-2a\)/, explain(result));
       assert.equal(cluster.kubectl('delete', 'node', 'e2e-node-west').status, 0);
+    });
+
+    it('audit: objects that predate the webhook appear as fail in PolicyReports, written once by the Lease holder of two replicas running as the ServiceAccount; fixing, deleting (after a failover) and a policy reload change them', async () => {
+      // CRDs and RBAC exactly as deploy/ plus deploy/components/policy-reports render them, from an overlay outside deploy/.
+      const overlay = join(cluster.dir, 'policy-reports-overlay');
+      await mkdir(overlay, { recursive: true });
+      await writeFile(
+        join(overlay, 'kustomization.yaml'),
+        `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [${relative(overlay, join(ROOT, 'deploy'))}]\ncomponents: [${relative(overlay, join(ROOT, 'deploy/components/policy-reports'))}]\n`,
+      );
+      const rendered = cluster.kubectl('kustomize', overlay);
+      assert.equal(rendered.status, 0, explain(rendered));
+      const objects = parseAllDocuments(rendered.stdout).map((document) => document.toJS() as { kind: string; spec?: { template?: { spec?: { containers?: Array<{ args?: string[] }> } } } });
+      assert.ok(objects.find((object) => object.kind === 'Deployment')?.spec?.template?.spec?.containers?.[0]?.args?.includes('--policy-reports=true'));
+      const access = objects.filter((object) => ['CustomResourceDefinition', 'Namespace', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding'].includes(object.kind));
+      const accessYaml = access.map((object) => stringify(object)).join('---\n');
+      const installed = cluster.kubectlWithInput(accessYaml, 'apply', '-f', '-');
+      assert.equal(installed.status, 0, explain(installed));
+      assert.equal(cluster.kubectl('wait', '--for=condition=established', '--timeout=60s', 'crd/policyreports.wgpolicyk8s.io', 'crd/clusterpolicyreports.wgpolicyk8s.io').status, 0);
+
+      // Objects written while no webhook was registered.
+      for (const kind of ['mutatingwebhookconfiguration', 'validatingwebhookconfiguration']) assert.equal(cluster.kubectl('delete', kind, 'storage-policy-webhook').status, 0);
+      const zoned = (zone: string) =>
+        statefulSet('audit-zoned', 'payments', 0, 'nginx:1.27', GP3_TEMPLATE).replace(
+          'containers: [{name: app, image: nginx:1.27}]',
+          `containers: [{name: app, image: nginx:1.27}]\n      nodeSelector: {topology.kubernetes.io/zone: ${zone}}`,
+        );
+      applyOk(zoned('eu-west-1a'));
+      applyOk(
+        statefulSet(
+          'audit-legacy',
+          'analytics',
+          0,
+          'nginx:1.27',
+          `    - metadata: {name: data}\n      spec: {storageClassName: io1-slow, accessModes: [ReadWriteOnce], resources: {requests: {storage: 100Gi}}}\n`,
+        ),
+      );
+      applyOk(claim('audit-slow', 'analytics', 'storageClassName: io1-slow\naccessModes: [ReadWriteOnce]\nresources: {requests: {storage: 100Gi}}'));
+      assert.equal(cluster.registerWebhook().status, 0);
+
+      const policies = join(cluster.dir, 'audit-policies');
+      await cp(join(ROOT, 'policies'), policies, { recursive: true });
+      const replicas = [
+        { name: 'audit-a', port: await freePort(), ops: await freePort() },
+        { name: 'audit-b', port: await freePort(), ops: await freePort() },
+      ];
+      type Report = { metadata: { resourceVersion: string }; results: Array<{ result: string; rule: string; resources: Array<{ kind: string; name: string }> }> };
+      const report = (namespace: string): Report | undefined => {
+        const result = cluster.kubectl('get', 'policyreports.wgpolicyk8s.io', 'storage-policy-webhook', '-n', namespace, '-o', 'json');
+        return result.status === 0 ? (JSON.parse(result.stdout) as Report) : undefined;
+      };
+      const failing = (namespace: string): string[] =>
+        (report(namespace)?.results ?? []).filter((entry) => entry.result === 'fail').map((entry) => `${entry.resources[0]?.kind}/${entry.resources[0]?.name} ${entry.rule}`);
+      const metric = async (ops: number, name: string): Promise<number> => {
+        const text = await (await fetch(`http://127.0.0.1:${ops}/metrics`)).text();
+        return text
+          .split('\n')
+          .filter((line) => line.startsWith(name))
+          .reduce((sum, line) => sum + Number(line.split(' ').pop()), 0);
+      };
+      try {
+        for (const replica of replicas) {
+          await cluster.startWebhookProcess(replica.name, replica.port, 1, {
+            kubeconfig: cluster.serviceAccountKubeconfig,
+            policies,
+            args: [`--ops-port=${replica.ops}`, '--policy-reports=true', '--lease-namespace=storage-policy-webhook', '--log-level=debug'],
+            env: { POD_NAME: replica.name },
+          });
+        }
+        await eventually(
+          'the pre-existing objects to fail in the reports',
+          () => failing('payments').some((entry) => entry.startsWith('StatefulSet/audit-zoned zones/')) && failing('analytics').length >= 2,
+          60_000,
+          500,
+        );
+        for (const expected of ['PersistentVolumeClaim/audit-slow storage-class/allowed', 'StatefulSet/audit-legacy storage-class/allowed'])
+          assert.ok(failing('analytics').includes(expected), expected);
+
+        const leaders = await Promise.all(replicas.map((replica) => metric(replica.ops, 'storage_policy_audit_leader')));
+        assert.deepEqual([...leaders].sort(), [0, 1], 'one Lease holder');
+        const leader = replicas[leaders.indexOf(1)] ?? assert.fail('no leader');
+        const follower = replicas[leaders.indexOf(0)] ?? assert.fail('no follower');
+        assert.equal(await metric(follower.ops, 'storage_policy_report_writes_total'), 0, 'the follower writes nothing');
+        assert.ok((await metric(leader.ops, 'storage_policy_audit_violations')) >= 3);
+
+        // A full audit with nothing changed (SIGHUP reloads the policies) rewrites nothing.
+        const before = report('payments')?.metadata.resourceVersion;
+        const lastRun = await metric(leader.ops, 'storage_policy_audit_last_run_timestamp_seconds');
+        const writes = await metric(leader.ops, 'storage_policy_report_writes_total');
+        for (const replica of replicas) cluster.processes.get(replica.name)?.kill('SIGHUP');
+        await eventually('a full audit after the reload', async () => (await metric(leader.ops, 'storage_policy_audit_last_run_timestamp_seconds')) > lastRun, 20_000, 250);
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        assert.equal(report('payments')?.metadata.resourceVersion, before, 'an unchanged report is not written again');
+        assert.equal(await metric(leader.ops, 'storage_policy_report_writes_total'), writes);
+
+        // Fixing an object removes its failure.
+        applyOk(zoned('us-east-1a'));
+        await eventually('the fixed StatefulSet to leave the failures', () => !failing('payments').some((entry) => entry.startsWith('StatefulSet/audit-zoned')), 30_000, 500);
+
+        // The leader stops (releasing the Lease); the other replica takes over and a deleted object leaves its report.
+        assert.equal(await cluster.stopProcess(leader.name), 0);
+        await eventually('the other replica to hold the Lease', async () => (await metric(follower.ops, 'storage_policy_audit_leader')) === 1, 20_000, 250);
+        assert.equal(cluster.kubectl('delete', 'statefulset', 'audit-legacy', '-n', 'analytics').status, 0);
+        await eventually('the deleted StatefulSet to leave the report', () => !JSON.stringify(report('analytics')?.results ?? []).includes('audit-legacy'), 30_000, 500);
+
+        // A policy reload changes the verdict: io1-slow becomes an allowed class.
+        const platform = join(policies, 'platform-storage.yaml');
+        await writeFile(platform, (await readFile(platform, 'utf8')).replace('allowed: [gp3, io2-high-iops, efs]', 'allowed: [gp3, io2-high-iops, efs, io1-slow]'));
+        await eventually('the reloaded policies to pass the io1-slow claim', () => !failing('analytics').includes('PersistentVolumeClaim/audit-slow storage-class/allowed'), 30_000, 500);
+      } catch (error) {
+        for (const replica of replicas) process.stdout.write(`# ${replica.name} log tail:\n${(await cluster.log(replica.name)).slice(-3000)}\n`);
+        throw error;
+      } finally {
+        for (const replica of replicas) await cluster.stopProcess(replica.name);
+        cluster.kubectl('delete', 'statefulset', 'audit-zoned', '-n', 'payments', '--ignore-not-found');
+        cluster.kubectl('delete', 'statefulset', 'audit-legacy', '-n', 'analytics', '--ignore-not-found');
+        // The chart test installs the same names with Helm, which refuses objects it does not own.
+        const removable = access.filter((object) => object.kind !== 'Namespace' && object.kind !== 'CustomResourceDefinition');
+        cluster.kubectlWithInput(removable.map((object) => stringify(object)).join('---\n'), 'delete', '-f', '-', '--ignore-not-found');
+      }
     });
 
     it('rolling the webhook while writes flow: two replicas behind a balancer, each drained and restarted in turn; no write fails', async () => {

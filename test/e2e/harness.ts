@@ -40,6 +40,8 @@ export class LocalCluster {
   readonly processes = new Map<string, ChildProcess>();
   dir = '';
   kubeconfig = '';
+  /** Authenticates as the webhook's ServiceAccount (storage-policy-webhook/storage-policy-webhook): only deploy/'s RBAC grants it anything. */
+  serviceAccountKubeconfig = '';
   webhookPort = 0;
   webhookCa = '';
   /** The kubectl built with the control plane, of the same version. */
@@ -76,9 +78,9 @@ export class LocalCluster {
     return built.stdout.trim().split('\n').pop() ?? '';
   }
 
-  private start(name: string, command: string, args: string[]): ChildProcess {
+  private start(name: string, command: string, args: string[], env: Record<string, string> = {}): ChildProcess {
     const log = createWriteStream(join(this.dir, `${name}.log`));
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     child.stdout?.pipe(log);
     child.stderr?.pipe(log);
     this.processes.set(name, child);
@@ -102,23 +104,32 @@ export class LocalCluster {
     await writeFile(file('apiserver.key'), serving.key);
     await writeFile(file('sa.pub'), serviceAccount.publicKey);
     await writeFile(file('sa.key'), serviceAccount.privateKey);
-    await writeFile(file('tokens.csv'), `${token},admin,admin-uid,system:masters\n`);
-    this.kubeconfig = file('kubeconfig');
+    const serviceAccountToken = `e2e-sa-${Math.random().toString(36).slice(2)}`;
     await writeFile(
-      this.kubeconfig,
+      file('tokens.csv'),
+      [
+        `${token},admin,admin-uid,system:masters`,
+        `${serviceAccountToken},system:serviceaccount:storage-policy-webhook:storage-policy-webhook,sa-uid,"system:serviceaccounts,system:serviceaccounts:storage-policy-webhook,system:authenticated"`,
+        '',
+      ].join('\n'),
+    );
+    const kubeconfigFor = (user: string, userToken: string): string =>
       [
         'apiVersion: v1',
         'kind: Config',
         'clusters:',
         `- name: e2e\n  cluster:\n    server: https://127.0.0.1:${apiserver}\n    certificate-authority-data: ${Buffer.from(ca.cert).toString('base64')}`,
         'users:',
-        `- name: admin\n  user:\n    token: ${token}`,
+        `- name: ${user}\n  user:\n    token: ${userToken}`,
         'contexts:',
-        '- name: e2e\n  context:\n    cluster: e2e\n    user: admin',
+        `- name: e2e\n  context:\n    cluster: e2e\n    user: ${user}`,
         'current-context: e2e',
         '',
-      ].join('\n'),
-    );
+      ].join('\n');
+    this.kubeconfig = file('kubeconfig');
+    await writeFile(this.kubeconfig, kubeconfigFor('admin', token));
+    this.serviceAccountKubeconfig = file('kubeconfig-webhook-sa');
+    await writeFile(this.serviceAccountKubeconfig, kubeconfigFor('webhook', serviceAccountToken));
 
     this.start('etcd', join(bin, 'etcd'), [
       '--name=e2e',
@@ -179,22 +190,31 @@ export class LocalCluster {
     await this.startWebhookProcess('webhook', this.webhookPort);
   }
 
-  /** A webhook process on its own port, with the shared certificate; drains for `shutdownDelay` seconds on SIGTERM. */
-  async startWebhookProcess(name: string, port: number, shutdownDelay = 5): Promise<void> {
+  /**
+   * A webhook process on its own port, with the shared certificate; drains for `shutdownDelay` seconds on SIGTERM.
+   * `extra` adds arguments, environment, or another kubeconfig (the ServiceAccount's).
+   */
+  async startWebhookProcess(name: string, port: number, shutdownDelay = 5, extra: { args?: string[]; env?: Record<string, string>; kubeconfig?: string; policies?: string } = {}): Promise<void> {
     const certs = join(this.dir, 'webhook');
-    this.start(name, process.execPath, [
-      CLI,
-      'serve',
-      '--host=127.0.0.1',
-      `--port=${port}`,
-      '--ops-host=127.0.0.1',
-      '--ops-port=0',
-      `--shutdown-delay-seconds=${shutdownDelay}`,
-      `--cert=${join(certs, 'tls.crt')}`,
-      `--key=${join(certs, 'tls.key')}`,
-      `--kubeconfig=${this.kubeconfig}`,
-      `--policies=${join(ROOT, 'policies')}`,
-    ]);
+    this.start(
+      name,
+      process.execPath,
+      [
+        CLI,
+        'serve',
+        '--host=127.0.0.1',
+        `--port=${port}`,
+        '--ops-host=127.0.0.1',
+        '--ops-port=0',
+        `--shutdown-delay-seconds=${shutdownDelay}`,
+        `--cert=${join(certs, 'tls.crt')}`,
+        `--key=${join(certs, 'tls.key')}`,
+        `--kubeconfig=${extra.kubeconfig ?? this.kubeconfig}`,
+        `--policies=${extra.policies ?? join(ROOT, 'policies')}`,
+        ...(extra.args ?? []),
+      ],
+      extra.env,
+    );
     await eventually(`${name} /readyz (policies loaded, cache synced)`, () => httpsOk(`https://127.0.0.1:${port}/readyz`, this.webhookCa), 30_000, 250);
   }
 
