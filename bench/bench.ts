@@ -1,14 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { connect as http2Connect, type ClientHttp2Session } from 'node:http2';
 import { Agent, request as httpsRequest } from 'node:https';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import autocannon from 'autocannon';
-import { stringify } from 'yaml';
+import { parseAllDocuments, stringify } from 'yaml';
 import type { JsonObject } from '../src/core/json.js';
 import { Engine } from '../src/engine/engine.js';
 import { review as runReview } from '../src/engine/pipeline.js';
@@ -17,199 +15,32 @@ import type { Policy } from '../src/policy/model.js';
 import { makeCertificateAuthority, makeServingCertificate } from '../src/server/tls.js';
 import { LocalCluster } from '../test/e2e/harness.js';
 import { freePort } from '../test/loopback.js';
-import { pvc as fixturePvc, statefulSet as fixtureStatefulSet, template } from '../test/helpers.js';
+import { statefulSet as fixtureStatefulSet, template } from '../test/helpers.js';
+import { measureAudit } from './audit-scale.js';
+import { FakeApiServer } from './fake-apiserver.js';
+import { fixedRate, saturate, statusMb, type FixedRateResult, type SaturationResult } from './load.js';
+import { MIX, pvc } from './workload.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CLI = join(ROOT, 'dist/src/cli/main.js');
 const BASELINE = join(ROOT, 'dist/bench/baseline.js');
+const BARE_ENGINE = join(ROOT, 'dist/bench/bare-engine.js');
 
 const { values } = parseArgs({
   options: {
-    duration: { type: 'string', default: '10' },
-    connections: { type: 'string', default: '16' },
+    duration: { type: 'string', default: '5' },
+    rounds: { type: 'string', default: '3' },
     apiserver: { type: 'string', default: 'auto' },
     profile: { type: 'string' },
+    smoke: { type: 'boolean', default: false },
   },
 });
-const DURATION = Number(values.duration);
-const CONNECTIONS = Number(values.connections);
+// --smoke: every measurement once and short, for CI (the numbers mean little; that it runs, does).
+const SMOKE = values.smoke === true;
+const DURATION = SMOKE ? 1 : Number(values.duration);
+const ROUNDS = SMOKE ? 1 : Math.max(1, Number(values.rounds));
 
-// ---------------------------------------------------------------- workload
-
-/** The workload, built with the same fixtures the tests use. */
-const pvc = (namespace: string, name: string): JsonObject => fixturePvc({ resources: { requests: { storage: '100Gi' } } }, { name, namespace });
-const statefulSet = (replicas: number, classes: boolean): JsonObject => {
-  const storageClass: JsonObject = classes ? { storageClassName: 'io1-legacy' } : {};
-  const templates = [
-    ['data', '200Gi'],
-    ['logs', '50Gi'],
-    ['cache', '10Gi'],
-  ].map(([name, size]) => template(name ?? '', { resources: { requests: { storage: size ?? '' } }, ...storageClass }));
-  return fixtureStatefulSet(templates, {}, replicas, { name: 'kafka', namespace: 'payments' });
-};
-const io2Class: JsonObject = {
-  apiVersion: 'storage.k8s.io/v1',
-  kind: 'StorageClass',
-  metadata: { name: 'io2-fast' },
-  provisioner: 'ebs.csi.aws.com',
-  volumeBindingMode: 'WaitForFirstConsumer',
-  parameters: { type: 'io2', iopsPerGB: '200' },
-};
-
-let uid = 0;
-function review(object: JsonObject, operation: 'CREATE' | 'UPDATE' = 'CREATE', oldObject?: JsonObject): string {
-  const kind = typeof object['kind'] === 'string' ? object['kind'] : '';
-  const group = kind === 'StatefulSet' ? 'apps' : kind === 'StorageClass' ? 'storage.k8s.io' : '';
-  uid += 1;
-  return JSON.stringify({
-    apiVersion: 'admission.k8s.io/v1',
-    kind: 'AdmissionReview',
-    request: {
-      uid: `bench-${uid}`,
-      kind: { group, version: 'v1', kind },
-      resource: { group, version: 'v1', resource: `${kind.toLowerCase()}s` },
-      ...(kind === 'StorageClass' ? {} : { namespace: 'payments' }),
-      name: (object['metadata'] as JsonObject)['name'],
-      operation,
-      userInfo: { username: 'bench' },
-      object,
-      oldObject: oldObject ?? null,
-      dryRun: false,
-    },
-  });
-}
-
-/** The mix: each object goes to /mutate then /validate, as the API server sends it. */
-const MIX: Array<{ path: string; body: string }> = [
-  { path: '/mutate', body: review(pvc('payments', 'orders')) },
-  { path: '/validate', body: review({ ...pvc('payments', 'orders'), spec: { ...(pvc('payments', 'orders')['spec'] as JsonObject), storageClassName: 'gp3' } }) },
-  { path: '/mutate', body: review(statefulSet(3, false)) },
-  { path: '/validate', body: review(statefulSet(3, false)) },
-  { path: '/mutate', body: review(io2Class) },
-  { path: '/validate', body: review(io2Class) },
-  { path: '/mutate', body: review(statefulSet(5, true), 'UPDATE', statefulSet(3, true)) },
-  { path: '/validate', body: review(statefulSet(5, true), 'UPDATE', statefulSet(3, true)) },
-];
-
-// ---------------------------------------------------------------- processes
-
-function procStatus(pid: number, field: string): number {
-  return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
-}
-
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-async function waitReady(port: number, ca: string, path: string): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const request = httpsRequest({ host: '127.0.0.1', port, path, method: 'POST', ca, agent: false, headers: { 'content-type': 'application/json' } }, (response) => {
-        response.resume();
-        resolve(response.statusCode === 200);
-      });
-      request.on('error', () => resolve(false));
-      request.end(MIX[0]?.body);
-    });
-    if (ok) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`nothing ready on port ${port}`);
-}
-
-// ---------------------------------------------------------------- load
-
-interface RunResult {
-  rps: number;
-  p50: number;
-  p99: number;
-  p999: number;
-  cpuPercent: number;
-  errors: number;
-}
-
-async function http1Run(port: number, ca: string, pid: number, overallRate?: number): Promise<RunResult> {
-  const cpuBefore = cpuSeconds(pid);
-  const started = Date.now();
-  const result = await autocannon({
-    url: `https://127.0.0.1:${port}`,
-    connections: overallRate ? 8 : CONNECTIONS,
-    pipelining: 1,
-    duration: DURATION,
-    ...(overallRate ? { overallRate } : {}),
-    tlsOptions: { ca },
-    headers: { 'content-type': 'application/json' },
-    requests: MIX.map((entry) => ({ method: 'POST', path: entry.path, body: entry.body })),
-  });
-  const elapsed = (Date.now() - started) / 1000;
-  return {
-    rps: result.requests.average,
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    p999: result.latency.p99_9,
-    cpuPercent: ((cpuSeconds(pid) - cpuBefore) / elapsed) * 100,
-    errors: result.errors + result.non2xx + result.timeouts,
-  };
-}
-
-function percentile(sorted: number[], fraction: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * fraction))] ?? 0;
-}
-
-/** HTTP/2, as the API server's webhook client speaks it: a few sessions, many concurrent streams. */
-async function http2Run(port: number, ca: string, pid: number): Promise<RunResult> {
-  const sessions: ClientHttp2Session[] = await Promise.all(
-    Array.from(
-      { length: 4 },
-      () =>
-        new Promise<ClientHttp2Session>((resolve, reject) => {
-          const session = http2Connect(`https://127.0.0.1:${port}`, { ca }, () => resolve(session));
-          session.on('error', reject);
-        }),
-    ),
-  );
-  const latencies: number[] = [];
-  let errors = 0;
-  const cpuBefore = cpuSeconds(pid);
-  const started = Date.now();
-  const deadline = started + DURATION * 1000;
-  const worker = async (index: number): Promise<void> => {
-    const session = sessions[index % sessions.length] as ClientHttp2Session;
-    let step = index;
-    while (Date.now() < deadline) {
-      const entry = MIX[step % MIX.length] as { path: string; body: string };
-      step += 1;
-      const begin = process.hrtime.bigint();
-      const status = await new Promise<number>((resolve) => {
-        const stream = session.request({ ':method': 'POST', ':path': entry.path, 'content-type': 'application/json' });
-        let code = 0;
-        stream.on('response', (headers) => (code = Number(headers[':status'])));
-        stream.on('data', () => undefined);
-        stream.on('end', () => resolve(code));
-        stream.on('error', () => resolve(0));
-        stream.end(entry.body);
-      });
-      if (status !== 200) errors += 1;
-      latencies.push(Number(process.hrtime.bigint() - begin) / 1e6);
-    }
-  };
-  await Promise.all(Array.from({ length: CONNECTIONS * 2 }, (_, index) => worker(index)));
-  const elapsed = (Date.now() - started) / 1000;
-  sessions.forEach((session) => session.close());
-  latencies.sort((a, b) => a - b);
-  return {
-    rps: latencies.length / elapsed,
-    p50: percentile(latencies, 0.5),
-    p99: percentile(latencies, 0.99),
-    p999: percentile(latencies, 0.999),
-    cpuPercent: ((cpuSeconds(pid) - cpuBefore) / elapsed) * 100,
-    errors,
-  };
-}
-
-// ---------------------------------------------------------------- fixtures: 100 policies, 10,000 cached objects
+// ---------------------------------------------------------------- the cluster: 100 policies, 10,000 claims, 1,000 StatefulSets
 
 const TEAMS = 98;
 function teamPolicy(index: number): object {
@@ -227,32 +58,61 @@ function teamPolicy(index: number): object {
   };
 }
 
-async function writeFixtures(dir: string, claims: number): Promise<{ policies: string; inventory: string }> {
-  const policies = join(dir, 'policies');
-  await mkdir(policies);
-  for (const file of ['platform-storage.yaml', 'storage-class-guardrails.yaml']) await writeFile(join(policies, file), readFileSync(join(ROOT, 'policies', file)));
-  for (let index = 0; index < TEAMS; index += 1) await writeFile(join(policies, `team-${index}.yaml`), stringify(teamPolicy(index)));
-  const objects: object[] = [];
-  for (let index = 0; index < TEAMS; index += 1) objects.push({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: `team-${index}`, labels: { team: String(index) } } });
+/** What the loopback API server lists and the bare-engine server reads as inventory: the same objects. */
+function clusterObjects(claims: number, statefulSets: number): JsonObject[] {
+  const classes = parseAllDocuments(readFileSync(join(ROOT, 'examples/cluster/storageclasses.yaml'), 'utf8')).map((document) => document.toJS() as JsonObject);
+  const objects: JsonObject[] = [...classes];
+  const namespaces = ['payments', ...Array.from({ length: TEAMS }, (_, index) => `team-${index}`)];
+  for (const name of namespaces) objects.push({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: { team: name } } });
+  ['us-east-1a', 'us-east-1b', 'us-east-1c'].forEach((zone, index) =>
+    objects.push({ apiVersion: 'v1', kind: 'Node', metadata: { name: `node-${index}`, labels: { 'topology.kubernetes.io/zone': zone } } }),
+  );
   for (let index = 0; index < claims; index += 1) {
     objects.push({
       apiVersion: 'v1',
       kind: 'PersistentVolumeClaim',
-      metadata: { name: `claim-${index}`, namespace: index % 5 === 0 ? 'payments' : `team-${index % TEAMS}` },
+      metadata: { name: `claim-${index}`, namespace: namespaces[index % namespaces.length] ?? 'payments', uid: `claim-uid-${index}` },
       spec: { storageClassName: index % 3 === 0 ? 'io2-high-iops' : 'gp3', accessModes: ['ReadWriteOnce'], resources: { requests: { storage: `${(index % 50) + 1}Gi` } } },
+      status: { phase: 'Bound' },
     });
   }
-  // As kubectl get -o json writes it: one List.
-  const inventory = join(dir, 'inventory');
-  await mkdir(inventory);
-  await writeFile(join(inventory, 'storageclasses.yaml'), readFileSync(join(ROOT, 'examples/cluster/storageclasses.yaml')));
-  await writeFile(join(inventory, 'objects.json'), JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }));
+  for (let index = 0; index < statefulSets; index += 1) {
+    const sts = fixtureStatefulSet([template('data', { storageClassName: 'gp3' })], {}, 3, { name: `sts-${index}`, namespace: namespaces[index % namespaces.length] ?? 'payments' });
+    objects.push(sts);
+  }
+  return objects;
+}
+
+async function writeFixtures(dir: string, objects: JsonObject[]): Promise<{ policies: string; inventory: string }> {
+  const policies = join(dir, 'policies');
+  await mkdir(policies);
+  for (const file of ['platform-storage.yaml', 'storage-class-guardrails.yaml']) await writeFile(join(policies, file), readFileSync(join(ROOT, 'policies', file)));
+  for (let index = 0; index < TEAMS; index += 1) await writeFile(join(policies, `team-${index}.yaml`), stringify(teamPolicy(index)));
+  const inventory = join(dir, 'inventory.json');
+  await writeFile(inventory, JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }));
   return { policies, inventory };
+}
+
+/** A kubeconfig that points the webhook's cluster cache at the loopback API server. */
+async function writeKubeconfig(dir: string, port: number, ca: string): Promise<string> {
+  const file = join(dir, 'kubeconfig');
+  await writeFile(
+    file,
+    stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'bench', cluster: { server: `https://127.0.0.1:${port}`, 'certificate-authority-data': Buffer.from(ca).toString('base64') } }],
+      users: [{ name: 'bench', user: { token: 'bench' } }],
+      contexts: [{ name: 'bench', context: { cluster: 'bench', user: 'bench' } }],
+      'current-context': 'bench',
+    }),
+  );
+  return file;
 }
 
 // ---------------------------------------------------------------- scale table (in process)
 
-function scalePolicies(count: number): Policy[] {
+function scalePolicies(count: number, allMatch: boolean): Policy[] {
   return Array.from({ length: count }, (_, index) => ({
     name: `p-${String(index).padStart(4, '0')}`,
     file: 'bench',
@@ -263,11 +123,11 @@ function scalePolicies(count: number): Policy[] {
     lookupFailure: 'warn' as const,
     rules: {},
     // One in ten uses a glob, the rest name their namespace: the index must keep both cheap.
-    match: { kinds: ['PersistentVolumeClaim' as const, 'StatefulSet' as const], namespaces: [index % 10 === 0 ? `ns-${index}-*` : `ns-${index}`] },
+    match: { kinds: ['PersistentVolumeClaim' as const, 'StatefulSet' as const], namespaces: [allMatch ? 'ns-*' : index % 10 === 0 ? `ns-${index}-*` : `ns-${index}`] },
     storageClasses: { defaults: [{ class: 'gp3' }], allowed: ['gp3', 'io2'] },
     accessModes: {},
     zones: { allowed: ['a', 'b'] },
-    iops: { maxPerVolume: 50000, maxPerNamespace: 1_000_000 },
+    iops: { maxPerVolume: 50000 + index, maxPerNamespace: 1_000_000 },
   }));
 }
 
@@ -286,23 +146,30 @@ function scaleState(objects: number): ClusterState {
   return state;
 }
 
-function microsPerReview(policies: number, objects: number): number {
-  const engine = new Engine(scalePolicies(policies), scaleState(objects));
+/** Microseconds per review (mutate + validate of one PVC) after a warm-up long enough for the optimizing compiler. */
+function microsPerReview(policies: Policy[], state: ClusterState): number {
+  const engine = new Engine(policies, state);
   const object = pvc('ns-7', 'x');
   const input = { kind: 'PersistentVolumeClaim' as const, operation: 'CREATE' as const, namespace: 'ns-7', name: 'x', object };
-  // The cache invalidates namespace sums on writes; measure the steady state a request sees.
-  for (let warm = 0; warm < 200; warm += 1) runReview(engine, input, 'both');
-  let count = 0;
-  const started = process.hrtime.bigint();
-  const budget = 300_000_000n;
-  while (process.hrtime.bigint() - started < budget) {
-    runReview(engine, input, 'both');
-    count += 1;
-  }
-  return Number(process.hrtime.bigint() - started) / 1000 / count;
+  const measure = (budgetMs: number): number => {
+    let count = 0;
+    const started = process.hrtime.bigint();
+    const budget = BigInt(budgetMs) * 1_000_000n;
+    while (process.hrtime.bigint() - started < budget) {
+      runReview(engine, input, 'both');
+      count += 1;
+    }
+    return Number(process.hrtime.bigint() - started) / 1000 / count;
+  };
+  measure(SMOKE ? 20 : 300);
+  return measure(SMOKE ? 20 : 300);
 }
 
 // ---------------------------------------------------------------- through the API server
+
+function percentile(sorted: number[], fraction: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * fraction))] ?? 0;
+}
 
 async function apiserverAddedLatency(): Promise<{ withMs: number; withoutMs: number; addedP50Ms: number; addedP99Ms: number } | string> {
   const [newest = ''] = await LocalCluster.versions();
@@ -356,7 +223,45 @@ async function apiserverAddedLatency(): Promise<{ withMs: number; withoutMs: num
 // ---------------------------------------------------------------- main
 
 function row(cells: Array<string | number>): string {
-  return `| ${cells.map((cell) => (typeof cell === 'number' ? (Number.isInteger(cell) ? String(cell) : cell.toFixed(2)) : cell)).join(' | ')} |`;
+  return `| ${cells.map((cell) => (typeof cell === 'number' ? (Number.isInteger(cell) ? String(cell) : cell.toFixed(1)) : cell)).join(' | ')} |`;
+}
+
+function median(numbers: number[]): number {
+  const sorted = [...numbers].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[middle] ?? 0) : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
+}
+
+interface Server {
+  name: string;
+  port: number;
+  pid: number;
+}
+
+/** Starts a server process and waits until it answers a review. */
+async function startServer(name: string, args: string[], env: Record<string, string>, ca: string, children: ChildProcess[]): Promise<Server> {
+  const port = await freePort();
+  const child = spawn(
+    process.execPath,
+    args.map((arg) => arg.replace('{port}', String(port))),
+    { stdio: 'ignore', env: { ...process.env, ...env } },
+  );
+  children.push(child);
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const request = httpsRequest({ host: '127.0.0.1', port, path: '/mutate', method: 'POST', ca, agent: false, headers: { 'content-type': 'application/json' } }, (response) => {
+        response.resume();
+        resolve(response.statusCode === 200);
+      });
+      request.on('error', () => resolve(false));
+      request.end(MIX[0]?.body);
+    });
+    if (ok) return { name, port, pid: child.pid ?? 0 };
+    if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`${name} did not answer on port ${port}`);
 }
 
 async function main(): Promise<void> {
@@ -364,114 +269,149 @@ async function main(): Promise<void> {
   const children: ChildProcess[] = [];
   const stopAll = () => children.forEach((child) => child.exitCode === null && child.kill('SIGKILL'));
   process.on('exit', stopAll);
+  const objects = clusterObjects(10_000, 1_000);
+  const api = new FakeApiServer(objects);
   try {
     const ca = await makeCertificateAuthority('bench CA');
     const serving = await makeServingCertificate(['127.0.0.1'], ca);
     await writeFile(join(dir, 'tls.crt'), serving.cert);
     await writeFile(join(dir, 'tls.key'), serving.key);
-    const { policies, inventory } = await writeFixtures(dir, 10_000);
+    const { policies, inventory } = await writeFixtures(dir, objects);
+    const kubeconfig = await writeKubeconfig(dir, await api.start(serving), ca.cert);
 
-    const webhookPort = await freePort();
+    // The webhook in production shape: deploy/'s heap flags, the live cache (and the audit) fed by the loopback API server.
+    const nodeOptions = /NODE_OPTIONS\s+value: (.*)/.exec(readFileSync(join(ROOT, 'deploy/deployment.yaml'), 'utf8'))?.[1]?.trim() ?? '';
     const profile = values.profile ? ['--cpu-prof', `--cpu-prof-dir=${values.profile}`] : [];
-    const webhook = spawn(
-      process.execPath,
+    const tls = [join(dir, 'tls.crt'), join(dir, 'tls.key')];
+    const webhook = await startServer(
+      'webhook',
       [
         ...profile,
         CLI,
         'serve',
         '--host=127.0.0.1',
-        `--port=${webhookPort}`,
+        '--port={port}',
         '--ops-host=127.0.0.1',
         '--ops-port=0',
-        `--cert=${join(dir, 'tls.crt')}`,
-        `--key=${join(dir, 'tls.key')}`,
+        `--cert=${tls[0]}`,
+        `--key=${tls[1]}`,
         `--policies=${policies}`,
-        `--inventory=${inventory}`,
+        `--kubeconfig=${kubeconfig}`,
         '--watch=false',
         '--log-level=info',
         '--shutdown-delay-seconds=0',
       ],
-      { stdio: 'ignore' },
+      { NODE_OPTIONS: nodeOptions },
+      ca.cert,
+      children,
     );
-    const baselinePort = await freePort();
-    const baseline = spawn(process.execPath, [BASELINE, String(baselinePort), join(dir, 'tls.crt'), join(dir, 'tls.key')], { stdio: 'ignore' });
-    children.push(webhook, baseline);
-    await waitReady(webhookPort, ca.cert, '/mutate');
-    await waitReady(baselinePort, ca.cert, '/mutate');
-    const webhookPid = webhook.pid ?? 0;
-    const baselinePid = baseline.pid ?? 0;
+    const baseline = await startServer('protocol baseline', [BASELINE, '{port}', ...tls], {}, ca.cert, children);
+    const bareEngine = await startServer('bare-engine baseline', [BARE_ENGINE, '{port}', ...tls, policies, inventory], {}, ca.cert, children);
+    const servers = [webhook, baseline, bareEngine];
 
-    process.stdout.write(`# machine: ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}\n`);
-    process.stdout.write(`# webhook: 100 policies, 10,000 cached PVCs (+ classes, namespaces), info logs; ${DURATION}s per run, ${CONNECTIONS} connections\n`);
-    const h1Webhook = await http1Run(webhookPort, ca.cert, webhookPid);
-    const h1Baseline = await http1Run(baselinePort, ca.cert, baselinePid);
-    const h2Webhook = await http2Run(webhookPort, ca.cert, webhookPid);
-    const h2Baseline = await http2Run(baselinePort, ca.cert, baselinePid);
-    const fixedRate = await http1Run(webhookPort, ca.cert, webhookPid, 1000);
-    const fixedRateBaseline = await http1Run(baselinePort, ca.cert, baselinePid, 1000);
-    const rssMb = procStatus(webhookPid, 'VmHWM');
-    const steadyRssMb = procStatus(webhookPid, 'VmRSS');
-    const baselineRssMb = procStatus(baselinePid, 'VmHWM');
+    process.stdout.write(`# machine: ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}, load average ${loadavg()[0]?.toFixed(2)}\n`);
+    process.stdout.write(
+      `# webhook: 100 policies, live cache fed 10,000 claims and 1,000 StatefulSets by a loopback API server, audit on, info logs, NODE_OPTIONS=${nodeOptions}; HTTP/2, 4 sessions x 32 concurrent streams; ${ROUNDS} interleaved round(s) of ${DURATION}s per server after a warm-up\n`,
+    );
+    for (const server of servers) await saturate(server.port, ca.cert, server.pid, MIX, SMOKE ? 1 : 3);
+    const saturation = new Map<string, SaturationResult[]>(servers.map((server) => [server.name, []]));
+    const latency = new Map<string, FixedRateResult[]>([
+      [webhook.name, []],
+      [baseline.name, []],
+    ]);
+    for (let round = 0; round < ROUNDS; round += 1) {
+      for (const server of servers) saturation.get(server.name)?.push(await saturate(server.port, ca.cert, server.pid, MIX, DURATION));
+      for (const server of [webhook, baseline]) latency.get(server.name)?.push(await fixedRate(server.port, ca.cert, MIX, DURATION, 1000));
+    }
+    const peakRssMb = statusMb(webhook.pid, 'VmHWM');
+    const steadyRssMb = statusMb(webhook.pid, 'VmRSS');
 
+    const cpu = (name: string): number => median((saturation.get(name) ?? []).map((run) => run.serverCpuMicros));
+    const p99 = (name: string): number => median((latency.get(name) ?? []).map((run) => run.p99Micros));
+    const invalid = [...saturation.entries()].flatMap(([name, runs]) =>
+      runs.filter((run) => run.serverCpuPercent < 90 || run.errors > 0).map((run) => `${name} at ${run.serverCpuPercent.toFixed(0)}% CPU, ${run.errors} errors`),
+    );
     const lines = [
       '',
-      row(['protocol', 'server', 'req/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'CPU %', 'errors']),
+      row(['server', 'server CPU us/request (median)', 'per round', 'req/s', 'server CPU %', 'client CPU %', 'p50 us at 1000 req/s', 'p99 us at 1000 req/s']),
       row(['---', '---', '---', '---', '---', '---', '---', '---']),
-      row(['HTTP/1.1 keep-alive', 'webhook', Math.round(h1Webhook.rps), h1Webhook.p50, h1Webhook.p99, h1Webhook.p999, Math.round(h1Webhook.cpuPercent), h1Webhook.errors]),
-      row(['HTTP/1.1 keep-alive', 'bare TLS baseline', Math.round(h1Baseline.rps), h1Baseline.p50, h1Baseline.p99, h1Baseline.p999, Math.round(h1Baseline.cpuPercent), h1Baseline.errors]),
-      row(['HTTP/2', 'webhook', Math.round(h2Webhook.rps), h2Webhook.p50, h2Webhook.p99, h2Webhook.p999, Math.round(h2Webhook.cpuPercent), h2Webhook.errors]),
-      row(['HTTP/2', 'bare TLS baseline', Math.round(h2Baseline.rps), h2Baseline.p50, h2Baseline.p99, h2Baseline.p999, Math.round(h2Baseline.cpuPercent), h2Baseline.errors]),
-      row(['HTTP/1.1 at 1000 req/s', 'webhook', Math.round(fixedRate.rps), fixedRate.p50, fixedRate.p99, fixedRate.p999, Math.round(fixedRate.cpuPercent), fixedRate.errors]),
-      row([
-        'HTTP/1.1 at 1000 req/s',
-        'bare TLS baseline',
-        Math.round(fixedRateBaseline.rps),
-        fixedRateBaseline.p50,
-        fixedRateBaseline.p99,
-        fixedRateBaseline.p999,
-        Math.round(fixedRateBaseline.cpuPercent),
-        fixedRateBaseline.errors,
-      ]),
+      ...servers.map((server) => {
+        const runs = saturation.get(server.name) ?? [];
+        const fixed = latency.get(server.name) ?? [];
+        return row([
+          server.name,
+          cpu(server.name),
+          runs.map((run) => run.serverCpuMicros.toFixed(0)).join(' / '),
+          Math.round(median(runs.map((run) => run.requests / run.seconds))),
+          Math.round(median(runs.map((run) => run.serverCpuPercent))),
+          Math.round(median(runs.map((run) => run.clientCpuPercent))),
+          fixed.length > 0 ? Math.round(median(fixed.map((run) => run.p50Micros))) : '-',
+          fixed.length > 0 ? Math.round(p99(server.name)) : '-',
+        ]);
+      }),
       '',
-      `ratio webhook/baseline: HTTP/1.1 ${(h1Webhook.rps / h1Baseline.rps).toFixed(2)}, HTTP/2 ${(h2Webhook.rps / h2Baseline.rps).toFixed(2)}; webhook RSS ${steadyRssMb.toFixed(0)} MB after the runs (peak ${rssMb.toFixed(0)} MB), baseline peak ${baselineRssMb.toFixed(0)} MB`,
+      `webhook RSS ${steadyRssMb.toFixed(0)} MB after the runs, peak ${peakRssMb.toFixed(0)} MB; load average ${loadavg()
+        .map((value) => value.toFixed(2))
+        .join(' ')}${invalid.length > 0 ? `; INVALID: ${invalid.join('; ')}` : ''}`,
       '',
-      '# evaluation cost in process (mutate + validate of one PVC), microseconds per review',
-      row(['policies \\ cached objects', '100', '1,000', '10,000', '100,000']),
+      '# evaluation cost in process (mutate + validate of one PVC), microseconds per review, after warm-up',
+      row(['policies \\ cached claims', '100', '1,000', '10,000', '100,000']),
       row(['---', '---', '---', '---', '---']),
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
-    const scale: Record<string, number[]> = {};
-    for (const count of [10, 100, 1000]) {
-      scale[count] = [100, 1000, 10_000, 100_000].map((objects) => microsPerReview(count, objects));
+    const claimCounts = SMOKE ? [100] : [100, 1000, 10_000, 100_000];
+    const scale: Record<number, number[]> = {};
+    for (const count of SMOKE ? [10] : [10, 100, 1000]) {
+      scale[count] = claimCounts.map((claims) => microsPerReview(scalePolicies(count, false), scaleState(claims)));
       process.stdout.write(`${row([count, ...(scale[count] ?? [])])}\n`);
     }
+    // Every policy matching the namespace: the cost grows with the policies that govern an object, not with all of them.
+    const matching = (SMOKE ? [1, 10] : [1, 10, 100]).map((count) => ({ count, micros: microsPerReview(scalePolicies(count, true), scaleState(1000)) }));
+    const first = matching[0];
+    const last = matching[matching.length - 1];
+    const perMatchingPolicy = first && last ? (last.micros - first.micros) / (last.count - first.count) : 0;
+    process.stdout.write(
+      `\n# policies matching the namespace: ${matching.map((entry) => `${entry.count}: ${entry.micros.toFixed(1)} us`).join(', ')}; ${perMatchingPolicy.toFixed(2)} us per matching policy\n`,
+    );
 
-    const apiserver = await apiserverAddedLatency();
+    const audit = await measureAudit(
+      join(ROOT, 'policies'),
+      objects.filter((object) => object['kind'] === 'StorageClass'),
+    );
+    process.stdout.write(
+      `# audit of 10,000 claims and 1,000 StatefulSets (100 namespaces), bundled policies: ${audit.cpuMillis.toFixed(0)} ms CPU, ${audit.heapMb.toFixed(1)} MB heap held, ${audit.failing} failing results\n`,
+    );
+
+    const apiserver = SMOKE ? 'skipped (--smoke)' : await apiserverAddedLatency();
     process.stdout.write(
       typeof apiserver === 'string'
         ? `\n# through kube-apiserver: ${apiserver}\n`
         : `\n# through kube-apiserver (dry-run PVC creates, 300 each, sequential): p50 ${apiserver.withMs.toFixed(2)} ms governed vs ${apiserver.withoutMs.toFixed(2)} ms excluded namespace: webhook adds ${apiserver.addedP50Ms.toFixed(2)} ms at p50, ${apiserver.addedP99Ms.toFixed(2)} ms at p99 (mutate + validate)\n`,
     );
     const summary = {
-      webhookRps: Math.round(h1Webhook.rps),
-      baselineRps: Math.round(h1Baseline.rps),
-      ratio: Number((h1Webhook.rps / h1Baseline.rps).toFixed(3)),
-      p99Ms: h1Webhook.p99,
-      rssMb: Math.round(rssMb),
+      cpuRatio: Number((cpu(baseline.name) / cpu(webhook.name)).toFixed(3)),
+      frameworkRatio: Number((cpu(bareEngine.name) / cpu(webhook.name)).toFixed(3)),
+      webhookCpuMicros: Number(cpu(webhook.name).toFixed(1)),
+      baselineCpuMicros: Number(cpu(baseline.name).toFixed(1)),
+      bareEngineCpuMicros: Number(cpu(bareEngine.name).toFixed(1)),
+      p99MicrosAt1000Rps: Math.round(p99(webhook.name)),
+      baselineP99MicrosAt1000Rps: Math.round(p99(baseline.name)),
+      peakRssMb: Math.round(peakRssMb),
       steadyRssMb: Math.round(steadyRssMb),
-      baselineP99MsAt1000Rps: fixedRateBaseline.p99,
-      h2WebhookRps: Math.round(h2Webhook.rps),
-      h2BaselineRps: Math.round(h2Baseline.rps),
-      h2Ratio: Number((h2Webhook.rps / h2Baseline.rps).toFixed(3)),
-      h2P99Ms: Number(h2Webhook.p99.toFixed(2)),
-      p99MsAt1000Rps: fixedRate.p99,
-      cpuPercent: Math.round(h1Webhook.cpuPercent),
-      microsPerReview100Policies10kObjects: Number((scale[100]?.[2] ?? 0).toFixed(1)),
+      valid: invalid.length === 0,
+      rounds: ROUNDS,
+      clientCpuPercent: Math.round(median([...saturation.values()].flat().map((run) => run.clientCpuPercent))),
+      loadAverage: Number(loadavg()[0]?.toFixed(2)),
+      microsPerReview100Policies10kClaims: Number((scale[100]?.[2] ?? scale[10]?.[0] ?? 0).toFixed(1)),
+      microsPerMatchingPolicy: Number(perMatchingPolicy.toFixed(2)),
+      auditMillisFor10kClaims: Math.round(audit.cpuMillis),
+      auditHeapMb: Number(audit.heapMb.toFixed(1)),
       ...(typeof apiserver === 'string' ? {} : { apiserverAddedP50Ms: Number(apiserver.addedP50Ms.toFixed(2)), apiserverAddedP99Ms: Number(apiserver.addedP99Ms.toFixed(2)) }),
     };
     process.stdout.write(`${JSON.stringify(summary)}\n`);
   } finally {
     await Promise.all(children.map((child) => new Promise((resolve) => (child.exitCode !== null ? resolve(null) : (child.once('exit', resolve), child.kill('SIGTERM'))))));
+    await api.stop();
     await rm(dir, { recursive: true, force: true });
   }
 }

@@ -50,7 +50,7 @@ async function auditedObjects(values: ParsedOptions): Promise<JsonObject[] | str
     // Loaded only here: the client library is the CLI's heaviest import and no other command needs it.
     const [{ loadKubeConfig }, { listCluster }] = await Promise.all([import('../lookup/kube-api.js'), import('../lookup/cluster-cache.js')]);
     try {
-      return await listCluster(loadKubeConfig(kubeconfig));
+      return await listCluster(await loadKubeConfig(kubeconfig));
     } catch (error) {
       return `cannot read the cluster: ${(error as Error).message}`;
     }

@@ -133,10 +133,21 @@ export function buildCapabilityTable(overrides: readonly ProvisionerCapabilities
   return table;
 }
 
+/** Parameters by lower-cased key (the first spelling wins), built once per parameters object: classes are long-lived. */
+const loweredParameters = new WeakMap<Record<string, string>, Map<string, string>>();
+
+/** A StorageClass parameter by key, case-insensitively, as the drivers read them. */
 export function parameterValue(parameters: Record<string, string>, key: string): string | undefined {
-  const wanted = key.toLowerCase();
-  for (const [name, value] of Object.entries(parameters)) if (name.toLowerCase() === wanted) return value;
-  return undefined;
+  let lowered = loweredParameters.get(parameters);
+  if (!lowered) {
+    lowered = new Map();
+    for (const [name, value] of Object.entries(parameters)) {
+      const lower = name.toLowerCase();
+      if (!lowered.has(lower)) lowered.set(lower, value);
+    }
+    loweredParameters.set(parameters, lowered);
+  }
+  return lowered.get(key.toLowerCase());
 }
 
 export function conditionHolds(condition: ConditionalMode, volumeMode: 'Filesystem' | 'Block', parameters: Record<string, string>): boolean {

@@ -27,8 +27,20 @@ const quantityPattern = /^([+-]?(?:\d+(?:\.\d*)?|\.\d+))(Ki|Mi|Gi|Ti|Pi|Ei|[numk
 
 const GIB = 2 ** 30;
 
+/** Quantities seen, parsed: requests repeat the same few strings ("10Gi"); bounded, cleared when full. */
+const parsed = new Map<string, number | undefined>();
+const MAX_REMEMBERED = 4096;
+
 /** Bytes of a quantity string, or undefined when it is not a valid quantity. */
 export function parseQuantity(text: string): number | undefined {
+  if (parsed.has(text)) return parsed.get(text);
+  const bytes = parseQuantityText(text);
+  if (parsed.size >= MAX_REMEMBERED) parsed.clear();
+  parsed.set(text, bytes);
+  return bytes;
+}
+
+function parseQuantityText(text: string): number | undefined {
   const match = quantityPattern.exec(text.trim());
   if (!match) return undefined;
   const number = Number(match[1]);

@@ -107,6 +107,8 @@ function runFamily(family: RuleFamily, context: RuleContext): ReturnType<RuleFam
 export class Engine {
   readonly index: PolicyIndex;
   private readonly capabilityTables = new WeakMap<Policy, CapabilityTable>();
+  /** Composed settings per set of governing policies: a namespace's set is the same from one request to the next. */
+  private readonly composed = new Map<string, ComposedSettings>();
 
   constructor(
     readonly policies: readonly Policy[],
@@ -123,6 +125,17 @@ export class Engine {
     }
     return table;
   };
+
+  private settingsFor(policies: readonly Policy[]): ComposedSettings {
+    const key = policies.map((policy) => policy.name).join('\u0000');
+    let settings = this.composed.get(key);
+    if (!settings) {
+      if (this.composed.size >= 10_000) this.composed.clear();
+      settings = composeSettings(policies);
+      this.composed.set(key, settings);
+    }
+    return settings;
+  }
 
   /** Decodes the object once: its claims, each with its class resolved. */
   private context(phase: RuleContext['phase'], input: ReviewInput, object: JsonObject, policies: Policy[], settings: ComposedSettings): RuleContext {
@@ -154,7 +167,7 @@ export class Engine {
     const notes: Mutation[] = [];
     const skipped: string[] = [];
     if (policies.length === 0) return { patch, notes, object, skipped };
-    const settings = composeSettings(policies);
+    const settings = this.settingsFor(policies);
     for (const family of MUTATING_FAMILIES) {
       const { mutations } = runFamily(family, this.context('mutate', input, object, policies, settings));
       for (const mutation of mutations) {
@@ -185,7 +198,7 @@ export class Engine {
   validate(input: ReviewInput): ResolvedFinding[] {
     const { policies, findings: matchFindings } = this.index.match(input.kind, input.namespace, this.lookup);
     if (policies.length === 0 && matchFindings.length === 0) return [];
-    const settings = composeSettings(policies);
+    const settings = this.settingsFor(policies);
     const raw = [...matchFindings, ...this.findings(input, input.object, policies, settings)];
     const before =
       input.operation === 'UPDATE' && input.oldObject ? new Set(this.findings({ ...input, object: input.oldObject }, input.oldObject, policies, settings).map(findingKey)) : new Set<string>();
@@ -201,13 +214,13 @@ export class Engine {
     const { policies, findings: matchFindings } = this.index.match(input.kind, input.namespace, this.lookup);
     if (policies.length === 0 && matchFindings.length === 0) return [];
     const existing = { ...input, operation: 'UPDATE' as const, oldObject: input.object };
-    const raw = [...matchFindings, ...this.findings(existing, input.object, policies, composeSettings(policies))];
+    const raw = [...matchFindings, ...this.findings(existing, input.object, policies, this.settingsFor(policies))];
     return resolveFindings(raw, () => false).map((finding) => ({ ...finding, preexisting: true }));
   }
 
   /** IOPS and throughput the object's claims provision in all (a template's claim once per replica), from the classes they resolve to. */
   provisioned(input: ReviewInput): Provisioned {
-    const settings = composeSettings(this.index.match(input.kind, input.namespace, this.lookup).policies);
+    const settings = this.settingsFor(this.index.match(input.kind, input.namespace, this.lookup).policies);
     const total = { iops: 0, throughputMiBps: 0 };
     for (const claim of claimsOf(input.kind, input.object)) {
       const storageClass = resolveClass(claim, settings, this.lookup);

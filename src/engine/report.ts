@@ -5,7 +5,10 @@ export const MAX_WARNING_LENGTH = 120;
 /** The API server truncates the warnings of one response beyond 4096 runes; stay under it. */
 export const MAX_WARNINGS_TOTAL = 4000;
 
+const NEEDS_FOLDING = /[\r\n\t]|\s\s|^\s|\s$/;
+
 function oneLine(text: string): string {
+  if (!NEEDS_FOLDING.test(text)) return text;
   return text
     .replace(/[\r\n\t]+/g, ' ')
     .replace(/\s{2,}/g, ' ')

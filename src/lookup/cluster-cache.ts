@@ -1,7 +1,8 @@
-import { Watch, type KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import type { Logger } from 'pino';
 import { isObject, objectAt, stringAt, type JsonObject } from '../core/json.js';
 import type { ClusterState } from './cluster-state.js';
+import { clientNode } from './client-node.js';
 import { listAll } from './kube-api.js';
 
 type StateKind = 'StorageClass' | 'VolumeAttributesClass' | 'Namespace' | 'PersistentVolumeClaim' | 'Node';
@@ -154,8 +155,9 @@ export class ClusterCache {
   }
 
   /** Watches from resourceVersion until the watch ends; resolves with the last version seen, or undefined when it must re-list. */
-  private watch(resource: Resource, resourceVersion: string): Promise<string | undefined> {
+  private async watch(resource: Resource, resourceVersion: string): Promise<string | undefined> {
     const { kind, path } = resource;
+    const { Watch } = await clientNode();
     return new Promise((resolve) => {
       let latest = resourceVersion;
       let expired = false;

@@ -1,15 +1,18 @@
 import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { request as httpRequest } from 'node:http';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import { isObject, stringAt, type JsonObject } from '../core/json.js';
+import { clientNode } from './client-node.js';
 
 // The few API calls this webhook makes, with @kubernetes/client-node's KubeConfig for the server and
 // credentials (kubeconfig, or the pod's service account) and plain JSON on the wire.
 
 const PAGE_SIZE = 500;
 
-export function loadKubeConfig(kubeconfig: string | undefined): KubeConfig {
-  const config = new KubeConfig();
+/** The kubeconfig file's cluster and credentials, or the pod's service account without one. */
+export async function loadKubeConfig(kubeconfig: string | undefined): Promise<KubeConfig> {
+  const { KubeConfig: Config } = await clientNode();
+  const config = new Config();
   if (kubeconfig) config.loadFromFile(kubeconfig);
   else config.loadFromCluster();
   return config;

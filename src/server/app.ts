@@ -2,7 +2,7 @@ import { STATUS_CODES } from 'node:http';
 import { Transform } from 'node:stream';
 import { Server as TlsServer, type SecureContextOptions } from 'node:tls';
 import underPressure from '@fastify/under-pressure';
-import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyPluginCallback } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyPluginCallback } from 'fastify';
 import type { Logger } from 'pino';
 import { mutatingHandler, validatingHandler, type AdmissionHandler, type AdmissionOutcome } from '../admission/handler.js';
 import { isObject, objectAt, stringAt } from '../core/json.js';
@@ -181,7 +181,8 @@ function admissionRoutes(state: WebhookState, metrics: WebhookMetrics, overload:
     });
     app.addHook('preParsing', (request, reply, payload, done) => {
       const record = request.admission;
-      if (!record) return done(null, payload);
+      // A declared Content-Length is reserved already, and fastify refuses a body that differs from it.
+      if (!record || request.headers['content-length'] !== undefined) return done(null, payload);
       const counted = new Transform({
         transform(chunk: Buffer, _encoding, next) {
           record.receivedBytes += chunk.length;
@@ -211,7 +212,7 @@ function admissionRoutes(state: WebhookState, metrics: WebhookMetrics, overload:
       const operation = stringAt(body, 'operation') ?? 'unknown';
       const decision = outcome?.decision ?? exitOf(reply.statusCode);
       const kind = outcome ? (outcome.decision === 'skipped' ? 'other' : (outcome.input?.kind ?? 'other')) : 'unknown';
-      metrics.admissionDuration.observe({ webhook, kind, operation, decision }, reply.elapsedTime / 1000);
+      metrics.observeAdmission(webhook, kind, operation, decision, reply.elapsedTime / 1000);
       if (reply.statusCode >= 400 && reply.statusCode < 500) metrics.badRequests.inc({ status: String(reply.statusCode) });
       for (const fired of outcome?.fired ?? []) {
         if (fired.action === 'mutate') metrics.mutations.inc({ policy: fired.policy, rule: fired.rule });
@@ -220,6 +221,7 @@ function admissionRoutes(state: WebhookState, metrics: WebhookMetrics, overload:
       const level = outcome?.decision === 'error' || reply.statusCode >= 500 ? 'error' : outcome?.skipped || !outcome ? 'warn' : 'info';
       request.log[level](
         {
+          reqId: request.id,
           webhook,
           status: reply.statusCode,
           uid: stringAt(body, 'uid'),
@@ -317,8 +319,10 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     // JSON.parse makes them own properties, and no code path here assigns through them.
     onProtoPoisoning: 'ignore' as const,
     onConstructorPoisoning: 'ignore' as const,
-    // One admission line per request, written by the route, replaces the generic request logs.
+    // One admission line per request, written by the route, replaces the generic request logs; it carries the
+    // request id itself, so no child logger is made per request.
     logController: new LogController({ disableRequestLogging: true }),
+    childLoggerFactory: (logger: FastifyBaseLogger) => logger,
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   };
   const app = (options.tls

@@ -1,4 +1,4 @@
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import type { Logger } from 'pino';
 import { numberAt, stringAt, type JsonObject } from '../core/json.js';
 import { ApiError, callApi } from '../lookup/kube-api.js';

@@ -1,4 +1,4 @@
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import type { Logger } from 'pino';
 import { stringAt } from '../core/json.js';
 import { MANAGED_BY_LABEL, REPORT_SOURCE, reportDigest, type PolicyReport } from '../audit/reports.js';

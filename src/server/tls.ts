@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { generate } from 'selfsigned';
+import type { generate as Generate } from 'selfsigned';
 
 interface KeyPair {
   key: string;
@@ -31,6 +31,12 @@ function validity(days: number): { notBeforeDate: Date; notAfterDate: Date } {
   // Backdated a little so a client whose clock runs behind still accepts a fresh certificate.
   const now = Date.now();
   return { notBeforeDate: new Date(now - 5 * 60 * 1000), notAfterDate: new Date(now + days * DAY_MS) };
+}
+
+/** selfsigned (and the forge library under it) is loaded only when a certificate is made: a webhook given --cert/--key never pays its memory. */
+async function generate(...args: Parameters<typeof Generate>): ReturnType<typeof Generate> {
+  const { generate: make } = await import('selfsigned');
+  return make(...args);
 }
 
 export async function makeCertificateAuthority(commonName: string, days = 365): Promise<KeyPair> {

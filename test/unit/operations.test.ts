@@ -75,7 +75,8 @@ describe('operations', () => {
       assert.match((await validate(server, ca.cert, io2Claim)).text, /"allowed":false/);
       await writeFile(join(policies, 'p.yaml'), 'apiVersion: storage-policy-webhook.io/v1alpha1\nkind: StoragePolicy\nmetadata: {name: p}\nspec:\n  match: {}\n  storageClasses: {alowed: [io2]}\n');
       await eventually('the failed reload to be counted', async () => /storage_policy_policy_reloads_total\{result="failure"\} 1/.test((await server.ops('/metrics')).text));
-      assert.match(server.output, /policy reload failed; the last good set keeps serving/);
+      // Log lines are buffered and flushed within a second.
+      await eventually('the failed reload to be logged', () => /policy reload failed; the last good set keeps serving/.test(server.output));
       assert.match(server.output, /"line":6,"column":20/);
       assert.match((await validate(server, ca.cert, io2Claim)).text, /"allowed":false/, 'the last good set still denies');
       assert.equal((await get(server.port, '/readyz', ca.cert)).status, 200);

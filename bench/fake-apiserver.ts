@@ -1,0 +1,55 @@
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { ServerResponse } from 'node:http';
+import type { JsonObject } from '../src/core/json.js';
+
+/** Where each kind is listed, as the cluster cache asks for it. */
+const PATHS: Record<string, string> = {
+  '/apis/storage.k8s.io/v1/storageclasses': 'StorageClass',
+  '/apis/storage.k8s.io/v1/volumeattributesclasses': 'VolumeAttributesClass',
+  '/api/v1/namespaces': 'Namespace',
+  '/api/v1/persistentvolumeclaims': 'PersistentVolumeClaim',
+  '/api/v1/nodes': 'Node',
+  '/apis/apps/v1/statefulsets': 'StatefulSet',
+};
+
+/**
+ * Just enough of an API server on loopback to feed the webhook's live cache in production shape: paged lists
+ * (500 a page, as the cache asks) of the objects given, and watches that stay open and quiet.
+ */
+export class FakeApiServer {
+  private server: Server | undefined;
+  private readonly watches = new Set<ServerResponse>();
+
+  constructor(private readonly objects: JsonObject[]) {}
+
+  async start(tls: { key: string; cert: string }): Promise<number> {
+    this.server = createServer({ key: tls.key, cert: tls.cert }, (request, response) => {
+      const url = new URL(request.url ?? '/', 'https://127.0.0.1');
+      const kind = PATHS[url.pathname];
+      if (!kind) return void response.writeHead(404, { 'content-type': 'application/json' }).end('{"kind":"Status","code":404}');
+      if (url.searchParams.get('watch') === 'true') {
+        response.writeHead(200, { 'content-type': 'application/json' });
+        this.watches.add(response);
+        response.on('close', () => this.watches.delete(response));
+        return;
+      }
+      const items = this.objects.filter((object) => object['kind'] === kind);
+      const limit = Number(url.searchParams.get('limit') ?? items.length) || items.length;
+      const start = Number(url.searchParams.get('continue') ?? 0);
+      const next = start + limit < items.length ? String(start + limit) : undefined;
+      // A list's items carry no kind or apiVersion (JSON.stringify leaves the undefined keys out).
+      const page = items.slice(start, start + limit).map((object) => ({ ...object, apiVersion: undefined, kind: undefined }));
+      response
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ kind: `${kind}List`, metadata: { resourceVersion: '1', ...(next ? { continue: next } : {}) }, items: page }));
+    });
+    await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve));
+    return (this.server?.address() as AddressInfo).port;
+  }
+
+  async stop(): Promise<void> {
+    for (const watch of this.watches) watch.destroy();
+    await new Promise((resolve) => this.server?.close(resolve));
+  }
+}
