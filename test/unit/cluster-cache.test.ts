@@ -1,4 +1,8 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -118,5 +122,28 @@ describe('cluster cache against a list/watch API server on loopback', () => {
     await eventually('recovery', () => state.storageClasses().known);
     assert.ok(api.lists > listsBefore, 'it re-listed');
     assert.deepEqual(judge(), []);
+  });
+});
+
+describe('client-node, loaded for what is used', () => {
+  it("KubeConfig and Watch load without the package's generated API models, and the kubeconfig's credentials apply", () => {
+    const kubeApi = fileURLToPath(new URL('../../src/lookup/kube-api.js', import.meta.url));
+    // A second resolve hook, registered first, sees which client-node files get loaded.
+    const script = `
+      import { registerHooks } from 'node:module';
+      import { writeFileSync } from 'node:fs';
+      const loaded = [];
+      registerHooks({ resolve(specifier, context, next) { const resolved = next(specifier, context); loaded.push(resolved.url); return resolved; } });
+      const { loadKubeConfig } = await import(${JSON.stringify(kubeApi)});
+      const file = process.argv[1] + '.kubeconfig';
+      writeFileSync(file, 'apiVersion: v1\\nkind: Config\\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]\\nusers: [{name: u, user: {token: secret-token}}]\\ncontexts: [{name: x, context: {cluster: c, user: u}}]\\ncurrent-context: x\\n');
+      const config = await loadKubeConfig(file);
+      const options = {};
+      await config.applyToHTTPSOptions(options);
+      console.log(JSON.stringify({ authorization: options.headers?.Authorization, models: loaded.filter((url) => url.includes('/gen/models/')).length, watch: loaded.some((url) => url.endsWith('/dist/watch.js')) }));
+    `;
+    const result = spawnSync(process.execPath, ['--input-type=module', '-e', script, join(tmpdir(), `kubeconfig-${process.pid}`)], { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(result.status, 0, result.stderr);
+    assert.deepEqual(JSON.parse(result.stdout.trim()), { authorization: 'Bearer secret-token', models: 0, watch: true });
   });
 });
