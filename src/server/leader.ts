@@ -35,6 +35,8 @@ export class LeaseElector {
   private observed: Observed | undefined;
   private lastRenewMs = 0;
   private timer: NodeJS.Timeout | undefined;
+  /** The attempt in progress: stop waits for it, so a renewal cannot land after the release. */
+  private attempt: Promise<void> | undefined;
   private stopped = false;
   private readonly listeners: Array<(leader: boolean) => void> = [];
   private readonly leaseDurationSeconds: number;
@@ -62,8 +64,9 @@ export class LeaseElector {
 
   start(): void {
     const tick = async (): Promise<void> => {
-      await this.tryAcquireOrRenew();
-      if (!this.stopped) this.timer = setTimeout(() => void tick(), this.retryPeriodMs);
+      this.attempt = this.tryAcquireOrRenew();
+      await this.attempt;
+      if (!this.stopped) this.timer = setTimeout(() => void tick(), this.retryPeriodMs).unref();
     };
     void tick();
   }
@@ -72,6 +75,7 @@ export class LeaseElector {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    await this.attempt;
     if (!this.leader) return;
     this.setLeader(false);
     try {
@@ -95,6 +99,7 @@ export class LeaseElector {
     const now = new Date();
     try {
       const lease = await this.read();
+      if (this.stopped) return;
       if (!lease) {
         await callApi(this.config, { method: 'POST', path: this.path.slice(0, this.path.lastIndexOf('/')), body: this.leaseBody(now, undefined) });
         this.renewed(now);

@@ -107,14 +107,20 @@ describe('PolicyReports: one writer by Lease, writes only what changed', () => {
     const second = candidate('replica-2');
     first.start();
     second.start();
-    await eventually('one leader', () => first.isLeader || second.isLeader, 5000, 20);
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    assert.equal(Number(first.isLeader) + Number(second.isLeader), 1, 'never two leaders');
-    const [leader, other] = first.isLeader ? [first, second] : [second, first];
-    await leader.stop();
-    await eventually('the other replica to lead', () => other.isLeader, 5000, 20);
-    await other.stop();
-    assert.equal(leader.isLeader, false);
+    try {
+      await eventually('one leader', () => first.isLeader || second.isLeader, 10_000, 20);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.equal(Number(first.isLeader) + Number(second.isLeader), 1, 'never two leaders');
+      const [leader, other] = first.isLeader ? [first, second] : [second, first];
+      await leader.stop();
+      // Well under the 30 s lease: the release, not its expiry, hands over.
+      await eventually('the other replica to lead', () => other.isLeader, 10_000, 20);
+      await other.stop();
+      assert.equal(leader.isLeader, false);
+    } finally {
+      await first.stop();
+      await second.stop();
+    }
     assert.equal(changes.length, 4, `each won and gave up the lease once: ${changes.join(', ')}`);
   });
 
