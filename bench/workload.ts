@@ -1,3 +1,8 @@
+import { readFileSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseAllDocuments, stringify } from 'yaml';
 import type { JsonObject } from '../src/core/json.js';
 import { pvc as fixturePvc, statefulSet as fixtureStatefulSet, template } from '../test/helpers.js';
 import type { Request } from './load.js';
@@ -58,3 +63,58 @@ export const MIX: Request[] = [
   { path: '/mutate', body: review(statefulSet(5, true), 'UPDATE', statefulSet(3, true)) },
   { path: '/validate', body: review(statefulSet(5, true), 'UPDATE', statefulSet(3, true)) },
 ];
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+// ---------------------------------------------------------------- the cluster: 100 policies, 10,000 claims, 1,000 StatefulSets
+
+const TEAMS = 98;
+function teamPolicy(index: number): object {
+  return {
+    apiVersion: 'storage-policy-webhook.io/v1alpha1',
+    kind: 'StoragePolicy',
+    metadata: { name: `team-${index}`, annotations: { 'storage-policy-webhook.io/owner': `team-${index}@example.com` } },
+    spec: {
+      match: { namespaces: [`team-${index}`], kinds: ['PersistentVolumeClaim', 'StatefulSet'] },
+      storageClasses: { allowed: ['gp3', 'io2-high-iops', 'efs'] },
+      accessModes: { unknownProvisioner: 'warn' },
+      iops: { maxPerVolume: 20000 + index, maxPerNamespace: 200000 },
+      capacity: { max: '2Ti' },
+    },
+  };
+}
+
+/** What the loopback API server lists and the bare-engine server reads as inventory: the same objects. */
+export function clusterObjects(claims: number, statefulSets: number): JsonObject[] {
+  const classes = parseAllDocuments(readFileSync(join(ROOT, 'examples/cluster/storageclasses.yaml'), 'utf8')).map((document) => document.toJS() as JsonObject);
+  const objects: JsonObject[] = [...classes];
+  const namespaces = ['payments', ...Array.from({ length: TEAMS }, (_, index) => `team-${index}`)];
+  for (const name of namespaces) objects.push({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: { team: name } } });
+  ['us-east-1a', 'us-east-1b', 'us-east-1c'].forEach((zone, index) =>
+    objects.push({ apiVersion: 'v1', kind: 'Node', metadata: { name: `node-${index}`, labels: { 'topology.kubernetes.io/zone': zone } } }),
+  );
+  for (let index = 0; index < claims; index += 1) {
+    objects.push({
+      apiVersion: 'v1',
+      kind: 'PersistentVolumeClaim',
+      metadata: { name: `claim-${index}`, namespace: namespaces[index % namespaces.length] ?? 'payments', uid: `claim-uid-${index}` },
+      spec: { storageClassName: index % 3 === 0 ? 'io2-high-iops' : 'gp3', accessModes: ['ReadWriteOnce'], resources: { requests: { storage: `${(index % 50) + 1}Gi` } } },
+      status: { phase: 'Bound' },
+    });
+  }
+  for (let index = 0; index < statefulSets; index += 1) {
+    const sts = fixtureStatefulSet([template('data', { storageClassName: 'gp3' })], {}, 3, { name: `sts-${index}`, namespace: namespaces[index % namespaces.length] ?? 'payments' });
+    objects.push(sts);
+  }
+  return objects;
+}
+
+export async function writeFixtures(dir: string, objects: JsonObject[]): Promise<{ policies: string; inventory: string }> {
+  const policies = join(dir, 'policies');
+  await mkdir(policies);
+  for (const file of ['platform-storage.yaml', 'storage-class-guardrails.yaml']) await writeFile(join(policies, file), readFileSync(join(ROOT, 'policies', file)));
+  for (let index = 0; index < TEAMS; index += 1) await writeFile(join(policies, `team-${index}.yaml`), stringify(teamPolicy(index)));
+  const inventory = join(dir, 'inventory.json');
+  await writeFile(inventory, JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }));
+  return { policies, inventory };
+}

@@ -168,8 +168,11 @@ export class Engine {
     const skipped: string[] = [];
     if (policies.length === 0) return { patch, notes, object, skipped };
     const settings = this.settingsFor(policies);
+    // Decoded again only after a family changed the object: most families leave it as it was.
+    let context = this.context('mutate', input, object, policies, settings);
     for (const family of MUTATING_FAMILIES) {
-      const { mutations } = runFamily(family, this.context('mutate', input, object, policies, settings));
+      if (context.object !== object) context = this.context('mutate', input, object, policies, settings);
+      const { mutations } = runFamily(family, context);
       for (const mutation of mutations) {
         const operations = mutation.patch.filter((operation) => patchAllowed(input.kind, input.operation, operation));
         if (operations.length === 0) continue;
@@ -200,8 +203,11 @@ export class Engine {
     if (policies.length === 0 && matchFindings.length === 0) return [];
     const settings = this.settingsFor(policies);
     const raw = [...matchFindings, ...this.findings(input, input.object, policies, settings)];
+    // oldObject is judged only when there is something to ratchet.
     const before =
-      input.operation === 'UPDATE' && input.oldObject ? new Set(this.findings({ ...input, object: input.oldObject }, input.oldObject, policies, settings).map(findingKey)) : new Set<string>();
+      input.operation === 'UPDATE' && input.oldObject && raw.length > 0
+        ? new Set(this.findings({ ...input, object: input.oldObject }, input.oldObject, policies, settings).map(findingKey))
+        : new Set<string>();
     return resolveFindings(raw, (finding) => before.has(findingKey(finding)));
   }
 
