@@ -151,21 +151,6 @@ export function reportDigest(report: PolicyReport): string {
   return hash.digest('hex').slice(0, 32);
 }
 
-/** Results that are not pass, counted by policy, rule and namespace (the audit's violations metric). */
-export function violationCounts(audited: Iterable<AuditedObject>): Map<string, { policy: string; rule: string; namespace: string; count: number }> {
-  const counts = new Map<string, { policy: string; rule: string; namespace: string; count: number }>();
-  for (const entry of audited) {
-    for (const result of entry.results) {
-      if (result.result === 'pass') continue;
-      const key = `${result.policy}\u0000${result.rule}\u0000${entry.namespace}`;
-      const count = counts.get(key);
-      if (count) count.count += 1;
-      else counts.set(key, { policy: result.policy, rule: result.rule, namespace: entry.namespace, count: 1 });
-    }
-  }
-  return counts;
-}
-
 export function formatReportsText(reports: PolicyReport[]): string {
   const lines: string[] = [];
   for (const report of reports) {
