@@ -39,7 +39,7 @@ export interface PolicyReport {
 }
 
 /** One object's results, with the key reports sort it by. */
-export interface AuditedObject {
+interface AuditedObject {
   namespace: string;
   sortKey: string;
   results: ReportResult[];
