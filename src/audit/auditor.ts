@@ -84,6 +84,8 @@ export class Auditor {
   private readonly audited = new Map<string, Verdict>();
   private readonly dirtyNamespaces = new Set<string>();
   private everything = true;
+  /** Keys the run under way has still to judge. */
+  private readonly queue: string[] = [];
 
   get size(): number {
     return this.subjects.size;
@@ -132,12 +134,38 @@ export class Auditor {
     this.dirtyNamespaces.add(namespace);
   }
 
-  /** Judges what changes marked, with `engine`; returns how many objects were judged. */
+  /** Judges everything changes marked, at once; returns how many objects were judged (the CLI, tests). */
   run(engine: Engine, now = new Date()): number {
+    const judged = this.begin();
+    this.continueRun(engine, Number.POSITIVE_INFINITY, now);
+    return judged;
+  }
+
+  /**
+   * Starts a run: takes what changes marked as the run's work (later changes wait for the next run) and returns
+   * how many objects that is. A run already under way keeps its work.
+   */
+  begin(): number {
+    if (this.queue.length === 0) {
+      for (const [key, subject] of this.subjects) if (this.everything || this.dirtyNamespaces.has(subject.namespace)) this.queue.push(key);
+      this.everything = false;
+      this.dirtyNamespaces.clear();
+    }
+    return this.queue.length;
+  }
+
+  /**
+   * Judges the run's work with `engine` for at most `budgetMs` of wall time; true when it is done. The server
+   * calls it in slices, so a full audit of a large cluster never holds the event loop that admission shares.
+   */
+  continueRun(engine: Engine, budgetMs: number, now = new Date()): boolean {
     const seconds = Math.floor(now.getTime() / 1000);
-    let judged = 0;
-    for (const [key, subject] of this.subjects) {
-      if (!this.everything && !this.dirtyNamespaces.has(subject.namespace)) continue;
+    const deadline = performance.now() + budgetMs;
+    while (this.queue.length > 0) {
+      const key = this.queue.pop() ?? '';
+      const subject = this.subjects.get(key);
+      // Removed since the run began.
+      if (!subject) continue;
       const audited = auditObject(engine, JSON.parse(subject.json) as JsonObject, seconds);
       if (audited) {
         const violations = audited.results.filter((result) => result.result !== 'pass').map((result) => [result.policy, result.rule] as const);
@@ -145,11 +173,9 @@ export class Auditor {
       } else {
         this.audited.delete(key);
       }
-      judged += 1;
+      if (performance.now() > deadline) break;
     }
-    this.everything = false;
-    this.dirtyNamespaces.clear();
-    return judged;
+    return this.queue.length === 0;
   }
 
   reports(namespace?: string): PolicyReport[] {

@@ -130,6 +130,21 @@ describe('auditor: existing objects judged incrementally', () => {
     assert.deepEqual(failing(auditor), ['team-a/fast storage-class/allowed']);
   });
 
+  it('a run proceeds in slices; a change during the run waits for the next one', () => {
+    const auditor = new Auditor();
+    for (const name of ['a', 'b', 'c']) auditor.upsert(pvc({ storageClassName: 'efs' }, { name }));
+    assert.equal(auditor.begin(), 3);
+    assert.equal(auditor.continueRun(engine, 0), false, 'a zero budget judges one object per slice');
+    auditor.upsert(pvc({ storageClassName: 'efs' }, { name: 'd' }));
+    assert.equal(auditor.begin(), 2, 'a run under way keeps its work');
+    assert.equal(auditor.continueRun(engine, 0), false);
+    assert.equal(auditor.continueRun(engine, 0), true);
+    assert.deepEqual(failing(auditor), ['team-a/a storage-class/allowed', 'team-a/b storage-class/allowed', 'team-a/c storage-class/allowed']);
+    assert.equal(auditor.pending, true);
+    assert.equal(auditor.run(engine), 4, 'the next run takes the namespace the change marked');
+    assert.equal(failing(auditor).length, 4);
+  });
+
   it('replaceKind drops what a fresh list no longer has', () => {
     const auditor = new Auditor();
     auditor.upsert(pvc({ storageClassName: 'efs' }, { name: 'gone' }));
