@@ -260,10 +260,11 @@ export async function serve(values: ParsedOptions): Promise<void> {
     setTimeout(() => {
       stopWatching.forEach((stop) => stop());
       cache?.stop();
-      void audit?.stop();
+      // The audit Lease is released before exit, so another replica writes reports at once, not after 15 s.
+      const released = audit?.stop() ?? Promise.resolve();
       logger.info({ open: app.connections?.open }, 'closing the admission listener: GOAWAY to HTTP/2 sessions, Connection: close on HTTP/1.1');
       void (app.connections?.drain() ?? Promise.resolve())
-        .then(() => Promise.all([app.close(), ops.close()]))
+        .then(() => Promise.all([app.close(), ops.close(), released]))
         .then(
           () => {
             logger.info('stopped');

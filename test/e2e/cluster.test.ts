@@ -424,6 +424,13 @@ for (const version of await LocalCluster.versions()) {
         );
         for (const expected of ['PersistentVolumeClaim/audit-slow storage-class/allowed', 'StatefulSet/audit-legacy storage-class/allowed'])
           assert.ok(failing('analytics').includes(expected), expected);
+        // The CLI reads the same cluster (as the webhook's ServiceAccount) and prints the same failures.
+        const cli = spawnSync(process.execPath, [join(ROOT, 'dist/src/cli/main.js'), 'audit', '--kubeconfig', cluster.serviceAccountKubeconfig, '--policies', policies, '-n', 'analytics'], {
+          encoding: 'utf8',
+          timeout: 60_000,
+        });
+        assert.equal(cli.status, 1, cli.stderr);
+        assert.match(cli.stdout, /fail {2}PersistentVolumeClaim\/audit-slow {2}platform-storage storage-class\/allowed/);
 
         const leaders = await Promise.all(replicas.map((replica) => metric(replica.ops, 'storage_policy_audit_leader')));
         assert.deepEqual([...leaders].sort(), [0, 1], 'one Lease holder');
@@ -448,7 +455,8 @@ for (const version of await LocalCluster.versions()) {
 
         // The leader stops (releasing the Lease); the other replica takes over and a deleted object leaves its report.
         assert.equal(await cluster.stopProcess(leader.name), 0);
-        await eventually('the other replica to hold the Lease', async () => (await metric(follower.ops, 'storage_policy_audit_leader')) === 1, 20_000, 250);
+        // Within 10 s, under the 15 s lease: the stopping leader released it rather than letting it expire.
+        await eventually('the other replica to hold the Lease', async () => (await metric(follower.ops, 'storage_policy_audit_leader')) === 1, 10_000, 250);
         assert.equal(cluster.kubectl('delete', 'statefulset', 'audit-legacy', '-n', 'analytics').status, 0);
         await eventually('the deleted StatefulSet to leave the report', () => !JSON.stringify(report('analytics')?.results ?? []).includes('audit-legacy'), 30_000, 500);
 
