@@ -73,6 +73,22 @@ describe('Helm chart (deploy/chart)', { timeout: 35 * 60 * 1000 }, () => {
     }
   });
 
+  it('storage-policy certs --policy-reports writes an overlay that kustomize renders with the component', async () => {
+    const [newest] = await LocalCluster.versions();
+    const { bin } = LocalCluster.build(newest ?? '');
+    const out = await mkdtemp(join(tmpdir(), 'certs-overlay-'));
+    try {
+      run(process.execPath, [join(ROOT, 'dist/src/cli/main.js'), 'certs', '--out', join(out, 'cluster'), '--policy-reports']);
+      const rendered = normalized(run(join(bin, 'kubectl'), ['kustomize', join(out, 'cluster')]));
+      assert.ok(rendered.has('CustomResourceDefinition/policyreports.wgpolicyk8s.io') && rendered.has('Role/storage-policy-webhook-audit-lease'));
+      const deployment = rendered.get('Deployment/storage-policy-webhook') as { spec: { template: { spec: { containers: Array<{ args: string[] }> } } } };
+      assert.ok(deployment.spec.template.spec.containers[0]?.args.includes('--policy-reports=true'));
+      assert.ok(rendered.has('Secret/storage-policy-webhook-tls'));
+    } finally {
+      await rm(out, { recursive: true, force: true });
+    }
+  });
+
   it('values change what they say: replicas, failurePolicy, timeouts, exclusions, cert-manager, NetworkPolicy off', () => {
     const helm = LocalCluster.buildHelm();
     const chart = join(ROOT, 'deploy/chart');
