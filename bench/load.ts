@@ -5,6 +5,8 @@ import { connect, type ClientHttp2Session } from 'node:http2';
 export interface Request {
   path: string;
   body: string;
+  /** The body's length in bytes. */
+  length: number;
 }
 
 /** CPU seconds (user + system) a process has used, from /proc. */
@@ -33,7 +35,8 @@ async function sessions(port: number, ca: string, count: number): Promise<Client
 
 function send(session: ClientHttp2Session, request: Request): Promise<number> {
   return new Promise((resolve) => {
-    const stream = session.request({ ':method': 'POST', ':path': request.path, 'content-type': 'application/json' });
+    // With Content-Length, as the API server's webhook client sends it (Go's HTTP/2 transport declares a known body length).
+    const stream = session.request({ ':method': 'POST', ':path': request.path, 'content-type': 'application/json', 'content-length': request.length });
     let status = 0;
     stream.on('response', (headers) => (status = Number(headers[':status'])));
     stream.on('data', () => undefined);

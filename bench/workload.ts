@@ -53,16 +53,18 @@ function review(object: JsonObject, operation: 'CREATE' | 'UPDATE' = 'CREATE', o
 }
 
 /** The mix: each object goes to /mutate then /validate, as the API server sends it. */
-export const MIX: Request[] = [
-  { path: '/mutate', body: review(pvc('payments', 'orders')) },
-  { path: '/validate', body: review({ ...pvc('payments', 'orders'), spec: { ...(pvc('payments', 'orders')['spec'] as JsonObject), storageClassName: 'gp3' } }) },
-  { path: '/mutate', body: review(statefulSet(3, false)) },
-  { path: '/validate', body: review(statefulSet(3, false)) },
-  { path: '/mutate', body: review(io2Class) },
-  { path: '/validate', body: review(io2Class) },
-  { path: '/mutate', body: review(statefulSet(5, true), 'UPDATE', statefulSet(3, true)) },
-  { path: '/validate', body: review(statefulSet(5, true), 'UPDATE', statefulSet(3, true)) },
-];
+export const MIX: Request[] = (
+  [
+    ['/mutate', review(pvc('payments', 'orders'))],
+    ['/validate', review({ ...pvc('payments', 'orders'), spec: { ...(pvc('payments', 'orders')['spec'] as JsonObject), storageClassName: 'gp3' } })],
+    ['/mutate', review(statefulSet(3, false))],
+    ['/validate', review(statefulSet(3, false))],
+    ['/mutate', review(io2Class)],
+    ['/validate', review(io2Class)],
+    ['/mutate', review(statefulSet(5, true), 'UPDATE', statefulSet(3, true))],
+    ['/validate', review(statefulSet(5, true), 'UPDATE', statefulSet(3, true))],
+  ] as const
+).map(([path, body]) => ({ path, body, length: Buffer.byteLength(body) }));
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
