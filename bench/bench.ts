@@ -15,7 +15,6 @@ import { makeCertificateAuthority, makeServingCertificate } from '../src/server/
 import { LocalCluster } from '../test/e2e/harness.js';
 import { freePort } from '../test/loopback.js';
 import { measureAudit } from './audit-scale.js';
-import { FakeApiServer } from './fake-apiserver.js';
 import { fixedRate, saturate, statusMb, type FixedRateResult, type SaturationResult } from './load.js';
 import { clusterObjects, MIX, pvc, writeFixtures } from './workload.js';
 
@@ -23,6 +22,7 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CLI = join(ROOT, 'dist/src/cli/main.js');
 const BASELINE = join(ROOT, 'dist/bench/baseline.js');
 const BARE_ENGINE = join(ROOT, 'dist/bench/bare-engine.js');
+const FAKE_APISERVER = join(ROOT, 'dist/bench/fake-apiserver.js');
 
 const { values } = parseArgs({
   options: {
@@ -234,15 +234,20 @@ async function main(): Promise<void> {
   const children: ChildProcess[] = [];
   const stopAll = () => children.forEach((child) => child.exitCode === null && child.kill('SIGKILL'));
   process.on('exit', stopAll);
-  const objects = clusterObjects(10_000, 1_000);
-  const api = new FakeApiServer(objects);
   try {
     const ca = await makeCertificateAuthority('bench CA');
     const serving = await makeServingCertificate(['127.0.0.1'], ca);
     await writeFile(join(dir, 'tls.crt'), serving.cert);
     await writeFile(join(dir, 'tls.key'), serving.key);
-    const { policies, inventory } = await writeFixtures(dir, objects);
-    const kubeconfig = await writeKubeconfig(dir, await api.start(serving), ca.cert);
+    // The objects the API server lists are the bare engine's inventory; this process keeps only the classes.
+    const { policies, inventory, storageClasses } = await writeFixtures(dir, clusterObjects(10_000, 1_000));
+    const api = spawn(process.execPath, [FAKE_APISERVER, join(dir, 'tls.crt'), join(dir, 'tls.key')], { stdio: ['ignore', 'pipe', 'inherit'] });
+    children.push(api);
+    const apiPort = await new Promise<number>((resolve, reject) => {
+      api.stdout.once('data', (chunk: Buffer) => resolve(Number(chunk.toString().trim())));
+      api.once('exit', (code) => reject(new Error(`the loopback API server exited with ${code}`)));
+    });
+    const kubeconfig = await writeKubeconfig(dir, apiPort, ca.cert);
 
     // The webhook in production shape: deploy/'s heap flags, the live cache (and the audit) fed by the loopback API server.
     const nodeOptions = values['node-options'] ?? /NODE_OPTIONS\s+value: (.*)/.exec(readFileSync(join(ROOT, 'deploy/deployment.yaml'), 'utf8'))?.[1]?.trim() ?? '';
@@ -348,10 +353,7 @@ async function main(): Promise<void> {
       `\n# policies matching the namespace: ${matching.map((entry) => `${entry.count}: ${entry.micros.toFixed(1)} us`).join(', ')}; ${perMatchingPolicy.toFixed(2)} us per matching policy\n`,
     );
 
-    const audit = await measureAudit(
-      join(ROOT, 'policies'),
-      objects.filter((object) => object['kind'] === 'StorageClass'),
-    );
+    const audit = await measureAudit(join(ROOT, 'policies'), storageClasses);
     process.stdout.write(
       `# audit of 10,000 claims and 1,000 StatefulSets (100 namespaces), bundled policies: ${audit.cpuMillis.toFixed(0)} ms CPU, ${audit.heapMb.toFixed(1)} MB heap and ${audit.externalMb.toFixed(1)} MB outside it held, ${audit.failing} failing results\n`,
     );
@@ -386,7 +388,6 @@ async function main(): Promise<void> {
     process.stdout.write(`${JSON.stringify(summary)}\n`);
   } finally {
     await Promise.all(children.map((child) => new Promise((resolve) => (child.exitCode !== null ? resolve(null) : (child.once('exit', resolve), child.kill('SIGTERM'))))));
-    await api.stop();
     await rm(dir, { recursive: true, force: true });
   }
 }

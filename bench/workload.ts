@@ -111,12 +111,12 @@ export function clusterObjects(claims: number, statefulSets: number): JsonObject
   return objects;
 }
 
-export async function writeFixtures(dir: string, objects: JsonObject[]): Promise<{ policies: string; inventory: string }> {
+export async function writeFixtures(dir: string, objects: JsonObject[]): Promise<{ policies: string; inventory: string; storageClasses: JsonObject[] }> {
   const policies = join(dir, 'policies');
   await mkdir(policies);
   for (const file of ['platform-storage.yaml', 'storage-class-guardrails.yaml']) await writeFile(join(policies, file), readFileSync(join(ROOT, 'policies', file)));
   for (let index = 0; index < TEAMS; index += 1) await writeFile(join(policies, `team-${index}.yaml`), stringify(teamPolicy(index)));
   const inventory = join(dir, 'inventory.json');
   await writeFile(inventory, JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }));
-  return { policies, inventory };
+  return { policies, inventory, storageClasses: objects.filter((object) => object['kind'] === 'StorageClass') };
 }
