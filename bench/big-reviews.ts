@@ -13,7 +13,8 @@ import { statusMb } from './load.js';
 
 // The memory arithmetic of docs/availability.md: `serve` with the bundled policies and a heap configuration,
 // idle RSS, then 10 clients each sending a 3 MB StatefulSet review in a loop; prints idle and peak RSS.
-// Usage: node dist/bench/big-reviews.js [--node-options "..."] [--seconds 6] [--clients 10]
+// Usage: node dist/bench/big-reviews.js [--node-options "..."] [--seconds 6] [--clients 10] [--sessions 1|per-client]
+// Answers are counted by HTTP status; a stream reset without an answer counts as minus its HTTP/2 error code.
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const { values } = parseArgs({
@@ -21,6 +22,7 @@ const { values } = parseArgs({
     'node-options': { type: 'string' },
     seconds: { type: 'string', default: '6' },
     clients: { type: 'string', default: '10' },
+    sessions: { type: 'string', default: 'per-client' },
     'webhook-arg': { type: 'string', multiple: true, default: [] },
   },
 });
@@ -75,25 +77,34 @@ async function main(): Promise<void> {
     const body = bigReview();
     const deadline = Date.now() + Number(values.seconds) * 1000;
     const statuses = new Map<number, number>();
+    // --sessions 1: every client's streams on one HTTP/2 connection, as one API server sends its webhook calls.
+    const sessions = Array.from({ length: values.sessions === '1' ? 1 : Number(values.clients) }, () => {
+      // Room for ten 3 MB bodies queued at once: with Node's default of 10 MB the client resets its own streams.
+      const session = connect(`https://127.0.0.1:${port}`, { ca: ca.cert, maxSessionMemory: 256 });
+      session.on('error', () => undefined);
+      return session;
+    });
     await Promise.all(
-      Array.from({ length: Number(values.clients) }, async () => {
-        const session = connect(`https://127.0.0.1:${port}`, { ca: ca.cert });
-        session.on('error', () => undefined);
+      Array.from({ length: Number(values.clients) }, async (_, index) => {
         while (Date.now() < deadline) {
+          const session = sessions[index % sessions.length];
+          if (!session || session.closed || session.destroyed) break;
           const status = await new Promise<number>((resolve) => {
             const stream = session.request({ ':method': 'POST', ':path': '/validate', 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
             let code = 0;
             stream.on('response', (headers) => (code = Number(headers[':status'])));
             stream.on('data', () => undefined);
             stream.on('error', () => undefined);
-            stream.on('close', () => resolve(code || -stream.rstCode));
+            // A stream the server never answers counts as -1 instead of holding the run.
+            stream.setTimeout(30_000, () => stream.close());
+            stream.on('close', () => resolve(code || -stream.rstCode || -1));
             stream.end(body);
           });
           statuses.set(status, (statuses.get(status) ?? 0) + 1);
         }
-        session.close();
       }),
     );
+    sessions.forEach((session) => session.close());
     const answers = [...statuses.entries()].map(([status, count]) => `${count} x ${status}`).join(', ');
     process.stdout.write(
       `NODE_OPTIONS=${nodeOptions}: idle ${idle.toFixed(0)} MiB, peak ${statusMb(pid, 'VmHWM').toFixed(0)} MiB with ${values.clients} clients sending ${(Buffer.byteLength(body) / 2 ** 20).toFixed(1)} MiB reviews for ${values.seconds} s (${answers})\n`,

@@ -359,6 +359,14 @@ export function buildServer(options: ServerOptions): FastifyInstance {
           : error.message;
     return reply.code(statusCode).send(errorBody(statusCode, message, error.code));
   });
+  // An answer sent before its request body was read (503 from the body budget or the overload guard, 413 part-way,
+  // 415): the rest of the body is read and dropped. Left unread on HTTP/2, Node resets that stream and others on the
+  // connection (ENHANCE_YOUR_CALM) and stalls the rest; the API server sends every call over one connection, so one
+  // refused review failed its neighbours too (measured: 8 clients looping 2.1 MB reviews against a 4 MiB budget).
+  app.addHook('onSend', (request, _reply, payload, done) => {
+    if (!request.raw.readableEnded) request.raw.resume();
+    done(null, payload);
+  });
   // The API server sends application/json only; fastify's built-in text/plain parser would let other
   // bodies through to schema validation instead of a 415.
   app.removeContentTypeParser('text/plain');

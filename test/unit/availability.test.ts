@@ -285,6 +285,47 @@ describe('availability', () => {
     }
   });
 
+  it('body budget on one HTTP/2 connection (as the API server sends): streams over the budget get 503, the others 200, none is reset or stalls', async () => {
+    const server = await new ServeProcess([...certArgs, '--max-inflight-body-bytes=4194304']).start();
+    const annotations = Object.fromEntries(Array.from({ length: 10_000 }, (_, index) => [`k${index}`, 'v'.repeat(200)]));
+    const large = review('big', pvc({ storageClassName: 'gp3' }, { annotations }));
+    // Room for eight 2.1 MB bodies queued at once: with Node's default 10 MB the client would reset its own streams.
+    const session = http2Connect(`https://127.0.0.1:${server.port}`, { ca: ca.cert, maxSessionMemory: 64 });
+    session.on('error', () => undefined);
+    const post = (body: string) =>
+      new Promise<string>((resolve) => {
+        const stream = session.request({ ':method': 'POST', ':path': '/validate', 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+        let status = 0;
+        stream.on('response', (headers) => (status = Number(headers[':status'])));
+        stream.resume();
+        stream.on('error', () => undefined);
+        stream.setTimeout(8000, () => stream.close());
+        stream.on('close', () => resolve(status > 0 && stream.rstCode === http2Constants.NGHTTP2_NO_ERROR ? String(status) : `reset ${stream.rstCode} after ${status}`));
+        stream.end(body);
+      });
+    try {
+      // Eight clients in a loop for 2 s: a refused stream's unread body must neither get streams reset nor hold the
+      // connection's flow-control window.
+      const answers: string[] = [];
+      const deadline = Date.now() + 2000;
+      await Promise.all(
+        Array.from({ length: 8 }, async () => {
+          while (Date.now() < deadline) answers.push(await post(large));
+        }),
+      );
+      assert.ok(
+        answers.every((answer) => answer === '200' || answer === '503'),
+        `answers ${answers.join(',')}`,
+      );
+      assert.ok(answers.includes('200') && answers.includes('503'), `answers ${answers.join(',')}`);
+      // The connection is still usable, one large review at a time.
+      for (let index = 0; index < 3; index += 1) assert.equal(await post(large), '200');
+    } finally {
+      session.destroy();
+      server.stop();
+    }
+  });
+
   it('TLS 1.2: only ECDHE with AEAD; CBC suites are refused', async () => {
     const server = await new ServeProcess(certArgs).start();
     const handshake = (ciphers: string) =>
