@@ -317,7 +317,10 @@ describe('availability', () => {
         answers.every((answer) => answer === '200' || answer === '503'),
         `answers ${answers.join(',')}`,
       );
-      assert.ok(answers.includes('200') && answers.includes('503'), `answers ${answers.join(',')}`);
+      // A refused body gives its share of the budget back at once: held while the client finishes sending it, the
+      // refused bodies of clients that retry at once kept the budget full and only the first reviews were admitted.
+      const admitted = answers.filter((answer) => answer === '200').length;
+      assert.ok(admitted >= 6 && answers.includes('503'), `${admitted} of ${answers.length} admitted`);
       // The connection is still usable, one large review at a time.
       for (let index = 0; index < 3; index += 1) assert.equal(await post(large), '200');
     } finally {
