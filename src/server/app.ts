@@ -201,8 +201,6 @@ function admissionRoutes(state: WebhookState, metrics: WebhookMetrics, overload:
       payload.on('error', (error) => counted.destroy(error));
       done(null, payload.pipe(counted));
     });
-    // Every exit of an admission route passes here once: answered, 400, 413, 415, 503 alike. Timing,
-    // metrics and the log line live here, not in the handler, so none is missed or counted twice.
     // Answered before its body was read (503, 413, 415): the rest is drained and dropped (buildServer's onSend),
     // so its reservation goes now, not when the client has finished sending. Held until then, the refused bodies
     // of a client that retries at once kept the budget full and nothing was admitted again.
@@ -214,6 +212,8 @@ function admissionRoutes(state: WebhookState, metrics: WebhookMetrics, overload:
       }
       done(null, payload);
     });
+    // Every exit of an admission route passes here once: answered, 400, 413, 415, 503 alike. Timing,
+    // metrics and the log line live here, not in the handler, so none is missed or counted twice.
     app.addHook('onResponse', (request, reply, done) => {
       budget.inFlight -= request.admission?.reservedBytes ?? 0;
       const webhook = reply.routeOptions.config.webhook ?? 'unknown';
