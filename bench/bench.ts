@@ -11,12 +11,11 @@ import { Engine } from '../src/engine/engine.js';
 import { review as runReview } from '../src/engine/pipeline.js';
 import { ClusterState } from '../src/lookup/cluster-state.js';
 import type { Policy } from '../src/policy/model.js';
-import { makeCertificateAuthority, makeServingCertificate } from '../src/server/tls.js';
 import { LocalCluster } from '../test/e2e/harness.js';
 import { freePort } from '../test/loopback.js';
 import { measureAudit } from './audit-scale.js';
 import { fixedRate, saturate, statusMb, type FixedRateResult, type SaturationResult } from './load.js';
-import { clusterObjects, MIX, pvc, writeFixtures } from './workload.js';
+import { clusterObjects, deployNodeOptions, MIX, pvc, writeFixtures, writeServingCertificate } from './workload.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CLI = join(ROOT, 'dist/src/cli/main.js');
@@ -235,13 +234,10 @@ async function main(): Promise<void> {
   const stopAll = () => children.forEach((child) => child.exitCode === null && child.kill('SIGKILL'));
   process.on('exit', stopAll);
   try {
-    const ca = await makeCertificateAuthority('bench CA');
-    const serving = await makeServingCertificate(['127.0.0.1'], ca);
-    await writeFile(join(dir, 'tls.crt'), serving.cert);
-    await writeFile(join(dir, 'tls.key'), serving.key);
+    const { ca, cert, key } = await writeServingCertificate(dir);
     // The objects the API server lists are the bare engine's inventory; this process keeps only the classes.
     const { policies, inventory, storageClasses } = await writeFixtures(dir, clusterObjects(10_000, 1_000));
-    const api = spawn(process.execPath, [FAKE_APISERVER, join(dir, 'tls.crt'), join(dir, 'tls.key')], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const api = spawn(process.execPath, [FAKE_APISERVER, cert, key], { stdio: ['ignore', 'pipe', 'inherit'] });
     children.push(api);
     const apiPort = await new Promise<number>((resolve, reject) => {
       api.stdout.once('data', (chunk: Buffer) => resolve(Number(chunk.toString().trim())));
@@ -250,9 +246,9 @@ async function main(): Promise<void> {
     const kubeconfig = await writeKubeconfig(dir, apiPort, ca.cert);
 
     // The webhook in production shape: deploy/'s heap flags, the live cache (and the audit) fed by the loopback API server.
-    const nodeOptions = values['node-options'] ?? /NODE_OPTIONS\s+value: (.*)/.exec(readFileSync(join(ROOT, 'deploy/deployment.yaml'), 'utf8'))?.[1]?.trim() ?? '';
+    const nodeOptions = values['node-options'] ?? deployNodeOptions();
     const profile = values.profile ? ['--cpu-prof', `--cpu-prof-dir=${values.profile}`] : [];
-    const tls = [join(dir, 'tls.crt'), join(dir, 'tls.key')];
+    const tls = [cert, key];
     const opsPort = await freePort();
     const webhook = await startServer(
       'webhook',

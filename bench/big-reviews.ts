@@ -1,15 +1,14 @@
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { connect } from 'node:http2';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { makeCertificateAuthority, makeServingCertificate } from '../src/server/tls.js';
 import { statefulSet, template } from '../test/helpers.js';
 import { freePort } from '../test/loopback.js';
 import { statusMb } from './load.js';
+import { deployNodeOptions, writeServingCertificate } from './workload.js';
 
 // The memory arithmetic of docs/availability.md: `serve` with the bundled policies and a heap configuration,
 // idle RSS, then 10 clients each sending a 3 MB StatefulSet review in a loop; prints idle and peak RSS.
@@ -26,7 +25,7 @@ const { values } = parseArgs({
     'webhook-arg': { type: 'string', multiple: true, default: [] },
   },
 });
-const nodeOptions = values['node-options'] ?? /NODE_OPTIONS\s+value: (.*)/.exec(readFileSync(join(ROOT, 'deploy/deployment.yaml'), 'utf8'))?.[1]?.trim() ?? '';
+const nodeOptions = values['node-options'] ?? deployNodeOptions();
 
 /** A StatefulSet review of about 3 MB: a pod template with 20,000 environment variables. */
 function bigReview(): string {
@@ -41,10 +40,7 @@ function bigReview(): string {
 
 async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'storage-policy-big-'));
-  const ca = await makeCertificateAuthority('bench CA');
-  const serving = await makeServingCertificate(['127.0.0.1'], ca);
-  await writeFile(join(dir, 'tls.crt'), serving.cert);
-  await writeFile(join(dir, 'tls.key'), serving.key);
+  const { ca, cert, key } = await writeServingCertificate(dir);
   const port = await freePort();
   const opsPort = await freePort();
   const child = spawn(
@@ -56,8 +52,8 @@ async function main(): Promise<void> {
       `--port=${port}`,
       '--ops-host=127.0.0.1',
       `--ops-port=${opsPort}`,
-      `--cert=${join(dir, 'tls.crt')}`,
-      `--key=${join(dir, 'tls.key')}`,
+      `--cert=${cert}`,
+      `--key=${key}`,
       `--policies=${join(ROOT, 'policies')}`,
       '--log-level=warn',
     ],

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments, stringify } from 'yaml';
 import type { JsonObject } from '../src/core/json.js';
+import { makeCertificateAuthority, makeServingCertificate } from '../src/server/tls.js';
 import { pvc as fixturePvc, statefulSet as fixtureStatefulSet, template } from '../test/helpers.js';
 import type { Request } from './load.js';
 
@@ -119,4 +120,19 @@ export async function writeFixtures(dir: string, objects: JsonObject[]): Promise
   const inventory = join(dir, 'inventory.json');
   await writeFile(inventory, JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }));
   return { policies, inventory, storageClasses: objects.filter((object) => object['kind'] === 'StorageClass') };
+}
+
+/** The heap flags deploy/deployment.yaml gives the webhook, so the bench's servers run as production does. */
+export function deployNodeOptions(): string {
+  return /NODE_OPTIONS\s+value: (.*)/.exec(readFileSync(join(ROOT, 'deploy/deployment.yaml'), 'utf8'))?.[1]?.trim() ?? '';
+}
+
+/** A CA and a serving certificate for 127.0.0.1, written to DIR/tls.crt and DIR/tls.key. */
+export async function writeServingCertificate(dir: string): Promise<{ ca: Awaited<ReturnType<typeof makeCertificateAuthority>>; cert: string; key: string }> {
+  const ca = await makeCertificateAuthority('bench CA');
+  const serving = await makeServingCertificate(['127.0.0.1'], ca);
+  const files = { cert: join(dir, 'tls.crt'), key: join(dir, 'tls.key') };
+  await writeFile(files.cert, serving.cert);
+  await writeFile(files.key, serving.key);
+  return { ca, ...files };
 }
