@@ -63,14 +63,14 @@ export class AuditLoop {
   async stop(): Promise<void> {
     clearTimeout(this.timer);
     clearInterval(this.periodic);
-    this.options.reports?.writer.stop();
+    await this.options.reports?.writer.stop();
     await this.options.reports?.elector.stop();
   }
 
   /** The lease changed hands: a new holder reads what the cluster has and writes what differs. */
   private leadershipChanged(leader: boolean): void {
     this.metrics.auditLeader.set(leader ? 1 : 0);
-    if (!leader) return this.options.reports?.writer.stop();
+    if (!leader) return void this.options.reports?.writer.stop();
     this.options.reports?.writer.reset();
     if (!this.auditor.pending && this.lastRunMs > 0) void this.options.reports?.writer.sync(this.auditor.reports());
     else this.schedule();
@@ -114,7 +114,7 @@ export class AuditLoop {
    */
   private async run(): Promise<void> {
     const engine = this.state.engine;
-    if (this.running || !engine || !this.cache.everythingListed) return;
+    if (this.running || !engine || !this.cache.initialSyncDone) return;
     this.running = true;
     try {
       const started = process.hrtime.bigint();

@@ -61,9 +61,11 @@ export class ReportWriter {
     this.stored = undefined;
   }
 
-  /** Stops retrying. */
-  stop(): void {
+  /** Stops retrying and drops queued reports; resolves once a write already under way has ended. */
+  async stop(): Promise<void> {
     clearTimeout(this.retry);
+    this.next = undefined;
+    await this.running;
   }
 
   sync(reports: PolicyReport[]): Promise<void> {

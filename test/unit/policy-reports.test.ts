@@ -156,7 +156,8 @@ describe('PolicyReports: one writer by Lease, writes only what changed', () => {
     const engine = new Engine([policy({ storageClasses: { allowed: ['gp3'] } })], cluster());
     await writer.sync(auditReports(engine, [pvc({ storageClassName: 'efs' }, { name: 'x', namespace: 'team-d' })]));
     await eventually('the report written after the refusals', () => api.writes.includes('apply /apis/wgpolicyk8s.io/v1alpha2/namespaces/team-d/policyreports/storage-policy-webhook'), 5000, 20);
-    writer.stop();
+    // Its pass also deletes the reports of earlier tests; stop waits for that, so nothing lands in the next test.
+    await writer.stop();
   });
 
   it('a writer that may no longer write stops before the next write', async () => {
