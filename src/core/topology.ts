@@ -46,13 +46,18 @@ export function zoneParameters(provisioner: string, parameters: Record<string, s
   return { key, zones: key === zones ? text.split(',') : [text] };
 }
 
+/** The in-tree `zone`/`zones` parameter keys a class sets, as csi-translation-lib matches them (lower-cased). */
+export function zoneParameterKeys(provisioner: string, parameters: Record<string, string>): string[] {
+  if (!IN_TREE_ZONE_PARAMETER_PROVISIONERS.has(provisioner)) return [];
+  return Object.keys(parameters).filter((key) => ['zone', 'zones'].includes(key.toLowerCase()));
+}
+
 /**
  * Settings csi-translation-lib cannot translate: zone/zones together with allowedTopologies is an error, and
  * zone with zones leaves it to map order which one wins. Either way the class does not provision as written.
  */
 export function zoneTranslationProblem(provisioner: string, parameters: Record<string, string>, allowedTopologies: JsonValue[] | undefined): string | undefined {
-  if (!IN_TREE_ZONE_PARAMETER_PROVISIONERS.has(provisioner)) return undefined;
-  const keys = Object.keys(parameters).filter((key) => ['zone', 'zones'].includes(key.toLowerCase()));
+  const keys = zoneParameterKeys(provisioner, parameters);
   if (keys.length > 1) return `${keys.join(' and ')} together: the CSI translation uses whichever it reads last; keep one`;
   if (keys.length === 1 && allowedTopologies && allowedTopologies.length > 0)
     return `${keys[0] ?? 'zone'} with allowedTopologies: the CSI translation refuses the class ("cannot simultaneously set allowed topologies and zone/zones parameters"); keep allowedTopologies`;

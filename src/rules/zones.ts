@@ -1,7 +1,7 @@
 import { arrayAt, objectAt, stringAt, stringsOf, stringMapAt, type JsonValue } from '../core/json.js';
 import { appendAt, fieldPath, pointer, setAt, type PatchOperation } from '../core/patch.js';
 import { readStorageClass } from '../core/storage.js';
-import { DEPRECATED_ZONE_LABEL, ZONE_LABEL, ZONE_TOPOLOGY_KEYS, zoneParameters, zoneTopologyKeyFor, zoneTranslationProblem } from '../core/topology.js';
+import { DEPRECATED_ZONE_LABEL, ZONE_LABEL, ZONE_TOPOLOGY_KEYS, zoneParameterKeys, zoneParameters, zoneTopologyKeyFor, zoneTranslationProblem } from '../core/topology.js';
 import { emptyResult, type Finding, type Mutation, type RuleContext, type RuleFamily, type RuleResult } from './contract.js';
 import type { Policy } from '../policy/model.js';
 import { classFieldPath, listOf, lookupFailure } from './common.js';
@@ -59,19 +59,22 @@ function storageClassFindings(context: RuleContext, policy: Policy, allowed: str
 /**
  * A class created without allowedTopologies gets the allowed zones. The field is mutable: on UPDATE a
  * manifest that never had it (server-side apply or replace by its owner) would drop it and widen the
- * class, so what oldObject had is kept.
+ * class, so what oldObject had is kept. A class restricted by the in-tree `zone`/`zones` parameters is
+ * never given allowedTopologies: csi-translation-lib refuses the two together, so the webhook would deny
+ * its own patch; its zones are judged in the parameters instead.
  */
 function allowedTopologiesMutation(context: RuleContext, policy: Policy, allowed: string[]): Mutation | undefined {
   const existing = arrayAt(context.object, 'allowedTopologies');
   if (existing && existing.length > 0) return undefined;
+  const storageClass = readStorageClass(context.object);
+  if (zoneParameterKeys(storageClass.provisioner, storageClass.parameters).length > 0) return undefined;
   if (context.operation === 'UPDATE') {
     const previous = arrayAt(context.oldObject, 'allowedTopologies');
     if (!previous || previous.length === 0) return undefined;
     return { rule: 'zones/add-allowed-topologies', policy, patch: [setAt(context.object, ['allowedTopologies'], previous)], note: 'allowedTopologies kept as they were (the manifest has none)' };
   }
   if (allowed.length === 0) return undefined;
-  const provisioner = stringAt(context.object, 'provisioner') ?? '';
-  const key = zoneTopologyKeyFor(provisioner);
+  const key = zoneTopologyKeyFor(storageClass.provisioner);
   return {
     rule: 'zones/add-allowed-topologies',
     policy,
