@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 import { stringify } from 'yaml';
 import { Engine } from '../engine/engine.js';
 import { readManifests } from '../io/manifests.js';
