@@ -1,4 +1,4 @@
-import { isObject, type JsonObject, type JsonValue } from '../core/json.js';
+import { isObject, stringAt, type JsonObject, type JsonValue } from '../core/json.js';
 import type { PatchOperation } from '../core/patch.js';
 import { GOVERNED_KINDS, GROUP_OF_KIND, type GovernedKind } from '../core/storage.js';
 import { reviewInputOf } from '../engine/pipeline.js';
@@ -99,6 +99,7 @@ export function triage(request: AdmissionRequest): ReviewTriage {
     oldObject: isObject(request.oldObject) ? request.oldObject : undefined,
     namespace: request.namespace,
     name: request.name,
+    requester: stringAt(request.userInfo, 'username'),
   });
   return input ? { action: 'review', input } : { action: 'allow', reason: `kind ${kind} is not governed` };
 }

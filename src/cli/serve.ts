@@ -90,7 +90,7 @@ interface Lookups {
   config: KubeConfig | undefined;
 }
 
-async function lookupsFor(values: ParsedOptions, logger: Logger, auditing: boolean): Promise<Lookups> {
+async function lookupsFor(values: ParsedOptions, logger: Logger): Promise<Lookups> {
   const inventory = listOption(values, 'inventory');
   const kubeconfig = stringOption(values, 'kubeconfig');
   const mode = stringOption(values, 'cluster-cache') ?? 'auto';
@@ -100,7 +100,7 @@ async function lookupsFor(values: ParsedOptions, logger: Logger, auditing: boole
   if (useCache) {
     const state = new ClusterState('cluster cache not synced yet');
     const config = await loadKubeConfig(kubeconfig);
-    return { lookup: state, cache: new ClusterCache(config, state, logger, { statefulSets: auditing }), config };
+    return { lookup: state, cache: new ClusterCache(config, state, logger), config };
   }
   if (inventory.length > 0) return loadInventory(inventory).then((state) => ({ lookup: state, cache: undefined, config: undefined }));
   return { lookup: NO_CLUSTER, cache: undefined, config: undefined };
@@ -166,7 +166,7 @@ export async function serve(values: ParsedOptions): Promise<void> {
   const auditing = booleanOption(values, 'audit');
   const writeReports = booleanOption(values, 'policy-reports');
   const metrics = new WebhookMetrics();
-  const { lookup, cache, config } = await lookupsFor(values, logger, auditing);
+  const { lookup, cache, config } = await lookupsFor(values, logger);
   const state = new WebhookState(lookup, () => cache?.initialSyncDone ?? true);
   const reloader = new PolicyReloader(state, policiesDir, metrics, logger);
   if (!(await reloader.reload('startup'))) {

@@ -19,6 +19,7 @@ interface ReviewRequest {
   /** An AdmissionRequest's kind, when it says; else the manifest's apiVersion and kind. */
   kind?: GovernedKind | undefined;
   name?: string | undefined;
+  requester?: string | undefined;
 }
 
 /** The review input for an object; undefined when its kind is not one this webhook governs. */
@@ -34,6 +35,7 @@ export function reviewInputOf(request: ReviewRequest): ReviewInput | undefined {
     name: request.name || stringAt(metadata, 'name') || stringAt(metadata, 'generateName') || '',
     object: request.object,
     oldObject: request.operation === 'UPDATE' ? request.oldObject : undefined,
+    ...(request.requester === undefined ? {} : { requester: request.requester }),
   };
 }
 

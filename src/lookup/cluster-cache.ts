@@ -5,9 +5,7 @@ import type { ClusterState } from './cluster-state.js';
 import { clientNode } from './client-node.js';
 import { listAll } from './kube-api.js';
 
-type StateKind = 'StorageClass' | 'VolumeAttributesClass' | 'Namespace' | 'PersistentVolumeClaim' | 'Node';
-/** StatefulSets are watched for listeners (the audit) only; the state never holds them. */
-type CachedKind = StateKind | 'StatefulSet';
+type CachedKind = 'StorageClass' | 'VolumeAttributesClass' | 'Namespace' | 'PersistentVolumeClaim' | 'Node' | 'StatefulSet';
 
 interface Resource {
   kind: CachedKind;
@@ -21,8 +19,9 @@ const STATE_RESOURCES: readonly Resource[] = [
   { kind: 'Namespace', apiVersion: 'v1', path: '/api/v1/namespaces' },
   { kind: 'PersistentVolumeClaim', apiVersion: 'v1', path: '/api/v1/persistentvolumeclaims' },
   { kind: 'Node', apiVersion: 'v1', path: '/api/v1/nodes' },
+  // Their templates tell the claims the StatefulSet controller creates for an existing StatefulSet (admission), and the audit judges them.
+  { kind: 'StatefulSet', apiVersion: 'apps/v1', path: '/apis/apps/v1/statefulsets' },
 ];
-const STATEFUL_SETS: Resource = { kind: 'StatefulSet', apiVersion: 'apps/v1', path: '/apis/apps/v1/statefulsets' };
 
 /** Every item of one resource, with the kind and apiVersion a list's items do not carry, and the list's resourceVersion. */
 async function listResource(config: KubeConfig, resource: Resource): Promise<{ items: JsonObject[]; resourceVersion: string }> {
@@ -35,7 +34,7 @@ async function listResource(config: KubeConfig, resource: Resource): Promise<{ i
 
 /** One snapshot of everything the cache and the audit read (`storage-policy audit --kubeconfig`). */
 export async function listCluster(config: KubeConfig): Promise<JsonObject[]> {
-  const lists = await Promise.all([...STATE_RESOURCES, STATEFUL_SETS].map((resource) => listResource(config, resource)));
+  const lists = await Promise.all(STATE_RESOURCES.map((resource) => listResource(config, resource)));
   return lists.flatMap((list) => list.items);
 }
 
@@ -46,13 +45,11 @@ interface CacheOptions {
   /** First retry delay after a failed list or a dropped watch; doubles up to maxBackoffMs. */
   initialBackoffMs?: number;
   maxBackoffMs?: number;
-  /** Also list and watch StatefulSets, for listeners. */
-  statefulSets?: boolean;
 }
 
 /**
  * Keeps a ClusterState in step with the API server (StorageClasses, VolumeAttributesClasses, Namespaces, PVCs,
- * Nodes): for each kind a paged list, then a watch from its resourceVersion, re-watched when it closes and
+ * Nodes, StatefulSets): for each kind a paged list, then a watch from its resourceVersion, re-watched when it closes and
  * re-listed (with backoff) when it fails or the version expires. Only the derived fields the rules need are
  * stored. While a kind has not synced, or has lost its watch and cannot list again, lookups answer "unknown"
  * and lookupFailure decides. Listeners (the audit) see every list and event, objects with kind and apiVersion set.
@@ -62,7 +59,6 @@ export class ClusterCache {
   private readonly problems = new Map<CachedKind, string>();
   private readonly aborts = new Set<AbortController>();
   private readonly listeners: Array<(event: CacheEvent) => void> = [];
-  private readonly resources: readonly Resource[];
   private stopped = false;
   private readonly initialBackoffMs: number;
   private readonly maxBackoffMs: number;
@@ -75,27 +71,20 @@ export class ClusterCache {
   ) {
     this.initialBackoffMs = options.initialBackoffMs ?? 500;
     this.maxBackoffMs = options.maxBackoffMs ?? 30_000;
-    this.resources = options.statefulSets ? [...STATE_RESOURCES, STATEFUL_SETS] : STATE_RESOURCES;
     this.updateAvailability();
   }
 
   /**
-   * Every kind the rules read listed once. Readiness waits for this only (not for the audit's StatefulSets):
-   * a later watch loss must not take the webhook out of its Service, since with failurePolicy Fail that
-   * would block every claim.
+   * Every kind listed once. Readiness waits for this only: a later watch loss must not take the webhook out
+   * of its Service, since with failurePolicy Fail that would block every claim.
    */
   get initialSyncDone(): boolean {
     return STATE_RESOURCES.every(({ kind }) => this.synced.has(kind));
   }
 
-  /** Every kind, the audit's StatefulSets included, listed once. */
-  get everythingListed(): boolean {
-    return this.resources.every(({ kind }) => this.synced.has(kind));
-  }
-
   status(): Partial<Record<CachedKind, string>> {
     const status: Partial<Record<CachedKind, string>> = {};
-    for (const { kind } of this.resources) status[kind] = this.problems.get(kind) ?? (this.synced.has(kind) ? 'synced' : 'syncing');
+    for (const { kind } of STATE_RESOURCES) status[kind] = this.problems.get(kind) ?? (this.synced.has(kind) ? 'synced' : 'syncing');
     return status;
   }
 
@@ -104,7 +93,7 @@ export class ClusterCache {
   }
 
   start(): void {
-    for (const resource of this.resources) void this.reflect(resource);
+    for (const resource of STATE_RESOURCES) void this.reflect(resource);
   }
 
   stop(): void {
@@ -132,7 +121,7 @@ export class ClusterCache {
 
   private async list(resource: Resource): Promise<string> {
     const { items, resourceVersion } = await listResource(this.config, resource);
-    if (resource.kind !== 'StatefulSet') this.state.replaceAll(resource.kind, items);
+    this.state.replaceAll(resource.kind, items);
     this.emit({ type: 'LISTED', kind: resource.kind, objects: items });
     return resourceVersion;
   }
@@ -146,11 +135,13 @@ export class ClusterCache {
       else if (kind === 'Namespace') this.state.deleteNamespace(name);
       else if (kind === 'Node') this.state.deleteNode(name);
       else if (kind === 'PersistentVolumeClaim') this.state.deleteClaim(namespace, name);
+      else this.state.deleteStatefulSet(namespace, name);
     } else if (kind === 'StorageClass') this.state.upsertStorageClass(object);
     else if (kind === 'VolumeAttributesClass') this.state.upsertAttributesClass(object);
     else if (kind === 'Namespace') this.state.upsertNamespace(object);
     else if (kind === 'Node') this.state.upsertNode(object);
     else if (kind === 'PersistentVolumeClaim') this.state.upsertClaim(object);
+    else this.state.upsertStatefulSet(object);
     this.emit({ type, kind, object });
   }
 

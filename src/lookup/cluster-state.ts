@@ -1,5 +1,6 @@
 import { provisionedBy } from '../core/ebs.js';
-import { stringAt, stringMapAt } from '../core/json.js';
+import { arrayAt, stringAt, stringMapAt } from '../core/json.js';
+import { claimTemplateShape, type ClaimTemplateShape } from '../core/statefulset-claims.js';
 import { claimsOf, readAttributesClass, readStorageClass, type AttributesClassInfo, type StorageClassInfo } from '../core/storage.js';
 import { DEPRECATED_ZONE_LABEL, ZONE_LABEL } from '../core/topology.js';
 import { known, unknown, type ClusterLookup, type Lookup, type NamespaceUsage } from './lookup.js';
@@ -35,6 +36,8 @@ export class ClusterState implements ClusterLookup {
   /** Zone of each node that has one; kept as node -> zone so updates and deletes stay exact. */
   private readonly nodes = new Map<string, string>();
   private readonly claims = new Map<string, Map<string, ClaimRecord>>();
+  /** Each StatefulSet's volumeClaimTemplates (namespace -> name -> template name -> shape), to recognise the claims its controller creates. */
+  private readonly statefulSets = new Map<string, Map<string, ReadonlyMap<string, ClaimTemplateShape>>>();
   private readonly usageByNamespace = new Map<string, { total: NamespaceUsage; perClaim: Map<string, NamespaceUsage> }>();
   private unavailableReason: string | undefined;
 
@@ -121,8 +124,39 @@ export class ClusterState implements ClusterLookup {
     this.usageByNamespace.delete(namespace);
   }
 
+  upsertStatefulSet(object: unknown): void {
+    const namespace = stringAt(object, 'metadata', 'namespace');
+    const name = stringAt(object, 'metadata', 'name');
+    if (namespace === undefined || name === undefined) return;
+    const templates = new Map<string, ClaimTemplateShape>();
+    for (const template of arrayAt(object, 'spec', 'volumeClaimTemplates') ?? []) {
+      const templateName = stringAt(template, 'metadata', 'name');
+      if (templateName !== undefined) templates.set(templateName, claimTemplateShape(template));
+    }
+    let byName = this.statefulSets.get(namespace);
+    if (!byName) {
+      byName = new Map();
+      this.statefulSets.set(namespace, byName);
+    }
+    byName.set(name, templates);
+  }
+
+  deleteStatefulSet(namespace: string, name: string): void {
+    this.statefulSets.get(namespace)?.delete(name);
+  }
+
+  statefulSetTemplates(namespace: string, name: string): Lookup<ReadonlyMap<string, ClaimTemplateShape> | undefined> {
+    if (this.unavailableReason) return unknown(this.unavailableReason);
+    return known(this.statefulSets.get(namespace)?.get(name));
+  }
+
   /** Replaces everything of one kind, as a fresh informer list does. */
-  replaceAll(kind: 'StorageClass' | 'VolumeAttributesClass' | 'Namespace' | 'PersistentVolumeClaim' | 'Node', objects: unknown[]): void {
+  replaceAll(kind: 'StorageClass' | 'VolumeAttributesClass' | 'Namespace' | 'PersistentVolumeClaim' | 'Node' | 'StatefulSet', objects: unknown[]): void {
+    if (kind === 'StatefulSet') {
+      this.statefulSets.clear();
+      objects.forEach((object) => this.upsertStatefulSet(object));
+      return;
+    }
     if (kind === 'VolumeAttributesClass') {
       this.attributesClasses.clear();
       objects.forEach((object) => this.upsertAttributesClass(object));

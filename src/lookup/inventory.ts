@@ -3,7 +3,7 @@ import { readManifests } from '../io/manifests.js';
 import { formatProblem } from '../io/yaml.js';
 import { ClusterState } from './cluster-state.js';
 
-/** Fills a ClusterState with the StorageClasses, VolumeAttributesClasses, Namespaces, Nodes and PVCs among the objects. */
+/** Fills a ClusterState with the StorageClasses, VolumeAttributesClasses, Namespaces, Nodes, PVCs and StatefulSets among the objects. */
 export function addToState(state: ClusterState, objects: JsonObject[]): void {
   for (const object of objects) {
     switch (stringAt(object, 'kind')) {
@@ -21,6 +21,9 @@ export function addToState(state: ClusterState, objects: JsonObject[]): void {
         break;
       case 'PersistentVolumeClaim':
         if (stringAt(object, 'metadata', 'namespace') !== undefined) state.upsertClaim(object);
+        break;
+      case 'StatefulSet':
+        state.upsertStatefulSet(object);
         break;
     }
   }

@@ -1,3 +1,4 @@
+import type { ClaimTemplateShape } from '../core/statefulset-claims.js';
 import type { AttributesClassInfo, StorageClassInfo } from '../core/storage.js';
 
 /** An answer the cluster data may not be able to give; `reason` says why, for the message. */
@@ -27,6 +28,8 @@ export interface ClusterLookup {
   namespaceUsage(namespace: string, exclude: ReadonlySet<string>): Lookup<NamespaceUsage>;
   /** Zones that have at least one node (topology.kubernetes.io/zone); an empty list means no zoned node is known. */
   nodeZones(): Lookup<string[]>;
+  /** The volumeClaimTemplates of a StatefulSet, by template name; undefined value: no such StatefulSet. */
+  statefulSetTemplates(namespace: string, name: string): Lookup<ReadonlyMap<string, ClaimTemplateShape> | undefined>;
 }
 
 /** Offline with no inventory: every lookup is unknown, and policies' lookupFailure decides. */
@@ -37,4 +40,5 @@ export const NO_CLUSTER: ClusterLookup = {
   namespaceLabels: () => unknown('no cluster cache or inventory is configured'),
   namespaceUsage: () => unknown('no cluster cache or inventory is configured'),
   nodeZones: () => unknown('no cluster cache or inventory is configured'),
+  statefulSetTemplates: () => unknown('no cluster cache or inventory is configured'),
 };
