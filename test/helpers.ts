@@ -94,9 +94,16 @@ export interface Judged {
  * Runs the review pipeline as the API server does (mutation, then validation of the result) and checks
  * that the patch applies, with a real JSON Patch library, to exactly the object that was validated.
  */
-export function judge(policies: Policy[], object: JsonObject, options: { operation?: Operation; oldObject?: JsonObject; lookup?: ClusterLookup; namespace?: string } = {}): Judged {
+export function judge(policies: Policy[], object: JsonObject, options: { operation?: Operation; oldObject?: JsonObject; lookup?: ClusterLookup; namespace?: string; requester?: string } = {}): Judged {
   const engine = new Engine(policies, options.lookup ?? cluster());
-  const input = reviewInputOf({ object, operation: options.operation ?? 'CREATE', oldObject: options.oldObject, namespace: options.namespace, defaultNamespace: 'team-a' });
+  const input = reviewInputOf({
+    object,
+    operation: options.operation ?? 'CREATE',
+    oldObject: options.oldObject,
+    namespace: options.namespace,
+    defaultNamespace: 'team-a',
+    requester: options.requester,
+  });
   assert.ok(input, `${JSON.stringify(object['kind'])} is not a governed kind`);
   const verdict = review(engine, input, 'both');
   const errors = jsonPatch.validate(verdict.patch, structuredClone(object));

@@ -2,7 +2,7 @@ import { buildCapabilityTable, conditionHolds } from '../core/capabilities.js';
 import { globMatches } from '../core/selectors.js';
 import type { SourceProblem } from '../io/yaml.js';
 import type { ClusterLookup } from '../lookup/lookup.js';
-import { isClusterScoped } from '../core/storage.js';
+import { isClusterScoped, pickClusterDefault } from '../core/storage.js';
 import type { Policy, RuleId } from '../policy/model.js';
 import { familyOfRule } from '../rules/registry.js';
 
@@ -92,11 +92,17 @@ export function lintPolicies(policies: readonly Policy[], options: { locate?: Lo
       }
     }
     const classes = policy.storageClasses;
-    if (classes?.fallback !== undefined && ((classes.allowed && !classes.allowed.includes(classes.fallback)) || classes.denied?.includes(classes.fallback))) {
-      report('error', 'never-applies', policy, ['spec', 'storageClasses', 'fallback'], `fallback ${classes.fallback} is itself not allowed by this policy: no claim would be rewritten to it`);
+    if (classes?.allowed && classes.allowed.every((name) => classes.denied?.includes(name))) {
+      report('error', 'no-admissible-class', policy, ['spec', 'storageClasses', 'denied'], `every class in allowed (${classes.allowed.join(', ')}) is also denied: every claim with a class is denied`);
     }
-    if (classes?.required && classes.defaults?.some((choice) => !choice.whenAccessModes && !choice.whenVolumeMode)) {
-      report('warning', 'never-fires', policy, ['spec', 'storageClasses', 'required'], 'a default without conditions gives every claim a class, so required never fires');
+    if (classes?.required && !policy.match.kinds.includes('StatefulSet') && classes.defaults?.some((choice) => !choice.whenAccessModes && !choice.whenVolumeMode)) {
+      report(
+        'warning',
+        'never-fires',
+        policy,
+        ['spec', 'storageClasses', 'required'],
+        'a default without conditions gives every claim a class, so required never fires (it judges StatefulSet templates as written, and this policy governs none)',
+      );
     }
     if (!governsClasses && policy.classRequirements) report('error', 'never-applies', policy, ['spec', 'classRequirements'], 'judges StorageClasses; add StorageClass to match.kinds');
     if (!governsClaims) {
@@ -117,7 +123,8 @@ export function lintPolicies(policies: readonly Policy[], options: { locate?: Lo
       report('error', 'never-applies', policy, ['spec', 'match', 'namespaces'], 'every listed namespace is also in excludeNamespaces');
     }
     for (const rule of Object.keys(policy.rules) as RuleId[]) {
-      const sections = familyOfRule(rule)?.sections;
+      const family = familyOfRule(rule);
+      const sections = family?.factRules?.includes(rule) ? undefined : family?.sections;
       if (sections && !sections.some((section) => policy[section] !== undefined)) {
         report('warning', 'never-fires', policy, ['spec', 'rules', rule], `the policy has no ${sections.join(' or ')} section, so ${rule} never fires`);
       }
@@ -190,6 +197,17 @@ type Report = (severity: LintProblem['severity'], check: string, policy: Policy,
 
 function lintAgainstInventory(policy: Policy, inventory: ClusterLookup, report: Report): void {
   const capabilities = buildCapabilityTable(policy.accessModes?.capabilities);
+  const classes = inventory.storageClasses();
+  const clusterDefault = classes.known ? pickClusterDefault(classes.value) : undefined;
+  if (policy.storageClasses?.required && clusterDefault && policy.match.kinds.includes('PersistentVolumeClaim')) {
+    report(
+      'warning',
+      'required-unenforceable',
+      policy,
+      ['spec', 'storageClasses', 'required'],
+      `the cluster default class ${clusterDefault.name} is set on claims by the API server before any webhook sees them, so required is enforced on StatefulSet templates only`,
+    );
+  }
   (policy.storageClasses?.allowed ?? []).forEach((name, index) => {
     const found = inventory.storageClass(name);
     if (found.known && !found.value) report('error', 'unknown-class', policy, ['spec', 'storageClasses', 'allowed', index], `class ${name} is not in the inventory`);

@@ -49,8 +49,7 @@ export function composeSettings(policies: readonly Policy[]): ComposedSettings {
       }
     : undefined;
   return {
-    allowedClasses,
-    deniedClasses,
+    admissibleClasses: allowedClasses?.filter((name) => !deniedClasses.includes(name)),
     classAccepted,
     fallback: fallbackOwner?.storageClasses?.fallback ? { policy: fallbackOwner, class: fallbackOwner.storageClasses.fallback } : undefined,
     defaultClassFor(claim) {

@@ -2,10 +2,12 @@ import { buildCapabilityTable, type CapabilityTable } from '../core/capabilities
 import { provisionedBy, type Provisioned } from '../core/ebs.js';
 import type { JsonObject } from '../core/json.js';
 import { applyOperations, type PatchOperation } from '../core/patch.js';
+import { claimMatchesTemplate, claimTemplateShape, STATEFULSET_CONTROLLER_USERS, templateCandidates } from '../core/statefulset-claims.js';
 import { claimsOf, pickClusterDefault, type Claim, type GovernedKind } from '../core/storage.js';
 import type { ClusterLookup } from '../lookup/lookup.js';
 import type { Action, Policy } from '../policy/model.js';
 import type { ComposedSettings, Finding, Mutation, Operation, ResolvedAttributesClass, ResolvedClass, ReviewInput, ReviewedClaim, RuleContext, RuleFamily } from '../rules/contract.js';
+import { uncheckedMessage } from '../rules/common.js';
 import { RULE_FAMILIES } from '../rules/registry.js';
 import { composeSettings } from './compose.js';
 import { PolicyIndex } from './policy-index.js';
@@ -93,6 +95,22 @@ function classNamed(name: string, origin: 'written' | 'policy-default', lookup: 
   const answer = lookup.storageClass(name);
   if (!answer.known) return { state: 'unknown', name, origin, reason: answer.reason };
   return answer.value ? { state: 'found', name, origin, info: answer.value } : { state: 'missing', name, origin };
+}
+
+/**
+ * A claim the StatefulSet controller creates, as the template says, for a StatefulSet the cluster already runs.
+ * Its template was admitted (or predates the policy) and cannot change, so the claim is judged as that template
+ * is on UPDATE: scaling a grandfathered StatefulSet must not leave the new replica without its claim. A user
+ * creating the same claim, or a claim that differs from the template, is judged as any other.
+ */
+function createdFromExistingTemplate(input: ReviewInput, lookup: ClusterLookup): boolean {
+  if (input.kind !== 'PersistentVolumeClaim' || input.operation !== 'CREATE' || !STATEFULSET_CONTROLLER_USERS.has(input.requester ?? '')) return false;
+  const claim = claimTemplateShape(input.object);
+  return templateCandidates(input.name).some(({ statefulSet, template }) => {
+    const templates = lookup.statefulSetTemplates(input.namespace, statefulSet);
+    const shape = templates.known ? templates.value?.get(template) : undefined;
+    return shape !== undefined && claimMatchesTemplate(claim, shape);
+  });
 }
 
 function runFamily(family: RuleFamily, context: RuleContext): ReturnType<RuleFamily['evaluate']> {
@@ -196,13 +214,15 @@ export class Engine {
 
   /**
    * Judges the object as it will be stored. On UPDATE a finding that oldObject already had is only
-   * warned: immutable fields cannot be fixed, and scaling an old object must keep working.
+   * warned: immutable fields cannot be fixed, and scaling an old object must keep working; likewise every
+   * finding of a claim the StatefulSet controller creates from an existing StatefulSet's template.
    */
   validate(input: ReviewInput): ResolvedFinding[] {
     const { policies, findings: matchFindings } = this.index.match(input.kind, input.namespace, this.lookup);
     if (policies.length === 0 && matchFindings.length === 0) return [];
     const settings = this.settingsFor(policies);
     const raw = [...matchFindings, ...this.findings(input, input.object, policies, settings)];
+    if (raw.length > 0 && createdFromExistingTemplate(input, this.lookup)) return resolveFindings(raw, () => true);
     // oldObject is judged only when there is something to ratchet.
     const before =
       input.operation === 'UPDATE' && input.oldObject && raw.length > 0
@@ -239,11 +259,37 @@ export class Engine {
   }
 }
 
+/**
+ * One lookup/unavailable finding per policy, field and reason, naming everything the families could not check
+ * there: one unknown class is one message, not one per family that needed it.
+ */
+function mergeUnchecked(raw: Finding[]): Finding[] {
+  const merged = new Map<string, { finding: Finding; what: string[] }>();
+  const findings: Finding[] = [];
+  for (const finding of raw) {
+    if (!finding.unchecked) {
+      findings.push(finding);
+      continue;
+    }
+    const key = `${findingKey(finding)}\u0000${finding.unchecked.reason}`;
+    const entry = merged.get(key);
+    if (entry) {
+      if (!entry.what.includes(finding.unchecked.what)) entry.what.push(finding.unchecked.what);
+      continue;
+    }
+    const fresh = { finding: { ...finding }, what: [finding.unchecked.what] };
+    merged.set(key, fresh);
+    findings.push(fresh.finding);
+  }
+  for (const { finding, what } of merged.values()) if (finding.unchecked) finding.message = uncheckedMessage(what, finding.unchecked.reason, finding.policy);
+  return findings;
+}
+
 /** Drops repeats (one message per rule and path) and gives each finding its action; a preexisting deny is a warn. */
 function resolveFindings(raw: Finding[], preexisting: (finding: Finding) => boolean): ResolvedFinding[] {
   const seen = new Set<string>();
   const findings: ResolvedFinding[] = [];
-  for (const finding of raw) {
+  for (const finding of mergeUnchecked(raw)) {
     const dedupe = `${finding.rule}\u0000${finding.path}\u0000${finding.message}`;
     if (seen.has(dedupe)) continue;
     seen.add(dedupe);

@@ -123,13 +123,20 @@ function semanticProblems(policy: Policy, source: YamlDocument): SourceProblem[]
       if (a !== undefined && b !== undefined && a > b) at(['spec', 'providerLimits', 'ebs', type, low], `${a} is larger than ${high} ${b}`);
     }
   }
-  const defaults = policy.storageClasses?.defaults ?? [];
-  const allowed = policy.storageClasses?.allowed;
-  defaults.forEach((choice, index) => {
-    if (allowed && !allowed.includes(choice.class)) {
-      at(['spec', 'storageClasses', 'defaults', index, 'class'], `default class "${choice.class}" is not in storageClasses.allowed (${allowed.join(', ')}): every defaulted claim would be denied`);
-    }
+  // A class the policy writes (a default, the fallback) that the policy itself forbids: the webhook would deny its own patch.
+  const classes = policy.storageClasses;
+  const forbiddenBySelf = (name: string): string | undefined => {
+    if (classes?.allowed && !classes.allowed.includes(name)) return `is not in storageClasses.allowed (${classes.allowed.join(', ')})`;
+    if (classes?.denied?.includes(name)) return 'is in storageClasses.denied';
+    return undefined;
+  };
+  (classes?.defaults ?? []).forEach((choice, index) => {
+    const why = forbiddenBySelf(choice.class);
+    if (why) at(['spec', 'storageClasses', 'defaults', index, 'class'], `default class "${choice.class}" ${why}: every defaulted claim would be denied`);
   });
+  const fallback = classes?.fallback;
+  const fallbackWhy = fallback === undefined ? undefined : forbiddenBySelf(fallback);
+  if (fallbackWhy) at(['spec', 'storageClasses', 'fallback'], `fallback class "${fallback}" ${fallbackWhy}: every rewritten claim would be denied`);
   return problems;
 }
 

@@ -51,20 +51,35 @@ function limitFindings(context: RuleContext, policy: Policy): Finding[] {
   return findings;
 }
 
+/**
+ * Which VACs a claim may name (the policy's list), and what makes a claim's VAC never apply, for every policy
+ * that governs claims: external-provisioner refuses to provision a claim whose VAC is for another driver
+ * ("VAC ... referenced in PVC is for driver X which does not match driver name Y": kubernetes-csi/external-provisioner,
+ * pkg/controller/controller.go)
+ * and leaves it Pending, and the resizer never carries out such a switch on a bound claim; a VAC that does not
+ * exist yet makes both wait.
+ */
 function claimFindings(claim: ReviewedClaim, policy: Policy): Finding[] {
   const settings = policy.volumeAttributesClasses;
   const vac = claim.attributesClass;
-  if (!settings || vac.state === 'none') return [];
+  if (vac.state === 'none') return [];
   const path = claimPath(claim, ...PATH);
   const findings: Finding[] = [];
-  if (settings.allowed && !settings.allowed.includes(vac.name)) {
+  if (settings?.allowed && !settings.allowed.includes(vac.name)) {
     findings.push({ rule: 'attributes-class/allowed', policy, path, message: `VolumeAttributesClass ${vac.name} is not allowed here; use one of ${listOf(settings.allowed)}`, severity: 'violation' });
   }
   if (vac.state === 'unknown') return [...findings, ...lookupFailure(policy, path, `VolumeAttributesClass ${vac.name}`, vac.reason)];
   if (vac.state === 'missing') {
     return [
       ...findings,
-      { rule: 'attributes-class/missing', policy, path, message: `VolumeAttributesClass ${vac.name} does not exist: the modification waits until it does`, severity: 'violation', action: 'warn' },
+      {
+        rule: 'attributes-class/missing',
+        policy,
+        path,
+        message: `VolumeAttributesClass ${vac.name} does not exist: provisioning or the modification waits until it does`,
+        severity: 'violation',
+        action: 'warn',
+      },
     ];
   }
   if (claim.storageClass.state === 'found' && csiDriverOf(claim.storageClass.info.provisioner) !== vac.info.driverName) {
@@ -72,7 +87,7 @@ function claimFindings(claim: ReviewedClaim, policy: Policy): Finding[] {
       rule: 'attributes-class/driver',
       policy,
       path,
-      message: `VolumeAttributesClass ${vac.name} is for ${vac.info.driverName}, but class ${claim.storageClass.name} (${classFieldPath(claim)}) is provisioned by ${claim.storageClass.info.provisioner}; use a VAC of that driver`,
+      message: `VolumeAttributesClass ${vac.name} is for ${vac.info.driverName}, but class ${claim.storageClass.name} (${classFieldPath(claim)}) is provisioned by ${claim.storageClass.info.provisioner}: the claim would never be provisioned or modified; use a VAC of that driver`,
       severity: 'violation',
     });
   }
@@ -108,6 +123,7 @@ export const attributesClassFamily: RuleFamily = {
   name: 'attributes-class',
   sections: ['volumeAttributesClasses', 'iops', 'providerLimits'],
   ruleIds: ['attributes-class/allowed', 'attributes-class/driver', 'attributes-class/missing', 'attributes-class/limits'],
+  factRules: ['attributes-class/driver', 'attributes-class/missing'],
   kinds: ['PersistentVolumeClaim', 'StatefulSet', 'VolumeAttributesClass'],
   mutates: true,
   evaluate,

@@ -1,6 +1,7 @@
 import { isEbsProvisioner, readEbsClass } from '../core/ebs.js';
 import { formatGiB, parseQuantity, roundUpGiB } from '../core/quantity.js';
 import { claimPath } from '../core/storage.js';
+import { classFieldPath, lookupFailure } from './common.js';
 import { emptyResult, type RuleContext, type RuleFamily, type RuleResult } from './contract.js';
 
 function evaluate(context: RuleContext): RuleResult {
@@ -27,6 +28,10 @@ function evaluate(context: RuleContext): RuleResult {
       }
     }
     const resolved = claim.storageClass;
+    if (resolved.state === 'unknown' && claim.requestBytes !== undefined) {
+      for (const policy of sizePolicies) result.findings.push(...lookupFailure(policy, classFieldPath(claim), `size limits of class ${resolved.name}`, resolved.reason));
+      continue;
+    }
     if (resolved.state !== 'found' || claim.requestBytes === undefined || !isEbsProvisioner(resolved.info.provisioner)) continue;
     const settings = readEbsClass(resolved.info.provisioner, resolved.info.parameters);
     const limits = context.settings.ebsLimitsFor(settings.type);

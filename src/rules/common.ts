@@ -19,11 +19,16 @@ export function lookupFailure(policy: Policy, path: string, what: string, reason
       rule: 'lookup/unavailable',
       policy,
       path,
-      message: `${what} not checked: ${reason} (lookupFailure: ${policy.lookupFailure})`,
+      message: uncheckedMessage([what], reason, policy),
       severity: 'violation',
       action: policy.lookupFailure,
+      unchecked: { what, reason },
     },
   ];
+}
+
+export function uncheckedMessage(what: readonly string[], reason: string, policy: Policy): string {
+  return `${what.join(', ')} not checked: ${reason} (lookupFailure: ${policy.lookupFailure})`;
 }
 
 export function listOf(values: readonly string[]): string {

@@ -19,6 +19,8 @@ export interface ReviewInput {
   name: string;
   object: JsonObject;
   oldObject?: JsonObject | undefined;
+  /** The user the API server says made the request (userInfo.username); offline there is none. */
+  requester?: string | undefined;
 }
 
 /**
@@ -48,10 +50,11 @@ export interface ReviewedClaim extends Claim {
  * settings are not composed: every policy judges on its own and an object must satisfy them all.
  */
 export interface ComposedSettings {
-  /** Classes every policy with an allow list allows; undefined when none restricts. */
-  allowedClasses: readonly string[] | undefined;
-  /** Classes any policy denies. */
-  deniedClasses: readonly string[];
+  /**
+   * Classes every policy accepts (in every allow list, in no deny list), for messages that name what to use
+   * instead; undefined when no policy has an allow list. A message never names a class another policy forbids.
+   */
+  admissibleClasses: readonly string[] | undefined;
   /** Whether every policy accepts a class by its allow and deny lists. */
   classAccepted(name: string): boolean;
   /** The class a forbidden one is rewritten to: the first fallback, in precedence order, every policy accepts. */
@@ -77,6 +80,8 @@ export interface Finding {
   severity: 'violation' | 'advice';
   /** Set where the policy configures the action elsewhere (unknownProvisioner, lookupFailure). */
   action?: Action;
+  /** A lookup/unavailable finding: what was not checked and why, so the engine can say it once per field. */
+  unchecked?: { what: string; reason: string };
 }
 
 export interface Mutation {
@@ -119,6 +124,11 @@ export interface RuleFamily {
   sections: readonly PolicySection[];
   /** Every rule id its findings carry. */
   ruleIds: readonly RuleId[];
+  /**
+   * Rule ids judged for every policy that governs the kind, whatever its sections: facts of the provisioners
+   * (a claim that can never be provisioned), not settings a policy opts into.
+   */
+  factRules?: readonly RuleId[];
   kinds: readonly GovernedKind[];
   /** Whether the family ever patches; families that only judge are not run in the mutate phase. */
   mutates: boolean;

@@ -69,6 +69,14 @@ function fallbackMutation(context: RuleContext, claim: ReviewedClaim): Mutation 
   };
 }
 
+/** What to name instead: only classes every governing policy accepts, so the advice is never itself denied. */
+function useInstead(context: RuleContext): string {
+  const admissible = context.settings.admissibleClasses;
+  if (admissible === undefined) return '';
+  if (admissible.length === 0) return '; no class is accepted by every policy that governs this namespace (their allowed and denied lists exclude each other)';
+  return `; use one of ${listOf(admissible)}`;
+}
+
 function classFindings(context: RuleContext, claim: ReviewedClaim, policy: Policy): Finding[] {
   const settings = policy.storageClasses;
   if (!settings) return [];
@@ -81,23 +89,33 @@ function classFindings(context: RuleContext, claim: ReviewedClaim, policy: Polic
         : [];
     }
     if (!settings.required) return [];
-    const choices = context.settings.allowedClasses ? `; use one of ${listOf(context.settings.allowedClasses)}` : '';
-    return [{ rule: 'storage-class/required', policy, path, message: `a storageClassName is required${choices}`, severity: 'violation' }];
+    return [{ rule: 'storage-class/required', policy, path, message: `a storageClassName is required${useInstead(context)}`, severity: 'violation' }];
   }
   const findings: Finding[] = [];
+  // A template is judged as written: Gatekeeper's and Kyverno's required-class policies deny one without a class,
+  // although the claims it creates would get a default (a claim gets the cluster default before any webhook runs).
+  if (settings.required && claim.templateName !== undefined && claim.classSource === 'unset') {
+    findings.push({
+      rule: 'storage-class/required',
+      policy,
+      path,
+      message: `a storageClassName is required in the template, not left to ${resolved.name}${origin(claim)}${useInstead(context)}`,
+      severity: 'violation',
+    });
+  }
   const className = resolved.name;
   const allowed = settings.allowed;
   if (allowed && !allowed.includes(className)) {
-    findings.push({ rule: 'storage-class/allowed', policy, path, message: `class ${className}${origin(claim)} is not allowed here; use one of ${listOf(allowed)}`, severity: 'violation' });
+    findings.push({ rule: 'storage-class/allowed', policy, path, message: `class ${className}${origin(claim)} is not allowed here${useInstead(context)}`, severity: 'violation' });
   }
   if (settings.denied?.includes(className)) {
-    const instead = allowed ? `; use one of ${listOf(allowed.filter((name) => !settings.denied?.includes(name)))}` : '';
-    findings.push({ rule: 'storage-class/denied', policy, path, message: `class ${className}${origin(claim)} is denied here${instead}`, severity: 'violation' });
+    findings.push({ rule: 'storage-class/denied', policy, path, message: `class ${className}${origin(claim)} is denied here${useInstead(context)}`, severity: 'violation' });
   }
   const missing = settings.missingClass ?? 'warn';
   if (resolved.state === 'missing' && missing !== 'allow') {
     findings.push({ rule: 'storage-class/missing', policy, path, message: `StorageClass ${className} does not exist: the claim stays Pending until it does`, severity: 'violation', action: missing });
   }
+  if (resolved.state === 'unknown' && missing !== 'allow') findings.push(...lookupFailure(policy, path, `whether class ${className} exists`, resolved.reason));
   return findings;
 }
 

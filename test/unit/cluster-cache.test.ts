@@ -92,7 +92,7 @@ describe('cluster cache against a list/watch API server on loopback', () => {
   });
 
   it('applies watch events', async () => {
-    await eventually('the watches to open (classes, attributes classes, namespaces, claims, nodes)', () => api.watches.size === 5);
+    await eventually('the watches to open (classes, attributes classes, namespaces, claims, nodes, StatefulSets)', () => api.watches.size === 6);
     api.emit('ADDED', storageClass('io2', 'ebs.csi.aws.com', { metadata: { name: 'io2', resourceVersion: '11' }, parameters: { type: 'io2', iopsPerGB: '10' } }));
     await eventually('io2 to arrive', () => {
       const io2 = state.storageClass('io2');

@@ -143,7 +143,7 @@ describe('class requirements: what StorageClasses must look like', () => {
 });
 
 describe('lint and explain for the new settings', () => {
-  it('flags empty sections, a fallback the policy itself forbids, and settings for kinds the policy does not govern', () => {
+  it('flags empty sections and settings for kinds the policy does not govern', () => {
     const text = `apiVersion: storage-policy-webhook.io/v1alpha1
 kind: StoragePolicy
 metadata: {name: odd}
@@ -154,18 +154,41 @@ spec:
 ---
 apiVersion: storage-policy-webhook.io/v1alpha1
 kind: StoragePolicy
-metadata: {name: odd-fallback}
+metadata: {name: class-rules-for-claims}
 spec:
   match: {}
-  storageClasses: {allowed: [gp3], fallback: io2}
+  storageClasses: {allowed: [gp3]}
   classRequirements: {reclaimPolicies: [Delete]}
 `;
     const { policies, problems } = parsePolicyText(text, 'odd.yaml');
     assert.deepEqual(problems, []);
     const checks = lintPolicies(policies).map((problem) => `${problem.check} ${problem.field}`);
-    for (const expected of ['empty-section spec.storageClasses', 'never-applies spec.claimMetadata', 'never-applies spec.storageClasses.fallback', 'never-applies spec.classRequirements']) {
+    for (const expected of ['empty-section spec.storageClasses', 'never-applies spec.claimMetadata', 'never-applies spec.classRequirements']) {
       assert.ok(checks.includes(expected), `${expected} in ${checks.join('; ')}`);
     }
+  });
+  it('refuses at load a fallback or a default the policy itself forbids; lint flags a policy that denies every class it allows', () => {
+    const document = (name: string, classes: string) => `apiVersion: storage-policy-webhook.io/v1alpha1
+kind: StoragePolicy
+metadata: {name: ${name}}
+spec:
+  match: {}
+  storageClasses: ${classes}
+`;
+    const refused = (classes: string) => parsePolicyText(document('self-contradiction', classes), 'p.yaml').problems.map((problem) => `${problem.field}: ${problem.message}`);
+    assert.deepEqual(refused('{allowed: [gp3], fallback: io2}'), ['spec.storageClasses.fallback: fallback class "io2" is not in storageClasses.allowed (gp3): every rewritten claim would be denied']);
+    assert.deepEqual(refused('{denied: [io1], fallback: io1}'), ['spec.storageClasses.fallback: fallback class "io1" is in storageClasses.denied: every rewritten claim would be denied']);
+    assert.deepEqual(refused('{denied: [io1], defaults: [{class: io1}]}'), [
+      'spec.storageClasses.defaults[0].class: default class "io1" is in storageClasses.denied: every defaulted claim would be denied',
+    ]);
+    assert.deepEqual(refused('{allowed: [gp3], denied: [io1], fallback: gp3, defaults: [{class: gp3}]}'), [], 'a coherent policy loads');
+    const { policies } = parsePolicyText(document('nothing-left', '{allowed: [gp3, io2], denied: [gp3, io2]}'), 'p.yaml');
+    assert.deepEqual(
+      lintPolicies(policies).map((problem) => `${problem.severity} ${problem.check} ${problem.field}`),
+      ['error no-admissible-class spec.storageClasses.denied'],
+    );
+    const { policies: partly } = parsePolicyText(document('one-left', '{allowed: [gp3, io2], denied: [io2]}'), 'p.yaml');
+    assert.deepEqual(lintPolicies(partly), []);
   });
   it('refuses a requirement naming both or neither of label and annotation, and an invalid pattern', () => {
     const text = `apiVersion: storage-policy-webhook.io/v1alpha1

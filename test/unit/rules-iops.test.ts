@@ -88,7 +88,7 @@ describe('iops: claims', () => {
     unsynced.setUnavailable('cluster cache not synced');
     const noClass = judge([strict], pvc({ storageClassName: 'io2' }), { lookup: unsynced });
     assert.deepEqual(rulesOf(noClass.denials), ['lookup/unavailable']);
-    assert.match(noClass.denials[0]?.message ?? '', /IOPS of class io2 not checked: cluster cache not synced/);
+    assert.match(noClass.denials[0]?.message ?? '', /^IOPS of class io2, size limits of class io2 not checked: cluster cache not synced/);
     const state = cluster();
     const noSum: ClusterLookup = {
       storageClass: (name) => state.storageClass(name),
@@ -97,6 +97,7 @@ describe('iops: claims', () => {
       namespaceLabels: (namespace) => state.namespaceLabels(namespace),
       namespaceUsage: () => ({ known: false, reason: 'watch lost' }),
       nodeZones: () => state.nodeZones(),
+      statefulSetTemplates: (namespace, name) => state.statefulSetTemplates(namespace, name),
     };
     const result = judge([strict], pvc({ storageClassName: 'io2' }), { lookup: noSum });
     assert.match(result.denials[0]?.message ?? '', /namespace budgets of team-a not checked: watch lost/);
