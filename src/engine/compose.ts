@@ -14,6 +14,7 @@ import type { ComposedSettings } from '../rules/contract.js';
 //   - storageClasses.defaults: the first applicable choice, in precedence order, whose class those
 //     accept (a higher-priority default another policy forbids is passed over);
 //   - storageClasses.fallback: likewise, the first fallback every policy accepts;
+//   - volumeAttributesClasses.default: the first default every policy's allowed list accepts;
 //   - zones.allowed: the intersection; pods are pinned to it, and a class gets allowedTopologies of it;
 //     pinStatefulSets is on when any zone policy wants it, addAllowedTopologies likewise;
 //   - iops.annotateQuote: the highest-precedence IOPS policy that annotates writes the quotes;
@@ -38,6 +39,8 @@ export function composeSettings(policies: readonly Policy[]): ComposedSettings {
   const deniedClasses = [...new Set(policies.flatMap((policy) => policy.storageClasses?.denied ?? []))];
   const classAccepted = (name: string): boolean => (!allowedClasses || allowedClasses.includes(name)) && !deniedClasses.includes(name);
   const fallbackOwner = policies.find((policy) => policy.storageClasses?.fallback !== undefined && classAccepted(policy.storageClasses.fallback));
+  const attributesClassAccepted = (name: string): boolean => policies.every((policy) => policy.volumeAttributesClasses?.allowed?.includes(name) ?? true);
+  const attributesClassOwner = policies.find((policy) => policy.volumeAttributesClasses?.default !== undefined && attributesClassAccepted(policy.volumeAttributesClasses.default));
   const zonePolicies = policies.filter((policy) => policy.zones !== undefined);
   const [zonePolicy] = zonePolicies;
   const zones = zonePolicy
@@ -52,6 +55,7 @@ export function composeSettings(policies: readonly Policy[]): ComposedSettings {
     admissibleClasses: allowedClasses?.filter((name) => !deniedClasses.includes(name)),
     classAccepted,
     fallback: fallbackOwner?.storageClasses?.fallback ? { policy: fallbackOwner, class: fallbackOwner.storageClasses.fallback } : undefined,
+    attributesClassDefault: attributesClassOwner?.volumeAttributesClasses?.default ? { policy: attributesClassOwner, name: attributesClassOwner.volumeAttributesClasses.default } : undefined,
     defaultClassFor(claim) {
       for (const policy of policies) {
         for (const choice of policy.storageClasses?.defaults ?? []) {

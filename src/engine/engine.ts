@@ -1,4 +1,4 @@
-import { buildCapabilityTable, type CapabilityTable } from '../core/capabilities.js';
+import { buildCapabilityTable, csiDriverOf, type CapabilityTable } from '../core/capabilities.js';
 import { provisionedBy, type Provisioned } from '../core/ebs.js';
 import type { JsonObject } from '../core/json.js';
 import { applyOperations, type PatchOperation } from '../core/patch.js';
@@ -83,12 +83,23 @@ function resolveClass(claim: Claim, settings: ComposedSettings, lookup: ClusterL
   return claim.className ? classNamed(claim.className, 'written', lookup) : { state: 'no-class' };
 }
 
-function resolveAttributesClass(claim: Claim, lookup: ClusterLookup): ResolvedAttributesClass {
+/**
+ * The VAC a claim provisions with. With none written, the policies' default when the claim gets it: a
+ * PersistentVolumeClaim on CREATE, or a template (its claims are created later), provided the VAC exists and
+ * is for the driver of the claim's class (external-provisioner refuses another driver's).
+ */
+function resolveAttributesClass(claim: Claim, storageClass: ResolvedClass, settings: ComposedSettings, operation: Operation, lookup: ClusterLookup): ResolvedAttributesClass {
   const name = claim.attributesClassName;
-  if (name === undefined) return { state: 'none' };
+  if (name === undefined) {
+    const fallback = settings.attributesClassDefault;
+    if (!fallback || storageClass.state !== 'found' || (operation !== 'CREATE' && claim.templateName === undefined)) return { state: 'none' };
+    const vac = lookup.attributesClass(fallback.name);
+    if (!vac.known || !vac.value || vac.value.driverName !== csiDriverOf(storageClass.info.provisioner)) return { state: 'none' };
+    return { state: 'found', name: fallback.name, info: vac.value, origin: 'policy-default' };
+  }
   const answer = lookup.attributesClass(name);
   if (!answer.known) return { state: 'unknown', name, reason: answer.reason };
-  return answer.value ? { state: 'found', name, info: answer.value } : { state: 'missing', name };
+  return answer.value ? { state: 'found', name, info: answer.value, origin: 'written' } : { state: 'missing', name };
 }
 
 function classNamed(name: string, origin: 'written' | 'policy-default', lookup: ClusterLookup): ResolvedClass {
@@ -157,11 +168,10 @@ export class Engine {
 
   /** Decodes the object once: its claims, each with its class resolved. */
   private context(phase: RuleContext['phase'], input: ReviewInput, object: JsonObject, policies: Policy[], settings: ComposedSettings): RuleContext {
-    const claims = claimsOf(input.kind, object).map((claim): ReviewedClaim => ({
-      ...claim,
-      storageClass: resolveClass(claim, settings, this.lookup),
-      attributesClass: resolveAttributesClass(claim, this.lookup),
-    }));
+    const claims = claimsOf(input.kind, object).map((claim): ReviewedClaim => {
+      const storageClass = resolveClass(claim, settings, this.lookup);
+      return { ...claim, storageClass, attributesClass: resolveAttributesClass(claim, storageClass, settings, input.operation, this.lookup) };
+    });
     return {
       phase,
       kind: input.kind,
@@ -177,8 +187,18 @@ export class Engine {
     };
   }
 
-  /** Runs every mutating family in order, each on the object as the earlier families' patches left it. */
+  /**
+   * Runs every mutating family in order, each on the object as the earlier families' patches left it. A
+   * substitution (onlyIfAdmitted) that leaves the object denied is dropped and the rest mutated again without it.
+   */
   mutate(input: ReviewInput): MutationOutcome {
+    const outcome = this.applyMutations(input, true);
+    if (!outcome.notes.some((note) => note.onlyIfAdmitted)) return outcome;
+    const denied = this.validate({ ...input, object: outcome.object }).some((finding) => finding.action === 'deny');
+    return denied ? this.applyMutations(input, false) : outcome;
+  }
+
+  private applyMutations(input: ReviewInput, substitutions: boolean): MutationOutcome {
     const { policies } = this.index.match(input.kind, input.namespace, this.lookup);
     let object = input.object;
     const patch: PatchOperation[] = [];
@@ -192,6 +212,7 @@ export class Engine {
       if (context.object !== object) context = this.context('mutate', input, object, policies, settings);
       const { mutations } = runFamily(family, context);
       for (const mutation of mutations) {
+        if (mutation.onlyIfAdmitted && !substitutions) continue;
         const operations = mutation.patch.filter((operation) => patchAllowed(input.kind, input.operation, operation));
         if (operations.length === 0) continue;
         try {
@@ -250,7 +271,7 @@ export class Engine {
     const total = { iops: 0, throughputMiBps: 0 };
     for (const claim of claimsOf(input.kind, input.object)) {
       const storageClass = resolveClass(claim, settings, this.lookup);
-      const attributes = resolveAttributesClass(claim, this.lookup);
+      const attributes = resolveAttributesClass(claim, storageClass, settings, input.operation, this.lookup);
       const each = provisionedBy(storageClass.state === 'found' ? storageClass.info : undefined, attributes.state === 'found' ? attributes.info : undefined, claim.requestBytes);
       total.iops += each.iops * claim.copies;
       total.throughputMiBps += each.throughputMiBps * claim.copies;

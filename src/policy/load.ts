@@ -137,6 +137,10 @@ function semanticProblems(policy: Policy, source: YamlDocument): SourceProblem[]
   const fallback = classes?.fallback;
   const fallbackWhy = fallback === undefined ? undefined : forbiddenBySelf(fallback);
   if (fallbackWhy) at(['spec', 'storageClasses', 'fallback'], `fallback class "${fallback}" ${fallbackWhy}: every rewritten claim would be denied`);
+  const vacs = policy.volumeAttributesClasses;
+  if (vacs?.default !== undefined && vacs.allowed && !vacs.allowed.includes(vacs.default)) {
+    at(['spec', 'volumeAttributesClasses', 'default'], `default "${vacs.default}" is not in volumeAttributesClasses.allowed (${vacs.allowed.join(', ')}): every defaulted claim would be denied`);
+  }
   return problems;
 }
 

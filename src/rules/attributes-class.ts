@@ -94,15 +94,12 @@ function claimFindings(claim: ReviewedClaim, policy: Policy): Finding[] {
   return findings;
 }
 
-/** A claim created without a VAC gets the policies' default, when its class's driver is the VAC's. */
+/** A PersistentVolumeClaim created without a VAC gets the policies' default the engine resolved for it; a template is never written. */
 function defaultMutation(context: RuleContext, claim: ReviewedClaim): Mutation | undefined {
-  if (context.operation !== 'CREATE' || claim.templateName !== undefined || claim.attributesClassName !== undefined) return undefined;
-  const owner = context.policies.find((policy) => policy.volumeAttributesClasses?.default !== undefined);
-  const name = owner?.volumeAttributesClasses?.default;
-  if (!owner || !name || claim.storageClass.state !== 'found') return undefined;
-  const vac = context.lookup.attributesClass(name);
-  if (!vac.known || !vac.value || vac.value.driverName !== csiDriverOf(claim.storageClass.info.provisioner)) return undefined;
-  return { rule: 'attributes-class/default', policy: owner, patch: [setAt(context.object, PATH, name)], note: `spec.volumeAttributesClassName set to ${name} (default)` };
+  const vac = claim.attributesClass;
+  const owner = context.settings.attributesClassDefault;
+  if (claim.templateName !== undefined || vac.state !== 'found' || vac.origin !== 'policy-default' || !owner) return undefined;
+  return { rule: 'attributes-class/default', policy: owner.policy, patch: [setAt(context.object, PATH, vac.name)], note: `spec.volumeAttributesClassName set to ${vac.name} (default)` };
 }
 
 function evaluate(context: RuleContext): RuleResult {

@@ -36,8 +36,15 @@ export type ResolvedClass =
   | { state: 'missing'; name: string; origin: ClassOrigin }
   | { state: 'found'; name: string; origin: ClassOrigin; info: StorageClassInfo };
 
+/**
+ * A claim's VolumeAttributesClass: written, or (none written) the policies' default the claim gets when created,
+ * so a claim is judged with the VAC it will have, as it is with the class it will have.
+ */
 export type ResolvedAttributesClass =
-  { state: 'none' } | { state: 'unknown'; name: string; reason: string } | { state: 'missing'; name: string } | { state: 'found'; name: string; info: AttributesClassInfo };
+  | { state: 'none' }
+  | { state: 'unknown'; name: string; reason: string }
+  | { state: 'missing'; name: string }
+  | { state: 'found'; name: string; info: AttributesClassInfo; origin: 'written' | 'policy-default' };
 
 /** A claim read once per review: its fields, and its class and VolumeAttributesClass resolved against the cluster data. */
 export interface ReviewedClaim extends Claim {
@@ -57,6 +64,8 @@ export interface ComposedSettings {
   admissibleClasses: readonly string[] | undefined;
   /** Whether every policy accepts a class by its allow and deny lists. */
   classAccepted(name: string): boolean;
+  /** The VolumeAttributesClass a claim created without one gets: the first default, in precedence order, every policy allows. */
+  attributesClassDefault: { policy: Policy; name: string } | undefined;
   /** The class a forbidden one is rewritten to: the first fallback, in precedence order, every policy accepts. */
   fallback: { policy: Policy; class: string } | undefined;
   /** The default for a claim: the first applicable choice, in precedence order, that every policy allows. */
@@ -90,6 +99,11 @@ export interface Mutation {
   patch: PatchOperation[];
   /** Shown to the user as a warning: what was changed and why. */
   note: string;
+  /**
+   * A substitution (the fallback class) rather than a completion: kept only when the patched object is then
+   * admitted. A rewrite that would still be denied is dropped, so the denial names what the user wrote.
+   */
+  onlyIfAdmitted?: boolean;
 }
 
 export interface RuleResult {

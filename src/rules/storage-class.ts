@@ -54,18 +54,23 @@ function restoreMutation(context: RuleContext, claim: ReviewedClaim): Mutation |
 
 /**
  * A claim naming a class the policies forbid is rewritten to the fallback (Kubewarden's fallbackStorageClass)
- * instead of denied. PersistentVolumeClaims on CREATE only: a template is never written, and an existing
- * claim's class is immutable.
+ * instead of denied, when the claim is then admitted (the engine drops the rewrite otherwise: a fallback class
+ * that cannot serve the claim's access modes, zones or IOPS would only move the denial). PersistentVolumeClaims
+ * on CREATE only: a template is never written, and an existing claim's class is immutable.
  */
 function fallbackMutation(context: RuleContext, claim: ReviewedClaim): Mutation | undefined {
   const fallback = context.settings.fallback;
   if (!fallback || context.operation !== 'CREATE' || claim.templateName !== undefined || claim.classSource !== 'field' || !claim.className) return undefined;
   if (context.settings.classAccepted(claim.className)) return undefined;
+  // Rewriting to a class the cluster does not have would trade a denial for a claim Pending forever.
+  const target = context.lookup.storageClass(fallback.class);
+  if (target.known && target.value === undefined) return undefined;
   return {
     rule: 'storage-class/fallback',
     policy: fallback.policy,
     patch: [setAt(context.object, ['spec', 'storageClassName'], fallback.class)],
     note: `spec.storageClassName ${claim.className} is not allowed here: set to ${fallback.class} (fallback)`,
+    onlyIfAdmitted: true,
   };
 }
 

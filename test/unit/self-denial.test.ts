@@ -7,6 +7,7 @@ import type { JsonObject } from '../../src/core/json.js';
 import { claimMatchesTemplate, claimTemplateShape, templateCandidates } from '../../src/core/statefulset-claims.js';
 import { ClusterState } from '../../src/lookup/cluster-state.js';
 import { NO_CLUSTER } from '../../src/lookup/lookup.js';
+import { parsePolicyText } from '../../src/policy/load.js';
 import { at, cluster, judge, policy, pvc, rulesOf, statefulSet, storageClass, template } from '../helpers.js';
 
 // Writes the webhook must never refuse because of itself, and claims it must never admit that can never work.
@@ -195,5 +196,51 @@ describe('the bin on an older Node.js', () => {
     const result = spawnSync(process.execPath, [main, '--help'], { encoding: 'utf8' });
     assert.equal(result.status, 0);
     assert.match(result.stdout, /storage-policy: Kubernetes storage admission policies/);
+  });
+});
+
+// Counterexamples the property test (guarantee.test.ts) found, shrunk, kept as named cases.
+describe('regressions from the self-denial property', () => {
+  const vac = (name: string, driverName: string, parameters: Record<string, string> = {}) => ({
+    apiVersion: 'storage.k8s.io/v1',
+    kind: 'VolumeAttributesClass',
+    metadata: { name },
+    driverName,
+    parameters,
+  });
+
+  it('a fallback to a class the cluster does not have is not written: the claim is denied as sent, not left Pending', () => {
+    const result = judge([policy({ storageClasses: { allowed: ['io1'], fallback: 'io1' } })], pvc({ storageClassName: 'gp3' }));
+    assert.deepEqual([result.patch, rulesOf(result.denials)], [[], ['storage-class/allowed']]);
+  });
+  it('a fallback whose class would itself be denied (throughput over the limit) is dropped; one that admits the claim is kept', () => {
+    const throughput = cluster(storageClass('fast', 'ebs.csi.aws.com', { parameters: { type: 'gp3', throughput: '1000' } }));
+    const fallback = policy({ storageClasses: { allowed: ['fast', 'io2'], fallback: 'fast' }, iops: {} });
+    const dropped = judge([fallback], pvc({ storageClassName: 'gp3', resources: { requests: { storage: '1Gi' } } }), { lookup: throughput });
+    assert.deepEqual([at(dropped.patched, 'spec', 'storageClassName'), rulesOf(dropped.denials)], ['gp3', ['storage-class/allowed']]);
+    const kept = judge([policy({ storageClasses: { allowed: ['io2'], fallback: 'io2' } })], pvc({ storageClassName: 'gp3' }));
+    assert.deepEqual([at(kept.patched, 'spec', 'storageClassName'), kept.denials], ['io2', []]);
+  });
+  it('the default VAC is the first one every policy allows, and a claim is judged and quoted with it in one pass', () => {
+    const state = cluster(vac('ebs-fast', 'ebs.csi.aws.com', { iops: '6000' }), vac('io2-max', 'ebs.csi.aws.com'));
+    const narrow = policy({ name: 'narrow', volumeAttributesClasses: { allowed: ['io2-max'] } });
+    const defaulting = policy({ name: 'defaulting', volumeAttributesClasses: { default: 'ebs-fast' } });
+    const passedOver = judge([narrow, defaulting], pvc({ storageClassName: 'gp3' }), { lookup: state });
+    assert.deepEqual([passedOver.patch, passedOver.findings], [[], []]);
+    const quoted = judge([policy({ volumeAttributesClasses: { default: 'ebs-fast' }, iops: { annotateQuote: true } })], pvc({ storageClassName: 'gp3' }), { lookup: state });
+    assert.equal(at(quoted.patched, 'spec', 'volumeAttributesClassName'), 'ebs-fast');
+    // The VAC's 6000 IOPS, capped at gp3's 500 per GiB for 10 GiB; without the VAC the quote would be gp3's 3000.
+    assert.equal(at(quoted.patched, 'metadata', 'annotations', 'storage-policy-webhook.io/provisioned-iops'), '5000', 'quoted with the VAC it gets');
+  });
+  it('a VAC default outside the policy own allowed list is refused at load', () => {
+    const text = `apiVersion: storage-policy-webhook.io/v1alpha1
+kind: StoragePolicy
+metadata: {name: vac}
+spec:
+  match: {}
+  volumeAttributesClasses: {allowed: [io2-max], default: ebs-fast}
+`;
+    const problems = parsePolicyText(text, 'vac.yaml').problems.map((problem) => `${problem.field}: ${problem.message}`);
+    assert.deepEqual(problems, ['spec.volumeAttributesClasses.default: default "ebs-fast" is not in volumeAttributesClasses.allowed (io2-max): every defaulted claim would be denied']);
   });
 });

@@ -1,0 +1,389 @@
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import fc from 'fast-check';
+import jsonPatch from 'fast-json-patch';
+import { pino } from 'pino';
+import { stringify } from 'yaml';
+import { auditObject } from '../../src/audit/reports.js';
+import { stringAt, type JsonObject } from '../../src/core/json.js';
+import { Engine, type ResolvedFinding } from '../../src/engine/engine.js';
+import { review, reviewInputOf } from '../../src/engine/pipeline.js';
+import { ClusterState } from '../../src/lookup/cluster-state.js';
+import { addToState } from '../../src/lookup/inventory.js';
+import { NO_CLUSTER, type ClusterLookup } from '../../src/lookup/lookup.js';
+import { BUNDLED_POLICIES_DIR, loadPolicyDir, parsePolicyText } from '../../src/policy/load.js';
+import type { Policy } from '../../src/policy/model.js';
+import { buildServer } from '../../src/server/app.js';
+import { WebhookState } from '../../src/server/state.js';
+
+// The guarantee behind failurePolicy: Fail: the webhook never denies because of its own patch, its patch is
+// idempotent (the API server may call it again on its own output), and the server, `storage-policy review` and
+// the audit reach one verdict for one object and cluster. Checked over generated clusters, objects and policy
+// sets; every counterexample found while writing this became a named case in self-denial.test.ts.
+
+const RUNS = Number(process.env['GUARANTEE_RUNS'] ?? 250);
+const ZONES = ['us-east-1a', 'us-east-1b', 'us-west-2a'];
+const CLASS_NAMES = ['gp3', 'io1', 'io2', 'efs', 'intree', 'gke', 'other'];
+const ACCESS_MODES = ['ReadWriteOnce', 'ReadOnlyMany', 'ReadWriteMany', 'ReadWriteOncePod'];
+const DEFAULT_CLASS = 'storageclass.kubernetes.io/is-default-class';
+const BETA_CLASS = 'volume.beta.kubernetes.io/storage-class';
+
+const optional = <T>(arbitrary: fc.Arbitrary<T>): fc.Arbitrary<T | undefined> => fc.option(arbitrary, { nil: undefined, freq: 3 });
+const compact = (object: Record<string, unknown>): JsonObject => JSON.parse(JSON.stringify(object)) as JsonObject;
+const zoneList = fc.subarray(ZONES, { minLength: 1 });
+const ebsType = fc.constantFrom('gp2', 'gp3', 'io1', 'io2', 'st1', 'sc1', 'standard', 'gp4');
+/** The spellings the driver's base-10 integer parse meets: leading zeros, a sign, zero, a decimal, junk. */
+const driverInteger = fc.constantFrom('50', '050', '+50', '0', '1000', '16000', '2.5', 'x', '3000', '500');
+
+const storageClassParameters = fc.record(
+  {
+    type: optional(ebsType),
+    iopsPerGB: optional(driverInteger),
+    iops: optional(driverInteger),
+    throughput: optional(fc.constantFrom('125', '250', '1000', '3000')),
+    allowAutoIOPSPerGBIncrease: optional(fc.constantFrom('true', 'false')),
+    zone: optional(fc.constantFrom(...ZONES)),
+    zones: optional(zoneList.map((zones) => zones.join(','))),
+    encrypted: optional(fc.constantFrom('true', 'false')),
+  },
+  { requiredKeys: [] },
+);
+
+const storageClassOf = (name: fc.Arbitrary<string>) =>
+  fc
+    .record({
+      name,
+      provisioner: fc.constantFrom('ebs.csi.aws.com', 'kubernetes.io/aws-ebs', 'efs.csi.aws.com', 'pd.csi.storage.gke.io', 'kubernetes.io/gce-pd', 'unknown.example.com'),
+      parameters: storageClassParameters,
+      volumeBindingMode: optional(fc.constantFrom('Immediate', 'WaitForFirstConsumer')),
+      topology: optional(fc.record({ key: fc.constantFrom('topology.kubernetes.io/zone', 'topology.ebs.csi.aws.com/zone', 'topology.gke.io/zone'), values: zoneList })),
+      isDefault: fc.boolean(),
+      allowVolumeExpansion: optional(fc.boolean()),
+      reclaimPolicy: optional(fc.constantFrom('Delete', 'Retain')),
+    })
+    .map(({ name, provisioner, parameters, volumeBindingMode, topology, isDefault, allowVolumeExpansion, reclaimPolicy }) =>
+      compact({
+        apiVersion: 'storage.k8s.io/v1',
+        kind: 'StorageClass',
+        metadata: { name, ...(isDefault ? { annotations: { [DEFAULT_CLASS]: 'true' } } : {}), creationTimestamp: '2026-01-01T00:00:00Z' },
+        provisioner,
+        parameters,
+        volumeBindingMode,
+        allowVolumeExpansion,
+        reclaimPolicy,
+        allowedTopologies: topology ? [{ matchLabelExpressions: [topology] }] : undefined,
+      }),
+    );
+
+const attributesClassOf = (name: fc.Arbitrary<string>) =>
+  fc
+    .record({ name, driverName: fc.constantFrom('ebs.csi.aws.com', 'efs.csi.aws.com'), iops: optional(driverInteger), type: optional(ebsType) })
+    .map(({ name, driverName, iops, type }) => compact({ apiVersion: 'storage.k8s.io/v1', kind: 'VolumeAttributesClass', metadata: { name }, driverName, parameters: { iops, type } }));
+
+/** A cluster: classes (in-tree and CSI, zone parameters, topology, a default or none), VACs of either driver, zoned nodes; or nothing known. */
+const clusterObjects = fc.record({
+  known: fc.boolean(),
+  classes: fc.uniqueArray(storageClassOf(fc.constantFrom(...CLASS_NAMES)), { selector: (object) => JSON.stringify((object['metadata'] as JsonObject)['name']), maxLength: 6 }),
+  attributesClasses: fc.uniqueArray(attributesClassOf(fc.constantFrom('ebs-fast', 'efs-vac', 'io2-max')), {
+    selector: (object) => JSON.stringify((object['metadata'] as JsonObject)['name']),
+    maxLength: 3,
+  }),
+  nodeZones: fc.subarray(ZONES),
+});
+type ClusterObjects = typeof clusterObjects extends fc.Arbitrary<infer T> ? T : never;
+
+function lookupOf(generated: ClusterObjects): ClusterLookup {
+  if (!generated.known) return NO_CLUSTER;
+  const state = new ClusterState();
+  const nodes = generated.nodeZones.map((zone, index) => ({ apiVersion: 'v1', kind: 'Node', metadata: { name: `node-${index}`, labels: { 'topology.kubernetes.io/zone': zone } } }));
+  const namespace = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'payments', labels: { team: 'payments' } } };
+  addToState(state, [...generated.classes, ...generated.attributesClasses, ...nodes, namespace]);
+  return state;
+}
+
+const claimSpec = fc
+  .record({
+    className: fc.oneof(fc.constantFrom(...CLASS_NAMES), fc.constant(''), fc.constant(undefined)),
+    legacyAnnotation: fc.boolean(),
+    accessModes: fc.subarray(ACCESS_MODES, { minLength: 1, maxLength: 2 }),
+    volumeMode: optional(fc.constantFrom('Filesystem', 'Block')),
+    storage: fc.constantFrom('1Gi', '3Gi', '10Gi', '100Gi', '500Gi', '4Ti', '20Ti', '1500M'),
+    attributesClass: optional(fc.constantFrom('ebs-fast', 'efs-vac', 'io2-max', 'missing-vac')),
+  })
+  .map(({ className, legacyAnnotation, accessModes, volumeMode, storage, attributesClass }) => ({
+    annotations: legacyAnnotation && className !== undefined ? { [BETA_CLASS]: className } : undefined,
+    spec: compact({
+      storageClassName: legacyAnnotation ? undefined : className,
+      accessModes,
+      volumeMode,
+      resources: { requests: { storage } },
+      volumeAttributesClassName: attributesClass,
+    }),
+  }));
+
+const persistentVolumeClaim = claimSpec.map(({ annotations, spec }) =>
+  compact({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name: 'data', namespace: 'payments', annotations }, spec }),
+);
+
+const podSpec = fc
+  .record({
+    selectorZone: optional(fc.constantFrom(...ZONES)),
+    deprecatedZone: optional(fc.constantFrom(...ZONES)),
+    affinityZones: optional(zoneList),
+  })
+  .map(({ selectorZone, deprecatedZone, affinityZones }) =>
+    compact({
+      containers: [{ name: 'db', image: 'postgres' }],
+      nodeSelector: selectorZone || deprecatedZone ? { 'topology.kubernetes.io/zone': selectorZone, 'failure-domain.beta.kubernetes.io/zone': deprecatedZone } : undefined,
+      affinity: affinityZones
+        ? {
+            nodeAffinity: {
+              requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'topology.kubernetes.io/zone', operator: 'In', values: affinityZones }] }] },
+            },
+          }
+        : undefined,
+    }),
+  );
+
+const statefulSet = fc.record({ templates: fc.array(claimSpec, { minLength: 1, maxLength: 2 }), podSpec, replicas: fc.integer({ min: 0, max: 5 }) }).map(({ templates, podSpec, replicas }) =>
+  compact({
+    apiVersion: 'apps/v1',
+    kind: 'StatefulSet',
+    metadata: { name: 'db', namespace: 'payments' },
+    spec: {
+      replicas,
+      serviceName: 'db',
+      selector: { matchLabels: { app: 'db' } },
+      template: { metadata: { labels: { app: 'db' } }, spec: podSpec },
+      volumeClaimTemplates: templates.map(({ annotations, spec }, index) => ({ metadata: { name: `data${index}`, annotations }, spec })),
+    },
+  }),
+);
+
+const reviewedObject = fc.oneof(
+  { weight: 4, arbitrary: persistentVolumeClaim },
+  { weight: 3, arbitrary: statefulSet },
+  { weight: 2, arbitrary: storageClassOf(fc.constant('new-class')) },
+  { weight: 1, arbitrary: attributesClassOf(fc.constant('new-vac')) },
+);
+
+const action = fc.constantFrom('deny', 'warn', 'audit');
+const classList = fc.subarray(CLASS_NAMES, { minLength: 1, maxLength: 4 });
+
+/**
+ * Allowed and denied lists, then the classes the policy writes (defaults, fallback) drawn from what those lists
+ * admit: the loader refuses a policy whose own lists forbid what it writes, so drawing them blindly wastes most runs.
+ */
+const storageClassesSection = fc.record({ allowed: optional(classList), denied: optional(classList) }, { requiredKeys: [] }).chain(({ allowed, denied }) => {
+  const admissible = CLASS_NAMES.filter((name) => (!allowed || allowed.includes(name)) && !(denied ?? []).includes(name));
+  const written = admissible.length > 0 ? optional(fc.constantFrom(...admissible)) : fc.constant(undefined);
+  return fc
+    .record({
+      defaults: fc.array(fc.record({ class: written, whenAccessModes: optional(fc.subarray(ACCESS_MODES, { minLength: 1 })) }), { maxLength: 2 }),
+      fallback: written,
+      required: optional(fc.boolean()),
+      emptyClass: optional(fc.constantFrom('allow', 'deny')),
+      missingClass: optional(fc.constantFrom('allow', 'warn', 'deny')),
+      singleClusterDefault: optional(fc.boolean()),
+    })
+    .map(({ defaults, ...rest }) => {
+      const chosen = defaults.filter((choice) => choice.class !== undefined);
+      return compact({ allowed, denied, ...rest, defaults: chosen.length > 0 ? chosen : undefined });
+    });
+});
+
+/** A policy spec over every section, as a user could write it; the loader (ajv and the load-time checks) decides which are valid. */
+const policySpec = fc.record(
+  {
+    priority: fc.integer({ min: 0, max: 10 }),
+    action,
+    lookupFailure: fc.constantFrom('allow', 'warn', 'deny'),
+    match: fc.record({ kinds: fc.subarray(['PersistentVolumeClaim', 'StatefulSet', 'StorageClass', 'VolumeAttributesClass'], { minLength: 1 }) }),
+    storageClasses: storageClassesSection,
+    accessModes: fc.record(
+      { unknownProvisioner: fc.constantFrom('allow', 'warn', 'deny'), allowed: fc.subarray(ACCESS_MODES, { minLength: 1 }), denied: fc.subarray(ACCESS_MODES, { minLength: 1 }) },
+      { requiredKeys: [] },
+    ),
+    zones: fc.record({ allowed: zoneList, addAllowedTopologies: fc.boolean(), pinStatefulSets: fc.boolean() }, { requiredKeys: ['allowed'] }),
+    iops: fc.record(
+      {
+        maxPerVolume: fc.constantFrom(3000, 16000, 64000),
+        maxPerNamespace: fc.constantFrom(10000, 100000),
+        maxThroughputPerVolume: fc.constantFrom(250, 1000),
+        annotateQuote: fc.boolean(),
+      },
+      { requiredKeys: [] },
+    ),
+    capacity: fc.record({ min: fc.constantFrom('1Gi', '5Gi'), max: fc.constantFrom('1Ti', '16Ti') }, { requiredKeys: [] }),
+    volumeAttributesClasses: fc.record({ allowed: fc.subarray(['ebs-fast', 'efs-vac', 'io2-max'], { minLength: 1 }), default: fc.constantFrom('ebs-fast', 'efs-vac') }, { requiredKeys: [] }),
+    classRequirements: fc.record(
+      { reclaimPolicies: fc.subarray(['Delete', 'Retain'], { minLength: 1 }), volumeBindingMode: fc.constantFrom('Immediate', 'WaitForFirstConsumer') },
+      { requiredKeys: [] },
+    ),
+  },
+  { requiredKeys: ['match'] },
+);
+
+const generatedPolicySet = fc.array(policySpec, { minLength: 1, maxLength: 3 }).map((specs) => {
+  const text = specs.map((spec, index) => stringify({ apiVersion: 'storage-policy-webhook.io/v1alpha1', kind: 'StoragePolicy', metadata: { name: `generated-${index}` }, spec })).join('---\n');
+  const { policies, problems } = parsePolicyText(text, 'generated.yaml');
+  return problems.length === 0 ? policies : undefined;
+});
+
+/** Every policy this repository ships or tests with: the bundled set, and each peer translation on its own. */
+function shippedPolicySets(): Policy[][] {
+  const peers = fileURLToPath(new URL('../../../test/peers', import.meta.url));
+  const sets: Policy[][] = [];
+  for (const folder of readdirSync(peers, { withFileTypes: true }).filter((entry) => entry.isDirectory())) {
+    for (const file of readdirSync(join(peers, folder.name)).filter((name) => name.endsWith('.yaml') && !name.endsWith('.test.yaml'))) {
+      const { policies } = parsePolicyText(readFileSync(join(peers, folder.name, file), 'utf8'), file);
+      if (policies.length > 0) sets.push(policies);
+    }
+  }
+  return sets;
+}
+
+type Operation = 'CREATE' | 'UPDATE';
+const operation = fc.constantFrom<Operation>('CREATE', 'UPDATE');
+
+const key = (finding: ResolvedFinding): string => `${finding.policy.name} ${finding.rule} ${finding.path}`;
+
+describe('property: the webhook never denies its own patch, and its answers agree', () => {
+  let bundled: Policy[];
+  let shipped: Policy[][];
+  before(async () => {
+    bundled = (await loadPolicyDir(BUNDLED_POLICIES_DIR)).policies;
+    shipped = shippedPolicySets();
+  });
+  const policySets = (): fc.Arbitrary<Policy[]> =>
+    fc.oneof(
+      { weight: 1, arbitrary: fc.constant(bundled) },
+      { weight: 1, arbitrary: fc.constantFrom(...shipped) },
+      { weight: 4, arbitrary: generatedPolicySet.filter((set): set is Policy[] => set !== undefined) },
+    );
+
+  it('the generators cover what they claim: most generated policy sets load, with every section and kind represented', () => {
+    const sets = fc.sample(generatedPolicySet, { numRuns: 400, seed: 42 });
+    const loaded = sets.filter((set): set is Policy[] => set !== undefined).flat();
+    assert.ok(loaded.length > 200, `${loaded.length} policies loaded from 400 generated sets`);
+    for (const section of ['storageClasses', 'accessModes', 'zones', 'iops', 'capacity', 'volumeAttributesClasses', 'classRequirements'] as const) {
+      assert.ok(loaded.filter((policy) => policy[section] !== undefined).length > 20, `policies with ${section}`);
+    }
+    assert.ok(
+      loaded.some((policy) => policy.storageClasses?.fallback !== undefined && policy.storageClasses.allowed !== undefined),
+      'a fallback beside an allow list',
+    );
+    assert.ok(
+      loaded.some((policy) => policy.zones?.addAllowedTopologies === true && policy.match.kinds.includes('StorageClass')),
+      'classes given allowedTopologies',
+    );
+    const objects = fc.sample(reviewedObject, { numRuns: 400, seed: 42 });
+    for (const kind of ['PersistentVolumeClaim', 'StatefulSet', 'StorageClass', 'VolumeAttributesClass'])
+      assert.ok(
+        objects.some((object) => object['kind'] === kind),
+        kind,
+      );
+  });
+
+  it('(a) validating the mutated object finds nothing that validating the object as sent did not, and (b) mutating again changes nothing', () => {
+    fc.assert(
+      fc.property(policySets(), clusterObjects, reviewedObject, operation, (policies, cluster, object, op) => {
+        const engine = new Engine(policies, lookupOf(cluster));
+        const input = reviewInputOf({ object, operation: op, oldObject: op === 'UPDATE' ? object : undefined });
+        assert.ok(input);
+        const mutated = engine.mutate(input);
+        const before = new Set(engine.validate(input).map(key));
+        const after = engine.validate({ ...input, object: mutated.object });
+        // A fallback rewrite substitutes another class, with its own judgement: it is kept only when that admits the claim.
+        const substituted = mutated.notes.some((note) => note.onlyIfAdmitted);
+        const caused = after.filter((finding) => !before.has(key(finding)) && (!substituted || finding.action === 'deny'));
+        assert.deepEqual(
+          caused.map((finding) => `${key(finding)}: ${finding.message}`),
+          [],
+          `the webhook's own patch ${JSON.stringify(mutated.patch)} caused findings`,
+        );
+        const again = engine.mutate({ ...input, object: mutated.object });
+        assert.deepEqual(again.patch, [], 'a second mutation of the mutated object patches nothing');
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  describe('(c) the server, review and the audit', () => {
+    let state: WebhookState;
+    let app: ReturnType<typeof buildServer>;
+    let lookup: ClusterLookup = NO_CLUSTER;
+    before(async () => {
+      state = new WebhookState({
+        storageClass: (name) => lookup.storageClass(name),
+        storageClasses: () => lookup.storageClasses(),
+        attributesClass: (name) => lookup.attributesClass(name),
+        namespaceLabels: (namespace) => lookup.namespaceLabels(namespace),
+        namespaceUsage: (namespace, exclude) => lookup.namespaceUsage(namespace, exclude),
+        nodeZones: () => lookup.nodeZones(),
+        statefulSetTemplates: (namespace, name) => lookup.statefulSetTemplates(namespace, name),
+      });
+      app = buildServer({ state, logger: pino({ level: 'silent' }) });
+      await app.ready();
+    });
+    after(() => app.close());
+
+    const post = async (path: string, object: JsonObject, op: Operation, oldObject: JsonObject): Promise<JsonObject> => {
+      const kind = stringAt(object, 'kind') ?? '';
+      const group = { PersistentVolumeClaim: '', StatefulSet: 'apps', StorageClass: 'storage.k8s.io', VolumeAttributesClass: 'storage.k8s.io' }[kind];
+      const metadata = object['metadata'] as JsonObject;
+      const body = {
+        apiVersion: 'admission.k8s.io/v1',
+        kind: 'AdmissionReview',
+        request: {
+          uid: 'guarantee',
+          kind: { group, version: 'v1', kind },
+          name: metadata['name'],
+          ...(kind === 'StorageClass' || kind === 'VolumeAttributesClass' ? {} : { namespace: 'payments' }),
+          operation: op,
+          userInfo: { username: 'alice' },
+          object,
+          oldObject: op === 'UPDATE' ? oldObject : null,
+        },
+      };
+      const response = await app.inject({ method: 'POST', url: path, headers: { 'content-type': 'application/json' }, payload: JSON.stringify(body) });
+      assert.equal(response.statusCode, 200, response.body);
+      const answer: { response: JsonObject } = response.json();
+      return answer.response;
+    };
+
+    it('give one verdict for one object and cluster', async () => {
+      await fc.assert(
+        fc.asyncProperty(policySets(), clusterObjects, reviewedObject, operation, async (policies, cluster, object, op) => {
+          lookup = lookupOf(cluster);
+          state.swap({ policies, files: [], locate: () => undefined });
+          const engine = state.engine;
+          assert.ok(engine);
+          const input = reviewInputOf({ object, operation: op, oldObject: op === 'UPDATE' ? object : undefined });
+          assert.ok(input);
+          const offline = review(engine, input, 'both');
+
+          const mutation = await post('/mutate', object, op, object);
+          const patch = typeof mutation['patch'] === 'string' ? JSON.parse(Buffer.from(mutation['patch'], 'base64').toString('utf8')) : [];
+          const stored: JsonObject = jsonPatch.applyPatch(structuredClone(object), patch, true, false).newDocument;
+          assert.deepEqual(stored, offline.object, 'the server patches as review does');
+          // The API server sends the validating webhook the mutated object, and oldObject as it was stored.
+          const validation = await post('/validate', stored, op, object);
+          assert.equal(validation['allowed'], offline.allowed, `server ${JSON.stringify(validation)} against review ${offline.message ?? 'allowed'}`);
+          assert.equal((validation['status'] as JsonObject | undefined)?.['message'], offline.message);
+
+          if (op !== 'CREATE') return;
+          // The audit judges the stored object as it stands: what a CREATE of it denies is what the audit fails.
+          const audited = auditObject(engine, stored, 0);
+          const failed = (audited?.results ?? []).filter((result) => result.result === 'fail').map((result) => `${result.policy} ${result.rule}`);
+          const denied = offline.findings.filter((finding) => finding.action === 'deny').map((finding) => `${finding.policy.name} ${finding.rule}`);
+          assert.deepEqual([...new Set(failed)].sort(), [...new Set(denied)].sort(), 'the audit fails what admission denies');
+        }),
+        { numRuns: RUNS },
+      );
+    });
+  });
+});
