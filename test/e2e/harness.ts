@@ -167,9 +167,11 @@ export class LocalCluster {
 
     // The controllers that turn objects into claims as in a real cluster: the StatefulSet controller
     // creates each replica's PVCs from the templates (through admission, as any client), the binder
-    // binds claims to pre-bound volumes, and default ServiceAccounts let the pods be created.
+    // binds claims to pre-bound volumes, and default ServiceAccounts let the pods be created. Each runs as
+    // its own ServiceAccount (kube-system/statefulset-controller, ...), as kubeadm and managed clusters set it up.
     this.start('kube-controller-manager', join(bin, 'kube-controller-manager'), [
       `--kubeconfig=${this.kubeconfig}`,
+      '--use-service-account-credentials=true',
       '--controllers=statefulset,persistentvolume-binder,serviceaccount',
       '--leader-elect=false',
       '--secure-port=0',

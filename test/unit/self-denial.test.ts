@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import type { JsonObject } from '../../src/core/json.js';
 import { claimMatchesTemplate, claimTemplateShape, templateCandidates } from '../../src/core/statefulset-claims.js';
+import { lintPolicies } from '../../src/authoring/lint.js';
 import { ClusterState } from '../../src/lookup/cluster-state.js';
 import { NO_CLUSTER } from '../../src/lookup/lookup.js';
 import { parsePolicyText } from '../../src/policy/load.js';
@@ -172,6 +173,13 @@ describe('storageClasses.required: a template must name a class', () => {
     assert.deepEqual(rulesOf(result.denials), ['storage-class/required']);
     assert.equal(result.denials[0]?.path, 'spec.volumeClaimTemplates[0].spec.storageClassName');
     assert.match(result.denials[0]?.message ?? '', /required in the template, not left to standard \(the cluster default it gets when created\)/);
+  });
+  it('lint warns when a cluster default makes required unenforceable on claims (the API server fills it in first)', () => {
+    const problems = lintPolicies([required], { inventory: withDefault }).map((problem) => `${problem.severity} ${problem.check}: ${problem.message}`);
+    assert.deepEqual(problems, [
+      'warning required-unenforceable: the cluster default class standard is set on claims by the API server before any webhook sees them, so required is enforced on StatefulSet templates only [policy test-policy]',
+    ]);
+    assert.deepEqual(lintPolicies([required], { inventory: cluster() }), [], 'no cluster default');
   });
   it('UPDATE: scaling a StatefulSet whose template never named a class is warned, not denied', () => {
     const old = statefulSet([template('data')], {}, 1);
