@@ -9,6 +9,7 @@ import { BUNDLED_POLICIES_DIR } from '../policy/load.js';
 import { readFile } from 'node:fs/promises';
 import type { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import { AuditLoop } from '../server/audit-loop.js';
+import { CertificateAuthority, DEFAULT_ROTATION, SelfManagedCertificates } from '../server/certificate-authority.js';
 import { LeaseElector } from '../server/leader.js';
 import { ReportWriter } from '../server/report-writer.js';
 import { buildOpsServer, buildServer, DEFAULT_BODY_LIMIT, DEFAULT_LIMITS, DEFAULT_OVERLOAD, setServingCertificate } from '../server/app.js';
@@ -80,7 +81,50 @@ export const SERVE_OPTIONS: OptionSpec[] = [
     default: 'false',
     help: 'true or false: the audit Lease holder writes PolicyReports (needs the wgpolicyk8s.io CRDs and deploy/components/policy-reports RBAC)',
   },
-  { name: 'lease-namespace', type: 'string', env: 'POD_NAMESPACE', help: "namespace of the audit Lease (in a pod: the pod's own)" },
+  { name: 'lease-namespace', type: 'string', env: 'POD_NAMESPACE', help: "namespace of the audit and certificate Leases and of the certificate Secret (in a pod: the pod's own)" },
+  {
+    name: 'certificates',
+    type: 'string',
+    env: 'CERTIFICATES',
+    default: 'auto',
+    help: 'auto (--cert/--key files when given, else a generated self-signed one for trying it out) or managed (a CA and serving certificate in a Secret, injected into the webhook configurations and rotated; needs a cluster)',
+  },
+  { name: 'tls-secret', type: 'string', env: 'TLS_SECRET', default: 'storage-policy-webhook-tls', help: 'with --certificates managed: the Secret holding the CA and serving certificate' },
+  {
+    name: 'webhook-configuration',
+    type: 'string',
+    env: 'WEBHOOK_CONFIGURATION',
+    default: 'storage-policy-webhook',
+    help: 'with --certificates managed: name of the Mutating and ValidatingWebhookConfiguration whose caBundle is kept',
+  },
+  {
+    name: 'service',
+    type: 'string',
+    env: 'SERVICE_NAME',
+    default: 'storage-policy-webhook',
+    help: 'with --certificates managed: the Service the API server calls (the certificate names <service>.<namespace>.svc)',
+  },
+  {
+    name: 'ca-lifetime-seconds',
+    type: 'string',
+    env: 'CA_LIFETIME_SECONDS',
+    default: String(DEFAULT_ROTATION.caLifetimeMs / 1000),
+    help: 'with --certificates managed: CA lifetime; a new CA is staged with a third left',
+  },
+  {
+    name: 'certificate-lifetime-seconds',
+    type: 'string',
+    env: 'CERTIFICATE_LIFETIME_SECONDS',
+    default: String(DEFAULT_ROTATION.servingLifetimeMs / 1000),
+    help: 'with --certificates managed: serving certificate lifetime; renewed with a third left',
+  },
+  {
+    name: 'certificate-overlap-seconds',
+    type: 'string',
+    env: 'CERTIFICATE_OVERLAP_SECONDS',
+    default: String(DEFAULT_ROTATION.overlapMs / 1000),
+    help: 'with --certificates managed: how long a new CA is trusted before it signs, and the old one after',
+  },
   { name: 'log-level', type: 'string', env: 'LOG_LEVEL', default: 'info', help: 'pino level: fatal, error, warn, info, debug, trace' },
 ];
 
@@ -123,22 +167,55 @@ interface AuditParts {
   writeReports: boolean;
 }
 
-/** The background audit; with --policy-reports, one replica (the Lease holder) writes the reports. */
-async function auditLoopFor(values: ParsedOptions, parts: AuditParts): Promise<AuditLoop> {
-  const { state, cache, config, metrics, logger } = parts;
-  const intervalMs = (integerOption(values, 'audit-interval-seconds', 10, 7 * 86_400) ?? 3600) * 1000;
-  if (!parts.writeReports) return new AuditLoop(state, cache, metrics, logger, { intervalMs });
+/** The pod's namespace: --lease-namespace (POD_NAMESPACE), else the service account's. */
+async function ownNamespace(values: ParsedOptions, needed: string): Promise<string> {
   const namespace =
     stringOption(values, 'lease-namespace') ??
     (await readFile(SERVICE_ACCOUNT_NAMESPACE, 'utf8').then(
       (text) => text.trim(),
       () => undefined,
     ));
-  if (!namespace) throw new UsageError('--policy-reports needs --lease-namespace (POD_NAMESPACE) outside a pod');
-  const identity = process.env['POD_NAME'] ?? `${hostname()}-${process.pid}`;
-  const elector = new LeaseElector(config, { namespace, name: 'storage-policy-webhook-audit', identity }, logger);
+  if (!namespace) throw new UsageError(`${needed} needs --lease-namespace (POD_NAMESPACE) outside a pod`);
+  return namespace;
+}
+
+const IDENTITY = process.env['POD_NAME'] ?? `${hostname()}-${process.pid}`;
+
+/** The background audit; with --policy-reports, one replica (the Lease holder) writes the reports. */
+async function auditLoopFor(values: ParsedOptions, parts: AuditParts): Promise<AuditLoop> {
+  const { state, cache, config, metrics, logger } = parts;
+  const intervalMs = (integerOption(values, 'audit-interval-seconds', 10, 7 * 86_400) ?? 3600) * 1000;
+  if (!parts.writeReports) return new AuditLoop(state, cache, metrics, logger, { intervalMs });
+  const namespace = await ownNamespace(values, '--policy-reports');
+  const elector = new LeaseElector(config, { namespace, name: 'storage-policy-webhook-audit', identity: IDENTITY }, logger);
   const writer = new ReportWriter(config, metrics, logger, { mayWrite: () => elector.isLeader });
   return new AuditLoop(state, cache, metrics, logger, { intervalMs, reports: { writer, elector } });
+}
+
+/** --certificates managed: the Secret, its Lease holder, and the hosts the serving certificate names. */
+async function managedCertificates(values: ParsedOptions, config: KubeConfig | undefined, logger: Logger): Promise<SelfManagedCertificates> {
+  const namespace = await ownNamespace(values, '--certificates managed');
+  const kubeConfig = config ?? (await loadKubeConfig(stringOption(values, 'kubeconfig')));
+  const service = stringOption(values, 'service') ?? 'storage-policy-webhook';
+  const seconds = (name: string, fallbackMs: number): number => (integerOption(values, name, 1, 100 * 365 * 86_400) ?? fallbackMs / 1000) * 1000;
+  const authority = new CertificateAuthority(
+    kubeConfig,
+    {
+      namespace,
+      secretName: stringOption(values, 'tls-secret') ?? 'storage-policy-webhook-tls',
+      configurations: [stringOption(values, 'webhook-configuration') ?? 'storage-policy-webhook'],
+      hosts: [`${service}.${namespace}.svc`, `${service}.${namespace}.svc.cluster.local`, service, `${service}.${namespace}`],
+      times: {
+        caLifetimeMs: seconds('ca-lifetime-seconds', DEFAULT_ROTATION.caLifetimeMs),
+        servingLifetimeMs: seconds('certificate-lifetime-seconds', DEFAULT_ROTATION.servingLifetimeMs),
+        overlapMs: seconds('certificate-overlap-seconds', DEFAULT_ROTATION.overlapMs),
+      },
+    },
+    logger,
+  );
+  const elector = new LeaseElector(kubeConfig, { namespace, name: 'storage-policy-webhook-certificates', identity: IDENTITY }, logger);
+  // Rounds at least three times per overlap, so each step follows the one before within a fraction of it.
+  return new SelfManagedCertificates(authority, elector, logger, Math.min(5_000, authority.times.overlapMs / 3));
 }
 
 export async function serve(values: ParsedOptions): Promise<void> {
@@ -183,7 +260,18 @@ export async function serve(values: ParsedOptions): Promise<void> {
   let tls: { key: string | Buffer; cert: string | Buffer };
   let notAfter: () => Date;
   let certificates: CertificateReloader | undefined;
-  if (certFile && keyFile) {
+  let managed: SelfManagedCertificates | undefined;
+  const certificateMode = stringOption(values, 'certificates') ?? 'auto';
+  if (certificateMode !== 'auto' && certificateMode !== 'managed') throw new UsageError(`--certificates must be auto or managed, not ${certificateMode}`);
+  if (certificateMode === 'managed') {
+    if (certFile) throw new UsageError('--certificates managed and --cert/--key are alternatives');
+    const self = await managedCertificates(values, config, logger);
+    managed = self;
+    // The first pair is served at startup; later ones (renewal, CA rotation) go into the live TLS server, which
+    // exists by then: they come from a timer, and nothing is awaited between here and building the server.
+    tls = await self.start((pair) => setServingCertificate(app, { ...TLS_POLICY, ...(clientCa ? { ca: clientCa } : {}), key: pair.key, cert: pair.cert }));
+    notAfter = () => self.notAfter;
+  } else if (certFile && keyFile) {
     const pair = await readKeyPair(certFile, keyFile);
     tls = pair;
     certificates = new CertificateReloader(
@@ -261,7 +349,7 @@ export async function serve(values: ParsedOptions): Promise<void> {
       stopWatching.forEach((stop) => stop());
       cache?.stop();
       // The audit Lease is released before exit, so another replica writes reports at once, not after 15 s.
-      const released = audit?.stop() ?? Promise.resolve();
+      const released = Promise.all([audit?.stop(), managed?.stop()]);
       logger.info({ open: app.connections?.open }, 'closing the admission listener: GOAWAY to HTTP/2 sessions, Connection: close on HTTP/1.1');
       void (app.connections?.drain() ?? Promise.resolve())
         .then(() => Promise.all([app.close(), ops.close(), released]))

@@ -1,0 +1,87 @@
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { KubeConfig } from '@kubernetes/client-node';
+import type { JsonObject } from '../src/core/json.js';
+import { makeCertificateAuthority, makeServingCertificate } from '../src/server/tls.js';
+
+/**
+ * Objects with optimistic concurrency (Leases, Secrets, webhook configurations) and PolicyReports by server-side
+ * apply, as the API server keeps them, on loopback.
+ */
+export class FakeApiServer {
+  server: Server | undefined;
+  readonly objects = new Map<string, JsonObject>();
+  writes: string[] = [];
+  /** Requests answered 429 before any is served, as an API server whose new CRD's storage is initializing. */
+  refuse = 0;
+  private version = 1;
+
+  async start(cert: { key: string; cert: string }): Promise<number> {
+    this.server = createServer({ key: cert.key, cert: cert.cert }, (request, response) => {
+      const chunks: Buffer[] = [];
+      request.on('data', (chunk: Buffer) => chunks.push(chunk));
+      request.on('end', () => {
+        const path = new URL(request.url ?? '/', 'https://localhost').pathname;
+        const body = chunks.length > 0 ? (JSON.parse(Buffer.concat(chunks).toString('utf8')) as JsonObject) : undefined;
+        const refused = this.refuse > 0;
+        if (refused) this.refuse -= 1;
+        const [status, answer] = refused ? [429, { kind: 'Status', code: 429, message: 'storage is (re)initializing' }] : this.answer(request.method ?? 'GET', path, body);
+        response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
+      });
+    });
+    await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve));
+    return (this.server?.address() as AddressInfo).port;
+  }
+
+  private store(path: string, body: JsonObject): JsonObject {
+    this.version += 1;
+    const stored = { ...body, metadata: { ...(body['metadata'] as JsonObject), resourceVersion: String(this.version) } };
+    this.objects.set(path, stored);
+    return stored;
+  }
+
+  private answer(method: string, path: string, body: JsonObject | undefined): [number, JsonObject] {
+    const existing = this.objects.get(path);
+    if (method === 'GET' && path.endsWith('policyreports')) {
+      const items = [...this.objects.entries()].filter(([key]) => key.includes(path.endsWith('clusterpolicyreports') ? '/clusterpolicyreports/' : '/policyreports/')).map(([, object]) => object);
+      return [200, { kind: 'List', metadata: { resourceVersion: String(this.version) }, items }];
+    }
+    if (method === 'GET') return existing ? [200, existing] : [404, { kind: 'Status', code: 404 }];
+    if (method === 'POST' && body) {
+      const target = `${path}/${(body['metadata'] as JsonObject)['name'] as string}`;
+      if (this.objects.has(target)) return [409, { kind: 'Status', code: 409 }];
+      return [201, this.store(target, body)];
+    }
+    if (method === 'PUT' && body) {
+      if (!existing || (body['metadata'] as JsonObject)['resourceVersion'] !== (existing['metadata'] as JsonObject)['resourceVersion']) return [409, { kind: 'Status', code: 409 }];
+      return [200, this.store(path, body)];
+    }
+    if (method === 'PATCH' && body) {
+      this.writes.push(`apply ${path}`);
+      return [200, this.store(path, body)];
+    }
+    if (method === 'DELETE') {
+      this.writes.push(`delete ${path}`);
+      return this.objects.delete(path) ? [200, { kind: 'Status', code: 200 }] : [404, { kind: 'Status', code: 404 }];
+    }
+    return [405, { kind: 'Status', code: 405 }];
+  }
+
+  /** Starts on a loopback port with a certificate of its own CA, and returns a kubeconfig that trusts it. */
+  async startWithConfig(): Promise<KubeConfig> {
+    const ca = await makeCertificateAuthority('fake apiserver CA');
+    const port = await this.start(await makeServingCertificate(['127.0.0.1'], ca));
+    const config = new KubeConfig();
+    config.loadFromOptions({
+      clusters: [{ name: 'fake', server: `https://127.0.0.1:${port}`, caData: Buffer.from(ca.cert).toString('base64') }],
+      users: [{ name: 'u', token: 't' }],
+      contexts: [{ name: 'c', cluster: 'fake', user: 'u' }],
+      currentContext: 'c',
+    });
+    return config;
+  }
+
+  async stop(): Promise<void> {
+    await new Promise((resolve) => this.server?.close(resolve));
+  }
+}

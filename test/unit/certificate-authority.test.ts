@@ -1,0 +1,119 @@
+import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { pino } from 'pino';
+import { arrayAt, isObject, stringAt, type JsonObject } from '../../src/core/json.js';
+import { CertificateAuthority, nextRotationStep, type CertificateMaterial } from '../../src/server/certificate-authority.js';
+import { makeCertificateAuthority, makeServingCertificate } from '../../src/server/tls.js';
+import { FakeApiServer } from '../fake-apiserver.js';
+
+const DAY_MS = 86_400_000;
+const TIMES = { caLifetimeMs: 30 * DAY_MS, servingLifetimeMs: 9 * DAY_MS, overlapMs: 60_000 };
+
+async function material(caDays: number, servingDays: number): Promise<CertificateMaterial> {
+  const ca = await makeCertificateAuthority('test CA', caDays);
+  const serving = await makeServingCertificate(['webhook.ns.svc'], ca, servingDays);
+  return { caCert: ca.cert, caKey: ca.key, nextCa: undefined, bundle: ca.cert, servingCert: serving.cert, servingKey: serving.key, stagedAtMs: undefined, promotedAtMs: undefined };
+}
+
+describe('webhook certificates: the rotation plan', () => {
+  it('creates when there is nothing; leaves fresh certificates alone', async () => {
+    assert.equal(nextRotationStep(undefined, Date.now(), TIMES), 'create');
+    assert.equal(nextRotationStep(await material(30, 9), Date.now(), TIMES), 'none');
+  });
+  it('renews the serving certificate with a third of its life left, and one another CA signed', async () => {
+    const fresh = await material(30, 9);
+    assert.equal(nextRotationStep(fresh, Date.now() + 7 * DAY_MS, TIMES), 'renew-serving');
+    const other = await material(30, 9);
+    assert.equal(nextRotationStep({ ...fresh, servingCert: other.servingCert }, Date.now(), TIMES), 'renew-serving');
+  });
+  it('stages a new CA with a third of the CA life left, promotes it an overlap later, retires the old one an overlap after that', async () => {
+    const current = await material(30, 9);
+    const now = Date.now() + 21 * DAY_MS;
+    assert.equal(nextRotationStep(current, now, TIMES), 'stage-ca');
+    const next = await makeCertificateAuthority('next CA', 30);
+    const staged = { ...current, nextCa: next, bundle: `${current.caCert}${next.cert}`, stagedAtMs: now };
+    assert.equal(nextRotationStep(staged, now + 59_000, TIMES), 'none', 'the bundle has not stood for an overlap yet');
+    assert.equal(nextRotationStep(staged, now + 60_000, TIMES), 'promote-ca');
+    const promoted = { ...staged, caCert: next.cert, caKey: next.key, nextCa: undefined, stagedAtMs: undefined, promotedAtMs: now + 60_000 };
+    assert.equal(nextRotationStep(promoted, now + 100_000, TIMES), 'none', 'replicas may still serve the old certificate');
+    assert.equal(nextRotationStep(promoted, now + 120_000, TIMES), 'retire-old-ca');
+  });
+});
+
+describe('webhook certificates: the Lease holder against an API server', () => {
+  const api = new FakeApiServer();
+  let config: KubeConfig;
+  const logger = pino({ level: 'silent' });
+  const configurations = ['mutatingwebhookconfigurations', 'validatingwebhookconfigurations'].map((kind) => `/apis/admissionregistration.k8s.io/v1/${kind}/spw`);
+
+  before(async () => {
+    config = await api.startWithConfig();
+    for (const path of configurations) {
+      api.objects.set(path, { metadata: { name: 'spw', resourceVersion: '1' }, webhooks: [{ name: 'a.spw.io', clientConfig: { service: { name: 'spw', namespace: 'ns' } } }] });
+    }
+  });
+  after(() => api.stop());
+
+  const bundleOf = (path: string): X509Certificate[] => {
+    const webhooks = (arrayAt(api.objects.get(path), 'webhooks') ?? []).filter(isObject);
+    const encoded = stringAt(webhooks[0], 'clientConfig', 'caBundle') ?? '';
+    const pems =
+      Buffer.from(encoded, 'base64')
+        .toString('utf8')
+        .match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+    return pems.map((pem) => new X509Certificate(pem));
+  };
+  const servedNow = (): X509Certificate => {
+    const secret = api.objects.get('/api/v1/namespaces/ns/secrets/spw-tls') as JsonObject;
+    return new X509Certificate(Buffer.from(stringAt(secret, 'data', 'tls.crt') ?? '', 'base64'));
+  };
+
+  it('creates the Secret and injects its CA; through a whole CA rotation, the API server always trusts what every replica serves', async () => {
+    // Lifetimes of seconds, so a CA rotation happens within the test; replicas lag a round behind the Secret.
+    const authority = new CertificateAuthority(
+      config,
+      { namespace: 'ns', secretName: 'spw-tls', configurations: ['spw'], hosts: ['spw.ns.svc'], times: { caLifetimeMs: 3_000, servingLifetimeMs: 2_400, overlapMs: 300 } },
+      logger,
+    );
+    assert.equal(await authority.step(), 'create');
+    const firstCa = bundleOf(configurations[0] ?? '')[0];
+    assert.ok(firstCa && servedNow().checkIssued(firstCa));
+    const steps: string[] = [];
+    let lagging = servedNow();
+    const deadline = Date.now() + 4_000;
+    while (Date.now() < deadline) {
+      const step = await authority.step();
+      if (step !== 'none') steps.push(step);
+      for (const path of configurations) {
+        const trusted = bundleOf(path);
+        for (const served of [servedNow(), lagging])
+          assert.ok(
+            trusted.some((ca) => served.checkIssued(ca) && served.verify(ca.publicKey)),
+            `after ${steps.join(', ')}: ${served.subject} not trusted`,
+          );
+      }
+      lagging = servedNow();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    for (const expected of ['stage-ca', 'promote-ca', 'retire-old-ca']) assert.ok(steps.includes(expected), `${expected} in ${steps.join(', ')}`);
+    assert.equal(bundleOf(configurations[1] ?? '').length, 1, 'the old CA left the bundle');
+    assert.notEqual(bundleOf(configurations[1] ?? '')[0]?.fingerprint256, firstCa.fingerprint256, 'a new CA signs');
+  });
+
+  it('a configuration whose caBundle was reset (helm upgrade) is injected again; a missing one is skipped', async () => {
+    const authority = new CertificateAuthority(config, { namespace: 'ns', secretName: 'spw-tls-defaults', configurations: ['spw', 'absent'], hosts: ['spw.ns.svc'] }, logger);
+    const path = configurations[0] ?? '';
+    assert.equal(await authority.step(), 'create');
+    const injected = bundleOf(path)[0]?.fingerprint256;
+    const stored = api.objects.get(path) as JsonObject;
+    api.objects.set(path, { ...stored, webhooks: [{ name: 'a.spw.io', clientConfig: { service: { name: 'spw', namespace: 'ns' } } }] });
+    assert.equal(bundleOf(path).length, 0);
+    assert.equal(await authority.step(), 'none');
+    assert.deepEqual(
+      bundleOf(path).map((ca) => ca.fingerprint256),
+      [injected],
+    );
+  });
+});
