@@ -135,5 +135,6 @@ export const accessModesFamily: RuleFamily = {
   ],
   kinds: ['PersistentVolumeClaim', 'StatefulSet'],
   mutates: false,
+  claimFields: ['spec.accessModes', 'spec.volumeMode', 'spec.storageClassName', 'metadata.annotations'],
   evaluate,
 };

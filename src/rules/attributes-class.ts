@@ -123,5 +123,6 @@ export const attributesClassFamily: RuleFamily = {
   factRules: ['attributes-class/driver', 'attributes-class/missing'],
   kinds: ['PersistentVolumeClaim', 'StatefulSet', 'VolumeAttributesClass'],
   mutates: true,
+  claimFields: ['spec.volumeAttributesClassName', 'spec.storageClassName', 'metadata.annotations'],
   evaluate,
 };

@@ -58,5 +58,6 @@ export const capacityFamily: RuleFamily = {
   ruleIds: ['capacity/request-missing', 'capacity/type-limits', 'capacity/policy-limits'],
   kinds: ['PersistentVolumeClaim', 'StatefulSet'],
   mutates: false,
+  claimFields: ['spec.resources', 'spec.storageClassName', 'metadata.annotations'],
   evaluate,
 };

@@ -43,5 +43,6 @@ export const claimMetadataFamily: RuleFamily = {
   ruleIds: ['claim-metadata/required'],
   kinds: ['PersistentVolumeClaim', 'StatefulSet'],
   mutates: false,
+  claimFields: ['metadata.labels', 'metadata.annotations', 'spec.storageClassName'],
   evaluate,
 };

@@ -124,5 +124,6 @@ export const classRequirementsFamily: RuleFamily = {
   ],
   kinds: ['StorageClass'],
   mutates: false,
+  claimFields: [],
   evaluate,
 };

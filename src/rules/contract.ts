@@ -131,6 +131,12 @@ export interface RuleContext {
 /** The policy sections a family reads (keys of a policy's spec). */
 type PolicySection = 'storageClasses' | 'accessModes' | 'zones' | 'iops' | 'capacity' | 'providerLimits' | 'claimMetadata' | 'classRequirements' | 'volumeAttributesClasses';
 
+/**
+ * A field of a PersistentVolumeClaim a family reads. Annotations are read except the ones the volume controllers
+ * write (pv.kubernetes.io/*, volume.kubernetes.io/*, volume.beta.kubernetes.io/storage-provisioner).
+ */
+export type ClaimField = 'spec.resources' | 'spec.storageClassName' | 'spec.volumeAttributesClassName' | 'spec.accessModes' | 'spec.volumeMode' | 'metadata.labels' | 'metadata.annotations';
+
 /** One rule family: a pure function of the object and its context, and what it declares about itself. */
 export interface RuleFamily {
   name: string;
@@ -146,6 +152,13 @@ export interface RuleFamily {
   kinds: readonly GovernedKind[];
   /** Whether the family ever patches; families that only judge are not run in the mutate phase. */
   mutates: boolean;
+  /**
+   * What of a PersistentVolumeClaim it reads, to judge or to patch. A claim UPDATE that changes none of the fields
+   * any family reads cannot change the decision (what it had before is ratcheted), so the webhook configurations'
+   * matchConditions keep it from the webhook (admission/match-conditions.ts): the PV controller's binding updates
+   * then never depend on the webhook being up.
+   */
+  claimFields: readonly ClaimField[];
   evaluate(context: RuleContext): RuleResult;
 }
 

@@ -304,5 +304,6 @@ export const iopsFamily: RuleFamily = {
   ],
   kinds: ['PersistentVolumeClaim', 'StatefulSet', 'StorageClass'],
   mutates: true,
+  claimFields: ['spec.resources', 'spec.storageClassName', 'spec.volumeAttributesClassName', 'metadata.annotations'],
   evaluate,
 };

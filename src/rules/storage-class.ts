@@ -171,6 +171,7 @@ export const storageClassFamily: RuleFamily = {
   ruleIds: ['storage-class/allowed', 'storage-class/single-default', 'storage-class/denied', 'storage-class/required', 'storage-class/empty-class', 'storage-class/missing'],
   kinds: ['PersistentVolumeClaim', 'StatefulSet', 'StorageClass'],
   mutates: true,
+  claimFields: ['spec.storageClassName', 'metadata.annotations'],
   evaluate: (context) => {
     if (context.kind !== 'StorageClass') return evaluateClaims(context);
     return context.phase === 'validate' ? evaluateStorageClass(context) : emptyResult();

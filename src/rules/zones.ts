@@ -295,5 +295,6 @@ export const zonesFamily: RuleFamily = {
   ruleIds: ['zones/class-topology', 'zones/unrestricted-immediate', 'zones/claim-class', 'zones/pod-affinity', 'zones/deprecated-label', 'zones/no-nodes', 'zones/class-translation'],
   kinds: ['PersistentVolumeClaim', 'StatefulSet', 'StorageClass'],
   mutates: true,
+  claimFields: ['spec.storageClassName', 'metadata.annotations'],
   evaluate,
 };

@@ -312,6 +312,37 @@ describe('property: the webhook never denies its own patch, and its answers agre
     );
   });
 
+  it('(d) a claim UPDATE that changes only what no family declares it reads is admitted: the matchConditions that skip it let nothing in', () => {
+    const controllerWrites = fc.record(
+      {
+        volumeName: fc.constantFrom('pv-1', 'pvc-0d1c'),
+        annotations: fc.dictionary(
+          fc.constantFrom('pv.kubernetes.io/bind-completed', 'pv.kubernetes.io/bound-by-controller', 'volume.kubernetes.io/storage-provisioner', 'volume.kubernetes.io/selected-node'),
+          fc.constantFrom('yes', 'ebs.csi.aws.com', 'node-1'),
+          { minKeys: 1 },
+        ),
+        finalizers: fc.constant(['kubernetes.io/pvc-protection']),
+      },
+      { requiredKeys: [] },
+    );
+    fc.assert(
+      fc.property(policySets(), clusterObjects, persistentVolumeClaim, controllerWrites, (policies, cluster, stored, writes) => {
+        const engine = new Engine(policies, lookupOf(cluster));
+        const metadata = stored['metadata'] as JsonObject;
+        const updated = compact({
+          ...stored,
+          metadata: { ...metadata, finalizers: writes.finalizers, annotations: { ...(metadata['annotations'] as JsonObject | undefined), ...writes.annotations } },
+          spec: { ...(stored['spec'] as JsonObject), volumeName: writes.volumeName },
+        });
+        const input = reviewInputOf({ object: updated, operation: 'UPDATE', oldObject: stored });
+        assert.ok(input);
+        const verdict = review(engine, input, 'both');
+        assert.equal(verdict.allowed, true, verdict.message);
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
   describe('(c) the server, review and the audit', () => {
     let state: WebhookState;
     let app: ReturnType<typeof buildServer>;
