@@ -104,6 +104,7 @@ export const SERVE_OPTIONS: OptionSpec[] = [
     default: 'storage-policy-webhook',
     help: 'with --certificates managed: the Service the API server calls (the certificate names <service>.<namespace>.svc)',
   },
+  { name: 'tls-host', type: 'string', multiple: true, help: 'with --certificates managed: another DNS name or IP for the serving certificate (a webhook called by URL; repeatable)' },
   {
     name: 'ca-lifetime-seconds',
     type: 'string',
@@ -204,7 +205,7 @@ async function managedCertificates(values: ParsedOptions, config: KubeConfig | u
       namespace,
       secretName: stringOption(values, 'tls-secret') ?? 'storage-policy-webhook-tls',
       configurations: [stringOption(values, 'webhook-configuration') ?? 'storage-policy-webhook'],
-      hosts: [`${service}.${namespace}.svc`, `${service}.${namespace}.svc.cluster.local`, service, `${service}.${namespace}`],
+      hosts: [`${service}.${namespace}.svc`, `${service}.${namespace}.svc.cluster.local`, service, `${service}.${namespace}`, ...listOption(values, 'tls-host')],
       times: {
         caLifetimeMs: seconds('ca-lifetime-seconds', DEFAULT_ROTATION.caLifetimeMs),
         servingLifetimeMs: seconds('certificate-lifetime-seconds', DEFAULT_ROTATION.servingLifetimeMs),

@@ -32,7 +32,7 @@ export interface CertificateMaterial {
   promotedAtMs: number | undefined;
 }
 
-export interface RotationTimes {
+interface RotationTimes {
   caLifetimeMs: number;
   servingLifetimeMs: number;
   /** How long a bundle change must stand before the next step relies on it. */
@@ -47,29 +47,26 @@ function expiresMs(pem: string): number {
   return new Date(new X509Certificate(pem).validTo).getTime();
 }
 
-function lifetimeMs(pem: string): number {
-  const certificate = new X509Certificate(pem);
-  return new Date(certificate.validTo).getTime() - new Date(certificate.validFrom).getTime();
-}
-
 /** PEM blocks of a bundle. */
 function certificatesOf(bundle: string): string[] {
   return bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
 }
 
 /**
- * The next thing the Lease holder does. Renewal starts when a third of a certificate's life is left; a staged CA
- * is promoted, and the old one retired, each an overlap after the step before.
+ * The next thing the Lease holder does. Renewal starts when a third of the configured lifetime is left (certificates
+ * are backdated a few minutes, so their own validity is longer); a staged CA is promoted, and the old one retired,
+ * each an overlap after the step before.
  */
 export function nextRotationStep(material: CertificateMaterial | undefined, now: number, times: RotationTimes): RotationStep {
-  if (!material) return 'create';
+  // Past its CA's end nothing the Secret holds can be trusted again: start over (the outage has already happened).
+  if (!material || expiresMs(material.caCert) <= now) return 'create';
   if (material.nextCa) return material.stagedAtMs !== undefined && now - material.stagedAtMs < times.overlapMs ? 'none' : 'promote-ca';
   if (certificatesOf(material.bundle).length > 1) return material.promotedAtMs !== undefined && now - material.promotedAtMs < times.overlapMs ? 'none' : 'retire-old-ca';
-  if (expiresMs(material.caCert) - now < lifetimeMs(material.caCert) / 3) return 'stage-ca';
+  if (expiresMs(material.caCert) - now < times.caLifetimeMs / 3) return 'stage-ca';
   const serving = new X509Certificate(material.servingCert);
   const ca = new X509Certificate(material.caCert);
   if (!serving.checkIssued(ca) || !serving.verify(ca.publicKey)) return 'renew-serving';
-  if (expiresMs(material.servingCert) - now < lifetimeMs(material.servingCert) / 3) return 'renew-serving';
+  if (expiresMs(material.servingCert) - now < times.servingLifetimeMs / 3) return 'renew-serving';
   return 'none';
 }
 

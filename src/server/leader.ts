@@ -84,14 +84,14 @@ export class LeaseElector {
       const spec = { ...(lease['spec'] as JsonObject), holderIdentity: '', leaseDurationSeconds: 1, renewTime: microTime(new Date()) };
       await callApi(this.config, { method: 'PUT', path: this.path, body: { ...lease, spec } });
     } catch (error) {
-      this.logger.warn({ err: error }, 'could not release the audit lease; another replica takes over once it expires');
+      this.logger.warn({ err: error }, `could not release the lease ${this.options.name}; another replica takes over once it expires`);
     }
   }
 
   private setLeader(leader: boolean): void {
     if (leader === this.leader) return;
     this.leader = leader;
-    this.logger.info({ lease: `${this.options.namespace}/${this.options.name}`, identity: this.options.identity, leader }, leader ? 'became the audit leader' : 'no longer the audit leader');
+    this.logger.info({ lease: `${this.options.namespace}/${this.options.name}`, identity: this.options.identity, leader }, leader ? 'became the lease holder' : 'no longer the lease holder');
     for (const listener of this.listeners) listener(leader);
   }
 
@@ -117,7 +117,7 @@ export class LeaseElector {
       this.renewed(now);
     } catch (error) {
       // 409: another candidate wrote first; it leads this round.
-      if (!(error instanceof ApiError && error.status === 409)) this.logger.warn({ err: error }, 'audit lease: could not acquire or renew');
+      if (!(error instanceof ApiError && error.status === 409)) this.logger.warn({ err: error }, `lease ${this.options.name}: could not acquire or renew`);
       if (this.leader && Date.now() - this.lastRenewMs > this.leaseDurationSeconds * 1000) this.setLeader(false);
     }
   }

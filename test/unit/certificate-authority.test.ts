@@ -21,6 +21,7 @@ describe('webhook certificates: the rotation plan', () => {
   it('creates when there is nothing; leaves fresh certificates alone', async () => {
     assert.equal(nextRotationStep(undefined, Date.now(), TIMES), 'create');
     assert.equal(nextRotationStep(await material(30, 9), Date.now(), TIMES), 'none');
+    assert.equal(nextRotationStep(await material(30, 9), Date.now() + 31 * DAY_MS, TIMES), 'create', 'a CA already expired (a cluster off for a month) is replaced');
   });
   it('renews the serving certificate with a third of its life left, and one another CA signed', async () => {
     const fresh = await material(30, 9);
