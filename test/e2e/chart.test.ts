@@ -82,36 +82,69 @@ describe('Helm chart (deploy/chart)', { timeout: 35 * 60 * 1000 }, () => {
       const rendered = normalized(run(join(bin, 'kubectl'), ['kustomize', join(out, 'cluster')]));
       assert.ok(rendered.has('CustomResourceDefinition/policyreports.wgpolicyk8s.io') && rendered.has('Role/storage-policy-webhook-audit-lease'));
       const deployment = rendered.get('Deployment/storage-policy-webhook') as { spec: { template: { spec: { containers: Array<{ args: string[] }> } } } };
-      assert.ok(deployment.spec.template.spec.containers[0]?.args.includes('--policy-reports=true'));
+      const args = deployment.spec.template.spec.containers[0]?.args ?? [];
+      assert.ok(args.includes('--policy-reports=true'));
+      assert.ok(args.includes('--cert=/etc/storage-policy-webhook/tls/tls.crt') && !args.includes('--certificates=managed'), 'the overlay serves the Secret it brings');
       assert.ok(rendered.has('Secret/storage-policy-webhook-tls'));
     } finally {
       await rm(out, { recursive: true, force: true });
     }
   });
 
-  it('values change what they say: replicas, failurePolicy, timeouts, exclusions, cert-manager, NetworkPolicy off', () => {
+  it('values change what they say: replicas, failurePolicy, timeouts, exclusions, cert-manager, NetworkPolicy on, priority with its quota, policies', () => {
     const helm = LocalCluster.buildHelm();
     const chart = join(ROOT, 'deploy/chart');
-    const set = [
+    const template = (...set: string[]) => normalized(run(helm, ['template', 'spw', chart, '--namespace', 'guardrails', ...set.flatMap((value) => ['--set', value])]));
+    const rendered = template(
       'replicas=3',
       'webhook.failurePolicy=Ignore',
       'webhook.timeoutSeconds=3',
       'webhook.excludeNamespaces={kube-system,monitoring}',
       'certificates.source=certManager',
-      'networkPolicy.enabled=false',
-    ];
-    const rendered = normalized(run(helm, ['template', 'spw', chart, '--namespace', 'guardrails', ...set.flatMap((value) => ['--set', value])]));
-    const deployment = rendered.get('Deployment/storage-policy-webhook') as { spec: { replicas: number } };
+      'networkPolicy.enabled=true',
+      'priorityClassName=system-cluster-critical',
+    );
+    const deployment = rendered.get('Deployment/storage-policy-webhook') as { spec: { replicas: number; template: { spec: { priorityClassName?: string; containers: Array<{ args: string[] }> } } } };
     assert.equal(deployment.spec.replicas, 3);
+    assert.equal(deployment.spec.template.spec.priorityClassName, 'system-cluster-critical');
+    assert.ok(deployment.spec.template.spec.containers[0]?.args.includes('--cert=/etc/storage-policy-webhook/tls/tls.crt'));
+    const quota = rendered.get('ResourceQuota/storage-policy-webhook-critical-pods') as { spec: { hard: { pods: string }; scopeSelector: { matchExpressions: Array<{ values: string[] }> } } };
+    assert.deepEqual(
+      [quota.spec.hard.pods, quota.spec.scopeSelector.matchExpressions[0]?.values],
+      ['6', ['system-cluster-critical']],
+      'GKE admits the priority outside kube-system only with this quota',
+    );
     const validating = rendered.get('ValidatingWebhookConfiguration/storage-policy-webhook') as {
-      webhooks: Array<{ failurePolicy: string; timeoutSeconds: number; namespaceSelector: { matchExpressions: Array<{ values: string[] }> }; clientConfig: { service: { namespace: string } } }>;
+      metadata: { annotations?: Record<string, string> };
+      webhooks: Array<{
+        failurePolicy: string;
+        timeoutSeconds: number;
+        namespaceSelector: { matchExpressions: Array<{ key: string; values: string[] }> };
+        clientConfig: { service: { namespace: string } };
+      }>;
     };
     const [webhook] = validating.webhooks;
     assert.equal(webhook?.failurePolicy, 'Ignore');
     assert.equal(webhook?.timeoutSeconds, 3);
     assert.deepEqual(webhook?.namespaceSelector.matchExpressions[0]?.values, ['kube-system', 'monitoring', 'guardrails']);
+    assert.deepEqual(webhook?.namespaceSelector.matchExpressions[1], { key: 'storage-policy-webhook.io/ignore', operator: 'NotIn', values: ['true'] });
     assert.equal(webhook?.clientConfig.service.namespace, 'guardrails');
+    assert.equal(validating.metadata.annotations?.['cert-manager.io/inject-ca-from'], 'guardrails/storage-policy-webhook');
     assert.ok(rendered.has('Certificate/storage-policy-webhook'));
-    assert.ok(!rendered.has('NetworkPolicy/storage-policy-webhook'));
+    assert.ok(rendered.has('NetworkPolicy/storage-policy-webhook'));
+    assert.ok(!rendered.has('Role/storage-policy-webhook-certificates'), 'no Secret or configuration rights without managed certificates');
+
+    const defaults = template();
+    assert.ok(!defaults.has('NetworkPolicy/storage-policy-webhook') && !defaults.has('ResourceQuota/storage-policy-webhook-critical-pods'));
+    assert.ok(defaults.has('PodDisruptionBudget/storage-policy-webhook') && !template('replicas=1').has('PodDisruptionBudget/storage-policy-webhook'), 'a PDB only with more than one replica');
+    const secretWithoutBundle = spawnSync(helm, ['template', 'spw', chart, '--set', 'certificates.source=secret'], { encoding: 'utf8' });
+    assert.notEqual(secretWithoutBundle.status, 0);
+    assert.match(secretWithoutBundle.stderr, /certificates\.source secret needs certificates\.caBundle/);
+    const own = template('policies.existingConfigMap=team-policies');
+    const mounted = own.get('Deployment/storage-policy-webhook') as { spec: { template: { spec: { volumes: Array<{ name: string; configMap?: { name: string } }> } } } };
+    assert.ok(!own.has('ConfigMap/storage-policy-webhook-policies'));
+    assert.equal(mounted.spec.template.spec.volumes.find((volume) => volume.name === 'policies')?.configMap?.name, 'team-policies');
+    const files = template('policies.files.platform\\.yaml=apiVersion: storage-policy-webhook.io/v1alpha1');
+    assert.deepEqual(Object.keys((files.get('ConfigMap/storage-policy-webhook-policies') as { data: Record<string, string> }).data), ['platform.yaml']);
   });
 });

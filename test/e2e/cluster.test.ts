@@ -552,11 +552,22 @@ for (const version of await LocalCluster.versions()) {
       }
     });
 
-    it('with the webhook stopped: failurePolicy Fail blocks governed namespaces, kube-system is unaffected', async () => {
+    it('with the webhook stopped: failurePolicy Fail blocks judged writes in governed namespaces; kube-system, opted-out namespaces and the PV binder are unaffected', async () => {
+      const optedOut = cluster.kubectlWithInput('apiVersion: v1\nkind: Namespace\nmetadata: {name: opted-out, labels: {storage-policy-webhook.io/ignore: "true"}}\n', 'apply', '-f', '-');
+      assert.equal(optedOut.status, 0, explain(optedOut));
       await cluster.stopProcess('webhook');
       const governed = apply(claim('during-outage', 'payments', 'storageClassName: gp3\naccessModes: [ReadWriteOnce]\nresources: {requests: {storage: 1Gi}}'));
       assert.notEqual(governed.status, 0);
       assert.match(governed.stderr, /failed calling webhook "mutate\.storage-policy-webhook\.io"/, explain(governed));
+      const ignored = apply(claim('during-outage', 'opted-out', 'storageClassName: gp3\naccessModes: [ReadWriteOnce]\nresources: {requests: {storage: 1Gi}}'));
+      assert.equal(ignored.status, 0, `a namespace labelled storage-policy-webhook.io/ignore=true is never sent: ${explain(ignored)}`);
+      // What the PV controller writes when it binds a claim: volumeName and its annotations. matchConditions keep it away.
+      const bind = { metadata: { annotations: { 'pv.kubernetes.io/bind-completed': 'yes', 'pv.kubernetes.io/bound-by-controller': 'yes' } }, spec: { volumeName: 'pv-ledger' } };
+      const bound = cluster.kubectl('patch', 'pvc', 'ledger', '-n', 'payments', '--type=merge', '-p', JSON.stringify(bind));
+      assert.equal(bound.status, 0, `a binding update needs no webhook: ${explain(bound)}`);
+      const relabeled = cluster.kubectl('label', 'pvc', 'ledger', '-n', 'payments', 'tier=gold');
+      assert.notEqual(relabeled.status, 0, 'a label is judged (claimMetadata), so that update still goes to the webhook');
+      assert.match(relabeled.stderr, /failed calling webhook/, explain(relabeled));
       const system = apply(claim('system-claim', 'kube-system', 'accessModes: [ReadWriteMany]\nresources: {requests: {storage: 1Gi}}'));
       assert.equal(system.status, 0, explain(system));
       const configMap = cluster.kubectl('create', 'configmap', 'still-works', '-n', 'payments');
@@ -566,30 +577,111 @@ for (const version of await LocalCluster.versions()) {
       assert.equal(recovered.status, 0, explain(recovered));
     });
 
-    it('the Helm chart installs on the real API server and uninstalls', () => {
+    it('certificates the webhook manages itself: a CA rotation while claims are written, no write fails', async () => {
+      // The registered configurations (URL 127.0.0.1) are taken over: the webhook makes its CA, injects it, rotates.
+      assert.equal(cluster.kubectl('create', 'namespace', 'storage-policy-webhook').status === 0 || cluster.kubectl('get', 'namespace', 'storage-policy-webhook').status === 0, true);
+      await cluster.stopProcess('webhook');
+      const rotation = ['--ca-lifetime-seconds=24', '--certificate-lifetime-seconds=15', '--certificate-overlap-seconds=3'];
+      try {
+        await cluster.startManagedWebhook('webhook-managed', cluster.webhookPort, cluster.kubeconfig, [
+          '--certificates=managed',
+          '--lease-namespace=storage-policy-webhook',
+          '--tls-host=127.0.0.1',
+          `--policies=${join(ROOT, 'policies')}`,
+          ...rotation,
+        ]);
+        const probe = claim('rotation', 'analytics', 'storageClassName: efs\naccessModes: [ReadWriteMany]\nresources: {requests: {storage: 1Gi}}');
+        await eventually('the API server to trust the injected CA', () => apply(probe, '--dry-run=server').status === 0, 30_000, 250);
+        const caBundle = () => get('validatingwebhookconfiguration', 'storage-policy-webhook').webhooks[0].clientConfig.caBundle as string;
+        const first = caBundle();
+        const failures: string[] = [];
+        let writes = 0;
+        const started = Date.now();
+        while (Date.now() - started < 32_000) {
+          const result = apply(probe, '--dry-run=server');
+          writes += 1;
+          if (result.status !== 0) failures.push(result.stderr.trim());
+          // kubectl runs synchronously: the event loop must turn for the webhook's log to reach its file.
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+        await eventually('the webhook log to show the old CA retired', async () => (await cluster.log('webhook-managed')).includes('"step":"retire-old-ca"'), 10_000, 250).catch(() => undefined);
+        const log = await cluster.log('webhook-managed');
+        const steps = [...log.matchAll(/"step":"([a-z-]+)"/g)].map((match) => match[1]);
+        process.stdout.write(`# e2e ${version}: ${writes} writes through certificate rotation steps ${steps.join(', ')}\n`);
+        assert.deepEqual(failures, [], `${failures.length} of ${writes} writes failed`);
+        for (const step of ['create', 'stage-ca', 'promote-ca', 'retire-old-ca']) assert.ok(steps.includes(step), `${step} in ${steps.join(', ')}; webhook log:\n${log.slice(-4000)}`);
+        assert.notEqual(caBundle(), first, 'a new CA is in the bundle');
+      } finally {
+        await cluster.stopProcess('webhook-managed');
+        cluster.kubectl('delete', 'secret', 'storage-policy-webhook-tls', '-n', 'storage-policy-webhook', '--ignore-not-found');
+        await cluster.restartWebhook();
+        const registered = cluster.registerWebhook();
+        assert.equal(registered.status, 0, explain(registered));
+        await eventually(
+          'the original certificate trusted again',
+          () => dryRun(claim('after-rotation', 'analytics', 'accessModes: [ReadWriteMany]\nresources: {requests: {storage: 1Gi}}')).status === 0,
+          30_000,
+          250,
+        );
+      }
+    });
+
+    it('helm install with default values and nothing else: no policy, its own certificates; claims are created and judged, an outage spares opted-out namespaces; uninstall leaves no webhook configuration and keeps shared CRDs', async () => {
       const helm = LocalCluster.buildHelm();
       // The chart brings its own webhook configurations (pointing at its Service); the ones registered from deploy/ go.
       for (const kind of ['mutatingwebhookconfiguration', 'validatingwebhookconfiguration']) assert.equal(cluster.kubectl('delete', kind, 'storage-policy-webhook').status, 0);
+      await cluster.stopProcess('webhook');
       const helmRun = (...args: string[]) => spawnSync(helm, [`--kubeconfig=${cluster.kubeconfig}`, ...args], { encoding: 'utf8', timeout: 120_000 });
-      // No kubelet here, so the pods never run: failurePolicy Ignore keeps the rest of the cluster writable meanwhile.
-      const installed = helmRun(
-        'install',
-        'storage-policy-webhook',
-        join(ROOT, 'deploy/chart'),
-        '--namespace',
-        'storage-policy-webhook',
-        '--create-namespace',
-        '--set',
-        'webhook.failurePolicy=Ignore',
-      );
+      const started = Date.now();
+      const installed = helmRun('install', 'storage-policy-webhook', join(ROOT, 'deploy/chart'), '--namespace', 'storage-policy-webhook', '--create-namespace');
       assert.equal(installed.status, 0, installed.stderr);
-      const deployment = get('deployment', 'storage-policy-webhook', '-n', 'storage-policy-webhook');
-      assert.equal(deployment.spec.replicas, 2);
-      const validating = get('validatingwebhookconfiguration', 'storage-policy-webhook');
-      assert.equal(validating.webhooks[0].failurePolicy, 'Ignore');
-      assert.deepEqual(Object.keys(get('configmap', 'storage-policy-webhook-policies', '-n', 'storage-policy-webhook').data).sort(), ['platform-storage.yaml', 'storage-class-guardrails.yaml']);
+      const policies = get('configmap', 'storage-policy-webhook-policies', '-n', 'storage-policy-webhook').data as Record<string, string>;
+      assert.deepEqual(Object.keys(policies), ['none.yaml'], 'no policy is installed');
+      assert.equal(get('validatingwebhookconfiguration', 'storage-policy-webhook').webhooks[0].failurePolicy, 'Fail');
+      {
+        // The chart's pod, as a process: the Deployment's own arguments, the Service port, the ServiceAccount's token.
+        const deployment = get('deployment', 'storage-policy-webhook', '-n', 'storage-policy-webhook');
+        const podArgs = (deployment.spec.template.spec.containers[0].args as string[]).filter((arg) => arg !== 'serve' && !/^--(port|ops-port|policies)=/.test(arg));
+        assert.ok(podArgs.includes('--certificates=managed'), podArgs.join(' '));
+        const policyDir = join(cluster.dir, 'chart-policies');
+        await mkdir(policyDir, { recursive: true });
+        for (const [name, content] of Object.entries(policies)) await writeFile(join(policyDir, name), content);
+        const token = cluster.kubectl('create', 'token', 'storage-policy-webhook', '-n', 'storage-policy-webhook');
+        assert.equal(token.status, 0, explain(token));
+        const kubeconfig = await cluster.writeKubeconfig('kubeconfig-chart-pod', 'chart-pod', token.stdout.trim());
+        // The API server calls the Service at its ClusterIP (on loopback here) and port: the stand-in listens there.
+        const serviceIp = cluster.clusterIpOf('storage-policy-webhook', 'storage-policy-webhook');
+        const pod = (name: string) => cluster.startManagedWebhook(name, 443, kubeconfig, [...podArgs, `--policies=${policyDir}`, '--lease-namespace=storage-policy-webhook', `--host=${serviceIp}`]);
+        const opsPort = await pod('chart-pod');
+        const claimIn = (name: string, namespace: string) => claim(name, namespace, 'accessModes: [ReadWriteOnce]\nresources: {requests: {storage: 1Gi}}');
+        let last: CommandResult = { status: 1, stdout: '', stderr: '' };
+        await eventually('a claim created through the chart webhook', () => (last = apply(claimIn('helm-default', 'analytics'))).status === 0, 60_000, 500).catch((error: unknown) => {
+          throw new Error(`${(error as Error).message}: ${explain(last)}`);
+        });
+        process.stdout.write(`# e2e ${version}: helm install to the first claim admitted through the chart's webhook: ${Math.round((Date.now() - started) / 1000)} s\n`);
+        assert.doesNotMatch(last.stderr, /x509|certificate/, explain(last));
+        const metrics = await (await fetch(`http://127.0.0.1:${opsPort}/metrics`)).text();
+        assert.match(metrics, /storage_policy_admission_duration_seconds_count\{[^}]*webhook="validate"[^}]*kind="PersistentVolumeClaim"[^}]*\} [1-9]/, 'the webhook judged it');
+        await cluster.stopProcess('chart-pod');
+        assert.notEqual(apply(claimIn('helm-outage', 'analytics')).status, 0, 'failurePolicy Fail: the chart webhook is in the path');
+        const optOut = cluster.kubectl('label', 'namespace', 'analytics', 'storage-policy-webhook.io/ignore=true');
+        assert.equal(optOut.status, 0, explain(optOut));
+        const spared = apply(claimIn('helm-opted-out', 'analytics'));
+        assert.equal(spared.status, 0, `the opt-out label keeps the namespace writable: ${explain(spared)}`);
+        assert.equal(cluster.kubectl('label', 'namespace', 'analytics', 'storage-policy-webhook.io/ignore-').status, 0);
+      }
       const uninstalled = helmRun('uninstall', 'storage-policy-webhook', '--namespace', 'storage-policy-webhook');
       assert.equal(uninstalled.status, 0, uninstalled.stderr);
+      for (const kind of ['mutatingwebhookconfiguration', 'validatingwebhookconfiguration']) assert.notEqual(cluster.kubectl('get', kind, 'storage-policy-webhook').status, 0, `${kind} left behind`);
+      // Beside PolicyReport CRDs another tool installed (as Kyverno would; the audit test applies them too), then uninstalled.
+      for (const crd of ['policyreports', 'clusterpolicyreports']) {
+        const present = cluster.kubectl('apply', '-f', join(ROOT, `deploy/components/policy-reports/wgpolicyk8s.io_${crd}.yaml`));
+        assert.equal(present.status, 0, explain(present));
+      }
+      const beside = helmRun('install', 'storage-policy-webhook', join(ROOT, 'deploy/chart'), '--namespace', 'storage-policy-webhook', '--set', 'policyReports.enabled=true');
+      assert.equal(beside.status, 0, beside.stderr);
+      assert.equal(helmRun('uninstall', 'storage-policy-webhook', '--namespace', 'storage-policy-webhook').status, 0);
+      assert.equal(cluster.kubectl('get', 'crd', 'policyreports.wgpolicyk8s.io').status, 0, 'the shared CRD stays');
     });
   });
 }

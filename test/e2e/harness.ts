@@ -10,6 +10,8 @@ import { makeCertificateAuthority, makeServingCertificate } from '../../src/serv
 import { eventually, freePort } from '../loopback.js';
 
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+/** Services get ClusterIPs from this loopback range, so a process bound to one stands in for a Service's pods. */
+const SERVICE_CIDR = '127.96.0.0/24';
 const CLI = join(ROOT, 'dist/src/cli/main.js');
 const BALANCER = join(ROOT, 'dist/test/e2e/balancer.js');
 
@@ -44,6 +46,8 @@ export class LocalCluster {
   serviceAccountKubeconfig = '';
   webhookPort = 0;
   webhookCa = '';
+  private apiserverUrl = '';
+  private clusterCa = '';
   /** The kubectl built with the control plane, of the same version. */
   private kubectlPath = 'kubectl';
   private readonly exitHandler = (): void => this.killAll('SIGKILL');
@@ -113,23 +117,10 @@ export class LocalCluster {
         '',
       ].join('\n'),
     );
-    const kubeconfigFor = (user: string, userToken: string): string =>
-      [
-        'apiVersion: v1',
-        'kind: Config',
-        'clusters:',
-        `- name: e2e\n  cluster:\n    server: https://127.0.0.1:${apiserver}\n    certificate-authority-data: ${Buffer.from(ca.cert).toString('base64')}`,
-        'users:',
-        `- name: ${user}\n  user:\n    token: ${userToken}`,
-        'contexts:',
-        `- name: e2e\n  context:\n    cluster: e2e\n    user: ${user}`,
-        'current-context: e2e',
-        '',
-      ].join('\n');
-    this.kubeconfig = file('kubeconfig');
-    await writeFile(this.kubeconfig, kubeconfigFor('admin', token));
-    this.serviceAccountKubeconfig = file('kubeconfig-webhook-sa');
-    await writeFile(this.serviceAccountKubeconfig, kubeconfigFor('webhook', serviceAccountToken));
+    this.apiserverUrl = `https://127.0.0.1:${apiserver}`;
+    this.clusterCa = ca.cert;
+    this.kubeconfig = await this.writeKubeconfig('kubeconfig', 'admin', token);
+    this.serviceAccountKubeconfig = await this.writeKubeconfig('kubeconfig-webhook-sa', 'webhook', serviceAccountToken);
 
     this.start('etcd', join(bin, 'etcd'), [
       '--name=e2e',
@@ -159,7 +150,9 @@ export class LocalCluster {
       '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
       `--service-account-key-file=${file('sa.pub')}`,
       `--service-account-signing-key-file=${file('sa.key')}`,
-      '--service-cluster-ip-range=10.96.0.0/16',
+      // ClusterIPs on loopback: the API server calls a webhook Service at its ClusterIP (ClusterIPServiceResolver), so
+      // a call to the chart's Service must land on this machine, never on a private-range address off it.
+      `--service-cluster-ip-range=${SERVICE_CIDR}`,
       '--enable-priority-and-fairness=false',
       '--v=1',
     ]);
@@ -220,6 +213,46 @@ export class LocalCluster {
     await eventually(`${name} /readyz (policies loaded, cache synced)`, () => httpsOk(`https://127.0.0.1:${port}/readyz`, this.webhookCa), 30_000, 250);
   }
 
+  /**
+   * A webhook process that manages its own certificates (serve --certificates managed), as the chart's and the
+   * kustomize base's pods do: `args` are theirs; ready when its ops port's /readyz answers 200.
+   */
+  async startManagedWebhook(name: string, port: number, kubeconfig: string, args: string[]): Promise<number> {
+    const opsPort = await freePort();
+    this.start(name, process.execPath, [CLI, 'serve', '--host=127.0.0.1', `--port=${port}`, '--ops-host=127.0.0.1', `--ops-port=${opsPort}`, `--kubeconfig=${kubeconfig}`, ...args]);
+    await eventually(`${name} /readyz`, async () => (await fetch(`http://127.0.0.1:${opsPort}/readyz`).catch(() => undefined))?.ok === true, 60_000, 250);
+    return opsPort;
+  }
+
+  /** A kubeconfig file for this control plane with a bearer token (an admin's, or a ServiceAccount's from `kubectl create token`). */
+  async writeKubeconfig(fileName: string, user: string, token: string): Promise<string> {
+    const path = join(this.dir, fileName);
+    const text = [
+      'apiVersion: v1',
+      'kind: Config',
+      'clusters:',
+      `- name: e2e\n  cluster:\n    server: ${this.apiserverUrl}\n    certificate-authority-data: ${Buffer.from(this.clusterCa).toString('base64')}`,
+      'users:',
+      `- name: ${user}\n  user:\n    token: ${token}`,
+      'contexts:',
+      `- name: e2e\n  context:\n    cluster: e2e\n    user: ${user}`,
+      'current-context: e2e',
+      '',
+    ].join('\n');
+    await writeFile(path, text);
+    return path;
+  }
+
+  /**
+   * The ClusterIP of a Service, checked to be on loopback (SERVICE_CIDR): a process bound to it on the Service's port
+   * receives what the API server sends the Service, as the Service's pods would.
+   */
+  clusterIpOf(namespace: string, name: string): string {
+    const ip = this.kubectl('get', 'service', name, '-n', namespace, '-o', 'jsonpath={.spec.clusterIP}').stdout.trim();
+    if (!ip.startsWith('127.96.0.')) throw new Error(`Service ${namespace}/${name} has ClusterIP ${ip}, outside ${SERVICE_CIDR}`);
+    return ip;
+  }
+
   /** A Service-like balancer on `port` in front of webhook processes on `backends` (test/e2e/balancer.ts). */
   async startBalancer(port: number, backends: number[]): Promise<void> {
     this.start('balancer', process.execPath, [BALANCER, String(port), join(this.dir, 'webhook', 'ca.crt'), ...backends.map(String)]);
@@ -276,7 +309,9 @@ export class LocalCluster {
   }
 
   async stop(): Promise<void> {
-    for (const name of ['webhook', 'kube-controller-manager', 'kube-apiserver', 'etcd']) await this.stopProcess(name);
+    // Whatever a failed test left running first (webhook stand-ins, balancers), then the control plane.
+    const others = [...this.processes.keys()].filter((name) => !['webhook', 'kube-controller-manager', 'kube-apiserver', 'etcd'].includes(name));
+    for (const name of [...others, 'webhook', 'kube-controller-manager', 'kube-apiserver', 'etcd']) await this.stopProcess(name);
     process.off('exit', this.exitHandler);
     if (this.dir && !process.env['KEEP_E2E_DIR']) await rm(this.dir, { recursive: true, force: true });
   }
