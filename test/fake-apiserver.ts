@@ -42,8 +42,11 @@ export class FakeApiServer {
 
   private answer(method: string, path: string, body: JsonObject | undefined): [number, JsonObject] {
     const existing = this.objects.get(path);
-    if (method === 'GET' && path.endsWith('policyreports')) {
-      const items = [...this.objects.entries()].filter(([key]) => key.includes(path.endsWith('clusterpolicyreports') ? '/clusterpolicyreports/' : '/policyreports/')).map(([, object]) => object);
+    const plural = path.split('/').pop() ?? '';
+    if (method === 'GET' && ['policyreports', 'clusterpolicyreports', 'reports', 'clusterreports'].includes(plural)) {
+      // A list across namespaces: every stored object of that resource in that API group.
+      const group = path.slice(0, path.lastIndexOf('/'));
+      const items = [...this.objects.entries()].filter(([key]) => key.startsWith(group) && key.includes(`/${plural}/`)).map(([, object]) => object);
       return [200, { kind: 'List', metadata: { resourceVersion: String(this.version) }, items }];
     }
     if (method === 'GET') return existing ? [200, existing] : [404, { kind: 'Status', code: 404 }];

@@ -31,11 +31,35 @@ interface ReportResult {
 }
 
 export interface PolicyReport {
-  apiVersion: typeof REPORT_API_VERSION;
-  kind: 'PolicyReport' | 'ClusterPolicyReport';
+  apiVersion: string;
+  kind: string;
   metadata: { name: string; namespace?: string; labels: Record<string, string> };
+  /** openreports.io only: who wrote the report. */
+  source?: string;
   summary: { pass: number; fail: number; warn: number; error: number; skip: number };
   results: ReportResult[];
+}
+
+/**
+ * The report APIs the audit can write. openreports.io/v1alpha1 (Report, ClusterReport; openreports/reports-api
+ * apis/openreports.io/v1alpha1/report_types.go) keeps PolicyReport's summary and results and adds the source at the
+ * top; Kyverno 1.15+ writes it as the successor of wgpolicyk8s.io/v1alpha2.
+ */
+export const REPORT_APIS = {
+  'wgpolicyk8s.io/v1alpha2': { namespaced: { kind: 'PolicyReport', plural: 'policyreports' }, cluster: { kind: 'ClusterPolicyReport', plural: 'clusterpolicyreports' } },
+  'openreports.io/v1alpha1': { namespaced: { kind: 'Report', plural: 'reports' }, cluster: { kind: 'ClusterReport', plural: 'clusterreports' } },
+} as const;
+export type ReportApi = keyof typeof REPORT_APIS;
+
+export function isReportApi(name: string): name is ReportApi {
+  return Object.prototype.hasOwnProperty.call(REPORT_APIS, name);
+}
+
+/** The same report in another report API. */
+export function inReportApi(report: PolicyReport, api: ReportApi): PolicyReport {
+  if (api === REPORT_API_VERSION) return report;
+  const scope = report.metadata.namespace === undefined ? REPORT_APIS[api].cluster : REPORT_APIS[api].namespaced;
+  return { ...report, apiVersion: api, kind: scope.kind, source: REPORT_SOURCE };
 }
 
 /** One object's results, with the key reports sort it by. */

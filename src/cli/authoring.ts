@@ -1,6 +1,6 @@
 import { stringify } from 'yaml';
 import { Auditor } from '../audit/auditor.js';
-import { formatReportsText } from '../audit/reports.js';
+import { formatReportsText, inReportApi, isReportApi, REPORT_API_VERSION, REPORT_APIS } from '../audit/reports.js';
 import type { JsonObject } from '../core/json.js';
 import { GOVERNED_KINDS, type GovernedKind } from '../core/storage.js';
 import { Engine } from '../engine/engine.js';
@@ -39,6 +39,7 @@ export const AUDIT_OPTIONS: OptionSpec[] = [
   { name: 'policies', type: 'string', env: 'POLICIES_DIR', default: BUNDLED_POLICIES_DIR, help: 'folder of policy files' },
   { name: 'namespace', short: 'n', type: 'string', help: 'only this namespace (cluster-scoped objects left out)' },
   { name: 'output', short: 'o', type: 'string', default: 'text', help: 'text, json or yaml (a v1 List of PolicyReport and ClusterPolicyReport objects)' },
+  { name: 'report-api', type: 'string', default: REPORT_API_VERSION, help: `the report API of -o json/yaml: ${Object.keys(REPORT_APIS).join(' or ')} (Report, ClusterReport)` },
 ];
 
 /** The objects to audit, from a live cluster or from files; a string is the input problem (exit 2). */
@@ -71,7 +72,9 @@ export async function auditCommand(values: ParsedOptions): Promise<CommandOutput
   const auditor = new Auditor();
   for (const object of objects) auditor.upsert(object);
   auditor.run(new Engine(policies, state));
-  const reports = auditor.reports(stringOption(values, 'namespace'));
+  const api = stringOption(values, 'report-api') ?? REPORT_API_VERSION;
+  if (!isReportApi(api)) throw new UsageError(`--report-api must be ${Object.keys(REPORT_APIS).join(' or ')}, not ${api}`);
+  const reports = auditor.reports(stringOption(values, 'namespace')).map((report) => inReportApi(report, api));
   const failed = reports.some((report) => report.summary.fail > 0);
   const list = { apiVersion: 'v1', kind: 'List', items: reports };
   const stdout = output === 'json' ? JSON.stringify(list, null, 2) : output === 'yaml' ? stringify(list).trimEnd() : formatReportsText(reports);

@@ -8,6 +8,7 @@ import { NO_CLUSTER, type ClusterLookup } from '../lookup/lookup.js';
 import { BUNDLED_POLICIES_DIR } from '../policy/load.js';
 import { readFile } from 'node:fs/promises';
 import type { KubeConfig } from '@kubernetes/client-node/dist/config.js';
+import { isReportApi, REPORT_API_VERSION, REPORT_APIS } from '../audit/reports.js';
 import { AuditLoop } from '../server/audit-loop.js';
 import { CertificateAuthority, DEFAULT_ROTATION, SelfManagedCertificates } from '../server/certificate-authority.js';
 import { LeaseElector } from '../server/leader.js';
@@ -80,6 +81,13 @@ export const SERVE_OPTIONS: OptionSpec[] = [
     env: 'POLICY_REPORTS',
     default: 'false',
     help: 'true or false: the audit Lease holder writes PolicyReports (needs the wgpolicyk8s.io CRDs and deploy/components/policy-reports RBAC)',
+  },
+  {
+    name: 'report-api',
+    type: 'string',
+    env: 'REPORT_API',
+    default: REPORT_API_VERSION,
+    help: `with --policy-reports: the report API to write, ${Object.keys(REPORT_APIS).join(' or ')} (Report and ClusterReport, the successor Kyverno 1.15+ writes)`,
   },
   { name: 'lease-namespace', type: 'string', env: 'POD_NAMESPACE', help: "namespace of the audit and certificate Leases and of the certificate Secret (in a pod: the pod's own)" },
   {
@@ -189,7 +197,9 @@ async function auditLoopFor(values: ParsedOptions, parts: AuditParts): Promise<A
   if (!parts.writeReports) return new AuditLoop(state, cache, metrics, logger, { intervalMs });
   const namespace = await ownNamespace(values, '--policy-reports');
   const elector = new LeaseElector(config, { namespace, name: 'storage-policy-webhook-audit', identity: IDENTITY }, logger);
-  const writer = new ReportWriter(config, metrics, logger, { mayWrite: () => elector.isLeader });
+  const api = stringOption(values, 'report-api') ?? REPORT_API_VERSION;
+  if (!isReportApi(api)) throw new UsageError(`--report-api must be ${Object.keys(REPORT_APIS).join(' or ')}, not ${api}`);
+  const writer = new ReportWriter(config, metrics, logger, { mayWrite: () => elector.isLeader, api });
   return new AuditLoop(state, cache, metrics, logger, { intervalMs, reports: { writer, elector } });
 }
 

@@ -1,21 +1,21 @@
 import type { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import type { Logger } from 'pino';
 import { stringAt } from '../core/json.js';
-import { MANAGED_BY_LABEL, REPORT_SOURCE, reportDigest, type PolicyReport } from '../audit/reports.js';
+import { inReportApi, MANAGED_BY_LABEL, REPORT_API_VERSION, REPORT_APIS, REPORT_SOURCE, reportDigest, type PolicyReport, type ReportApi } from '../audit/reports.js';
 import { ApiError, callApi, listAll } from '../lookup/kube-api.js';
 import type { WebhookMetrics } from './metrics.js';
 
-const GROUP_PATH = '/apis/wgpolicyk8s.io/v1alpha2';
 /** Where a report's digest is kept, so a new leader knows which reports are already current. */
 const DIGEST_ANNOTATION = 'storage-policy-webhook.io/digest';
 
-function reportPath(kind: PolicyReport['kind'], name: string, namespace: string | undefined): string {
-  return kind === 'ClusterPolicyReport'
-    ? `${GROUP_PATH}/clusterpolicyreports/${encodeURIComponent(name)}`
-    : `${GROUP_PATH}/namespaces/${encodeURIComponent(namespace ?? '')}/policyreports/${encodeURIComponent(name)}`;
+function reportPath(api: ReportApi, name: string, namespace: string | undefined): string {
+  const { namespaced, cluster } = REPORT_APIS[api];
+  return namespace === undefined
+    ? `/apis/${api}/${cluster.plural}/${encodeURIComponent(name)}`
+    : `/apis/${api}/namespaces/${encodeURIComponent(namespace)}/${namespaced.plural}/${encodeURIComponent(name)}`;
 }
 
-const idOf = (kind: PolicyReport['kind'], name: string, namespace: string | undefined): string => `${kind}/${namespace ?? ''}/${name}`;
+const idOf = (name: string, namespace: string | undefined): string => `${namespace ?? ''}/${name}`;
 
 interface WriterOptions {
   /** Writes (apply or delete) per second at most. */
@@ -24,6 +24,8 @@ interface WriterOptions {
   mayWrite?: () => boolean;
   /** After a failed write the same reports are tried again after this, doubling up to 5 minutes. */
   initialRetryDelayMs?: number;
+  /** The report API to write (default wgpolicyk8s.io/v1alpha2). */
+  api?: ReportApi;
 }
 
 const MAX_RETRY_DELAY_MS = 300_000;
@@ -35,7 +37,7 @@ const MAX_RETRY_DELAY_MS = 300_000;
  */
 export class ReportWriter {
   /** id -> digest of what the cluster holds; undefined until read from the cluster. */
-  private stored: Map<string, { digest: string; kind: PolicyReport['kind']; name: string; namespace: string | undefined }> | undefined;
+  private stored: Map<string, { digest: string; name: string; namespace: string | undefined }> | undefined;
   private next: PolicyReport[] | undefined;
   private running: Promise<void> | undefined;
   private retry: NodeJS.Timeout | undefined;
@@ -43,6 +45,7 @@ export class ReportWriter {
   private readonly initialRetryDelayMs: number;
   private readonly spacingMs: number;
   private readonly mayWrite: () => boolean;
+  private readonly api: ReportApi;
 
   constructor(
     private readonly config: KubeConfig,
@@ -54,6 +57,7 @@ export class ReportWriter {
     this.initialRetryDelayMs = options.initialRetryDelayMs ?? 2_000;
     this.retryDelayMs = this.initialRetryDelayMs;
     this.mayWrite = options.mayWrite ?? (() => true);
+    this.api = options.api ?? REPORT_API_VERSION;
   }
 
   /** Forget what the cluster holds (leadership changed hands): the next sync reads it again. */
@@ -103,15 +107,12 @@ export class ReportWriter {
   private async readStored(): Promise<NonNullable<ReportWriter['stored']>> {
     const stored: NonNullable<ReportWriter['stored']> = new Map();
     const selector = `?labelSelector=${encodeURIComponent(`${MANAGED_BY_LABEL}=${REPORT_SOURCE}`)}`;
-    for (const [kind, path] of [
-      ['PolicyReport', `${GROUP_PATH}/policyreports${selector}`],
-      ['ClusterPolicyReport', `${GROUP_PATH}/clusterpolicyreports${selector}`],
-    ] as const) {
-      await listAll(this.config, path, (items) => {
+    for (const { plural } of [REPORT_APIS[this.api].namespaced, REPORT_APIS[this.api].cluster]) {
+      await listAll(this.config, `/apis/${this.api}/${plural}${selector}`, (items) => {
         for (const item of items) {
           const name = stringAt(item, 'metadata', 'name') ?? '';
           const namespace = stringAt(item, 'metadata', 'namespace');
-          stored.set(idOf(kind, name, namespace), { digest: stringAt(item, 'metadata', 'annotations', DIGEST_ANNOTATION) ?? '', kind, name, namespace });
+          stored.set(idOf(name, namespace), { digest: stringAt(item, 'metadata', 'annotations', DIGEST_ANNOTATION) ?? '', name, namespace });
         }
       });
     }
@@ -127,10 +128,10 @@ export class ReportWriter {
     const stored = (this.stored ??= await this.readStored());
     const wanted = new Set<string>();
     let complete = true;
-    for (const report of reports) {
-      const { kind } = report;
+    for (const audited of reports) {
+      const report = inReportApi(audited, this.api);
       const { name, namespace } = report.metadata;
-      const id = idOf(kind, name, namespace);
+      const id = idOf(name, namespace);
       wanted.add(id);
       const digest = reportDigest(report);
       if (stored.get(id)?.digest === digest) continue;
@@ -139,16 +140,16 @@ export class ReportWriter {
       try {
         await callApi(this.config, {
           method: 'PATCH',
-          path: `${reportPath(kind, name, namespace)}?fieldManager=${REPORT_SOURCE}&force=true`,
+          path: `${reportPath(this.api, name, namespace)}?fieldManager=${REPORT_SOURCE}&force=true`,
           body,
           contentType: 'application/apply-patch+yaml',
         });
-        stored.set(id, { digest, kind, name, namespace });
+        stored.set(id, { digest, name, namespace });
         this.metrics.reportWrites.inc({ operation: 'apply', result: 'success' });
       } catch (error) {
         this.metrics.reportWrites.inc({ operation: 'apply', result: 'failure' });
         complete = false;
-        this.logger.warn({ err: error, report: id }, 'could not write a PolicyReport');
+        this.logger.warn({ err: error, report: id, api: this.api }, 'could not write a report');
       }
       await this.pace();
     }
@@ -156,12 +157,12 @@ export class ReportWriter {
       if (wanted.has(id)) continue;
       if (!this.mayWrite()) return false;
       try {
-        await callApi(this.config, { method: 'DELETE', path: reportPath(entry.kind, entry.name, entry.namespace) });
+        await callApi(this.config, { method: 'DELETE', path: reportPath(this.api, entry.name, entry.namespace) });
         this.metrics.reportWrites.inc({ operation: 'delete', result: 'success' });
       } catch (error) {
         if (!(error instanceof ApiError && error.status === 404)) {
           this.metrics.reportWrites.inc({ operation: 'delete', result: 'failure' });
-          this.logger.warn({ err: error, report: id }, 'could not delete a PolicyReport');
+          this.logger.warn({ err: error, report: id, api: this.api }, 'could not delete a report');
           complete = false;
           continue;
         }

@@ -48,24 +48,38 @@ describe('Helm chart (deploy/chart)', { timeout: 35 * 60 * 1000 }, () => {
     for (const [key, object] of base) assert.deepEqual(rendered.get(key), object, key);
   });
 
-  it('policyReports.enabled renders what deploy/components/policy-reports adds to the base', async () => {
+  it('policyReports.enabled renders what deploy/components/policy-reports (or, with api openreports.io/v1alpha1, components/openreports) adds to the base', async () => {
     const helm = LocalCluster.buildHelm();
     const [newest] = await LocalCluster.versions();
     const { bin } = LocalCluster.build(newest ?? '');
     // kustomize refuses an overlay inside its base, so this one lives in a temporary folder.
     const overlay = await mkdtemp(join(tmpdir(), 'policy-reports-overlay-'));
     try {
-      await writeFile(
-        join(overlay, 'kustomization.yaml'),
-        `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [${relative(overlay, join(ROOT, 'deploy'))}]\ncomponents: [${relative(overlay, join(ROOT, 'deploy/components/policy-reports'))}]\n`,
-      );
-      const base = normalized(run(join(bin, 'kubectl'), ['kustomize', overlay]));
-      const rendered = normalized(
-        run(helm, ['template', 'storage-policy-webhook', join(ROOT, 'deploy/chart'), '--namespace', 'storage-policy-webhook', '--set', 'createNamespace=true', '--set', 'policyReports.enabled=true']),
-      );
-      assert.deepEqual([...rendered.keys()].sort(), [...base.keys()].sort());
-      for (const [key, object] of base) assert.deepEqual(rendered.get(key), object, key);
-      assert.ok(rendered.has('CustomResourceDefinition/policyreports.wgpolicyk8s.io'));
+      for (const [component, api, crd] of [
+        ['policy-reports', 'wgpolicyk8s.io/v1alpha2', 'policyreports.wgpolicyk8s.io'],
+        ['openreports', 'openreports.io/v1alpha1', 'reports.openreports.io'],
+      ] as const) {
+        await writeFile(
+          join(overlay, 'kustomization.yaml'),
+          `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [${relative(overlay, join(ROOT, 'deploy'))}]\ncomponents: [${relative(overlay, join(ROOT, `deploy/components/${component}`))}]\n`,
+        );
+        const base = normalized(run(join(bin, 'kubectl'), ['kustomize', overlay]));
+        const chart = [
+          'template',
+          'storage-policy-webhook',
+          join(ROOT, 'deploy/chart'),
+          '--namespace',
+          'storage-policy-webhook',
+          '--set',
+          'createNamespace=true',
+          '--set',
+          'policyReports.enabled=true',
+        ];
+        const rendered = normalized(run(helm, [...chart, '--set', `policyReports.api=${api}`]));
+        assert.deepEqual([...rendered.keys()].sort(), [...base.keys()].sort(), component);
+        for (const [key, object] of base) assert.deepEqual(rendered.get(key), object, `${component}: ${key}`);
+        assert.ok(rendered.has(`CustomResourceDefinition/${crd}`), crd);
+      }
       const withoutCrds = normalized(run(helm, ['template', 'x', join(ROOT, 'deploy/chart'), '--set', 'policyReports.enabled=true', '--set', 'policyReports.installCRDs=false']));
       assert.ok(!withoutCrds.has('CustomResourceDefinition/policyreports.wgpolicyk8s.io') && withoutCrds.has('ClusterRole/storage-policy-webhook-reports'));
     } finally {

@@ -507,6 +507,24 @@ for (const version of await LocalCluster.versions()) {
       }
     });
 
+    it('openreports.io/v1alpha1: the audit as Report and ClusterReport objects, accepted by the API server with the CRDs of deploy/components/openreports', () => {
+      for (const crd of ['reports', 'clusterreports']) {
+        const installed = cluster.kubectl('apply', '-f', join(ROOT, `deploy/components/openreports/openreports.io_${crd}.yaml`));
+        assert.equal(installed.status, 0, explain(installed));
+      }
+      const established = cluster.kubectl('wait', '--for=condition=Established', 'crd/reports.openreports.io', 'crd/clusterreports.openreports.io', '--timeout=30s');
+      assert.equal(established.status, 0, explain(established));
+      const audit = spawnSync(process.execPath, [join(ROOT, 'dist/src/cli/main.js'), 'audit', '--kubeconfig', cluster.kubeconfig, '--report-api', 'openreports.io/v1alpha1', '-o', 'yaml'], {
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      assert.equal(audit.status, 1, `something fails in this cluster: ${audit.stderr}`);
+      const kinds = new Set((parse(audit.stdout) as { items: Array<{ apiVersion: string; kind: string }> }).items.map((item) => `${item.apiVersion} ${item.kind}`));
+      assert.deepEqual([...kinds].sort(), ['openreports.io/v1alpha1 ClusterReport', 'openreports.io/v1alpha1 Report']);
+      const accepted = cluster.kubectlWithInput(audit.stdout, 'apply', '--dry-run=server', '-f', '-');
+      assert.equal(accepted.status, 0, explain(accepted));
+    });
+
     it('rolling the webhook while writes flow: two replicas behind a balancer, each drained and restarted in turn; no write fails', async () => {
       const [portA, portB, balancerPort] = [await freePort(), await freePort(), await freePort()];
       await cluster.startWebhookProcess('webhook-a', portA, 2);

@@ -7,7 +7,7 @@ import { Engine } from '../../src/engine/engine.js';
 import { LeaseElector } from '../../src/server/leader.js';
 import { WebhookMetrics } from '../../src/server/metrics.js';
 import { ReportWriter } from '../../src/server/report-writer.js';
-import { cluster, policy, pvc } from '../helpers.js';
+import { cluster, policy, pvc, storageClass } from '../helpers.js';
 import { FakeApiServer } from '../fake-apiserver.js';
 import { eventually } from '../loopback.js';
 
@@ -82,6 +82,21 @@ describe('PolicyReports: one writer by Lease, writes only what changed', () => {
     await writer.sync(auditReports(engine, [pvc({ storageClassName: 'efs' }, { name: 'x', namespace: 'team-d' })]));
     await eventually('the report written after the refusals', () => api.writes.includes('apply /apis/wgpolicyk8s.io/v1alpha2/namespaces/team-d/policyreports/storage-policy-webhook'), 5000, 20);
     // Its pass also deletes the reports of earlier tests; stop waits for that, so nothing lands in the next test.
+    await writer.stop();
+  });
+
+  it('openreports.io/v1alpha1: the same results as Report and ClusterReport, with the source at the top', async () => {
+    const writer = new ReportWriter(config, new WebhookMetrics({ processMetrics: false }), logger, { writesPerSecond: 1000, api: 'openreports.io/v1alpha1' });
+    api.writes = [];
+    const engine = new Engine([policy({ match: { kinds: ['PersistentVolumeClaim', 'StorageClass'] }, storageClasses: { allowed: ['gp3'] } })], cluster());
+    await writer.sync(auditReports(engine, [pvc({ storageClassName: 'efs' }, { name: 'x', namespace: 'team-e' }), storageClass('slow', 'ebs.csi.aws.com')]));
+    assert.deepEqual(api.writes, ['apply /apis/openreports.io/v1alpha1/clusterreports/storage-policy-webhook', 'apply /apis/openreports.io/v1alpha1/namespaces/team-e/reports/storage-policy-webhook']);
+    const stored = api.objects.get('/apis/openreports.io/v1alpha1/namespaces/team-e/reports/storage-policy-webhook');
+    assert.deepEqual(
+      [stored?.['apiVersion'], stored?.['kind'], stored?.['source'], stored?.['summary']],
+      ['openreports.io/v1alpha1', 'Report', 'storage-policy-webhook', { pass: 0, fail: 1, warn: 0, error: 0, skip: 0 }],
+    );
+    assert.equal(api.objects.get('/apis/openreports.io/v1alpha1/clusterreports/storage-policy-webhook')?.['kind'], 'ClusterReport');
     await writer.stop();
   });
 
