@@ -240,7 +240,7 @@ describe('availability', () => {
     const server = await new ServeProcess([...certArgs, '--max-connections-per-address=3']).start();
     const open = (localAddress: string) =>
       new Promise<'open' | 'refused'>((resolve) => {
-        const socket = tlsConnect({ socket: netConnect({ host: '127.0.0.1', port: server.port, localAddress }), servername: '127.0.0.1', ca: ca.cert }, () => resolve('open'));
+        const socket = tlsConnect({ socket: netConnect({ host: '127.0.0.1', port: server.port, localAddress }), host: '127.0.0.1', ca: ca.cert }, () => resolve('open'));
         socket.on('error', () => resolve('refused'));
         socket.on('close', () => resolve('refused'));
         held.push(socket);
