@@ -211,6 +211,16 @@ async function startServer(name: string, args: string[], env: Record<string, str
   throw new Error(`${name} did not answer on port ${port}`);
 }
 
+/** Waits until the webhook is ready: its policies loaded and its cache listed (readiness waits for both). */
+async function cacheListed(opsPort: number): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  while (Date.now() < deadline) {
+    if ((await fetch(`http://127.0.0.1:${opsPort}/readyz`).catch(() => undefined))?.ok === true) return;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error('the webhook was not ready within 120 s');
+}
+
 /**
  * Waits until the webhook's cache is listed and its first full audit is done: that run is start-up work
  * (about half a second of CPU at 10,000 claims) and would otherwise land in the warm-up or a measured round.
@@ -273,7 +283,10 @@ async function main(): Promise<void> {
       ca.cert,
       children,
     );
-    await auditedOnce(opsPort);
+    // The webhook audits unless an experiment flag turns it off (the last --audit= wins, as in serve's parsing).
+    const auditFlag = (values['webhook-arg'] ?? []).filter((arg) => arg.startsWith('--audit=')).pop();
+    if (auditFlag === '--audit=false') await cacheListed(opsPort);
+    else await auditedOnce(opsPort);
     const baseline = await startServer('protocol baseline', [BASELINE, '{port}', ...tls], {}, ca.cert, children);
     const bareEngine = await startServer('bare-engine baseline', [BARE_ENGINE, '{port}', ...tls, policies, inventory], {}, ca.cert, children);
     const servers = [webhook, baseline, bareEngine];

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { isObject, objectAt, stringAt, type JsonObject } from '../core/json.js';
 import type { ClusterState } from './cluster-state.js';
 import { clientNode } from './client-node.js';
-import { listAll } from './kube-api.js';
+import { listAll, redactCredentials } from './kube-api.js';
 
 type CachedKind = 'StorageClass' | 'VolumeAttributesClass' | 'Namespace' | 'PersistentVolumeClaim' | 'Node' | 'StatefulSet';
 
@@ -22,6 +22,17 @@ const STATE_RESOURCES: readonly Resource[] = [
   // Their templates tell the claims the StatefulSet controller creates for an existing StatefulSet (admission), and the audit judges them.
   { kind: 'StatefulSet', apiVersion: 'apps/v1', path: '/apis/apps/v1/statefulsets' },
 ];
+
+/**
+ * An error from the API client as it may be logged: the watch's errors come from client-node and can carry a
+ * response body, so their message is redacted like ApiError's (and the stack, which repeats it, dropped).
+ */
+function redactedError(error: unknown): Error {
+  const message = error instanceof Error ? error.message : String(error);
+  const redacted = new Error(redactCredentials(message, 300));
+  redacted.name = error instanceof Error ? error.name : 'Error';
+  return redacted;
+}
 
 /** Every item of one resource, with the kind and apiVersion a list's items do not carry, and the list's resourceVersion. */
 async function listResource(config: KubeConfig, resource: Resource): Promise<{ items: JsonObject[]; resourceVersion: string }> {
@@ -156,7 +167,7 @@ export class ClusterCache {
       let controller: AbortController | undefined;
       const done = (error: unknown): void => {
         if (controller) this.aborts.delete(controller);
-        if (error && !this.stopped) this.logger.warn({ kind, err: error }, 'watch ended with an error');
+        if (error && !this.stopped) this.logger.warn({ kind, err: redactedError(error) }, 'watch ended with an error');
         resolve(expired || error ? undefined : latest);
       };
       watcher
@@ -206,9 +217,10 @@ export class ClusterCache {
         if (resourceVersion !== undefined) continue;
       } catch (error) {
         resourceVersion = undefined;
-        this.problems.set(kind, (error as Error).message);
+        const redacted = redactedError(error);
+        this.problems.set(kind, redacted.message);
         this.updateAvailability();
-        this.logger.error({ kind, err: error, retryInMs: backoff }, 'cluster cache list failed');
+        this.logger.error({ kind, err: redacted, retryInMs: backoff }, 'cluster cache list failed');
       }
       if (this.stopped) break;
       await new Promise((resolve) => setTimeout(resolve, backoff * (0.8 + Math.random() * 0.4)));

@@ -18,6 +18,24 @@ export async function loadKubeConfig(kubeconfig: string | undefined): Promise<Ku
   return config;
 }
 
+/**
+ * Credentials an error text may carry: an API server (or a proxy in front of it) can echo the request's headers in
+ * its error body, and every such body is logged. Bearer and Basic values, tokens, passwords, JWTs, client keys.
+ */
+const CREDENTIALS: ReadonlyArray<[RegExp, string]> = [
+  [/-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)/g, '[redacted private key]'],
+  [/((?:authorization|cookie|x-api-key)["']?\s*[:=]\s*["']?)(?:(?:bearer|basic)\s+)?[^\s"',;}]+/gi, '$1[redacted]'],
+  [/\b(bearer|basic)(\s+)[A-Za-z0-9._~+/=-]+/gi, '$1$2[redacted]'],
+  [/((?:access_|id_|refresh_)?token|password|secret|client-key-data|client-certificate-data)(["']?\s*[:=]\s*["']?)[^\s"',;}]+/gi, '$1$2[redacted]'],
+  [/\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g, '[redacted jwt]'],
+];
+
+/** A text fit for a log line: credentials redacted, then cut to `limit` characters. */
+export function redactCredentials(text: string, limit = 200): string {
+  const redacted = CREDENTIALS.reduce((result, [pattern, replacement]) => result.replace(pattern, replacement), text);
+  return redacted.length > limit ? `${redacted.slice(0, limit)}…` : redacted;
+}
+
 /** An API call answered with an error status; `status` lets callers tell 404 and 409 from the rest. */
 export class ApiError extends Error {
   constructor(
@@ -56,7 +74,7 @@ export async function callApi(config: KubeConfig, call: ApiRequest): Promise<Jso
       response.on('end', () => {
         const text = Buffer.concat(chunks).toString('utf8');
         const status = response.statusCode ?? 0;
-        if (status >= 300) return reject(new ApiError(status, `${what}: HTTP ${status}: ${text.slice(0, 300)}`));
+        if (status >= 300) return reject(new ApiError(status, `${what}: HTTP ${status}: ${redactCredentials(text)}`));
         try {
           const body: unknown = text === '' ? {} : JSON.parse(text);
           if (!isObject(body)) return reject(new Error(`${what}: not a JSON object`));

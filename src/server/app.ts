@@ -349,6 +349,9 @@ export function buildServer(options: ServerOptions): FastifyInstance {
           cert: options.tls.cert,
           ...TLS_POLICY,
           settings: { maxConcurrentStreams: limits.maxConcurrentStreams },
+          // Node resets a session's streams once it holds more than maxSessionMemory (10 MB by default): sized so the
+          // body budget (503 with Retry-After) is always the limit a client meets first, whatever one session sends.
+          maxSessionMemory: Math.max(10, Math.ceil((limits.inFlightBodyBytes + bodyLimit) / 1_048_576) + 10),
           ...(options.clientCa ? { ca: options.clientCa, requestCert: true, rejectUnauthorized: true } : {}),
         },
       })

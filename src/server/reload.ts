@@ -1,25 +1,51 @@
 import { watch, type FSWatcher } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { loadPolicyDir, PolicyLoadError } from '../policy/load.js';
 import type { WebhookMetrics } from './metrics.js';
 import type { WebhookState } from './state.js';
 
-const DEBOUNCE_MS = 250;
+/**
+ * How long a folder must stand still, by its events and by every file's size and mtime, before it is read: a file
+ * rewritten in place slowly (an editor, kubectl cp: half, a pause, the rest) must not be loaded half-written, which
+ * would switch decisions twice for one edit. A mounted ConfigMap's symlink swap is atomic and waits only this long.
+ */
+const QUIET_MS = 1_000;
+
+/** Name, size and mtime of every entry (symlinks followed, as a mounted ConfigMap's are), in one comparable text. */
+async function folderState(dir: string): Promise<string> {
+  const names = await readdir(dir).catch(() => []);
+  const entries = await Promise.all(
+    names.sort().map(async (name) => {
+      const info = await stat(join(dir, name)).catch(() => undefined);
+      return `${name}:${info?.size ?? -1}:${info?.mtimeMs ?? -1}`;
+    }),
+  );
+  return entries.join('\n');
+}
 
 /**
- * Calls `onChange` once per burst of changes in a folder. Watching the folder, not the files, is
- * what catches a mounted ConfigMap or Secret: kubelet swaps the `..data` symlink, replacing every file at once.
+ * Calls `onChange` once per edit of a folder: after its events have stopped and its files have not changed for
+ * QUIET_MS. Watching the folder, not the files, is what catches a mounted ConfigMap or Secret: kubelet swaps the
+ * `..data` symlink, replacing every file at once.
  */
-function watchFolder(dir: string, onChange: () => void, logger: Logger): () => void {
+function watchFolder(dir: string, onChange: () => void, logger: Logger, quietMs = QUIET_MS): () => void {
   let timer: NodeJS.Timeout | undefined;
   let watcher: FSWatcher | undefined;
+  const settle = async (before: string): Promise<void> => {
+    const now = await folderState(dir);
+    if (now === before) onChange();
+    else timer = setTimeout(() => void settle(now), quietMs);
+  };
   try {
     watcher = watch(dir, { persistent: false }, () => {
       clearTimeout(timer);
-      timer = setTimeout(onChange, DEBOUNCE_MS);
+      void folderState(dir).then((before) => {
+        clearTimeout(timer);
+        timer = setTimeout(() => void settle(before), quietMs);
+      });
     });
     watcher.on('error', (error) => logger.error({ err: error, dir }, 'folder watch failed; SIGHUP still reloads'));
   } catch (error) {

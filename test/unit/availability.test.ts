@@ -329,6 +329,40 @@ describe('availability', () => {
     }
   });
 
+  it('forty concurrent 6.5 MB reviews on one HTTP/2 connection: the body budget refuses (503) before Node resets the session’s streams', async () => {
+    const server = await new ServeProcess(certArgs).start();
+    const annotations = Object.fromEntries(Array.from({ length: 31_000 }, (_, index) => [`k${index}`, 'v'.repeat(200)]));
+    const large = review('big', pvc({ storageClassName: 'gp3' }, { annotations }));
+    assert.ok(Buffer.byteLength(large) > 6_400_000, `${Buffer.byteLength(large)} bytes`);
+    // Measured: with Node's default client maxSessionMemory (10 MB) the *client* resets its own streams (codes 11
+    // and 2, nothing answered): it holds all 40 bodies while sending. The API server's Go client has no such limit,
+    // so the client here allows 1 GiB and what is under test is the server: a 503 from the body budget, never a reset.
+    const session = http2Connect(`https://127.0.0.1:${server.port}`, { ca: ca.cert, maxSessionMemory: 1024 });
+    session.on('error', () => undefined);
+    const post = (body: string) =>
+      new Promise<string>((resolve) => {
+        const stream = session.request({ ':method': 'POST', ':path': '/validate', 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+        let status = 0;
+        stream.on('response', (headers) => (status = Number(headers[':status'])));
+        stream.resume();
+        stream.on('error', () => undefined);
+        stream.setTimeout(20_000, () => stream.close());
+        stream.on('close', () => resolve(status > 0 && stream.rstCode === http2Constants.NGHTTP2_NO_ERROR ? String(status) : `reset ${stream.rstCode} after ${status}`));
+        stream.end(body);
+      });
+    try {
+      const answers = await Promise.all(Array.from({ length: 40 }, () => post(large)));
+      assert.ok(
+        answers.every((answer) => answer === '200' || answer === '503'),
+        `answers ${answers.join(',')}`,
+      );
+      assert.ok(answers.includes('200') && answers.includes('503'), answers.join(','));
+    } finally {
+      session.destroy();
+      server.stop();
+    }
+  });
+
   it('TLS 1.2: only ECDHE with AEAD; CBC suites are refused', async () => {
     const server = await new ServeProcess(certArgs).start();
     const handshake = (ciphers: string) =>
