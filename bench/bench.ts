@@ -293,7 +293,7 @@ async function main(): Promise<void> {
 
     process.stdout.write(`# machine: ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}, load average ${loadavg()[0]?.toFixed(2)}\n`);
     process.stdout.write(
-      `# webhook: 100 policies, live cache fed 10,000 claims and 1,000 StatefulSets by a loopback API server, audit on, info logs, NODE_OPTIONS=${nodeOptions}${values['webhook-arg']?.length ? `, ${values['webhook-arg'].join(' ')}` : ''}; HTTP/2, 4 sessions x 32 concurrent streams; ${ROUNDS} interleaved round(s) of ${DURATION}s per server after a 10 s warm-up each\n`,
+      `# webhook: 100 policies, live cache fed 10,000 claims and 1,000 StatefulSets by a loopback API server, audit ${auditFlag === '--audit=false' ? 'off' : 'on'}, info logs, NODE_OPTIONS=${nodeOptions}${values['webhook-arg']?.length ? `, ${values['webhook-arg'].join(' ')}` : ''}; HTTP/2, 4 sessions x 32 concurrent streams; ${ROUNDS} interleaved round(s) of ${DURATION}s per server after a 10 s warm-up each\n`,
     );
     // A warm-up long enough for the optimising compiler and the heap to settle: measured, the webhook's cost per request
     // falls for about 9 s of load (278 -> 176 us) and is flat after.
