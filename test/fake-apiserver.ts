@@ -71,20 +71,28 @@ export class FakeApiServer {
   }
 
   /** Starts on a loopback port with a certificate of its own CA, and returns a kubeconfig that trusts it. */
-  async startWithConfig(): Promise<KubeConfig> {
-    const ca = await makeCertificateAuthority('fake apiserver CA');
-    const port = await this.start(await makeServingCertificate(['127.0.0.1'], ca));
-    const config = new KubeConfig();
-    config.loadFromOptions({
-      clusters: [{ name: 'fake', server: `https://127.0.0.1:${port}`, caData: Buffer.from(ca.cert).toString('base64') }],
-      users: [{ name: 'u', token: 't' }],
-      contexts: [{ name: 'c', cluster: 'fake', user: 'u' }],
-      currentContext: 'c',
-    });
-    return config;
+  startWithConfig(): Promise<KubeConfig> {
+    return loopbackKubeConfig((cert) => this.start(cert));
   }
 
   async stop(): Promise<void> {
     await new Promise((resolve) => this.server?.close(resolve));
   }
+}
+
+/**
+ * A loopback HTTPS server started by `start` with a serving certificate of a new CA, and a kubeconfig that trusts
+ * that CA and sends `token`.
+ */
+export async function loopbackKubeConfig(start: (cert: { key: string; cert: string }) => Promise<number>, token = 't'): Promise<KubeConfig> {
+  const ca = await makeCertificateAuthority('loopback apiserver CA');
+  const port = await start(await makeServingCertificate(['127.0.0.1'], ca));
+  const config = new KubeConfig();
+  config.loadFromOptions({
+    clusters: [{ name: 'loopback', server: `https://127.0.0.1:${port}`, caData: Buffer.from(ca.cert).toString('base64') }],
+    users: [{ name: 'u', token }],
+    contexts: [{ name: 'c', cluster: 'loopback', user: 'u' }],
+    currentContext: 'c',
+  });
+  return config;
 }

@@ -46,6 +46,20 @@ function h2Post(session: ClientHttp2Session, body: string): Promise<{ status: nu
   });
 }
 
+/** One review on an HTTP/2 session: its status, or how the stream was reset (and after which status). */
+function postReview(session: ClientHttp2Session, body: string, timeoutMs: number): Promise<string> {
+  return new Promise<string>((resolve) => {
+    const stream = session.request({ ':method': 'POST', ':path': '/validate', 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+    let status = 0;
+    stream.on('response', (headers) => (status = Number(headers[':status'])));
+    stream.resume();
+    stream.on('error', () => undefined);
+    stream.setTimeout(timeoutMs, () => stream.close());
+    stream.on('close', () => resolve(status > 0 && stream.rstCode === http2Constants.NGHTTP2_NO_ERROR ? String(status) : `reset ${stream.rstCode} after ${status}`));
+    stream.end(body);
+  });
+}
+
 describe('availability', () => {
   let dir: string;
   let ca: { key: string; cert: string };
@@ -292,17 +306,7 @@ describe('availability', () => {
     // Room for eight 2.1 MB bodies queued at once: with Node's default 10 MB the client would reset its own streams.
     const session = http2Connect(`https://127.0.0.1:${server.port}`, { ca: ca.cert, maxSessionMemory: 64 });
     session.on('error', () => undefined);
-    const post = (body: string) =>
-      new Promise<string>((resolve) => {
-        const stream = session.request({ ':method': 'POST', ':path': '/validate', 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-        let status = 0;
-        stream.on('response', (headers) => (status = Number(headers[':status'])));
-        stream.resume();
-        stream.on('error', () => undefined);
-        stream.setTimeout(8000, () => stream.close());
-        stream.on('close', () => resolve(status > 0 && stream.rstCode === http2Constants.NGHTTP2_NO_ERROR ? String(status) : `reset ${stream.rstCode} after ${status}`));
-        stream.end(body);
-      });
+    const post = (body: string) => postReview(session, body, 8000);
     try {
       // Eight clients in a loop for 2 s: a refused stream's unread body must neither get streams reset nor hold the
       // connection's flow-control window.
@@ -339,17 +343,7 @@ describe('availability', () => {
     // so the client here allows 1 GiB and what is under test is the server: a 503 from the body budget, never a reset.
     const session = http2Connect(`https://127.0.0.1:${server.port}`, { ca: ca.cert, maxSessionMemory: 1024 });
     session.on('error', () => undefined);
-    const post = (body: string) =>
-      new Promise<string>((resolve) => {
-        const stream = session.request({ ':method': 'POST', ':path': '/validate', 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-        let status = 0;
-        stream.on('response', (headers) => (status = Number(headers[':status'])));
-        stream.resume();
-        stream.on('error', () => undefined);
-        stream.setTimeout(20_000, () => stream.close());
-        stream.on('close', () => resolve(status > 0 && stream.rstCode === http2Constants.NGHTTP2_NO_ERROR ? String(status) : `reset ${stream.rstCode} after ${status}`));
-        stream.end(body);
-      });
+    const post = (body: string) => postReview(session, body, 20_000);
     try {
       const answers = await Promise.all(Array.from({ length: 40 }, () => post(large)));
       assert.ok(

@@ -7,13 +7,12 @@ import type { ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { Engine } from '../../src/engine/engine.js';
 import { ClusterCache } from '../../src/lookup/cluster-cache.js';
 import { ClusterState } from '../../src/lookup/cluster-state.js';
-import { makeCertificateAuthority, makeServingCertificate } from '../../src/server/tls.js';
 import { policy, pvc, storageClass } from '../helpers.js';
+import { loopbackKubeConfig } from '../fake-apiserver.js';
 import { eventually } from '../loopback.js';
 
 /** Just enough of an API server for list and watch, on loopback, that can go down and come back. */
@@ -67,15 +66,7 @@ describe('cluster cache against a list/watch API server on loopback', () => {
   let cache: ClusterCache;
 
   before(async () => {
-    const ca = await makeCertificateAuthority('fake apiserver CA');
-    const port = await api.start(await makeServingCertificate(['127.0.0.1'], ca));
-    const config = new KubeConfig();
-    config.loadFromOptions({
-      clusters: [{ name: 'fake', server: `https://127.0.0.1:${port}`, caData: Buffer.from(ca.cert).toString('base64') }],
-      users: [{ name: 'u', token: 't' }],
-      contexts: [{ name: 'c', cluster: 'fake', user: 'u' }],
-      currentContext: 'c',
-    });
+    const config = await loopbackKubeConfig((cert) => api.start(cert));
     cache = new ClusterCache(config, state, pino({ level: 'silent' }), { initialBackoffMs: 50, maxBackoffMs: 200 });
   });
   after(async () => {

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import type { Engine } from '../../src/engine/engine.js';
 import { review, reviewInputOf } from '../../src/engine/pipeline.js';
@@ -16,8 +16,8 @@ import { callApi, redactCredentials } from '../../src/lookup/kube-api.js';
 import { WebhookMetrics } from '../../src/server/metrics.js';
 import { PolicyReloader } from '../../src/server/reload.js';
 import { WebhookState } from '../../src/server/state.js';
-import { makeCertificateAuthority, makeServingCertificate } from '../../src/server/tls.js';
 import { cluster, pvc } from '../helpers.js';
+import { loopbackKubeConfig } from '../fake-apiserver.js';
 import { eventually } from '../loopback.js';
 
 const TOKEN = 'eyJhbGciOiJSUzI1NiIsImtpZCI6ImFiYyJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQifQ.c2lnbmF0dXJlLXNlY3JldA';
@@ -27,19 +27,13 @@ describe('credentials never reach a log line', () => {
   let config: KubeConfig;
   before(async () => {
     // An API server (or a proxy before it) that echoes the request headers in its error bodies.
-    const ca = await makeCertificateAuthority('echo CA');
-    const serving = await makeServingCertificate(['127.0.0.1'], ca);
-    server = createServer({ key: serving.key, cert: serving.cert }, (request, response) => {
-      response.writeHead(403, { 'content-type': 'application/json' }).end(JSON.stringify({ kind: 'Status', message: 'forbidden', headers: request.headers, raw: `Authorization: Bearer ${TOKEN}` }));
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    config = new KubeConfig();
-    config.loadFromOptions({
-      clusters: [{ name: 'echo', server: `https://127.0.0.1:${(server.address() as AddressInfo).port}`, caData: Buffer.from(ca.cert).toString('base64') }],
-      users: [{ name: 'u', token: TOKEN }],
-      contexts: [{ name: 'c', cluster: 'echo', user: 'u' }],
-      currentContext: 'c',
-    });
+    config = await loopbackKubeConfig(async (cert) => {
+      server = createServer(cert, (request, response) => {
+        response.writeHead(403, { 'content-type': 'application/json' }).end(JSON.stringify({ kind: 'Status', message: 'forbidden', headers: request.headers, raw: `Authorization: Bearer ${TOKEN}` }));
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      return (server.address() as AddressInfo).port;
+    }, TOKEN);
   });
   after(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
