@@ -115,7 +115,11 @@ export function csiDriverOf(provisioner: string): string {
   return MIGRATED[provisioner] ?? provisioner;
 }
 
-/** The built-in table of ../shared/domain.md; policies extend or override it per provisioner. */
+/**
+ * The built-in table: the in-tree plugins as the Kubernetes documentation's access-mode table lists them
+ * (kubernetes/website content/en/docs/concepts/storage/persistent-volumes.md, "Access Modes"), each migrated name
+ * as its CSI driver, and the CSI drivers above; policies extend or override it per provisioner.
+ */
 const BUILT_IN_CAPABILITIES: readonly ProvisionerCapabilities[] = [
   ...NATIVE_CAPABILITIES,
   ...Object.entries(MIGRATED).flatMap(([inTreeName, driver]) => {

@@ -15,7 +15,9 @@ import { PolicyIndex } from './policy-index.js';
 const MUTATING_FAMILIES = RULE_FAMILIES.filter((family) => family.mutates);
 
 /**
- * Where this webhook may write, per kind (domain.md, Immutability). StatefulSet volumeClaimTemplates are
+ * Where this webhook may write, per kind: what the API server lets an UPDATE change (kubernetes/kubernetes
+ * pkg/apis/core/validation ValidatePersistentVolumeClaimUpdate, apps ValidateStatefulSetUpdate, storage
+ * ValidateStorageClassUpdate). StatefulSet volumeClaimTemplates are
  * never written, not even on CREATE: a field written there belongs to nobody's manifest, and the next
  * `kubectl apply` of that manifest would remove it from an immutable field and be refused
  * (docs/reapply.md). PVC spec is written on CREATE only; on UPDATE only what restores oldObject.
