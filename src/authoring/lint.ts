@@ -53,7 +53,7 @@ function claimsMayOverlap(a: Policy, b: Policy): boolean {
  * Checks across a policy set that the schema cannot make: defaults that conflict or would be denied,
  * classes the cluster does not have, settings that can never apply, and warn/audit rules nobody owns.
  */
-export function lintPolicies(policies: readonly Policy[], options: { locate?: Locate; inventory?: ClusterLookup } = {}): LintProblem[] {
+export function lintPolicies(policies: readonly Policy[], options: { locate?: Locate; inventory?: ClusterLookup; now?: number } = {}): LintProblem[] {
   const problems: LintProblem[] = [];
   const report: Report = (severity, check, policy, path, message) => {
     problems.push({ severity, check, file: policy.file, ...options.locate?.(policy, path), field: path.join('.').replace(/\.(\d+)/g, '[$1]'), message: `${message} [policy ${policy.name}]` });
@@ -128,6 +128,9 @@ export function lintPolicies(policies: readonly Policy[], options: { locate?: Lo
       if (sections && !sections.some((section) => policy[section] !== undefined)) {
         report('warning', 'never-fires', policy, ['spec', 'rules', rule], `the policy has no ${sections.join(' or ')} section, so ${rule} never fires`);
       }
+    }
+    if (policy.enforceFrom !== undefined && Date.parse(policy.enforceFrom) <= (options.now ?? Date.now())) {
+      report('warning', 'enforce-from-past', policy, ['spec', 'enforceFrom'], `${policy.enforceFrom} has passed: the policy denies now; remove enforceFrom`);
     }
     const softened = policy.action !== 'deny' || Object.values(policy.rules).some((action) => action !== 'deny');
     if (softened && !policy.owner) {

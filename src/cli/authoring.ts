@@ -1,3 +1,7 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { Auditor } from '../audit/auditor.js';
 import { formatReportsText, inReportApi, isReportApi, REPORT_API_VERSION, REPORT_APIS } from '../audit/reports.js';
@@ -11,10 +15,13 @@ import { formatProblem } from '../io/yaml.js';
 import { loadInventory } from '../lookup/inventory.js';
 import { NO_CLUSTER } from '../lookup/lookup.js';
 import { explain, formatExplanation } from '../authoring/explain.js';
+import { diffPolicySets, formatDiffMarkdown, formatDiffText } from '../authoring/diff.js';
 import { lintPolicies } from '../authoring/lint.js';
 import { BUNDLED_POLICIES_DIR, loadPolicyDir, PolicyLoadError } from '../policy/load.js';
 import { loadSuites, runSuite } from '../authoring/suite.js';
 import { listOption, stringOption, UsageError, type OptionSpec, type ParsedOptions } from './options.js';
+
+const NOW_OPTION: OptionSpec = { name: 'now', type: 'string', help: 'judge as at this RFC 3339 instant (dated enforcement: spec.enforceFrom), e.g. to ask what fails after Friday' };
 
 export const LINT_OPTIONS: OptionSpec[] = [
   { name: 'inventory', type: 'string', multiple: true, help: 'also check classes and zones against this cluster inventory' },
@@ -40,13 +47,34 @@ export const AUDIT_OPTIONS: OptionSpec[] = [
   { name: 'namespace', short: 'n', type: 'string', help: 'only this namespace (cluster-scoped objects left out)' },
   { name: 'output', short: 'o', type: 'string', default: 'text', help: 'text, json or yaml (a v1 List of PolicyReport and ClusterPolicyReport objects)' },
   { name: 'report-api', type: 'string', default: REPORT_API_VERSION, help: `the report API of -o json/yaml: ${Object.keys(REPORT_APIS).join(' or ')} (Report, ClusterReport)` },
+  NOW_OPTION,
 ];
 
-/** The objects to audit, from a live cluster or from files; a string is the input problem (exit 2). */
-async function auditedObjects(values: ParsedOptions): Promise<JsonObject[] | string> {
+export const DIFF_OPTIONS: OptionSpec[] = [
+  { name: 'policies', type: 'string', env: 'POLICIES_DIR', default: BUNDLED_POLICIES_DIR, help: 'the proposed policy folder' },
+  { name: 'base', type: 'string', help: 'the current policy folder' },
+  { name: 'base-ref', type: 'string', help: 'or: the current policies are the --policies folder at this git revision (git show REF:path)' },
+  { name: 'kubeconfig', type: 'string', help: 'judge the objects of the live cluster this kubeconfig reaches (read-only)' },
+  { name: 'inventory', type: 'string', multiple: true, help: 'or: YAML files or folders of the objects and the cluster they live in' },
+  { name: 'namespace', short: 'n', type: 'string', help: 'only this namespace' },
+  { name: 'output', short: 'o', type: 'string', default: 'text', help: 'text, json or markdown (a pull-request comment, under 60,000 characters)' },
+  NOW_OPTION,
+];
+
+/** --now as a clock; undefined: the real one. */
+export function clockOf(values: ParsedOptions): (() => number) | undefined {
+  const text = stringOption(values, 'now');
+  if (text === undefined) return undefined;
+  const instant = Date.parse(text);
+  if (Number.isNaN(instant)) throw new UsageError(`--now ${text} is not an RFC 3339 instant`);
+  return () => instant;
+}
+
+/** The objects to judge, from a live cluster or from files; a string is the input problem (exit 2). */
+async function auditedObjects(values: ParsedOptions, command: string): Promise<JsonObject[] | string> {
   const paths = listOption(values, 'inventory');
   const kubeconfig = stringOption(values, 'kubeconfig');
-  if ((paths.length === 0) === (kubeconfig === undefined)) throw new UsageError('audit needs one of --kubeconfig FILE or --inventory FILE_OR_DIR');
+  if ((paths.length === 0) === (kubeconfig === undefined)) throw new UsageError(`${command} needs one of --kubeconfig FILE or --inventory FILE_OR_DIR`);
   if (kubeconfig !== undefined) {
     // Loaded only here: the client library is the CLI's heaviest import and no other command needs it.
     const [{ loadKubeConfig }, { listCluster }] = await Promise.all([import('../lookup/kube-api.js'), import('../lookup/cluster-cache.js')]);
@@ -65,13 +93,13 @@ export async function auditCommand(values: ParsedOptions): Promise<CommandOutput
   const output = stringOption(values, 'output') ?? 'text';
   if (!['text', 'json', 'yaml'].includes(output)) throw new UsageError(`-o must be text, json or yaml, not ${output}`);
   const { policies } = await loadPolicyDir(stringOption(values, 'policies') ?? BUNDLED_POLICIES_DIR);
-  const objects = await auditedObjects(values);
+  const objects = await auditedObjects(values, 'audit');
   if (typeof objects === 'string') return { code: 2, stdout: '', stderr: objects };
   const state = new ClusterState();
   addToState(state, objects);
   const auditor = new Auditor();
   for (const object of objects) auditor.upsert(object);
-  auditor.run(new Engine(policies, state));
+  auditor.run(new Engine(policies, state, clockOf(values)));
   const api = stringOption(values, 'report-api') ?? REPORT_API_VERSION;
   if (!isReportApi(api)) throw new UsageError(`--report-api must be ${Object.keys(REPORT_APIS).join(' or ')}, not ${api}`);
   const reports = auditor.reports(stringOption(values, 'namespace')).map((report) => inReportApi(report, api));
@@ -79,6 +107,51 @@ export async function auditCommand(values: ParsedOptions): Promise<CommandOutput
   const list = { apiVersion: 'v1', kind: 'List', items: reports };
   const stdout = output === 'json' ? JSON.stringify(list, null, 2) : output === 'yaml' ? stringify(list).trimEnd() : formatReportsText(reports);
   return { code: failed ? 1 : 0, stdout, stderr: '' };
+}
+
+/**
+ * The --policies folder as it is at a git revision, written to a temporary folder: `git ls-tree` lists its files at
+ * REF, `git show REF:path` reads each. A string is the problem (exit 2).
+ */
+async function policiesAtRevision(dir: string, ref: string): Promise<string> {
+  const git = (...args: string[]): { ok: boolean; out: string } => {
+    const result = spawnSync('git', ['-C', dir, ...args], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+    return { ok: result.status === 0, out: result.status === 0 ? result.stdout : result.stderr || String(result.error ?? '') };
+  };
+  const prefix = git('rev-parse', '--show-prefix');
+  if (!prefix.ok) throw new UsageError(`--base-ref needs --policies inside a git checkout: ${prefix.out.trim()}`);
+  const listed = git('ls-tree', '--name-only', ref, '--', '.');
+  if (!listed.ok) throw new UsageError(`--base-ref ${ref}: ${listed.out.trim()}`);
+  const folder = await mkdtemp(join(tmpdir(), 'storage-policy-base-'));
+  for (const name of listed.out.split('\n').filter((file) => /\.ya?ml$/.test(file))) {
+    const shown = git('show', `${ref}:${prefix.out.trim()}${name}`);
+    if (!shown.ok) throw new UsageError(`--base-ref ${ref}: ${shown.out.trim()}`);
+    await writeFile(join(folder, name), shown.out);
+  }
+  return folder;
+}
+
+/** What a policy change does to existing objects and new ones: exit 0 when nothing newly fails, 1 when something does, 2 on bad input. */
+export async function diffCommand(values: ParsedOptions): Promise<CommandOutput> {
+  const output = stringOption(values, 'output') ?? 'text';
+  if (!['text', 'json', 'markdown'].includes(output)) throw new UsageError(`-o must be text, json or markdown, not ${output}`);
+  const proposedDir = stringOption(values, 'policies') ?? BUNDLED_POLICIES_DIR;
+  const [baseDir, baseRef] = [stringOption(values, 'base'), stringOption(values, 'base-ref')];
+  if ((baseDir === undefined) === (baseRef === undefined)) throw new UsageError('diff needs one of --base DIR or --base-ref GIT_REF');
+  const currentDir = baseDir ?? (await policiesAtRevision(proposedDir, baseRef ?? 'HEAD'));
+  try {
+    const [current, proposed] = await Promise.all([loadPolicyDir(currentDir), loadPolicyDir(proposedDir)]);
+    const objects = await auditedObjects(values, 'diff');
+    if (typeof objects === 'string') return { code: 2, stdout: '', stderr: objects };
+    const state = new ClusterState();
+    addToState(state, objects);
+    const clock = clockOf(values);
+    const diff = diffPolicySets(new Engine(current.policies, state, clock), new Engine(proposed.policies, state, clock), objects, stringOption(values, 'namespace'));
+    const stdout = output === 'json' ? JSON.stringify(diff, null, 2) : output === 'markdown' ? formatDiffMarkdown(diff) : formatDiffText(diff);
+    return { code: diff.counts.newlyFailing > 0 ? 1 : 0, stdout, stderr: '' };
+  } finally {
+    if (baseRef !== undefined) await rm(currentDir, { recursive: true, force: true });
+  }
 }
 
 export interface CommandOutput {

@@ -5,7 +5,7 @@ import { formatProblem } from '../io/yaml.js';
 import { addToState, loadInventory } from '../lookup/inventory.js';
 import { ClusterState } from '../lookup/cluster-state.js';
 import { BUNDLED_POLICIES_DIR, loadPolicyDir, PolicyLoadError } from '../policy/load.js';
-import { auditCommand, AUDIT_OPTIONS, explainCommand, EXPLAIN_OPTIONS, lintCommand, LINT_OPTIONS, testCommand, type CommandOutput } from './authoring.js';
+import { auditCommand, AUDIT_OPTIONS, clockOf, diffCommand, DIFF_OPTIONS, explainCommand, EXPLAIN_OPTIONS, lintCommand, LINT_OPTIONS, testCommand, type CommandOutput } from './authoring.js';
 import { formatReviewText, reviewManifests } from './review.js';
 import { listOption, optionHelp, parseOptions, stringOption, UsageError, type OptionSpec } from './options.js';
 import { serve, SERVE_OPTIONS } from './serve.js';
@@ -16,6 +16,7 @@ const EXIT_DENIED = 1;
 const EXIT_USAGE = 2;
 
 const REVIEW_OPTIONS: OptionSpec[] = [
+  { name: 'now', type: 'string', help: 'judge as at this RFC 3339 instant (dated enforcement: spec.enforceFrom)' },
   { name: 'filename', short: 'f', type: 'string', multiple: true, help: 'manifest file or folder (repeatable; folders are read recursively)' },
   { name: 'policies', type: 'string', env: 'POLICIES_DIR', default: BUNDLED_POLICIES_DIR, help: 'folder of policy files' },
   { name: 'inventory', type: 'string', multiple: true, help: 'YAML of StorageClasses, Namespaces and PVCs standing in for the cluster' },
@@ -34,6 +35,8 @@ Usage:
   storage-policy test [PATH]              run the policy test suites (*.test.yaml) under PATH (default: the bundled policies); exit 1 on a failure
   storage-policy explain -n NS [options]  which policies govern a namespace (or --kind StorageClass), why, and what they do
   storage-policy audit (--kubeconfig FILE | --inventory PATH) [options]  what existing objects violate, as PolicyReports; exit 1 when something fails
+  storage-policy diff --policies NEW (--base OLD | --base-ref REF) (--kubeconfig FILE | --inventory PATH) [options]
+                                          what a policy change newly fails and passes, and changes for new objects; exit 1 when something newly fails
   storage-policy certs --out DIR [options] make a CA and serving certificate, and the webhook configurations with caBundle
 
 Exit codes: 0 allowed, valid or passed; 1 denied, invalid policies or failed tests; 2 usage or input errors.
@@ -52,6 +55,9 @@ ${optionHelp(EXPLAIN_OPTIONS)}
 
 audit options:
 ${optionHelp(AUDIT_OPTIONS)}
+
+diff options:
+${optionHelp(DIFF_OPTIONS)}
 
 certs options:
 ${optionHelp(CERTS_OPTIONS)}
@@ -81,7 +87,7 @@ async function review(argv: string[]): Promise<number> {
     state,
     manifests.filter((manifest) => manifest.object['kind'] !== 'PersistentVolumeClaim').map((manifest) => manifest.object),
   );
-  const results = reviewManifests(new Engine(policies, state), manifests, stringOption(values, 'namespace') ?? 'default');
+  const results = reviewManifests(new Engine(policies, state, clockOf(values)), manifests, stringOption(values, 'namespace') ?? 'default');
   if (output === 'json') process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
   else if (output === 'yaml') process.stdout.write(stringify(results));
   else process.stdout.write(`${formatReviewText(results, true, (value) => stringify(value))}\n`);
@@ -123,6 +129,10 @@ async function main(argv: string[]): Promise<number> {
     case 'audit': {
       const { values } = parseOptions([...AUDIT_OPTIONS, HELP_OPTION], rest, process.env);
       return values['help'] ? print({ code: EXIT_OK, stdout: USAGE, stderr: '' }) : print(await auditCommand(values));
+    }
+    case 'diff': {
+      const { values } = parseOptions([...DIFF_OPTIONS, HELP_OPTION], rest, process.env);
+      return values['help'] ? print({ code: EXIT_OK, stdout: USAGE, stderr: '' }) : print(await diffCommand(values));
     }
     case 'certs': {
       const { values } = parseOptions([...CERTS_OPTIONS, HELP_OPTION], rest, process.env);

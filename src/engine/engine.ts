@@ -69,6 +69,12 @@ function resolveAction(finding: Finding): Action {
   return finding.severity === 'advice' ? 'warn' : finding.policy.action;
 }
 
+/** The instant a policy's denials start (spec.enforceFrom), when it is still ahead of `now`. */
+function enforcedLater(policy: Policy, now: number): string | undefined {
+  if (policy.enforceFrom === undefined) return undefined;
+  return Date.parse(policy.enforceFrom) > now ? policy.enforceFrom : undefined;
+}
+
 /**
  * The class a claim provisions from. With no class written, the one it will get when created: the
  * API server's DefaultStorageClass plugin runs before any webhook and sets the cluster default; only
@@ -144,6 +150,8 @@ export class Engine {
   constructor(
     readonly policies: readonly Policy[],
     readonly lookup: ClusterLookup,
+    /** The clock dated enforcement reads (spec.enforceFrom); the CLI's --now sets it. */
+    private readonly now: () => number = Date.now,
   ) {
     this.index = new PolicyIndex(policies);
   }
@@ -245,13 +253,13 @@ export class Engine {
     if (policies.length === 0 && matchFindings.length === 0) return [];
     const settings = this.settingsFor(policies);
     const raw = [...matchFindings, ...this.findings(input, input.object, policies, settings)];
-    if (raw.length > 0 && createdFromExistingTemplate(input, this.lookup)) return resolveFindings(raw, () => true);
+    if (raw.length > 0 && createdFromExistingTemplate(input, this.lookup)) return resolveFindings(raw, () => true, this.now());
     // oldObject is judged only when there is something to ratchet.
     const before =
       input.operation === 'UPDATE' && input.oldObject && raw.length > 0
         ? new Set(this.findings({ ...input, object: input.oldObject }, input.oldObject, policies, settings).map(findingKey))
         : new Set<string>();
-    return resolveFindings(raw, (finding) => before.has(findingKey(finding)));
+    return resolveFindings(raw, (finding) => before.has(findingKey(finding)), this.now());
   }
 
   /**
@@ -264,7 +272,7 @@ export class Engine {
     if (policies.length === 0 && matchFindings.length === 0) return [];
     const existing = { ...input, operation: 'UPDATE' as const, oldObject: input.object };
     const raw = [...matchFindings, ...this.findings(existing, input.object, policies, this.settingsFor(policies))];
-    return resolveFindings(raw, () => false).map((finding) => ({ ...finding, preexisting: true }));
+    return resolveFindings(raw, () => false, this.now()).map((finding) => ({ ...finding, preexisting: true }));
   }
 
   /** IOPS and throughput the object's claims provision in all (a template's claim once per replica), from the classes they resolve to. */
@@ -308,8 +316,11 @@ function mergeUnchecked(raw: Finding[]): Finding[] {
   return findings;
 }
 
-/** Drops repeats (one message per rule and path) and gives each finding its action; a preexisting deny is a warn. */
-function resolveFindings(raw: Finding[], preexisting: (finding: Finding) => boolean): ResolvedFinding[] {
+/**
+ * Drops repeats (one message per rule and path) and gives each finding its action: a preexisting deny is a warn, and
+ * so is a deny of a policy whose enforceFrom is still ahead of `now` (the message says from when it denies).
+ */
+function resolveFindings(raw: Finding[], preexisting: (finding: Finding) => boolean, now: number): ResolvedFinding[] {
   const seen = new Set<string>();
   const findings: ResolvedFinding[] = [];
   for (const finding of mergeUnchecked(raw)) {
@@ -318,7 +329,10 @@ function resolveFindings(raw: Finding[], preexisting: (finding: Finding) => bool
     seen.add(dedupe);
     const before = preexisting(finding);
     const action = resolveAction(finding);
-    findings.push({ ...finding, action: before && action === 'deny' ? 'warn' : action, preexisting: before });
+    const later = action === 'deny' && !before ? enforcedLater(finding.policy, now) : undefined;
+    // Said first, so the date survives the 120-character cut of a kubectl warning.
+    if (later) findings.push({ ...finding, message: `enforced from ${later}: ${finding.message}`, action: 'warn', preexisting: false });
+    else findings.push({ ...finding, action: before && action === 'deny' ? 'warn' : action, preexisting: before });
   }
   return findings;
 }

@@ -123,6 +123,7 @@ function semanticProblems(policy: Policy, source: YamlDocument): SourceProblem[]
       if (a !== undefined && b !== undefined && a > b) at(['spec', 'providerLimits', 'ebs', type, low], `${a} is larger than ${high} ${b}`);
     }
   }
+  if (policy.enforceFrom !== undefined && Number.isNaN(Date.parse(policy.enforceFrom))) at(['spec', 'enforceFrom'], `${policy.enforceFrom} is not a date and time`);
   // A class the policy writes (a default, the fallback) that the policy itself forbids: the webhook would deny its own patch.
   const classes = policy.storageClasses;
   const forbiddenBySelf = (name: string): string | undefined => {

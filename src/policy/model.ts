@@ -98,6 +98,8 @@ export interface Policy {
   priority: number;
   action: Action;
   lookupFailure: LookupFailureMode;
+  /** RFC 3339: before this instant the policy's deny findings are warnings (dated enforcement). */
+  enforceFrom?: string;
   match: PolicyMatch;
   rules: Partial<Record<RuleId, Action>>;
   storageClasses?: {

@@ -31,6 +31,7 @@ export class AuditLoop {
   private readonly auditor = new Auditor();
   private timer: NodeJS.Timeout | undefined;
   private periodic: NodeJS.Timeout | undefined;
+  private enforced: NodeJS.Timeout | undefined;
   private lastRunMs = 0;
   private zones = '';
   private running = false;
@@ -51,16 +52,38 @@ export class AuditLoop {
     this.state.onSwap(() => {
       this.auditor.invalidateAll();
       this.schedule();
+      this.auditWhenEnforced();
     });
     this.periodic = setInterval(() => {
       this.auditor.invalidateAll();
       this.schedule();
     }, this.options.intervalMs).unref();
+    this.auditWhenEnforced();
     this.options.reports?.elector.onLeadership((leader) => this.leadershipChanged(leader));
     this.options.reports?.elector.start();
   }
 
+  /**
+   * A policy's enforceFrom turns its warnings into denials at that instant: the reports follow then, not at the next
+   * hourly run (setTimeout holds at most about 24.8 days; a later instant is caught by the runs in between).
+   */
+  private auditWhenEnforced(): void {
+    clearTimeout(this.enforced);
+    const now = Date.now();
+    const next = Math.min(...(this.state.policySet?.policies ?? []).map((policy) => Date.parse(policy.enforceFrom ?? '')).filter((instant) => instant > now));
+    if (!Number.isFinite(next) || next - now > 2 ** 31 - 1) return;
+    this.enforced = setTimeout(
+      () => {
+        this.auditor.invalidateAll();
+        this.schedule();
+        this.auditWhenEnforced();
+      },
+      next - now + 1,
+    ).unref();
+  }
+
   async stop(): Promise<void> {
+    clearTimeout(this.enforced);
     clearTimeout(this.timer);
     clearInterval(this.periodic);
     await this.options.reports?.writer.stop();

@@ -48,37 +48,29 @@ describe('Helm chart (deploy/chart)', { timeout: 35 * 60 * 1000 }, () => {
     for (const [key, object] of base) assert.deepEqual(rendered.get(key), object, key);
   });
 
-  it('policyReports.enabled renders what deploy/components/policy-reports (or, with api openreports.io/v1alpha1, components/openreports) adds to the base', async () => {
+  it('policyReports.enabled (either report API) and ciReader.enabled render what deploy/components/policy-reports, openreports and ci-reader add to the base', async () => {
     const helm = LocalCluster.buildHelm();
     const [newest] = await LocalCluster.versions();
     const { bin } = LocalCluster.build(newest ?? '');
     // kustomize refuses an overlay inside its base, so this one lives in a temporary folder.
     const overlay = await mkdtemp(join(tmpdir(), 'policy-reports-overlay-'));
     try {
-      for (const [component, api, crd] of [
-        ['policy-reports', 'wgpolicyk8s.io/v1alpha2', 'policyreports.wgpolicyk8s.io'],
-        ['openreports', 'openreports.io/v1alpha1', 'reports.openreports.io'],
+      for (const [component, set, expected] of [
+        ['policy-reports', 'policyReports.enabled=true', 'CustomResourceDefinition/policyreports.wgpolicyk8s.io'],
+        ['openreports', 'policyReports.api=openreports.io/v1alpha1', 'CustomResourceDefinition/reports.openreports.io'],
+        ['ci-reader', 'ciReader.enabled=true', 'ServiceAccount/storage-policy-webhook-ci'],
       ] as const) {
         await writeFile(
           join(overlay, 'kustomization.yaml'),
           `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [${relative(overlay, join(ROOT, 'deploy'))}]\ncomponents: [${relative(overlay, join(ROOT, `deploy/components/${component}`))}]\n`,
         );
         const base = normalized(run(join(bin, 'kubectl'), ['kustomize', overlay]));
-        const chart = [
-          'template',
-          'storage-policy-webhook',
-          join(ROOT, 'deploy/chart'),
-          '--namespace',
-          'storage-policy-webhook',
-          '--set',
-          'createNamespace=true',
-          '--set',
-          'policyReports.enabled=true',
-        ];
-        const rendered = normalized(run(helm, [...chart, '--set', `policyReports.api=${api}`]));
+        const chart = ['template', 'storage-policy-webhook', join(ROOT, 'deploy/chart'), '--namespace', 'storage-policy-webhook', '--set', 'createNamespace=true'];
+        const extra = component === 'ci-reader' ? [] : ['--set', 'policyReports.enabled=true'];
+        const rendered = normalized(run(helm, [...chart, ...extra, '--set', set]));
         assert.deepEqual([...rendered.keys()].sort(), [...base.keys()].sort(), component);
         for (const [key, object] of base) assert.deepEqual(rendered.get(key), object, `${component}: ${key}`);
-        assert.ok(rendered.has(`CustomResourceDefinition/${crd}`), crd);
+        assert.ok(rendered.has(expected), expected);
       }
       const withoutCrds = normalized(run(helm, ['template', 'x', join(ROOT, 'deploy/chart'), '--set', 'policyReports.enabled=true', '--set', 'policyReports.installCRDs=false']));
       assert.ok(!withoutCrds.has('CustomResourceDefinition/policyreports.wgpolicyk8s.io') && withoutCrds.has('ClusterRole/storage-policy-webhook-reports'));

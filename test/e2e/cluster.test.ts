@@ -507,6 +507,77 @@ for (const version of await LocalCluster.versions()) {
       }
     });
 
+    it('storage-policy diff against the live cluster: a narrower allow list names the claims that start failing (exit 1), an exclusion the ones that pass again (exit 0), the base read from git', async () => {
+      for (const namespace of ['diff-a', 'diff-b', 'diff-c']) assert.equal(cluster.kubectl('create', 'namespace', namespace).status, 0);
+      for (const [namespace, name, spec] of [
+        ['diff-a', 'app', 'storageClassName: gp3\naccessModes: [ReadWriteOnce]\nresources: {requests: {storage: 10Gi}}'],
+        ['diff-a', 'db', 'storageClassName: io2-high-iops\naccessModes: [ReadWriteOnce]\nresources: {requests: {storage: 10Gi}}'],
+        ['diff-b', 'db', 'storageClassName: io2-high-iops\naccessModes: [ReadWriteOnce]\nresources: {requests: {storage: 10Gi}}'],
+        ['diff-c', 'files', 'storageClassName: efs\naccessModes: [ReadWriteMany]\nresources: {requests: {storage: 5Gi}}'],
+      ]) {
+        applyOk(claim(name ?? '', namespace ?? '', spec ?? ''));
+      }
+      const repo = join(cluster.dir, 'policy-repo');
+      await mkdir(join(repo, 'policies'), { recursive: true });
+      const policyFile = (allowed: string, extra = '') => `apiVersion: storage-policy-webhook.io/v1alpha1
+kind: StoragePolicy
+metadata: {name: teams}
+spec:
+  match: {kinds: [PersistentVolumeClaim], namespaces: ["diff-*"]${extra}}
+  storageClasses: {allowed: [${allowed}]}
+`;
+      const git = (...args: string[]) => spawnSync('git', ['-C', repo, '-c', 'user.email=ci@example.com', '-c', 'user.name=ci', ...args], { encoding: 'utf8' });
+      assert.equal(git('init', '-q').status, 0);
+      await writeFile(join(repo, 'policies', 'teams.yaml'), policyFile('gp3, io2-high-iops, efs'));
+      assert.equal(git('add', '.').status, 0);
+      assert.equal(git('commit', '-q', '-m', 'teams').status, 0);
+      const diff = (...args: string[]) =>
+        spawnSync(process.execPath, [join(ROOT, 'dist/src/cli/main.js'), 'diff', '--policies', join(repo, 'policies'), '--kubeconfig', cluster.kubeconfig, ...args], {
+          encoding: 'utf8',
+          timeout: 60_000,
+        });
+      await writeFile(join(repo, 'policies', 'teams.yaml'), policyFile('gp3, efs'));
+      const narrowed = diff('--base-ref', 'HEAD');
+      assert.equal(narrowed.status, 1, explain(narrowed));
+      const failing = [...narrowed.stdout.matchAll(/^FAILS +PersistentVolumeClaim (\S+)/gm)].map((match) => match[1]);
+      assert.deepEqual(failing, ['diff-a/db', 'diff-b/db'], narrowed.stdout);
+      assert.equal(git('commit', '-q', '-am', 'narrow').status, 0);
+      await writeFile(join(repo, 'policies', 'teams.yaml'), policyFile('gp3, efs', ', excludeNamespaces: [diff-b]'));
+      const excluded = diff('--base-ref', 'HEAD', '-o', 'json');
+      assert.equal(excluded.status, 0, explain(excluded));
+      const passing = (JSON.parse(excluded.stdout) as { objects: Array<{ namespace: string; name: string; newlyPassing: unknown[] }> }).objects.filter((change) => change.newlyPassing.length > 0);
+      assert.deepEqual(
+        passing.map((change) => `${change.namespace}/${change.name}`),
+        ['diff-b/db'],
+      );
+    });
+
+    it('dated enforcement: a policy with enforceFrom a few seconds ahead warns, then denies the same create, with no reload', async () => {
+      assert.equal(cluster.kubectl('create', 'namespace', 'dated').status, 0);
+      const policies = join(cluster.dir, 'dated-policies');
+      await cp(join(ROOT, 'policies'), policies, { recursive: true });
+      const instant = new Date(Date.now() + 8_000).toISOString().replace(/\.\d+Z$/, 'Z');
+      await writeFile(
+        join(policies, 'dated.yaml'),
+        `apiVersion: storage-policy-webhook.io/v1alpha1\nkind: StoragePolicy\nmetadata: {name: dated}\nspec:\n  enforceFrom: "${instant}"\n  match: {kinds: [PersistentVolumeClaim], namespaces: [dated]}\n  storageClasses: {allowed: [gp3]}\n`,
+      );
+      await cluster.stopProcess('webhook');
+      await cluster.startWebhookProcess('webhook', cluster.webhookPort, 5, { policies });
+      try {
+        const io2 = claim('dated-db', 'dated', 'storageClassName: io2-high-iops\naccessModes: [ReadWriteOnce]\nresources: {requests: {storage: 10Gi}}');
+        const early = dryRun(io2);
+        assert.equal(early.status, 0, explain(early));
+        assert.match(early.stderr, new RegExp(`Warning: storage-class/allowed: spec\\.storageClassName: enforced from ${instant}`), explain(early));
+        await new Promise((resolve) => setTimeout(resolve, Math.max(0, Date.parse(instant) - Date.now() + 500)));
+        const late = dryRun(io2);
+        assert.notEqual(late.status, 0, explain(late));
+        assert.match(late.stderr, /class io2-high-iops is not allowed here; use one of gp3 \[policy dated, rule storage-class\/allowed\]/, explain(late));
+      } finally {
+        await cluster.stopProcess('webhook');
+        await cluster.restartWebhook();
+      }
+    });
+
     it('openreports.io/v1alpha1: the audit as Report and ClusterReport objects, accepted by the API server with the CRDs of deploy/components/openreports', () => {
       for (const crd of ['reports', 'clusterreports']) {
         const installed = cluster.kubectl('apply', '-f', join(ROOT, `deploy/components/openreports/openreports.io_${crd}.yaml`));
