@@ -16,7 +16,7 @@ export const REPORT_SOURCE = 'storage-policy-webhook';
 /** The label that marks the reports this webhook owns, so a writer finds and prunes only its own. */
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 
-type Result = 'pass' | 'fail' | 'warn';
+type Result = 'pass' | 'fail' | 'warn' | 'skip';
 
 interface ReportResult {
   source: string;
@@ -70,6 +70,8 @@ interface AuditedObject {
 }
 
 function resultOf(finding: ResolvedFinding): { result: Result; severity: 'high' | 'medium' | 'low' } {
+  // Exempted: reported, not failed (Kyverno's PolicyException does the same, as skip).
+  if (finding.exemption) return { result: 'skip', severity: 'low' };
   if (finding.action === 'deny') return { result: 'fail', severity: 'high' };
   return { result: 'warn', severity: finding.action === 'warn' ? 'medium' : 'low' };
 }
@@ -99,9 +101,9 @@ export function auditObject(engine: Engine, object: JsonObject, seconds: number)
     policy: finding.policy.name,
     rule: finding.rule,
     ...resultOf(finding),
-    message: `${finding.path}: ${finding.message}`,
+    message: `${finding.path}: ${finding.exemption ? `${finding.exemption.note}: ` : ''}${finding.message}`,
     resources: [resource],
-    properties: { path: finding.path, ...provisioned },
+    properties: { path: finding.path, ...(finding.exemption ? { exception: finding.exemption.exception } : {}), ...provisioned },
     timestamp,
   }));
   const judged = new Set(findings.map((finding) => finding.policy.name));

@@ -1,7 +1,9 @@
 import { matchByName, matchBySelector } from '../engine/matching.js';
 import { isClusterScoped, type GovernedKind } from '../core/storage.js';
 import type { ClusterLookup } from '../lookup/lookup.js';
-import { byPrecedence, type Policy } from '../policy/model.js';
+import { globMatches } from '../core/selectors.js';
+import { exemptionNote, isActive } from '../engine/exceptions.js';
+import { byPrecedence, type Policy, type PolicyException } from '../policy/model.js';
 
 interface Explanation {
   policy: Policy;
@@ -92,7 +94,19 @@ export function explain(policies: readonly Policy[], namespace: string, kind: Go
   return matched.map((entry) => ({ ...entry, effects: entry.governs ? effectsOf(entry.policy, kind, governing) : [] }));
 }
 
-export function formatExplanation(explanations: Explanation[], namespace: string, kind: GovernedKind): string {
+/** The active exceptions that may cover objects of a kind in a namespace (by kind and namespace; names and labels decide per object). */
+export function exceptionsFor(exceptions: readonly PolicyException[], namespace: string, kind: GovernedKind, now: number): string[] {
+  return exceptions
+    .filter((exception) => isActive(exception, now) && (!exception.match.kinds || exception.match.kinds.includes(kind)))
+    .filter((exception) => (isClusterScoped(kind) ? !exception.match.namespaces : !exception.match.namespaces || exception.match.namespaces.some((pattern) => globMatches(pattern, namespace))))
+    .map((exception) => {
+      const what = exception.policies.map((entry) => `${entry.name}${entry.rules ? ` (${entry.rules.join(', ')})` : ' (every rule)'}`).join('; ');
+      const which = [exception.match.names ? `names ${exception.match.names.join(', ')}` : '', exception.match.labelSelector ? 'a label selector' : ''].filter(Boolean).join(' and ');
+      return `${exemptionNote(exception, now)}: ${what}${which ? `, for ${which}` : ''}`;
+    });
+}
+
+export function formatExplanation(explanations: Explanation[], namespace: string, kind: GovernedKind, exceptions: string[] = []): string {
   const lines = [
     `${kind} in ${kind === 'StorageClass' ? 'the cluster' : `namespace ${namespace}`}: ${explanations.filter((entry) => entry.governs).length} of ${explanations.length} policies govern (highest precedence first)`,
   ];
@@ -104,5 +118,6 @@ export function formatExplanation(explanations: Explanation[], namespace: string
     entry.reasons.forEach((reason) => lines.push(`  - ${reason}`));
     entry.effects.forEach((effect) => lines.push(`  * ${effect}`));
   }
+  if (exceptions.length > 0) lines.push('', `${exceptions.length} exception(s) may apply here:`, ...exceptions.map((exception) => `  ! ${exception}`));
   return lines.join('\n');
 }

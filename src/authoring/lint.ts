@@ -3,7 +3,7 @@ import { globMatches } from '../core/selectors.js';
 import type { SourceProblem } from '../io/yaml.js';
 import type { ClusterLookup } from '../lookup/lookup.js';
 import { isClusterScoped, pickClusterDefault } from '../core/storage.js';
-import type { Policy, RuleId } from '../policy/model.js';
+import type { Policy, PolicyException, RuleId } from '../policy/model.js';
 import { familyOfRule } from '../rules/registry.js';
 
 interface LintProblem extends SourceProblem {
@@ -53,7 +53,7 @@ function claimsMayOverlap(a: Policy, b: Policy): boolean {
  * Checks across a policy set that the schema cannot make: defaults that conflict or would be denied,
  * classes the cluster does not have, settings that can never apply, and warn/audit rules nobody owns.
  */
-export function lintPolicies(policies: readonly Policy[], options: { locate?: Locate; inventory?: ClusterLookup; now?: number } = {}): LintProblem[] {
+export function lintPolicies(policies: readonly Policy[], options: { locate?: Locate; inventory?: ClusterLookup; now?: number; exceptions?: readonly PolicyException[] } = {}): LintProblem[] {
   const problems: LintProblem[] = [];
   const report: Report = (severity, check, policy, path, message) => {
     problems.push({ severity, check, file: policy.file, ...options.locate?.(policy, path), field: path.join('.').replace(/\.(\d+)/g, '[$1]'), message: `${message} [policy ${policy.name}]` });
@@ -138,6 +138,7 @@ export function lintPolicies(policies: readonly Policy[], options: { locate?: Lo
     }
     if (options.inventory) lintAgainstInventory(policy, options.inventory, report);
   }
+  problems.push(...lintExceptions(policies, options.exceptions ?? [], options.now ?? Date.now()));
   return problems;
 }
 
@@ -238,4 +239,48 @@ function lintAgainstInventory(policy: Policy, inventory: ClusterLookup, report: 
       }
     }
   });
+}
+
+/** Does some name match both lists of names or globs (absent: any)? */
+function listsMayOverlap(a: readonly string[] | undefined, b: readonly string[] | undefined): boolean {
+  if (!a || !b) return true;
+  return a.some((pa) => b.some((pb) => patternsMayOverlap(pa, pb)));
+}
+
+/** Exceptions that name what does not exist, have run out, or cover what another already covers. */
+function lintExceptions(policies: readonly Policy[], exceptions: readonly PolicyException[], now: number): LintProblem[] {
+  const problems: LintProblem[] = [];
+  const report = (severity: LintProblem['severity'], check: string, exception: PolicyException, field: string, message: string): void => {
+    problems.push({ severity, check, file: exception.file, field, message: `${message} [exception ${exception.name}]` });
+  };
+  exceptions.forEach((exception, index) => {
+    if (exception.expiresAt !== undefined && Date.parse(exception.expiresAt) <= now)
+      report('warning', 'exception-expired', exception, 'spec.expiresAt', `expired ${exception.expiresAt}: it exempts nothing; remove it`);
+    exception.policies.forEach((entry, entryIndex) => {
+      const policy = policies.find((candidate) => candidate.name === entry.name);
+      if (!policy) return report('error', 'exception-unknown-policy', exception, `spec.policies[${entryIndex}].name`, `no policy ${entry.name} in the set`);
+      for (const rule of entry.rules ?? []) {
+        const sections = familyOfRule(rule)?.factRules?.includes(rule) ? undefined : familyOfRule(rule)?.sections;
+        if (sections && !sections.some((section) => policy[section] !== undefined)) {
+          report('warning', 'exception-never-applies', exception, `spec.policies[${entryIndex}].rules`, `policy ${entry.name} has no ${sections.join(' or ')} section, so it never reports ${rule}`);
+        }
+      }
+    });
+    for (const other of exceptions.slice(index + 1)) {
+      const shared = exception.policies.filter((entry) =>
+        other.policies.some((theirs) => theirs.name === entry.name && (!entry.rules || !theirs.rules || entry.rules.some((rule) => theirs.rules?.includes(rule)))),
+      );
+      const kinds = !exception.match.kinds || !other.match.kinds || exception.match.kinds.some((kind) => other.match.kinds?.includes(kind));
+      if (shared.length > 0 && kinds && listsMayOverlap(exception.match.namespaces, other.match.namespaces) && listsMayOverlap(exception.match.names, other.match.names)) {
+        report(
+          'warning',
+          'exception-overlap',
+          exception,
+          'spec.match',
+          `may cover the same objects and rules of ${shared.map((entry) => entry.name).join(', ')} as exception ${other.name}: one owner per exemption`,
+        );
+      }
+    }
+  });
+  return problems;
 }

@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { positionOf } from '../io/yaml.js';
 import { loadPolicyDir, parsePolicyText } from '../policy/load.js';
-import type { Policy } from '../policy/model.js';
+import type { Policy, PolicyException } from '../policy/model.js';
 
 const SUITE_KIND = 'StoragePolicyTest';
 const SUITE_SCHEMA_PATH = fileURLToPath(new URL('../../../schema/storage-policy-test.schema.json', import.meta.url));
@@ -98,6 +98,7 @@ interface Suite {
   file: string;
   name: string;
   policies: Policy[];
+  exceptions: PolicyException[];
   inventory: ClusterState;
   cases: SuiteCase[];
 }
@@ -115,17 +116,23 @@ async function suiteFiles(path: string): Promise<string[]> {
   return files;
 }
 
-async function loadPolicies(paths: string[]): Promise<Policy[]> {
+/** The policies and exceptions of the suite's files and folders. */
+async function loadPolicies(paths: string[]): Promise<{ policies: Policy[]; exceptions: PolicyException[] }> {
   const policies: Policy[] = [];
+  const exceptions: PolicyException[] = [];
   for (const path of paths) {
-    if ((await stat(path)).isDirectory()) policies.push(...(await loadPolicyDir(path)).policies);
-    else {
-      const { policies: parsed, problems } = parsePolicyText(await readFile(path, 'utf8'), path);
-      if (problems.length > 0) throw new Error(problems.map(formatProblem).join('\n'));
-      policies.push(...parsed);
+    if ((await stat(path)).isDirectory()) {
+      const set = await loadPolicyDir(path);
+      policies.push(...set.policies);
+      exceptions.push(...set.exceptions);
+    } else {
+      const parsed = parsePolicyText(await readFile(path, 'utf8'), path);
+      if (parsed.problems.length > 0) throw new Error(parsed.problems.map(formatProblem).join('\n'));
+      policies.push(...parsed.policies);
+      exceptions.push(...parsed.exceptions);
     }
   }
-  return policies;
+  return { policies, exceptions };
 }
 
 /**
@@ -152,7 +159,7 @@ export async function loadSuites(path: string): Promise<Suite[]> {
       }
       const here = dirname(file);
       const policyPaths = value.spec.policies ?? [];
-      const policies = await loadPolicies((policyPaths.length > 0 ? policyPaths : ['..']).map((entry) => resolve(here, entry)));
+      const { policies, exceptions } = await loadPolicies((policyPaths.length > 0 ? policyPaths : ['..']).map((entry) => resolve(here, entry)));
       const inventory = new ClusterState();
       const inventoryPaths = (value.spec.inventory ?? []).map((entry) => resolve(here, entry));
       if (inventoryPaths.length > 0) {
@@ -163,13 +170,14 @@ export async function loadSuites(path: string): Promise<Suite[]> {
           manifests.map((manifest) => manifest.object),
         );
       }
-      suites.push({ file, name: value.metadata.name, policies, inventory, cases: value.spec.cases });
+      suites.push({ file, name: value.metadata.name, policies, exceptions, inventory, cases: value.spec.cases });
     }
   }
   return suites;
 }
 
-export function runSuite(suite: Suite): CaseResult[] {
-  const engine = new Engine(suite.policies, suite.inventory);
+/** Runs a suite's cases; `now` (the CLI's --now) is the instant exceptions and enforceFrom are judged at. */
+export function runSuite(suite: Suite, now?: () => number): CaseResult[] {
+  const engine = new Engine(suite.policies, suite.inventory, now, suite.exceptions);
   return suite.cases.map((testCase) => runCase(engine, suite.name, testCase));
 }

@@ -14,14 +14,14 @@ import { addToState } from '../lookup/inventory.js';
 import { formatProblem } from '../io/yaml.js';
 import { loadInventory } from '../lookup/inventory.js';
 import { NO_CLUSTER } from '../lookup/lookup.js';
-import { explain, formatExplanation } from '../authoring/explain.js';
+import { exceptionsFor, explain, formatExplanation } from '../authoring/explain.js';
 import { diffPolicySets, formatDiffMarkdown, formatDiffText } from '../authoring/diff.js';
 import { lintPolicies } from '../authoring/lint.js';
 import { BUNDLED_POLICIES_DIR, loadPolicyDir, PolicyLoadError } from '../policy/load.js';
 import { loadSuites, runSuite } from '../authoring/suite.js';
 import { listOption, stringOption, UsageError, type OptionSpec, type ParsedOptions } from './options.js';
 
-const NOW_OPTION: OptionSpec = { name: 'now', type: 'string', help: 'judge as at this RFC 3339 instant (dated enforcement: spec.enforceFrom), e.g. to ask what fails after Friday' };
+const NOW_OPTION: OptionSpec = { name: 'now', type: 'string', help: "judge as at this RFC 3339 instant (a policy's enforceFrom, an exception's expiresAt), e.g. to ask what fails after Friday" };
 
 export const LINT_OPTIONS: OptionSpec[] = [
   { name: 'inventory', type: 'string', multiple: true, help: 'also check classes and zones against this cluster inventory' },
@@ -33,6 +33,7 @@ export const EXPLAIN_OPTIONS: OptionSpec[] = [
   { name: 'kind', type: 'string', default: 'PersistentVolumeClaim', help: 'PersistentVolumeClaim, StatefulSet or StorageClass' },
   { name: 'policies', type: 'string', env: 'POLICIES_DIR', default: BUNDLED_POLICIES_DIR, help: 'folder of policy files' },
   { name: 'inventory', type: 'string', multiple: true, help: 'namespace labels come from this inventory' },
+  NOW_OPTION,
 ];
 
 export const AUDIT_OPTIONS: OptionSpec[] = [
@@ -92,14 +93,14 @@ async function auditedObjects(values: ParsedOptions, command: string): Promise<J
 export async function auditCommand(values: ParsedOptions): Promise<CommandOutput> {
   const output = stringOption(values, 'output') ?? 'text';
   if (!['text', 'json', 'yaml'].includes(output)) throw new UsageError(`-o must be text, json or yaml, not ${output}`);
-  const { policies } = await loadPolicyDir(stringOption(values, 'policies') ?? BUNDLED_POLICIES_DIR);
+  const { policies, exceptions } = await loadPolicyDir(stringOption(values, 'policies') ?? BUNDLED_POLICIES_DIR);
   const objects = await auditedObjects(values, 'audit');
   if (typeof objects === 'string') return { code: 2, stdout: '', stderr: objects };
   const state = new ClusterState();
   addToState(state, objects);
   const auditor = new Auditor();
   for (const object of objects) auditor.upsert(object);
-  auditor.run(new Engine(policies, state, clockOf(values)));
+  auditor.run(new Engine(policies, state, clockOf(values), exceptions));
   const api = stringOption(values, 'report-api') ?? REPORT_API_VERSION;
   if (!isReportApi(api)) throw new UsageError(`--report-api must be ${Object.keys(REPORT_APIS).join(' or ')}, not ${api}`);
   const reports = auditor.reports(stringOption(values, 'namespace')).map((report) => inReportApi(report, api));
@@ -146,7 +147,12 @@ export async function diffCommand(values: ParsedOptions): Promise<CommandOutput>
     const state = new ClusterState();
     addToState(state, objects);
     const clock = clockOf(values);
-    const diff = diffPolicySets(new Engine(current.policies, state, clock), new Engine(proposed.policies, state, clock), objects, stringOption(values, 'namespace'));
+    const diff = diffPolicySets(
+      new Engine(current.policies, state, clock, current.exceptions),
+      new Engine(proposed.policies, state, clock, proposed.exceptions),
+      objects,
+      stringOption(values, 'namespace'),
+    );
     const stdout = output === 'json' ? JSON.stringify(diff, null, 2) : output === 'markdown' ? formatDiffMarkdown(diff) : formatDiffText(diff);
     return { code: diff.counts.newlyFailing > 0 ? 1 : 0, stdout, stderr: '' };
   } finally {
@@ -170,23 +176,25 @@ export async function lintCommand(values: ParsedOptions, dir: string): Promise<C
   }
   const inventoryPaths = listOption(values, 'inventory');
   const inventory = inventoryPaths.length > 0 ? await loadInventory(inventoryPaths) : undefined;
-  const problems = lintPolicies(set.policies, { locate: (policy, path) => set.locate(policy, path), inventory });
+  const problems = lintPolicies(set.policies, { locate: (policy, path) => set.locate(policy, path), inventory, exceptions: set.exceptions });
   const errors = problems.filter((problem) => problem.severity === 'error').length;
   const warnings = problems.length - errors;
   const failed = errors > 0 || (values['strict'] === true && warnings > 0);
   const listing = problems.map((problem) => `${problem.severity}: ${formatProblem(problem)} (${problem.check})`).join('\n');
-  const summary = `${set.policies.length} policies in ${set.files.length} files: ${errors} error(s), ${warnings} warning(s)`;
+  const summary = `${set.policies.length} policies${set.exceptions.length > 0 ? ` and ${set.exceptions.length} exceptions` : ''} in ${set.files.length} files: ${errors} error(s), ${warnings} warning(s)`;
   return { code: failed ? 1 : 0, stdout: failed ? '' : summary, stderr: failed ? `${listing}\n${summary}` : listing };
 }
 
-export async function testCommand(path: string): Promise<CommandOutput> {
+export const TEST_OPTIONS: OptionSpec[] = [NOW_OPTION];
+
+export async function testCommand(path: string, values: ParsedOptions): Promise<CommandOutput> {
   const suites = await loadSuites(path);
   if (suites.length === 0) throw new UsageError(`no test suites (*.test.yaml) under ${path}`);
   const lines: string[] = [];
   let passed = 0;
   let failed = 0;
   for (const suite of suites) {
-    for (const result of runSuite(suite)) {
+    for (const result of runSuite(suite, clockOf(values))) {
       if (result.passed) passed += 1;
       else failed += 1;
       lines.push(`${result.passed ? 'PASS' : 'FAIL'} ${suite.name} / ${result.name}`);
@@ -202,8 +210,10 @@ export async function explainCommand(values: ParsedOptions): Promise<CommandOutp
   if (!(GOVERNED_KINDS as readonly string[]).includes(kind)) throw new UsageError(`--kind must be one of ${GOVERNED_KINDS.join(', ')}`);
   const namespace = stringOption(values, 'namespace') ?? '';
   if (!namespace && kind !== 'StorageClass') throw new UsageError('explain needs --namespace NS');
-  const { policies } = await loadPolicyDir(stringOption(values, 'policies') ?? BUNDLED_POLICIES_DIR);
+  const { policies, exceptions } = await loadPolicyDir(stringOption(values, 'policies') ?? BUNDLED_POLICIES_DIR);
   const inventoryPaths = listOption(values, 'inventory');
   const lookup = inventoryPaths.length > 0 ? await loadInventory(inventoryPaths) : NO_CLUSTER;
-  return { code: 0, stdout: formatExplanation(explain(policies, namespace, kind as GovernedKind, lookup), namespace, kind as GovernedKind), stderr: '' };
+  const now = (clockOf(values) ?? Date.now)();
+  const governed = kind as GovernedKind;
+  return { code: 0, stdout: formatExplanation(explain(policies, namespace, governed, lookup), namespace, governed, exceptionsFor(exceptions, namespace, governed, now)), stderr: '' };
 }

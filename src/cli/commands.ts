@@ -5,7 +5,20 @@ import { formatProblem } from '../io/yaml.js';
 import { addToState, loadInventory } from '../lookup/inventory.js';
 import { ClusterState } from '../lookup/cluster-state.js';
 import { BUNDLED_POLICIES_DIR, loadPolicyDir, PolicyLoadError } from '../policy/load.js';
-import { auditCommand, AUDIT_OPTIONS, clockOf, diffCommand, DIFF_OPTIONS, explainCommand, EXPLAIN_OPTIONS, lintCommand, LINT_OPTIONS, testCommand, type CommandOutput } from './authoring.js';
+import {
+  auditCommand,
+  AUDIT_OPTIONS,
+  clockOf,
+  diffCommand,
+  DIFF_OPTIONS,
+  explainCommand,
+  EXPLAIN_OPTIONS,
+  lintCommand,
+  LINT_OPTIONS,
+  testCommand,
+  TEST_OPTIONS,
+  type CommandOutput,
+} from './authoring.js';
 import { formatReviewText, reviewManifests } from './review.js';
 import { listOption, optionHelp, parseOptions, stringOption, UsageError, type OptionSpec } from './options.js';
 import { serve, SERVE_OPTIONS } from './serve.js';
@@ -32,7 +45,7 @@ Usage:
   storage-policy serve [options]          run the TLS admission webhook (POST /mutate, /validate; probes and /metrics on the ops port)
   storage-policy review -f PATH [options]  review manifests offline with the same engine; exit 1 when any object is denied
   storage-policy lint [DIR] [options]     validate a policy folder (default: the bundled policies) and check it as a set; exit 1 on errors
-  storage-policy test [PATH]              run the policy test suites (*.test.yaml) under PATH (default: the bundled policies); exit 1 on a failure
+  storage-policy test [PATH] [--now T]    run the policy test suites (*.test.yaml) under PATH (default: the bundled policies); exit 1 on a failure
   storage-policy explain -n NS [options]  which policies govern a namespace (or --kind StorageClass), why, and what they do
   storage-policy audit (--kubeconfig FILE | --inventory PATH) [options]  what existing objects violate, as PolicyReports; exit 1 when something fails
   storage-policy diff --policies NEW (--base OLD | --base-ref REF) (--kubeconfig FILE | --inventory PATH) [options]
@@ -75,7 +88,7 @@ async function review(argv: string[]): Promise<number> {
   if (paths.length === 0) throw new UsageError('review needs -f FILE or -f FOLDER');
   const output = stringOption(values, 'output') ?? 'text';
   if (!['text', 'json', 'yaml'].includes(output)) throw new UsageError(`-o must be text, json or yaml, not ${output}`);
-  const { policies } = await loadPolicyDir(stringOption(values, 'policies') ?? BUNDLED_POLICIES_DIR);
+  const { policies, exceptions } = await loadPolicyDir(stringOption(values, 'policies') ?? BUNDLED_POLICIES_DIR);
   const inventoryPaths = listOption(values, 'inventory');
   const state = inventoryPaths.length > 0 ? await loadInventory(inventoryPaths) : new ClusterState();
   const { manifests, problems } = await readManifests(paths);
@@ -87,7 +100,7 @@ async function review(argv: string[]): Promise<number> {
     state,
     manifests.filter((manifest) => manifest.object['kind'] !== 'PersistentVolumeClaim').map((manifest) => manifest.object),
   );
-  const results = reviewManifests(new Engine(policies, state, clockOf(values)), manifests, stringOption(values, 'namespace') ?? 'default');
+  const results = reviewManifests(new Engine(policies, state, clockOf(values), exceptions), manifests, stringOption(values, 'namespace') ?? 'default');
   if (output === 'json') process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
   else if (output === 'yaml') process.stdout.write(stringify(results));
   else process.stdout.write(`${formatReviewText(results, true, (value) => stringify(value))}\n`);
@@ -119,8 +132,8 @@ async function main(argv: string[]): Promise<number> {
       return values['help'] ? print({ code: EXIT_OK, stdout: USAGE, stderr: '' }) : print(await lintCommand(values, positionals[0] ?? BUNDLED_POLICIES_DIR));
     }
     case 'test': {
-      const { values, positionals } = parseOptions([HELP_OPTION], rest, process.env);
-      return values['help'] ? print({ code: EXIT_OK, stdout: USAGE, stderr: '' }) : print(await testCommand(positionals[0] ?? BUNDLED_POLICIES_DIR));
+      const { values, positionals } = parseOptions([...TEST_OPTIONS, HELP_OPTION], rest, process.env);
+      return values['help'] ? print({ code: EXIT_OK, stdout: USAGE, stderr: '' }) : print(await testCommand(positionals[0] ?? BUNDLED_POLICIES_DIR, values));
     }
     case 'explain': {
       const { values } = parseOptions([...EXPLAIN_OPTIONS, HELP_OPTION], rest, process.env);

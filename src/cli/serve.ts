@@ -9,6 +9,7 @@ import { BUNDLED_POLICIES_DIR } from '../policy/load.js';
 import { readFile } from 'node:fs/promises';
 import type { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import { isReportApi, REPORT_API_VERSION, REPORT_APIS } from '../audit/reports.js';
+import { isActive } from '../engine/exceptions.js';
 import { AuditLoop } from '../server/audit-loop.js';
 import { CertificateAuthority, DEFAULT_ROTATION, SelfManagedCertificates } from '../server/certificate-authority.js';
 import { LeaseElector } from '../server/leader.js';
@@ -303,6 +304,13 @@ export async function serve(values: ParsedOptions): Promise<void> {
 
   const beforeScrape = (): void => {
     metrics.certificateExpiry.set((notAfter().getTime() - Date.now()) / 1000);
+    // Exceptions end with time, not with a reload: recounted at each scrape.
+    metrics.exceptions.reset();
+    metrics.exceptionExpiry.reset();
+    for (const exception of (state.policySet?.exceptions ?? []).filter((candidate) => isActive(candidate, Date.now()))) {
+      for (const { name } of exception.policies) metrics.exceptions.set({ policy: name, exception: exception.name }, 1);
+      if (exception.expiresAt !== undefined) metrics.exceptionExpiry.set({ exception: exception.name }, Date.parse(exception.expiresAt) / 1000);
+    }
     if (cache) for (const [kind, status] of Object.entries(cache.status())) metrics.cacheSynced.set({ kind }, status === 'synced' ? 1 : 0);
   };
   const overload = {

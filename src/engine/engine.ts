@@ -5,11 +5,12 @@ import { applyOperations, type PatchOperation } from '../core/patch.js';
 import { claimMatchesTemplate, claimTemplateShape, STATEFULSET_CONTROLLER_USERS, templateCandidates } from '../core/statefulset-claims.js';
 import { claimsOf, pickClusterDefault, type Claim, type GovernedKind } from '../core/storage.js';
 import type { ClusterLookup } from '../lookup/lookup.js';
-import type { Action, Policy } from '../policy/model.js';
+import type { Action, Policy, PolicyException } from '../policy/model.js';
 import type { ComposedSettings, Finding, Mutation, Operation, ResolvedAttributesClass, ResolvedClass, ReviewInput, ReviewedClaim, RuleContext, RuleFamily } from '../rules/contract.js';
 import { uncheckedMessage } from '../rules/common.js';
 import { RULE_FAMILIES } from '../rules/registry.js';
 import { composeSettings } from './compose.js';
+import { exemptionFor, exemptionNote, mutationExempted } from './exceptions.js';
 import { PolicyIndex } from './policy-index.js';
 
 const MUTATING_FAMILIES = RULE_FAMILIES.filter((family) => family.mutates);
@@ -38,6 +39,8 @@ export interface ResolvedFinding extends Finding {
   action: Action;
   /** Already present in oldObject: never denied on UPDATE, only warned. */
   preexisting: boolean;
+  /** A StoragePolicyException exempts the object from this rule: reported (warned), never enforced. */
+  exemption?: { exception: string; note: string };
 }
 
 interface MutationOutcome {
@@ -150,10 +153,17 @@ export class Engine {
   constructor(
     readonly policies: readonly Policy[],
     readonly lookup: ClusterLookup,
-    /** The clock dated enforcement reads (spec.enforceFrom); the CLI's --now sets it. */
+    /** The clock dated enforcement and exceptions read (enforceFrom, expiresAt); the CLI's --now sets it. */
     private readonly now: () => number = Date.now,
+    readonly exceptions: readonly PolicyException[] = [],
   ) {
     this.index = new PolicyIndex(policies);
+  }
+
+  /** Which exception, if any, exempts a finding of this object at `now`. */
+  private exemptionOf(input: ReviewInput, now: number): (finding: Finding) => PolicyException | undefined {
+    if (this.exceptions.length === 0) return () => undefined;
+    return (finding) => exemptionFor(this.exceptions, input, finding.policy.name, finding.rule, now);
   }
 
   private capabilitiesFor = (policy: Policy): CapabilityTable => {
@@ -223,6 +233,7 @@ export class Engine {
       const { mutations } = runFamily(family, context);
       for (const mutation of mutations) {
         if (mutation.onlyIfAdmitted && !substitutions) continue;
+        if (this.exceptions.length > 0 && mutationExempted(this.exceptions, input, mutation.policy.name, mutation.rule, this.now())) continue;
         const operations = mutation.patch.filter((operation) => patchAllowed(input.kind, input.operation, operation));
         if (operations.length === 0) continue;
         try {
@@ -253,13 +264,15 @@ export class Engine {
     if (policies.length === 0 && matchFindings.length === 0) return [];
     const settings = this.settingsFor(policies);
     const raw = [...matchFindings, ...this.findings(input, input.object, policies, settings)];
-    if (raw.length > 0 && createdFromExistingTemplate(input, this.lookup)) return resolveFindings(raw, () => true, this.now());
+    const now = this.now();
+    const exemption = this.exemptionOf(input, now);
+    if (raw.length > 0 && createdFromExistingTemplate(input, this.lookup)) return resolveFindings(raw, () => true, now, exemption);
     // oldObject is judged only when there is something to ratchet.
     const before =
       input.operation === 'UPDATE' && input.oldObject && raw.length > 0
         ? new Set(this.findings({ ...input, object: input.oldObject }, input.oldObject, policies, settings).map(findingKey))
         : new Set<string>();
-    return resolveFindings(raw, (finding) => before.has(findingKey(finding)), this.now());
+    return resolveFindings(raw, (finding) => before.has(findingKey(finding)), now, exemption);
   }
 
   /**
@@ -272,7 +285,8 @@ export class Engine {
     if (policies.length === 0 && matchFindings.length === 0) return [];
     const existing = { ...input, operation: 'UPDATE' as const, oldObject: input.object };
     const raw = [...matchFindings, ...this.findings(existing, input.object, policies, this.settingsFor(policies))];
-    return resolveFindings(raw, () => false, this.now()).map((finding) => ({ ...finding, preexisting: true }));
+    const now = this.now();
+    return resolveFindings(raw, () => false, now, this.exemptionOf(input, now)).map((finding) => ({ ...finding, preexisting: true }));
   }
 
   /** IOPS and throughput the object's claims provision in all (a template's claim once per replica), from the classes they resolve to. */
@@ -320,13 +334,18 @@ function mergeUnchecked(raw: Finding[]): Finding[] {
  * Drops repeats (one message per rule and path) and gives each finding its action: a preexisting deny is a warn, and
  * so is a deny of a policy whose enforceFrom is still ahead of `now` (the message says from when it denies).
  */
-function resolveFindings(raw: Finding[], preexisting: (finding: Finding) => boolean, now: number): ResolvedFinding[] {
+function resolveFindings(raw: Finding[], preexisting: (finding: Finding) => boolean, now: number, exemption: (finding: Finding) => PolicyException | undefined): ResolvedFinding[] {
   const seen = new Set<string>();
   const findings: ResolvedFinding[] = [];
   for (const finding of mergeUnchecked(raw)) {
     const dedupe = `${finding.rule}\u0000${finding.path}\u0000${finding.message}`;
     if (seen.has(dedupe)) continue;
     seen.add(dedupe);
+    const exempted = exemption(finding);
+    if (exempted) {
+      findings.push({ ...finding, action: 'warn', preexisting: preexisting(finding), exemption: { exception: exempted.name, note: exemptionNote(exempted, now) } });
+      continue;
+    }
     const before = preexisting(finding);
     const action = resolveAction(finding);
     const later = action === 'deny' && !before ? enforcedLater(finding.policy, now) : undefined;

@@ -43,7 +43,7 @@ export function reviewInputOf(request: ReviewRequest): ReviewInput | undefined {
 export interface Fired {
   policy: string;
   rule: string;
-  action: 'deny' | 'warn' | 'audit' | 'mutate';
+  action: 'deny' | 'warn' | 'audit' | 'mutate' | 'exempted';
 }
 
 /**
@@ -114,7 +114,7 @@ export function review(engine: Engine, input: ReviewInput, stage: ReviewStage): 
     findings,
     fired: [
       ...mutation.notes.map((note): Fired => ({ policy: note.policy.name, rule: note.rule, action: 'mutate' })),
-      ...findings.map((finding): Fired => ({ policy: finding.policy.name, rule: finding.rule, action: finding.action })),
+      ...findings.map((finding): Fired => ({ policy: finding.policy.name, rule: finding.rule, action: finding.exemption ? 'exempted' : finding.action })),
     ],
   };
 }

@@ -44,7 +44,9 @@ function truncate(text: string, limit: number): string {
 export function warningsFor(findings: ResolvedFinding[], notes: Mutation[] = []): string[] {
   const lines = [
     ...notes.map((note) => `mutated: ${note.note}`),
-    ...findings.filter((finding) => finding.action === 'warn').map((finding) => `${finding.rule}: ${finding.path}: ${finding.preexisting ? '(existing) ' : ''}${finding.message}`),
+    ...findings
+      .filter((finding) => finding.action === 'warn')
+      .map((finding) => (finding.exemption ? `${finding.rule}: ${finding.exemption.note}` : `${finding.rule}: ${finding.path}: ${finding.preexisting ? '(existing) ' : ''}${finding.message}`)),
   ];
   const result: string[] = [];
   const seen = new Set<string>();

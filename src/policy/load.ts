@@ -6,15 +6,17 @@ import { Ajv, type ErrorObject } from 'ajv';
 import { formatProblem, parseYamlStream, positionOf, type SourceProblem, type YamlDocument } from '../io/yaml.js';
 import { parseQuantity } from '../core/quantity.js';
 import type { GovernedKind } from '../core/storage.js';
-import { byPrecedence, OWNER_ANNOTATION, type Policy } from './model.js';
+import { byPrecedence, OWNER_ANNOTATION, type Policy, type PolicyException } from './model.js';
 
 export { formatProblem, type SourceProblem };
 
 const SCHEMA_PATH = fileURLToPath(new URL('../../../schema/storage-policy.schema.json', import.meta.url));
+const EXCEPTION_SCHEMA_PATH = fileURLToPath(new URL('../../../schema/storage-policy-exception.schema.json', import.meta.url));
 export const BUNDLED_POLICIES_DIR = fileURLToPath(new URL('../../../policies', import.meta.url));
 
 export interface PolicySet {
   policies: Policy[];
+  exceptions: PolicyException[];
   files: string[];
   /** Where each policy's fields are, by policy name, for messages about a whole set (lint). */
   locate(policy: Policy, path: Array<string | number>): { line: number; column: number } | undefined;
@@ -29,6 +31,7 @@ export class PolicyLoadError extends Error {
 
 const ajv = new Ajv({ allErrors: true, strict: true, useDefaults: false });
 const validatePolicyDocument = ajv.compile(JSON.parse(readFileSync(SCHEMA_PATH, 'utf8')) as object);
+const validateExceptionDocument = ajv.compile(JSON.parse(readFileSync(EXCEPTION_SCHEMA_PATH, 'utf8')) as object);
 
 function pathOfAjvError(error: ErrorObject): Array<string | number> {
   const tokens = error.instancePath
@@ -145,19 +148,55 @@ function semanticProblems(policy: Policy, source: YamlDocument): SourceProblem[]
   return problems;
 }
 
-export function parsePolicyText(text: string, file: string): { policies: Policy[]; problems: SourceProblem[]; sources: Map<Policy, YamlDocument> } {
+function toException(value: unknown, file: string): PolicyException {
+  const document = value as { metadata: { name: string }; spec: Omit<PolicyException, 'name' | 'file' | 'expiresAt' | 'permanent'> & { expiresAt?: string; permanent?: boolean } };
+  const { spec } = document;
+  return { ...spec, name: document.metadata.name, file, expiresAt: spec.expiresAt, permanent: spec.permanent === true };
+}
+
+/** What the exception schema cannot say: an expiry or permanent, and a date that parses. */
+function exceptionProblems(exception: PolicyException, source: YamlDocument): SourceProblem[] {
+  const problems: SourceProblem[] = [];
+  const at = (path: Array<string | number>, message: string): void => {
+    problems.push({ file: exception.file, ...positionOf(source, path), field: displayPath(path), message });
+  };
+  if (exception.expiresAt === undefined && !exception.permanent) at(['spec'], 'an exception needs expiresAt (RFC 3339), or permanent: true');
+  if (exception.expiresAt !== undefined && exception.permanent) at(['spec', 'permanent'], 'expiresAt and permanent: true contradict each other; keep one');
+  if (exception.expiresAt !== undefined && Number.isNaN(Date.parse(exception.expiresAt))) at(['spec', 'expiresAt'], `${exception.expiresAt} is not a date and time`);
+  return problems;
+}
+
+function schemaProblems(validate: typeof validatePolicyDocument, source: YamlDocument, file: string): SourceProblem[] {
+  const problems: SourceProblem[] = [];
+  for (const error of validate.errors ?? []) {
+    // Ajv reports a bad property name twice: the inner enum error carries propertyName.
+    if (error.propertyName !== undefined) continue;
+    const path = pathOfAjvError(error);
+    const atKey = error.keyword === 'additionalProperties' || error.keyword === 'propertyNames';
+    problems.push({ file, ...positionOf(source, path, atKey), field: displayPath(path) || '(document)', message: describeAjvError(error) });
+  }
+  return problems;
+}
+
+export function parsePolicyText(text: string, file: string): { policies: Policy[]; exceptions: PolicyException[]; problems: SourceProblem[]; sources: Map<Policy | PolicyException, YamlDocument> } {
   const { documents, problems } = parseYamlStream(text, file);
   const policies: Policy[] = [];
-  const sources = new Map<Policy, YamlDocument>();
+  const exceptions: PolicyException[] = [];
+  const sources = new Map<Policy | PolicyException, YamlDocument>();
   for (const source of documents) {
-    if (!validatePolicyDocument(source.value)) {
-      for (const error of validatePolicyDocument.errors ?? []) {
-        // Ajv reports a bad property name twice: the inner enum error carries propertyName.
-        if (error.propertyName !== undefined) continue;
-        const path = pathOfAjvError(error);
-        const atKey = error.keyword === 'additionalProperties' || error.keyword === 'propertyNames';
-        problems.push({ file, ...positionOf(source, path, atKey), field: displayPath(path) || '(document)', message: describeAjvError(error) });
+    if (typeof source.value === 'object' && source.value !== null && (source.value as { kind?: unknown }).kind === 'StoragePolicyException') {
+      if (!validateExceptionDocument(source.value)) {
+        problems.push(...schemaProblems(validateExceptionDocument, source, file));
+        continue;
       }
+      const exception = toException(source.value, file);
+      problems.push(...exceptionProblems(exception, source));
+      exceptions.push(exception);
+      sources.set(exception, source);
+      continue;
+    }
+    if (!validatePolicyDocument(source.value)) {
+      problems.push(...schemaProblems(validatePolicyDocument, source, file));
       continue;
     }
     const policy = toPolicy(source.value, file);
@@ -165,7 +204,39 @@ export function parsePolicyText(text: string, file: string): { policies: Policy[
     policies.push(policy);
     sources.set(policy, source);
   }
-  return { policies, problems, sources };
+  return { policies, exceptions, problems, sources };
+}
+
+const DAY_MS = 86_400_000;
+
+/** Exceptions against the policies they name: refused where a policy allows none, or caps their length (from `now`). */
+function exceptionCapProblems(policies: readonly Policy[], exceptions: readonly PolicyException[], now: number): SourceProblem[] {
+  const problems: SourceProblem[] = [];
+  const seen = new Map<string, string>();
+  for (const exception of exceptions) {
+    const first = seen.get(exception.name);
+    if (first !== undefined) problems.push({ file: exception.file, field: 'metadata.name', message: `exception "${exception.name}" is already defined in ${first}` });
+    else seen.set(exception.name, exception.file);
+    for (const named of exception.policies) {
+      const settings = policies.find((policy) => policy.name === named.name)?.exceptions;
+      if (!settings) continue;
+      const field = 'spec.policies';
+      if (settings.allowed === false)
+        problems.push({ file: exception.file, field, message: `policy ${named.name} allows no exceptions (spec.exceptions.allowed: false) [exception ${exception.name}]` });
+      const maxDays = settings.maxDays;
+      if (maxDays === undefined || settings.allowed === false) continue;
+      if (exception.permanent)
+        problems.push({ file: exception.file, field, message: `policy ${named.name} caps exceptions at ${maxDays} days; a permanent one is refused [exception ${exception.name}]` });
+      else if (exception.expiresAt !== undefined && Date.parse(exception.expiresAt) - now > maxDays * DAY_MS) {
+        problems.push({
+          file: exception.file,
+          field: 'spec.expiresAt',
+          message: `${exception.expiresAt} is more than the ${maxDays} days policy ${named.name} allows an exception [exception ${exception.name}]`,
+        });
+      }
+    }
+  }
+  return problems;
 }
 
 async function policyFiles(dir: string): Promise<string[]> {
@@ -192,15 +263,18 @@ export async function loadPolicyDir(dir: string): Promise<PolicySet> {
   if (files.length === 0) throw new PolicyLoadError([{ file: dir, message: 'no policy files (*.yaml, *.yml) in the folder' }]);
   const problems: SourceProblem[] = [];
   const policies: Policy[] = [];
-  const sources = new Map<Policy, YamlDocument>();
+  const exceptions: PolicyException[] = [];
+  const sources = new Map<Policy | PolicyException, YamlDocument>();
   for (const path of files) {
     const fromCwd = relative(process.cwd(), path);
     const display = fromCwd && !fromCwd.startsWith('..') ? fromCwd : path;
-    const { policies: filePolicies, problems: fileProblems, sources: fileSources } = parsePolicyText(await readFile(path, 'utf8'), display);
-    fileSources.forEach((source, policy) => sources.set(policy, source));
-    policies.push(...filePolicies);
-    problems.push(...fileProblems);
+    const parsed = parsePolicyText(await readFile(path, 'utf8'), display);
+    parsed.sources.forEach((source, policy) => sources.set(policy, source));
+    policies.push(...parsed.policies);
+    exceptions.push(...parsed.exceptions);
+    problems.push(...parsed.problems);
   }
+  problems.push(...exceptionCapProblems(policies, exceptions, Date.now()));
   const seen = new Map<string, string>();
   for (const policy of policies) {
     const first = seen.get(policy.name);
@@ -210,6 +284,7 @@ export async function loadPolicyDir(dir: string): Promise<PolicySet> {
   if (problems.length > 0) throw new PolicyLoadError(problems);
   return {
     policies: policies.sort(byPrecedence),
+    exceptions,
     files,
     locate: (policy, path) => {
       const source = sources.get(policy);

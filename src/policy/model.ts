@@ -100,6 +100,8 @@ export interface Policy {
   lookupFailure: LookupFailureMode;
   /** RFC 3339: before this instant the policy's deny findings are warnings (dated enforcement). */
   enforceFrom?: string;
+  /** What StoragePolicyExceptions may do with this policy. */
+  exceptions?: { allowed?: boolean; maxDays?: number };
   match: PolicyMatch;
   rules: Partial<Record<RuleId, Action>>;
   storageClasses?: {
@@ -165,4 +167,20 @@ export interface Policy {
 /** Policies in precedence order: higher priority first, then name ascending. */
 export function byPrecedence(a: Policy, b: Policy): number {
   return b.priority - a.priority || a.name.localeCompare(b.name);
+}
+
+/**
+ * A StoragePolicyException: named objects exempted from named rules of named policies, with an owner, a reason and an
+ * expiry (or permanent). Its findings are reported, never enforced.
+ */
+export interface PolicyException {
+  name: string;
+  file: string;
+  owner: string;
+  reason: string;
+  /** RFC 3339; undefined only when permanent. */
+  expiresAt: string | undefined;
+  permanent: boolean;
+  policies: Array<{ name: string; rules?: RuleId[] }>;
+  match: { kinds?: GovernedKind[]; namespaces?: string[]; names?: string[]; labelSelector?: LabelSelector };
 }

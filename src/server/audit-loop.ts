@@ -64,13 +64,16 @@ export class AuditLoop {
   }
 
   /**
-   * A policy's enforceFrom turns its warnings into denials at that instant: the reports follow then, not at the next
-   * hourly run (setTimeout holds at most about 24.8 days; a later instant is caught by the runs in between).
+   * A policy's enforceFrom turns its warnings into denials at that instant, and an exception's expiresAt its skips into
+   * failures: the reports follow then, not at the next hourly run (setTimeout holds at most about 24.8 days; a later
+   * instant is caught by the runs in between).
    */
   private auditWhenEnforced(): void {
     clearTimeout(this.enforced);
     const now = Date.now();
-    const next = Math.min(...(this.state.policySet?.policies ?? []).map((policy) => Date.parse(policy.enforceFrom ?? '')).filter((instant) => instant > now));
+    const set = this.state.policySet;
+    const instants = [...(set?.policies ?? []).map((policy) => policy.enforceFrom), ...(set?.exceptions ?? []).map((exception) => exception.expiresAt)];
+    const next = Math.min(...instants.map((instant) => Date.parse(instant ?? '')).filter((instant) => instant > now));
     if (!Number.isFinite(next) || next - now > 2 ** 31 - 1) return;
     this.enforced = setTimeout(
       () => {

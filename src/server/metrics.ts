@@ -79,6 +79,20 @@ export class WebhookMetrics {
     registers: [this.registry],
   });
 
+  readonly exceptions = new Gauge({
+    name: 'storage_policy_exceptions',
+    help: 'Active StoragePolicyExceptions (1 each), by the policy they exempt from and their name.',
+    labelNames: ['policy', 'exception'] as const,
+    registers: [this.registry],
+  });
+
+  readonly exceptionExpiry = new Gauge({
+    name: 'storage_policy_exception_expiry_timestamp_seconds',
+    help: 'When each active StoragePolicyException expires (Unix seconds); permanent ones are left out.',
+    labelNames: ['exception'] as const,
+    registers: [this.registry],
+  });
+
   readonly auditViolations = new Gauge({
     name: 'storage_policy_audit_violations',
     help: 'Existing objects failing or warned by a rule (fail and warn results of the last audit), by policy, rule and namespace.',

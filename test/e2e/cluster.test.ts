@@ -507,6 +507,59 @@ for (const version of await LocalCluster.versions()) {
       }
     });
 
+    it('a StoragePolicyException in the policy folder: exempted until a few seconds ahead (warning, report skip), then, with no reload, denied and reported fail', async () => {
+      for (const crd of ['policyreports', 'clusterpolicyreports']) assert.equal(cluster.kubectl('apply', '-f', join(ROOT, `deploy/components/policy-reports/wgpolicyk8s.io_${crd}.yaml`)).status, 0);
+      assert.equal(cluster.kubectl('wait', '--for=condition=established', '--timeout=60s', 'crd/policyreports.wgpolicyk8s.io').status, 0);
+      if (cluster.kubectl('get', 'namespace', 'storage-policy-webhook').status !== 0) assert.equal(cluster.kubectl('create', 'namespace', 'storage-policy-webhook').status, 0);
+      const policies = join(cluster.dir, 'exception-policies');
+      await cp(join(ROOT, 'policies'), policies, { recursive: true });
+      const expiresAt = new Date(Date.now() + 15_000).toISOString().replace(/\.\d+Z$/, 'Z');
+      await writeFile(
+        join(policies, 'exceptions.yaml'),
+        `apiVersion: storage-policy-webhook.io/v1alpha1
+kind: StoragePolicyException
+metadata: {name: legacy-io1}
+spec:
+  owner: payments-dba@example.com
+  reason: "DBA-1234: io1 until the migration"
+  expiresAt: "${expiresAt}"
+  policies: [{name: platform-storage, rules: [storage-class/allowed]}]
+  match: {kinds: [StatefulSet], namespaces: [payments], names: [legacy-db, exempt-ledger]}
+`,
+      );
+      type Report = { results: Array<{ result: string; rule: string; resources: Array<{ name: string }>; properties?: Record<string, string> }> };
+      const legacyResult = (): string | undefined => {
+        const fetched = cluster.kubectl('get', 'policyreports.wgpolicyk8s.io', 'storage-policy-webhook', '-n', 'payments', '-o', 'json');
+        if (fetched.status !== 0) return undefined;
+        const entry = (JSON.parse(fetched.stdout) as Report).results.find((result) => result.resources[0]?.name === 'legacy-db' && result.rule === 'storage-class/allowed');
+        return entry ? `${entry.result}${entry.properties?.['exception'] ? ` ${entry.properties['exception']}` : ''}` : undefined;
+      };
+      const ledger = statefulSet(
+        'exempt-ledger',
+        'payments',
+        1,
+        'registry.example.com/postgres:16',
+        '    - metadata: {name: data}\n      spec: {storageClassName: io1-slow, accessModes: [ReadWriteOnce], resources: {requests: {storage: 100Gi}}}\n',
+      );
+      await cluster.stopProcess('webhook');
+      await cluster.startWebhookProcess('webhook', cluster.webhookPort, 5, { policies, args: ['--policy-reports=true', '--lease-namespace=storage-policy-webhook'] });
+      try {
+        const exempted = apply(ledger);
+        assert.equal(exempted.status, 0, explain(exempted));
+        assert.match(exempted.stderr, new RegExp(`Warning: storage-class/allowed: exempted by legacy-io1 until ${expiresAt}`), explain(exempted));
+        await eventually('the report to say skip, naming the exception', () => legacyResult() === 'skip legacy-io1', 30_000, 250);
+        assert.equal(cluster.kubectl('delete', 'statefulset', 'exempt-ledger', '-n', 'payments').status, 0);
+        await new Promise((resolve) => setTimeout(resolve, Math.max(0, Date.parse(expiresAt) - Date.now() + 500)));
+        const denied = apply(ledger);
+        assert.notEqual(denied.status, 0, explain(denied));
+        assert.match(denied.stderr, /class io1-slow is not allowed here.*rule storage-class\/allowed/, explain(denied));
+        await eventually('the report to say fail once the exception has expired', () => legacyResult() === 'fail', 30_000, 250);
+      } finally {
+        await cluster.stopProcess('webhook');
+        await cluster.restartWebhook();
+      }
+    });
+
     it('storage-policy diff against the live cluster: a narrower allow list names the claims that start failing (exit 1), an exclusion the ones that pass again (exit 0), the base read from git', async () => {
       for (const namespace of ['diff-a', 'diff-b', 'diff-c']) assert.equal(cluster.kubectl('create', 'namespace', namespace).status, 0);
       for (const [namespace, name, spec] of [

@@ -26,7 +26,7 @@ describe('architecture', () => {
     assert.deepEqual(violations, []);
   });
 
-  it('the rule ids of the policy model, the schema and the families registry are one list', () => {
+  it('the rule ids of the policy model, the schemas and the families registry are one list', () => {
     const declared = [...RULE_FAMILIES.flatMap((family) => family.ruleIds), ...SHARED_RULE_IDS];
     assert.equal(new Set(declared).size, declared.length, 'a rule id belongs to one family');
     assert.deepEqual([...declared].sort(), [...RULE_IDS].sort());
@@ -34,6 +34,9 @@ describe('architecture', () => {
     const rules = schema.properties.spec.properties.rules;
     const enumerated: string[] = rules.propertyNames?.enum ?? Object.keys(rules.properties ?? {});
     assert.deepEqual([...enumerated].sort(), [...RULE_IDS].sort(), 'schema/storage-policy.schema.json spec.rules');
+    const exceptionSchema = JSON.parse(readFileSync(join(ROOT, 'schema/storage-policy-exception.schema.json'), 'utf8'));
+    const exempted: string[] = exceptionSchema.properties.spec.properties.policies.items.properties.rules.items.enum;
+    assert.deepEqual([...exempted].sort(), [...RULE_IDS].sort(), 'schema/storage-policy-exception.schema.json spec.policies[].rules');
   });
 
   it('every family declares kinds, sections and rule ids its name prefixes', () => {

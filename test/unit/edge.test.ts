@@ -20,7 +20,7 @@ function serverWith(policies: Policy[], lookup: ClusterLookup = cluster()) {
   const lines: Array<Record<string, unknown>> = [];
   const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line)) });
   const state = new WebhookState(lookup);
-  state.swap({ policies, files: [], locate: () => undefined });
+  state.swap({ policies, exceptions: [], files: [], locate: () => undefined });
   const metrics = new WebhookMetrics({ processMetrics: false });
   const app = buildServer({ state, logger, metrics, bodyLimit: 4096 });
   const post = (url: string, payload: string, contentType = 'application/json') => app.inject({ method: 'POST', url, headers: { 'content-type': contentType }, payload });

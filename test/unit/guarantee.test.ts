@@ -390,7 +390,7 @@ describe('property: the webhook never denies its own patch, and its answers agre
       await fc.assert(
         fc.asyncProperty(policySets(), clusterObjects, reviewedObject, operation, async (policies, cluster, object, op) => {
           lookup = lookupOf(cluster);
-          state.swap({ policies, files: [], locate: () => undefined });
+          state.swap({ policies, exceptions: [], files: [], locate: () => undefined });
           const engine = state.engine;
           assert.ok(engine);
           const input = reviewInputOf({ object, operation: op, oldObject: op === 'UPDATE' ? object : undefined });
