@@ -7,7 +7,7 @@ const MINIMUM_NODE_MAJOR = 24;
 if (Number(process.versions.node.split('.')[0]) < MINIMUM_NODE_MAJOR) {
   process.stderr.write(
     `storage-policy needs Node.js ${MINIMUM_NODE_MAJOR} or newer; this is Node.js ${process.versions.node}.\n` +
-      `In a checkout after npm ci, run it as: npx storage-policy ... (npm puts the Node.js ${MINIMUM_NODE_MAJOR} the project installs first on PATH).\n` +
+      `In a checkout after npm ci, run it as: npx storage-policy ... (npm puts the Node.js the project installs first on PATH).\n` +
       `Elsewhere, install Node.js ${MINIMUM_NODE_MAJOR} or newer.\n`,
   );
   process.exitCode = 2;
