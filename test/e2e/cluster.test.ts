@@ -773,6 +773,10 @@ spec:
       // The chart brings its own webhook configurations (pointing at its Service); the ones registered from deploy/ go.
       for (const kind of ['mutatingwebhookconfiguration', 'validatingwebhookconfiguration']) assert.equal(cluster.kubectl('delete', kind, 'storage-policy-webhook').status, 0);
       await cluster.stopProcess('webhook');
+      // A stranger's cluster: a default class already, and the report CRDs Kyverno installs (the audit test applied them).
+      assert.equal(cluster.kubectl('get', 'crd', 'policyreports.wgpolicyk8s.io', 'clusterpolicyreports.wgpolicyk8s.io').status, 0);
+      const defaultClass = cluster.kubectl('annotate', 'storageclass', 'gp3', 'storageclass.kubernetes.io/is-default-class=true');
+      assert.equal(defaultClass.status, 0, explain(defaultClass));
       const helmRun = (...args: string[]) => spawnSync(helm, [`--kubeconfig=${cluster.kubeconfig}`, ...args], { encoding: 'utf8', timeout: 120_000 });
       const started = Date.now();
       const installed = helmRun('install', 'storage-policy-webhook', join(ROOT, 'deploy/chart'), '--namespace', 'storage-policy-webhook', '--create-namespace');
@@ -802,6 +806,7 @@ spec:
         });
         process.stdout.write(`# e2e ${version}: helm install to the first claim admitted through the chart's webhook: ${Math.round((Date.now() - started) / 1000)} s\n`);
         assert.doesNotMatch(last.stderr, /x509|certificate/, explain(last));
+        assert.equal(get('pvc', 'helm-default', '-n', 'analytics').spec.storageClassName, 'gp3', 'the cluster default stays in charge');
         const metrics = await (await fetch(`http://127.0.0.1:${opsPort}/metrics`)).text();
         assert.match(metrics, /storage_policy_admission_duration_seconds_count\{[^}]*webhook="validate"[^}]*kind="PersistentVolumeClaim"[^}]*\} [1-9]/, 'the webhook judged it');
         await cluster.stopProcess('chart-pod');
@@ -812,6 +817,7 @@ spec:
         assert.equal(spared.status, 0, `the opt-out label keeps the namespace writable: ${explain(spared)}`);
         assert.equal(cluster.kubectl('label', 'namespace', 'analytics', 'storage-policy-webhook.io/ignore-').status, 0);
       }
+      assert.equal(cluster.kubectl('annotate', 'storageclass', 'gp3', 'storageclass.kubernetes.io/is-default-class-').status, 0);
       const uninstalled = helmRun('uninstall', 'storage-policy-webhook', '--namespace', 'storage-policy-webhook');
       assert.equal(uninstalled.status, 0, uninstalled.stderr);
       for (const kind of ['mutatingwebhookconfiguration', 'validatingwebhookconfiguration']) assert.notEqual(cluster.kubectl('get', kind, 'storage-policy-webhook').status, 0, `${kind} left behind`);
