@@ -2,10 +2,11 @@ import { createPrivateKey, randomBytes, X509Certificate } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseAllDocuments, stringify } from 'yaml';
-import { arrayAt, isObject, stringAt, type JsonObject } from '../core/json.js';
+import { stringify } from 'yaml';
+import { webhookConfigurations } from '../admission/webhook-configurations.js';
+import { arrayAt, stringAt } from '../core/json.js';
 import { makeCertificateAuthority, makeClientCertificate, makeServingCertificate } from '../server/tls.js';
-import { integerOption, listOption, stringOption, UsageError, type OptionSpec, type ParsedOptions } from './options.js';
+import { certificateHost, httpsUrlOption, integerOption, listOption, stringOption, UsageError, type OptionSpec, type ParsedOptions } from './options.js';
 
 /**
  * Writes a new file beside the target with the given mode (O_EXCL: never an existing file, never through a
@@ -53,21 +54,6 @@ function serviceHosts(service: string, namespace: string): string[] {
   return [service, `${service}.${namespace}`, `${service}.${namespace}.svc`, `${service}.${namespace}.svc.cluster.local`];
 }
 
-/** The webhook configurations of deploy/, pointed at a URL or kept on the Service, with the CA in caBundle. */
-async function renderWebhookConfigurations(caBundle: string, target: { url: string } | { service: string; namespace: string }): Promise<JsonObject[]> {
-  const text = await readFile(join(DEPLOY_DIR, 'webhook-configurations.yaml'), 'utf8');
-  return parseAllDocuments(text).map((document) => {
-    const configuration = document.toJS() as JsonObject;
-    for (const webhook of arrayAt(configuration, 'webhooks') ?? []) {
-      if (!isObject(webhook)) continue;
-      const path = stringAt(webhook, 'clientConfig', 'service', 'path') ?? '/';
-      webhook['clientConfig'] =
-        'url' in target ? { url: new URL(path, target.url).toString(), caBundle } : { service: { name: target.service, namespace: target.namespace, path, port: 443 }, caBundle };
-    }
-    return configuration;
-  });
-}
-
 /** The base's Deployment switched from --certificates managed to the mounted Secret (the test op fails loudly if the base moved). */
 const SERVE_FROM_SECRET = [
   { op: 'test', path: '/spec/template/spec/containers/0/args/2', value: '--certificates=managed' },
@@ -104,28 +90,21 @@ export async function certs(values: ParsedOptions): Promise<string> {
     throw new UsageError(`--out must be outside ${DEPLOY_DIR}: kustomize refuses an overlay inside its base`);
   }
   const days = integerOption(values, 'days', 1, 3650) ?? 365;
-  const url = stringOption(values, 'url');
+  const url = httpsUrlOption(values, 'url');
   const service = stringOption(values, 'service') ?? 'storage-policy-webhook';
   const namespace = stringOption(values, 'namespace') ?? 'storage-policy-webhook';
-  let hosts: string[];
-  if (url) {
-    let parsed: URL;
-    try {
-      parsed = new URL(url);
-    } catch {
-      throw new UsageError(`--url ${url} is not a URL`);
-    }
-    if (parsed.protocol !== 'https:') throw new UsageError('--url must be https: the API server calls webhooks over TLS only');
-    hosts = [parsed.hostname.replace(/^\[|\]$/g, '')];
-  } else {
-    hosts = serviceHosts(service, namespace);
-  }
+  const hosts = url ? [certificateHost(url)] : serviceHosts(service, namespace);
   hosts.push(...listOption(values, 'host'));
 
   const ca = await certificateAuthority(stringOption(values, 'ca-cert'), stringOption(values, 'ca-key'), days);
   const serving = await makeServingCertificate(hosts, ca, ca.days);
-  const caBundle = Buffer.from(ca.cert).toString('base64');
-  const configurations = await renderWebhookConfigurations(caBundle, url ? { url } : { service, namespace });
+  const configurations = webhookConfigurations('storage-policy-webhook', {
+    target: url ? { url: url.toString() } : { service: { name: service, namespace, port: 443 } },
+    caBundle: ca.cert,
+    failurePolicy: 'Fail',
+    timeoutSeconds: 5,
+    excludedNamespaces: ['kube-system', namespace],
+  });
 
   await mkdir(out, { recursive: true });
   await writeFresh(join(out, 'ca.crt'), ca.cert, 0o644);
@@ -140,7 +119,8 @@ export async function certs(values: ParsedOptions): Promise<string> {
   }
   await writeFresh(join(out, 'webhook-configurations.yaml'), configurations.map((configuration) => stringify(configuration)).join('---\n'), 0o644);
   if (!url) {
-    // An overlay on deploy/: the Secret the Deployment mounts instead of managing its own, and the configurations with caBundle.
+    // An overlay on deploy/: the Secret the Deployment mounts instead of managing its own, and the webhook entries
+    // (with caBundle) in the base's empty configurations, which no pod registers any more.
     const base = stringOption(values, 'base');
     const components = values['policy-reports'] === true ? [base ? withinBase(base, 'components/policy-reports') : relative(resolve(out), join(DEPLOY_DIR, 'components', 'policy-reports'))] : [];
     const overlay = {
@@ -153,11 +133,11 @@ export async function certs(values: ParsedOptions): Promise<string> {
         { target: { kind: 'Deployment', name: 'storage-policy-webhook' }, patch: stringify(SERVE_FROM_SECRET) },
         ...configurations.map((configuration) => ({
           target: { kind: stringAt(configuration, 'kind') ?? '', name: stringAt(configuration, 'metadata', 'name') ?? '' },
-          patch: stringify((arrayAt(configuration, 'webhooks') ?? []).map((_, index) => ({ op: 'add', path: `/webhooks/${index}/clientConfig/caBundle`, value: caBundle }))),
+          patch: stringify([{ op: 'add', path: '/webhooks', value: arrayAt(configuration, 'webhooks') ?? [] }]),
         })),
       ],
     };
     await writeFresh(join(out, 'kustomization.yaml'), stringify(overlay), 0o644);
   }
-  return `wrote ${out}: CA and serving certificate for ${hosts.join(', ')} (valid ${ca.days} days)${url ? `, webhook configurations for ${url}` : `; apply with: kubectl apply -k ${out}`}`;
+  return `wrote ${out}: CA and serving certificate for ${hosts.join(', ')} (valid ${ca.days} days)${url ? `, webhook configurations for ${url.toString()}` : `; apply with: kubectl apply -k ${out}`}`;
 }

@@ -66,3 +66,22 @@ export function integerOption(values: ParsedOptions, name: string, min: number, 
   if (!Number.isInteger(value) || value < min || value > max) throw new UsageError(`--${name} must be a whole number from ${min} to ${max}, not ${JSON.stringify(text)}`);
   return value;
 }
+
+/** An https URL option (the API server calls webhooks over TLS only); undefined when not given. */
+export function httpsUrlOption(values: ParsedOptions, name: string): URL | undefined {
+  const text = stringOption(values, name);
+  if (text === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new UsageError(`--${name} ${text} is not a URL`);
+  }
+  if (url.protocol !== 'https:') throw new UsageError(`--${name} must be https: the API server calls webhooks over TLS only`);
+  return url;
+}
+
+/** The host of a URL as a certificate names it: an IPv6 address without its brackets. */
+export function certificateHost(url: URL): string {
+  return url.hostname.replace(/^\[|\]$/g, '');
+}

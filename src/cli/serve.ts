@@ -6,6 +6,7 @@ import { loadKubeConfig } from '../lookup/kube-api.js';
 import { loadInventory } from '../lookup/inventory.js';
 import { NO_CLUSTER, type ClusterLookup } from '../lookup/lookup.js';
 import { BUNDLED_POLICIES_DIR } from '../policy/load.js';
+import { FAILURE_POLICIES, isFailurePolicy, type FailurePolicy, type WebhookRegistration, type WebhookTarget } from '../admission/webhook-configurations.js';
 import { readFile } from 'node:fs/promises';
 import type { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import { isReportApi, REPORT_API_VERSION, REPORT_APIS } from '../audit/reports.js';
@@ -20,7 +21,7 @@ import { WebhookMetrics } from '../server/metrics.js';
 import { certificateExpiry, CertificateReloader, PolicyReloader, readKeyPair } from '../server/reload.js';
 import { WebhookState } from '../server/state.js';
 import { DEFAULT_SELF_SIGNED_HOSTS, makeServingCertificate, TLS_POLICY } from '../server/tls.js';
-import { integerOption, listOption, stringOption, UsageError, type OptionSpec, type ParsedOptions } from './options.js';
+import { certificateHost, httpsUrlOption, integerOption, listOption, stringOption, UsageError, type OptionSpec, type ParsedOptions } from './options.js';
 
 export const SERVE_OPTIONS: OptionSpec[] = [
   { name: 'port', type: 'string', env: 'PORT', default: '8443', help: 'TLS port to listen on (0: any free port)' },
@@ -96,7 +97,7 @@ export const SERVE_OPTIONS: OptionSpec[] = [
     type: 'string',
     env: 'CERTIFICATES',
     default: 'auto',
-    help: 'auto (--cert/--key files when given, else a generated self-signed one for trying it out) or managed (a CA and serving certificate in a Secret, injected into the webhook configurations and rotated; needs a cluster)',
+    help: 'auto (--cert/--key files when given, else a generated self-signed one for trying it out) or managed (a CA and serving certificate in a Secret, rotated, and the webhook entries registered with that CA; needs a cluster)',
   },
   { name: 'tls-secret', type: 'string', env: 'TLS_SECRET', default: 'storage-policy-webhook-tls', help: 'with --certificates managed: the Secret holding the CA and serving certificate' },
   {
@@ -104,7 +105,7 @@ export const SERVE_OPTIONS: OptionSpec[] = [
     type: 'string',
     env: 'WEBHOOK_CONFIGURATION',
     default: 'storage-policy-webhook',
-    help: 'with --certificates managed: name of the Mutating and ValidatingWebhookConfiguration whose caBundle is kept',
+    help: 'with --certificates managed: name of the Mutating and ValidatingWebhookConfiguration whose webhook entries it registers (installed empty)',
   },
   {
     name: 'service',
@@ -113,7 +114,28 @@ export const SERVE_OPTIONS: OptionSpec[] = [
     default: 'storage-policy-webhook',
     help: 'with --certificates managed: the Service the API server calls (the certificate names <service>.<namespace>.svc)',
   },
-  { name: 'tls-host', type: 'string', multiple: true, help: 'with --certificates managed: another DNS name or IP for the serving certificate (a webhook called by URL; repeatable)' },
+  { name: 'tls-host', type: 'string', multiple: true, help: 'with --certificates managed: another DNS name or IP for the serving certificate (repeatable)' },
+  {
+    name: 'webhook-url',
+    type: 'string',
+    env: 'WEBHOOK_URL',
+    help: 'with --certificates managed: register the webhooks at this https URL (a webhook outside the cluster) instead of the Service; its host joins the certificate',
+  },
+  {
+    name: 'failure-policy',
+    type: 'string',
+    env: 'FAILURE_POLICY',
+    default: 'Fail',
+    help: 'with --certificates managed: the failurePolicy registered once this replica serves and a policy is loaded; until then, and with no policy, Ignore (Fail or Ignore)',
+  },
+  { name: 'timeout-seconds', type: 'string', env: 'WEBHOOK_TIMEOUT_SECONDS', default: '5', help: 'with --certificates managed: timeoutSeconds of the registered webhooks (1 to 30)' },
+  {
+    name: 'exclude-namespaces',
+    type: 'string',
+    env: 'EXCLUDE_NAMESPACES',
+    default: 'kube-system',
+    help: 'with --certificates managed: comma-separated namespaces never sent to the webhook, beside its own',
+  },
   {
     name: 'ca-lifetime-seconds',
     type: 'string',
@@ -204,19 +226,50 @@ async function auditLoopFor(values: ParsedOptions, parts: AuditParts): Promise<A
   return new AuditLoop(state, cache, metrics, logger, { intervalMs, reports: { writer, elector } });
 }
 
-/** --certificates managed: the Secret, its Lease holder, and the hosts the serving certificate names. */
-async function managedCertificates(values: ParsedOptions, config: KubeConfig | undefined, logger: Logger): Promise<SelfManagedCertificates> {
+/**
+ * --certificates managed: the Secret, its Lease holder, the hosts the serving certificate names, and what the
+ * holder registers. `guarding` says whether this replica serves with a policy loaded: until it does, the webhooks
+ * are registered with failurePolicy Ignore, so a webhook that never starts or has nothing to enforce can never be
+ * the reason a write fails.
+ */
+async function managedCertificates(values: ParsedOptions, config: KubeConfig | undefined, logger: Logger, guarding: () => boolean): Promise<SelfManagedCertificates> {
   const namespace = await ownNamespace(values, '--certificates managed');
   const kubeConfig = config ?? (await loadKubeConfig(stringOption(values, 'kubeconfig')));
   const service = stringOption(values, 'service') ?? 'storage-policy-webhook';
   const seconds = (name: string, fallbackMs: number): number => (integerOption(values, name, 1, 100 * 365 * 86_400) ?? fallbackMs / 1000) * 1000;
+  const configured = stringOption(values, 'failure-policy') ?? 'Fail';
+  if (!isFailurePolicy(configured)) throw new UsageError(`--failure-policy must be ${FAILURE_POLICIES.join(' or ')}, not ${configured}`);
+  const url = httpsUrlOption(values, 'webhook-url');
+  const target: WebhookTarget = url ? { url: url.toString() } : { service: { name: service, namespace, port: 443 } };
+  const timeoutSeconds = integerOption(values, 'timeout-seconds', 1, 30) ?? 5;
+  const excluded = (stringOption(values, 'exclude-namespaces') ?? 'kube-system')
+    .split(',')
+    .map((name) => name.trim())
+    .filter((name) => name !== '' && name !== namespace);
+  let registered: FailurePolicy | undefined;
+  const registration = (caBundle: string): WebhookRegistration => {
+    const failurePolicy = guarding() ? configured : 'Ignore';
+    if (failurePolicy !== registered) {
+      registered = failurePolicy;
+      logger.info({ failurePolicy, configured, guarding: guarding() }, 'webhook registration: failurePolicy');
+    }
+    return { target, caBundle, failurePolicy, timeoutSeconds, excludedNamespaces: ['kube-system', namespace, ...excluded].filter((name, index, all) => all.indexOf(name) === index) };
+  };
   const authority = new CertificateAuthority(
     kubeConfig,
     {
       namespace,
       secretName: stringOption(values, 'tls-secret') ?? 'storage-policy-webhook-tls',
-      configurations: [stringOption(values, 'webhook-configuration') ?? 'storage-policy-webhook'],
-      hosts: [`${service}.${namespace}.svc`, `${service}.${namespace}.svc.cluster.local`, service, `${service}.${namespace}`, ...listOption(values, 'tls-host')],
+      configuration: stringOption(values, 'webhook-configuration') ?? 'storage-policy-webhook',
+      registration,
+      hosts: [
+        `${service}.${namespace}.svc`,
+        `${service}.${namespace}.svc.cluster.local`,
+        service,
+        `${service}.${namespace}`,
+        ...(url ? [certificateHost(url)] : []),
+        ...listOption(values, 'tls-host'),
+      ],
       times: {
         caLifetimeMs: seconds('ca-lifetime-seconds', DEFAULT_ROTATION.caLifetimeMs),
         servingLifetimeMs: seconds('certificate-lifetime-seconds', DEFAULT_ROTATION.servingLifetimeMs),
@@ -273,11 +326,12 @@ export async function serve(values: ParsedOptions): Promise<void> {
   let notAfter: () => Date;
   let certificates: CertificateReloader | undefined;
   let managed: SelfManagedCertificates | undefined;
+  let listening = false;
   const certificateMode = stringOption(values, 'certificates') ?? 'auto';
   if (certificateMode !== 'auto' && certificateMode !== 'managed') throw new UsageError(`--certificates must be auto or managed, not ${certificateMode}`);
   if (certificateMode === 'managed') {
     if (certFile) throw new UsageError('--certificates managed and --cert/--key are alternatives');
-    const self = await managedCertificates(values, config, logger);
+    const self = await managedCertificates(values, config, logger, () => listening && (state.policySet?.policies.length ?? 0) > 0);
     managed = self;
     // The first pair is served at startup; later ones (renewal, CA rotation) go into the live TLS server, which
     // exists by then: they come from a timer, and nothing is awaited between here and building the server.
@@ -327,6 +381,7 @@ export async function serve(values: ParsedOptions): Promise<void> {
   const app = buildServer({ state, logger, tls, bodyLimit, metrics, overload, limits, ...(clientCa ? { clientCa } : {}) });
   const ops = buildOpsServer({ state, logger, metrics, beforeScrape });
   await app.listen({ port, host: stringOption(values, 'host') ?? '0.0.0.0' });
+  listening = true;
   await ops.listen({ port: integerOption(values, 'ops-port', 0, 65535) ?? 8080, host: stringOption(values, 'ops-host') ?? '0.0.0.0' });
   logger.info(
     {

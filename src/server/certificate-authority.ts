@@ -1,14 +1,17 @@
 import { X509Certificate } from 'node:crypto';
 import type { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import type { Logger } from 'pino';
-import { arrayAt, isObject, objectAt, stringAt, type JsonObject } from '../core/json.js';
+import { CONFIGURATION_TYPES, configurationResource, setsAll, webhookEntry, type WebhookRegistration } from '../admission/webhook-configurations.js';
+import { arrayAt, objectAt, stringAt, type JsonObject } from '../core/json.js';
 import { ApiError, callApi } from '../lookup/kube-api.js';
 import type { LeaseElector } from './leader.js';
 import { makeCertificateAuthority, makeServingCertificate } from './tls.js';
 
 // The webhook's own certificates, as Kyverno and Gatekeeper manage theirs: a CA and a serving certificate kept in
-// a Secret of the webhook's namespace, the CA injected into the webhook's own configurations, and rotation with
-// an overlapping bundle. One replica (the Lease holder) writes; every replica serves what the Secret holds.
+// a Secret of the webhook's namespace, the webhook entries of its own configurations registered with that CA, and
+// rotation with an overlapping bundle. One replica (the Lease holder) writes; every replica serves what the Secret
+// holds. The installed configurations are empty shells until the holder registers the entries, so an install whose
+// pods never start sends the API server nowhere (as Kyverno registers its webhooks from its running pods).
 //
 // Rotating the CA in one step would be an outage: the API server would trust only the new CA while replicas still
 // serve the old certificate. So a new CA first joins the bundle (staged), is used to sign only after the bundle
@@ -115,15 +118,17 @@ function encode(material: CertificateMaterial): { data: Record<string, string>; 
 interface AuthorityOptions {
   namespace: string;
   secretName: string;
-  /** Names of the MutatingWebhookConfiguration and ValidatingWebhookConfiguration whose caBundle this keeps. */
-  configurations: readonly string[];
+  /** Name of the MutatingWebhookConfiguration and the ValidatingWebhookConfiguration whose entries this keeps. */
+  configuration: string;
+  /** What to register with a CA bundle, asked at each round (the failurePolicy follows the replica's state). */
+  registration: (caBundle: string) => WebhookRegistration;
   /** DNS names of the Service the API server calls, for the serving certificate. */
   hosts: readonly string[];
   times?: RotationTimes;
 }
 
 /**
- * Reads the Secret for every replica, and (on the Lease holder) creates, rotates and injects. `serving()` is the
+ * Reads the Secret for every replica, and (on the Lease holder) creates, rotates and registers. `serving()` is the
  * pair a replica should serve; `step()` is one round of the holder's work, run on a timer.
  */
 export class CertificateAuthority {
@@ -196,37 +201,38 @@ export class CertificateAuthority {
   }
 
   /**
-   * One round of the Lease holder's work: the configurations trust the Secret's bundle, then at most one rotation
-   * step (written with the resourceVersion read, so two holders never both write). The bundle goes into the
-   * configurations before any replica can load a certificate that needs it.
+   * One round of the Lease holder's work: the configurations' entries trust the Secret's bundle, then at most one
+   * rotation step (written with the resourceVersion read, so two holders never both write). The bundle goes into
+   * the configurations before any replica can load a certificate that needs it.
    */
   async step(now = Date.now()): Promise<RotationStep> {
     const { material, resourceVersion, exists } = await this.read();
-    if (material) await this.inject(material.bundle);
+    if (material) await this.register(material.bundle);
     const step = nextRotationStep(material, now, this.times);
     if (step === 'none') return step;
     const next = await this.apply(step, material, now);
     if (!next) return 'none';
-    // A bundle that grows is injected before the Secret says to sign with the new CA; one that shrinks, after.
-    if (step === 'create' || step === 'stage-ca') await this.inject(next.bundle);
+    // A bundle that grows is registered before the Secret says to sign with the new CA; one that shrinks, after.
+    if (step === 'create' || step === 'stage-ca') await this.register(next.bundle);
     const { data, annotations } = encode(next);
     const metadata = { name: this.options.secretName, namespace: this.options.namespace, annotations, ...(resourceVersion ? { resourceVersion } : {}) };
     const body = { apiVersion: 'v1', kind: 'Secret', type: 'Opaque', metadata, data };
     if (exists) await callApi(this.config, { method: 'PUT', path: this.secretPath, body });
     else await callApi(this.config, { method: 'POST', path: this.secretPath.replace(/\/[^/]+$/, ''), body });
-    if (step === 'retire-old-ca') await this.inject(next.bundle);
+    if (step === 'retire-old-ca') await this.register(next.bundle);
     this.logger.info({ step, secret: `${this.options.namespace}/${this.options.secretName}`, caExpires: new X509Certificate(next.caCert).validTo }, 'webhook certificates: rotation step written');
     return step;
   }
 
-  /** Sets caBundle on every webhook of the configurations where it differs. A configuration not installed yet is skipped. */
-  async inject(bundle: string): Promise<void> {
-    const encoded = Buffer.from(bundle).toString('base64');
-    for (const [kind, name] of this.options.configurations.flatMap((configuration) => [
-      ['mutatingwebhookconfigurations', configuration],
-      ['validatingwebhookconfigurations', configuration],
-    ])) {
-      const path = `/apis/admissionregistration.k8s.io/v1/${kind}/${encodeURIComponent(name ?? '')}`;
+  /**
+   * Writes the webhook entry of both configurations where the stored one differs from the registration (a helm
+   * upgrade or a hand edit is undone within a round). A configuration that is not installed, or was uninstalled,
+   * is left alone: the webhook never creates one, so uninstalling takes it out of the write path for good.
+   */
+  async register(bundle: string): Promise<void> {
+    const registration = this.options.registration(bundle);
+    for (const type of CONFIGURATION_TYPES) {
+      const path = `/apis/admissionregistration.k8s.io/v1/${configurationResource(type)}/${encodeURIComponent(this.options.configuration)}`;
       let configuration: JsonObject;
       try {
         configuration = await callApi(this.config, { method: 'GET', path });
@@ -234,11 +240,13 @@ export class CertificateAuthority {
         if (error instanceof ApiError && error.status === 404) continue;
         throw error;
       }
-      const webhooks = (arrayAt(configuration, 'webhooks') ?? []).filter(isObject);
-      if (webhooks.every((webhook) => stringAt(webhook, 'clientConfig', 'caBundle') === encoded)) continue;
-      const updated = { ...configuration, webhooks: webhooks.map((webhook) => ({ ...webhook, clientConfig: { ...objectAt(webhook, 'clientConfig'), caBundle: encoded } })) };
-      await callApi(this.config, { method: 'PUT', path, body: updated });
-      this.logger.info({ configuration: `${kind}/${name ?? ''}`, cas: certificatesOf(bundle).length }, 'webhook certificates: caBundle injected');
+      const webhooks = [webhookEntry(type, registration)];
+      if (setsAll(arrayAt(configuration, 'webhooks'), webhooks)) continue;
+      await callApi(this.config, { method: 'PUT', path, body: { ...configuration, webhooks } });
+      this.logger.info(
+        { configuration: `${configurationResource(type)}/${this.options.configuration}`, failurePolicy: registration.failurePolicy, cas: certificatesOf(bundle).length },
+        'webhook configuration registered',
+      );
     }
   }
 }

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { describe, it } from 'node:test';
 import { parseAllDocuments } from 'yaml';
+import { CONFIGURATION_TYPES, webhookEntry } from '../../src/admission/webhook-configurations.js';
 import { LocalCluster, ROOT } from './harness.js';
 
 // The Helm chart (deploy/chart) renders the same objects as the kustomize base (deploy/), with helm built from
@@ -92,6 +93,10 @@ describe('Helm chart (deploy/chart)', { timeout: 35 * 60 * 1000 }, () => {
       assert.ok(args.includes('--policy-reports=true'));
       assert.ok(args.includes('--cert=/etc/storage-policy-webhook/tls/tls.crt') && !args.includes('--certificates=managed'), 'the overlay serves the Secret it brings');
       assert.ok(rendered.has('Secret/storage-policy-webhook-tls'));
+      const validating = rendered.get('ValidatingWebhookConfiguration/storage-policy-webhook') as { webhooks?: Array<{ clientConfig: { caBundle?: string; service?: { path: string } } }> };
+      assert.equal(validating.webhooks?.length, 1, 'the overlay adds the entries to the empty configurations of the base');
+      assert.equal(validating.webhooks?.[0]?.clientConfig.service?.path, '/validate');
+      assert.ok(validating.webhooks?.[0]?.clientConfig.caBundle);
     } finally {
       await rm(out, { recursive: true, force: true });
     }
@@ -140,7 +145,40 @@ describe('Helm chart (deploy/chart)', { timeout: 35 * 60 * 1000 }, () => {
     assert.ok(rendered.has('NetworkPolicy/storage-policy-webhook'));
     assert.ok(!rendered.has('Role/storage-policy-webhook-certificates'), 'no Secret or configuration rights without managed certificates');
 
+    // The static entries (certificates from a Secret or cert-manager) are the ones the webhook registers itself.
+    const pem = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+    const secretMode = template('certificates.source=secret', `certificates.caBundle=${Buffer.from(pem).toString('base64')}`);
+    for (const type of CONFIGURATION_TYPES) {
+      const registration = {
+        target: { service: { name: 'storage-policy-webhook', namespace: 'guardrails', port: 443 } },
+        caBundle: pem,
+        failurePolicy: 'Fail',
+        timeoutSeconds: 5,
+        excludedNamespaces: ['kube-system', 'guardrails'],
+      } as const;
+      const kind = type === 'mutating' ? 'MutatingWebhookConfiguration' : 'ValidatingWebhookConfiguration';
+      assert.deepEqual((secretMode.get(`${kind}/storage-policy-webhook`) as { webhooks: unknown }).webhooks, [webhookEntry(type, registration)], kind);
+    }
+
     const defaults = template();
+    // Managed certificates (the default): installed empty, the values reach the pod, which registers the entries.
+    assert.equal((defaults.get('ValidatingWebhookConfiguration/storage-policy-webhook') as { webhooks?: unknown }).webhooks, undefined);
+    assert.equal((defaults.get('MutatingWebhookConfiguration/storage-policy-webhook') as { webhooks?: unknown }).webhooks, undefined);
+    const environment = (values: Map<string, unknown>) =>
+      Object.fromEntries(
+        (
+          (values.get('Deployment/storage-policy-webhook') as { spec: { template: { spec: { containers: Array<{ env: Array<{ name: string; value?: string }> }> } } } }).spec.template.spec
+            .containers[0]?.env ?? []
+        )
+          .filter((variable) => ['FAILURE_POLICY', 'WEBHOOK_TIMEOUT_SECONDS', 'EXCLUDE_NAMESPACES'].includes(variable.name))
+          .map((variable) => [variable.name, variable.value]),
+      );
+    assert.deepEqual(environment(defaults), { FAILURE_POLICY: 'Fail', WEBHOOK_TIMEOUT_SECONDS: '5', EXCLUDE_NAMESPACES: 'kube-system' });
+    assert.deepEqual(environment(template('webhook.failurePolicy=Ignore', 'webhook.timeoutSeconds=3', 'webhook.excludeNamespaces={kube-system,monitoring}')), {
+      FAILURE_POLICY: 'Ignore',
+      WEBHOOK_TIMEOUT_SECONDS: '3',
+      EXCLUDE_NAMESPACES: 'kube-system,monitoring',
+    });
     assert.ok(!defaults.has('NetworkPolicy/storage-policy-webhook') && !defaults.has('ResourceQuota/storage-policy-webhook-critical-pods'));
     assert.ok(defaults.has('PodDisruptionBudget/storage-policy-webhook') && !template('replicas=1').has('PodDisruptionBudget/storage-policy-webhook'), 'a PDB only with more than one replica');
     const secretWithoutBundle = spawnSync(helm, ['template', 'spw', chart, '--set', 'certificates.source=secret'], { encoding: 'utf8' });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse, parseAllDocuments, stringify } from 'yaml';
@@ -56,6 +56,14 @@ for (const version of await LocalCluster.versions()) {
     const apply = (manifest: string, ...flags: string[]) => cluster.kubectlWithInput(manifest, 'apply', '-f', '-', ...flags);
     const dryRun = (manifest: string) => apply(manifest, '--dry-run=server', '-o', 'yaml');
     const get = (...args: string[]) => parse(cluster.kubectl('get', ...args, '-o', 'yaml').stdout);
+    /** The sum of a metric's series (every line starting with `name`) on a webhook's ops port. */
+    const metric = async (ops: number, name: string): Promise<number> => {
+      const text = await (await fetch(`http://127.0.0.1:${ops}/metrics`)).text();
+      return text
+        .split('\n')
+        .filter((line) => line.startsWith(name))
+        .reduce((sum, line) => sum + Number(line.split(' ').pop()), 0);
+    };
     const applyOk = (manifest: string, ...flags: string[]) => {
       const result = apply(manifest, ...flags);
       assert.equal(result.status, 0, `kubectl apply ${flags.join(' ')}: ${explain(result)}`);
@@ -430,13 +438,6 @@ for (const version of await LocalCluster.versions()) {
       };
       const failing = (namespace: string): string[] =>
         (report(namespace)?.results ?? []).filter((entry) => entry.result === 'fail').map((entry) => `${entry.resources[0]?.kind}/${entry.resources[0]?.name} ${entry.rule}`);
-      const metric = async (ops: number, name: string): Promise<number> => {
-        const text = await (await fetch(`http://127.0.0.1:${ops}/metrics`)).text();
-        return text
-          .split('\n')
-          .filter((line) => line.startsWith(name))
-          .reduce((sum, line) => sum + Number(line.split(' ').pop()), 0);
-      };
       try {
         for (const replica of replicas) {
           await cluster.startWebhookProcess(replica.name, replica.port, 1, {
@@ -719,22 +720,37 @@ spec:
       assert.equal(recovered.status, 0, explain(recovered));
     });
 
-    it('certificates the webhook manages itself: a CA rotation while claims are written, no write fails', async () => {
-      // The registered configurations (URL 127.0.0.1) are taken over: the webhook makes its CA, injects it, rotates.
+    it('certificates the webhook manages itself: the configurations of deploy/ installed empty, the entries registered by the webhook and kept through re-applies; a CA rotation while claims are written, no write fails', async () => {
       assert.equal(cluster.kubectl('create', 'namespace', 'storage-policy-webhook').status === 0 || cluster.kubectl('get', 'namespace', 'storage-policy-webhook').status === 0, true);
       await cluster.stopProcess('webhook');
+      for (const kind of ['mutatingwebhookconfiguration', 'validatingwebhookconfiguration']) assert.equal(cluster.kubectl('delete', kind, 'storage-policy-webhook').status, 0);
+      const shells = join(ROOT, 'deploy/webhook-configurations.yaml');
+      const installed = cluster.kubectl('apply', '-f', shells);
+      assert.equal(installed.status, 0, explain(installed));
+      const entry = (kind: string) => (get(kind, 'storage-policy-webhook').webhooks as Array<{ failurePolicy: string; clientConfig: { caBundle: string } }> | undefined)?.[0];
       const rotation = ['--ca-lifetime-seconds=24', '--certificate-lifetime-seconds=15', '--certificate-overlap-seconds=3'];
       try {
         await cluster.startManagedWebhook('webhook-managed', cluster.webhookPort, cluster.kubeconfig, [
           '--certificates=managed',
           '--lease-namespace=storage-policy-webhook',
-          '--tls-host=127.0.0.1',
+          `--webhook-url=https://127.0.0.1:${cluster.webhookPort}`,
           `--policies=${join(ROOT, 'policies')}`,
           ...rotation,
         ]);
+        // Registered with Ignore before it serves; Fail (its --failure-policy) once it serves with policies loaded.
+        await eventually('the webhook to register its entries with failurePolicy Fail', () => entry('validatingwebhookconfiguration')?.failurePolicy === 'Fail', 30_000, 250);
+        assert.equal(entry('mutatingwebhookconfiguration')?.failurePolicy, 'Fail');
+        for (const reapply of [
+          ['apply', '-f', shells],
+          ['apply', '--server-side', '-f', shells],
+        ]) {
+          const result = cluster.kubectl(...reapply);
+          assert.equal(result.status, 0, explain(result));
+          assert.equal(entry('validatingwebhookconfiguration')?.failurePolicy, 'Fail', `${reapply.join(' ')} keeps what the webhook registered`);
+        }
         const probe = claim('rotation', 'analytics', 'storageClassName: efs\naccessModes: [ReadWriteMany]\nresources: {requests: {storage: 1Gi}}');
-        await eventually('the API server to trust the injected CA', () => apply(probe, '--dry-run=server').status === 0, 30_000, 250);
-        const caBundle = () => get('validatingwebhookconfiguration', 'storage-policy-webhook').webhooks[0].clientConfig.caBundle as string;
+        await eventually('the API server to trust the registered CA', () => apply(probe, '--dry-run=server').status === 0, 30_000, 250);
+        const caBundle = () => entry('validatingwebhookconfiguration')?.clientConfig.caBundle ?? '';
         const first = caBundle();
         const failures: string[] = [];
         let writes = 0;
@@ -756,6 +772,7 @@ spec:
       } finally {
         await cluster.stopProcess('webhook-managed');
         cluster.kubectl('delete', 'secret', 'storage-policy-webhook-tls', '-n', 'storage-policy-webhook', '--ignore-not-found');
+        for (const kind of ['mutatingwebhookconfiguration', 'validatingwebhookconfiguration']) cluster.kubectl('delete', kind, 'storage-policy-webhook', '--ignore-not-found');
         await cluster.restartWebhook();
         const registered = cluster.registerWebhook();
         assert.equal(registered.status, 0, explain(registered));
@@ -768,59 +785,108 @@ spec:
       }
     });
 
-    it('helm install with default values and nothing else: no policy, its own certificates; claims are created and judged, an outage spares opted-out namespaces; uninstall leaves no webhook configuration and keeps shared CRDs', async () => {
+    it('helm install with default values and nothing else, on a cluster with a default class and report CRDs: nothing in the write path until the webhook runs, Ignore with no policy; a policy by helm upgrade: Fail once it serves, entries kept, an outage spares opted-out namespaces; uninstall takes it all out and keeps shared CRDs', async () => {
       const helm = LocalCluster.buildHelm();
+      const configurations = ['mutatingwebhookconfiguration', 'validatingwebhookconfiguration'];
       // The chart brings its own webhook configurations (pointing at its Service); the ones registered from deploy/ go.
-      for (const kind of ['mutatingwebhookconfiguration', 'validatingwebhookconfiguration']) assert.equal(cluster.kubectl('delete', kind, 'storage-policy-webhook').status, 0);
+      for (const kind of configurations) assert.equal(cluster.kubectl('delete', kind, 'storage-policy-webhook').status, 0);
       await cluster.stopProcess('webhook');
       // A stranger's cluster: a default class already, and the report CRDs Kyverno installs (the audit test applied them).
       assert.equal(cluster.kubectl('get', 'crd', 'policyreports.wgpolicyk8s.io', 'clusterpolicyreports.wgpolicyk8s.io').status, 0);
       const defaultClass = cluster.kubectl('annotate', 'storageclass', 'gp3', 'storageclass.kubernetes.io/is-default-class=true');
       assert.equal(defaultClass.status, 0, explain(defaultClass));
       const helmRun = (...args: string[]) => spawnSync(helm, [`--kubeconfig=${cluster.kubeconfig}`, ...args], { encoding: 'utf8', timeout: 120_000 });
+      const entries = () => configurations.map((kind) => (get(kind, 'storage-policy-webhook').webhooks ?? []) as Array<{ failurePolicy: string }>);
+      const failurePolicies = () => entries().map((webhooks) => webhooks.map((webhook) => webhook.failurePolicy).join(','));
+      const claimIn = (name: string, namespace: string, storageClass = '') =>
+        claim(name, namespace, `${storageClass ? `storageClassName: ${storageClass}\n` : ''}accessModes: [ReadWriteOnce]\nresources: {requests: {storage: 1Gi}}`);
       const started = Date.now();
       const installed = helmRun('install', 'storage-policy-webhook', join(ROOT, 'deploy/chart'), '--namespace', 'storage-policy-webhook', '--create-namespace');
       assert.equal(installed.status, 0, installed.stderr);
+      // No pod runs yet (here, none ever does until the stand-in starts): the configurations send the API server nowhere.
+      assert.deepEqual(failurePolicies(), ['', ''], 'installed empty');
+      const unstarted = apply(claimIn('helm-unstarted', 'analytics'));
+      assert.equal(unstarted.status, 0, `a webhook that never started blocks nothing: ${explain(unstarted)}`);
       const policies = get('configmap', 'storage-policy-webhook-policies', '-n', 'storage-policy-webhook').data as Record<string, string>;
       assert.deepEqual(Object.keys(policies), ['none.yaml'], 'no policy is installed');
-      assert.equal(get('validatingwebhookconfiguration', 'storage-policy-webhook').webhooks[0].failurePolicy, 'Fail');
-      {
-        // The chart's pod, as a process: the Deployment's own arguments, the Service port, the ServiceAccount's token.
-        const deployment = get('deployment', 'storage-policy-webhook', '-n', 'storage-policy-webhook');
-        const podArgs = (deployment.spec.template.spec.containers[0].args as string[]).filter((arg) => arg !== 'serve' && !/^--(port|ops-port|policies)=/.test(arg));
-        assert.ok(podArgs.includes('--certificates=managed'), podArgs.join(' '));
-        const policyDir = join(cluster.dir, 'chart-policies');
+      // The chart's pod, as a process: the Deployment's own arguments and environment, the Service port, the ServiceAccount's token.
+      const container = get('deployment', 'storage-policy-webhook', '-n', 'storage-policy-webhook').spec.template.spec.containers[0] as {
+        args: string[];
+        env: Array<{ name: string; value?: string }>;
+      };
+      const podArgs = container.args.filter((arg) => arg !== 'serve' && !/^--(port|ops-port|policies)=/.test(arg));
+      const podEnv = Object.fromEntries(container.env.flatMap((variable) => (variable.value === undefined ? [] : [[variable.name, variable.value]])));
+      assert.ok(podArgs.includes('--certificates=managed'), podArgs.join(' '));
+      assert.equal(podEnv['FAILURE_POLICY'], 'Fail');
+      const policyDir = join(cluster.dir, 'chart-policies');
+      const writePolicies = async (files: Record<string, string>) => {
+        await rm(policyDir, { recursive: true, force: true });
         await mkdir(policyDir, { recursive: true });
-        for (const [name, content] of Object.entries(policies)) await writeFile(join(policyDir, name), content);
-        const token = cluster.kubectl('create', 'token', 'storage-policy-webhook', '-n', 'storage-policy-webhook');
-        assert.equal(token.status, 0, explain(token));
-        const kubeconfig = await cluster.writeKubeconfig('kubeconfig-chart-pod', 'chart-pod', token.stdout.trim());
-        // The API server calls the Service at its ClusterIP (on loopback here) and port: the stand-in listens there.
-        const serviceIp = cluster.clusterIpOf('storage-policy-webhook', 'storage-policy-webhook');
-        const pod = (name: string) => cluster.startManagedWebhook(name, 443, kubeconfig, [...podArgs, `--policies=${policyDir}`, '--lease-namespace=storage-policy-webhook', `--host=${serviceIp}`]);
-        const opsPort = await pod('chart-pod');
-        const claimIn = (name: string, namespace: string) => claim(name, namespace, 'accessModes: [ReadWriteOnce]\nresources: {requests: {storage: 1Gi}}');
-        let last: CommandResult = { status: 1, stdout: '', stderr: '' };
-        await eventually('a claim created through the chart webhook', () => (last = apply(claimIn('helm-default', 'analytics'))).status === 0, 60_000, 500).catch((error: unknown) => {
+        for (const [name, content] of Object.entries(files)) await writeFile(join(policyDir, name), content);
+      };
+      await writePolicies(policies);
+      const token = cluster.kubectl('create', 'token', 'storage-policy-webhook', '-n', 'storage-policy-webhook');
+      assert.equal(token.status, 0, explain(token));
+      const kubeconfig = await cluster.writeKubeconfig('kubeconfig-chart-pod', 'chart-pod', token.stdout.trim());
+      // The API server calls the Service at its ClusterIP (on loopback here) and port: the stand-in listens there.
+      const serviceIp = cluster.clusterIpOf('storage-policy-webhook', 'storage-policy-webhook');
+      const pod = (name: string) =>
+        cluster.startManagedWebhook(name, 443, kubeconfig, [...podArgs, `--policies=${policyDir}`, '--lease-namespace=storage-policy-webhook', `--host=${serviceIp}`], podEnv);
+      let opsPort = await pod('chart-pod');
+      await eventually('the webhook to register its entries', () => failurePolicies().join() === 'Ignore,Ignore', 30_000, 250);
+      let last: CommandResult = { status: 1, stdout: '', stderr: '' };
+      const judged = async (name: string, storageClass = '') => {
+        const before = await metric(opsPort, 'storage_policy_admission_duration_seconds_count{');
+        await eventually(`claim ${name} created through the chart webhook`, () => (last = apply(claimIn(name, 'analytics', storageClass))).status === 0, 60_000, 500).catch((error: unknown) => {
           throw new Error(`${(error as Error).message}: ${explain(last)}`);
         });
-        process.stdout.write(`# e2e ${version}: helm install to the first claim admitted through the chart's webhook: ${Math.round((Date.now() - started) / 1000)} s\n`);
         assert.doesNotMatch(last.stderr, /x509|certificate/, explain(last));
-        assert.equal(get('pvc', 'helm-default', '-n', 'analytics').spec.storageClassName, 'gp3', 'the cluster default stays in charge');
-        const metrics = await (await fetch(`http://127.0.0.1:${opsPort}/metrics`)).text();
-        assert.match(metrics, /storage_policy_admission_duration_seconds_count\{[^}]*webhook="validate"[^}]*kind="PersistentVolumeClaim"[^}]*\} [1-9]/, 'the webhook judged it');
-        await cluster.stopProcess('chart-pod');
-        assert.notEqual(apply(claimIn('helm-outage', 'analytics')).status, 0, 'failurePolicy Fail: the chart webhook is in the path');
-        const optOut = cluster.kubectl('label', 'namespace', 'analytics', 'storage-policy-webhook.io/ignore=true');
-        assert.equal(optOut.status, 0, explain(optOut));
-        const spared = apply(claimIn('helm-opted-out', 'analytics'));
-        assert.equal(spared.status, 0, `the opt-out label keeps the namespace writable: ${explain(spared)}`);
-        assert.equal(cluster.kubectl('label', 'namespace', 'analytics', 'storage-policy-webhook.io/ignore-').status, 0);
-      }
-      assert.equal(cluster.kubectl('annotate', 'storageclass', 'gp3', 'storageclass.kubernetes.io/is-default-class-').status, 0);
+        assert.ok((await metric(opsPort, 'storage_policy_admission_duration_seconds_count{')) > before, 'the webhook judged it');
+      };
+      await judged('helm-default');
+      process.stdout.write(`# e2e ${version}: helm install to the first claim judged by the chart's webhook: ${Math.round((Date.now() - started) / 1000)} s\n`);
+      assert.equal(get('pvc', 'helm-default', '-n', 'analytics').spec.storageClassName, 'gp3', 'the cluster default stays in charge');
+      await cluster.stopProcess('chart-pod');
+      const idle = apply(claimIn('helm-down-no-policy', 'analytics'));
+      assert.equal(idle.status, 0, `with no policy, an outage blocks nothing (Ignore): ${explain(idle)}`);
+
+      // The platform team adds a policy: helm upgrade with a file. Helm (server-side apply) leaves the registered entries alone.
+      const policyFile = join(cluster.dir, 'approved-classes.yaml');
+      await writeFile(
+        policyFile,
+        'apiVersion: storage-policy-webhook.io/v1alpha1\nkind: StoragePolicy\nmetadata: {name: approved-classes}\nspec:\n  action: deny\n  match: {kinds: [PersistentVolumeClaim]}\n  storageClasses: {allowed: [gp3]}\n',
+      );
+      const upgraded = helmRun(
+        'upgrade',
+        'storage-policy-webhook',
+        join(ROOT, 'deploy/chart'),
+        '--namespace',
+        'storage-policy-webhook',
+        '--set-file',
+        'policies.files.approved-classes\\.yaml=' + policyFile,
+      );
+      assert.equal(upgraded.status, 0, upgraded.stderr);
+      assert.deepEqual(failurePolicies(), ['Ignore', 'Ignore'], 'helm upgrade keeps the entries the webhook registered');
+      await writePolicies(get('configmap', 'storage-policy-webhook-policies', '-n', 'storage-policy-webhook').data as Record<string, string>);
+      opsPort = await pod('chart-pod');
+      await eventually('failurePolicy Fail once the webhook serves with a policy', () => failurePolicies().join() === 'Fail,Fail', 30_000, 250);
+      await judged('helm-guarded', 'gp3');
+      const denied = apply(claimIn('helm-efs', 'analytics', 'efs'));
+      assert.notEqual(denied.status, 0, 'the policy is enforced');
+      assert.match(denied.stderr, /spec\.storageClassName: class efs is not allowed here; use one of gp3/, explain(denied));
+      await cluster.stopProcess('chart-pod');
+      assert.notEqual(apply(claimIn('helm-outage', 'analytics')).status, 0, 'failurePolicy Fail: with a policy, the webhook is in the path');
+      const optOut = cluster.kubectl('label', 'namespace', 'analytics', 'storage-policy-webhook.io/ignore=true');
+      assert.equal(optOut.status, 0, explain(optOut));
+      const spared = apply(claimIn('helm-opted-out', 'analytics'));
+      assert.equal(spared.status, 0, `the opt-out label keeps the namespace writable: ${explain(spared)}`);
+      assert.equal(cluster.kubectl('label', 'namespace', 'analytics', 'storage-policy-webhook.io/ignore-').status, 0);
+
       const uninstalled = helmRun('uninstall', 'storage-policy-webhook', '--namespace', 'storage-policy-webhook');
       assert.equal(uninstalled.status, 0, uninstalled.stderr);
-      for (const kind of ['mutatingwebhookconfiguration', 'validatingwebhookconfiguration']) assert.notEqual(cluster.kubectl('get', kind, 'storage-policy-webhook').status, 0, `${kind} left behind`);
+      for (const kind of configurations) assert.notEqual(cluster.kubectl('get', kind, 'storage-policy-webhook').status, 0, `${kind} left behind`);
+      const undefaulted = cluster.kubectl('annotate', 'storageclass', 'gp3', 'storageclass.kubernetes.io/is-default-class-');
+      assert.equal(undefaulted.status, 0, `a StorageClass write after uninstall: ${explain(undefaulted)}`);
       // Beside PolicyReport CRDs another tool installed (as Kyverno would; the audit test applies them too), then uninstalled.
       for (const crd of ['policyreports', 'clusterpolicyreports']) {
         const present = cluster.kubectl('apply', '-f', join(ROOT, `deploy/components/policy-reports/wgpolicyk8s.io_${crd}.yaml`));

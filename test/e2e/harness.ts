@@ -215,11 +215,11 @@ export class LocalCluster {
 
   /**
    * A webhook process that manages its own certificates (serve --certificates managed), as the chart's and the
-   * kustomize base's pods do: `args` are theirs; ready when its ops port's /readyz answers 200.
+   * kustomize base's pods do: `args` and `env` are theirs; ready when its ops port's /readyz answers 200.
    */
-  async startManagedWebhook(name: string, port: number, kubeconfig: string, args: string[]): Promise<number> {
+  async startManagedWebhook(name: string, port: number, kubeconfig: string, args: string[], env: Record<string, string> = {}): Promise<number> {
     const opsPort = await freePort();
-    this.start(name, process.execPath, [CLI, 'serve', '--host=127.0.0.1', `--port=${port}`, '--ops-host=127.0.0.1', `--ops-port=${opsPort}`, `--kubeconfig=${kubeconfig}`, ...args]);
+    this.start(name, process.execPath, [CLI, 'serve', '--host=127.0.0.1', `--port=${port}`, '--ops-host=127.0.0.1', `--ops-port=${opsPort}`, `--kubeconfig=${kubeconfig}`, ...args], env);
     await eventually(`${name} /readyz`, async () => (await fetch(`http://127.0.0.1:${opsPort}/readyz`).catch(() => undefined))?.ok === true, 60_000, 250);
     return opsPort;
   }

@@ -3,7 +3,8 @@ import { X509Certificate } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
-import { arrayAt, isObject, stringAt, type JsonObject } from '../../src/core/json.js';
+import type { FailurePolicy, WebhookRegistration } from '../../src/admission/webhook-configurations.js';
+import { arrayAt, isObject, objectAt, stringAt, type JsonObject } from '../../src/core/json.js';
 import { CertificateAuthority, nextRotationStep, type CertificateMaterial } from '../../src/server/certificate-authority.js';
 import { makeCertificateAuthority, makeServingCertificate } from '../../src/server/tls.js';
 import { FakeApiServer } from '../fake-apiserver.js';
@@ -49,17 +50,28 @@ describe('webhook certificates: the Lease holder against an API server', () => {
   const logger = pino({ level: 'silent' });
   const configurations = ['mutatingwebhookconfigurations', 'validatingwebhookconfigurations'].map((kind) => `/apis/admissionregistration.k8s.io/v1/${kind}/spw`);
 
+  // What the chart and the kustomize base install: the configurations, empty.
+  const installShells = (): void => {
+    for (const path of configurations) api.objects.set(path, { metadata: { name: 'spw', resourceVersion: '1' } });
+  };
+  let failurePolicy: FailurePolicy = 'Fail';
+  const registration = (caBundle: string): WebhookRegistration => ({
+    target: { service: { name: 'spw', namespace: 'ns', port: 443 } },
+    caBundle,
+    failurePolicy,
+    timeoutSeconds: 5,
+    excludedNamespaces: ['kube-system', 'ns'],
+  });
+
   before(async () => {
     config = await api.startWithConfig();
-    for (const path of configurations) {
-      api.objects.set(path, { metadata: { name: 'spw', resourceVersion: '1' }, webhooks: [{ name: 'a.spw.io', clientConfig: { service: { name: 'spw', namespace: 'ns' } } }] });
-    }
+    installShells();
   });
   after(() => api.stop());
 
+  const webhookOf = (path: string): JsonObject | undefined => (arrayAt(api.objects.get(path), 'webhooks') ?? []).filter(isObject)[0];
   const bundleOf = (path: string): X509Certificate[] => {
-    const webhooks = (arrayAt(api.objects.get(path), 'webhooks') ?? []).filter(isObject);
-    const encoded = stringAt(webhooks[0], 'clientConfig', 'caBundle') ?? '';
+    const encoded = stringAt(webhookOf(path), 'clientConfig', 'caBundle') ?? '';
     const pems =
       Buffer.from(encoded, 'base64')
         .toString('utf8')
@@ -75,7 +87,7 @@ describe('webhook certificates: the Lease holder against an API server', () => {
     // Lifetimes of seconds, so a CA rotation happens within the test; replicas lag a round behind the Secret.
     const authority = new CertificateAuthority(
       config,
-      { namespace: 'ns', secretName: 'spw-tls', configurations: ['spw'], hosts: ['spw.ns.svc'], times: { caLifetimeMs: 3_000, servingLifetimeMs: 2_400, overlapMs: 300 } },
+      { namespace: 'ns', secretName: 'spw-tls', configuration: 'spw', registration, hosts: ['spw.ns.svc'], times: { caLifetimeMs: 3_000, servingLifetimeMs: 2_400, overlapMs: 300 } },
       logger,
     );
     assert.equal(await authority.step(), 'create');
@@ -104,18 +116,54 @@ describe('webhook certificates: the Lease holder against an API server', () => {
     assert.ok(!servedNow().checkIssued(firstCa) || !servedNow().verify(firstCa.publicKey), 'a new CA signs');
   });
 
-  it('a configuration whose caBundle was reset (helm upgrade) is injected again; a missing one is skipped', async () => {
-    const authority = new CertificateAuthority(config, { namespace: 'ns', secretName: 'spw-tls-defaults', configurations: ['spw', 'absent'], hosts: ['spw.ns.svc'] }, logger);
+  it('registers the entries in the empty configurations; entries reset (helm upgrade, a hand edit) are registered again; unchanged ones are not rewritten', async () => {
+    installShells();
+    const authority = new CertificateAuthority(config, { namespace: 'ns', secretName: 'spw-tls-defaults', configuration: 'spw', registration, hosts: ['spw.ns.svc'] }, logger);
     const path = configurations[0] ?? '';
     assert.equal(await authority.step(), 'create');
-    const injected = bundleOf(path)[0]?.fingerprint256;
     const stored = api.objects.get(path) as JsonObject;
-    api.objects.set(path, { ...stored, webhooks: [{ name: 'a.spw.io', clientConfig: { service: { name: 'spw', namespace: 'ns' } } }] });
+    const webhook = webhookOf(path);
+    assert.equal(stringAt(webhook, 'name'), 'mutate.storage-policy-webhook.io');
+    assert.equal(stringAt(webhook, 'clientConfig', 'service', 'path'), '/mutate');
+    assert.equal(stringAt(webhookOf(configurations[1] ?? ''), 'clientConfig', 'service', 'path'), '/validate');
+    const injected = bundleOf(path)[0]?.fingerprint256;
+    assert.ok(injected);
+    const version = stringAt(api.objects.get(path), 'metadata', 'resourceVersion');
+    assert.equal(await authority.step(), 'none');
+    assert.equal(stringAt(api.objects.get(path), 'metadata', 'resourceVersion'), version, 'nothing changed, nothing written');
+    // The API server stores defaults a registration does not set: still the same entry.
+    const defaulted = { ...(webhook ?? {}), objectSelector: {}, clientConfig: { ...(objectAt(webhook, 'clientConfig') ?? {}) } };
+    api.objects.set(path, { ...stored, webhooks: [defaulted] });
+    assert.equal(await authority.step(), 'none');
+    assert.equal(stringAt(api.objects.get(path), 'metadata', 'resourceVersion'), version, 'server defaults are not a difference');
+    api.objects.set(path, { metadata: { name: 'spw', resourceVersion: '7' } });
     assert.equal(bundleOf(path).length, 0);
     assert.equal(await authority.step(), 'none');
     assert.deepEqual(
       bundleOf(path).map((ca) => ca.fingerprint256),
       [injected],
     );
+  });
+
+  it('the failurePolicy is what the registration asks at each round: Ignore until the replica guards, then the configured one', async () => {
+    installShells();
+    failurePolicy = 'Ignore';
+    const authority = new CertificateAuthority(config, { namespace: 'ns', secretName: 'spw-tls-policy', configuration: 'spw', registration, hosts: ['spw.ns.svc'] }, logger);
+    const policies = (): Array<string | undefined> => configurations.map((path) => stringAt(webhookOf(path), 'failurePolicy'));
+    try {
+      await authority.step();
+      assert.deepEqual(policies(), ['Ignore', 'Ignore']);
+      failurePolicy = 'Fail';
+      await authority.step();
+      assert.deepEqual(policies(), ['Fail', 'Fail']);
+    } finally {
+      failurePolicy = 'Fail';
+    }
+  });
+
+  it('never creates a configuration: uninstalled (or never installed) stays out of the write path', async () => {
+    const authority = new CertificateAuthority(config, { namespace: 'ns', secretName: 'spw-tls-absent', configuration: 'absent', registration, hosts: ['spw.ns.svc'] }, logger);
+    assert.equal(await authority.step(), 'create');
+    for (const kind of ['mutatingwebhookconfigurations', 'validatingwebhookconfigurations']) assert.equal(api.objects.has(`/apis/admissionregistration.k8s.io/v1/${kind}/absent`), false);
   });
 });

@@ -4,19 +4,32 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { claimUpdateCondition } from '../../src/admission/match-conditions.js';
+import { webhookConfigurations } from '../../src/admission/webhook-configurations.js';
 import { RULE_FAMILIES } from '../../src/rules/registry.js';
 
-// The webhook configurations carry the condition the rule families' declarations generate: change what a family
-// reads and this fails until deploy/ and the chart say the same.
+// The webhook entries carry the condition the rule families' declarations generate: the webhook registers them
+// from the code; the chart's static template (certificates from a Secret or cert-manager) must say the same.
 
 const deploy = (path: string): string => readFileSync(fileURLToPath(new URL(`../../../deploy/${path}`, import.meta.url)), 'utf8');
 const generated = claimUpdateCondition(RULE_FAMILIES);
 
 describe('matchConditions follow the rule families', () => {
-  it('deploy/webhook-configurations.yaml: both webhooks carry exactly the generated condition', () => {
-    const configurations = parseAllDocuments(deploy('webhook-configurations.yaml')).map((document) => document.toJS() as { webhooks: Array<{ matchConditions?: unknown }> });
-    const conditions = configurations.flatMap((configuration) => configuration.webhooks.map((webhook) => webhook.matchConditions));
+  it('the entries the webhook registers (and storage-policy certs writes) carry exactly the generated condition', () => {
+    const registration = { target: { url: 'https://127.0.0.1:9443' }, caBundle: '', failurePolicy: 'Fail', timeoutSeconds: 5, excludedNamespaces: ['kube-system'] } as const;
+    const conditions = webhookConfigurations('spw', registration).flatMap((configuration) =>
+      (configuration['webhooks'] as Array<{ matchConditions?: unknown }>).map((webhook) => webhook.matchConditions),
+    );
     assert.deepEqual(conditions, [[generated], [generated]]);
+  });
+  it('deploy/webhook-configurations.yaml installs both configurations empty: the webhook registers the entries', () => {
+    const configurations = parseAllDocuments(deploy('webhook-configurations.yaml')).map((document) => document.toJS() as { kind: string; webhooks?: unknown });
+    assert.deepEqual(
+      configurations.map((configuration) => [configuration.kind, configuration.webhooks]),
+      [
+        ['MutatingWebhookConfiguration', undefined],
+        ['ValidatingWebhookConfiguration', undefined],
+      ],
+    );
   });
   it('the chart template carries the same expression', () => {
     const template = deploy('chart/templates/webhook-configurations.yaml');
