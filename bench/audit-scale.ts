@@ -9,12 +9,22 @@ import { loadPolicyDir } from '../src/policy/load.js';
 export function auditInventory(): JsonObject[] {
   const objects: JsonObject[] = [];
   const classes = ['gp3', 'io2-high-iops', 'efs', 'io1-slow'];
-  for (let index = 0; index < 100; index += 1) objects.push({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: `team-${index}`, labels: { team: String(index) } } });
+  for (let index = 0; index < 100; index += 1)
+    objects.push({
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: `team-${index}`, labels: { team: String(index) } },
+    });
   for (let index = 0; index < 10_000; index += 1) {
     objects.push({
       apiVersion: 'v1',
       kind: 'PersistentVolumeClaim',
-      metadata: { name: `claim-${index}`, namespace: `team-${index % 100}`, uid: `uid-${index}`, managedFields: [{ manager: 'kubectl', operation: 'Apply' }] },
+      metadata: {
+        name: `claim-${index}`,
+        namespace: `team-${index % 100}`,
+        uid: `uid-${index}`,
+        managedFields: [{ manager: 'kubectl', operation: 'Apply' }],
+      },
       spec: {
         storageClassName: classes[index % classes.length] ?? 'gp3',
         accessModes: [index % 7 === 0 ? 'ReadWriteMany' : 'ReadWriteOnce'],
@@ -32,8 +42,20 @@ export function auditInventory(): JsonObject[] {
         replicas: 3,
         serviceName: `sts-${index}`,
         selector: { matchLabels: { app: `sts-${index}` } },
-        template: { metadata: { labels: { app: `sts-${index}` } }, spec: { containers: [{ name: 'app', image: 'nginx:1.27', env: [{ name: 'A', value: 'x'.repeat(200) }] }] } },
-        volumeClaimTemplates: [{ metadata: { name: 'data' }, spec: { storageClassName: 'gp3', accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '100Gi' } } } }],
+        template: {
+          metadata: { labels: { app: `sts-${index}` } },
+          spec: { containers: [{ name: 'app', image: 'nginx:1.27', env: [{ name: 'A', value: 'x'.repeat(200) }] }] },
+        },
+        volumeClaimTemplates: [
+          {
+            metadata: { name: 'data' },
+            spec: {
+              storageClassName: 'gp3',
+              accessModes: ['ReadWriteOnce'],
+              resources: { requests: { storage: '100Gi' } },
+            },
+          },
+        ],
       },
     });
   }

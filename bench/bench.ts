@@ -48,7 +48,15 @@ async function writeKubeconfig(dir: string, port: number, ca: string): Promise<s
     stringify({
       apiVersion: 'v1',
       kind: 'Config',
-      clusters: [{ name: 'bench', cluster: { server: `https://127.0.0.1:${port}`, 'certificate-authority-data': Buffer.from(ca).toString('base64') } }],
+      clusters: [
+        {
+          name: 'bench',
+          cluster: {
+            server: `https://127.0.0.1:${port}`,
+            'certificate-authority-data': Buffer.from(ca).toString('base64'),
+          },
+        },
+      ],
       users: [{ name: 'bench', user: { token: 'bench' } }],
       contexts: [{ name: 'bench', context: { cluster: 'bench', user: 'bench' } }],
       'current-context': 'bench',
@@ -70,7 +78,10 @@ function scalePolicies(count: number, allMatch: boolean): Policy[] {
     lookupFailure: 'warn' as const,
     rules: {},
     // One in ten uses a glob, the rest name their namespace: the index must keep both cheap.
-    match: { kinds: ['PersistentVolumeClaim' as const, 'StatefulSet' as const], namespaces: [allMatch ? 'ns-*' : index % 10 === 0 ? `ns-${index}-*` : `ns-${index}`] },
+    match: {
+      kinds: ['PersistentVolumeClaim' as const, 'StatefulSet' as const],
+      namespaces: [allMatch ? 'ns-*' : index % 10 === 0 ? `ns-${index}-*` : `ns-${index}`],
+    },
     storageClasses: { defaults: [{ class: 'gp3' }], allowed: ['gp3', 'io2'] },
     accessModes: {},
     zones: { allowed: ['a', 'b'] },
@@ -86,9 +97,17 @@ function scaleState(objects: number): ClusterState {
     volumeBindingMode: 'WaitForFirstConsumer',
     parameters: { type: 'gp3', iopsPerGB: '50', allowAutoIOPSPerGBIncrease: 'true' },
   });
-  state.upsertStorageClass({ metadata: { name: 'io2' }, provisioner: 'ebs.csi.aws.com', volumeBindingMode: 'WaitForFirstConsumer', parameters: { type: 'io2', iopsPerGB: '100' } });
+  state.upsertStorageClass({
+    metadata: { name: 'io2' },
+    provisioner: 'ebs.csi.aws.com',
+    volumeBindingMode: 'WaitForFirstConsumer',
+    parameters: { type: 'io2', iopsPerGB: '100' },
+  });
   for (let index = 0; index < objects; index += 1) {
-    state.upsertClaim({ metadata: { name: `c-${index}`, namespace: `ns-${index % 1000}` }, spec: { storageClassName: index % 2 ? 'gp3' : 'io2', resources: { requests: { storage: '10Gi' } } } });
+    state.upsertClaim({
+      metadata: { name: `c-${index}`, namespace: `ns-${index % 1000}` },
+      spec: { storageClassName: index % 2 ? 'gp3' : 'io2', resources: { requests: { storage: '10Gi' } } },
+    });
   }
   return state;
 }
@@ -97,7 +116,13 @@ function scaleState(objects: number): ClusterState {
 function microsPerReview(policies: Policy[], state: ClusterState): number {
   const engine = new Engine(policies, state);
   const object = pvc('ns-7', 'x');
-  const input = { kind: 'PersistentVolumeClaim' as const, operation: 'CREATE' as const, namespace: 'ns-7', name: 'x', object };
+  const input = {
+    kind: 'PersistentVolumeClaim' as const,
+    operation: 'CREATE' as const,
+    namespace: 'ns-7',
+    name: 'x',
+    object,
+  };
   const measure = (budgetMs: number): number => {
     let count = 0;
     const started = process.hrtime.bigint();
@@ -118,10 +143,13 @@ function percentile(sorted: number[], fraction: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * fraction))] ?? 0;
 }
 
-async function apiserverAddedLatency(): Promise<{ withMs: number; withoutMs: number; addedP50Ms: number; addedP99Ms: number } | string> {
+async function apiserverAddedLatency(): Promise<
+  { withMs: number; withoutMs: number; addedP50Ms: number; addedP99Ms: number } | string
+> {
   const [newest = ''] = await LocalCluster.versions();
   if (values.apiserver === 'off') return 'skipped (--apiserver off)';
-  if (values.apiserver === 'auto' && !LocalCluster.isBuilt(newest)) return 'skipped (no cached kube-apiserver: run npm run test:e2e once, or pass --apiserver on)';
+  if (values.apiserver === 'auto' && !LocalCluster.isBuilt(newest))
+    return 'skipped (no cached kube-apiserver: run npm run test:e2e once, or pass --apiserver on)';
   const { bin } = LocalCluster.build(newest);
   const cluster = new LocalCluster();
   try {
@@ -140,10 +168,18 @@ async function apiserverAddedLatency(): Promise<{ withMs: number; withoutMs: num
       new Promise<number>((resolve, reject) => {
         const begin = process.hrtime.bigint();
         const url = new URL(`/api/v1/namespaces/${namespace}/persistentvolumeclaims?dryRun=All`, server);
-        const request = httpsRequest(url, { method: 'POST', agent, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' } }, (response) => {
-          response.resume();
-          response.on('end', () => (response.statusCode === 201 ? resolve(Number(process.hrtime.bigint() - begin) / 1e6) : reject(new Error(`HTTP ${response.statusCode}`))));
-        });
+        const request = httpsRequest(
+          url,
+          { method: 'POST', agent, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' } },
+          (response) => {
+            response.resume();
+            response.on('end', () =>
+              response.statusCode === 201
+                ? resolve(Number(process.hrtime.bigint() - begin) / 1e6)
+                : reject(new Error(`HTTP ${response.statusCode}`)),
+            );
+          },
+        );
         request.on('error', reject);
         request.end(JSON.stringify(pvc(namespace, `bench-${index}`)));
       });
@@ -187,7 +223,13 @@ interface Server {
 }
 
 /** Starts a server process and waits until it answers a review. */
-async function startServer(name: string, args: string[], env: Record<string, string>, ca: string, children: ChildProcess[]): Promise<Server> {
+async function startServer(
+  name: string,
+  args: string[],
+  env: Record<string, string>,
+  ca: string,
+  children: ChildProcess[],
+): Promise<Server> {
   const port = await freePort();
   const child = spawn(
     process.execPath,
@@ -198,10 +240,21 @@ async function startServer(name: string, args: string[], env: Record<string, str
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
     const ok = await new Promise<boolean>((resolve) => {
-      const request = httpsRequest({ host: '127.0.0.1', port, path: '/mutate', method: 'POST', ca, agent: false, headers: { 'content-type': 'application/json' } }, (response) => {
-        response.resume();
-        resolve(response.statusCode === 200);
-      });
+      const request = httpsRequest(
+        {
+          host: '127.0.0.1',
+          port,
+          path: '/mutate',
+          method: 'POST',
+          ca,
+          agent: false,
+          headers: { 'content-type': 'application/json' },
+        },
+        (response) => {
+          response.resume();
+          resolve(response.statusCode === 200);
+        },
+      );
       request.on('error', () => resolve(false));
       request.end(MIX[0]?.body);
     });
@@ -289,10 +342,18 @@ async function main(): Promise<void> {
     if (auditFlag === '--audit=false') await cacheListed(opsPort);
     else await auditedOnce(opsPort);
     const baseline = await startServer('protocol baseline', [BASELINE, '{port}', ...tls], {}, ca.cert, children);
-    const bareEngine = await startServer('bare-engine baseline', [BARE_ENGINE, '{port}', ...tls, policies, inventory], {}, ca.cert, children);
+    const bareEngine = await startServer(
+      'bare-engine baseline',
+      [BARE_ENGINE, '{port}', ...tls, policies, inventory],
+      {},
+      ca.cert,
+      children,
+    );
     const servers = [webhook, baseline, bareEngine];
 
-    process.stdout.write(`# machine: ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}, load average ${loadavg()[0]?.toFixed(2)}\n`);
+    process.stdout.write(
+      `# machine: ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}, load average ${loadavg()[0]?.toFixed(2)}\n`,
+    );
     process.stdout.write(
       `# webhook: 100 policies, live cache fed 10,000 claims and 1,000 StatefulSets by a loopback API server, audit ${auditFlag === '--audit=false' ? 'off' : 'on'}, info logs, NODE_OPTIONS=${nodeOptions}${values['webhook-arg']?.length ? `, ${values['webhook-arg'].join(' ')}` : ''}; HTTP/2, 4 sessions x 32 concurrent streams; ${ROUNDS} interleaved round(s) of ${DURATION}s per server after a 10 s warm-up each\n`,
     );
@@ -310,7 +371,8 @@ async function main(): Promise<void> {
         if (!SMOKE) await saturate(server.port, ca.cert, server.pid, MIX, 2);
         saturation.get(server.name)?.push(await saturate(server.port, ca.cert, server.pid, MIX, DURATION));
       }
-      for (const server of [webhook, baseline]) latency.get(server.name)?.push(await fixedRate(server.port, ca.cert, MIX, DURATION, 1000));
+      for (const server of [webhook, baseline])
+        latency.get(server.name)?.push(await fixedRate(server.port, ca.cert, MIX, DURATION, 1000));
     }
     const peakRssMb = statusMb(webhook.pid, 'VmHWM');
     const steadyRssMb = statusMb(webhook.pid, 'VmRSS');
@@ -318,11 +380,22 @@ async function main(): Promise<void> {
     const cpu = (name: string): number => median((saturation.get(name) ?? []).map((run) => run.serverCpuMicros));
     const p99 = (name: string): number => median((latency.get(name) ?? []).map((run) => run.p99Micros));
     const invalid = [...saturation.entries()].flatMap(([name, runs]) =>
-      runs.filter((run) => run.serverCpuPercent < 90 || run.errors > 0).map((run) => `${name} at ${run.serverCpuPercent.toFixed(0)}% CPU, ${run.errors} errors`),
+      runs
+        .filter((run) => run.serverCpuPercent < 90 || run.errors > 0)
+        .map((run) => `${name} at ${run.serverCpuPercent.toFixed(0)}% CPU, ${run.errors} errors`),
     );
     const lines = [
       '',
-      row(['server', 'server CPU us/request (median)', 'per round', 'req/s', 'server CPU %', 'client CPU %', 'p50 us at 1000 req/s', 'p99 us at 1000 req/s']),
+      row([
+        'server',
+        'server CPU us/request (median)',
+        'per round',
+        'req/s',
+        'server CPU %',
+        'client CPU %',
+        'p50 us at 1000 req/s',
+        'p99 us at 1000 req/s',
+      ]),
       row(['---', '---', '---', '---', '---', '---', '---', '---']),
       ...servers.map((server) => {
         const runs = saturation.get(server.name) ?? [];
@@ -355,7 +428,10 @@ async function main(): Promise<void> {
       process.stdout.write(`${row([count, ...(scale[count] ?? [])])}\n`);
     }
     // Every policy matching the namespace: the cost grows with the policies that govern an object, not with all of them.
-    const matching = (SMOKE ? [1, 10] : [1, 10, 100]).map((count) => ({ count, micros: microsPerReview(scalePolicies(count, true), scaleState(1000)) }));
+    const matching = (SMOKE ? [1, 10] : [1, 10, 100]).map((count) => ({
+      count,
+      micros: microsPerReview(scalePolicies(count, true), scaleState(1000)),
+    }));
     const first = matching[0];
     const last = matching[matching.length - 1];
     const perMatchingPolicy = first && last ? (last.micros - first.micros) / (last.count - first.count) : 0;
@@ -393,11 +469,23 @@ async function main(): Promise<void> {
       auditMillisFor10kClaims: Math.round(audit.cpuMillis),
       auditHeapMb: Number(audit.heapMb.toFixed(1)),
       auditExternalMb: Number(audit.externalMb.toFixed(1)),
-      ...(typeof apiserver === 'string' ? {} : { apiserverAddedP50Ms: Number(apiserver.addedP50Ms.toFixed(2)), apiserverAddedP99Ms: Number(apiserver.addedP99Ms.toFixed(2)) }),
+      ...(typeof apiserver === 'string'
+        ? {}
+        : {
+            apiserverAddedP50Ms: Number(apiserver.addedP50Ms.toFixed(2)),
+            apiserverAddedP99Ms: Number(apiserver.addedP99Ms.toFixed(2)),
+          }),
     };
     process.stdout.write(`${JSON.stringify(summary)}\n`);
   } finally {
-    await Promise.all(children.map((child) => new Promise((resolve) => (child.exitCode !== null ? resolve(null) : (child.once('exit', resolve), child.kill('SIGTERM'))))));
+    await Promise.all(
+      children.map(
+        (child) =>
+          new Promise((resolve) =>
+            child.exitCode !== null ? resolve(null) : (child.once('exit', resolve), child.kill('SIGTERM')),
+          ),
+      ),
+    );
     await rm(dir, { recursive: true, force: true });
   }
 }

@@ -30,11 +30,23 @@ const nodeOptions = values['node-options'] ?? deployNodeOptions();
 /** A StatefulSet review of about 3 MB: a pod template with 20,000 environment variables. */
 function bigReview(): string {
   const env = Array.from({ length: 20_000 }, (_, index) => ({ name: `VARIABLE_${index}`, value: 'x'.repeat(120) }));
-  const object = statefulSet([template('data', { storageClassName: 'gp3' })], { containers: [{ name: 'app', image: 'app:1', env }] }, 3, { name: 'big', namespace: 'payments' });
+  const object = statefulSet(
+    [template('data', { storageClassName: 'gp3' })],
+    { containers: [{ name: 'app', image: 'app:1', env }] },
+    3,
+    { name: 'big', namespace: 'payments' },
+  );
   return JSON.stringify({
     apiVersion: 'admission.k8s.io/v1',
     kind: 'AdmissionReview',
-    request: { uid: 'big', kind: { group: 'apps', version: 'v1', kind: 'StatefulSet' }, namespace: 'payments', name: 'big', operation: 'CREATE', object },
+    request: {
+      uid: 'big',
+      kind: { group: 'apps', version: 'v1', kind: 'StatefulSet' },
+      namespace: 'payments',
+      name: 'big',
+      operation: 'CREATE',
+      object,
+    },
   });
 }
 
@@ -86,7 +98,12 @@ async function main(): Promise<void> {
           const session = sessions[index % sessions.length];
           if (!session || session.closed || session.destroyed) break;
           const status = await new Promise<number>((resolve) => {
-            const stream = session.request({ ':method': 'POST', ':path': '/validate', 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+            const stream = session.request({
+              ':method': 'POST',
+              ':path': '/validate',
+              'content-type': 'application/json',
+              'content-length': Buffer.byteLength(body),
+            });
             let code = 0;
             stream.on('response', (headers) => (code = Number(headers[':status'])));
             stream.on('data', () => undefined);

@@ -29,7 +29,8 @@ export class FakeApiServer {
     this.server = createServer({ key: tls.key, cert: tls.cert }, (request, response) => {
       const url = new URL(request.url ?? '/', 'https://127.0.0.1');
       const kind = PATHS[url.pathname];
-      if (!kind) return void response.writeHead(404, { 'content-type': 'application/json' }).end('{"kind":"Status","code":404}');
+      if (!kind)
+        return void response.writeHead(404, { 'content-type': 'application/json' }).end('{"kind":"Status","code":404}');
       if (url.searchParams.get('watch') === 'true') {
         response.writeHead(200, { 'content-type': 'application/json' });
         this.watches.add(response);
@@ -41,10 +42,16 @@ export class FakeApiServer {
       const start = Number(url.searchParams.get('continue') ?? 0);
       const next = start + limit < items.length ? String(start + limit) : undefined;
       // A list's items carry no kind or apiVersion (JSON.stringify leaves the undefined keys out).
-      const page = items.slice(start, start + limit).map((object) => ({ ...object, apiVersion: undefined, kind: undefined }));
-      response
-        .writeHead(200, { 'content-type': 'application/json' })
-        .end(JSON.stringify({ kind: `${kind}List`, metadata: { resourceVersion: '1', ...(next ? { continue: next } : {}) }, items: page }));
+      const page = items
+        .slice(start, start + limit)
+        .map((object) => ({ ...object, apiVersion: undefined, kind: undefined }));
+      response.writeHead(200, { 'content-type': 'application/json' }).end(
+        JSON.stringify({
+          kind: `${kind}List`,
+          metadata: { resourceVersion: '1', ...(next ? { continue: next } : {}) },
+          items: page,
+        }),
+      );
     });
     await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve));
     return (this.server?.address() as AddressInfo).port;
@@ -61,7 +68,10 @@ export class FakeApiServer {
 if (process.argv[1] === new URL(import.meta.url).pathname) {
   const [certFile, keyFile] = process.argv.slice(2);
   const server = new FakeApiServer(clusterObjects(10_000, 1_000));
-  const port = await server.start({ cert: readFileSync(certFile ?? '', 'utf8'), key: readFileSync(keyFile ?? '', 'utf8') });
+  const port = await server.start({
+    cert: readFileSync(certFile ?? '', 'utf8'),
+    key: readFileSync(keyFile ?? '', 'utf8'),
+  });
   process.stdout.write(`${port}\n`);
   process.on('SIGTERM', () => void server.stop().then(() => process.exit(0)));
 }

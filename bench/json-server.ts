@@ -5,22 +5,30 @@ import { createSecureServer } from 'node:http2';
  * The bench's bare servers: Node's HTTP/2 + TLS server (HTTP/1.1 fallback) that reads each body whole, parses it
  * as JSON and answers what `answer` returns (undefined: 400). What differs between the baselines is `answer` alone.
  */
-export function serveJson(port: number, certFile: string, keyFile: string, answer: (path: string, body: unknown) => unknown): void {
-  const server = createSecureServer({ allowHTTP1: true, cert: readFileSync(certFile), key: readFileSync(keyFile), minVersion: 'TLSv1.2' }, (request, response) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => {
-      let reply: unknown;
-      try {
-        reply = answer(request.url, JSON.parse(Buffer.concat(chunks).toString('utf8')));
-      } catch {
-        reply = undefined;
-      }
-      if (reply === undefined) return void response.writeHead(400).end();
-      response.writeHead(200, { 'content-type': 'application/json' });
-      response.end(JSON.stringify(reply));
-    });
-  });
+export function serveJson(
+  port: number,
+  certFile: string,
+  keyFile: string,
+  answer: (path: string, body: unknown) => unknown,
+): void {
+  const server = createSecureServer(
+    { allowHTTP1: true, cert: readFileSync(certFile), key: readFileSync(keyFile), minVersion: 'TLSv1.2' },
+    (request, response) => {
+      const chunks: Buffer[] = [];
+      request.on('data', (chunk: Buffer) => chunks.push(chunk));
+      request.on('end', () => {
+        let reply: unknown;
+        try {
+          reply = answer(request.url, JSON.parse(Buffer.concat(chunks).toString('utf8')));
+        } catch {
+          reply = undefined;
+        }
+        if (reply === undefined) return void response.writeHead(400).end();
+        response.writeHead(200, { 'content-type': 'application/json' });
+        response.end(JSON.stringify(reply));
+      });
+    },
+  );
   server.listen(port, '127.0.0.1', () => process.stdout.write('ready\n'));
   process.on('SIGTERM', () => server.close(() => process.exit(0)));
 }

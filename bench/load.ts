@@ -36,7 +36,12 @@ async function sessions(port: number, ca: string, count: number): Promise<Client
 function send(session: ClientHttp2Session, request: Request): Promise<number> {
   return new Promise((resolve) => {
     // With Content-Length, as the API server's webhook client sends it (Go's HTTP/2 transport declares a known body length).
-    const stream = session.request({ ':method': 'POST', ':path': request.path, 'content-type': 'application/json', 'content-length': request.length });
+    const stream = session.request({
+      ':method': 'POST',
+      ':path': request.path,
+      'content-type': 'application/json',
+      'content-length': request.length,
+    });
     let status = 0;
     stream.on('response', (headers) => (status = Number(headers[':status'])));
     stream.on('data', () => undefined);
@@ -62,7 +67,14 @@ export interface SaturationResult {
  * As many requests as the server takes, over HTTP/2 as the API server's webhook client speaks it (a few
  * sessions, many concurrent streams), for `seconds`; the server's CPU is read from /proc around the run.
  */
-export async function saturate(port: number, ca: string, pid: number, mix: Request[], seconds: number, concurrency = 128): Promise<SaturationResult> {
+export async function saturate(
+  port: number,
+  ca: string,
+  pid: number,
+  mix: Request[],
+  seconds: number,
+  concurrency = 128,
+): Promise<SaturationResult> {
   const open = await sessions(port, ca, 4);
   let requests = 0;
   let errors = 0;
@@ -105,7 +117,13 @@ function percentile(sorted: number[], fraction: number): number {
 }
 
 /** `rate` requests a second, each sent when due (not when the previous one returned), latency per request in microseconds. */
-export async function fixedRate(port: number, ca: string, mix: Request[], seconds: number, rate: number): Promise<FixedRateResult> {
+export async function fixedRate(
+  port: number,
+  ca: string,
+  mix: Request[],
+  seconds: number,
+  rate: number,
+): Promise<FixedRateResult> {
   const [session] = await sessions(port, ca, 1);
   if (!session) throw new Error('no HTTP/2 session');
   const latencies: number[] = [];
@@ -134,5 +152,10 @@ export async function fixedRate(port: number, ca: string, mix: Request[], second
   await Promise.all(pending);
   session.close();
   latencies.sort((a, b) => a - b);
-  return { requests: latencies.length, errors, p50Micros: percentile(latencies, 0.5), p99Micros: percentile(latencies, 0.99) };
+  return {
+    requests: latencies.length,
+    errors,
+    p50Micros: percentile(latencies, 0.5),
+    p99Micros: percentile(latencies, 0.99),
+  };
 }

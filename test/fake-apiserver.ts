@@ -25,7 +25,9 @@ export class FakeApiServer {
         const body = chunks.length > 0 ? (JSON.parse(Buffer.concat(chunks).toString('utf8')) as JsonObject) : undefined;
         const refused = this.refuse > 0;
         if (refused) this.refuse -= 1;
-        const [status, answer] = refused ? [429, { kind: 'Status', code: 429, message: 'storage is (re)initializing' }] : this.answer(request.method ?? 'GET', path, body);
+        const [status, answer] = refused
+          ? [429, { kind: 'Status', code: 429, message: 'storage is (re)initializing' }]
+          : this.answer(request.method ?? 'GET', path, body);
         response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
       });
     });
@@ -35,7 +37,10 @@ export class FakeApiServer {
 
   private store(path: string, body: JsonObject): JsonObject {
     this.version += 1;
-    const stored = { ...body, metadata: { ...(body['metadata'] as JsonObject), resourceVersion: String(this.version) } };
+    const stored = {
+      ...body,
+      metadata: { ...(body['metadata'] as JsonObject), resourceVersion: String(this.version) },
+    };
     this.objects.set(path, stored);
     return stored;
   }
@@ -46,7 +51,9 @@ export class FakeApiServer {
     if (method === 'GET' && ['policyreports', 'clusterpolicyreports', 'reports', 'clusterreports'].includes(plural)) {
       // A list across namespaces: every stored object of that resource in that API group.
       const group = path.slice(0, path.lastIndexOf('/'));
-      const items = [...this.objects.entries()].filter(([key]) => key.startsWith(group) && key.includes(`/${plural}/`)).map(([, object]) => object);
+      const items = [...this.objects.entries()]
+        .filter(([key]) => key.startsWith(group) && key.includes(`/${plural}/`))
+        .map(([, object]) => object);
       return [200, { kind: 'List', metadata: { resourceVersion: String(this.version) }, items }];
     }
     if (method === 'GET') return existing ? [200, existing] : [404, { kind: 'Status', code: 404 }];
@@ -56,7 +63,11 @@ export class FakeApiServer {
       return [201, this.store(target, body)];
     }
     if (method === 'PUT' && body) {
-      if (!existing || (body['metadata'] as JsonObject)['resourceVersion'] !== (existing['metadata'] as JsonObject)['resourceVersion']) return [409, { kind: 'Status', code: 409 }];
+      if (
+        !existing ||
+        (body['metadata'] as JsonObject)['resourceVersion'] !== (existing['metadata'] as JsonObject)['resourceVersion']
+      )
+        return [409, { kind: 'Status', code: 409 }];
       return [200, this.store(path, body)];
     }
     if (method === 'PATCH' && body) {
@@ -84,12 +95,17 @@ export class FakeApiServer {
  * A loopback HTTPS server started by `start` with a serving certificate of a new CA, and a kubeconfig that trusts
  * that CA and sends `token`.
  */
-export async function loopbackKubeConfig(start: (cert: { key: string; cert: string }) => Promise<number>, token = 't'): Promise<KubeConfig> {
+export async function loopbackKubeConfig(
+  start: (cert: { key: string; cert: string }) => Promise<number>,
+  token = 't',
+): Promise<KubeConfig> {
   const ca = await makeCertificateAuthority('loopback apiserver CA');
   const port = await start(await makeServingCertificate(['127.0.0.1'], ca));
   const config = new KubeConfig();
   config.loadFromOptions({
-    clusters: [{ name: 'loopback', server: `https://127.0.0.1:${port}`, caData: Buffer.from(ca.cert).toString('base64') }],
+    clusters: [
+      { name: 'loopback', server: `https://127.0.0.1:${port}`, caData: Buffer.from(ca.cert).toString('base64') },
+    ],
     users: [{ name: 'u', token }],
     contexts: [{ name: 'c', cluster: 'loopback', user: 'u' }],
     currentContext: 'c',

@@ -44,7 +44,12 @@ export function pvc(spec: JsonObject, metadata: JsonObject = {}): JsonObject {
   };
 }
 
-export function statefulSet(templates: JsonObject[], podSpec: JsonObject = {}, replicas = 3, identity = { name: 'web', namespace: 'team-a' }): JsonObject {
+export function statefulSet(
+  templates: JsonObject[],
+  podSpec: JsonObject = {},
+  replicas = 3,
+  identity = { name: 'web', namespace: 'team-a' },
+): JsonObject {
   const { name, namespace } = identity;
   return {
     apiVersion: 'apps/v1',
@@ -61,7 +66,10 @@ export function statefulSet(templates: JsonObject[], podSpec: JsonObject = {}, r
 }
 
 export function template(name: string, spec: JsonObject = {}, metadata: JsonObject = {}): JsonObject {
-  return { metadata: { name, ...metadata }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '10Gi' } }, ...spec } };
+  return {
+    metadata: { name, ...metadata },
+    spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '10Gi' } }, ...spec },
+  };
 }
 
 /**
@@ -70,11 +78,28 @@ export function template(name: string, spec: JsonObject = {}, metadata: JsonObje
  */
 export function cluster(...extra: JsonObject[]): ClusterState {
   const state = new ClusterState();
-  state.upsertStorageClass(storageClass('gp3', 'ebs.csi.aws.com', { parameters: { type: 'gp3' }, volumeBindingMode: 'WaitForFirstConsumer' }));
-  state.upsertStorageClass(storageClass('io1-slow', 'ebs.csi.aws.com', { parameters: { type: 'io1', iopsPerGB: '5' }, volumeBindingMode: 'WaitForFirstConsumer' }));
-  state.upsertStorageClass(storageClass('io2', 'ebs.csi.aws.com', { parameters: { type: 'io2', iopsPerGB: '100' }, volumeBindingMode: 'WaitForFirstConsumer' }));
   state.upsertStorageClass(
-    storageClass('efs', 'efs.csi.aws.com', { volumeBindingMode: 'Immediate', allowedTopologies: [{ matchLabelExpressions: [{ key: 'topology.kubernetes.io/zone', values: ['zone-a', 'zone-b'] }] }] }),
+    storageClass('gp3', 'ebs.csi.aws.com', { parameters: { type: 'gp3' }, volumeBindingMode: 'WaitForFirstConsumer' }),
+  );
+  state.upsertStorageClass(
+    storageClass('io1-slow', 'ebs.csi.aws.com', {
+      parameters: { type: 'io1', iopsPerGB: '5' },
+      volumeBindingMode: 'WaitForFirstConsumer',
+    }),
+  );
+  state.upsertStorageClass(
+    storageClass('io2', 'ebs.csi.aws.com', {
+      parameters: { type: 'io2', iopsPerGB: '100' },
+      volumeBindingMode: 'WaitForFirstConsumer',
+    }),
+  );
+  state.upsertStorageClass(
+    storageClass('efs', 'efs.csi.aws.com', {
+      volumeBindingMode: 'Immediate',
+      allowedTopologies: [
+        { matchLabelExpressions: [{ key: 'topology.kubernetes.io/zone', values: ['zone-a', 'zone-b'] }] },
+      ],
+    }),
   );
   addToState(state, extra);
   return state;
@@ -94,7 +119,17 @@ export interface Judged {
  * Runs the review pipeline as the API server does (mutation, then validation of the result) and checks
  * that the patch applies, with a real JSON Patch library, to exactly the object that was validated.
  */
-export function judge(policies: Policy[], object: JsonObject, options: { operation?: Operation; oldObject?: JsonObject; lookup?: ClusterLookup; namespace?: string; requester?: string } = {}): Judged {
+export function judge(
+  policies: Policy[],
+  object: JsonObject,
+  options: {
+    operation?: Operation;
+    oldObject?: JsonObject;
+    lookup?: ClusterLookup;
+    namespace?: string;
+    requester?: string;
+  } = {},
+): Judged {
   const engine = new Engine(policies, options.lookup ?? cluster());
   const input = reviewInputOf({
     object,

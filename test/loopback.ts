@@ -13,7 +13,12 @@ export async function freePort(): Promise<number> {
 }
 
 /** Polls until `check` holds (a throw counts as not yet), failing with `what` after `timeoutMs`. */
-export async function eventually(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 8000, intervalMs = 50): Promise<void> {
+export async function eventually(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 8000,
+  intervalMs = 50,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (

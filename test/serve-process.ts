@@ -27,7 +27,16 @@ export class ServeProcess {
     this.opsPort = await freePort();
     const child = spawn(
       process.execPath,
-      [CLI, 'serve', '--host=127.0.0.1', `--port=${this.port}`, '--ops-host=127.0.0.1', `--ops-port=${this.opsPort}`, `--log-level=${this.options.logLevel ?? 'warn'}`, ...this.args],
+      [
+        CLI,
+        'serve',
+        '--host=127.0.0.1',
+        `--port=${this.port}`,
+        '--ops-host=127.0.0.1',
+        `--ops-port=${this.opsPort}`,
+        `--log-level=${this.options.logLevel ?? 'warn'}`,
+        ...this.args,
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     this.child = child;

@@ -6,7 +6,16 @@ import { allowed, denied, errored, patched, triage, type AdmissionRequest, type 
 type Decision = 'allowed' | 'denied' | 'patched' | 'skipped' | 'error';
 
 export type AdmissionOutcome =
-  { valid: true; response: AdmissionResponse; decision: Decision; fired: Fired[]; input?: ReviewInput; reason?: string; skipped?: string[] } | { valid: false; message: string };
+  | {
+      valid: true;
+      response: AdmissionResponse;
+      decision: Decision;
+      fired: Fired[];
+      input?: ReviewInput;
+      reason?: string;
+      skipped?: string[];
+    }
+  | { valid: false; message: string };
 
 /** One request in, one response out; the HTTP layer knows nothing of policies. */
 export type AdmissionHandler = (request: AdmissionRequest, engine: Engine) => AdmissionOutcome;
@@ -20,23 +29,53 @@ function handlerFor(stage: Exclude<ReviewStage, 'both'>): AdmissionHandler {
   return (request, engine) => {
     const triaged = triage(request);
     if (triaged.action === 'reject') return { valid: false, message: triaged.message };
-    if (triaged.action === 'allow') return { valid: true, response: allowed(request.uid), decision: 'skipped', fired: [], reason: triaged.reason };
+    if (triaged.action === 'allow')
+      return { valid: true, response: allowed(request.uid), decision: 'skipped', fired: [], reason: triaged.reason };
     const { input } = triaged;
     let verdict;
     try {
       verdict = review(engine, input, stage);
     } catch (error) {
-      const reason = error instanceof RuleFailure ? error.message : `internal error: ${error instanceof Error ? error.message : String(error)}`;
-      return { valid: true, response: errored(request.uid, `storage policy webhook error: ${reason}`), decision: 'error', fired: [], input, reason };
+      const reason =
+        error instanceof RuleFailure
+          ? error.message
+          : `internal error: ${error instanceof Error ? error.message : String(error)}`;
+      return {
+        valid: true,
+        response: errored(request.uid, `storage policy webhook error: ${reason}`),
+        decision: 'error',
+        fired: [],
+        input,
+        reason,
+      };
     }
     const skipped = verdict.skipped.length > 0 ? { skipped: verdict.skipped } : {};
     if (stage === 'mutate') {
-      return { valid: true, response: patched(request.uid, verdict.patch, verdict.warnings), decision: verdict.patch.length > 0 ? 'patched' : 'allowed', fired: verdict.fired, input, ...skipped };
+      return {
+        valid: true,
+        response: patched(request.uid, verdict.patch, verdict.warnings),
+        decision: verdict.patch.length > 0 ? 'patched' : 'allowed',
+        fired: verdict.fired,
+        input,
+        ...skipped,
+      };
     }
     if (verdict.message !== undefined) {
-      return { valid: true, response: denied(request.uid, verdict.message, verdict.warnings, verdict.auditAnnotations), decision: 'denied', fired: verdict.fired, input };
+      return {
+        valid: true,
+        response: denied(request.uid, verdict.message, verdict.warnings, verdict.auditAnnotations),
+        decision: 'denied',
+        fired: verdict.fired,
+        input,
+      };
     }
-    return { valid: true, response: allowed(request.uid, verdict.warnings, verdict.auditAnnotations), decision: 'allowed', fired: verdict.fired, input };
+    return {
+      valid: true,
+      response: allowed(request.uid, verdict.warnings, verdict.auditAnnotations),
+      decision: 'allowed',
+      fired: verdict.fired,
+      input,
+    };
   };
 }
 

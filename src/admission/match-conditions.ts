@@ -5,13 +5,15 @@ import type { ClaimField, RuleFamily } from '../rules/contract.js';
 // carry this expression, and a unit test fails when they differ.
 
 /** Annotations the volume controllers write on claims (binding, provisioning, scheduling): never judged. */
-const CONTROLLER_ANNOTATION = "k.startsWith('pv.kubernetes.io/') || k.startsWith('volume.kubernetes.io/') || k == 'volume.beta.kubernetes.io/storage-provisioner'";
+const CONTROLLER_ANNOTATION =
+  "k.startsWith('pv.kubernetes.io/') || k.startsWith('volume.kubernetes.io/') || k == 'volume.beta.kubernetes.io/storage-provisioner'";
 
 function changed(field: ClaimField): string {
   const [section, name] = field.split('.') as [string, string];
   const now = `object.${section}`;
   const before = `oldObject.${section}`;
-  if (field !== 'metadata.annotations') return `has(${now}.${name}) != has(${before}.${name}) || (has(${now}.${name}) && ${now}.${name} != ${before}.${name})`;
+  if (field !== 'metadata.annotations')
+    return `has(${now}.${name}) != has(${before}.${name}) || (has(${now}.${name}) && ${now}.${name} != ${before}.${name})`;
   // Compared key by key in both directions, so map order never matters and the controllers' keys are left out.
   const kept = (object: string, other: string): string =>
     `(has(${object}.metadata.annotations) && !${object}.metadata.annotations.all(k, ${CONTROLLER_ANNOTATION} || (has(${other}.metadata.annotations) && k in ${other}.metadata.annotations && ${other}.metadata.annotations[k] == ${object}.metadata.annotations[k])))`;

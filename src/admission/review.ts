@@ -46,12 +46,25 @@ interface AdmissionReviewResponse {
 // Response helpers in the manner of controller-runtime's admission package: no handler builds a
 // response by hand.
 
-export function allowed(uid: string, warnings: string[] = [], auditAnnotations: Record<string, string> = {}): AdmissionResponse {
+export function allowed(
+  uid: string,
+  warnings: string[] = [],
+  auditAnnotations: Record<string, string> = {},
+): AdmissionResponse {
   return withExtras({ uid, allowed: true }, warnings, auditAnnotations);
 }
 
-export function denied(uid: string, message: string, warnings: string[] = [], auditAnnotations: Record<string, string> = {}): AdmissionResponse {
-  return withExtras({ uid, allowed: false, status: { code: 403, reason: 'Forbidden', message } }, warnings, auditAnnotations);
+export function denied(
+  uid: string,
+  message: string,
+  warnings: string[] = [],
+  auditAnnotations: Record<string, string> = {},
+): AdmissionResponse {
+  return withExtras(
+    { uid, allowed: false, status: { code: 403, reason: 'Forbidden', message } },
+    warnings,
+    auditAnnotations,
+  );
 }
 
 /** An empty patch is no patch: the API server treats `patch: []` as a change. */
@@ -62,10 +75,18 @@ export function errored(uid: string, message: string): AdmissionResponse {
 
 export function patched(uid: string, patch: PatchOperation[], warnings: string[] = []): AdmissionResponse {
   if (patch.length === 0) return allowed(uid, warnings);
-  return withExtras({ uid, allowed: true, patchType: 'JSONPatch', patch: Buffer.from(JSON.stringify(patch)).toString('base64') }, warnings, {});
+  return withExtras(
+    { uid, allowed: true, patchType: 'JSONPatch', patch: Buffer.from(JSON.stringify(patch)).toString('base64') },
+    warnings,
+    {},
+  );
 }
 
-function withExtras(response: AdmissionResponse, warnings: string[], auditAnnotations: Record<string, string>): AdmissionResponse {
+function withExtras(
+  response: AdmissionResponse,
+  warnings: string[],
+  auditAnnotations: Record<string, string>,
+): AdmissionResponse {
   if (warnings.length > 0) response.warnings = warnings;
   if (Object.keys(auditAnnotations).length > 0) response.auditAnnotations = auditAnnotations;
   return response;
@@ -79,19 +100,26 @@ function governedKind(request: AdmissionRequest): GovernedKind | undefined {
   return GOVERNED_KINDS.find((kind) => kind === request.kind.kind && GROUP_OF_KIND[kind] === request.kind.group);
 }
 
-type ReviewTriage = { action: 'allow'; reason: string } | { action: 'reject'; message: string } | { action: 'review'; input: ReviewInput };
+type ReviewTriage =
+  | { action: 'allow'; reason: string }
+  | { action: 'reject'; message: string }
+  | { action: 'review'; input: ReviewInput };
 
 /**
  * What the webhook does with a request before any policy runs: DELETE, CONNECT, subresources and
  * kinds it does not govern are allowed at once; a CREATE or UPDATE without an object is a client error.
  */
 export function triage(request: AdmissionRequest): ReviewTriage {
-  if (request.operation === 'DELETE' || request.operation === 'CONNECT') return { action: 'allow', reason: `operation ${request.operation}` };
+  if (request.operation === 'DELETE' || request.operation === 'CONNECT')
+    return { action: 'allow', reason: `operation ${request.operation}` };
   if (request.subResource) return { action: 'allow', reason: `subresource ${request.subResource}` };
   const kind = governedKind(request);
-  if (!kind) return { action: 'allow', reason: `kind ${request.kind.group || 'core'}/${request.kind.kind} is not governed` };
-  if (!isObject(request.object)) return { action: 'reject', message: `request.object must be an object for ${request.operation}` };
-  if (request.operation === 'UPDATE' && !isObject(request.oldObject)) return { action: 'reject', message: 'request.oldObject must be an object for UPDATE' };
+  if (!kind)
+    return { action: 'allow', reason: `kind ${request.kind.group || 'core'}/${request.kind.kind} is not governed` };
+  if (!isObject(request.object))
+    return { action: 'reject', message: `request.object must be an object for ${request.operation}` };
+  if (request.operation === 'UPDATE' && !isObject(request.oldObject))
+    return { action: 'reject', message: 'request.oldObject must be an object for UPDATE' };
   const input = reviewInputOf({
     kind,
     object: request.object,

@@ -29,14 +29,42 @@ export interface WebhookRegistration {
 const OPT_OUT_LABEL = 'storage-policy-webhook.io/ignore';
 
 const RULES: JsonObject[] = [
-  { apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['persistentvolumeclaims'], scope: 'Namespaced' },
-  { apiGroups: ['apps'], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['statefulsets'], scope: 'Namespaced' },
-  { apiGroups: ['storage.k8s.io'], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['storageclasses', 'volumeattributesclasses'], scope: 'Cluster' },
+  {
+    apiGroups: [''],
+    apiVersions: ['v1'],
+    operations: ['CREATE', 'UPDATE'],
+    resources: ['persistentvolumeclaims'],
+    scope: 'Namespaced',
+  },
+  {
+    apiGroups: ['apps'],
+    apiVersions: ['v1'],
+    operations: ['CREATE', 'UPDATE'],
+    resources: ['statefulsets'],
+    scope: 'Namespaced',
+  },
+  {
+    apiGroups: ['storage.k8s.io'],
+    apiVersions: ['v1'],
+    operations: ['CREATE', 'UPDATE'],
+    resources: ['storageclasses', 'volumeattributesclasses'],
+    scope: 'Cluster',
+  },
 ];
 
 const KINDS = {
-  mutating: { kind: 'MutatingWebhookConfiguration', resource: 'mutatingwebhookconfigurations', webhook: 'mutate.storage-policy-webhook.io', path: '/mutate' },
-  validating: { kind: 'ValidatingWebhookConfiguration', resource: 'validatingwebhookconfigurations', webhook: 'validate.storage-policy-webhook.io', path: '/validate' },
+  mutating: {
+    kind: 'MutatingWebhookConfiguration',
+    resource: 'mutatingwebhookconfigurations',
+    webhook: 'mutate.storage-policy-webhook.io',
+    path: '/mutate',
+  },
+  validating: {
+    kind: 'ValidatingWebhookConfiguration',
+    resource: 'validatingwebhookconfigurations',
+    webhook: 'validate.storage-policy-webhook.io',
+    path: '/validate',
+  },
 } as const;
 
 type ConfigurationType = keyof typeof KINDS;
@@ -51,7 +79,10 @@ export function configurationResource(type: ConfigurationType): string {
 function clientConfig(target: WebhookTarget, path: string, caBundle: string): JsonObject {
   const encoded = Buffer.from(caBundle).toString('base64');
   if ('url' in target) return { url: new URL(path, target.url).toString(), caBundle: encoded };
-  return { service: { name: target.service.name, namespace: target.service.namespace, path, port: target.service.port }, caBundle: encoded };
+  return {
+    service: { name: target.service.name, namespace: target.service.namespace, path, port: target.service.port },
+    caBundle: encoded,
+  };
 }
 
 /** The one webhook entry of a configuration. */
@@ -95,7 +126,13 @@ export function webhookConfigurations(name: string, registration: WebhookRegistr
  * port) that a registration does not set, so a stored entry is compared with what was asked, not for equality.
  */
 export function setsAll(actual: JsonValue | undefined, wanted: JsonValue): boolean {
-  if (Array.isArray(wanted)) return Array.isArray(actual) && actual.length === wanted.length && wanted.every((item, index) => setsAll(actual[index], item));
-  if (isObject(wanted)) return isObject(actual) && Object.entries(wanted).every(([key, value]) => setsAll(actual[key], value));
+  if (Array.isArray(wanted))
+    return (
+      Array.isArray(actual) &&
+      actual.length === wanted.length &&
+      wanted.every((item, index) => setsAll(actual[index], item))
+    );
+  if (isObject(wanted))
+    return isObject(actual) && Object.entries(wanted).every(([key, value]) => setsAll(actual[key], value));
   return actual === wanted;
 }

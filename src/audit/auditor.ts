@@ -14,7 +14,8 @@ function metadataOf(metadata: JsonObject | undefined): JsonObject {
     if (value !== undefined) kept[key] = value;
   }
   const annotations = objectAt(metadata, 'annotations');
-  if (annotations) kept['annotations'] = Object.fromEntries(Object.entries(annotations).filter(([key]) => key !== LAST_APPLIED));
+  if (annotations)
+    kept['annotations'] = Object.fromEntries(Object.entries(annotations).filter(([key]) => key !== LAST_APPLIED));
   return kept;
 }
 
@@ -24,7 +25,11 @@ function metadataOf(metadata: JsonObject | undefined): JsonObject {
  * containers and status go, so 10,000 audited claims stay a few megabytes.
  */
 export function auditSubjectOf(object: JsonObject): JsonObject {
-  const subject: JsonObject = { apiVersion: object['apiVersion'] ?? '', kind: object['kind'] ?? '', metadata: metadataOf(objectAt(object, 'metadata')) };
+  const subject: JsonObject = {
+    apiVersion: object['apiVersion'] ?? '',
+    kind: object['kind'] ?? '',
+    metadata: metadataOf(objectAt(object, 'metadata')),
+  };
   for (const [key, value] of Object.entries(object)) {
     if (key === 'apiVersion' || key === 'kind' || key === 'metadata' || key === 'status') continue;
     subject[key] = value;
@@ -37,10 +42,19 @@ export function auditSubjectOf(object: JsonObject): JsonObject {
     const value = podSpec[key];
     if (value !== undefined) scheduling[key] = value;
   }
-  const templates = Array.isArray(spec['volumeClaimTemplates']) ? spec['volumeClaimTemplates'].filter(isObject) : undefined;
+  const templates = Array.isArray(spec['volumeClaimTemplates'])
+    ? spec['volumeClaimTemplates'].filter(isObject)
+    : undefined;
   subject['spec'] = {
     ...(spec['replicas'] !== undefined ? { replicas: spec['replicas'] } : {}),
-    ...(templates ? { volumeClaimTemplates: templates.map((template) => ({ metadata: metadataOf(objectAt(template, 'metadata')), spec: template['spec'] ?? {} })) } : {}),
+    ...(templates
+      ? {
+          volumeClaimTemplates: templates.map((template) => ({
+            metadata: metadataOf(objectAt(template, 'metadata')),
+            spec: template['spec'] ?? {},
+          })),
+        }
+      : {}),
     template: { spec: scheduling },
   };
   return subject;
@@ -161,7 +175,8 @@ export class Auditor {
    */
   begin(): number {
     if (this.queue.length === 0) {
-      for (const [key, subject] of this.subjects) if (this.everything || this.dirtyNamespaces.has(subject.namespace)) this.queue.push(key);
+      for (const [key, subject] of this.subjects)
+        if (this.everything || this.dirtyNamespaces.has(subject.namespace)) this.queue.push(key);
       this.everything = false;
       this.dirtyNamespaces.clear();
     }
@@ -182,8 +197,15 @@ export class Auditor {
       if (!subject) continue;
       const audited = auditObject(engine, fromOffHeap(subject.json) as JsonObject, seconds);
       if (audited) {
-        const violations = audited.results.filter((result) => result.result !== 'pass').map((result) => [result.policy, result.rule] as const);
-        this.audited.set(key, { namespace: audited.namespace, sortKey: audited.sortKey, results: offHeap(audited.results), violations });
+        const violations = audited.results
+          .filter((result) => result.result !== 'pass')
+          .map((result) => [result.policy, result.rule] as const);
+        this.audited.set(key, {
+          namespace: audited.namespace,
+          sortKey: audited.sortKey,
+          results: offHeap(audited.results),
+          violations,
+        });
       } else {
         this.audited.delete(key);
       }
@@ -193,8 +215,16 @@ export class Auditor {
   }
 
   reports(namespace?: string): PolicyReport[] {
-    const entries = [...this.audited.values()].filter((entry) => namespace === undefined || entry.namespace === namespace);
-    return reportsOf(entries.map((entry) => ({ namespace: entry.namespace, sortKey: entry.sortKey, results: fromOffHeap(entry.results) as PolicyReport['results'] })));
+    const entries = [...this.audited.values()].filter(
+      (entry) => namespace === undefined || entry.namespace === namespace,
+    );
+    return reportsOf(
+      entries.map((entry) => ({
+        namespace: entry.namespace,
+        sortKey: entry.sortKey,
+        results: fromOffHeap(entry.results) as PolicyReport['results'],
+      })),
+    );
   }
 
   /** Results that are not pass, counted by policy, rule and namespace (the audit's violations metric). */

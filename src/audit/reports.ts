@@ -46,8 +46,14 @@ export interface PolicyReport {
  * top; Kyverno 1.15+ writes it as the successor of wgpolicyk8s.io/v1alpha2.
  */
 export const REPORT_APIS = {
-  'wgpolicyk8s.io/v1alpha2': { namespaced: { kind: 'PolicyReport', plural: 'policyreports' }, cluster: { kind: 'ClusterPolicyReport', plural: 'clusterpolicyreports' } },
-  'openreports.io/v1alpha1': { namespaced: { kind: 'Report', plural: 'reports' }, cluster: { kind: 'ClusterReport', plural: 'clusterreports' } },
+  'wgpolicyk8s.io/v1alpha2': {
+    namespaced: { kind: 'PolicyReport', plural: 'policyreports' },
+    cluster: { kind: 'ClusterPolicyReport', plural: 'clusterpolicyreports' },
+  },
+  'openreports.io/v1alpha1': {
+    namespaced: { kind: 'Report', plural: 'reports' },
+    cluster: { kind: 'ClusterReport', plural: 'clusterreports' },
+  },
 } as const;
 export type ReportApi = keyof typeof REPORT_APIS;
 
@@ -93,9 +99,12 @@ export function auditObject(engine: Engine, object: JsonObject, seconds: number)
   };
   const timestamp = { seconds, nanos: 0 };
   const findings = engine.judgeExisting(input);
-  const quote = input.kind === 'PersistentVolumeClaim' || input.kind === 'StatefulSet' ? engine.provisioned(input) : undefined;
+  const quote =
+    input.kind === 'PersistentVolumeClaim' || input.kind === 'StatefulSet' ? engine.provisioned(input) : undefined;
   const provisioned: Record<string, string> =
-    quote && (quote.iops > 0 || quote.throughputMiBps > 0) ? { provisionedIops: String(quote.iops), provisionedThroughputMiBps: String(quote.throughputMiBps) } : {};
+    quote && (quote.iops > 0 || quote.throughputMiBps > 0)
+      ? { provisionedIops: String(quote.iops), provisionedThroughputMiBps: String(quote.throughputMiBps) }
+      : {};
   const results: ReportResult[] = findings.map((finding) => ({
     source: REPORT_SOURCE,
     policy: finding.policy.name,
@@ -103,7 +112,11 @@ export function auditObject(engine: Engine, object: JsonObject, seconds: number)
     ...resultOf(finding),
     message: `${finding.path}: ${finding.exemption ? `${finding.exemption.note}: ` : ''}${finding.message}`,
     resources: [resource],
-    properties: { path: finding.path, ...(finding.exemption ? { exception: finding.exemption.exception } : {}), ...provisioned },
+    properties: {
+      path: finding.path,
+      ...(finding.exemption ? { exception: finding.exemption.exception } : {}),
+      ...provisioned,
+    },
     timestamp,
   }));
   const judged = new Set(findings.map((finding) => finding.policy.name));
@@ -120,7 +133,9 @@ export function auditObject(engine: Engine, object: JsonObject, seconds: number)
       timestamp,
     });
   }
-  results.sort((a, b) => compare(`${a.policy}\u0000${a.rule}\u0000${a.message}`, `${b.policy}\u0000${b.rule}\u0000${b.message}`));
+  results.sort((a, b) =>
+    compare(`${a.policy}\u0000${a.rule}\u0000${a.message}`, `${b.policy}\u0000${b.rule}\u0000${b.message}`),
+  );
   return { namespace: input.namespace, sortKey: `${input.kind}/${input.name}`, results };
 }
 
@@ -149,13 +164,19 @@ export function reportsOf(audited: Iterable<AuditedObject>): PolicyReport[] {
   }
   const reports: PolicyReport[] = [];
   for (const namespace of [...byNamespace.keys()].sort()) {
-    const results = (byNamespace.get(namespace) ?? []).sort((a, b) => compare(a.sortKey, b.sortKey)).flatMap((entry) => entry.results);
+    const results = (byNamespace.get(namespace) ?? [])
+      .sort((a, b) => compare(a.sortKey, b.sortKey))
+      .flatMap((entry) => entry.results);
     for (let start = 0, part = 1; start < results.length; start += MAX_RESULTS_PER_REPORT, part += 1) {
       const slice = results.slice(start, start + MAX_RESULTS_PER_REPORT);
       reports.push({
         apiVersion: REPORT_API_VERSION,
         kind: namespace === '' ? 'ClusterPolicyReport' : 'PolicyReport',
-        metadata: { name: part === 1 ? REPORT_SOURCE : `${REPORT_SOURCE}-${part}`, ...(namespace === '' ? {} : { namespace }), labels: { [MANAGED_BY_LABEL]: REPORT_SOURCE } },
+        metadata: {
+          name: part === 1 ? REPORT_SOURCE : `${REPORT_SOURCE}-${part}`,
+          ...(namespace === '' ? {} : { namespace }),
+          labels: { [MANAGED_BY_LABEL]: REPORT_SOURCE },
+        },
         summary: summaryOf(slice),
         results: slice,
       });
@@ -186,7 +207,9 @@ export function formatReportsText(reports: PolicyReport[]): string {
     for (const entry of report.results) {
       if (entry.result === 'pass') continue;
       const resource = entry.resources[0];
-      lines.push(`  ${entry.result.padEnd(5)} ${resource?.kind ?? ''}/${resource?.name ?? ''}  ${entry.policy} ${entry.rule}: ${entry.message}`);
+      lines.push(
+        `  ${entry.result.padEnd(5)} ${resource?.kind ?? ''}/${resource?.name ?? ''}  ${entry.policy} ${entry.rule}: ${entry.message}`,
+      );
     }
   }
   const failed = reports.reduce((sum, report) => sum + report.summary.fail, 0);

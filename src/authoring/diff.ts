@@ -58,7 +58,9 @@ function minus(a: Verdict[], b: Verdict[]): Verdict[] {
 }
 
 /** The claims a default is chosen for: one per access-mode and volume-mode shape a default can depend on. */
-const PROBES: ReadonlyArray<{ label: string; claim: Claim }> = (['ReadWriteOnce', 'ReadWriteMany', 'ReadOnlyMany', 'ReadWriteOncePod'] as const).flatMap((mode) =>
+const PROBES: ReadonlyArray<{ label: string; claim: Claim }> = (
+  ['ReadWriteOnce', 'ReadWriteMany', 'ReadOnlyMany', 'ReadWriteOncePod'] as const
+).flatMap((mode) =>
   (['Filesystem', 'Block'] as const).map((volumeMode) => ({
     label: `${mode}${volumeMode === 'Block' ? ' Block' : ''}`,
     claim: {
@@ -90,14 +92,30 @@ function mutatingSide(engine: Engine, namespace: string): Map<string, string> {
   }
   const statefulSetPolicies = engine.index.match('StatefulSet', namespace, engine.lookup).policies;
   const zones = composeSettings(statefulSetPolicies).zones;
-  lines.set('StatefulSet pods pinned to zones', zones?.pinStatefulSets ? zones.allowed.join(', ') || 'none (no zone every policy allows)' : 'not pinned');
-  lines.set('IOPS quote annotations', settings.quoteAnnotator ? `written (policy ${settings.quoteAnnotator.name})` : 'not written');
-  lines.set('VolumeAttributesClass default', settings.attributesClassDefault ? `${settings.attributesClassDefault.name} (policy ${settings.attributesClassDefault.policy.name})` : 'none');
+  lines.set(
+    'StatefulSet pods pinned to zones',
+    zones?.pinStatefulSets ? zones.allowed.join(', ') || 'none (no zone every policy allows)' : 'not pinned',
+  );
+  lines.set(
+    'IOPS quote annotations',
+    settings.quoteAnnotator ? `written (policy ${settings.quoteAnnotator.name})` : 'not written',
+  );
+  lines.set(
+    'VolumeAttributesClass default',
+    settings.attributesClassDefault
+      ? `${settings.attributesClassDefault.name} (policy ${settings.attributesClassDefault.policy.name})`
+      : 'none',
+  );
   return lines;
 }
 
 /** Judges every object under both sets (engines built on the same cluster data) and reports what changes. */
-export function diffPolicySets(current: Engine, proposed: Engine, objects: JsonObject[], namespace?: string): PolicyDiff {
+export function diffPolicySets(
+  current: Engine,
+  proposed: Engine,
+  objects: JsonObject[],
+  namespace?: string,
+): PolicyDiff {
   const changes: ObjectChange[] = [];
   const namespaces = new Set<string>();
   for (const object of objects) {
@@ -115,13 +133,22 @@ export function diffPolicySets(current: Engine, proposed: Engine, objects: JsonO
       warningsAdded: minus(verdicts(after, 'warn'), verdicts(before, 'warn')),
       warningsRemoved: minus(verdicts(before, 'warn'), verdicts(after, 'warn')),
     };
-    if (change.newlyFailing.length + change.newlyPassing.length + change.warningsAdded.length + change.warningsRemoved.length > 0) changes.push(change);
+    if (
+      change.newlyFailing.length +
+        change.newlyPassing.length +
+        change.warningsAdded.length +
+        change.warningsRemoved.length >
+      0
+    )
+      changes.push(change);
   }
   if (namespace !== undefined) namespaces.add(namespace);
   const namespaceChanges: NamespaceChange[] = [];
   for (const name of [...namespaces].sort()) {
     const [before, after] = [mutatingSide(current, name), mutatingSide(proposed, name)];
-    for (const [what, value] of after) if (before.get(what) !== value) namespaceChanges.push({ namespace: name, what, before: before.get(what) ?? 'none', after: value });
+    for (const [what, value] of after)
+      if (before.get(what) !== value)
+        namespaceChanges.push({ namespace: name, what, before: before.get(what) ?? 'none', after: value });
   }
   changes.sort((a, b) => `${a.namespace}/${a.kind}/${a.name}`.localeCompare(`${b.namespace}/${b.kind}/${b.name}`));
   return {
@@ -129,25 +156,35 @@ export function diffPolicySets(current: Engine, proposed: Engine, objects: JsonO
     namespaces: namespaceChanges,
     counts: {
       newlyFailing: changes.filter((change) => change.newlyFailing.length > 0).length,
-      newlyPassing: changes.filter((change) => change.newlyPassing.length > 0 && change.newlyFailing.length === 0).length,
-      warningsChanged: changes.filter((change) => change.warningsAdded.length + change.warningsRemoved.length > 0).length,
+      newlyPassing: changes.filter((change) => change.newlyPassing.length > 0 && change.newlyFailing.length === 0)
+        .length,
+      warningsChanged: changes.filter((change) => change.warningsAdded.length + change.warningsRemoved.length > 0)
+        .length,
     },
   };
 }
 
-const where = (change: ObjectChange): string => `${change.kind} ${change.namespace ? `${change.namespace}/` : ''}${change.name}`;
+const where = (change: ObjectChange): string =>
+  `${change.kind} ${change.namespace ? `${change.namespace}/` : ''}${change.name}`;
 
 export function formatDiffText(diff: PolicyDiff): string {
   const lines: string[] = [];
   for (const change of diff.objects) {
-    for (const verdict of change.newlyFailing) lines.push(`FAILS   ${where(change)}  ${verdict.policy} ${verdict.rule}: ${verdict.message}`);
-    for (const verdict of change.newlyPassing) lines.push(`PASSES  ${where(change)}  ${verdict.policy} ${verdict.rule} no longer fails`);
-    for (const verdict of change.warningsAdded) lines.push(`WARN+   ${where(change)}  ${verdict.policy} ${verdict.rule}: ${verdict.message}`);
-    for (const verdict of change.warningsRemoved) lines.push(`WARN-   ${where(change)}  ${verdict.policy} ${verdict.rule}`);
+    for (const verdict of change.newlyFailing)
+      lines.push(`FAILS   ${where(change)}  ${verdict.policy} ${verdict.rule}: ${verdict.message}`);
+    for (const verdict of change.newlyPassing)
+      lines.push(`PASSES  ${where(change)}  ${verdict.policy} ${verdict.rule} no longer fails`);
+    for (const verdict of change.warningsAdded)
+      lines.push(`WARN+   ${where(change)}  ${verdict.policy} ${verdict.rule}: ${verdict.message}`);
+    for (const verdict of change.warningsRemoved)
+      lines.push(`WARN-   ${where(change)}  ${verdict.policy} ${verdict.rule}`);
   }
-  for (const change of diff.namespaces) lines.push(`NEW     namespace ${change.namespace}: ${change.what}: ${change.before} -> ${change.after}`);
+  for (const change of diff.namespaces)
+    lines.push(`NEW     namespace ${change.namespace}: ${change.what}: ${change.before} -> ${change.after}`);
   const { newlyFailing, newlyPassing, warningsChanged } = diff.counts;
-  lines.push(`${newlyFailing} object(s) newly failing, ${newlyPassing} newly passing, ${warningsChanged} with changed warnings; ${diff.namespaces.length} change(s) for new objects`);
+  lines.push(
+    `${newlyFailing} object(s) newly failing, ${newlyPassing} newly passing, ${warningsChanged} with changed warnings; ${diff.namespaces.length} change(s) for new objects`,
+  );
   return lines.join('\n');
 }
 
@@ -157,7 +194,11 @@ const SHOWN_PER_RULE = 20;
 
 function table(header: string[], rows: string[][]): string[] {
   const cell = (text: string): string => text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
-  return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((row) => `| ${row.map(cell).join(' | ')} |`)];
+  return [
+    `| ${header.join(' | ')} |`,
+    `|${header.map(() => '---').join('|')}|`,
+    ...rows.map((row) => `| ${row.map(cell).join(' | ')} |`),
+  ];
 }
 
 /** A pull-request comment: a summary, counts per namespace, policy and rule, the first objects per rule, the rest collapsed. */
@@ -184,12 +225,25 @@ export function formatDiffMarkdown(diff: PolicyDiff): string {
       '',
     );
     const byRule = new Map<string, typeof failing>();
-    for (const entry of failing) byRule.set(`${entry.verdict.policy} ${entry.verdict.rule}`, [...(byRule.get(`${entry.verdict.policy} ${entry.verdict.rule}`) ?? []), entry]);
+    for (const entry of failing)
+      byRule.set(`${entry.verdict.policy} ${entry.verdict.rule}`, [
+        ...(byRule.get(`${entry.verdict.policy} ${entry.verdict.rule}`) ?? []),
+        entry,
+      ]);
     for (const [rule, entries] of byRule) {
       lines.push(`#### ${rule}`, '');
-      const item = ({ change, verdict }: (typeof failing)[number]): string => `- \`${where(change)}\`: ${verdict.message.replace(/\n/g, ' ')}`;
+      const item = ({ change, verdict }: (typeof failing)[number]): string =>
+        `- \`${where(change)}\`: ${verdict.message.replace(/\n/g, ' ')}`;
       lines.push(...entries.slice(0, SHOWN_PER_RULE).map(item));
-      if (entries.length > SHOWN_PER_RULE) lines.push('', `<details><summary>${entries.length - SHOWN_PER_RULE} more</summary>`, '', ...entries.slice(SHOWN_PER_RULE).map(item), '', '</details>');
+      if (entries.length > SHOWN_PER_RULE)
+        lines.push(
+          '',
+          `<details><summary>${entries.length - SHOWN_PER_RULE} more</summary>`,
+          '',
+          ...entries.slice(SHOWN_PER_RULE).map(item),
+          '',
+          '</details>',
+        );
       lines.push('');
     }
   }

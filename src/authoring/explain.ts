@@ -4,6 +4,8 @@ import type { ClusterLookup } from '../lookup/lookup.js';
 import { globMatches } from '../core/selectors.js';
 import { exemptionNote, isActive } from '../engine/exceptions.js';
 import { byPrecedence, type Policy, type PolicyException } from '../policy/model.js';
+import { configures, hasFacts } from '../rules/contract.js';
+import { RULE_FAMILIES } from '../rules/registry.js';
 
 interface Explanation {
   policy: Policy;
@@ -14,7 +16,12 @@ interface Explanation {
   effects: string[];
 }
 
-function matchReasons(policy: Policy, kind: GovernedKind, namespace: string, lookup: ClusterLookup): { governs: boolean; reasons: string[] } {
+function matchReasons(
+  policy: Policy,
+  kind: GovernedKind,
+  namespace: string,
+  lookup: ClusterLookup,
+): { governs: boolean; reasons: string[] } {
   const byName = matchByName(policy, kind, namespace);
   if (!byName.governs || isClusterScoped(kind)) return { governs: byName.governs, reasons: [byName.reason] };
   const reasons = [`match.kinds includes ${kind}`, byName.reason];
@@ -23,71 +30,26 @@ function matchReasons(policy: Policy, kind: GovernedKind, namespace: string, loo
   return { governs: bySelector.governs, reasons: [...reasons, bySelector.reason] };
 }
 
+/** What a governing policy does to objects of a kind: each family's own account of itself, then the policy-wide settings. */
 function effectsOf(policy: Policy, kind: GovernedKind, governing: Policy[]): string[] {
-  const effects: string[] = [];
-  const supplies = (has: (candidate: Policy) => boolean): string =>
-    governing.find(has) === policy ? 'this policy supplies it' : `overridden by ${governing.find(has)?.name ?? 'another policy'} (precedence)`;
-  const classes = policy.storageClasses;
-  if (kind !== 'StorageClass' && classes?.defaults) {
-    const choices = classes.defaults.map(
-      (choice) => `${choice.whenAccessModes ? `${choice.whenAccessModes.join('/')} -> ` : choice.whenVolumeMode ? `${choice.whenVolumeMode} -> ` : 'otherwise -> '}${choice.class}`,
-    );
-    effects.push(`default class: ${choices.join(', ')} (${supplies((candidate) => candidate.storageClasses?.defaults !== undefined)})`);
-  }
-  if (kind !== 'StorageClass' && classes?.allowed) effects.push(`allowed classes: ${classes.allowed.join(', ')}`);
-  if (kind !== 'StorageClass' && classes?.denied) effects.push(`denied classes: ${classes.denied.join(', ')}`);
-  if (kind !== 'StorageClass' && classes?.required) effects.push('a class is required (claims that end with none are denied)');
-  if (kind !== 'StorageClass' && classes) effects.push(`storageClassName "": ${classes.emptyClass ?? 'allow'}; a class the cluster lacks: ${classes.missingClass ?? 'warn'}`);
-  if (kind === 'PersistentVolumeClaim' && classes?.fallback) effects.push(`a forbidden class is rewritten to ${classes.fallback} on CREATE`);
-  const modes = policy.accessModes;
-  if (kind !== 'StorageClass' && (modes?.allowed || modes?.denied))
-    effects.push(`access modes: ${modes.allowed ? `only ${modes.allowed.join(', ')}` : ''}${modes.allowed && modes.denied ? '; ' : ''}${modes.denied ? `never ${modes.denied.join(', ')}` : ''}`);
-  for (const requirement of kind !== 'StorageClass' ? (policy.claimMetadata?.required ?? []) : []) {
-    const key = requirement.label !== undefined ? `label ${requirement.label}` : `annotation ${requirement.annotation ?? ''}`;
-    effects.push(
-      `claims need the ${key}${requirement.pattern ? ` matching ${requirement.pattern}` : ''}${requirement.ifPresent ? ' (when present)' : ''}${requirement.whenClasses ? ` on ${requirement.whenClasses.join(', ')}` : ''}`,
-    );
-  }
-  const required = policy.classRequirements;
-  if (kind === 'StorageClass' && required) {
-    const parts = [
-      required.reclaimPolicies ? `reclaimPolicy ${required.reclaimPolicies.join('/')}` : '',
-      required.allowVolumeExpansion ? `volume expansion ${required.allowVolumeExpansion}` : '',
-      required.volumeBindingMode ? `volumeBindingMode ${required.volumeBindingMode}` : '',
-      required.provisioners ? `provisioners ${required.provisioners.join(', ')}` : '',
-      ...(required.parameters ?? []).map(
-        (parameter) =>
-          `parameter ${parameter.name}${parameter.values ? ` in ${parameter.values.join('/')}` : ''}${parameter.pattern ? ` matching ${parameter.pattern}` : ''}${parameter.provisioner ? ` (${parameter.provisioner})` : ''}`,
-      ),
-      required.mountOptions ? `mount options ${required.mountOptions.join(', ')}` : '',
-    ].filter(Boolean);
-    effects.push(`StorageClasses need: ${parts.join('; ')}`);
-  }
-  if (kind === 'StorageClass' && classes?.singleClusterDefault) effects.push('at most one cluster default StorageClass');
-  if (kind !== 'StorageClass' && policy.accessModes) effects.push(`access modes checked against the provisioner; unknown provisioner: ${policy.accessModes.unknownProvisioner ?? 'warn'}`);
-  if (policy.zones) {
-    const extra =
-      kind === 'StatefulSet' && policy.zones.pinStatefulSets !== false
-        ? `; pods pinned by nodeAffinity (${supplies((candidate) => candidate.zones !== undefined)})`
-        : kind === 'StorageClass' && policy.zones.addAllowedTopologies
-          ? '; allowedTopologies added on CREATE'
-          : '';
-    effects.push(`zones: ${policy.zones.allowed.join(', ')}${extra}`);
-  }
-  if (policy.iops) {
-    const limits = [policy.iops.maxPerVolume ? `max ${policy.iops.maxPerVolume} per volume` : '', policy.iops.maxPerNamespace ? `max ${policy.iops.maxPerNamespace} per namespace` : ''].filter(
-      Boolean,
-    );
-    effects.push(`EBS IOPS: driver limits checked${limits.length ? `, ${limits.join(', ')}` : ''}${kind !== 'StorageClass' && policy.iops.annotateQuote !== false ? ', quote annotated' : ''}`);
-  }
-  if (kind !== 'StorageClass' && policy.capacity) effects.push(`size: ${policy.capacity.min ?? '0'} to ${policy.capacity.max ?? 'unbounded'}`);
+  const effects = RULE_FAMILIES.filter(
+    (family) => family.kinds.includes(kind) && (configures(policy, family) || hasFacts(family)),
+  ).flatMap((family) => family.describe(policy, kind, governing));
   const overrides = Object.entries(policy.rules).map(([rule, action]) => `${rule}=${action}`);
-  effects.push(`action: ${policy.action}${overrides.length ? ` (overrides: ${overrides.join(', ')})` : ''}; lookupFailure: ${policy.lookupFailure}`);
+  const enforced = policy.enforceFrom === undefined ? '' : `; denies from ${policy.enforceFrom}`;
+  effects.push(
+    `action: ${policy.action}${overrides.length ? ` (overrides: ${overrides.join(', ')})` : ''}; lookupFailure: ${policy.lookupFailure}${enforced}`,
+  );
   return effects;
 }
 
 /** Which policies govern objects of a kind in a namespace, why, and what each does there. */
-export function explain(policies: readonly Policy[], namespace: string, kind: GovernedKind, lookup: ClusterLookup): Explanation[] {
+export function explain(
+  policies: readonly Policy[],
+  namespace: string,
+  kind: GovernedKind,
+  lookup: ClusterLookup,
+): Explanation[] {
   const ordered = [...policies].sort(byPrecedence);
   const matched = ordered.map((policy) => ({ policy, ...matchReasons(policy, kind, namespace, lookup) }));
   const governing = matched.filter((entry) => entry.governs).map((entry) => entry.policy);
@@ -95,20 +57,41 @@ export function explain(policies: readonly Policy[], namespace: string, kind: Go
 }
 
 /** The active exceptions that may cover objects of a kind in a namespace (by kind and namespace; names and labels decide per object). */
-export function exceptionsFor(exceptions: readonly PolicyException[], namespace: string, kind: GovernedKind, now: number): string[] {
+export function exceptionsFor(
+  exceptions: readonly PolicyException[],
+  namespace: string,
+  kind: GovernedKind,
+  now: number,
+): string[] {
   return exceptions
     .filter((exception) => isActive(exception, now) && (!exception.match.kinds || exception.match.kinds.includes(kind)))
-    .filter((exception) => (isClusterScoped(kind) ? !exception.match.namespaces : !exception.match.namespaces || exception.match.namespaces.some((pattern) => globMatches(pattern, namespace))))
+    .filter((exception) =>
+      isClusterScoped(kind)
+        ? !exception.match.namespaces
+        : !exception.match.namespaces || exception.match.namespaces.some((pattern) => globMatches(pattern, namespace)),
+    )
     .map((exception) => {
-      const what = exception.policies.map((entry) => `${entry.name}${entry.rules ? ` (${entry.rules.join(', ')})` : ' (every rule)'}`).join('; ');
-      const which = [exception.match.names ? `names ${exception.match.names.join(', ')}` : '', exception.match.labelSelector ? 'a label selector' : ''].filter(Boolean).join(' and ');
+      const what = exception.policies
+        .map((entry) => `${entry.name}${entry.rules ? ` (${entry.rules.join(', ')})` : ' (every rule)'}`)
+        .join('; ');
+      const which = [
+        exception.match.names ? `names ${exception.match.names.join(', ')}` : '',
+        exception.match.labelSelector ? 'a label selector' : '',
+      ]
+        .filter(Boolean)
+        .join(' and ');
       return `${exemptionNote(exception, now)}: ${what}${which ? `, for ${which}` : ''}`;
     });
 }
 
-export function formatExplanation(explanations: Explanation[], namespace: string, kind: GovernedKind, exceptions: string[] = []): string {
+export function formatExplanation(
+  explanations: Explanation[],
+  namespace: string,
+  kind: GovernedKind,
+  exceptions: string[] = [],
+): string {
   const lines = [
-    `${kind} in ${kind === 'StorageClass' ? 'the cluster' : `namespace ${namespace}`}: ${explanations.filter((entry) => entry.governs).length} of ${explanations.length} policies govern (highest precedence first)`,
+    `${kind} in ${isClusterScoped(kind) ? 'the cluster' : `namespace ${namespace}`}: ${explanations.filter((entry) => entry.governs).length} of ${explanations.length} policies govern (highest precedence first)`,
   ];
   for (const entry of explanations) {
     lines.push(
@@ -118,6 +101,11 @@ export function formatExplanation(explanations: Explanation[], namespace: string
     entry.reasons.forEach((reason) => lines.push(`  - ${reason}`));
     entry.effects.forEach((effect) => lines.push(`  * ${effect}`));
   }
-  if (exceptions.length > 0) lines.push('', `${exceptions.length} exception(s) may apply here:`, ...exceptions.map((exception) => `  ! ${exception}`));
+  if (exceptions.length > 0)
+    lines.push(
+      '',
+      `${exceptions.length} exception(s) may apply here:`,
+      ...exceptions.map((exception) => `  ! ${exception}`),
+    );
   return lines.join('\n');
 }

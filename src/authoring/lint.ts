@@ -3,12 +3,23 @@ import { globMatches } from '../core/selectors.js';
 import type { SourceProblem } from '../io/yaml.js';
 import type { ClusterLookup } from '../lookup/lookup.js';
 import { isClusterScoped, pickClusterDefault } from '../core/storage.js';
-import type { Policy, PolicyException, RuleId } from '../policy/model.js';
-import { familyOfRule } from '../rules/registry.js';
+import { POLICY_SECTIONS, type Policy, type PolicyException, type RuleId } from '../policy/model.js';
+import { configures } from '../rules/contract.js';
+import { familyOfRule, RULE_FAMILIES } from '../rules/registry.js';
 
 interface LintProblem extends SourceProblem {
   severity: 'error' | 'warning';
   check: string;
+}
+
+/** Why a policy can never report a rule, from what its family declares (kinds, sections, facts); undefined if it can. */
+function whyNeverReported(policy: Policy, rule: RuleId): string | undefined {
+  const family = familyOfRule(rule);
+  if (!family) return undefined;
+  if (!family.kinds.some((kind) => policy.match.kinds.includes(kind)))
+    return `${family.name} judges ${family.kinds.join(', ')} and match.kinds has none of them`;
+  if (family.factRules.includes(rule) || configures(policy, family)) return undefined;
+  return `the policy has no ${family.sections.join(' or ')} section`;
 }
 
 type Locate = (policy: Policy, path: Array<string | number>) => { line: number; column: number } | undefined;
@@ -53,17 +64,31 @@ function claimsMayOverlap(a: Policy, b: Policy): boolean {
  * Checks across a policy set that the schema cannot make: defaults that conflict or would be denied,
  * classes the cluster does not have, settings that can never apply, and warn/audit rules nobody owns.
  */
-export function lintPolicies(policies: readonly Policy[], options: { locate?: Locate; inventory?: ClusterLookup; now?: number; exceptions?: readonly PolicyException[] } = {}): LintProblem[] {
+export function lintPolicies(
+  policies: readonly Policy[],
+  options: { locate?: Locate; inventory?: ClusterLookup; now?: number; exceptions?: readonly PolicyException[] } = {},
+): LintProblem[] {
   const problems: LintProblem[] = [];
   const report: Report = (severity, check, policy, path, message) => {
-    problems.push({ severity, check, file: policy.file, ...options.locate?.(policy, path), field: path.join('.').replace(/\.(\d+)/g, '[$1]'), message: `${message} [policy ${policy.name}]` });
+    problems.push({
+      severity,
+      check,
+      file: policy.file,
+      ...options.locate?.(policy, path),
+      field: path.join('.').replace(/\.(\d+)/g, '[$1]'),
+      message: `${message} [policy ${policy.name}]`,
+    });
   };
 
   const withDefaults = policies.filter((policy) => policy.storageClasses?.defaults);
   for (let i = 0; i < withDefaults.length; i += 1) {
     for (let j = i + 1; j < withDefaults.length; j += 1) {
       const [a, b] = [withDefaults[i] as Policy, withDefaults[j] as Policy];
-      if (JSON.stringify(a.storageClasses?.defaults) === JSON.stringify(b.storageClasses?.defaults) || !claimsMayOverlap(a, b)) continue;
+      if (
+        JSON.stringify(a.storageClasses?.defaults) === JSON.stringify(b.storageClasses?.defaults) ||
+        !claimsMayOverlap(a, b)
+      )
+        continue;
       report(
         'error',
         'conflicting-defaults',
@@ -93,9 +118,19 @@ export function lintPolicies(policies: readonly Policy[], options: { locate?: Lo
     }
     const classes = policy.storageClasses;
     if (classes?.allowed && classes.allowed.every((name) => classes.denied?.includes(name))) {
-      report('error', 'no-admissible-class', policy, ['spec', 'storageClasses', 'denied'], `every class in allowed (${classes.allowed.join(', ')}) is also denied: every claim with a class is denied`);
+      report(
+        'error',
+        'no-admissible-class',
+        policy,
+        ['spec', 'storageClasses', 'denied'],
+        `every class in allowed (${classes.allowed.join(', ')}) is also denied: every claim with a class is denied`,
+      );
     }
-    if (classes?.required && !policy.match.kinds.includes('StatefulSet') && classes.defaults?.some((choice) => !choice.whenAccessModes && !choice.whenVolumeMode)) {
+    if (
+      classes?.required &&
+      !policy.match.kinds.includes('StatefulSet') &&
+      classes.defaults?.some((choice) => !choice.whenAccessModes && !choice.whenVolumeMode)
+    ) {
       report(
         'warning',
         'never-fires',
@@ -104,37 +139,82 @@ export function lintPolicies(policies: readonly Policy[], options: { locate?: Lo
         'a default without conditions gives every claim a class, so required never fires (it judges StatefulSet templates as written, and this policy governs none)',
       );
     }
-    if (!governsClasses && policy.classRequirements) report('error', 'never-applies', policy, ['spec', 'classRequirements'], 'judges StorageClasses; add StorageClass to match.kinds');
-    if (!governsClaims) {
-      if (policy.claimMetadata) report('error', 'never-applies', policy, ['spec', 'claimMetadata'], 'judges claims, but match.kinds is only StorageClass');
-      for (const section of ['accessModes', 'capacity'] as const) {
-        if (policy[section]) report('error', 'never-applies', policy, ['spec', section], `${section} judges claims, but match.kinds is only StorageClass`);
+    for (const section of POLICY_SECTIONS) {
+      const kinds = [
+        ...new Set(
+          RULE_FAMILIES.filter((family) => family.sections.includes(section)).flatMap((family) => family.kinds),
+        ),
+      ];
+      if (policy[section] !== undefined && !kinds.some((kind) => policy.match.kinds.includes(kind))) {
+        report(
+          'error',
+          'never-applies',
+          policy,
+          ['spec', section],
+          `${section} judges ${kinds.join(', ')}; add one to match.kinds (${policy.match.kinds.join(', ')})`,
+        );
       }
+    }
+    if (!governsClaims) {
       if (policy.storageClasses?.defaults || policy.storageClasses?.allowed)
-        report('error', 'never-applies', policy, ['spec', 'storageClasses'], 'defaults and allowed apply to claims, but match.kinds is only StorageClass');
+        report(
+          'error',
+          'never-applies',
+          policy,
+          ['spec', 'storageClasses'],
+          'defaults and allowed apply to claims, but match.kinds is only StorageClass',
+        );
     }
     if (!governsClasses) {
       if (policy.storageClasses?.singleClusterDefault)
-        report('error', 'never-applies', policy, ['spec', 'storageClasses', 'singleClusterDefault'], 'judges StorageClasses; add StorageClass to match.kinds');
-      if (policy.zones?.addAllowedTopologies) report('error', 'never-applies', policy, ['spec', 'zones', 'addAllowedTopologies'], 'mutates StorageClasses; add StorageClass to match.kinds');
+        report(
+          'error',
+          'never-applies',
+          policy,
+          ['spec', 'storageClasses', 'singleClusterDefault'],
+          'judges StorageClasses; add StorageClass to match.kinds',
+        );
+      if (policy.zones?.addAllowedTopologies)
+        report(
+          'error',
+          'never-applies',
+          policy,
+          ['spec', 'zones', 'addAllowedTopologies'],
+          'mutates StorageClasses; add StorageClass to match.kinds',
+        );
     }
     const names = policy.match.namespaces;
     if (governsClaims && names && names.length > 0 && names.every((name) => !isGlob(name) && excluded(policy, name))) {
-      report('error', 'never-applies', policy, ['spec', 'match', 'namespaces'], 'every listed namespace is also in excludeNamespaces');
+      report(
+        'error',
+        'never-applies',
+        policy,
+        ['spec', 'match', 'namespaces'],
+        'every listed namespace is also in excludeNamespaces',
+      );
     }
     for (const rule of Object.keys(policy.rules) as RuleId[]) {
-      const family = familyOfRule(rule);
-      const sections = family?.factRules?.includes(rule) ? undefined : family?.sections;
-      if (sections && !sections.some((section) => policy[section] !== undefined)) {
-        report('warning', 'never-fires', policy, ['spec', 'rules', rule], `the policy has no ${sections.join(' or ')} section, so ${rule} never fires`);
-      }
+      const why = whyNeverReported(policy, rule);
+      if (why) report('warning', 'never-fires', policy, ['spec', 'rules', rule], `${why}, so ${rule} never fires`);
     }
     if (policy.enforceFrom !== undefined && Date.parse(policy.enforceFrom) <= (options.now ?? Date.now())) {
-      report('warning', 'enforce-from-past', policy, ['spec', 'enforceFrom'], `${policy.enforceFrom} has passed: the policy denies now; remove enforceFrom`);
+      report(
+        'warning',
+        'enforce-from-past',
+        policy,
+        ['spec', 'enforceFrom'],
+        `${policy.enforceFrom} has passed: the policy denies now; remove enforceFrom`,
+      );
     }
     const softened = policy.action !== 'deny' || Object.values(policy.rules).some((action) => action !== 'deny');
     if (softened && !policy.owner) {
-      report('warning', 'owner', policy, ['metadata'], 'warn and audit rules need someone to act on them: add the annotation storage-policy-webhook.io/owner');
+      report(
+        'warning',
+        'owner',
+        policy,
+        ['metadata'],
+        'warn and audit rules need someone to act on them: add the annotation storage-policy-webhook.io/owner',
+      );
     }
     if (options.inventory) lintAgainstInventory(policy, options.inventory, report);
   }
@@ -197,7 +277,13 @@ function lintCombinations(policies: readonly Policy[], report: Report): void {
  */
 const SETTING_SECTIONS = ['storageClasses', 'providerLimits', 'classRequirements'] as const;
 
-type Report = (severity: LintProblem['severity'], check: string, policy: Policy, path: Array<string | number>, message: string) => void;
+type Report = (
+  severity: LintProblem['severity'],
+  check: string,
+  policy: Policy,
+  path: Array<string | number>,
+  message: string,
+) => void;
 
 function lintAgainstInventory(policy: Policy, inventory: ClusterLookup, report: Report): void {
   const capabilities = buildCapabilityTable(policy.accessModes?.capabilities);
@@ -214,28 +300,64 @@ function lintAgainstInventory(policy: Policy, inventory: ClusterLookup, report: 
   }
   (policy.storageClasses?.allowed ?? []).forEach((name, index) => {
     const found = inventory.storageClass(name);
-    if (found.known && !found.value) report('error', 'unknown-class', policy, ['spec', 'storageClasses', 'allowed', index], `class ${name} is not in the inventory`);
+    if (found.known && !found.value)
+      report(
+        'error',
+        'unknown-class',
+        policy,
+        ['spec', 'storageClasses', 'allowed', index],
+        `class ${name} is not in the inventory`,
+      );
   });
   (policy.storageClasses?.defaults ?? []).forEach((choice, index) => {
     const path = ['spec', 'storageClasses', 'defaults', index, 'class'];
     const found = inventory.storageClass(choice.class);
     if (!found.known) return;
     const storageClass = found.value;
-    if (!storageClass) return report('error', 'unknown-class', policy, path, `default class ${choice.class} is not in the inventory: defaulted claims would stay Pending`);
+    if (!storageClass)
+      return report(
+        'error',
+        'unknown-class',
+        policy,
+        path,
+        `default class ${choice.class} is not in the inventory: defaulted claims would stay Pending`,
+      );
     const allowedZones = policy.zones?.allowed;
     if (allowedZones) {
       const outside = storageClass.zones?.filter((zone) => !allowedZones.includes(zone));
       if (outside && outside.length > 0)
-        report('error', 'zones', policy, path, `default class ${choice.class} can provision in ${outside.join(', ')}, outside the policy's zones ${allowedZones.join(', ')}`);
+        report(
+          'error',
+          'zones',
+          policy,
+          path,
+          `default class ${choice.class} can provision in ${outside.join(', ')}, outside the policy's zones ${allowedZones.join(', ')}`,
+        );
       if (!storageClass.zones && storageClass.volumeBindingMode === 'Immediate')
-        report('error', 'zones', policy, path, `default class ${choice.class} binds Immediately with no zone restriction: defaulted claims would be denied by zones/claim-class`);
+        report(
+          'error',
+          'zones',
+          policy,
+          path,
+          `default class ${choice.class} binds Immediately with no zone restriction: defaulted claims would be denied by zones/claim-class`,
+        );
     }
     const entry = capabilities.get(storageClass.provisioner);
     if (policy.accessModes && entry) {
       for (const mode of choice.whenAccessModes ?? []) {
         const conditional = entry.conditional?.find((candidate) => candidate.mode === mode);
-        const served = entry.modes.includes(mode) || (conditional !== undefined && conditionHolds(conditional, choice.whenVolumeMode ?? 'Filesystem', storageClass.parameters));
-        if (!served) report('error', 'access-modes', policy, path, `default class ${choice.class} (${storageClass.provisioner}) does not serve ${mode}, which this choice is for`);
+        const served =
+          entry.modes.includes(mode) ||
+          (conditional !== undefined &&
+            conditionHolds(conditional, choice.whenVolumeMode ?? 'Filesystem', storageClass.parameters));
+        if (!served)
+          report(
+            'error',
+            'access-modes',
+            policy,
+            path,
+            `default class ${choice.class} (${storageClass.provisioner}) does not serve ${mode}, which this choice is for`,
+          );
       }
     }
   });
@@ -248,30 +370,76 @@ function listsMayOverlap(a: readonly string[] | undefined, b: readonly string[] 
 }
 
 /** Exceptions that name what does not exist, have run out, or cover what another already covers. */
-function lintExceptions(policies: readonly Policy[], exceptions: readonly PolicyException[], now: number): LintProblem[] {
+function lintExceptions(
+  policies: readonly Policy[],
+  exceptions: readonly PolicyException[],
+  now: number,
+): LintProblem[] {
   const problems: LintProblem[] = [];
-  const report = (severity: LintProblem['severity'], check: string, exception: PolicyException, field: string, message: string): void => {
-    problems.push({ severity, check, file: exception.file, field, message: `${message} [exception ${exception.name}]` });
+  const report = (
+    severity: LintProblem['severity'],
+    check: string,
+    exception: PolicyException,
+    field: string,
+    message: string,
+  ): void => {
+    problems.push({
+      severity,
+      check,
+      file: exception.file,
+      field,
+      message: `${message} [exception ${exception.name}]`,
+    });
   };
   exceptions.forEach((exception, index) => {
     if (exception.expiresAt !== undefined && Date.parse(exception.expiresAt) <= now)
-      report('warning', 'exception-expired', exception, 'spec.expiresAt', `expired ${exception.expiresAt}: it exempts nothing; remove it`);
+      report(
+        'warning',
+        'exception-expired',
+        exception,
+        'spec.expiresAt',
+        `expired ${exception.expiresAt}: it exempts nothing; remove it`,
+      );
     exception.policies.forEach((entry, entryIndex) => {
       const policy = policies.find((candidate) => candidate.name === entry.name);
-      if (!policy) return report('error', 'exception-unknown-policy', exception, `spec.policies[${entryIndex}].name`, `no policy ${entry.name} in the set`);
+      if (!policy)
+        return report(
+          'error',
+          'exception-unknown-policy',
+          exception,
+          `spec.policies[${entryIndex}].name`,
+          `no policy ${entry.name} in the set`,
+        );
       for (const rule of entry.rules ?? []) {
-        const sections = familyOfRule(rule)?.factRules?.includes(rule) ? undefined : familyOfRule(rule)?.sections;
-        if (sections && !sections.some((section) => policy[section] !== undefined)) {
-          report('warning', 'exception-never-applies', exception, `spec.policies[${entryIndex}].rules`, `policy ${entry.name} has no ${sections.join(' or ')} section, so it never reports ${rule}`);
-        }
+        const why = whyNeverReported(policy, rule);
+        if (why)
+          report(
+            'warning',
+            'exception-never-applies',
+            exception,
+            `spec.policies[${entryIndex}].rules`,
+            `policy ${entry.name}: ${why}, so it never reports ${rule}`,
+          );
       }
     });
     for (const other of exceptions.slice(index + 1)) {
       const shared = exception.policies.filter((entry) =>
-        other.policies.some((theirs) => theirs.name === entry.name && (!entry.rules || !theirs.rules || entry.rules.some((rule) => theirs.rules?.includes(rule)))),
+        other.policies.some(
+          (theirs) =>
+            theirs.name === entry.name &&
+            (!entry.rules || !theirs.rules || entry.rules.some((rule) => theirs.rules?.includes(rule))),
+        ),
       );
-      const kinds = !exception.match.kinds || !other.match.kinds || exception.match.kinds.some((kind) => other.match.kinds?.includes(kind));
-      if (shared.length > 0 && kinds && listsMayOverlap(exception.match.namespaces, other.match.namespaces) && listsMayOverlap(exception.match.names, other.match.names)) {
+      const kinds =
+        !exception.match.kinds ||
+        !other.match.kinds ||
+        exception.match.kinds.some((kind) => other.match.kinds?.includes(kind));
+      if (
+        shared.length > 0 &&
+        kinds &&
+        listsMayOverlap(exception.match.namespaces, other.match.namespaces) &&
+        listsMayOverlap(exception.match.names, other.match.names)
+      ) {
         report(
           'warning',
           'exception-overlap',

@@ -24,7 +24,9 @@ interface SuiteDocument {
   spec: { policies?: string[]; inventory?: string[]; cases: SuiteCase[] };
 }
 
-const validateSuite = new Ajv({ allErrors: true, strict: false }).compile<SuiteDocument>(JSON.parse(readFileSync(SUITE_SCHEMA_PATH, 'utf8')) as object);
+const validateSuite = new Ajv({ allErrors: true, strict: false }).compile<SuiteDocument>(
+  JSON.parse(readFileSync(SUITE_SCHEMA_PATH, 'utf8')) as object,
+);
 
 /** One case: a resource, how it arrives, and what must come out. */
 interface SuiteCase {
@@ -64,33 +66,60 @@ function describe(value: JsonValue | undefined): string {
 export function containsAt(expected: JsonValue, actual: JsonValue | undefined, path = ''): string[] {
   if (isObject(expected)) {
     if (!isObject(actual)) return [`at ${path || '(root)'}: expected an object, got ${describe(actual)}`];
-    return Object.entries(expected).flatMap(([key, value]) => containsAt(value, actual[key], path ? `${path}.${key}` : key));
+    return Object.entries(expected).flatMap(([key, value]) =>
+      containsAt(value, actual[key], path ? `${path}.${key}` : key),
+    );
   }
   if (Array.isArray(expected)) {
     if (!Array.isArray(actual)) return [`at ${path}: expected a list, got ${describe(actual)}`];
-    if (actual.length !== expected.length) return [`at ${path}: expected ${expected.length} items, got ${actual.length}: ${describe(actual)}`];
+    if (actual.length !== expected.length)
+      return [`at ${path}: expected ${expected.length} items, got ${actual.length}: ${describe(actual)}`];
     return expected.flatMap((value, index) => containsAt(value, actual[index], `${path}[${index}]`));
   }
-  return JSON.stringify(expected) === JSON.stringify(actual) ? [] : [`at ${path}: expected ${describe(expected)}, got ${describe(actual)}`];
+  return JSON.stringify(expected) === JSON.stringify(actual)
+    ? []
+    : [`at ${path}: expected ${describe(expected)}, got ${describe(actual)}`];
 }
 
 /** Runs one case through the engine as the API server would: mutation, then validation of the result. */
 export function runCase(engine: Engine, suite: string, testCase: SuiteCase): CaseResult {
   const differences: string[] = [];
-  const input = reviewInputOf({ object: testCase.resource, operation: testCase.operation ?? 'CREATE', oldObject: testCase.oldResource, namespace: testCase.namespace });
-  if (!input) return { suite, name: testCase.name, passed: false, differences: [`resource is not a governed kind (PersistentVolumeClaim, apps/v1 StatefulSet, storage.k8s.io/v1 StorageClass)`] };
+  const input = reviewInputOf({
+    object: testCase.resource,
+    operation: testCase.operation ?? 'CREATE',
+    oldObject: testCase.oldResource,
+    namespace: testCase.namespace,
+  });
+  if (!input)
+    return {
+      suite,
+      name: testCase.name,
+      passed: false,
+      differences: [
+        `resource is not a governed kind (PersistentVolumeClaim, apps/v1 StatefulSet, storage.k8s.io/v1 StorageClass)`,
+      ],
+    };
   const verdict = review(engine, input, 'both');
   const fired = new Set(verdict.fired.map((entry) => entry.rule));
   const decision = verdict.allowed ? 'allowed' : 'denied';
   const { expect } = testCase;
-  if (decision !== expect.decision) differences.push(`decision: expected ${expect.decision}, got ${decision}${verdict.message ? `: ${verdict.message}` : ''}`);
+  if (decision !== expect.decision)
+    differences.push(
+      `decision: expected ${expect.decision}, got ${decision}${verdict.message ? `: ${verdict.message}` : ''}`,
+    );
   const denialText = verdict.message ?? '';
-  for (const fragment of expect.messages ?? []) if (!denialText.includes(fragment)) differences.push(`denial message: missing "${fragment}"; got: ${denialText || '(none)'}`);
+  for (const fragment of expect.messages ?? [])
+    if (!denialText.includes(fragment))
+      differences.push(`denial message: missing "${fragment}"; got: ${denialText || '(none)'}`);
   for (const fragment of expect.warnings ?? [])
-    if (!verdict.warnings.some((warning) => warning.includes(fragment))) differences.push(`warnings: missing "${fragment}"; got: ${verdict.warnings.join(' | ') || '(none)'}`);
-  for (const rule of expect.rules ?? []) if (!fired.has(rule)) differences.push(`rules: ${rule} did not fire; fired: ${[...fired].join(', ') || '(none)'}`);
-  if (expect.patched) differences.push(...containsAt(expect.patched, verdict.object).map((line) => `patched object ${line}`));
-  if (expect.unchanged && verdict.patch.length > 0) differences.push(`expected no patch, got:\n${stringify(verdict.patch)}`);
+    if (!verdict.warnings.some((warning) => warning.includes(fragment)))
+      differences.push(`warnings: missing "${fragment}"; got: ${verdict.warnings.join(' | ') || '(none)'}`);
+  for (const rule of expect.rules ?? [])
+    if (!fired.has(rule)) differences.push(`rules: ${rule} did not fire; fired: ${[...fired].join(', ') || '(none)'}`);
+  if (expect.patched)
+    differences.push(...containsAt(expect.patched, verdict.object).map((line) => `patched object ${line}`));
+  if (expect.unchanged && verdict.patch.length > 0)
+    differences.push(`expected no patch, got:\n${stringify(verdict.patch)}`);
   return { suite, name: testCase.name, passed: differences.length === 0, differences };
 }
 
@@ -159,7 +188,9 @@ export async function loadSuites(path: string): Promise<Suite[]> {
       }
       const here = dirname(file);
       const policyPaths = value.spec.policies ?? [];
-      const { policies, exceptions } = await loadPolicies((policyPaths.length > 0 ? policyPaths : ['..']).map((entry) => resolve(here, entry)));
+      const { policies, exceptions } = await loadPolicies(
+        (policyPaths.length > 0 ? policyPaths : ['..']).map((entry) => resolve(here, entry)),
+      );
       const inventory = new ClusterState();
       const inventoryPaths = (value.spec.inventory ?? []).map((entry) => resolve(here, entry));
       if (inventoryPaths.length > 0) {

@@ -6,7 +6,7 @@ import { stringify } from 'yaml';
 import { Auditor } from '../audit/auditor.js';
 import { formatReportsText, inReportApi, isReportApi, REPORT_API_VERSION, REPORT_APIS } from '../audit/reports.js';
 import type { JsonObject } from '../core/json.js';
-import { GOVERNED_KINDS, type GovernedKind } from '../core/storage.js';
+import { GOVERNED_KINDS, isClusterScoped } from '../core/storage.js';
 import { Engine } from '../engine/engine.js';
 import { readManifests } from '../io/manifests.js';
 import { ClusterState } from '../lookup/cluster-state.js';
@@ -21,44 +21,115 @@ import { BUNDLED_POLICIES_DIR, loadPolicyDir, PolicyLoadError } from '../policy/
 import { loadSuites, runSuite } from '../authoring/suite.js';
 import { listOption, stringOption, UsageError, type OptionSpec, type ParsedOptions } from './options.js';
 
-const NOW_OPTION: OptionSpec = { name: 'now', type: 'string', help: "judge as at this RFC 3339 instant (a policy's enforceFrom, an exception's expiresAt), e.g. to ask what fails after Friday" };
+const NOW_OPTION: OptionSpec = {
+  name: 'now',
+  type: 'string',
+  help: "judge as at this RFC 3339 instant (a policy's enforceFrom, an exception's expiresAt), e.g. to ask what fails after Friday",
+};
 
 export const LINT_OPTIONS: OptionSpec[] = [
-  { name: 'inventory', type: 'string', multiple: true, help: 'also check classes and zones against this cluster inventory' },
+  {
+    name: 'inventory',
+    type: 'string',
+    multiple: true,
+    help: 'also check classes and zones against this cluster inventory',
+  },
   { name: 'strict', type: 'boolean', help: 'warnings fail too' },
 ];
 
 export const EXPLAIN_OPTIONS: OptionSpec[] = [
-  { name: 'namespace', short: 'n', type: 'string', help: 'the namespace to explain (required unless --kind StorageClass)' },
-  { name: 'kind', type: 'string', default: 'PersistentVolumeClaim', help: 'PersistentVolumeClaim, StatefulSet or StorageClass' },
-  { name: 'policies', type: 'string', env: 'POLICIES_DIR', default: BUNDLED_POLICIES_DIR, help: 'folder of policy files' },
+  {
+    name: 'namespace',
+    short: 'n',
+    type: 'string',
+    help: 'the namespace to explain (required unless the kind is cluster-scoped: StorageClass, VolumeAttributesClass)',
+  },
+  {
+    name: 'kind',
+    type: 'string',
+    default: 'PersistentVolumeClaim',
+    help: `the kind to explain: ${GOVERNED_KINDS.join(', ')}`,
+  },
+  {
+    name: 'policies',
+    type: 'string',
+    env: 'POLICIES_DIR',
+    default: BUNDLED_POLICIES_DIR,
+    help: 'folder of policy files',
+  },
   { name: 'inventory', type: 'string', multiple: true, help: 'namespace labels come from this inventory' },
   NOW_OPTION,
 ];
 
 export const AUDIT_OPTIONS: OptionSpec[] = [
-  { name: 'kubeconfig', type: 'string', help: 'audit the live cluster this kubeconfig reaches (reads PVCs, StatefulSets, classes, namespaces, nodes)' },
+  {
+    name: 'kubeconfig',
+    type: 'string',
+    help: 'audit the live cluster this kubeconfig reaches (reads PVCs, StatefulSets, classes, namespaces, nodes)',
+  },
   {
     name: 'inventory',
     type: 'string',
     multiple: true,
     help: 'or: YAML files or folders of the objects to audit (PVCs, StatefulSets, StorageClasses, VolumeAttributesClasses) and the cluster they live in',
   },
-  { name: 'policies', type: 'string', env: 'POLICIES_DIR', default: BUNDLED_POLICIES_DIR, help: 'folder of policy files' },
+  {
+    name: 'policies',
+    type: 'string',
+    env: 'POLICIES_DIR',
+    default: BUNDLED_POLICIES_DIR,
+    help: 'folder of policy files',
+  },
   { name: 'namespace', short: 'n', type: 'string', help: 'only this namespace (cluster-scoped objects left out)' },
-  { name: 'output', short: 'o', type: 'string', default: 'text', help: 'text, json or yaml (a v1 List of PolicyReport and ClusterPolicyReport objects)' },
-  { name: 'report-api', type: 'string', default: REPORT_API_VERSION, help: `the report API of -o json/yaml: ${Object.keys(REPORT_APIS).join(' or ')} (Report, ClusterReport)` },
+  {
+    name: 'output',
+    short: 'o',
+    type: 'string',
+    default: 'text',
+    help: 'text, json or yaml (a v1 List of PolicyReport and ClusterPolicyReport objects)',
+  },
+  {
+    name: 'report-api',
+    type: 'string',
+    default: REPORT_API_VERSION,
+    help: `the report API of -o json/yaml: ${Object.keys(REPORT_APIS).join(' or ')} (Report, ClusterReport)`,
+  },
   NOW_OPTION,
 ];
 
 export const DIFF_OPTIONS: OptionSpec[] = [
-  { name: 'policies', type: 'string', env: 'POLICIES_DIR', default: BUNDLED_POLICIES_DIR, help: 'the proposed policy folder' },
+  {
+    name: 'policies',
+    type: 'string',
+    env: 'POLICIES_DIR',
+    default: BUNDLED_POLICIES_DIR,
+    help: 'the proposed policy folder',
+  },
   { name: 'base', type: 'string', help: 'the current policy folder' },
-  { name: 'base-ref', type: 'string', help: 'or: the current policies are the --policies folder at this git revision (git show REF:path)' },
-  { name: 'kubeconfig', type: 'string', help: 'judge the objects of the live cluster this kubeconfig reaches (read-only)' },
-  { name: 'inventory', type: 'string', multiple: true, help: 'or: YAML files or folders of the objects and the cluster they live in' },
+  {
+    name: 'base-ref',
+    type: 'string',
+    help: 'or: the current policies are the --policies folder at this git revision (git show REF:path)',
+  },
+  {
+    name: 'kubeconfig',
+    type: 'string',
+    help: 'judge the objects of the live cluster this kubeconfig reaches (read-only)',
+  },
+  {
+    name: 'inventory',
+    type: 'string',
+    multiple: true,
+    help: 'or: YAML files or folders of the objects and the cluster they live in',
+  },
   { name: 'namespace', short: 'n', type: 'string', help: 'only this namespace' },
-  { name: 'output', short: 'o', type: 'string', default: 'text', help: 'text, json or markdown (a pull-request comment, under 60,000 characters)' },
+  {
+    name: 'output',
+    short: 'o',
+    type: 'string',
+    default: 'text',
+    help: 'text, json or markdown (a pull-request comment, under 60,000 characters)',
+  },
   NOW_OPTION,
 ];
 
@@ -75,10 +146,14 @@ export function clockOf(values: ParsedOptions): (() => number) | undefined {
 async function auditedObjects(values: ParsedOptions, command: string): Promise<JsonObject[] | string> {
   const paths = listOption(values, 'inventory');
   const kubeconfig = stringOption(values, 'kubeconfig');
-  if ((paths.length === 0) === (kubeconfig === undefined)) throw new UsageError(`${command} needs one of --kubeconfig FILE or --inventory FILE_OR_DIR`);
+  if ((paths.length === 0) === (kubeconfig === undefined))
+    throw new UsageError(`${command} needs one of --kubeconfig FILE or --inventory FILE_OR_DIR`);
   if (kubeconfig !== undefined) {
     // Loaded only here: the client library is the CLI's heaviest import and no other command needs it.
-    const [{ loadKubeConfig }, { listCluster }] = await Promise.all([import('../lookup/kube-api.js'), import('../lookup/cluster-cache.js')]);
+    const [{ loadKubeConfig }, { listCluster }] = await Promise.all([
+      import('../lookup/kube-api.js'),
+      import('../lookup/cluster-cache.js'),
+    ]);
     try {
       return await listCluster(await loadKubeConfig(kubeconfig));
     } catch (error) {
@@ -102,11 +177,17 @@ export async function auditCommand(values: ParsedOptions): Promise<CommandOutput
   for (const object of objects) auditor.upsert(object);
   auditor.run(new Engine(policies, state, clockOf(values), exceptions));
   const api = stringOption(values, 'report-api') ?? REPORT_API_VERSION;
-  if (!isReportApi(api)) throw new UsageError(`--report-api must be ${Object.keys(REPORT_APIS).join(' or ')}, not ${api}`);
+  if (!isReportApi(api))
+    throw new UsageError(`--report-api must be ${Object.keys(REPORT_APIS).join(' or ')}, not ${api}`);
   const reports = auditor.reports(stringOption(values, 'namespace')).map((report) => inReportApi(report, api));
   const failed = reports.some((report) => report.summary.fail > 0);
   const list = { apiVersion: 'v1', kind: 'List', items: reports };
-  const stdout = output === 'json' ? JSON.stringify(list, null, 2) : output === 'yaml' ? stringify(list).trimEnd() : formatReportsText(reports);
+  const stdout =
+    output === 'json'
+      ? JSON.stringify(list, null, 2)
+      : output === 'yaml'
+        ? stringify(list).trimEnd()
+        : formatReportsText(reports);
   return { code: failed ? 1 : 0, stdout, stderr: '' };
 }
 
@@ -117,7 +198,10 @@ export async function auditCommand(values: ParsedOptions): Promise<CommandOutput
 async function policiesAtRevision(dir: string, ref: string): Promise<string> {
   const git = (...args: string[]): { ok: boolean; out: string } => {
     const result = spawnSync('git', ['-C', dir, ...args], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-    return { ok: result.status === 0, out: result.status === 0 ? result.stdout : result.stderr || String(result.error ?? '') };
+    return {
+      ok: result.status === 0,
+      out: result.status === 0 ? result.stdout : result.stderr || String(result.error ?? ''),
+    };
   };
   const prefix = git('rev-parse', '--show-prefix');
   if (!prefix.ok) throw new UsageError(`--base-ref needs --policies inside a git checkout: ${prefix.out.trim()}`);
@@ -135,10 +219,12 @@ async function policiesAtRevision(dir: string, ref: string): Promise<string> {
 /** What a policy change does to existing objects and new ones: exit 0 when nothing newly fails, 1 when something does, 2 on bad input. */
 export async function diffCommand(values: ParsedOptions): Promise<CommandOutput> {
   const output = stringOption(values, 'output') ?? 'text';
-  if (!['text', 'json', 'markdown'].includes(output)) throw new UsageError(`-o must be text, json or markdown, not ${output}`);
+  if (!['text', 'json', 'markdown'].includes(output))
+    throw new UsageError(`-o must be text, json or markdown, not ${output}`);
   const proposedDir = stringOption(values, 'policies') ?? BUNDLED_POLICIES_DIR;
   const [baseDir, baseRef] = [stringOption(values, 'base'), stringOption(values, 'base-ref')];
-  if ((baseDir === undefined) === (baseRef === undefined)) throw new UsageError('diff needs one of --base DIR or --base-ref GIT_REF');
+  if ((baseDir === undefined) === (baseRef === undefined))
+    throw new UsageError('diff needs one of --base DIR or --base-ref GIT_REF');
   const currentDir = baseDir ?? (await policiesAtRevision(proposedDir, baseRef ?? 'HEAD'));
   try {
     const [current, proposed] = await Promise.all([loadPolicyDir(currentDir), loadPolicyDir(proposedDir)]);
@@ -153,7 +239,12 @@ export async function diffCommand(values: ParsedOptions): Promise<CommandOutput>
       objects,
       stringOption(values, 'namespace'),
     );
-    const stdout = output === 'json' ? JSON.stringify(diff, null, 2) : output === 'markdown' ? formatDiffMarkdown(diff) : formatDiffText(diff);
+    const stdout =
+      output === 'json'
+        ? JSON.stringify(diff, null, 2)
+        : output === 'markdown'
+          ? formatDiffMarkdown(diff)
+          : formatDiffText(diff);
     return { code: diff.counts.newlyFailing > 0 ? 1 : 0, stdout, stderr: '' };
   } finally {
     if (baseRef !== undefined) await rm(currentDir, { recursive: true, force: true });
@@ -171,16 +262,27 @@ export async function lintCommand(values: ParsedOptions, dir: string): Promise<C
   try {
     set = await loadPolicyDir(dir);
   } catch (error) {
-    if (error instanceof PolicyLoadError) return { code: 1, stdout: '', stderr: error.problems.map((problem) => `error: ${formatProblem(problem)}`).join('\n') };
+    if (error instanceof PolicyLoadError)
+      return {
+        code: 1,
+        stdout: '',
+        stderr: error.problems.map((problem) => `error: ${formatProblem(problem)}`).join('\n'),
+      };
     throw error;
   }
   const inventoryPaths = listOption(values, 'inventory');
   const inventory = inventoryPaths.length > 0 ? await loadInventory(inventoryPaths) : undefined;
-  const problems = lintPolicies(set.policies, { locate: (policy, path) => set.locate(policy, path), inventory, exceptions: set.exceptions });
+  const problems = lintPolicies(set.policies, {
+    locate: (policy, path) => set.locate(policy, path),
+    inventory,
+    exceptions: set.exceptions,
+  });
   const errors = problems.filter((problem) => problem.severity === 'error').length;
   const warnings = problems.length - errors;
   const failed = errors > 0 || (values['strict'] === true && warnings > 0);
-  const listing = problems.map((problem) => `${problem.severity}: ${formatProblem(problem)} (${problem.check})`).join('\n');
+  const listing = problems
+    .map((problem) => `${problem.severity}: ${formatProblem(problem)} (${problem.check})`)
+    .join('\n');
   const summary = `${set.policies.length} policies${set.exceptions.length > 0 ? ` and ${set.exceptions.length} exceptions` : ''} in ${set.files.length} files: ${errors} error(s), ${warnings} warning(s)`;
   return { code: failed ? 1 : 0, stdout: failed ? '' : summary, stderr: failed ? `${listing}\n${summary}` : listing };
 }
@@ -207,13 +309,22 @@ export async function testCommand(path: string, values: ParsedOptions): Promise<
 
 export async function explainCommand(values: ParsedOptions): Promise<CommandOutput> {
   const kind = stringOption(values, 'kind') ?? 'PersistentVolumeClaim';
-  if (!(GOVERNED_KINDS as readonly string[]).includes(kind)) throw new UsageError(`--kind must be one of ${GOVERNED_KINDS.join(', ')}`);
+  const governed = GOVERNED_KINDS.find((candidate) => candidate === kind);
+  if (!governed) throw new UsageError(`--kind must be one of ${GOVERNED_KINDS.join(', ')}`);
   const namespace = stringOption(values, 'namespace') ?? '';
-  if (!namespace && kind !== 'StorageClass') throw new UsageError('explain needs --namespace NS');
+  if (!namespace && !isClusterScoped(governed)) throw new UsageError(`explain needs --namespace NS for ${governed}`);
   const { policies, exceptions } = await loadPolicyDir(stringOption(values, 'policies') ?? BUNDLED_POLICIES_DIR);
   const inventoryPaths = listOption(values, 'inventory');
   const lookup = inventoryPaths.length > 0 ? await loadInventory(inventoryPaths) : NO_CLUSTER;
   const now = (clockOf(values) ?? Date.now)();
-  const governed = kind as GovernedKind;
-  return { code: 0, stdout: formatExplanation(explain(policies, namespace, governed, lookup), namespace, governed, exceptionsFor(exceptions, namespace, governed, now)), stderr: '' };
+  return {
+    code: 0,
+    stdout: formatExplanation(
+      explain(policies, namespace, governed, lookup),
+      namespace,
+      governed,
+      exceptionsFor(exceptions, namespace, governed, now),
+    ),
+    stderr: '',
+  };
 }

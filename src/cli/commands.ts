@@ -30,11 +30,40 @@ const EXIT_USAGE = 2;
 
 const REVIEW_OPTIONS: OptionSpec[] = [
   { name: 'now', type: 'string', help: 'judge as at this RFC 3339 instant (dated enforcement: spec.enforceFrom)' },
-  { name: 'filename', short: 'f', type: 'string', multiple: true, help: 'manifest file or folder (repeatable; folders are read recursively)' },
-  { name: 'policies', type: 'string', env: 'POLICIES_DIR', default: BUNDLED_POLICIES_DIR, help: 'folder of policy files' },
-  { name: 'inventory', type: 'string', multiple: true, help: 'YAML of StorageClasses, Namespaces and PVCs standing in for the cluster' },
-  { name: 'namespace', short: 'n', type: 'string', default: 'default', help: 'namespace for objects that name none, as kubectl -n' },
-  { name: 'output', short: 'o', type: 'string', default: 'text', help: 'text, json, or yaml (text and yaml show the patched object)' },
+  {
+    name: 'filename',
+    short: 'f',
+    type: 'string',
+    multiple: true,
+    help: 'manifest file or folder (repeatable; folders are read recursively)',
+  },
+  {
+    name: 'policies',
+    type: 'string',
+    env: 'POLICIES_DIR',
+    default: BUNDLED_POLICIES_DIR,
+    help: 'folder of policy files',
+  },
+  {
+    name: 'inventory',
+    type: 'string',
+    multiple: true,
+    help: 'YAML of StorageClasses, Namespaces and PVCs standing in for the cluster',
+  },
+  {
+    name: 'namespace',
+    short: 'n',
+    type: 'string',
+    default: 'default',
+    help: 'namespace for objects that name none, as kubectl -n',
+  },
+  {
+    name: 'output',
+    short: 'o',
+    type: 'string',
+    default: 'text',
+    help: 'text, json, or yaml (text and yaml show the patched object)',
+  },
 ];
 
 const HELP_OPTION: OptionSpec = { name: 'help', short: 'h', type: 'boolean', help: 'show this help' };
@@ -98,9 +127,15 @@ async function review(argv: string[]): Promise<number> {
   }
   addToState(
     state,
-    manifests.filter((manifest) => manifest.object['kind'] !== 'PersistentVolumeClaim').map((manifest) => manifest.object),
+    manifests
+      .filter((manifest) => manifest.object['kind'] !== 'PersistentVolumeClaim')
+      .map((manifest) => manifest.object),
   );
-  const results = reviewManifests(new Engine(policies, state, clockOf(values), exceptions), manifests, stringOption(values, 'namespace') ?? 'default');
+  const results = reviewManifests(
+    new Engine(policies, state, clockOf(values), exceptions),
+    manifests,
+    stringOption(values, 'namespace') ?? 'default',
+  );
   if (output === 'json') process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
   else if (output === 'yaml') process.stdout.write(stringify(results));
   else process.stdout.write(`${formatReviewText(results, true, (value) => stringify(value))}\n`);
@@ -129,11 +164,15 @@ async function main(argv: string[]): Promise<number> {
       return review(rest);
     case 'lint': {
       const { values, positionals } = parseOptions([...LINT_OPTIONS, HELP_OPTION], rest, process.env);
-      return values['help'] ? print({ code: EXIT_OK, stdout: USAGE, stderr: '' }) : print(await lintCommand(values, positionals[0] ?? BUNDLED_POLICIES_DIR));
+      return values['help']
+        ? print({ code: EXIT_OK, stdout: USAGE, stderr: '' })
+        : print(await lintCommand(values, positionals[0] ?? BUNDLED_POLICIES_DIR));
     }
     case 'test': {
       const { values, positionals } = parseOptions([...TEST_OPTIONS, HELP_OPTION], rest, process.env);
-      return values['help'] ? print({ code: EXIT_OK, stdout: USAGE, stderr: '' }) : print(await testCommand(positionals[0] ?? BUNDLED_POLICIES_DIR, values));
+      return values['help']
+        ? print({ code: EXIT_OK, stdout: USAGE, stderr: '' })
+        : print(await testCommand(positionals[0] ?? BUNDLED_POLICIES_DIR, values));
     }
     case 'explain': {
       const { values } = parseOptions([...EXPLAIN_OPTIONS, HELP_OPTION], rest, process.env);

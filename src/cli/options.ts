@@ -17,10 +17,18 @@ export class UsageError extends Error {
 
 export type ParsedOptions = Record<string, string | boolean | Array<string | boolean> | undefined>;
 
-export function parseOptions(specs: OptionSpec[], argv: string[], env: NodeJS.ProcessEnv): { values: ParsedOptions; positionals: string[] } {
+export function parseOptions(
+  specs: OptionSpec[],
+  argv: string[],
+  env: NodeJS.ProcessEnv,
+): { values: ParsedOptions; positionals: string[] } {
   const options: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }> = {};
   for (const spec of specs) {
-    options[spec.name] = { type: spec.type, ...(spec.short ? { short: spec.short } : {}), ...(spec.multiple ? { multiple: true } : {}) };
+    options[spec.name] = {
+      type: spec.type,
+      ...(spec.short ? { short: spec.short } : {}),
+      ...(spec.multiple ? { multiple: true } : {}),
+    };
   }
   let parsed;
   try {
@@ -32,7 +40,8 @@ export function parseOptions(specs: OptionSpec[], argv: string[], env: NodeJS.Pr
   for (const spec of specs) {
     if (values[spec.name] !== undefined) continue;
     const fromEnv = spec.env ? env[spec.env] : undefined;
-    if (fromEnv !== undefined && fromEnv !== '') values[spec.name] = spec.type === 'boolean' ? fromEnv === 'true' : fromEnv;
+    if (fromEnv !== undefined && fromEnv !== '')
+      values[spec.name] = spec.type === 'boolean' ? fromEnv === 'true' : fromEnv;
     else if (spec.default !== undefined) values[spec.name] = spec.default;
   }
   return { values, positionals: parsed.positionals };
@@ -42,7 +51,9 @@ export function optionHelp(specs: OptionSpec[]): string {
   return specs
     .map((spec) => {
       const flag = `${spec.short ? `-${spec.short}, ` : '    '}--${spec.name}${spec.type === 'string' ? ' VALUE' : ''}`;
-      const extras = [spec.env ? `env ${spec.env}` : '', spec.default !== undefined ? `default ${spec.default}` : ''].filter(Boolean).join('; ');
+      const extras = [spec.env ? `env ${spec.env}` : '', spec.default !== undefined ? `default ${spec.default}` : '']
+        .filter(Boolean)
+        .join('; ');
       return `  ${flag.padEnd(30)} ${spec.help}${extras ? ` (${extras})` : ''}`;
     })
     .join('\n');
@@ -63,7 +74,8 @@ export function integerOption(values: ParsedOptions, name: string, min: number, 
   const text = stringOption(values, name);
   if (text === undefined) return undefined;
   const value = Number(text);
-  if (!Number.isInteger(value) || value < min || value > max) throw new UsageError(`--${name} must be a whole number from ${min} to ${max}, not ${JSON.stringify(text)}`);
+  if (!Number.isInteger(value) || value < min || value > max)
+    throw new UsageError(`--${name} must be a whole number from ${min} to ${max}, not ${JSON.stringify(text)}`);
   return value;
 }
 
@@ -77,7 +89,8 @@ export function httpsUrlOption(values: ParsedOptions, name: string): URL | undef
   } catch {
     throw new UsageError(`--${name} ${text} is not a URL`);
   }
-  if (url.protocol !== 'https:') throw new UsageError(`--${name} must be https: the API server calls webhooks over TLS only`);
+  if (url.protocol !== 'https:')
+    throw new UsageError(`--${name} must be https: the API server calls webhooks over TLS only`);
   return url;
 }
 

@@ -24,9 +24,17 @@ export function reviewManifests(engine: Engine, manifests: Manifest[], defaultNa
   return manifests.map(({ object, source }) => {
     const input = reviewInputOf({ object, operation: 'CREATE', defaultNamespace });
     const base = { source, kind: stringAt(object, 'kind') ?? '', denials: [], warnings: [], audit: [], patch: [] };
-    if (!input) return { ...base, name: stringAt(object, 'metadata', 'name') ?? '', namespace: stringAt(object, 'metadata', 'namespace') ?? '', decision: 'skipped', reason: 'kind not governed' };
+    if (!input)
+      return {
+        ...base,
+        name: stringAt(object, 'metadata', 'name') ?? '',
+        namespace: stringAt(object, 'metadata', 'namespace') ?? '',
+        decision: 'skipped',
+        reason: 'kind not governed',
+      };
     const verdict = review(engine, input, 'both');
-    const byAction = (action: ResolvedFinding['action']): string[] => verdict.findings.filter((finding) => finding.action === action).map(describeFinding);
+    const byAction = (action: ResolvedFinding['action']): string[] =>
+      verdict.findings.filter((finding) => finding.action === action).map(describeFinding);
     return {
       ...base,
       name: input.name,
@@ -41,7 +49,11 @@ export function reviewManifests(engine: Engine, manifests: Manifest[], defaultNa
   });
 }
 
-export function formatReviewText(results: ReviewResult[], showPatched: boolean, stringify: (value: unknown) => string): string {
+export function formatReviewText(
+  results: ReviewResult[],
+  showPatched: boolean,
+  stringify: (value: unknown) => string,
+): string {
   const lines: string[] = [];
   for (const result of results) {
     if (result.decision === 'skipped') continue;
@@ -64,6 +76,8 @@ export function formatReviewText(results: ReviewResult[], showPatched: boolean, 
   }
   const reviewed = results.filter((result) => result.decision !== 'skipped');
   const denied = reviewed.filter((result) => result.decision === 'denied').length;
-  lines.push(`${reviewed.length} object(s) reviewed, ${denied} denied, ${results.length - reviewed.length} skipped (kinds not governed)`);
+  lines.push(
+    `${reviewed.length} object(s) reviewed, ${denied} denied, ${results.length - reviewed.length} skipped (kinds not governed)`,
+  );
   return lines.join('\n');
 }

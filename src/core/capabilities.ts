@@ -1,4 +1,4 @@
-export type AccessMode = 'ReadWriteOnce' | 'ReadOnlyMany' | 'ReadWriteMany' | 'ReadWriteOncePod';
+type AccessMode = 'ReadWriteOnce' | 'ReadOnlyMany' | 'ReadWriteMany' | 'ReadWriteOncePod';
 const ACCESS_MODES: readonly AccessMode[] = ['ReadWriteOnce', 'ReadOnlyMany', 'ReadWriteMany', 'ReadWriteOncePod'];
 
 export function isAccessMode(value: string): value is AccessMode {
@@ -29,10 +29,15 @@ export interface ProvisionerCapabilities {
   csi?: boolean;
 }
 
-const csi = (provisioner: string, modes: AccessMode[], extra: Omit<ProvisionerCapabilities, 'provisioner' | 'modes' | 'csi'> = {}): ProvisionerCapabilities => ({
+const csi = (
+  provisioner: string,
+  modes: AccessMode[],
+  extra: Omit<ProvisionerCapabilities, 'provisioner' | 'modes' | 'csi'> = {},
+): ProvisionerCapabilities => ({
   provisioner,
   // With current CSI sidecars any driver that serves ReadWriteOnce also serves ReadWriteOncePod.
-  modes: modes.includes('ReadWriteOnce') && !modes.includes('ReadWriteOncePod') ? [...modes, 'ReadWriteOncePod'] : modes,
+  modes:
+    modes.includes('ReadWriteOnce') && !modes.includes('ReadWriteOncePod') ? [...modes, 'ReadWriteOncePod'] : modes,
   csi: true,
   ...extra,
 });
@@ -70,13 +75,25 @@ const NATIVE_CAPABILITIES: readonly ProvisionerCapabilities[] = [
   csi('efs.csi.aws.com', ['ReadWriteOnce', 'ReadWriteMany'], { volumeModes: ['Filesystem'] }),
   csi('fsx.csi.aws.com', ['ReadWriteOnce', 'ReadWriteMany']),
   csi('pd.csi.storage.gke.io', RWO_ROX, {
-    conditional: [{ mode: 'ReadWriteMany', volumeMode: 'Block', condition: 'needs a multi-writer disk in volumeMode: Block' }],
+    conditional: [
+      { mode: 'ReadWriteMany', volumeMode: 'Block', condition: 'needs a multi-writer disk in volumeMode: Block' },
+    ],
   }),
   csi('filestore.csi.storage.gke.io', ALL_SHARED),
   csi('disk.csi.azure.com', RWO, {
     conditional: [
-      { mode: 'ReadOnlyMany', volumeMode: 'Block', minimumParameters: { maxShares: 2 }, condition: 'needs a shared disk (maxShares >= 2) in volumeMode: Block' },
-      { mode: 'ReadWriteMany', volumeMode: 'Block', minimumParameters: { maxShares: 2 }, condition: 'needs a shared disk (maxShares >= 2) in volumeMode: Block' },
+      {
+        mode: 'ReadOnlyMany',
+        volumeMode: 'Block',
+        minimumParameters: { maxShares: 2 },
+        condition: 'needs a shared disk (maxShares >= 2) in volumeMode: Block',
+      },
+      {
+        mode: 'ReadWriteMany',
+        volumeMode: 'Block',
+        minimumParameters: { maxShares: 2 },
+        condition: 'needs a shared disk (maxShares >= 2) in volumeMode: Block',
+      },
     ],
   }),
   csi('file.csi.azure.com', ALL_SHARED),
@@ -137,24 +154,31 @@ export function buildCapabilityTable(overrides: readonly ProvisionerCapabilities
   return table;
 }
 
-/** Parameters by lower-cased key (the first spelling wins), built once per parameters object: classes are long-lived. */
-const loweredParameters = new WeakMap<Record<string, string>, Map<string, string>>();
+/** Parameter keys by their lower-cased form (the first spelling wins), built once per parameters object: classes are long-lived. */
+const spellings = new WeakMap<Record<string, string>, Map<string, string>>();
 
-/** A StorageClass parameter by key, case-insensitively, as the drivers read them. */
-export function parameterValue(parameters: Record<string, string>, key: string): string | undefined {
-  let lowered = loweredParameters.get(parameters);
-  if (!lowered) {
-    lowered = new Map();
-    for (const [name, value] of Object.entries(parameters)) {
-      const lower = name.toLowerCase();
-      if (!lowered.has(lower)) lowered.set(lower, value);
-    }
-    loweredParameters.set(parameters, lowered);
+/** The key a class spells a parameter with, compared case-insensitively as the drivers read them. */
+export function parameterKey(parameters: Record<string, string>, name: string): string | undefined {
+  let keys = spellings.get(parameters);
+  if (!keys) {
+    keys = new Map();
+    for (const key of Object.keys(parameters)) if (!keys.has(key.toLowerCase())) keys.set(key.toLowerCase(), key);
+    spellings.set(parameters, keys);
   }
-  return lowered.get(key.toLowerCase());
+  return keys.get(name.toLowerCase());
 }
 
-export function conditionHolds(condition: ConditionalMode, volumeMode: 'Filesystem' | 'Block', parameters: Record<string, string>): boolean {
+/** A StorageClass parameter by name, case-insensitively, as the drivers read them. */
+export function parameterValue(parameters: Record<string, string>, name: string): string | undefined {
+  const key = parameterKey(parameters, name);
+  return key === undefined ? undefined : parameters[key];
+}
+
+export function conditionHolds(
+  condition: ConditionalMode,
+  volumeMode: 'Filesystem' | 'Block',
+  parameters: Record<string, string>,
+): boolean {
   if (condition.volumeMode && condition.volumeMode !== volumeMode) return false;
   for (const [key, allowed] of Object.entries(condition.parameters ?? {})) {
     const value = parameterValue(parameters, key);

@@ -57,14 +57,24 @@ export const EBS_FACTS: Readonly<Record<string, EbsTypeFacts>> = {
   io1: {
     minGiB: fact(4, AWS_TYPES),
     maxGiB: fact(16 * TIB, AWS_TYPES),
-    iops: { min: fact(100, `${CLOUD_GO} io1MinTotalIOPS`), max: fact(64000, `${CLOUD_GO} io1FallbackMaxIOPS`), maxPerGiB: fact(50, `${CLOUD_GO} io1MaxIOPSPerGB`) },
+    iops: {
+      min: fact(100, `${CLOUD_GO} io1MinTotalIOPS`),
+      max: fact(64000, `${CLOUD_GO} io1FallbackMaxIOPS`),
+      maxPerGiB: fact(50, `${CLOUD_GO} io1MaxIOPSPerGB`),
+    },
   },
   io2: {
     minGiB: fact(4, AWS_TYPES),
-    maxGiB: fact(64 * TIB, `${AWS_TYPES} (every io2 volume is Block Express; blockExpress has no effect since driver v1.47.0, CHANGELOG v1.47.0 #2564)`),
+    maxGiB: fact(
+      64 * TIB,
+      `${AWS_TYPES} (every io2 volume is Block Express; blockExpress has no effect since driver v1.47.0, CHANGELOG v1.47.0 #2564)`,
+    ),
     iops: {
       min: fact(100, `${CLOUD_GO} io2MinTotalIOPS`),
-      max: fact(256000, `${CLOUD_GO} io2FallbackMaxIOPS (256,000 for every io2 volume since v1.47.0, CHANGELOG v1.47.0 #2564)`),
+      max: fact(
+        256000,
+        `${CLOUD_GO} io2FallbackMaxIOPS (256,000 for every io2 volume since v1.47.0, CHANGELOG v1.47.0 #2564)`,
+      ),
       maxPerGiB: fact(1000, `${CLOUD_GO} io2MaxIOPSPerGB (1000 since v1.44.0, CHANGELOG v1.44.0 #2475)`),
     },
   },
@@ -75,7 +85,7 @@ export const EBS_FACTS: Readonly<Record<string, EbsTypeFacts>> = {
 };
 
 /** What a policy may override per volume type (spec.providerLimits.ebs.<type>). */
-export interface EbsLimitOverride {
+interface EbsLimitOverride {
   minGiB?: number;
   maxGiB?: number;
   minIops?: number;
@@ -96,7 +106,10 @@ export interface EbsLimits {
   overriddenBy: string | undefined;
 }
 
-export function ebsLimits(type: string, override: { policy: string; limits: EbsLimitOverride } | undefined): EbsLimits | undefined {
+export function ebsLimits(
+  type: string,
+  override: { policy: string; limits: EbsLimitOverride } | undefined,
+): EbsLimits | undefined {
   const facts = EBS_FACTS[type];
   if (!facts) return undefined;
   const o = override?.limits ?? {};
@@ -104,7 +117,11 @@ export function ebsLimits(type: string, override: { policy: string; limits: EbsL
     type,
     minGiB: o.minGiB ?? facts.minGiB.value,
     maxGiB: o.maxGiB ?? facts.maxGiB.value,
-    iops: facts.iops && { min: o.minIops ?? facts.iops.min.value, max: o.maxIops ?? facts.iops.max.value, maxPerGiB: o.maxIopsPerGiB ?? facts.iops.maxPerGiB.value },
+    iops: facts.iops && {
+      min: o.minIops ?? facts.iops.min.value,
+      max: o.maxIops ?? facts.iops.max.value,
+      maxPerGiB: o.maxIopsPerGiB ?? facts.iops.maxPerGiB.value,
+    },
     throughput: facts.throughput && {
       baseline: facts.throughput.baseline.value,
       max: o.maxThroughput ?? facts.throughput.max.value,
@@ -143,7 +160,10 @@ function setParameter(parameters: Record<string, string>, key: string): string |
  * The parameters a volume is provisioned or modified with: a VolumeAttributesClass's override the
  * StorageClass's (type, iops, throughput). A fixed iops from the VAC replaces the class's iopsPerGB.
  */
-export function effectiveParameters(classParameters: Record<string, string>, attributes: Record<string, string> | undefined): Record<string, string> {
+export function effectiveParameters(
+  classParameters: Record<string, string>,
+  attributes: Record<string, string> | undefined,
+): Record<string, string> {
   if (!attributes) return classParameters;
   const overridden = new Set(Object.keys(attributes).map((key) => key.toLowerCase()));
   if (overridden.has('iops')) overridden.add('iopspergb');
@@ -165,7 +185,12 @@ export function readEbsClass(provisioner: string, parameters: Record<string, str
 
 export type IopsQuote =
   | { outcome: 'none' }
-  | { outcome: 'provisioned'; iops: number; requested: number; adjustment: 'none' | 'raised-to-minimum' | 'capped-at-type-maximum' | 'capped-per-gib' }
+  | {
+      outcome: 'provisioned';
+      iops: number;
+      requested: number;
+      adjustment: 'none' | 'raised-to-minimum' | 'capped-at-type-maximum' | 'capped-per-gib';
+    }
   | { outcome: 'fails'; requested: number; minimum: number };
 
 /**
@@ -201,21 +226,29 @@ export function quoteIops(settings: EbsClassSettings, gib: number, limits: EbsLi
 }
 
 export type ThroughputQuote =
-  { outcome: 'none' } | { outcome: 'provisioned'; mibps: number; requested: boolean } | { outcome: 'fails'; mibps: number; reason: 'below-baseline' | 'above-maximum' | 'above-ratio'; limit: number };
+  | { outcome: 'none' }
+  | { outcome: 'provisioned'; mibps: number; requested: boolean }
+  | { outcome: 'fails'; mibps: number; reason: 'below-baseline' | 'above-maximum' | 'above-ratio'; limit: number };
 
 /**
  * The throughput (MiB/s) a gp3 volume gets: the class's `throughput`, or the 125 MiB/s baseline. EC2 refuses
  * less than the baseline, more than the type maximum, or more than maxPerIops per provisioned IOPS (the
  * volume's IOPS, or gp3's 3000 baseline when none are provisioned), and the claim sits Pending.
  */
-export function quoteThroughput(settings: EbsClassSettings, limits: EbsLimits | undefined, iops: IopsQuote): ThroughputQuote {
+export function quoteThroughput(
+  settings: EbsClassSettings,
+  limits: EbsLimits | undefined,
+  iops: IopsQuote,
+): ThroughputQuote {
   const throughputLimits = limits?.throughput;
   if (!throughputLimits) return { outcome: 'none' };
   const parsed = settings.throughputText === undefined ? undefined : parseDriverInteger(settings.throughputText);
   const mibps = parsed !== undefined && parsed > 0 ? parsed : throughputLimits.baseline;
   const provisionedIops = iops.outcome === 'provisioned' ? iops.iops : (limits.iops?.min ?? 0);
-  if (mibps < throughputLimits.baseline) return { outcome: 'fails', mibps, reason: 'below-baseline', limit: throughputLimits.baseline };
-  if (mibps > throughputLimits.max) return { outcome: 'fails', mibps, reason: 'above-maximum', limit: throughputLimits.max };
+  if (mibps < throughputLimits.baseline)
+    return { outcome: 'fails', mibps, reason: 'below-baseline', limit: throughputLimits.baseline };
+  if (mibps > throughputLimits.max)
+    return { outcome: 'fails', mibps, reason: 'above-maximum', limit: throughputLimits.max };
   const byIops = Math.floor(provisionedIops * throughputLimits.maxPerIops);
   if (mibps > byIops) return { outcome: 'fails', mibps, reason: 'above-ratio', limit: byIops };
   return { outcome: 'provisioned', mibps, requested: parsed !== undefined && parsed > 0 };
@@ -228,11 +261,22 @@ export interface Provisioned {
 }
 
 /** What a claim of `requestBytes` provisions from its class (and VolumeAttributesClass), by the facts table: the most a volume can get. */
-export function provisionedBy(storageClass: StorageClassInfo | undefined, attributes: AttributesClassInfo | undefined, requestBytes: number | undefined): Provisioned {
-  if (!storageClass || requestBytes === undefined || !isEbsProvisioner(storageClass.provisioner)) return { iops: 0, throughputMiBps: 0 };
-  const settings = readEbsClass(storageClass.provisioner, effectiveParameters(storageClass.parameters, attributes?.parameters));
+export function provisionedBy(
+  storageClass: StorageClassInfo | undefined,
+  attributes: AttributesClassInfo | undefined,
+  requestBytes: number | undefined,
+): Provisioned {
+  if (!storageClass || requestBytes === undefined || !isEbsProvisioner(storageClass.provisioner))
+    return { iops: 0, throughputMiBps: 0 };
+  const settings = readEbsClass(
+    storageClass.provisioner,
+    effectiveParameters(storageClass.parameters, attributes?.parameters),
+  );
   const limits = ebsLimits(settings.type, undefined);
   const iops = quoteIops(settings, roundUpGiB(requestBytes), limits);
   const throughput = quoteThroughput(settings, limits, iops);
-  return { iops: iops.outcome === 'provisioned' ? iops.iops : 0, throughputMiBps: throughput.outcome === 'provisioned' ? throughput.mibps : 0 };
+  return {
+    iops: iops.outcome === 'provisioned' ? iops.iops : 0,
+    throughputMiBps: throughput.outcome === 'provisioned' ? throughput.mibps : 0,
+  };
 }

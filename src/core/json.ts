@@ -47,7 +47,9 @@ export function stringMapAt(value: unknown, ...keys: string[]): Record<string, s
   const map = objectAt(value, ...keys);
   if (!map) return {};
   // fromEntries defines own properties, so a key such as __proto__ stays a key.
-  return Object.fromEntries(Object.entries(map).filter((entry): entry is [string, string] => typeof entry[1] === 'string'));
+  return Object.fromEntries(
+    Object.entries(map).filter((entry): entry is [string, string] => typeof entry[1] === 'string'),
+  );
 }
 
 export function stringsOf(values: JsonValue[] | undefined): string[] {

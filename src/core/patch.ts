@@ -1,6 +1,9 @@
 import type { JsonValue } from './json.js';
 
-export type PatchOperation = { op: 'add'; path: string; value: JsonValue } | { op: 'replace'; path: string; value: JsonValue } | { op: 'remove'; path: string };
+export type PatchOperation =
+  | { op: 'add'; path: string; value: JsonValue }
+  | { op: 'replace'; path: string; value: JsonValue }
+  | { op: 'remove'; path: string };
 
 /** RFC 6901: `~` becomes `~0` before `/` becomes `~1`, the order that keeps `~1` in a key intact. */
 export function escapePointerToken(token: string): string {
@@ -91,7 +94,11 @@ export function applyOperations(root: JsonValue, operations: readonly PatchOpera
     const top = copyContainer(result, operation.path);
     let container: JsonValue[] | { [key: string]: JsonValue } = top;
     for (const token of tokens.slice(0, -1)) {
-      const child: JsonValue | undefined = Array.isArray(container) ? container[Number(token)] : Object.prototype.hasOwnProperty.call(container, token) ? container[token] : undefined;
+      const child: JsonValue | undefined = Array.isArray(container)
+        ? container[Number(token)]
+        : Object.prototype.hasOwnProperty.call(container, token)
+          ? container[token]
+          : undefined;
       const copy = copyContainer(child, operation.path);
       if (Array.isArray(container)) container[Number(token)] = copy;
       else setOwn(container, token, copy);
@@ -100,7 +107,13 @@ export function applyOperations(root: JsonValue, operations: readonly PatchOpera
     const last = tokens[tokens.length - 1] as string;
     if (Array.isArray(container)) {
       const index = last === '-' ? container.length : Number(last);
-      if (!Number.isInteger(index) || index < 0 || index > container.length || (operation.op !== 'add' && index >= container.length)) throw new Error(`${operation.path}: index out of range`);
+      if (
+        !Number.isInteger(index) ||
+        index < 0 ||
+        index > container.length ||
+        (operation.op !== 'add' && index >= container.length)
+      )
+        throw new Error(`${operation.path}: index out of range`);
       if (operation.op === 'add') container.splice(index, 0, operation.value);
       else if (operation.op === 'replace') container[index] = operation.value;
       else container.splice(index, 1);

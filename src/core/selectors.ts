@@ -4,7 +4,7 @@ interface LabelSelectorRequirement {
   values?: string[];
 }
 
-export interface LabelSelector {
+interface LabelSelector {
   matchLabels?: Record<string, string>;
   matchExpressions?: LabelSelectorRequirement[];
 }

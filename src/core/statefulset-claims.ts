@@ -11,7 +11,10 @@ import { LEGACY_CLASS_ANNOTATION } from './storage.js';
  * Who creates those claims: kube-controller-manager's StatefulSet controller, as its own service account
  * with --use-service-account-credentials (the usual setup), else as kube-controller-manager itself.
  */
-export const STATEFULSET_CONTROLLER_USERS: ReadonlySet<string> = new Set(['system:serviceaccount:kube-system:statefulset-controller', 'system:kube-controller-manager']);
+export const STATEFULSET_CONTROLLER_USERS: ReadonlySet<string> = new Set([
+  'system:serviceaccount:kube-system:statefulset-controller',
+  'system:kube-controller-manager',
+]);
 
 /**
  * The part of a claim a template fixes, as one comparable text. Fields that admission fills in when the template
@@ -47,10 +50,16 @@ export function claimTemplateShape(object: JsonValue | undefined): ClaimTemplate
   for (const [key, value] of Object.entries(spec)) if (!FILLED_BY_ADMISSION.has(key)) rest[key] = value;
   // The same quantity can be spelled two ways ("1Gi", "1073741824") once the API server has re-encoded it.
   const request = objectAt(spec, 'resources', 'requests')?.['storage'];
-  const bytes = typeof request === 'string' ? parseQuantity(request) : typeof request === 'number' ? request : undefined;
-  if (bytes !== undefined) rest['resources'] = { ...objectAt(spec, 'resources'), requests: { ...objectAt(spec, 'resources', 'requests'), storage: bytes } };
+  const bytes =
+    typeof request === 'string' ? parseQuantity(request) : typeof request === 'number' ? request : undefined;
+  if (bytes !== undefined)
+    rest['resources'] = {
+      ...objectAt(spec, 'resources'),
+      requests: { ...objectAt(spec, 'resources', 'requests'), storage: bytes },
+    };
   return {
-    className: stringMapAt(object, 'metadata', 'annotations')[LEGACY_CLASS_ANNOTATION] ?? stringAt(spec, 'storageClassName'),
+    className:
+      stringMapAt(object, 'metadata', 'annotations')[LEGACY_CLASS_ANNOTATION] ?? stringAt(spec, 'storageClassName'),
     attributesClassName: stringAt(spec, 'volumeAttributesClassName'),
     volumeMode: stringAt(spec, 'volumeMode'),
     fixed: canonical(rest),
@@ -60,7 +69,8 @@ export function claimTemplateShape(object: JsonValue | undefined): ClaimTemplate
 /** Whether a claim is what the template makes: equal where the template fixes it, anything where admission fills it in. */
 export function claimMatchesTemplate(claim: ClaimTemplateShape, template: ClaimTemplateShape): boolean {
   if (template.className !== undefined && claim.className !== template.className) return false;
-  if (template.attributesClassName !== undefined && claim.attributesClassName !== template.attributesClassName) return false;
+  if (template.attributesClassName !== undefined && claim.attributesClassName !== template.attributesClassName)
+    return false;
   if ((template.volumeMode ?? 'Filesystem') !== (claim.volumeMode ?? 'Filesystem')) return false;
   return claim.fixed === template.fixed;
 }

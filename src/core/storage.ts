@@ -8,7 +8,12 @@ export const DEFAULT_CLASS_ANNOTATION = 'storageclass.kubernetes.io/is-default-c
 export const BETA_DEFAULT_CLASS_ANNOTATION = 'storageclass.beta.kubernetes.io/is-default-class';
 
 export type GovernedKind = 'PersistentVolumeClaim' | 'StatefulSet' | 'StorageClass' | 'VolumeAttributesClass';
-export const GOVERNED_KINDS: readonly GovernedKind[] = ['PersistentVolumeClaim', 'StatefulSet', 'StorageClass', 'VolumeAttributesClass'];
+export const GOVERNED_KINDS: readonly GovernedKind[] = [
+  'PersistentVolumeClaim',
+  'StatefulSet',
+  'StorageClass',
+  'VolumeAttributesClass',
+];
 
 export const GROUP_OF_KIND: Record<GovernedKind, string> = {
   PersistentVolumeClaim: '',
@@ -37,7 +42,11 @@ export interface AttributesClassInfo {
 }
 
 export function readAttributesClass(object: unknown): AttributesClassInfo {
-  return { name: stringAt(object, 'metadata', 'name') ?? '', driverName: stringAt(object, 'driverName') ?? '', parameters: stringMapAt(object, 'parameters') };
+  return {
+    name: stringAt(object, 'metadata', 'name') ?? '',
+    driverName: stringAt(object, 'driverName') ?? '',
+    parameters: stringMapAt(object, 'parameters'),
+  };
 }
 
 type VolumeBindingMode = 'Immediate' | 'WaitForFirstConsumer';
@@ -62,7 +71,8 @@ export function readStorageClass(object: unknown): StorageClassInfo {
     name: stringAt(object, 'metadata', 'name') ?? '',
     provisioner,
     parameters,
-    volumeBindingMode: stringAt(object, 'volumeBindingMode') === 'WaitForFirstConsumer' ? 'WaitForFirstConsumer' : 'Immediate',
+    volumeBindingMode:
+      stringAt(object, 'volumeBindingMode') === 'WaitForFirstConsumer' ? 'WaitForFirstConsumer' : 'Immediate',
     zones: zonesOfStorageClass(provisioner, parameters, arrayAt(object, 'allowedTopologies')),
     isDefault: isDefaultClassAnnotated(annotations),
     creationTimestamp: stringAt(object, 'metadata', 'creationTimestamp'),
@@ -117,11 +127,18 @@ export function claimPath(claim: Claim, ...tokens: Array<string | number>): stri
   return fieldPath(...claim.root, ...tokens);
 }
 
-function readClaim(object: JsonValue | undefined, root: Array<string | number>, identity: { name: string; templateName?: string; copies: number }): Claim {
+function readClaim(
+  object: JsonValue | undefined,
+  root: Array<string | number>,
+  identity: { name: string; templateName?: string; copies: number },
+): Claim {
   const annotations = stringMapAt(object, 'metadata', 'annotations');
   const spec = objectAt(object, 'spec');
   const legacy = annotations[LEGACY_CLASS_ANNOTATION];
-  const field = spec && hasKey(spec, 'storageClassName') && typeof spec['storageClassName'] === 'string' ? spec['storageClassName'] : undefined;
+  const field =
+    spec && hasKey(spec, 'storageClassName') && typeof spec['storageClassName'] === 'string'
+      ? spec['storageClassName']
+      : undefined;
   let className: string | undefined;
   let classSource: ClassSource;
   if (legacy !== undefined) {
@@ -135,7 +152,12 @@ function readClaim(object: JsonValue | undefined, root: Array<string | number>, 
   }
   // kubectl sends a YAML number (storage: 10, 1e11) as a JSON number, and the API server takes it as a quantity.
   const request = objectAt(spec, 'resources', 'requests')?.['storage'];
-  const requestText = typeof request === 'number' && Number.isFinite(request) ? String(request) : typeof request === 'string' ? request : undefined;
+  const requestText =
+    typeof request === 'number' && Number.isFinite(request)
+      ? String(request)
+      : typeof request === 'string'
+        ? request
+        : undefined;
   return {
     root,
     name: identity.name,
@@ -171,6 +193,10 @@ export function claimsOf(kind: GovernedKind, object: unknown): Claim[] {
   const templates = arrayAt(object, 'spec', 'volumeClaimTemplates') ?? [];
   return templates.map((template, index) => {
     const templateName = stringAt(template, 'metadata', 'name') ?? '';
-    return readClaim(template, ['spec', 'volumeClaimTemplates', index], { name: `${templateName}-${stsName}-0`, templateName, copies: replicas });
+    return readClaim(template, ['spec', 'volumeClaimTemplates', index], {
+      name: `${templateName}-${stsName}-0`,
+      templateName,
+      copies: replicas,
+    });
   });
 }

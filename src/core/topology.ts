@@ -1,3 +1,4 @@
+import { parameterKey } from './capabilities.js';
 import { arrayAt, stringAt, stringsOf, type JsonValue } from './json.js';
 
 export const ZONE_LABEL = 'topology.kubernetes.io/zone';
@@ -30,16 +31,22 @@ export function zoneTopologyKeyFor(provisioner: string): string {
 }
 
 /** In-tree provisioners that take the deprecated `zone`/`zones` parameters. */
-const IN_TREE_ZONE_PARAMETER_PROVISIONERS: ReadonlySet<string> = new Set(['kubernetes.io/aws-ebs', 'kubernetes.io/gce-pd']);
+const IN_TREE_ZONE_PARAMETER_PROVISIONERS: ReadonlySet<string> = new Set([
+  'kubernetes.io/aws-ebs',
+  'kubernetes.io/gce-pd',
+]);
 
 /**
  * The in-tree `zone`/`zones` parameters as csi-translation-lib reads them (plugins/aws_ebs.go, gce_pd.go):
  * keys compared lower-cased, `zones` split at commas with nothing trimmed (a space stays part of the zone).
  */
-export function zoneParameters(provisioner: string, parameters: Record<string, string>): { key: string; zones: string[] } | undefined {
+export function zoneParameters(
+  provisioner: string,
+  parameters: Record<string, string>,
+): { key: string; zones: string[] } | undefined {
   if (!IN_TREE_ZONE_PARAMETER_PROVISIONERS.has(provisioner)) return undefined;
-  const zones = Object.keys(parameters).find((key) => key.toLowerCase() === 'zones');
-  const zone = Object.keys(parameters).find((key) => key.toLowerCase() === 'zone');
+  const zones = parameterKey(parameters, 'zones');
+  const zone = parameterKey(parameters, 'zone');
   const key = zones ?? zone;
   if (key === undefined) return undefined;
   const text = parameters[key] ?? '';
@@ -56,9 +63,14 @@ export function zoneParameterKeys(provisioner: string, parameters: Record<string
  * Settings csi-translation-lib cannot translate: zone/zones together with allowedTopologies is an error, and
  * zone with zones leaves it to map order which one wins. Either way the class does not provision as written.
  */
-export function zoneTranslationProblem(provisioner: string, parameters: Record<string, string>, allowedTopologies: JsonValue[] | undefined): string | undefined {
+export function zoneTranslationProblem(
+  provisioner: string,
+  parameters: Record<string, string>,
+  allowedTopologies: JsonValue[] | undefined,
+): string | undefined {
   const keys = zoneParameterKeys(provisioner, parameters);
-  if (keys.length > 1) return `${keys.join(' and ')} together: the CSI translation uses whichever it reads last; keep one`;
+  if (keys.length > 1)
+    return `${keys.join(' and ')} together: the CSI translation uses whichever it reads last; keep one`;
   if (keys.length === 1 && allowedTopologies && allowedTopologies.length > 0)
     return `${keys[0] ?? 'zone'} with allowedTopologies: the CSI translation refuses the class ("cannot simultaneously set allowed topologies and zone/zones parameters"); keep allowedTopologies`;
   return undefined;
@@ -83,7 +95,11 @@ function zonesOfTerm(term: JsonValue): string[] | undefined {
  * Where a class may provision: the union over allowedTopologies terms (terms are ORed), narrowed by
  * the in-tree zone parameters. undefined means unrestricted.
  */
-export function zonesOfStorageClass(provisioner: string, parameters: Record<string, string>, allowedTopologies: JsonValue[] | undefined): string[] | undefined {
+export function zonesOfStorageClass(
+  provisioner: string,
+  parameters: Record<string, string>,
+  allowedTopologies: JsonValue[] | undefined,
+): string[] | undefined {
   let zones: string[] | undefined;
   if (allowedTopologies && allowedTopologies.length > 0) {
     const union = new Set<string>();
@@ -96,6 +112,7 @@ export function zonesOfStorageClass(provisioner: string, parameters: Record<stri
     zones = unrestricted ? undefined : [...union];
   }
   const fromParameters = zoneParameters(provisioner, parameters)?.zones;
-  if (fromParameters !== undefined) zones = zones === undefined ? fromParameters : zones.filter((zone) => fromParameters.includes(zone));
+  if (fromParameters !== undefined)
+    zones = zones === undefined ? fromParameters : zones.filter((zone) => fromParameters.includes(zone));
   return zones;
 }

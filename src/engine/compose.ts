@@ -35,12 +35,22 @@ function intersection(lists: ReadonlyArray<readonly string[]>): string[] | undef
 
 /** `policies` in precedence order, as the index returns them. */
 export function composeSettings(policies: readonly Policy[]): ComposedSettings {
-  const allowedClasses = intersection(policies.flatMap((policy) => (policy.storageClasses?.allowed ? [policy.storageClasses.allowed] : [])));
+  const allowedClasses = intersection(
+    policies.flatMap((policy) => (policy.storageClasses?.allowed ? [policy.storageClasses.allowed] : [])),
+  );
   const deniedClasses = [...new Set(policies.flatMap((policy) => policy.storageClasses?.denied ?? []))];
-  const classAccepted = (name: string): boolean => (!allowedClasses || allowedClasses.includes(name)) && !deniedClasses.includes(name);
-  const fallbackOwner = policies.find((policy) => policy.storageClasses?.fallback !== undefined && classAccepted(policy.storageClasses.fallback));
-  const attributesClassAccepted = (name: string): boolean => policies.every((policy) => policy.volumeAttributesClasses?.allowed?.includes(name) ?? true);
-  const attributesClassOwner = policies.find((policy) => policy.volumeAttributesClasses?.default !== undefined && attributesClassAccepted(policy.volumeAttributesClasses.default));
+  const classAccepted = (name: string): boolean =>
+    (!allowedClasses || allowedClasses.includes(name)) && !deniedClasses.includes(name);
+  const fallbackOwner = policies.find(
+    (policy) => policy.storageClasses?.fallback !== undefined && classAccepted(policy.storageClasses.fallback),
+  );
+  const attributesClassAccepted = (name: string): boolean =>
+    policies.every((policy) => policy.volumeAttributesClasses?.allowed?.includes(name) ?? true);
+  const attributesClassOwner = policies.find(
+    (policy) =>
+      policy.volumeAttributesClasses?.default !== undefined &&
+      attributesClassAccepted(policy.volumeAttributesClasses.default),
+  );
   const zonePolicies = policies.filter((policy) => policy.zones !== undefined);
   const [zonePolicy] = zonePolicies;
   const zones = zonePolicy
@@ -54,8 +64,12 @@ export function composeSettings(policies: readonly Policy[]): ComposedSettings {
   return {
     admissibleClasses: allowedClasses?.filter((name) => !deniedClasses.includes(name)),
     classAccepted,
-    fallback: fallbackOwner?.storageClasses?.fallback ? { policy: fallbackOwner, class: fallbackOwner.storageClasses.fallback } : undefined,
-    attributesClassDefault: attributesClassOwner?.volumeAttributesClasses?.default ? { policy: attributesClassOwner, name: attributesClassOwner.volumeAttributesClasses.default } : undefined,
+    fallback: fallbackOwner?.storageClasses?.fallback
+      ? { policy: fallbackOwner, class: fallbackOwner.storageClasses.fallback }
+      : undefined,
+    attributesClassDefault: attributesClassOwner?.volumeAttributesClasses?.default
+      ? { policy: attributesClassOwner, name: attributesClassOwner.volumeAttributesClasses.default }
+      : undefined,
     defaultClassFor(claim) {
       for (const policy of policies) {
         for (const choice of policy.storageClasses?.defaults ?? []) {

@@ -2,18 +2,37 @@ import { buildCapabilityTable, csiDriverOf, type CapabilityTable } from '../core
 import { provisionedBy, type Provisioned } from '../core/ebs.js';
 import type { JsonObject } from '../core/json.js';
 import { applyOperations, type PatchOperation } from '../core/patch.js';
-import { claimMatchesTemplate, claimTemplateShape, STATEFULSET_CONTROLLER_USERS, templateCandidates } from '../core/statefulset-claims.js';
+import {
+  claimMatchesTemplate,
+  claimTemplateShape,
+  STATEFULSET_CONTROLLER_USERS,
+  templateCandidates,
+} from '../core/statefulset-claims.js';
 import { claimsOf, pickClusterDefault, type Claim, type GovernedKind } from '../core/storage.js';
 import type { ClusterLookup } from '../lookup/lookup.js';
 import type { Action, Policy, PolicyException } from '../policy/model.js';
-import type { ComposedSettings, Finding, Mutation, Operation, ResolvedAttributesClass, ResolvedClass, ReviewInput, ReviewedClaim, RuleContext, RuleFamily } from '../rules/contract.js';
+import {
+  configures,
+  hasFacts,
+  type ComposedSettings,
+  type Finding,
+  type Mutation,
+  type Operation,
+  type ResolvedAttributesClass,
+  type ResolvedClass,
+  type ReviewInput,
+  type ReviewedClaim,
+  type RuleContext,
+  type RuleFamily,
+  type RuleResult,
+} from '../rules/contract.js';
 import { uncheckedMessage } from '../rules/common.js';
-import { RULE_FAMILIES } from '../rules/registry.js';
+import { RULE_FAMILIES, SHARED_RULE_IDS } from '../rules/registry.js';
 import { composeSettings } from './compose.js';
 import { exemptionFor, exemptionNote, mutationExempted } from './exceptions.js';
 import { PolicyIndex } from './policy-index.js';
 
-const MUTATING_FAMILIES = RULE_FAMILIES.filter((family) => family.mutates);
+const MUTATING_FAMILIES = RULE_FAMILIES.filter((family) => family.mutations.length > 0);
 
 /**
  * Where this webhook may write, per kind: what the API server lets an UPDATE change (kubernetes/kubernetes
@@ -87,7 +106,8 @@ function resolveClass(claim: Claim, settings: ComposedSettings, lookup: ClusterL
   if (claim.classSource === 'unset') {
     const classes = lookup.storageClasses();
     const clusterDefault = classes.known ? pickClusterDefault(classes.value) : undefined;
-    if (clusterDefault) return { state: 'found', name: clusterDefault.name, origin: 'cluster-default', info: clusterDefault };
+    if (clusterDefault)
+      return { state: 'found', name: clusterDefault.name, origin: 'cluster-default', info: clusterDefault };
     const picked = settings.defaultClassFor(claim);
     return picked ? classNamed(picked.choice.class, 'policy-default', lookup) : { state: 'no-class' };
   }
@@ -99,13 +119,21 @@ function resolveClass(claim: Claim, settings: ComposedSettings, lookup: ClusterL
  * PersistentVolumeClaim on CREATE, or a template (its claims are created later), provided the VAC exists and
  * is for the driver of the claim's class (external-provisioner refuses another driver's).
  */
-function resolveAttributesClass(claim: Claim, storageClass: ResolvedClass, settings: ComposedSettings, operation: Operation, lookup: ClusterLookup): ResolvedAttributesClass {
+function resolveAttributesClass(
+  claim: Claim,
+  storageClass: ResolvedClass,
+  settings: ComposedSettings,
+  operation: Operation,
+  lookup: ClusterLookup,
+): ResolvedAttributesClass {
   const name = claim.attributesClassName;
   if (name === undefined) {
     const fallback = settings.attributesClassDefault;
-    if (!fallback || storageClass.state !== 'found' || (operation !== 'CREATE' && claim.templateName === undefined)) return { state: 'none' };
+    if (!fallback || storageClass.state !== 'found' || (operation !== 'CREATE' && claim.templateName === undefined))
+      return { state: 'none' };
     const vac = lookup.attributesClass(fallback.name);
-    if (!vac.known || !vac.value || vac.value.driverName !== csiDriverOf(storageClass.info.provisioner)) return { state: 'none' };
+    if (!vac.known || !vac.value || vac.value.driverName !== csiDriverOf(storageClass.info.provisioner))
+      return { state: 'none' };
     return { state: 'found', name: fallback.name, info: vac.value, origin: 'policy-default' };
   }
   const answer = lookup.attributesClass(name);
@@ -126,7 +154,12 @@ function classNamed(name: string, origin: 'written' | 'policy-default', lookup: 
  * creating the same claim, or a claim that differs from the template, is judged as any other.
  */
 function createdFromExistingTemplate(input: ReviewInput, lookup: ClusterLookup): boolean {
-  if (input.kind !== 'PersistentVolumeClaim' || input.operation !== 'CREATE' || !STATEFULSET_CONTROLLER_USERS.has(input.requester ?? '')) return false;
+  if (
+    input.kind !== 'PersistentVolumeClaim' ||
+    input.operation !== 'CREATE' ||
+    !STATEFULSET_CONTROLLER_USERS.has(input.requester ?? '')
+  )
+    return false;
   const claim = claimTemplateShape(input.object);
   return templateCandidates(input.name).some(({ statefulSet, template }) => {
     const templates = lookup.statefulSetTemplates(input.namespace, statefulSet);
@@ -135,12 +168,32 @@ function createdFromExistingTemplate(input: ReviewInput, lookup: ClusterLookup):
   });
 }
 
-function runFamily(family: RuleFamily, context: RuleContext): ReturnType<RuleFamily['evaluate']> {
+/**
+ * Runs a family where its declarations say it applies: the kinds it judges, for the policies with its sections (or
+ * every governing policy, for its facts). What it returns must be what it declares: an undeclared rule or mutation
+ * id is a bug of the family, reported as one.
+ */
+function runFamily(family: RuleFamily, context: RuleContext): RuleResult {
+  if (!family.kinds.includes(context.kind)) return { findings: [], mutations: [] };
+  const policies = context.governing.filter((policy) => configures(policy, family));
+  if (policies.length === 0 && !hasFacts(family)) return { findings: [], mutations: [] };
+  let result: RuleResult;
   try {
-    return family.evaluate(context);
+    result = family.evaluate({ ...context, policies });
   } catch (error) {
     throw new RuleFailure(family.name, error);
   }
+  const undeclared = [
+    ...result.findings
+      .filter((finding) => !family.ruleIds.includes(finding.rule) && !SHARED_RULE_IDS.includes(finding.rule))
+      .map((finding) => finding.rule),
+    ...result.mutations
+      .filter((mutation) => !family.mutations.some((declared) => declared.id === mutation.rule))
+      .map((mutation) => mutation.rule),
+  ];
+  if (undeclared.length > 0)
+    throw new RuleFailure(family.name, new Error(`returned ids it does not declare: ${undeclared.join(', ')}`));
+  return result;
 }
 
 /** The one engine the server, the CLI and the tests share. Immutable: a new policy set is a new engine. */
@@ -187,10 +240,20 @@ export class Engine {
   }
 
   /** Decodes the object once: its claims, each with its class resolved. */
-  private context(phase: RuleContext['phase'], input: ReviewInput, object: JsonObject, policies: Policy[], settings: ComposedSettings): RuleContext {
+  private context(
+    phase: RuleContext['phase'],
+    input: ReviewInput,
+    object: JsonObject,
+    policies: Policy[],
+    settings: ComposedSettings,
+  ): RuleContext {
     const claims = claimsOf(input.kind, object).map((claim): ReviewedClaim => {
       const storageClass = resolveClass(claim, settings, this.lookup);
-      return { ...claim, storageClass, attributesClass: resolveAttributesClass(claim, storageClass, settings, input.operation, this.lookup) };
+      return {
+        ...claim,
+        storageClass,
+        attributesClass: resolveAttributesClass(claim, storageClass, settings, input.operation, this.lookup),
+      };
     });
     return {
       phase,
@@ -201,6 +264,7 @@ export class Engine {
       oldObject: input.oldObject,
       claims,
       policies,
+      governing: policies,
       settings,
       lookup: this.lookup,
       capabilitiesFor: this.capabilitiesFor,
@@ -233,7 +297,11 @@ export class Engine {
       const { mutations } = runFamily(family, context);
       for (const mutation of mutations) {
         if (mutation.onlyIfAdmitted && !substitutions) continue;
-        if (this.exceptions.length > 0 && mutationExempted(this.exceptions, input, mutation.policy.name, mutation.rule, this.now())) continue;
+        if (
+          this.exceptions.length > 0 &&
+          mutationExempted(this.exceptions, input, mutation.policy.name, mutation.rule, this.now())
+        )
+          continue;
         const operations = mutation.patch.filter((operation) => patchAllowed(input.kind, input.operation, operation));
         if (operations.length === 0) continue;
         try {
@@ -266,11 +334,14 @@ export class Engine {
     const raw = [...matchFindings, ...this.findings(input, input.object, policies, settings)];
     const now = this.now();
     const exemption = this.exemptionOf(input, now);
-    if (raw.length > 0 && createdFromExistingTemplate(input, this.lookup)) return resolveFindings(raw, () => true, now, exemption);
+    if (raw.length > 0 && createdFromExistingTemplate(input, this.lookup))
+      return resolveFindings(raw, () => true, now, exemption);
     // oldObject is judged only when there is something to ratchet.
     const before =
       input.operation === 'UPDATE' && input.oldObject && raw.length > 0
-        ? new Set(this.findings({ ...input, object: input.oldObject }, input.oldObject, policies, settings).map(findingKey))
+        ? new Set(
+            this.findings({ ...input, object: input.oldObject }, input.oldObject, policies, settings).map(findingKey),
+          )
         : new Set<string>();
     return resolveFindings(raw, (finding) => before.has(findingKey(finding)), now, exemption);
   }
@@ -286,7 +357,10 @@ export class Engine {
     const existing = { ...input, operation: 'UPDATE' as const, oldObject: input.object };
     const raw = [...matchFindings, ...this.findings(existing, input.object, policies, this.settingsFor(policies))];
     const now = this.now();
-    return resolveFindings(raw, () => false, now, this.exemptionOf(input, now)).map((finding) => ({ ...finding, preexisting: true }));
+    return resolveFindings(raw, () => false, now, this.exemptionOf(input, now)).map((finding) => ({
+      ...finding,
+      preexisting: true,
+    }));
   }
 
   /** IOPS and throughput the object's claims provision in all (a template's claim once per replica), from the classes they resolve to. */
@@ -296,7 +370,11 @@ export class Engine {
     for (const claim of claimsOf(input.kind, input.object)) {
       const storageClass = resolveClass(claim, settings, this.lookup);
       const attributes = resolveAttributesClass(claim, storageClass, settings, input.operation, this.lookup);
-      const each = provisionedBy(storageClass.state === 'found' ? storageClass.info : undefined, attributes.state === 'found' ? attributes.info : undefined, claim.requestBytes);
+      const each = provisionedBy(
+        storageClass.state === 'found' ? storageClass.info : undefined,
+        attributes.state === 'found' ? attributes.info : undefined,
+        claim.requestBytes,
+      );
       total.iops += each.iops * claim.copies;
       total.throughputMiBps += each.throughputMiBps * claim.copies;
     }
@@ -326,7 +404,8 @@ function mergeUnchecked(raw: Finding[]): Finding[] {
     merged.set(key, fresh);
     findings.push(fresh.finding);
   }
-  for (const { finding, what } of merged.values()) if (finding.unchecked) finding.message = uncheckedMessage(what, finding.unchecked.reason, finding.policy);
+  for (const { finding, what } of merged.values())
+    if (finding.unchecked) finding.message = uncheckedMessage(what, finding.unchecked.reason, finding.policy);
   return findings;
 }
 
@@ -334,7 +413,12 @@ function mergeUnchecked(raw: Finding[]): Finding[] {
  * Drops repeats (one message per rule and path) and gives each finding its action: a preexisting deny is a warn, and
  * so is a deny of a policy whose enforceFrom is still ahead of `now` (the message says from when it denies).
  */
-function resolveFindings(raw: Finding[], preexisting: (finding: Finding) => boolean, now: number, exemption: (finding: Finding) => PolicyException | undefined): ResolvedFinding[] {
+function resolveFindings(
+  raw: Finding[],
+  preexisting: (finding: Finding) => boolean,
+  now: number,
+  exemption: (finding: Finding) => PolicyException | undefined,
+): ResolvedFinding[] {
   const seen = new Set<string>();
   const findings: ResolvedFinding[] = [];
   for (const finding of mergeUnchecked(raw)) {
@@ -343,14 +427,25 @@ function resolveFindings(raw: Finding[], preexisting: (finding: Finding) => bool
     seen.add(dedupe);
     const exempted = exemption(finding);
     if (exempted) {
-      findings.push({ ...finding, action: 'warn', preexisting: preexisting(finding), exemption: { exception: exempted.name, note: exemptionNote(exempted, now) } });
+      findings.push({
+        ...finding,
+        action: 'warn',
+        preexisting: preexisting(finding),
+        exemption: { exception: exempted.name, note: exemptionNote(exempted, now) },
+      });
       continue;
     }
     const before = preexisting(finding);
     const action = resolveAction(finding);
     const later = action === 'deny' && !before ? enforcedLater(finding.policy, now) : undefined;
     // Said first, so the date survives the 120-character cut of a kubectl warning.
-    if (later) findings.push({ ...finding, message: `enforced from ${later}: ${finding.message}`, action: 'warn', preexisting: false });
+    if (later)
+      findings.push({
+        ...finding,
+        message: `enforced from ${later}: ${finding.message}`,
+        action: 'warn',
+        preexisting: false,
+      });
     else findings.push({ ...finding, action: before && action === 'deny' ? 'warn' : action, preexisting: before });
   }
   return findings;

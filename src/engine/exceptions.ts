@@ -1,19 +1,16 @@
 import { stringMapAt } from '../core/json.js';
 import { globMatches, selectorMatches } from '../core/selectors.js';
-import type { PolicyException } from '../policy/model.js';
+import type { MutationId, PolicyException, RuleId } from '../policy/model.js';
 import type { ReviewInput } from '../rules/contract.js';
+import { RULE_FAMILIES } from '../rules/registry.js';
 
 // StoragePolicyExceptions: which one exempts an object from a policy's rule at an instant. One function, read by
 // admission, the audit and the CLI alike, so an exception ends at the same instant everywhere.
 
-/** Mutations carry ids of their own: the finding rules whose exemption also stops them (a fallback, a pin, topologies). */
-const MUTATION_RULES: Readonly<Record<string, readonly string[]>> = {
-  'storage-class/fallback': ['storage-class/allowed', 'storage-class/denied'],
-  'storage-class/default': ['storage-class/required'],
-  'zones/pin': ['zones/pod-affinity'],
-  'zones/deprecated-label': ['zones/deprecated-label'],
-  'zones/add-allowed-topologies': ['zones/class-topology'],
-};
+/** The finding rules each mutation serves, as the families declare them: exempting from those stops the mutation too. */
+const SERVED_RULES: ReadonlyMap<MutationId, readonly RuleId[]> = new Map(
+  RULE_FAMILIES.flatMap((family) => family.mutations.map((mutation) => [mutation.id, mutation.serves] as const)),
+);
 
 export function isActive(exception: PolicyException, now: number): boolean {
   return exception.permanent || (exception.expiresAt !== undefined && Date.parse(exception.expiresAt) > now);
@@ -22,25 +19,44 @@ export function isActive(exception: PolicyException, now: number): boolean {
 function covers(exception: PolicyException, input: ReviewInput): boolean {
   const { kinds, namespaces, names, labelSelector } = exception.match;
   if (kinds && !kinds.includes(input.kind)) return false;
-  if (namespaces && !namespaces.some((pattern) => input.namespace !== '' && globMatches(pattern, input.namespace))) return false;
+  if (namespaces && !namespaces.some((pattern) => input.namespace !== '' && globMatches(pattern, input.namespace)))
+    return false;
   if (names && !names.some((pattern) => globMatches(pattern, input.name))) return false;
   return !labelSelector || selectorMatches(labelSelector, stringMapAt(input.object, 'metadata', 'labels'));
 }
 
 /** The first active exception that exempts this object from `rule` (a finding's) of `policy`. */
-export function exemptionFor(exceptions: readonly PolicyException[], input: ReviewInput, policy: string, rule: string, now: number): PolicyException | undefined {
+export function exemptionFor(
+  exceptions: readonly PolicyException[],
+  input: ReviewInput,
+  policy: string,
+  rule: RuleId,
+  now: number,
+): PolicyException | undefined {
   return exceptions.find(
     (exception) =>
-      isActive(exception, now) && exception.policies.some((entry) => entry.name === policy && (!entry.rules || entry.rules.some((exempted) => exempted === rule))) && covers(exception, input),
+      isActive(exception, now) &&
+      exception.policies.some((entry) => entry.name === policy && (!entry.rules || entry.rules.includes(rule))) &&
+      covers(exception, input),
   );
 }
 
 /** Whether a mutation is exempted: the policy is exempted whole, or a finding rule the mutation serves is. */
-export function mutationExempted(exceptions: readonly PolicyException[], input: ReviewInput, policy: string, mutation: string, now: number): boolean {
+export function mutationExempted(
+  exceptions: readonly PolicyException[],
+  input: ReviewInput,
+  policy: string,
+  mutation: MutationId,
+  now: number,
+): boolean {
   return exceptions.some(
     (exception) =>
       isActive(exception, now) &&
-      exception.policies.some((entry) => entry.name === policy && (!entry.rules || entry.rules.some((rule) => (MUTATION_RULES[mutation] ?? []).includes(rule)))) &&
+      exception.policies.some(
+        (entry) =>
+          entry.name === policy &&
+          (!entry.rules || entry.rules.some((rule) => (SERVED_RULES.get(mutation) ?? []).includes(rule))),
+      ) &&
       covers(exception, input),
   );
 }

@@ -27,7 +27,9 @@ export function reviewInputOf(request: ReviewRequest): ReviewInput | undefined {
   const kind = request.kind ?? governedKindOfManifest(request.object);
   if (!kind) return undefined;
   const metadata = objectAt(request.object, 'metadata');
-  const namespace = isClusterScoped(kind) ? '' : request.namespace || stringAt(metadata, 'namespace') || request.defaultNamespace || 'default';
+  const namespace = isClusterScoped(kind)
+    ? ''
+    : request.namespace || stringAt(metadata, 'namespace') || request.defaultNamespace || 'default';
   return {
     kind,
     operation: request.operation,
@@ -84,7 +86,9 @@ function overLimit(input: ReviewInput, stage: ReviewStage): Verdict | undefined 
   const deny = input.operation === 'CREATE' && stage !== 'mutate';
   return {
     allowed: !deny,
-    message: deny ? `${what}; split the workload into StatefulSets of at most ${MAX_TEMPLATES_PER_OBJECT} templates` : undefined,
+    message: deny
+      ? `${what}; split the workload into StatefulSets of at most ${MAX_TEMPLATES_PER_OBJECT} templates`
+      : undefined,
     warnings: deny ? [] : [`${what}; not judged`.slice(0, 120)],
     auditAnnotations: {},
     patch: [],
@@ -99,7 +103,8 @@ function overLimit(input: ReviewInput, stage: ReviewStage): Verdict | undefined 
 export function review(engine: Engine, input: ReviewInput, stage: ReviewStage): Verdict {
   const bounded = overLimit(input, stage);
   if (bounded) return bounded;
-  const mutation = stage === 'validate' ? { patch: [], notes: [], object: input.object, skipped: [] } : engine.mutate(input);
+  const mutation =
+    stage === 'validate' ? { patch: [], notes: [], object: input.object, skipped: [] } : engine.mutate(input);
   const findings = stage === 'mutate' ? [] : engine.validate({ ...input, object: mutation.object });
   const denials = findings.filter((finding) => finding.action === 'deny');
   return {
@@ -114,7 +119,11 @@ export function review(engine: Engine, input: ReviewInput, stage: ReviewStage): 
     findings,
     fired: [
       ...mutation.notes.map((note): Fired => ({ policy: note.policy.name, rule: note.rule, action: 'mutate' })),
-      ...findings.map((finding): Fired => ({ policy: finding.policy.name, rule: finding.rule, action: finding.exemption ? 'exempted' : finding.action })),
+      ...findings.map((finding): Fired => ({
+        policy: finding.policy.name,
+        rule: finding.rule,
+        action: finding.exemption ? 'exempted' : finding.action,
+      })),
     ],
   };
 }

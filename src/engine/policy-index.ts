@@ -51,7 +51,8 @@ export class PolicyIndex {
       }
       this.kinds.set(kind, index);
     }
-    for (const kind of ['StorageClass', 'VolumeAttributesClass'] as const) this.clusterScoped.set(kind, policies.filter((policy) => policy.match.kinds.includes(kind)).sort(byPrecedence));
+    for (const kind of ['StorageClass', 'VolumeAttributesClass'] as const)
+      this.clusterScoped.set(kind, policies.filter((policy) => policy.match.kinds.includes(kind)).sort(byPrecedence));
   }
 
   private candidates(kind: GovernedKind, namespace: string): Policy[] {
@@ -59,7 +60,9 @@ export class PolicyIndex {
     if (!index) return [];
     let list = index.byNamespace.get(namespace);
     if (!list) {
-      list = [...(index.exact.get(namespace) ?? []), ...index.patterned].filter((policy) => matchByName(policy, kind, namespace).governs).sort(byPrecedence);
+      list = [...(index.exact.get(namespace) ?? []), ...index.patterned]
+        .filter((policy) => matchByName(policy, kind, namespace).governs)
+        .sort(byPrecedence);
       if (index.byNamespace.size >= MEMO_LIMIT) index.byNamespace.clear();
       index.byNamespace.set(namespace, list);
     }
@@ -77,7 +80,14 @@ export class PolicyIndex {
       if (policy.match.namespaceSelector) labels ??= lookup.namespaceLabels(namespace);
       const step = matchBySelector(policy, namespace, labels ?? NO_LABELS_NEEDED);
       if (step.lookupFailed !== undefined) {
-        findings.push(...lookupFailure(policy, 'metadata.namespace', `whether policy ${policy.name} governs namespace ${namespace}`, step.lookupFailed));
+        findings.push(
+          ...lookupFailure(
+            policy,
+            'metadata.namespace',
+            `whether policy ${policy.name} governs namespace ${namespace}`,
+            step.lookupFailed,
+          ),
+        );
       }
       if (step.governs) policies.push(policy);
     }

@@ -25,7 +25,9 @@ export const MAX_DENIALS_SHOWN = 20;
 
 /** The denying findings, numbered, with path, policy, rule and fix, on one line as kubectl prints it. */
 export function denialMessage(denials: ResolvedFinding[]): string {
-  const shown = denials.slice(0, MAX_DENIALS_SHOWN).map((finding, index) => `(${index + 1}) ${oneLine(describeFinding(finding))}`);
+  const shown = denials
+    .slice(0, MAX_DENIALS_SHOWN)
+    .map((finding, index) => `(${index + 1}) ${oneLine(describeFinding(finding))}`);
   const more = denials.length > MAX_DENIALS_SHOWN ? `; and ${denials.length - MAX_DENIALS_SHOWN} more` : '';
   return `${denials.length} storage policy violation${denials.length === 1 ? '' : 's'}: ${shown.join('; ')}${more}`;
 }
@@ -46,7 +48,11 @@ export function warningsFor(findings: ResolvedFinding[], notes: Mutation[] = [])
     ...notes.map((note) => `mutated: ${note.note}`),
     ...findings
       .filter((finding) => finding.action === 'warn')
-      .map((finding) => (finding.exemption ? `${finding.rule}: ${finding.exemption.note}` : `${finding.rule}: ${finding.path}: ${finding.preexisting ? '(existing) ' : ''}${finding.message}`)),
+      .map((finding) =>
+        finding.exemption
+          ? `${finding.rule}: ${finding.exemption.note}`
+          : `${finding.rule}: ${finding.path}: ${finding.preexisting ? '(existing) ' : ''}${finding.message}`,
+      ),
   ];
   const result: string[] = [];
   const seen = new Set<string>();

@@ -50,7 +50,9 @@ export async function readManifests(paths: string[]): Promise<{ manifests: Manif
       // kubectl get -o json output can be large (a whole cluster's claims): JSON.parse it directly,
       // keeping the YAML parser (and its positions) for YAML and for JSON that does not parse.
       const fast = file.endsWith('.json') ? parseJson(text) : undefined;
-      const { documents, problems: fileProblems } = fast ? { documents: [{ index: 0, value: fast }], problems: [] } : parseYamlStream(text, file);
+      const { documents, problems: fileProblems } = fast
+        ? { documents: [{ index: 0, value: fast }], problems: [] }
+        : parseYamlStream(text, file);
       problems.push(...fileProblems);
       for (const document of documents) {
         const value = document.value;
@@ -60,7 +62,9 @@ export async function readManifests(paths: string[]): Promise<{ manifests: Manif
         }
         const items = stringAt(value, 'kind')?.endsWith('List') ? arrayAt(value, 'items') : undefined;
         const objects = items ? items.filter(isObject) : [value];
-        objects.forEach((object, index) => manifests.push({ object, source: `${file}#${document.index + 1}${items ? `.items[${index}]` : ''}` }));
+        objects.forEach((object, index) =>
+          manifests.push({ object, source: `${file}#${document.index + 1}${items ? `.items[${index}]` : ''}` }),
+        );
       }
     }
   }

@@ -37,7 +37,12 @@ export function parseYamlStream(text: string, file: string): { documents: YamlDo
     if (document.errors.length > 0) {
       for (const error of document.errors) {
         const position = lineCounter.linePos(error.pos[0]);
-        problems.push({ file, line: position.line, column: position.col, message: error.message.split('\n')[0] ?? error.message });
+        problems.push({
+          file,
+          line: position.line,
+          column: position.col,
+          message: error.message.split('\n')[0] ?? error.message,
+        });
       }
       return;
     }
@@ -47,7 +52,11 @@ export function parseYamlStream(text: string, file: string): { documents: YamlDo
     } catch (error) {
       // An alias to an unknown anchor, or an alias bomb, is only found when the document is resolved.
       const position = document.contents?.range ? lineCounter.linePos(document.contents.range[0]) : undefined;
-      problems.push({ file, ...(position ? { line: position.line, column: position.col } : {}), message: (error as Error).message.split('\n')[0] ?? 'invalid YAML' });
+      problems.push({
+        file,
+        ...(position ? { line: position.line, column: position.col } : {}),
+        message: (error as Error).message.split('\n')[0] ?? 'invalid YAML',
+      });
       return;
     }
     if (value === null || value === undefined) return;
@@ -56,11 +65,16 @@ export function parseYamlStream(text: string, file: string): { documents: YamlDo
   return { documents, problems };
 }
 
-export function positionOf(source: YamlDocument, path: Array<string | number>, atKey = false): { line: number; column: number } | undefined {
+export function positionOf(
+  source: YamlDocument,
+  path: Array<string | number>,
+  atKey = false,
+): { line: number; column: number } | undefined {
   if (atKey && path.length > 0) {
     const parent = source.document.getIn(path.slice(0, -1), true) as Node | undefined;
     const last = path[path.length - 1];
-    const pair = parent && isMap(parent) ? parent.items.find((item) => isScalar(item.key) && item.key.value === last) : undefined;
+    const pair =
+      parent && isMap(parent) ? parent.items.find((item) => isScalar(item.key) && item.key.value === last) : undefined;
     const range = pair && isScalar(pair.key) ? pair.key.range : undefined;
     if (range) {
       const position = source.lineCounter.linePos(range[0]);

@@ -14,11 +14,15 @@ let loading: Promise<ClientNode> | undefined;
 async function loadSlim(): Promise<ClientNode> {
   registerHooks({
     resolve(specifier, context, next) {
-      if (specifier === './gen/index.js' && context.parentURL?.endsWith('/@kubernetes/client-node/dist/config.js')) return { url: SLIM_IMPORTS, shortCircuit: true };
+      if (specifier === './gen/index.js' && context.parentURL?.endsWith('/@kubernetes/client-node/dist/config.js'))
+        return { url: SLIM_IMPORTS, shortCircuit: true };
       return next(specifier, context);
     },
   });
-  const [{ KubeConfig: config }, { Watch: watch }] = await Promise.all([import('@kubernetes/client-node/dist/config.js'), import('@kubernetes/client-node/dist/watch.js')]);
+  const [{ KubeConfig: config }, { Watch: watch }] = await Promise.all([
+    import('@kubernetes/client-node/dist/config.js'),
+    import('@kubernetes/client-node/dist/watch.js'),
+  ]);
   return { KubeConfig: config, Watch: watch };
 }
 

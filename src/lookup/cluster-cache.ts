@@ -5,7 +5,8 @@ import type { ClusterState } from './cluster-state.js';
 import { clientNode } from './client-node.js';
 import { listAll, redactCredentials } from './kube-api.js';
 
-type CachedKind = 'StorageClass' | 'VolumeAttributesClass' | 'Namespace' | 'PersistentVolumeClaim' | 'Node' | 'StatefulSet';
+type CachedKind =
+  'StorageClass' | 'VolumeAttributesClass' | 'Namespace' | 'PersistentVolumeClaim' | 'Node' | 'StatefulSet';
 
 interface Resource {
   kind: CachedKind;
@@ -15,7 +16,11 @@ interface Resource {
 
 const STATE_RESOURCES: readonly Resource[] = [
   { kind: 'StorageClass', apiVersion: 'storage.k8s.io/v1', path: '/apis/storage.k8s.io/v1/storageclasses' },
-  { kind: 'VolumeAttributesClass', apiVersion: 'storage.k8s.io/v1', path: '/apis/storage.k8s.io/v1/volumeattributesclasses' },
+  {
+    kind: 'VolumeAttributesClass',
+    apiVersion: 'storage.k8s.io/v1',
+    path: '/apis/storage.k8s.io/v1/volumeattributesclasses',
+  },
   { kind: 'Namespace', apiVersion: 'v1', path: '/api/v1/namespaces' },
   { kind: 'PersistentVolumeClaim', apiVersion: 'v1', path: '/api/v1/persistentvolumeclaims' },
   { kind: 'Node', apiVersion: 'v1', path: '/api/v1/nodes' },
@@ -35,7 +40,10 @@ function redactedError(error: unknown): Error {
 }
 
 /** Every item of one resource, with the kind and apiVersion a list's items do not carry, and the list's resourceVersion. */
-async function listResource(config: KubeConfig, resource: Resource): Promise<{ items: JsonObject[]; resourceVersion: string }> {
+async function listResource(
+  config: KubeConfig,
+  resource: Resource,
+): Promise<{ items: JsonObject[]; resourceVersion: string }> {
   const items: JsonObject[] = [];
   const resourceVersion = await listAll(config, resource.path, (page) => {
     for (const item of page) items.push({ apiVersion: resource.apiVersion, kind: resource.kind, ...item });
@@ -50,7 +58,9 @@ export async function listCluster(config: KubeConfig): Promise<JsonObject[]> {
 }
 
 /** What the cache saw: a full list of a kind (replacing what came before), or one watch event. */
-export type CacheEvent = { type: 'LISTED'; kind: CachedKind; objects: JsonObject[] } | { type: 'ADDED' | 'MODIFIED' | 'DELETED'; kind: CachedKind; object: JsonObject };
+export type CacheEvent =
+  | { type: 'LISTED'; kind: CachedKind; objects: JsonObject[] }
+  | { type: 'ADDED' | 'MODIFIED' | 'DELETED'; kind: CachedKind; object: JsonObject };
 
 interface CacheOptions {
   /** First retry delay after a failed list or a dropped watch; doubles up to maxBackoffMs. */
@@ -95,7 +105,8 @@ export class ClusterCache {
 
   status(): Partial<Record<CachedKind, string>> {
     const status: Partial<Record<CachedKind, string>> = {};
-    for (const { kind } of STATE_RESOURCES) status[kind] = this.problems.get(kind) ?? (this.synced.has(kind) ? 'synced' : 'syncing');
+    for (const { kind } of STATE_RESOURCES)
+      status[kind] = this.problems.get(kind) ?? (this.synced.has(kind) ? 'synced' : 'syncing');
     return status;
   }
 
@@ -117,7 +128,11 @@ export class ClusterCache {
     const missing = STATE_RESOURCES.find(({ kind }) => !this.synced.has(kind) || this.problems.has(kind));
     if (!missing) return this.state.setUnavailable(undefined);
     const problem = this.problems.get(missing.kind);
-    this.state.setUnavailable(problem ? `cluster cache for ${missing.kind} unavailable: ${problem}` : `cluster cache for ${missing.kind} not synced yet`);
+    this.state.setUnavailable(
+      problem
+        ? `cluster cache for ${missing.kind} unavailable: ${problem}`
+        : `cluster cache for ${missing.kind} not synced yet`,
+    );
   }
 
   private emit(event: CacheEvent): void {
@@ -183,7 +198,8 @@ export class ClusterCache {
             }
             if (!isObject(object)) return;
             latest = stringAt(objectAt(object, 'metadata'), 'resourceVersion') ?? latest;
-            if (type === 'ADDED' || type === 'MODIFIED' || type === 'DELETED') this.apply(kind, type, { apiVersion: resource.apiVersion, kind, ...object });
+            if (type === 'ADDED' || type === 'MODIFIED' || type === 'DELETED')
+              this.apply(kind, type, { apiVersion: resource.apiVersion, kind, ...object });
           },
           done,
         )

@@ -1,7 +1,13 @@
 import { provisionedBy } from '../core/ebs.js';
 import { arrayAt, stringAt, stringMapAt } from '../core/json.js';
 import { claimTemplateShape, type ClaimTemplateShape } from '../core/statefulset-claims.js';
-import { claimsOf, readAttributesClass, readStorageClass, type AttributesClassInfo, type StorageClassInfo } from '../core/storage.js';
+import {
+  claimsOf,
+  readAttributesClass,
+  readStorageClass,
+  type AttributesClassInfo,
+  type StorageClassInfo,
+} from '../core/storage.js';
 import { DEPRECATED_ZONE_LABEL, ZONE_LABEL } from '../core/topology.js';
 import { known, unknown, type ClusterLookup, type Lookup, type NamespaceUsage } from './lookup.js';
 
@@ -21,7 +27,13 @@ function claimRecordOf(object: unknown): ClaimRecord | undefined {
   const [claim] = claimsOf('PersistentVolumeClaim', object);
   // A bound claim provisions what its class says; the bound volume's class field is the same.
   const className = claim?.className || stringAt(object, 'spec', 'storageClassName') || undefined;
-  return { namespace, name, className, attributesClassName: claim?.attributesClassName, requestBytes: claim?.requestBytes };
+  return {
+    namespace,
+    name,
+    className,
+    attributesClassName: claim?.attributesClassName,
+    requestBytes: claim?.requestBytes,
+  };
 }
 
 /**
@@ -38,7 +50,10 @@ export class ClusterState implements ClusterLookup {
   private readonly claims = new Map<string, Map<string, ClaimRecord>>();
   /** Each StatefulSet's volumeClaimTemplates (namespace -> name -> template name -> shape), to recognise the claims its controller creates. */
   private readonly statefulSets = new Map<string, Map<string, ReadonlyMap<string, ClaimTemplateShape>>>();
-  private readonly usageByNamespace = new Map<string, { total: NamespaceUsage; perClaim: Map<string, NamespaceUsage> }>();
+  private readonly usageByNamespace = new Map<
+    string,
+    { total: NamespaceUsage; perClaim: Map<string, NamespaceUsage> }
+  >();
   private unavailableReason: string | undefined;
 
   constructor(unavailableReason?: string) {
@@ -151,7 +166,10 @@ export class ClusterState implements ClusterLookup {
   }
 
   /** Replaces everything of one kind, as a fresh informer list does. */
-  replaceAll(kind: 'StorageClass' | 'VolumeAttributesClass' | 'Namespace' | 'PersistentVolumeClaim' | 'Node' | 'StatefulSet', objects: unknown[]): void {
+  replaceAll(
+    kind: 'StorageClass' | 'VolumeAttributesClass' | 'Namespace' | 'PersistentVolumeClaim' | 'Node' | 'StatefulSet',
+    objects: unknown[],
+  ): void {
     if (kind === 'StatefulSet') {
       this.statefulSets.clear();
       objects.forEach((object) => this.upsertStatefulSet(object));

@@ -26,7 +26,10 @@ const CREDENTIALS: ReadonlyArray<[RegExp, string]> = [
   [/-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)/g, '[redacted private key]'],
   [/((?:authorization|cookie|x-api-key)["']?\s*[:=]\s*["']?)(?:(?:bearer|basic)\s+)?[^\s"',;}]+/gi, '$1[redacted]'],
   [/\b(bearer|basic)(\s+)[A-Za-z0-9._~+/=-]+/gi, '$1$2[redacted]'],
-  [/((?:access_|id_|refresh_)?token|password|secret|client-key-data|client-certificate-data)(["']?\s*[:=]\s*["']?)[^\s"',;}]+/gi, '$1$2[redacted]'],
+  [
+    /((?:access_|id_|refresh_)?token|password|secret|client-key-data|client-certificate-data)(["']?\s*[:=]\s*["']?)[^\s"',;}]+/gi,
+    '$1$2[redacted]',
+  ],
   [/\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g, '[redacted jwt]'],
 ];
 
@@ -62,7 +65,11 @@ export async function callApi(config: KubeConfig, call: ApiRequest): Promise<Jso
   const url = new URL(cluster.server + call.path);
   const payload = call.body === undefined ? undefined : Buffer.from(JSON.stringify(call.body));
   const headers: Record<string, string | number> = { accept: 'application/json' };
-  if (payload) Object.assign(headers, { 'content-type': call.contentType ?? 'application/json', 'content-length': payload.length });
+  if (payload)
+    Object.assign(headers, {
+      'content-type': call.contentType ?? 'application/json',
+      'content-length': payload.length,
+    });
   const options: RequestOptions = { method: call.method, headers, timeout: call.timeoutMs ?? 30_000 };
   await config.applyToHTTPSOptions(options);
   const send = url.protocol === 'http:' ? httpRequest : httpsRequest;
@@ -91,12 +98,19 @@ export async function callApi(config: KubeConfig, call: ApiRequest): Promise<Jso
 }
 
 /** Every item of a list, page by page (500 a page), and the list's resourceVersion to watch from. */
-export async function listAll(config: KubeConfig, path: string, onPage: (items: JsonObject[]) => void): Promise<string> {
+export async function listAll(
+  config: KubeConfig,
+  path: string,
+  onPage: (items: JsonObject[]) => void,
+): Promise<string> {
   let next: string | undefined;
   let resourceVersion: string;
   do {
     const separator = path.includes('?') ? '&' : '?';
-    const page = await callApi(config, { method: 'GET', path: `${path}${separator}limit=${PAGE_SIZE}${next ? `&continue=${encodeURIComponent(next)}` : ''}` });
+    const page = await callApi(config, {
+      method: 'GET',
+      path: `${path}${separator}limit=${PAGE_SIZE}${next ? `&continue=${encodeURIComponent(next)}` : ''}`,
+    });
     onPage((Array.isArray(page['items']) ? page['items'] : []).filter(isObject));
     resourceVersion = stringAt(page, 'metadata', 'resourceVersion') ?? '';
     next = stringAt(page, 'metadata', 'continue') || undefined;

@@ -5,13 +5,17 @@ import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject } from 'ajv';
 import { formatProblem, parseYamlStream, positionOf, type SourceProblem, type YamlDocument } from '../io/yaml.js';
 import { parseQuantity } from '../core/quantity.js';
-import type { GovernedKind } from '../core/storage.js';
+import { fieldPath } from '../core/patch.js';
+import { isObject } from '../core/json.js';
 import { byPrecedence, OWNER_ANNOTATION, type Policy, type PolicyException } from './model.js';
+import type { StoragePolicy, StoragePolicyException } from './schema-types.js';
 
 export { formatProblem, type SourceProblem };
 
 const SCHEMA_PATH = fileURLToPath(new URL('../../../schema/storage-policy.schema.json', import.meta.url));
-const EXCEPTION_SCHEMA_PATH = fileURLToPath(new URL('../../../schema/storage-policy-exception.schema.json', import.meta.url));
+const EXCEPTION_SCHEMA_PATH = fileURLToPath(
+  new URL('../../../schema/storage-policy-exception.schema.json', import.meta.url),
+);
 export const BUNDLED_POLICIES_DIR = fileURLToPath(new URL('../../../policies', import.meta.url));
 
 export interface PolicySet {
@@ -30,8 +34,11 @@ export class PolicyLoadError extends Error {
 }
 
 const ajv = new Ajv({ allErrors: true, strict: true, useDefaults: false });
-const validatePolicyDocument = ajv.compile(JSON.parse(readFileSync(SCHEMA_PATH, 'utf8')) as object);
-const validateExceptionDocument = ajv.compile(JSON.parse(readFileSync(EXCEPTION_SCHEMA_PATH, 'utf8')) as object);
+// The schemas are the language's one source: the document types are generated from these very files (schema-types.ts).
+const validatePolicyDocument = ajv.compile<StoragePolicy>(JSON.parse(readFileSync(SCHEMA_PATH, 'utf8')) as object);
+const validateExceptionDocument = ajv.compile<StoragePolicyException>(
+  JSON.parse(readFileSync(EXCEPTION_SCHEMA_PATH, 'utf8')) as object,
+);
 
 function pathOfAjvError(error: ErrorObject): Array<string | number> {
   const tokens = error.instancePath
@@ -39,44 +46,29 @@ function pathOfAjvError(error: ErrorObject): Array<string | number> {
     .slice(1)
     .map((token) => token.replace(/~1/g, '/').replace(/~0/g, '~'))
     .map((token) => (/^\d+$/.test(token) ? Number(token) : token));
-  if (error.keyword === 'additionalProperties') tokens.push(String((error.params as { additionalProperty: string }).additionalProperty));
-  if (error.keyword === 'propertyNames') tokens.push(String((error.params as { propertyName: string }).propertyName));
+  if (error.keyword === 'additionalProperties')
+    tokens.push(String((error.params as { additionalProperty: string }).additionalProperty));
   return tokens;
 }
 
 function describeAjvError(error: ErrorObject): string {
   switch (error.keyword) {
     case 'additionalProperties':
-      return 'unknown field (check the spelling against the schema)';
+      return error.instancePath === '/spec/rules'
+        ? 'is not a known rule id (see docs/policies.md for the list)'
+        : 'unknown field (check the spelling against the schema)';
     case 'enum':
       return `must be one of ${(error.params as { allowedValues: unknown[] }).allowedValues.map((value) => JSON.stringify(value)).join(', ')}`;
     case 'const':
       return `must be ${JSON.stringify((error.params as { allowedValue: unknown }).allowedValue)}`;
-    case 'propertyNames':
-      return 'is not a known rule id (see docs/policies.md for the list)';
     default:
       return error.message ?? 'is invalid';
   }
 }
 
-function displayPath(tokens: Array<string | number>): string {
-  return tokens.map((token, index) => (typeof token === 'number' ? `[${token}]` : index === 0 ? token : `.${token}`)).join('');
-}
-
-/** Turns one validated document into a Policy; the schema already guarantees the shape. */
-function toPolicy(value: unknown, file: string): Policy {
-  const document = value as {
-    metadata: { name: string; annotations?: Record<string, string> };
-    spec: Omit<Policy, 'name' | 'file' | 'owner' | 'priority' | 'action' | 'lookupFailure' | 'rules' | 'match'> & {
-      priority?: number;
-      action?: Policy['action'];
-      lookupFailure?: Policy['lookupFailure'];
-      rules?: Policy['rules'];
-      match: Partial<Policy['match']>;
-    };
-  };
+/** A validated document as the engine reads it: the spec with its defaults filled in. */
+function toPolicy(document: StoragePolicy, file: string): Policy {
   const { spec } = document;
-  const kinds: GovernedKind[] = spec.match.kinds ?? ['PersistentVolumeClaim', 'StatefulSet'];
   return {
     ...spec,
     name: document.metadata.name,
@@ -86,7 +78,7 @@ function toPolicy(value: unknown, file: string): Policy {
     action: spec.action ?? 'deny',
     lookupFailure: spec.lookupFailure ?? 'warn',
     rules: spec.rules ?? {},
-    match: { ...spec.match, kinds },
+    match: { ...spec.match, kinds: spec.match.kinds ?? ['PersistentVolumeClaim', 'StatefulSet'] },
   };
 }
 
@@ -103,19 +95,27 @@ function validPattern(pattern: string): boolean {
 function semanticProblems(policy: Policy, source: YamlDocument): SourceProblem[] {
   const problems: SourceProblem[] = [];
   const at = (path: Array<string | number>, message: string): void => {
-    problems.push({ file: policy.file, ...positionOf(source, path), field: displayPath(path), message });
+    problems.push({ file: policy.file, ...positionOf(source, path), field: fieldPath(...path), message });
   };
   const min = policy.capacity?.min === undefined ? undefined : parseQuantity(policy.capacity.min);
   const max = policy.capacity?.max === undefined ? undefined : parseQuantity(policy.capacity.max);
-  if (min !== undefined && max !== undefined && min > max) at(['spec', 'capacity', 'min'], `${policy.capacity?.min} is larger than max ${policy.capacity?.max}`);
+  if (min !== undefined && max !== undefined && min > max)
+    at(['spec', 'capacity', 'min'], `${policy.capacity?.min} is larger than max ${policy.capacity?.max}`);
   (policy.claimMetadata?.required ?? []).forEach((requirement, index) => {
-    if ((requirement.label === undefined) === (requirement.annotation === undefined)) at(['spec', 'claimMetadata', 'required', index], 'name exactly one of label or annotation');
+    if ((requirement.label === undefined) === (requirement.annotation === undefined))
+      at(['spec', 'claimMetadata', 'required', index], 'name exactly one of label or annotation');
     if (requirement.pattern !== undefined && !validPattern(requirement.pattern))
-      at(['spec', 'claimMetadata', 'required', index, 'pattern'], `${requirement.pattern} is not a valid regular expression`);
+      at(
+        ['spec', 'claimMetadata', 'required', index, 'pattern'],
+        `${requirement.pattern} is not a valid regular expression`,
+      );
   });
   (policy.classRequirements?.parameters ?? []).forEach((requirement, index) => {
     if (requirement.pattern !== undefined && !validPattern(requirement.pattern))
-      at(['spec', 'classRequirements', 'parameters', index, 'pattern'], `${requirement.pattern} is not a valid regular expression`);
+      at(
+        ['spec', 'classRequirements', 'parameters', index, 'pattern'],
+        `${requirement.pattern} is not a valid regular expression`,
+      );
   });
   for (const [type, limits] of Object.entries(policy.providerLimits?.ebs ?? {})) {
     for (const [low, high] of [
@@ -123,33 +123,46 @@ function semanticProblems(policy: Policy, source: YamlDocument): SourceProblem[]
       ['minIops', 'maxIops'],
     ] as const) {
       const [a, b] = [limits[low], limits[high]];
-      if (a !== undefined && b !== undefined && a > b) at(['spec', 'providerLimits', 'ebs', type, low], `${a} is larger than ${high} ${b}`);
+      if (a !== undefined && b !== undefined && a > b)
+        at(['spec', 'providerLimits', 'ebs', type, low], `${a} is larger than ${high} ${b}`);
     }
   }
-  if (policy.enforceFrom !== undefined && Number.isNaN(Date.parse(policy.enforceFrom))) at(['spec', 'enforceFrom'], `${policy.enforceFrom} is not a date and time`);
+  if (policy.enforceFrom !== undefined && Number.isNaN(Date.parse(policy.enforceFrom)))
+    at(['spec', 'enforceFrom'], `${policy.enforceFrom} is not a date and time`);
   // A class the policy writes (a default, the fallback) that the policy itself forbids: the webhook would deny its own patch.
   const classes = policy.storageClasses;
   const forbiddenBySelf = (name: string): string | undefined => {
-    if (classes?.allowed && !classes.allowed.includes(name)) return `is not in storageClasses.allowed (${classes.allowed.join(', ')})`;
+    if (classes?.allowed && !classes.allowed.includes(name))
+      return `is not in storageClasses.allowed (${classes.allowed.join(', ')})`;
     if (classes?.denied?.includes(name)) return 'is in storageClasses.denied';
     return undefined;
   };
   (classes?.defaults ?? []).forEach((choice, index) => {
     const why = forbiddenBySelf(choice.class);
-    if (why) at(['spec', 'storageClasses', 'defaults', index, 'class'], `default class "${choice.class}" ${why}: every defaulted claim would be denied`);
+    if (why)
+      at(
+        ['spec', 'storageClasses', 'defaults', index, 'class'],
+        `default class "${choice.class}" ${why}: every defaulted claim would be denied`,
+      );
   });
   const fallback = classes?.fallback;
   const fallbackWhy = fallback === undefined ? undefined : forbiddenBySelf(fallback);
-  if (fallbackWhy) at(['spec', 'storageClasses', 'fallback'], `fallback class "${fallback}" ${fallbackWhy}: every rewritten claim would be denied`);
+  if (fallbackWhy)
+    at(
+      ['spec', 'storageClasses', 'fallback'],
+      `fallback class "${fallback}" ${fallbackWhy}: every rewritten claim would be denied`,
+    );
   const vacs = policy.volumeAttributesClasses;
   if (vacs?.default !== undefined && vacs.allowed && !vacs.allowed.includes(vacs.default)) {
-    at(['spec', 'volumeAttributesClasses', 'default'], `default "${vacs.default}" is not in volumeAttributesClasses.allowed (${vacs.allowed.join(', ')}): every defaulted claim would be denied`);
+    at(
+      ['spec', 'volumeAttributesClasses', 'default'],
+      `default "${vacs.default}" is not in volumeAttributesClasses.allowed (${vacs.allowed.join(', ')}): every defaulted claim would be denied`,
+    );
   }
   return problems;
 }
 
-function toException(value: unknown, file: string): PolicyException {
-  const document = value as { metadata: { name: string }; spec: Omit<PolicyException, 'name' | 'file' | 'expiresAt' | 'permanent'> & { expiresAt?: string; permanent?: boolean } };
+function toException(document: StoragePolicyException, file: string): PolicyException {
   const { spec } = document;
   return { ...spec, name: document.metadata.name, file, expiresAt: spec.expiresAt, permanent: spec.permanent === true };
 }
@@ -158,33 +171,51 @@ function toException(value: unknown, file: string): PolicyException {
 function exceptionProblems(exception: PolicyException, source: YamlDocument): SourceProblem[] {
   const problems: SourceProblem[] = [];
   const at = (path: Array<string | number>, message: string): void => {
-    problems.push({ file: exception.file, ...positionOf(source, path), field: displayPath(path), message });
+    problems.push({ file: exception.file, ...positionOf(source, path), field: fieldPath(...path), message });
   };
-  if (exception.expiresAt === undefined && !exception.permanent) at(['spec'], 'an exception needs expiresAt (RFC 3339), or permanent: true');
-  if (exception.expiresAt !== undefined && exception.permanent) at(['spec', 'permanent'], 'expiresAt and permanent: true contradict each other; keep one');
-  if (exception.expiresAt !== undefined && Number.isNaN(Date.parse(exception.expiresAt))) at(['spec', 'expiresAt'], `${exception.expiresAt} is not a date and time`);
+  if (exception.expiresAt === undefined && !exception.permanent)
+    at(['spec'], 'an exception needs expiresAt (RFC 3339), or permanent: true');
+  if (exception.expiresAt !== undefined && exception.permanent)
+    at(['spec', 'permanent'], 'expiresAt and permanent: true contradict each other; keep one');
+  if (exception.expiresAt !== undefined && Number.isNaN(Date.parse(exception.expiresAt)))
+    at(['spec', 'expiresAt'], `${exception.expiresAt} is not a date and time`);
   return problems;
 }
 
-function schemaProblems(validate: typeof validatePolicyDocument, source: YamlDocument, file: string): SourceProblem[] {
+function schemaProblems(
+  validate: typeof validatePolicyDocument | typeof validateExceptionDocument,
+  source: YamlDocument,
+  file: string,
+): SourceProblem[] {
   const problems: SourceProblem[] = [];
   for (const error of validate.errors ?? []) {
-    // Ajv reports a bad property name twice: the inner enum error carries propertyName.
-    if (error.propertyName !== undefined) continue;
     const path = pathOfAjvError(error);
-    const atKey = error.keyword === 'additionalProperties' || error.keyword === 'propertyNames';
-    problems.push({ file, ...positionOf(source, path, atKey), field: displayPath(path) || '(document)', message: describeAjvError(error) });
+    const atKey = error.keyword === 'additionalProperties';
+    problems.push({
+      file,
+      ...positionOf(source, path, atKey),
+      field: fieldPath(...path) || '(document)',
+      message: describeAjvError(error),
+    });
   }
   return problems;
 }
 
-export function parsePolicyText(text: string, file: string): { policies: Policy[]; exceptions: PolicyException[]; problems: SourceProblem[]; sources: Map<Policy | PolicyException, YamlDocument> } {
+export function parsePolicyText(
+  text: string,
+  file: string,
+): {
+  policies: Policy[];
+  exceptions: PolicyException[];
+  problems: SourceProblem[];
+  sources: Map<Policy | PolicyException, YamlDocument>;
+} {
   const { documents, problems } = parseYamlStream(text, file);
   const policies: Policy[] = [];
   const exceptions: PolicyException[] = [];
   const sources = new Map<Policy | PolicyException, YamlDocument>();
   for (const source of documents) {
-    if (typeof source.value === 'object' && source.value !== null && (source.value as { kind?: unknown }).kind === 'StoragePolicyException') {
+    if (isObject(source.value) && source.value.kind === 'StoragePolicyException') {
       if (!validateExceptionDocument(source.value)) {
         problems.push(...schemaProblems(validateExceptionDocument, source, file));
         continue;
@@ -210,23 +241,40 @@ export function parsePolicyText(text: string, file: string): { policies: Policy[
 const DAY_MS = 86_400_000;
 
 /** Exceptions against the policies they name: refused where a policy allows none, or caps their length (from `now`). */
-function exceptionCapProblems(policies: readonly Policy[], exceptions: readonly PolicyException[], now: number): SourceProblem[] {
+function exceptionCapProblems(
+  policies: readonly Policy[],
+  exceptions: readonly PolicyException[],
+  now: number,
+): SourceProblem[] {
   const problems: SourceProblem[] = [];
   const seen = new Map<string, string>();
   for (const exception of exceptions) {
     const first = seen.get(exception.name);
-    if (first !== undefined) problems.push({ file: exception.file, field: 'metadata.name', message: `exception "${exception.name}" is already defined in ${first}` });
+    if (first !== undefined)
+      problems.push({
+        file: exception.file,
+        field: 'metadata.name',
+        message: `exception "${exception.name}" is already defined in ${first}`,
+      });
     else seen.set(exception.name, exception.file);
     for (const named of exception.policies) {
       const settings = policies.find((policy) => policy.name === named.name)?.exceptions;
       if (!settings) continue;
       const field = 'spec.policies';
       if (settings.allowed === false)
-        problems.push({ file: exception.file, field, message: `policy ${named.name} allows no exceptions (spec.exceptions.allowed: false) [exception ${exception.name}]` });
+        problems.push({
+          file: exception.file,
+          field,
+          message: `policy ${named.name} allows no exceptions (spec.exceptions.allowed: false) [exception ${exception.name}]`,
+        });
       const maxDays = settings.maxDays;
       if (maxDays === undefined || settings.allowed === false) continue;
       if (exception.permanent)
-        problems.push({ file: exception.file, field, message: `policy ${named.name} caps exceptions at ${maxDays} days; a permanent one is refused [exception ${exception.name}]` });
+        problems.push({
+          file: exception.file,
+          field,
+          message: `policy ${named.name} caps exceptions at ${maxDays} days; a permanent one is refused [exception ${exception.name}]`,
+        });
       else if (exception.expiresAt !== undefined && Date.parse(exception.expiresAt) - now > maxDays * DAY_MS) {
         problems.push({
           file: exception.file,
@@ -260,7 +308,8 @@ export async function loadPolicyDir(dir: string): Promise<PolicySet> {
   } catch (error) {
     throw new PolicyLoadError([{ file: dir, message: `cannot read the policy folder: ${(error as Error).message}` }]);
   }
-  if (files.length === 0) throw new PolicyLoadError([{ file: dir, message: 'no policy files (*.yaml, *.yml) in the folder' }]);
+  if (files.length === 0)
+    throw new PolicyLoadError([{ file: dir, message: 'no policy files (*.yaml, *.yml) in the folder' }]);
   const problems: SourceProblem[] = [];
   const policies: Policy[] = [];
   const exceptions: PolicyException[] = [];
@@ -278,7 +327,12 @@ export async function loadPolicyDir(dir: string): Promise<PolicySet> {
   const seen = new Map<string, string>();
   for (const policy of policies) {
     const first = seen.get(policy.name);
-    if (first !== undefined) problems.push({ file: policy.file, field: 'metadata.name', message: `policy "${policy.name}" is already defined in ${first}` });
+    if (first !== undefined)
+      problems.push({
+        file: policy.file,
+        field: 'metadata.name',
+        message: `policy "${policy.name}" is already defined in ${first}`,
+      });
     else seen.set(policy.name, policy.file);
   }
   if (problems.length > 0) throw new PolicyLoadError(problems);

@@ -1,97 +1,54 @@
-import type { AccessMode, ProvisionerCapabilities } from '../core/capabilities.js';
-import type { EbsLimitOverride } from '../core/ebs.js';
-import type { LabelSelector } from '../core/selectors.js';
 import type { GovernedKind } from '../core/storage.js';
+import type { Action, StoragePolicy, StoragePolicyException } from './schema-types.js';
 
 export const OWNER_ANNOTATION = 'storage-policy-webhook.io/owner';
 
-export type Action = 'deny' | 'warn' | 'audit';
-type LookupFailureMode = 'allow' | 'warn' | 'deny';
+export type { Action };
 
-/** Every rule a policy can set an action for; docs/policies.md describes each. */
-export const RULE_IDS = [
-  'storage-class/allowed',
-  'storage-class/single-default',
-  'storage-class/denied',
-  'storage-class/required',
-  'storage-class/empty-class',
-  'storage-class/missing',
-  'access-modes/required',
-  'access-modes/unsupported',
-  'access-modes/read-write-once-pod-exclusive',
-  'access-modes/read-only-with-read-write-once',
-  'access-modes/unknown-provisioner',
-  'access-modes/caution',
-  'access-modes/not-allowed',
-  'zones/class-topology',
-  'zones/unrestricted-immediate',
-  'zones/claim-class',
-  'zones/pod-affinity',
+/** A policy's spec as the schema defines it (src/policy/schema-types.ts is generated from schema/). */
+type PolicySpec = StoragePolicy['spec'];
+type LookupFailureMode = NonNullable<PolicySpec['lookupFailure']>;
+
+/** Every rule a policy can set an action for: the keys of spec.rules in the schema. */
+export type RuleId = keyof NonNullable<PolicySpec['rules']>;
+
+/**
+ * The ids a mutation carries (in warnings, metrics, the audit and test suites' expect.rules); each family
+ * declares which of them it writes and the finding rules each one serves.
+ */
+export const MUTATION_IDS = [
+  'storage-class/default',
+  'storage-class/restore',
+  'storage-class/fallback',
+  'zones/pin',
   'zones/deprecated-label',
-  'zones/no-nodes',
-  'zones/class-translation',
-  'iops/per-gb-format',
-  'iops/per-gb-type',
-  'iops/per-gb-maximum',
-  'iops/iops-and-per-gb',
-  'iops/below-minimum',
-  'iops/adjusted',
-  'iops/volume-budget',
-  'iops/namespace-budget',
-  'iops/throughput-type',
-  'iops/throughput-limits',
-  'iops/throughput-volume-budget',
-  'iops/throughput-namespace-budget',
-  'capacity/request-missing',
-  'capacity/type-limits',
-  'capacity/policy-limits',
-  'claim-metadata/required',
-  'attributes-class/allowed',
-  'attributes-class/driver',
-  'attributes-class/missing',
-  'attributes-class/limits',
-  'class-requirements/reclaim-policy',
-  'class-requirements/volume-expansion',
-  'class-requirements/binding-mode',
-  'class-requirements/provisioner',
-  'class-requirements/parameter',
-  'class-requirements/mount-options',
-  'lookup/unavailable',
+  'zones/add-allowed-topologies',
+  'iops/quote',
+  'attributes-class/default',
 ] as const;
-export type RuleId = (typeof RULE_IDS)[number];
+export type MutationId = (typeof MUTATION_IDS)[number];
 
-export interface DefaultClassChoice {
-  class: string;
-  /** The choice applies when the claim asks for any of these modes; absent means any claim. */
-  whenAccessModes?: AccessMode[];
-  whenVolumeMode?: 'Filesystem' | 'Block';
-}
+/** The spec sections rule families read: a family runs for the policies that have one of its sections. */
+export const POLICY_SECTIONS = [
+  'storageClasses',
+  'accessModes',
+  'zones',
+  'iops',
+  'capacity',
+  'providerLimits',
+  'claimMetadata',
+  'classRequirements',
+  'volumeAttributesClasses',
+] as const satisfies ReadonlyArray<keyof PolicySpec>;
+export type PolicySection = (typeof POLICY_SECTIONS)[number];
 
-export interface MetadataRequirement {
-  label?: string;
-  annotation?: string;
-  /** Regular expression the whole value must match. */
-  pattern?: string;
-  ifPresent?: boolean;
-  whenClasses?: string[];
-}
+type Sections = Pick<PolicySpec, PolicySection>;
+export type DefaultClassChoice = NonNullable<NonNullable<Sections['storageClasses']>['defaults']>[number];
+export type MetadataRequirement = NonNullable<Sections['claimMetadata']>['required'][number];
+export type ParameterRequirement = NonNullable<NonNullable<Sections['classRequirements']>['parameters']>[number];
 
-export interface ParameterRequirement {
-  provisioner?: string;
-  name: string;
-  values?: string[];
-  pattern?: string;
-  optional?: boolean;
-}
-
-interface PolicyMatch {
-  namespaces?: string[];
-  excludeNamespaces?: string[];
-  namespaceSelector?: LabelSelector;
-  kinds: GovernedKind[];
-}
-
-export interface Policy {
+/** A loaded policy: its spec with the defaults filled in, and where it came from. */
+export interface Policy extends Sections {
   name: string;
   file: string;
   owner: string | undefined;
@@ -101,67 +58,9 @@ export interface Policy {
   /** RFC 3339: before this instant the policy's deny findings are warnings (dated enforcement). */
   enforceFrom?: string;
   /** What StoragePolicyExceptions may do with this policy. */
-  exceptions?: { allowed?: boolean; maxDays?: number };
-  match: PolicyMatch;
-  rules: Partial<Record<RuleId, Action>>;
-  storageClasses?: {
-    defaults?: DefaultClassChoice[];
-    allowed?: string[];
-    denied?: string[];
-    /** Deny a claim that ends with no class at all (instead of defaulting it). */
-    required?: boolean;
-    /** storageClassName: "" (static binding); default allow. */
-    emptyClass?: 'allow' | 'deny';
-    /** A named class the cluster does not have; default warn. */
-    missingClass?: 'allow' | 'warn' | 'deny';
-    /** Rewrite a forbidden class to this one on PVC CREATE. */
-    fallback?: string;
-    singleClusterDefault?: boolean;
-  };
-  accessModes?: {
-    unknownProvisioner?: 'allow' | 'warn' | 'deny';
-    capabilities?: ProvisionerCapabilities[];
-    allowed?: AccessMode[];
-    denied?: AccessMode[];
-  };
-  volumeAttributesClasses?: {
-    /** The VolumeAttributesClasses claims may name. */
-    allowed?: string[];
-    /** Set on a claim created without one, when its class's driver matches. */
-    default?: string;
-  };
-  claimMetadata?: {
-    required: MetadataRequirement[];
-  };
-  classRequirements?: {
-    reclaimPolicies?: Array<'Delete' | 'Retain' | 'Recycle'>;
-    allowVolumeExpansion?: 'required' | 'forbidden';
-    volumeBindingMode?: 'Immediate' | 'WaitForFirstConsumer';
-    provisioners?: string[];
-    parameters?: ParameterRequirement[];
-    mountOptions?: string[];
-  };
-  zones?: {
-    allowed: string[];
-    addAllowedTopologies?: boolean;
-    pinStatefulSets?: boolean;
-  };
-  iops?: {
-    maxPerVolume?: number;
-    maxPerNamespace?: number;
-    /** MiB/s. */
-    maxThroughputPerVolume?: number;
-    maxThroughputPerNamespace?: number;
-    annotateQuote?: boolean;
-  };
-  /** Provider limits that differ from the built-in facts table (a region's gp3 cap, an older driver). */
-  providerLimits?: {
-    ebs?: Record<string, EbsLimitOverride>;
-  };
-  capacity?: {
-    min?: string;
-    max?: string;
-  };
+  exceptions?: PolicySpec['exceptions'];
+  match: Omit<PolicySpec['match'], 'kinds'> & { kinds: GovernedKind[] };
+  rules: NonNullable<PolicySpec['rules']>;
 }
 
 /** Policies in precedence order: higher priority first, then name ascending. */
@@ -181,6 +80,6 @@ export interface PolicyException {
   /** RFC 3339; undefined only when permanent. */
   expiresAt: string | undefined;
   permanent: boolean;
-  policies: Array<{ name: string; rules?: RuleId[] }>;
-  match: { kinds?: GovernedKind[]; namespaces?: string[]; names?: string[]; labelSelector?: LabelSelector };
+  policies: StoragePolicyException['spec']['policies'];
+  match: StoragePolicyException['spec']['match'];
 }

@@ -1,23 +1,29 @@
 import { conditionHolds, isAccessMode, type ProvisionerCapabilities } from '../core/capabilities.js';
-import { claimPath, type Claim, type StorageClassInfo } from '../core/storage.js';
+import { claimPath, type Claim, type GovernedKind, type StorageClassInfo } from '../core/storage.js';
 import { emptyResult, type Finding, type RuleContext, type RuleFamily, type RuleResult } from './contract.js';
 import type { Policy } from '../policy/model.js';
-import { classFieldPath, listOf, lookupFailure } from './common.js';
+import { advice, classFieldPath, listOf, lookupFailure, violation } from './common.js';
 
 /** Checks that hold whatever the provisioner: at least one mode, and ReadWriteOncePod alone. */
 function structuralFindings(claim: Claim, policy: Policy): Finding[] {
   if (claim.accessModes.length === 0) {
-    return [{ rule: 'access-modes/required', policy, path: claimPath(claim, 'spec', 'accessModes'), message: 'a claim needs at least one access mode; add ReadWriteOnce', severity: 'violation' }];
+    return [
+      violation(
+        'access-modes/required',
+        policy,
+        claimPath(claim, 'spec', 'accessModes'),
+        'a claim needs at least one access mode; add ReadWriteOnce',
+      ),
+    ];
   }
   if (claim.accessModes.includes('ReadWriteOncePod') && new Set(claim.accessModes).size > 1) {
     return [
-      {
-        rule: 'access-modes/read-write-once-pod-exclusive',
+      violation(
+        'access-modes/read-write-once-pod-exclusive',
         policy,
-        path: claimPath(claim, 'spec', 'accessModes'),
-        message: `ReadWriteOncePod cannot be combined with ${listOf(claim.accessModes.filter((mode) => mode !== 'ReadWriteOncePod'))}; ask for ReadWriteOncePod alone`,
-        severity: 'violation',
-      },
+        claimPath(claim, 'spec', 'accessModes'),
+        `ReadWriteOncePod cannot be combined with ${listOf(claim.accessModes.filter((mode) => mode !== 'ReadWriteOncePod'))}; ask for ReadWriteOncePod alone`,
+      ),
     ];
   }
   return [];
@@ -28,14 +34,27 @@ function chosenModeFindings(claim: Claim, policy: Policy): Finding[] {
   const { allowed, denied } = policy.accessModes ?? {};
   if (!allowed && !denied) return [];
   return claim.accessModes.flatMap((mode, index): Finding[] => {
-    const refused = (allowed && !(allowed as string[]).includes(mode)) || (denied as string[] | undefined)?.includes(mode);
+    const refused =
+      (allowed && !(allowed as string[]).includes(mode)) || (denied as string[] | undefined)?.includes(mode);
     if (!refused) return [];
     const instead = allowed ? `; use ${listOf(allowed)}` : '';
-    return [{ rule: 'access-modes/not-allowed', policy, path: claimPath(claim, 'spec', 'accessModes', index), message: `${mode} is not allowed here${instead}`, severity: 'violation' }];
+    return [
+      violation(
+        'access-modes/not-allowed',
+        policy,
+        claimPath(claim, 'spec', 'accessModes', index),
+        `${mode} is not allowed here${instead}`,
+      ),
+    ];
   });
 }
 
-function capabilityFindings(claim: Claim, policy: Policy, storageClass: StorageClassInfo, capabilities: ProvisionerCapabilities): Finding[] {
+function capabilityFindings(
+  claim: Claim,
+  policy: Policy,
+  storageClass: StorageClassInfo,
+  capabilities: ProvisionerCapabilities,
+): Finding[] {
   const findings: Finding[] = [];
   const { provisioner } = storageClass;
   const served = listOf(capabilities.modes);
@@ -46,44 +65,58 @@ function capabilityFindings(claim: Claim, policy: Policy, storageClass: StorageC
     const path = claimPath(claim, 'spec', 'accessModes', index);
     if (multiWriter && mode !== 'ReadWriteMany' && isAccessMode(mode)) return;
     if (!isAccessMode(mode)) {
-      findings.push({ rule: 'access-modes/unsupported', policy, path, message: `${mode} is not an access mode; use one of ${served}`, severity: 'violation' });
+      findings.push(
+        violation('access-modes/unsupported', policy, path, `${mode} is not an access mode; use one of ${served}`),
+      );
       return;
     }
     if (capabilities.modes.includes(mode)) return;
     const conditional = capabilities.conditional?.find((entry) => entry.mode === mode);
     if (conditional && conditionHolds(conditional, claim.volumeMode, storageClass.parameters)) {
       if (conditional.caution) {
-        findings.push({ rule: 'access-modes/caution', policy, path, message: `${mode} on ${provisioner} ${conditional.condition}`, severity: 'advice' });
+        findings.push(
+          advice('access-modes/caution', policy, path, `${mode} on ${provisioner} ${conditional.condition}`),
+        );
       }
       return;
     }
-    const why = conditional ? `${mode} on ${provisioner} ${conditional.condition}` : `${mode} is not supported by ${provisioner}`;
-    findings.push({ rule: 'access-modes/unsupported', policy, path, message: `${why} (supports ${served}); class ${storageClass.name}`, severity: 'violation' });
+    const why = conditional
+      ? `${mode} on ${provisioner} ${conditional.condition}`
+      : `${mode} is not supported by ${provisioner}`;
+    findings.push(
+      violation('access-modes/unsupported', policy, path, `${why} (supports ${served}); class ${storageClass.name}`),
+    );
   });
   if (capabilities.volumeModes && !capabilities.volumeModes.includes(claim.volumeMode)) {
-    findings.push({
-      rule: 'access-modes/unsupported',
-      policy,
-      path: claimPath(claim, 'spec', 'volumeMode'),
-      message: `volumeMode ${claim.volumeMode} is not supported by ${provisioner} (supports ${listOf(capabilities.volumeModes)})`,
-      severity: 'violation',
-    });
+    findings.push(
+      violation(
+        'access-modes/unsupported',
+        policy,
+        claimPath(claim, 'spec', 'volumeMode'),
+        `volumeMode ${claim.volumeMode} is not supported by ${provisioner} (supports ${listOf(capabilities.volumeModes)})`,
+      ),
+    );
   }
-  if (capabilities.csi && !multiWriter && claim.accessModes.includes('ReadWriteOnce') && claim.accessModes.includes('ReadOnlyMany')) {
-    findings.push({
-      rule: 'access-modes/read-only-with-read-write-once',
-      policy,
-      path: claimPath(claim, 'spec', 'accessModes'),
-      message: `CSI driver ${provisioner} rejects ReadOnlyMany together with ReadWriteOnce; keep one of them`,
-      severity: 'violation',
-    });
+  if (
+    capabilities.csi &&
+    !multiWriter &&
+    claim.accessModes.includes('ReadWriteOnce') &&
+    claim.accessModes.includes('ReadOnlyMany')
+  ) {
+    findings.push(
+      violation(
+        'access-modes/read-only-with-read-write-once',
+        policy,
+        claimPath(claim, 'spec', 'accessModes'),
+        `CSI driver ${provisioner} rejects ReadOnlyMany together with ReadWriteOnce; keep one of them`,
+      ),
+    );
   }
   return findings;
 }
 
 function evaluate(context: RuleContext): RuleResult {
   const result = emptyResult();
-  if (context.kind === 'StorageClass') return result;
   for (const policy of context.policies) {
     const settings = policy.accessModes;
     if (!settings) continue;
@@ -95,7 +128,9 @@ function evaluate(context: RuleContext): RuleResult {
       const resolved = claim.storageClass;
       if (resolved.state === 'no-class') continue;
       if (resolved.state === 'unknown') {
-        result.findings.push(...lookupFailure(policy, classFieldPath(claim), `access modes for class ${resolved.name}`, resolved.reason));
+        result.findings.push(
+          ...lookupFailure(policy, classFieldPath(claim), `access modes for class ${resolved.name}`, resolved.reason),
+        );
         continue;
       }
       const unknownAction = settings.unknownProvisioner ?? 'warn';
@@ -104,14 +139,15 @@ function evaluate(context: RuleContext): RuleResult {
       const capabilities = context.capabilitiesFor(policy).get(resolved.info.provisioner);
       if (!capabilities) {
         if (unknownAction !== 'allow') {
-          result.findings.push({
-            rule: 'access-modes/unknown-provisioner',
-            policy,
-            path: classFieldPath(claim),
-            message: `provisioner ${resolved.info.provisioner} of class ${resolved.name} has no known capabilities; declare them in spec.accessModes.capabilities`,
-            severity: 'violation',
-            action: unknownAction,
-          });
+          result.findings.push(
+            violation(
+              'access-modes/unknown-provisioner',
+              policy,
+              classFieldPath(claim),
+              `provisioner ${resolved.info.provisioner} of class ${resolved.name} has no known capabilities; declare them in spec.accessModes.capabilities`,
+              unknownAction,
+            ),
+          );
         }
         continue;
       }
@@ -121,8 +157,22 @@ function evaluate(context: RuleContext): RuleResult {
   return result;
 }
 
+function describe(policy: Policy, _kind: GovernedKind): string[] {
+  const modes = policy.accessModes;
+  if (!modes) return [];
+  const limits = [
+    modes.allowed ? `only ${listOf(modes.allowed)}` : '',
+    modes.denied ? `never ${listOf(modes.denied)}` : '',
+  ].filter(Boolean);
+  return [
+    ...(limits.length > 0 ? [`access modes: ${limits.join('; ')}`] : []),
+    `access modes checked against the provisioner; unknown provisioner: ${modes.unknownProvisioner ?? 'warn'}`,
+  ];
+}
+
 export const accessModesFamily: RuleFamily = {
   name: 'access-modes',
+  kinds: ['PersistentVolumeClaim', 'StatefulSet'],
   sections: ['accessModes'],
   ruleIds: [
     'access-modes/required',
@@ -133,8 +183,9 @@ export const accessModesFamily: RuleFamily = {
     'access-modes/caution',
     'access-modes/not-allowed',
   ],
-  kinds: ['PersistentVolumeClaim', 'StatefulSet'],
-  mutates: false,
+  factRules: [],
+  mutations: [],
   claimFields: ['spec.accessModes', 'spec.volumeMode', 'spec.storageClassName', 'metadata.annotations'],
+  describe,
   evaluate,
 };

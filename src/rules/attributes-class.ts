@@ -1,10 +1,18 @@
 import { csiDriverOf } from '../core/capabilities.js';
 import { isEbsProvisioner, parseDriverInteger, quoteIops, quoteThroughput, readEbsClass } from '../core/ebs.js';
 import { setAt } from '../core/patch.js';
-import { claimPath, readAttributesClass } from '../core/storage.js';
+import { claimPath, readAttributesClass, type GovernedKind } from '../core/storage.js';
 import type { Policy } from '../policy/model.js';
-import { classFieldPath, listOf, lookupFailure } from './common.js';
-import { emptyResult, type Finding, type Mutation, type ReviewedClaim, type RuleContext, type RuleFamily, type RuleResult } from './contract.js';
+import { classFieldPath, listOf, lookupFailure, supplier, violation } from './common.js';
+import {
+  emptyResult,
+  type Finding,
+  type Mutation,
+  type ReviewedClaim,
+  type RuleContext,
+  type RuleFamily,
+  type RuleResult,
+} from './contract.js';
 
 // VolumeAttributesClasses (storage.k8s.io/v1, GA 1.34): how EBS volumes change type, IOPS and throughput in
 // place. A VAC's parameters override its claim's StorageClass (the IOPS family quotes with them); this family
@@ -18,36 +26,56 @@ function limitFindings(context: RuleContext, policy: Policy): Finding[] {
   if (!isEbsProvisioner(vac.driverName)) return [];
   const settings = readEbsClass(vac.driverName, vac.parameters);
   const limits = context.settings.ebsLimitsFor(settings.type);
-  if (!limits) return [{ rule: 'attributes-class/limits', policy, path: 'parameters.type', message: `EBS has no volume type ${settings.type}`, severity: 'violation' }];
+  if (!limits)
+    return [violation('attributes-class/limits', policy, 'parameters.type', `EBS has no volume type ${settings.type}`)];
   const findings: Finding[] = [];
   const iops = settings.iopsText === undefined ? undefined : parseDriverInteger(settings.iopsText);
   if (settings.iopsText !== undefined && (iops === undefined || iops <= 0)) {
-    findings.push({ rule: 'attributes-class/limits', policy, path: 'parameters.iops', message: `iops "${settings.iopsText}" is not a positive integer the driver can parse`, severity: 'violation' });
+    findings.push(
+      violation(
+        'attributes-class/limits',
+        policy,
+        'parameters.iops',
+        `iops "${settings.iopsText}" is not a positive integer the driver can parse`,
+      ),
+    );
   } else if (iops !== undefined) {
-    if (!limits.iops) findings.push({ rule: 'attributes-class/limits', policy, path: 'parameters.iops', message: `type ${settings.type} takes no iops`, severity: 'violation' });
+    if (!limits.iops)
+      findings.push(
+        violation('attributes-class/limits', policy, 'parameters.iops', `type ${settings.type} takes no iops`),
+      );
     else if (iops < limits.iops.min || iops > limits.iops.max) {
       const whose = limits.overriddenBy ? ` (limit set by policy ${limits.overriddenBy})` : '';
-      findings.push({
-        rule: 'attributes-class/limits',
-        policy,
-        path: 'parameters.iops',
-        message: `${iops} IOPS is outside ${settings.type}'s ${limits.iops.min}-${limits.iops.max}${whose}: EC2 refuses the modification and claims keep their old volume`,
-        severity: 'violation',
-      });
+      findings.push(
+        violation(
+          'attributes-class/limits',
+          policy,
+          'parameters.iops',
+          `${iops} IOPS is outside ${settings.type}'s ${limits.iops.min}-${limits.iops.max}${whose}: EC2 refuses the modification and claims keep their old volume`,
+        ),
+      );
     }
   }
   const throughput = quoteThroughput(settings, limits, quoteIops(settings, limits.minGiB, limits));
   if (throughput.outcome === 'fails') {
-    findings.push({
-      rule: 'attributes-class/limits',
-      policy,
-      path: 'parameters.throughput',
-      message: `throughput ${throughput.mibps} MiB/s is outside what ${settings.type} allows (limit ${throughput.limit} MiB/s)`,
-      severity: 'violation',
-    });
+    findings.push(
+      violation(
+        'attributes-class/limits',
+        policy,
+        'parameters.throughput',
+        `throughput ${throughput.mibps} MiB/s is outside what ${settings.type} allows (limit ${throughput.limit} MiB/s)`,
+      ),
+    );
   }
   if (settings.throughputText !== undefined && !limits.throughput)
-    findings.push({ rule: 'attributes-class/limits', policy, path: 'parameters.throughput', message: `type ${settings.type} takes no throughput`, severity: 'violation' });
+    findings.push(
+      violation(
+        'attributes-class/limits',
+        policy,
+        'parameters.throughput',
+        `type ${settings.type} takes no throughput`,
+      ),
+    );
   return findings;
 }
 
@@ -66,30 +94,41 @@ function claimFindings(claim: ReviewedClaim, policy: Policy): Finding[] {
   const path = claimPath(claim, ...PATH);
   const findings: Finding[] = [];
   if (settings?.allowed && !settings.allowed.includes(vac.name)) {
-    findings.push({ rule: 'attributes-class/allowed', policy, path, message: `VolumeAttributesClass ${vac.name} is not allowed here; use one of ${listOf(settings.allowed)}`, severity: 'violation' });
+    findings.push(
+      violation(
+        'attributes-class/allowed',
+        policy,
+        path,
+        `VolumeAttributesClass ${vac.name} is not allowed here; use one of ${listOf(settings.allowed)}`,
+      ),
+    );
   }
-  if (vac.state === 'unknown') return [...findings, ...lookupFailure(policy, path, `VolumeAttributesClass ${vac.name}`, vac.reason)];
+  if (vac.state === 'unknown')
+    return [...findings, ...lookupFailure(policy, path, `VolumeAttributesClass ${vac.name}`, vac.reason)];
   if (vac.state === 'missing') {
     return [
       ...findings,
-      {
-        rule: 'attributes-class/missing',
+      violation(
+        'attributes-class/missing',
         policy,
         path,
-        message: `VolumeAttributesClass ${vac.name} does not exist: provisioning or the modification waits until it does`,
-        severity: 'violation',
-        action: 'warn',
-      },
+        `VolumeAttributesClass ${vac.name} does not exist: provisioning or the modification waits until it does`,
+        'warn',
+      ),
     ];
   }
-  if (claim.storageClass.state === 'found' && csiDriverOf(claim.storageClass.info.provisioner) !== vac.info.driverName) {
-    findings.push({
-      rule: 'attributes-class/driver',
-      policy,
-      path,
-      message: `VolumeAttributesClass ${vac.name} is for ${vac.info.driverName}, but class ${claim.storageClass.name} (${classFieldPath(claim)}) is provisioned by ${claim.storageClass.info.provisioner}: the claim would never be provisioned or modified; use a VAC of that driver`,
-      severity: 'violation',
-    });
+  if (
+    claim.storageClass.state === 'found' &&
+    csiDriverOf(claim.storageClass.info.provisioner) !== vac.info.driverName
+  ) {
+    findings.push(
+      violation(
+        'attributes-class/driver',
+        policy,
+        path,
+        `VolumeAttributesClass ${vac.name} is for ${vac.info.driverName}, but class ${claim.storageClass.name} (${classFieldPath(claim)}) is provisioned by ${claim.storageClass.info.provisioner}: the claim would never be provisioned or modified; use a VAC of that driver`,
+      ),
+    );
   }
   return findings;
 }
@@ -98,31 +137,71 @@ function claimFindings(claim: ReviewedClaim, policy: Policy): Finding[] {
 function defaultMutation(context: RuleContext, claim: ReviewedClaim): Mutation | undefined {
   const vac = claim.attributesClass;
   const owner = context.settings.attributesClassDefault;
-  if (claim.templateName !== undefined || vac.state !== 'found' || vac.origin !== 'policy-default' || !owner) return undefined;
-  return { rule: 'attributes-class/default', policy: owner.policy, patch: [setAt(context.object, PATH, vac.name)], note: `spec.volumeAttributesClassName set to ${vac.name} (default)` };
+  if (claim.templateName !== undefined || vac.state !== 'found' || vac.origin !== 'policy-default' || !owner)
+    return undefined;
+  return {
+    rule: 'attributes-class/default',
+    policy: owner.policy,
+    patch: [setAt(context.object, PATH, vac.name)],
+    note: `spec.volumeAttributesClassName set to ${vac.name} (default)`,
+  };
 }
 
 function evaluate(context: RuleContext): RuleResult {
   const result = emptyResult();
   if (context.kind === 'VolumeAttributesClass') {
-    if (context.phase === 'validate') for (const policy of context.policies) result.findings.push(...limitFindings(context, policy));
+    if (context.phase === 'validate')
+      for (const policy of context.governing) result.findings.push(...limitFindings(context, policy));
     return result;
   }
   for (const claim of context.claims) {
     const mutation = defaultMutation(context, claim);
     if (mutation) result.mutations.push(mutation);
-    if (context.phase === 'validate') for (const policy of context.policies) result.findings.push(...claimFindings(claim, policy));
+    if (context.phase === 'validate')
+      for (const policy of context.governing) result.findings.push(...claimFindings(claim, policy));
   }
   return result;
 }
 
+function describe(policy: Policy, kind: GovernedKind, governing: readonly Policy[]): string[] {
+  const lines: string[] = [];
+  const overrides = Object.entries(policy.providerLimits?.ebs ?? {}).map(([type, limits]) => {
+    const fields = Object.entries(limits).map(([field, value]) => `${field} ${value}`);
+    return `${type} ${fields.join(', ')} (${supplier(policy, governing, (candidate) => candidate.providerLimits?.ebs?.[type] !== undefined)})`;
+  });
+  if (overrides.length > 0) lines.push(`provider limits: ${overrides.join('; ')}`);
+  if (kind === 'VolumeAttributesClass')
+    return [
+      ...lines,
+      'EBS VolumeAttributesClasses: type, iops and throughput within the provider limits (every governing policy)',
+    ];
+  const vacs = policy.volumeAttributesClasses;
+  if (vacs?.allowed) lines.push(`allowed VolumeAttributesClasses: ${listOf(vacs.allowed)}`);
+  if (vacs?.default !== undefined && kind === 'PersistentVolumeClaim') {
+    lines.push(
+      `default VolumeAttributesClass: ${vacs.default} (${supplier(policy, governing, (candidate) => candidate.volumeAttributesClasses?.default !== undefined)})`,
+    );
+  }
+  return [
+    ...lines,
+    'a VolumeAttributesClass of another driver is denied, one that does not exist warned (every governing policy)',
+  ];
+}
+
 export const attributesClassFamily: RuleFamily = {
   name: 'attributes-class',
-  sections: ['volumeAttributesClasses', 'iops', 'providerLimits'],
-  ruleIds: ['attributes-class/allowed', 'attributes-class/driver', 'attributes-class/missing', 'attributes-class/limits'],
-  factRules: ['attributes-class/driver', 'attributes-class/missing'],
   kinds: ['PersistentVolumeClaim', 'StatefulSet', 'VolumeAttributesClass'],
-  mutates: true,
+  sections: ['volumeAttributesClasses', 'iops', 'providerLimits'],
+  ruleIds: [
+    'attributes-class/allowed',
+    'attributes-class/driver',
+    'attributes-class/missing',
+    'attributes-class/limits',
+  ],
+  // What EC2 or external-provisioner refuses whatever a policy says: judged for every governing policy.
+  factRules: ['attributes-class/driver', 'attributes-class/missing', 'attributes-class/limits'],
+  mutations: [{ id: 'attributes-class/default', serves: [] }],
   claimFields: ['spec.volumeAttributesClassName', 'spec.storageClassName', 'metadata.annotations'],
+  describe,
   evaluate,
 };

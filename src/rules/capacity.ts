@@ -1,19 +1,20 @@
 import { isEbsProvisioner, readEbsClass } from '../core/ebs.js';
 import { formatGiB, parseQuantity, roundUpGiB } from '../core/quantity.js';
-import { claimPath } from '../core/storage.js';
-import { classFieldPath, lookupFailure } from './common.js';
+import { claimPath, type GovernedKind } from '../core/storage.js';
+import type { Policy } from '../policy/model.js';
+import { classFieldPath, lookupFailure, violation } from './common.js';
 import { emptyResult, type RuleContext, type RuleFamily, type RuleResult } from './contract.js';
 
 function evaluate(context: RuleContext): RuleResult {
   const result = emptyResult();
-  if (context.kind === 'StorageClass') return result;
-  const sizePolicies = context.policies.filter((policy) => policy.capacity !== undefined || policy.iops !== undefined);
+  const sizePolicies = context.policies;
   for (const claim of context.claims) {
     const path = claimPath(claim, 'spec', 'resources', 'requests', 'storage');
     for (const policy of sizePolicies) {
       if (claim.requestBytes === undefined) {
-        const what = claim.requestText === undefined ? 'no storage request' : `"${claim.requestText}" is not a quantity`;
-        result.findings.push({ rule: 'capacity/request-missing', policy, path, message: `${what}; set a size such as 10Gi`, severity: 'violation' });
+        const what =
+          claim.requestText === undefined ? 'no storage request' : `"${claim.requestText}" is not a quantity`;
+        result.findings.push(violation('capacity/request-missing', policy, path, `${what}; set a size such as 10Gi`));
         continue;
       }
       const min = policy.capacity?.min;
@@ -21,43 +22,71 @@ function evaluate(context: RuleContext): RuleResult {
       const minBytes = min === undefined ? undefined : parseQuantity(min);
       const maxBytes = max === undefined ? undefined : parseQuantity(max);
       if (minBytes !== undefined && claim.requestBytes < minBytes) {
-        result.findings.push({ rule: 'capacity/policy-limits', policy, path, message: `${claim.requestText} is below the policy minimum ${min}; request at least ${min}`, severity: 'violation' });
+        result.findings.push(
+          violation(
+            'capacity/policy-limits',
+            policy,
+            path,
+            `${claim.requestText} is below the policy minimum ${min}; request at least ${min}`,
+          ),
+        );
       }
       if (maxBytes !== undefined && claim.requestBytes > maxBytes) {
-        result.findings.push({ rule: 'capacity/policy-limits', policy, path, message: `${claim.requestText} is above the policy maximum ${max}; request at most ${max}`, severity: 'violation' });
+        result.findings.push(
+          violation(
+            'capacity/policy-limits',
+            policy,
+            path,
+            `${claim.requestText} is above the policy maximum ${max}; request at most ${max}`,
+          ),
+        );
       }
     }
     const resolved = claim.storageClass;
     if (resolved.state === 'unknown' && claim.requestBytes !== undefined) {
-      for (const policy of sizePolicies) result.findings.push(...lookupFailure(policy, classFieldPath(claim), `size limits of class ${resolved.name}`, resolved.reason));
+      for (const policy of sizePolicies)
+        result.findings.push(
+          ...lookupFailure(policy, classFieldPath(claim), `size limits of class ${resolved.name}`, resolved.reason),
+        );
       continue;
     }
-    if (resolved.state !== 'found' || claim.requestBytes === undefined || !isEbsProvisioner(resolved.info.provisioner)) continue;
+    if (resolved.state !== 'found' || claim.requestBytes === undefined || !isEbsProvisioner(resolved.info.provisioner))
+      continue;
     const settings = readEbsClass(resolved.info.provisioner, resolved.info.parameters);
     const limits = context.settings.ebsLimitsFor(settings.type);
     const gib = roundUpGiB(claim.requestBytes);
     if (!limits || (gib >= limits.minGiB && gib <= limits.maxGiB)) continue;
     const bound = gib < limits.minGiB ? `at least ${formatGiB(limits.minGiB)}` : `at most ${formatGiB(limits.maxGiB)}`;
     for (const policy of sizePolicies) {
-      result.findings.push({
-        rule: 'capacity/type-limits',
-        policy,
-        path,
-        message: `EBS ${settings.type} volumes (class ${resolved.name}) must be ${bound}; ${claim.requestText} provisions ${formatGiB(gib)}`,
-        severity: 'violation',
-      });
+      result.findings.push(
+        violation(
+          'capacity/type-limits',
+          policy,
+          path,
+          `EBS ${settings.type} volumes (class ${resolved.name}) must be ${bound}; ${claim.requestText} provisions ${formatGiB(gib)}`,
+        ),
+      );
     }
   }
   return result;
 }
 
+function describe(policy: Policy, _kind: GovernedKind): string[] {
+  return [
+    ...(policy.capacity ? [`size: ${policy.capacity.min ?? '0'} to ${policy.capacity.max ?? 'unbounded'}`] : []),
+    'size within the EBS volume type limits (the facts table, or providerLimits)',
+  ];
+}
+
 export const capacityFamily: RuleFamily = {
   name: 'capacity',
+  kinds: ['PersistentVolumeClaim', 'StatefulSet'],
   // The EBS type limits apply wherever IOPS are judged too, since an IOPS quote needs a valid size.
   sections: ['capacity', 'iops'],
   ruleIds: ['capacity/request-missing', 'capacity/type-limits', 'capacity/policy-limits'],
-  kinds: ['PersistentVolumeClaim', 'StatefulSet'],
-  mutates: false,
+  factRules: [],
+  mutations: [],
   claimFields: ['spec.resources', 'spec.storageClassName', 'metadata.annotations'],
+  describe,
   evaluate,
 };

@@ -1,37 +1,49 @@
-import { parameterValue } from '../core/capabilities.js';
+import { parameterKey, parameterValue } from '../core/capabilities.js';
 import { arrayAt, stringAt, stringsOf } from '../core/json.js';
 import { fieldPath } from '../core/patch.js';
-import { readStorageClass } from '../core/storage.js';
+import { readStorageClass, type GovernedKind } from '../core/storage.js';
 import type { ParameterRequirement, Policy } from '../policy/model.js';
-import { listOf } from './common.js';
+import { listOf, matchesWhole, violation } from './common.js';
 import { emptyResult, type Finding, type RuleContext, type RuleFamily, type RuleResult } from './contract.js';
 
 // What a StorageClass must look like: reclaim policy, expansion, binding mode, provisioner, parameters (EBS
 // encrypted: "true", a kmsKeyId pattern) and mount options. Fields left out get the API server's defaults
 // (reclaimPolicy Delete, volumeBindingMode Immediate), so a class is judged as it will be stored.
 
-function matchesWhole(pattern: string, value: string): boolean {
-  return new RegExp(`^(?:${pattern})$`, 'u').test(value);
-}
-
-function parameterFinding(policy: Policy, provisioner: string, parameters: Record<string, string>, requirement: ParameterRequirement): Finding | undefined {
+function parameterFinding(
+  policy: Policy,
+  provisioner: string,
+  parameters: Record<string, string>,
+  requirement: ParameterRequirement,
+): Finding | undefined {
   if (requirement.provisioner !== undefined && requirement.provisioner !== provisioner) return undefined;
-  const spelled = Object.keys(parameters).find((key) => key.toLowerCase() === requirement.name.toLowerCase()) ?? requirement.name;
-  const path = fieldPath('parameters', spelled);
+  const path = fieldPath('parameters', parameterKey(parameters, requirement.name) ?? requirement.name);
   const value = parameterValue(parameters, requirement.name);
-  const expected = requirement.values ? `one of ${listOf(requirement.values.map((entry) => JSON.stringify(entry)))}` : requirement.pattern ? `a value matching ${requirement.pattern}` : 'a value';
+  const expected = requirement.values
+    ? `one of ${listOf(requirement.values.map((entry) => JSON.stringify(entry)))}`
+    : requirement.pattern
+      ? `a value matching ${requirement.pattern}`
+      : 'a value';
   if (value === undefined) {
     if (requirement.optional) return undefined;
-    return {
-      rule: 'class-requirements/parameter',
+    return violation(
+      'class-requirements/parameter',
       policy,
       path,
-      message: `${requirement.name} is required${requirement.provisioner ? ` for ${requirement.provisioner}` : ''}: set it to ${expected}`,
-      severity: 'violation',
-    };
+      `${requirement.name} is required${requirement.provisioner ? ` for ${requirement.provisioner}` : ''}: set it to ${expected}`,
+    );
   }
-  const valid = (!requirement.values || requirement.values.includes(value)) && (requirement.pattern === undefined || matchesWhole(requirement.pattern, value));
-  return valid ? undefined : { rule: 'class-requirements/parameter', policy, path, message: `${JSON.stringify(value)} is not allowed; use ${expected}`, severity: 'violation' };
+  const valid =
+    (!requirement.values || requirement.values.includes(value)) &&
+    (requirement.pattern === undefined || matchesWhole(requirement.pattern, value));
+  return valid
+    ? undefined
+    : violation(
+        'class-requirements/parameter',
+        policy,
+        path,
+        `${JSON.stringify(value)} is not allowed; use ${expected}`,
+      );
 }
 
 function classFindings(context: RuleContext, policy: Policy): Finding[] {
@@ -41,49 +53,54 @@ function classFindings(context: RuleContext, policy: Policy): Finding[] {
   const findings: Finding[] = [];
   const reclaimPolicy = stringAt(context.object, 'reclaimPolicy') ?? 'Delete';
   if (settings.reclaimPolicies && !(settings.reclaimPolicies as string[]).includes(reclaimPolicy)) {
-    findings.push({
-      rule: 'class-requirements/reclaim-policy',
-      policy,
-      path: 'reclaimPolicy',
-      message: `reclaimPolicy ${reclaimPolicy} is not allowed; use ${listOf(settings.reclaimPolicies)}`,
-      severity: 'violation',
-    });
+    findings.push(
+      violation(
+        'class-requirements/reclaim-policy',
+        policy,
+        'reclaimPolicy',
+        `reclaimPolicy ${reclaimPolicy} is not allowed; use ${listOf(settings.reclaimPolicies)}`,
+      ),
+    );
   }
   if (settings.allowVolumeExpansion === 'required' && !storageClass.allowVolumeExpansion) {
-    findings.push({
-      rule: 'class-requirements/volume-expansion',
-      policy,
-      path: 'allowVolumeExpansion',
-      message: 'claims of this class must be able to grow: set allowVolumeExpansion: true',
-      severity: 'violation',
-    });
+    findings.push(
+      violation(
+        'class-requirements/volume-expansion',
+        policy,
+        'allowVolumeExpansion',
+        'claims of this class must be able to grow: set allowVolumeExpansion: true',
+      ),
+    );
   }
   if (settings.allowVolumeExpansion === 'forbidden' && storageClass.allowVolumeExpansion) {
-    findings.push({
-      rule: 'class-requirements/volume-expansion',
-      policy,
-      path: 'allowVolumeExpansion',
-      message: 'volume expansion is not allowed here: remove allowVolumeExpansion or set it to false',
-      severity: 'violation',
-    });
+    findings.push(
+      violation(
+        'class-requirements/volume-expansion',
+        policy,
+        'allowVolumeExpansion',
+        'volume expansion is not allowed here: remove allowVolumeExpansion or set it to false',
+      ),
+    );
   }
   if (settings.volumeBindingMode && storageClass.volumeBindingMode !== settings.volumeBindingMode) {
-    findings.push({
-      rule: 'class-requirements/binding-mode',
-      policy,
-      path: 'volumeBindingMode',
-      message: `volumeBindingMode ${storageClass.volumeBindingMode} is not allowed; use ${settings.volumeBindingMode}`,
-      severity: 'violation',
-    });
+    findings.push(
+      violation(
+        'class-requirements/binding-mode',
+        policy,
+        'volumeBindingMode',
+        `volumeBindingMode ${storageClass.volumeBindingMode} is not allowed; use ${settings.volumeBindingMode}`,
+      ),
+    );
   }
   if (settings.provisioners && !settings.provisioners.includes(storageClass.provisioner)) {
-    findings.push({
-      rule: 'class-requirements/provisioner',
-      policy,
-      path: 'provisioner',
-      message: `provisioner ${storageClass.provisioner} is not allowed; use ${listOf(settings.provisioners)}`,
-      severity: 'violation',
-    });
+    findings.push(
+      violation(
+        'class-requirements/provisioner',
+        policy,
+        'provisioner',
+        `provisioner ${storageClass.provisioner} is not allowed; use ${listOf(settings.provisioners)}`,
+      ),
+    );
   }
   for (const requirement of settings.parameters ?? []) {
     const finding = parameterFinding(policy, storageClass.provisioner, storageClass.parameters, requirement);
@@ -92,13 +109,14 @@ function classFindings(context: RuleContext, policy: Policy): Finding[] {
   if (settings.mountOptions) {
     stringsOf(arrayAt(context.object, 'mountOptions')).forEach((option, index) => {
       if (settings.mountOptions?.includes(option)) return;
-      findings.push({
-        rule: 'class-requirements/mount-options',
-        policy,
-        path: fieldPath('mountOptions', index),
-        message: `mount option ${option} is not allowed; use ${listOf(settings.mountOptions ?? [])}`,
-        severity: 'violation',
-      });
+      findings.push(
+        violation(
+          'class-requirements/mount-options',
+          policy,
+          fieldPath('mountOptions', index),
+          `mount option ${option} is not allowed; use ${listOf(settings.mountOptions ?? [])}`,
+        ),
+      );
     });
   }
   return findings;
@@ -106,13 +124,31 @@ function classFindings(context: RuleContext, policy: Policy): Finding[] {
 
 function evaluate(context: RuleContext): RuleResult {
   const result = emptyResult();
-  if (context.phase === 'mutate' || context.kind !== 'StorageClass') return result;
   for (const policy of context.policies) result.findings.push(...classFindings(context, policy));
   return result;
 }
 
+function describe(policy: Policy, _kind: GovernedKind): string[] {
+  const required = policy.classRequirements;
+  if (!required) return [];
+  const parts = [
+    required.reclaimPolicies ? `reclaimPolicy ${required.reclaimPolicies.join('/')}` : '',
+    required.allowVolumeExpansion ? `volume expansion ${required.allowVolumeExpansion}` : '',
+    required.volumeBindingMode ? `volumeBindingMode ${required.volumeBindingMode}` : '',
+    required.provisioners ? `provisioners ${listOf(required.provisioners)}` : '',
+    ...(required.parameters ?? []).map((parameter) => {
+      const values = parameter.values ? ` in ${parameter.values.join('/')}` : '';
+      const pattern = parameter.pattern ? ` matching ${parameter.pattern}` : '';
+      return `parameter ${parameter.name}${values}${pattern}${parameter.provisioner ? ` (${parameter.provisioner})` : ''}`;
+    }),
+    required.mountOptions ? `mount options ${listOf(required.mountOptions)}` : '',
+  ].filter(Boolean);
+  return [`StorageClasses need: ${parts.join('; ')}`];
+}
+
 export const classRequirementsFamily: RuleFamily = {
   name: 'class-requirements',
+  kinds: ['StorageClass'],
   sections: ['classRequirements'],
   ruleIds: [
     'class-requirements/reclaim-policy',
@@ -122,8 +158,9 @@ export const classRequirementsFamily: RuleFamily = {
     'class-requirements/parameter',
     'class-requirements/mount-options',
   ],
-  kinds: ['StorageClass'],
-  mutates: false,
+  factRules: [],
+  mutations: [],
   claimFields: [],
+  describe,
   evaluate,
 };

@@ -1,11 +1,13 @@
 import type { Claim } from '../core/storage.js';
 import { claimPath, LEGACY_CLASS_ANNOTATION } from '../core/storage.js';
 import type { Finding } from './contract.js';
-import type { Policy } from '../policy/model.js';
+import type { Action, Policy, RuleId } from '../policy/model.js';
 
 /** Where the claim's class is written: the legacy annotation wins over the field. */
 export function classFieldPath(claim: Claim): string {
-  return claim.classSource === 'annotation' ? claimPath(claim, 'metadata', 'annotations', LEGACY_CLASS_ANNOTATION) : claimPath(claim, 'spec', 'storageClassName');
+  return claim.classSource === 'annotation'
+    ? claimPath(claim, 'metadata', 'annotations', LEGACY_CLASS_ANNOTATION)
+    : claimPath(claim, 'spec', 'storageClassName');
 }
 
 /**
@@ -33,4 +35,27 @@ export function uncheckedMessage(what: readonly string[], reason: string, policy
 
 export function listOf(values: readonly string[]): string {
   return values.join(', ');
+}
+
+/** A finding that takes its policy's action (or `action`, where a family setting decides it). */
+export function violation(rule: RuleId, policy: Policy, path: string, message: string, action?: Action): Finding {
+  return action === undefined
+    ? { rule, policy, path, message, severity: 'violation' }
+    : { rule, policy, path, message, severity: 'violation', action };
+}
+
+/** A finding that is a warning unless the policy's rules override says otherwise. */
+export function advice(rule: RuleId, policy: Policy, path: string, message: string): Finding {
+  return { rule, policy, path, message, severity: 'advice' };
+}
+
+/** Whether the whole of `value` matches the regular expression `pattern` (policy patterns are anchored). */
+export function matchesWhole(pattern: string, value: string): boolean {
+  return new RegExp(`^(?:${pattern})$`, 'u').test(value);
+}
+
+/** For explain: whether this policy supplies a composed setting, or which policy with precedence does. */
+export function supplier(policy: Policy, governing: readonly Policy[], has: (candidate: Policy) => boolean): string {
+  const first = governing.find(has);
+  return first === policy ? 'this policy supplies it' : `overridden by ${first?.name ?? 'another policy'} (precedence)`;
 }

@@ -6,7 +6,7 @@ import type { PatchOperation } from '../core/patch.js';
 import type { EbsLimits } from '../core/ebs.js';
 import type { AttributesClassInfo, Claim, GovernedKind, StorageClassInfo } from '../core/storage.js';
 import type { ClusterLookup } from '../lookup/lookup.js';
-import type { Action, DefaultClassChoice, Policy, RuleId } from '../policy/model.js';
+import type { Action, DefaultClassChoice, MutationId, Policy, PolicySection, RuleId } from '../policy/model.js';
 
 export type Operation = 'CREATE' | 'UPDATE';
 
@@ -94,7 +94,7 @@ export interface Finding {
 }
 
 export interface Mutation {
-  rule: string;
+  rule: MutationId;
   policy: Policy;
   patch: PatchOperation[];
   /** Shown to the user as a warning: what was changed and why. */
@@ -121,37 +121,55 @@ export interface RuleContext {
   object: JsonObject;
   oldObject: JsonObject | undefined;
   claims: ReviewedClaim[];
-  /** Matching policies in precedence order. */
+  /** The governing policies that have one of the family's sections, in precedence order: the ones it judges for. */
   policies: Policy[];
+  /** Every governing policy, in precedence order: what a family's fact rules and fact mutations are judged for. */
+  governing: Policy[];
   settings: ComposedSettings;
   lookup: ClusterLookup;
   capabilitiesFor(policy: Policy): CapabilityTable;
 }
 
-/** The policy sections a family reads (keys of a policy's spec). */
-type PolicySection = 'storageClasses' | 'accessModes' | 'zones' | 'iops' | 'capacity' | 'providerLimits' | 'claimMetadata' | 'classRequirements' | 'volumeAttributesClasses';
-
 /**
  * A field of a PersistentVolumeClaim a family reads. Annotations are read except the ones the volume controllers
  * write (pv.kubernetes.io/*, volume.kubernetes.io/*, volume.beta.kubernetes.io/storage-provisioner).
  */
-export type ClaimField = 'spec.resources' | 'spec.storageClassName' | 'spec.volumeAttributesClassName' | 'spec.accessModes' | 'spec.volumeMode' | 'metadata.labels' | 'metadata.annotations';
+export type ClaimField =
+  | 'spec.resources'
+  | 'spec.storageClassName'
+  | 'spec.volumeAttributesClassName'
+  | 'spec.accessModes'
+  | 'spec.volumeMode'
+  | 'metadata.labels'
+  | 'metadata.annotations';
 
-/** One rule family: a pure function of the object and its context, and what it declares about itself. */
+/** A mutation a family writes, and the finding rules it serves: an exception that exempts from those stops it too. */
+interface MutationDeclaration {
+  id: MutationId;
+  serves: readonly RuleId[];
+  /** Written for every governing policy, whatever its sections: keeping a write legal, not a setting. */
+  fact?: boolean;
+}
+
+/**
+ * One rule family: a pure function of the object and its context, and what it declares about itself. The engine,
+ * lint, explain and the docs test all read these declarations, so they cannot disagree with what the family does.
+ */
 export interface RuleFamily {
   name: string;
-  /** The policy sections whose presence makes the family judge; a policy without them is skipped. */
+  /** The kinds it judges; the engine never calls it for another. */
+  kinds: readonly GovernedKind[];
+  /** The policy sections it reads: it runs for the governing policies that have one (context.policies). */
   sections: readonly PolicySection[];
   /** Every rule id its findings carry. */
   ruleIds: readonly RuleId[];
   /**
-   * Rule ids judged for every policy that governs the kind, whatever its sections: facts of the provisioners
-   * (a claim that can never be provisioned), not settings a policy opts into.
+   * Rule ids judged for every policy that governs the kind, whatever its sections (context.governing): facts of the
+   * provisioners (a claim that can never be provisioned), not settings a policy opts into.
    */
-  factRules?: readonly RuleId[];
-  kinds: readonly GovernedKind[];
-  /** Whether the family ever patches; families that only judge are not run in the mutate phase. */
-  mutates: boolean;
+  factRules: readonly RuleId[];
+  /** Every mutation it writes; none: it only judges, and is not run in the mutate phase. */
+  mutations: readonly MutationDeclaration[];
   /**
    * What of a PersistentVolumeClaim it reads, to judge or to patch. A claim UPDATE that changes none of the fields
    * any family reads cannot change the decision (what it had before is ratcheted), so the webhook configurations'
@@ -159,7 +177,19 @@ export interface RuleFamily {
    * then never depend on the webhook being up.
    */
   claimFields: readonly ClaimField[];
+  /** What it does with this policy's settings on objects of this kind, one line each, for `storage-policy explain`. */
+  describe(policy: Policy, kind: GovernedKind, governing: readonly Policy[]): string[];
   evaluate(context: RuleContext): RuleResult;
+}
+
+/** Whether the family judges or writes anything for a policy without its sections. */
+export function hasFacts(family: RuleFamily): boolean {
+  return family.factRules.length > 0 || family.mutations.some((mutation) => mutation.fact === true);
+}
+
+/** Whether a policy has one of the family's sections. */
+export function configures(policy: Policy, family: RuleFamily): boolean {
+  return family.sections.some((section) => policy[section] !== undefined);
 }
 
 export function emptyResult(): RuleResult {

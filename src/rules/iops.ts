@@ -11,20 +11,28 @@ import {
   type ThroughputQuote,
 } from '../core/ebs.js';
 import { objectAt } from '../core/json.js';
-import { pointer, setAt, type PatchOperation } from '../core/patch.js';
+import { fieldPath, pointer, setAt, type PatchOperation } from '../core/patch.js';
+import { parameterKey } from '../core/capabilities.js';
 import { formatGiB, roundUpGiB } from '../core/quantity.js';
-import { claimPath, readStorageClass, type Claim, type StorageClassInfo } from '../core/storage.js';
-import { emptyResult, type Finding, type Mutation, type ReviewedClaim, type RuleContext, type RuleFamily, type RuleResult } from './contract.js';
+import { claimPath, readStorageClass, type Claim, type GovernedKind, type StorageClassInfo } from '../core/storage.js';
+import {
+  emptyResult,
+  type Finding,
+  type Mutation,
+  type ReviewedClaim,
+  type RuleContext,
+  type RuleFamily,
+  type RuleResult,
+} from './contract.js';
 import type { Policy } from '../policy/model.js';
-import { classFieldPath, lookupFailure } from './common.js';
+import { advice, classFieldPath, lookupFailure, violation } from './common.js';
 
 export const IOPS_QUOTE_ANNOTATION = 'storage-policy-webhook.io/provisioned-iops';
 export const THROUGHPUT_QUOTE_ANNOTATION = 'storage-policy-webhook.io/provisioned-throughput';
 
 /** The exact spelling the class uses for a parameter, since EBS parameter names are case-insensitive. */
 function parameterPath(parameters: Record<string, string>, key: string): string {
-  const spelled = Object.keys(parameters).find((name) => name.toLowerCase() === key.toLowerCase()) ?? key;
-  return `parameters.${spelled}`;
+  return fieldPath('parameters', parameterKey(parameters, key) ?? key);
 }
 
 /** Whose limit a message quotes: the driver's, or a policy override's. */
@@ -35,8 +43,11 @@ function limitOwner(limits: EbsLimits): string {
 function integerFinding(policy: Policy, path: string, name: string, text: string): Finding | undefined {
   const value = parseDriverInteger(text);
   if (value !== undefined && value > 0) return undefined;
-  const why = value === undefined ? 'is not an integer the driver can parse, so CreateVolume fails' : 'is negative, so the driver ignores it';
-  return { rule: 'iops/per-gb-format', policy, path, message: `${name} "${text}" ${why}; write it like ${name}: "50"`, severity: 'violation' };
+  const why =
+    value === undefined
+      ? 'is not an integer the driver can parse, so CreateVolume fails'
+      : 'is negative, so the driver ignores it';
+  return violation('iops/per-gb-format', policy, path, `${name} "${text}" ${why}; write it like ${name}: "50"`);
 }
 
 function storageClassFindings(context: RuleContext, policy: Policy): Finding[] {
@@ -57,58 +68,75 @@ function storageClassFindings(context: RuleContext, policy: Policy): Finding[] {
     if (finding) findings.push(finding);
   }
   if ((settings.iopsPerGBText !== undefined || settings.iopsText !== undefined) && !takesIops) {
-    findings.push({
-      rule: 'iops/per-gb-type',
-      policy,
-      path: settings.iopsPerGBText !== undefined ? perGiBPath : iopsPath,
-      message: `the EBS driver ignores iops and iopsPerGB on type ${settings.type}; they apply to io1, io2 and gp3`,
-      severity: 'violation',
-    });
+    findings.push(
+      violation(
+        'iops/per-gb-type',
+        policy,
+        settings.iopsPerGBText !== undefined ? perGiBPath : iopsPath,
+        `the EBS driver ignores iops and iopsPerGB on type ${settings.type}; they apply to io1, io2 and gp3`,
+      ),
+    );
   }
   const perGiB = settings.iopsPerGBText === undefined ? undefined : parseDriverInteger(settings.iopsPerGBText);
   if (perGiB !== undefined && limits?.iops && perGiB > limits.iops.maxPerGiB) {
-    findings.push({
-      rule: 'iops/per-gb-maximum',
-      policy,
-      path: perGiBPath,
-      message: `${perGiB} exceeds the ${settings.type} maximum of ${limits.iops.maxPerGiB} IOPS per GiB${limitOwner(limits)}; use at most "${limits.iops.maxPerGiB}"`,
-      severity: 'violation',
-    });
+    findings.push(
+      violation(
+        'iops/per-gb-maximum',
+        policy,
+        perGiBPath,
+        `${perGiB} exceeds the ${settings.type} maximum of ${limits.iops.maxPerGiB} IOPS per GiB${limitOwner(limits)}; use at most "${limits.iops.maxPerGiB}"`,
+      ),
+    );
   }
   if (settings.iopsPerGBText !== undefined && settings.iopsText !== undefined) {
-    findings.push({ rule: 'iops/iops-and-per-gb', policy, path: iopsPath, message: 'iops and iopsPerGB together is an error in the EBS driver; keep one', severity: 'violation' });
+    findings.push(
+      violation(
+        'iops/iops-and-per-gb',
+        policy,
+        iopsPath,
+        'iops and iopsPerGB together is an error in the EBS driver; keep one',
+      ),
+    );
   }
   if (settings.throughputText !== undefined && !limits?.throughput) {
-    findings.push({
-      rule: 'iops/throughput-type',
-      policy,
-      path: parameterPath(storageClass.parameters, 'throughput'),
-      message: `throughput applies to gp3 only, not ${settings.type}; remove it`,
-      severity: 'violation',
-    });
+    findings.push(
+      violation(
+        'iops/throughput-type',
+        policy,
+        parameterPath(storageClass.parameters, 'throughput'),
+        `throughput applies to gp3 only, not ${settings.type}; remove it`,
+      ),
+    );
   }
   // With a fixed iops the throughput check does not depend on the claim's size: judge it on the class.
   if (limits?.throughput && settings.iopsPerGBText === undefined) {
     const throughput = quoteThroughput(settings, limits, quoteIops(settings, limits.minGiB, limits));
-    if (throughput.outcome === 'fails') findings.push(throughputFailure(policy, parameterPath(storageClass.parameters, 'throughput'), throughput, limits));
+    if (throughput.outcome === 'fails')
+      findings.push(
+        throughputFailure(policy, parameterPath(storageClass.parameters, 'throughput'), throughput, limits),
+      );
   }
   return findings;
 }
 
-function throughputFailure(policy: Policy, path: string, quote: Extract<ThroughputQuote, { outcome: 'fails' }>, limits: EbsLimits): Finding {
+function throughputFailure(
+  policy: Policy,
+  path: string,
+  quote: Extract<ThroughputQuote, { outcome: 'fails' }>,
+  limits: EbsLimits,
+): Finding {
   const why =
     quote.reason === 'below-baseline'
       ? `is below the ${limits.type} minimum of ${quote.limit} MiB/s`
       : quote.reason === 'above-maximum'
         ? `exceeds the ${limits.type} maximum of ${quote.limit} MiB/s${limitOwner(limits)}`
         : `exceeds ${quote.limit} MiB/s, the most ${limits.throughput?.maxPerIops ?? 0} MiB/s per provisioned IOPS allows${limitOwner(limits)}`;
-  return {
-    rule: 'iops/throughput-limits',
+  return violation(
+    'iops/throughput-limits',
     policy,
     path,
-    message: `throughput ${quote.mibps} MiB/s ${why}: EC2 refuses it and the claim stays Pending; lower throughput or provision more IOPS`,
-    severity: 'violation',
-  };
+    `throughput ${quote.mibps} MiB/s ${why}: EC2 refuses it and the claim stays Pending; lower throughput or provision more IOPS`,
+  );
 }
 
 interface ClaimQuote {
@@ -121,11 +149,19 @@ interface ClaimQuote {
   throughput: ThroughputQuote;
 }
 
-function quoteClaim(context: RuleContext, claim: ReviewedClaim, storageClass: StorageClassInfo): ClaimQuote | undefined {
-  if (!isEbsProvisioner(storageClass.provisioner) || claim.requestBytes === undefined || claim.requestBytes <= 0) return undefined;
+function quoteClaim(
+  context: RuleContext,
+  claim: ReviewedClaim,
+  storageClass: StorageClassInfo,
+): ClaimQuote | undefined {
+  if (!isEbsProvisioner(storageClass.provisioner) || claim.requestBytes === undefined || claim.requestBytes <= 0)
+    return undefined;
   const gib = roundUpGiB(claim.requestBytes);
   // A VolumeAttributesClass of the same driver overrides the class's type, iops and throughput.
-  const vac = claim.attributesClass.state === 'found' && claim.attributesClass.info.driverName === 'ebs.csi.aws.com' ? claim.attributesClass.info.parameters : undefined;
+  const vac =
+    claim.attributesClass.state === 'found' && claim.attributesClass.info.driverName === 'ebs.csi.aws.com'
+      ? claim.attributesClass.info.parameters
+      : undefined;
   const settings = readEbsClass(storageClass.provisioner, effectiveParameters(storageClass.parameters, vac));
   const limits = context.settings.ebsLimitsFor(settings.type);
   const iops = quoteIops(settings, gib, limits);
@@ -133,7 +169,9 @@ function quoteClaim(context: RuleContext, claim: ReviewedClaim, storageClass: St
 }
 
 function describeRequest(quoted: ClaimQuote): string {
-  return quoted.settings.iopsPerGBText !== undefined ? `${formatGiB(quoted.gib)} x iopsPerGB ${quoted.settings.iopsPerGBText}` : `iops ${quoted.settings.iopsText ?? ''}`;
+  return quoted.settings.iopsPerGBText !== undefined
+    ? `${formatGiB(quoted.gib)} x iopsPerGB ${quoted.settings.iopsPerGBText}`
+    : `iops ${quoted.settings.iopsText ?? ''}`;
 }
 
 function quoteFindings(quoted: ClaimQuote, policy: Policy): Finding[] {
@@ -143,28 +181,42 @@ function quoteFindings(quoted: ClaimQuote, policy: Policy): Finding[] {
   if (iops.outcome === 'fails') {
     const perGiB = settings.iopsPerGBText === undefined ? undefined : parseDriverInteger(settings.iopsPerGBText);
     const enough = perGiB ? ` request at least ${formatGiB(Math.ceil(iops.minimum / perGiB))} or` : '';
-    findings.push({
-      rule: 'iops/below-minimum',
-      policy,
-      path,
-      message: `${describeRequest(quoted)} = ${iops.requested} IOPS is below the ${settings.type} minimum of ${iops.minimum}: the driver would fail and the claim stay Pending;${enough} use a class with allowAutoIOPSPerGBIncrease: "true"`,
-      severity: 'violation',
-    });
+    findings.push(
+      violation(
+        'iops/below-minimum',
+        policy,
+        path,
+        `${describeRequest(quoted)} = ${iops.requested} IOPS is below the ${settings.type} minimum of ${iops.minimum}: the driver would fail and the claim stay Pending;${enough} use a class with allowAutoIOPSPerGBIncrease: "true"`,
+      ),
+    );
   }
   if (iops.outcome === 'provisioned') {
     if (iops.adjustment !== 'none') {
-      const how = iops.adjustment === 'raised-to-minimum' ? 'raised to the minimum' : iops.adjustment === 'capped-per-gib' ? 'capped by the per-GiB maximum' : `capped at the ${settings.type} maximum`;
-      findings.push({ rule: 'iops/adjusted', policy, path, message: `${describeRequest(quoted)} = ${iops.requested} IOPS; the driver provisions ${iops.iops} (${how})`, severity: 'advice' });
+      const how =
+        iops.adjustment === 'raised-to-minimum'
+          ? 'raised to the minimum'
+          : iops.adjustment === 'capped-per-gib'
+            ? 'capped by the per-GiB maximum'
+            : `capped at the ${settings.type} maximum`;
+      findings.push(
+        advice(
+          'iops/adjusted',
+          policy,
+          path,
+          `${describeRequest(quoted)} = ${iops.requested} IOPS; the driver provisions ${iops.iops} (${how})`,
+        ),
+      );
     }
     const maxPerVolume = policy.iops?.maxPerVolume;
     if (maxPerVolume !== undefined && iops.iops > maxPerVolume) {
-      findings.push({
-        rule: 'iops/volume-budget',
-        policy,
-        path,
-        message: `${iops.iops} provisioned IOPS exceed the per-volume budget of ${maxPerVolume}; request a smaller volume or use a class with fewer IOPS per GiB`,
-        severity: 'violation',
-      });
+      findings.push(
+        violation(
+          'iops/volume-budget',
+          policy,
+          path,
+          `${iops.iops} provisioned IOPS exceed the per-volume budget of ${maxPerVolume}; request a smaller volume or use a class with fewer IOPS per GiB`,
+        ),
+      );
     }
   }
   if (throughput.outcome === 'fails' && quoted.limits) {
@@ -172,13 +224,14 @@ function quoteFindings(quoted: ClaimQuote, policy: Policy): Finding[] {
   }
   const maxThroughput = policy.iops?.maxThroughputPerVolume;
   if (throughput.outcome === 'provisioned' && maxThroughput !== undefined && throughput.mibps > maxThroughput) {
-    findings.push({
-      rule: 'iops/throughput-volume-budget',
-      policy,
-      path,
-      message: `${throughput.mibps} MiB/s of throughput exceed the per-volume budget of ${maxThroughput} MiB/s; use a class with less throughput`,
-      severity: 'violation',
-    });
+    findings.push(
+      violation(
+        'iops/throughput-volume-budget',
+        policy,
+        path,
+        `${throughput.mibps} MiB/s of throughput exceed the per-volume budget of ${maxThroughput} MiB/s; use a class with less throughput`,
+      ),
+    );
   }
   return findings;
 }
@@ -188,7 +241,8 @@ function claimNames(context: RuleContext): Set<string> {
   const names = new Set<string>();
   for (const claim of context.claims) {
     if (claim.templateName === undefined) names.add(claim.name);
-    else for (let ordinal = 0; ordinal < claim.copies; ordinal += 1) names.add(claim.name.replace(/-0$/, `-${ordinal}`));
+    else
+      for (let ordinal = 0; ordinal < claim.copies; ordinal += 1) names.add(claim.name.replace(/-0$/, `-${ordinal}`));
   }
   return names;
 }
@@ -204,8 +258,20 @@ function namespaceFindings(context: RuleContext, policy: Policy, quotes: ClaimQu
   }
   const path = claimPath(first.claim, 'spec', 'resources', 'requests', 'storage');
   const checks = [
-    { budget: budgets.iops, added: added.iops, rule: 'iops/namespace-budget' as const, unit: 'IOPS', free: 'free IOPS or ask for a larger budget' },
-    { budget: budgets.throughput, added: added.throughput, rule: 'iops/throughput-namespace-budget' as const, unit: 'MiB/s', free: 'free throughput or ask for a larger budget' },
+    {
+      budget: budgets.iops,
+      added: added.iops,
+      rule: 'iops/namespace-budget' as const,
+      unit: 'IOPS',
+      free: 'free IOPS or ask for a larger budget',
+    },
+    {
+      budget: budgets.throughput,
+      added: added.throughput,
+      rule: 'iops/throughput-namespace-budget' as const,
+      unit: 'MiB/s',
+      free: 'free throughput or ask for a larger budget',
+    },
   ].filter((check) => check.budget !== undefined && check.added > 0);
   if (checks.length === 0) return [];
   const existing = context.lookup.namespaceUsage(context.namespace, claimNames(context));
@@ -215,13 +281,12 @@ function namespaceFindings(context: RuleContext, policy: Policy, quotes: ClaimQu
     const total = before + check.added;
     if (check.budget === undefined || total <= check.budget) return [];
     return [
-      {
-        rule: check.rule,
+      violation(
+        check.rule,
         policy,
         path,
-        message: `namespace ${context.namespace} would provision ${total} ${check.unit} (${before} existing + ${check.added} new), over its budget of ${check.budget}; ${check.free}`,
-        severity: 'violation' as const,
-      },
+        `namespace ${context.namespace} would provision ${total} ${check.unit} (${before} existing + ${check.added} new), over its budget of ${check.budget}; ${check.free}`,
+      ),
     ];
   });
 }
@@ -231,12 +296,21 @@ function namespaceFindings(context: RuleContext, policy: Policy, quotes: ClaimQu
  * them, and a template keeps what its owner wrote (docs/reapply.md). A claim's metadata is mutable, so the
  * quotes are derived again on UPDATE, and a re-apply that drops them gets them back.
  */
-function quoteMutation(context: RuleContext, policy: Policy, quoted: ClaimQuote | undefined, claim: Claim): Mutation | undefined {
+function quoteMutation(
+  context: RuleContext,
+  policy: Policy,
+  quoted: ClaimQuote | undefined,
+  claim: Claim,
+): Mutation | undefined {
   if (claim.templateName !== undefined) return undefined;
   const iops = quoted?.iops.outcome === 'provisioned' ? quoted.iops : undefined;
   const throughput = quoted?.throughput.outcome === 'provisioned' ? quoted.throughput : undefined;
   const wanted: Array<[string, string | undefined, string]> = [
-    [IOPS_QUOTE_ANNOTATION, iops && String(iops.iops), `provisioned-iops annotation ${iops?.iops ?? ''} (${quoted ? describeRequest(quoted) : ''})`],
+    [
+      IOPS_QUOTE_ANNOTATION,
+      iops && String(iops.iops),
+      `provisioned-iops annotation ${iops?.iops ?? ''} (${quoted ? describeRequest(quoted) : ''})`,
+    ],
     [
       THROUGHPUT_QUOTE_ANNOTATION,
       throughput && String(throughput.mibps),
@@ -250,18 +324,30 @@ function quoteMutation(context: RuleContext, policy: Policy, quoted: ClaimQuote 
   // Without an annotations map, one operation creates it with every quote: separate ones would each replace it.
   const patch: PatchOperation[] =
     objectAt(context.object, 'metadata', 'annotations') === undefined
-      ? [setAt(context.object, ['metadata', 'annotations'], Object.fromEntries(added.map(([key, value]) => [key, value ?? ''])))]
+      ? [
+          setAt(
+            context.object,
+            ['metadata', 'annotations'],
+            Object.fromEntries(added.map(([key, value]) => [key, value ?? ''])),
+          ),
+        ]
       : added.map(([key, value]) => setAt(context.object, ['metadata', 'annotations', key], value ?? ''));
-  patch.push(...removed.map(([key]): PatchOperation => ({ op: 'remove', path: pointer('metadata', 'annotations', key) })));
-  const notes = [...added.map(([, , note]) => note), ...removed.map(([key]) => `${key.split('/')[1] ?? key} annotation removed: the class provisions none`)];
+  patch.push(
+    ...removed.map(([key]): PatchOperation => ({ op: 'remove', path: pointer('metadata', 'annotations', key) })),
+  );
+  const notes = [
+    ...added.map(([, , note]) => note),
+    ...removed.map(([key]) => `${key.split('/')[1] ?? key} annotation removed: the class provisions none`),
+  ];
   return { rule: 'iops/quote', policy, patch, note: notes.join('; ') };
 }
 
 function evaluate(context: RuleContext): RuleResult {
   const result = emptyResult();
-  const iopsPolicies = context.policies.filter((policy) => policy.iops !== undefined);
+  const iopsPolicies = context.policies;
   if (context.kind === 'StorageClass') {
-    if (context.phase === 'validate') for (const policy of iopsPolicies) result.findings.push(...storageClassFindings(context, policy));
+    if (context.phase === 'validate')
+      for (const policy of iopsPolicies) result.findings.push(...storageClassFindings(context, policy));
     return result;
   }
   const quotes: ClaimQuote[] = [];
@@ -269,7 +355,10 @@ function evaluate(context: RuleContext): RuleResult {
   for (const claim of context.claims) {
     const resolved = claim.storageClass;
     if (resolved.state === 'unknown') {
-      for (const policy of iopsPolicies) result.findings.push(...lookupFailure(policy, classFieldPath(claim), `IOPS of class ${resolved.name}`, resolved.reason));
+      for (const policy of iopsPolicies)
+        result.findings.push(
+          ...lookupFailure(policy, classFieldPath(claim), `IOPS of class ${resolved.name}`, resolved.reason),
+        );
       continue;
     }
     const quoted = resolved.state === 'found' ? quoteClaim(context, claim, resolved.info) : undefined;
@@ -285,8 +374,22 @@ function evaluate(context: RuleContext): RuleResult {
   return result;
 }
 
+function describe(policy: Policy, kind: GovernedKind): string[] {
+  const iops = policy.iops;
+  if (!iops) return [];
+  const limits = [
+    iops.maxPerVolume !== undefined ? `max ${iops.maxPerVolume} IOPS per volume` : '',
+    iops.maxPerNamespace !== undefined ? `max ${iops.maxPerNamespace} IOPS per namespace` : '',
+    iops.maxThroughputPerVolume !== undefined ? `max ${iops.maxThroughputPerVolume} MiB/s per volume` : '',
+    iops.maxThroughputPerNamespace !== undefined ? `max ${iops.maxThroughputPerNamespace} MiB/s per namespace` : '',
+  ].filter(Boolean);
+  const quote = kind !== 'StorageClass' && iops.annotateQuote !== false ? ', quote annotated' : '';
+  return [`EBS IOPS and throughput: driver limits checked${limits.length ? `, ${limits.join(', ')}` : ''}${quote}`];
+}
+
 export const iopsFamily: RuleFamily = {
   name: 'iops',
+  kinds: ['PersistentVolumeClaim', 'StatefulSet', 'StorageClass'],
   sections: ['iops'],
   ruleIds: [
     'iops/per-gb-format',
@@ -302,8 +405,9 @@ export const iopsFamily: RuleFamily = {
     'iops/throughput-volume-budget',
     'iops/throughput-namespace-budget',
   ],
-  kinds: ['PersistentVolumeClaim', 'StatefulSet', 'StorageClass'],
-  mutates: true,
+  factRules: [],
+  mutations: [{ id: 'iops/quote', serves: [] }],
   claimFields: ['spec.resources', 'spec.storageClassName', 'spec.volumeAttributesClassName', 'metadata.annotations'],
+  describe,
   evaluate,
 };

@@ -1,20 +1,37 @@
 import { setAt } from '../core/patch.js';
-import { DEFAULT_CLASS_ANNOTATION, BETA_DEFAULT_CLASS_ANNOTATION, pickClusterDefault, readStorageClass } from '../core/storage.js';
+import {
+  DEFAULT_CLASS_ANNOTATION,
+  BETA_DEFAULT_CLASS_ANNOTATION,
+  pickClusterDefault,
+  readStorageClass,
+  type GovernedKind,
+} from '../core/storage.js';
 import { stringAt, stringMapAt } from '../core/json.js';
-import { emptyResult, type Finding, type Mutation, type ReviewedClaim, type RuleContext, type RuleFamily, type RuleResult } from './contract.js';
+import {
+  emptyResult,
+  type Finding,
+  type Mutation,
+  type ReviewedClaim,
+  type RuleContext,
+  type RuleFamily,
+  type RuleResult,
+} from './contract.js';
 import type { DefaultClassChoice, Policy } from '../policy/model.js';
-import { classFieldPath, listOf, lookupFailure } from './common.js';
+import { classFieldPath, listOf, lookupFailure, supplier, violation } from './common.js';
 
 function describeChoice(choice: DefaultClassChoice): string {
-  const conditions = [choice.whenAccessModes ? `claims asking for ${listOf(choice.whenAccessModes)}` : undefined, choice.whenVolumeMode ? `volumeMode ${choice.whenVolumeMode}` : undefined].filter(
-    (part) => part !== undefined,
-  );
+  const conditions = [
+    choice.whenAccessModes ? `claims asking for ${listOf(choice.whenAccessModes)}` : undefined,
+    choice.whenVolumeMode ? `volumeMode ${choice.whenVolumeMode}` : undefined,
+  ].filter((part) => part !== undefined);
   return conditions.length > 0 ? ` for ${conditions.join(' with ')}` : '';
 }
 
 function origin(claim: ReviewedClaim): string {
   if (claim.storageClass.state === 'no-class' || claim.storageClass.origin === 'written') return '';
-  return claim.storageClass.origin === 'cluster-default' ? ' (the cluster default it gets when created)' : ' (the default it gets when created)';
+  return claim.storageClass.origin === 'cluster-default'
+    ? ' (the cluster default it gets when created)'
+    : ' (the default it gets when created)';
 }
 
 /**
@@ -23,9 +40,11 @@ function origin(claim: ReviewedClaim): string {
  * them (docs/reapply.md). Only a claim with no class at all: "" asks for no dynamic provisioning.
  */
 function defaultMutation(context: RuleContext, claim: ReviewedClaim): Mutation | undefined {
-  if (context.operation !== 'CREATE' || claim.templateName !== undefined || claim.classSource !== 'unset') return undefined;
+  if (context.operation !== 'CREATE' || claim.templateName !== undefined || claim.classSource !== 'unset')
+    return undefined;
   const picked = context.settings.defaultClassFor(claim);
-  if (!picked || claim.storageClass.state === 'no-class' || claim.storageClass.origin !== 'policy-default') return undefined;
+  if (!picked || claim.storageClass.state === 'no-class' || claim.storageClass.origin !== 'policy-default')
+    return undefined;
   return {
     rule: 'storage-class/default',
     policy: picked.policy,
@@ -40,9 +59,10 @@ function defaultMutation(context: RuleContext, claim: ReviewedClaim): Mutation |
  * the update; putting back what oldObject had keeps the manifest's owner able to apply it.
  */
 function restoreMutation(context: RuleContext, claim: ReviewedClaim): Mutation | undefined {
-  if (context.operation !== 'UPDATE' || claim.templateName !== undefined || claim.classSource !== 'unset') return undefined;
+  if (context.operation !== 'UPDATE' || claim.templateName !== undefined || claim.classSource !== 'unset')
+    return undefined;
   const previous = stringAt(context.oldObject, 'spec', 'storageClassName');
-  const policy = context.policies[0];
+  const policy = context.governing[0];
   if (previous === undefined || !policy) return undefined;
   return {
     rule: 'storage-class/restore',
@@ -60,7 +80,14 @@ function restoreMutation(context: RuleContext, claim: ReviewedClaim): Mutation |
  */
 function fallbackMutation(context: RuleContext, claim: ReviewedClaim): Mutation | undefined {
   const fallback = context.settings.fallback;
-  if (!fallback || context.operation !== 'CREATE' || claim.templateName !== undefined || claim.classSource !== 'field' || !claim.className) return undefined;
+  if (
+    !fallback ||
+    context.operation !== 'CREATE' ||
+    claim.templateName !== undefined ||
+    claim.classSource !== 'field' ||
+    !claim.className
+  )
+    return undefined;
   if (context.settings.classAccepted(claim.className)) return undefined;
   // Rewriting to a class the cluster does not have would trade a denial for a claim Pending forever.
   const target = context.lookup.storageClass(fallback.class);
@@ -78,7 +105,8 @@ function fallbackMutation(context: RuleContext, claim: ReviewedClaim): Mutation 
 function useInstead(context: RuleContext): string {
   const admissible = context.settings.admissibleClasses;
   if (admissible === undefined) return '';
-  if (admissible.length === 0) return '; no class is accepted by every policy that governs this namespace (their allowed and denied lists exclude each other)';
+  if (admissible.length === 0)
+    return '; no class is accepted by every policy that governs this namespace (their allowed and denied lists exclude each other)';
   return `; use one of ${listOf(admissible)}`;
 }
 
@@ -90,44 +118,76 @@ function classFindings(context: RuleContext, claim: ReviewedClaim, policy: Polic
   if (resolved.state === 'no-class') {
     if (claim.classSource === 'none') {
       return settings.emptyClass === 'deny'
-        ? [{ rule: 'storage-class/empty-class', policy, path, message: 'storageClassName "" (no dynamic provisioning) is not allowed here; name a class', severity: 'violation' }]
+        ? [
+            violation(
+              'storage-class/empty-class',
+              policy,
+              path,
+              'storageClassName "" (no dynamic provisioning) is not allowed here; name a class',
+            ),
+          ]
         : [];
     }
     if (!settings.required) return [];
-    return [{ rule: 'storage-class/required', policy, path, message: `a storageClassName is required${useInstead(context)}`, severity: 'violation' }];
+    return [violation('storage-class/required', policy, path, `a storageClassName is required${useInstead(context)}`)];
   }
   const findings: Finding[] = [];
   // A template is judged as written: Gatekeeper's and Kyverno's required-class policies deny one without a class,
   // although the claims it creates would get a default (a claim gets the cluster default before any webhook runs).
   if (settings.required && claim.templateName !== undefined && claim.classSource === 'unset') {
-    findings.push({
-      rule: 'storage-class/required',
-      policy,
-      path,
-      message: `a storageClassName is required in the template, not left to ${resolved.name}${origin(claim)}${useInstead(context)}`,
-      severity: 'violation',
-    });
+    findings.push(
+      violation(
+        'storage-class/required',
+        policy,
+        path,
+        `a storageClassName is required in the template, not left to ${resolved.name}${origin(claim)}${useInstead(context)}`,
+      ),
+    );
   }
   const className = resolved.name;
   const allowed = settings.allowed;
   if (allowed && !allowed.includes(className)) {
-    findings.push({ rule: 'storage-class/allowed', policy, path, message: `class ${className}${origin(claim)} is not allowed here${useInstead(context)}`, severity: 'violation' });
+    findings.push(
+      violation(
+        'storage-class/allowed',
+        policy,
+        path,
+        `class ${className}${origin(claim)} is not allowed here${useInstead(context)}`,
+      ),
+    );
   }
   if (settings.denied?.includes(className)) {
-    findings.push({ rule: 'storage-class/denied', policy, path, message: `class ${className}${origin(claim)} is denied here${useInstead(context)}`, severity: 'violation' });
+    findings.push(
+      violation(
+        'storage-class/denied',
+        policy,
+        path,
+        `class ${className}${origin(claim)} is denied here${useInstead(context)}`,
+      ),
+    );
   }
   const missing = settings.missingClass ?? 'warn';
   if (resolved.state === 'missing' && missing !== 'allow') {
-    findings.push({ rule: 'storage-class/missing', policy, path, message: `StorageClass ${className} does not exist: the claim stays Pending until it does`, severity: 'violation', action: missing });
+    findings.push(
+      violation(
+        'storage-class/missing',
+        policy,
+        path,
+        `StorageClass ${className} does not exist: the claim stays Pending until it does`,
+        missing,
+      ),
+    );
   }
-  if (resolved.state === 'unknown' && missing !== 'allow') findings.push(...lookupFailure(policy, path, `whether class ${className} exists`, resolved.reason));
+  if (resolved.state === 'unknown' && missing !== 'allow')
+    findings.push(...lookupFailure(policy, path, `whether class ${className} exists`, resolved.reason));
   return findings;
 }
 
 function evaluateClaims(context: RuleContext): RuleResult {
   const result = emptyResult();
   for (const claim of context.claims) {
-    const mutation = defaultMutation(context, claim) ?? restoreMutation(context, claim) ?? fallbackMutation(context, claim);
+    const mutation =
+      defaultMutation(context, claim) ?? restoreMutation(context, claim) ?? fallbackMutation(context, claim);
     if (mutation) result.mutations.push(mutation);
     if (context.phase === 'mutate') continue;
     for (const policy of context.policies) result.findings.push(...classFindings(context, claim, policy));
@@ -140,7 +200,8 @@ function evaluateStorageClass(context: RuleContext): RuleResult {
   const storageClass = readStorageClass(context.object);
   if (!storageClass.isDefault) return result;
   const annotations = stringMapAt(context.object, 'metadata', 'annotations');
-  const annotation = annotations[DEFAULT_CLASS_ANNOTATION] === 'true' ? DEFAULT_CLASS_ANNOTATION : BETA_DEFAULT_CLASS_ANNOTATION;
+  const annotation =
+    annotations[DEFAULT_CLASS_ANNOTATION] === 'true' ? DEFAULT_CLASS_ANNOTATION : BETA_DEFAULT_CLASS_ANNOTATION;
   const path = `metadata.annotations[${annotation}]`;
   for (const policy of context.policies) {
     if (!policy.storageClasses?.singleClusterDefault) continue;
@@ -153,25 +214,71 @@ function evaluateStorageClass(context: RuleContext): RuleResult {
     const current = pickClusterDefault(others);
     if (!current) continue;
     const already =
-      others.length === 1 ? `${current.name} is already the cluster default` : `${listOf(others.map((other) => other.name))} are already defaults (the API server uses ${current.name}, the newest)`;
-    result.findings.push({
-      rule: 'storage-class/single-default',
-      policy,
-      path,
-      message: `${already}; set ${annotation} to "false" on ${others.length === 1 ? 'it' : 'them'} first, or leave this class non-default`,
-      severity: 'violation',
-    });
+      others.length === 1
+        ? `${current.name} is already the cluster default`
+        : `${listOf(others.map((other) => other.name))} are already defaults (the API server uses ${current.name}, the newest)`;
+    result.findings.push(
+      violation(
+        'storage-class/single-default',
+        policy,
+        path,
+        `${already}; set ${annotation} to "false" on ${others.length === 1 ? 'it' : 'them'} first, or leave this class non-default`,
+      ),
+    );
   }
   return result;
 }
 
+function describe(policy: Policy, kind: GovernedKind, governing: readonly Policy[]): string[] {
+  const classes = policy.storageClasses;
+  if (!classes) return [];
+  if (kind === 'StorageClass') return classes.singleClusterDefault ? ['at most one cluster default StorageClass'] : [];
+  const lines: string[] = [];
+  if (classes.defaults) {
+    const choices = classes.defaults.map((choice) => {
+      const when = choice.whenAccessModes
+        ? `${choice.whenAccessModes.join('/')} -> `
+        : choice.whenVolumeMode
+          ? `${choice.whenVolumeMode} -> `
+          : 'otherwise -> ';
+      return `${when}${choice.class}`;
+    });
+    lines.push(
+      `default class: ${choices.join(', ')} (${supplier(policy, governing, (candidate) => candidate.storageClasses?.defaults !== undefined)})`,
+    );
+  }
+  if (classes.allowed) lines.push(`allowed classes: ${listOf(classes.allowed)}`);
+  if (classes.denied) lines.push(`denied classes: ${listOf(classes.denied)}`);
+  if (classes.required) lines.push('a class is required (claims that end with none are denied)');
+  lines.push(
+    `storageClassName "": ${classes.emptyClass ?? 'allow'}; a class the cluster lacks: ${classes.missingClass ?? 'warn'}`,
+  );
+  if (kind === 'PersistentVolumeClaim' && classes.fallback)
+    lines.push(`a forbidden class is rewritten to ${classes.fallback} on CREATE`);
+  return lines;
+}
+
 export const storageClassFamily: RuleFamily = {
   name: 'storage-class',
-  sections: ['storageClasses'],
-  ruleIds: ['storage-class/allowed', 'storage-class/single-default', 'storage-class/denied', 'storage-class/required', 'storage-class/empty-class', 'storage-class/missing'],
   kinds: ['PersistentVolumeClaim', 'StatefulSet', 'StorageClass'],
-  mutates: true,
+  sections: ['storageClasses'],
+  ruleIds: [
+    'storage-class/allowed',
+    'storage-class/single-default',
+    'storage-class/denied',
+    'storage-class/required',
+    'storage-class/empty-class',
+    'storage-class/missing',
+  ],
+  factRules: [],
+  mutations: [
+    { id: 'storage-class/default', serves: ['storage-class/required'] },
+    { id: 'storage-class/fallback', serves: ['storage-class/allowed', 'storage-class/denied'] },
+    // An immutable field the manifest leaves out is kept, whatever the policies say: the write is otherwise refused.
+    { id: 'storage-class/restore', serves: [], fact: true },
+  ],
   claimFields: ['spec.storageClassName', 'metadata.annotations'],
+  describe,
   evaluate: (context) => {
     if (context.kind !== 'StorageClass') return evaluateClaims(context);
     return context.phase === 'validate' ? evaluateStorageClass(context) : emptyResult();

@@ -1,13 +1,34 @@
 import { arrayAt, objectAt, stringAt, stringsOf, stringMapAt, type JsonValue } from '../core/json.js';
 import { appendAt, fieldPath, pointer, setAt, type PatchOperation } from '../core/patch.js';
-import { readStorageClass } from '../core/storage.js';
-import { DEPRECATED_ZONE_LABEL, ZONE_LABEL, ZONE_TOPOLOGY_KEYS, zoneParameterKeys, zoneParameters, zoneTopologyKeyFor, zoneTranslationProblem } from '../core/topology.js';
-import { emptyResult, type Finding, type Mutation, type RuleContext, type RuleFamily, type RuleResult } from './contract.js';
+import { readStorageClass, type GovernedKind } from '../core/storage.js';
+import {
+  DEPRECATED_ZONE_LABEL,
+  ZONE_LABEL,
+  ZONE_TOPOLOGY_KEYS,
+  zoneParameterKeys,
+  zoneParameters,
+  zoneTopologyKeyFor,
+  zoneTranslationProblem,
+} from '../core/topology.js';
+import {
+  emptyResult,
+  type Finding,
+  type Mutation,
+  type RuleContext,
+  type RuleFamily,
+  type RuleResult,
+} from './contract.js';
 import type { Policy } from '../policy/model.js';
-import { classFieldPath, listOf, lookupFailure } from './common.js';
+import { advice, classFieldPath, listOf, lookupFailure, supplier, violation } from './common.js';
 
 const POD_SPEC = ['spec', 'template', 'spec'];
-const TERMS = [...POD_SPEC, 'affinity', 'nodeAffinity', 'requiredDuringSchedulingIgnoredDuringExecution', 'nodeSelectorTerms'];
+const TERMS = [
+  ...POD_SPEC,
+  'affinity',
+  'nodeAffinity',
+  'requiredDuringSchedulingIgnoredDuringExecution',
+  'nodeSelectorTerms',
+];
 
 function outside(zones: string[], allowed: string[]): string[] {
   return zones.filter((zone) => !allowed.includes(zone));
@@ -16,42 +37,49 @@ function outside(zones: string[], allowed: string[]): string[] {
 function storageClassFindings(context: RuleContext, policy: Policy, allowed: string[]): Finding[] {
   const findings: Finding[] = [];
   const storageClass = readStorageClass(context.object);
-  const untranslatable = zoneTranslationProblem(storageClass.provisioner, storageClass.parameters, arrayAt(context.object, 'allowedTopologies'));
-  if (untranslatable) findings.push({ rule: 'zones/class-translation', policy, path: 'parameters', message: untranslatable, severity: 'violation' });
+  const untranslatable = zoneTranslationProblem(
+    storageClass.provisioner,
+    storageClass.parameters,
+    arrayAt(context.object, 'allowedTopologies'),
+  );
+  if (untranslatable) findings.push(violation('zones/class-translation', policy, 'parameters', untranslatable));
   (arrayAt(context.object, 'allowedTopologies') ?? []).forEach((term, termIndex) => {
     (arrayAt(term, 'matchLabelExpressions') ?? []).forEach((expression, expressionIndex) => {
       if (!ZONE_TOPOLOGY_KEYS.has(stringAt(expression, 'key') ?? '')) return;
       stringsOf(arrayAt(expression, 'values')).forEach((zone, valueIndex) => {
         if (allowed.includes(zone)) return;
-        findings.push({
-          rule: 'zones/class-topology',
-          policy,
-          path: fieldPath('allowedTopologies', termIndex, 'matchLabelExpressions', expressionIndex, 'values', valueIndex),
-          message: `zone ${zone} is outside the allowed zones ${listOf(allowed)}`,
-          severity: 'violation',
-        });
+        findings.push(
+          violation(
+            'zones/class-topology',
+            policy,
+            fieldPath('allowedTopologies', termIndex, 'matchLabelExpressions', expressionIndex, 'values', valueIndex),
+            `zone ${zone} is outside the allowed zones ${listOf(allowed)}`,
+          ),
+        );
       });
     });
   });
   const inTree = zoneParameters(storageClass.provisioner, storageClass.parameters);
   const bad = inTree ? outside(inTree.zones, allowed) : [];
   if (inTree && bad.length > 0) {
-    findings.push({
-      rule: 'zones/class-topology',
-      policy,
-      path: fieldPath('parameters', inTree.key),
-      message: `${bad.map((zone) => JSON.stringify(zone)).join(', ')} outside the allowed zones ${listOf(allowed)}`,
-      severity: 'violation',
-    });
+    findings.push(
+      violation(
+        'zones/class-topology',
+        policy,
+        fieldPath('parameters', inTree.key),
+        `${bad.map((zone) => JSON.stringify(zone)).join(', ')} outside the allowed zones ${listOf(allowed)}`,
+      ),
+    );
   }
   if (storageClass.zones === undefined && storageClass.volumeBindingMode === 'Immediate') {
-    findings.push({
-      rule: 'zones/unrestricted-immediate',
-      policy,
-      path: 'volumeBindingMode',
-      message: `Immediate binding with no zone in allowedTopologies may provision outside ${listOf(allowed)}; set volumeBindingMode: WaitForFirstConsumer or allowedTopologies`,
-      severity: 'violation',
-    });
+    findings.push(
+      violation(
+        'zones/unrestricted-immediate',
+        policy,
+        'volumeBindingMode',
+        `Immediate binding with no zone in allowedTopologies may provision outside ${listOf(allowed)}; set volumeBindingMode: WaitForFirstConsumer or allowedTopologies`,
+      ),
+    );
   }
   return findings;
 }
@@ -71,7 +99,12 @@ function allowedTopologiesMutation(context: RuleContext, policy: Policy, allowed
   if (context.operation === 'UPDATE') {
     const previous = arrayAt(context.oldObject, 'allowedTopologies');
     if (!previous || previous.length === 0) return undefined;
-    return { rule: 'zones/add-allowed-topologies', policy, patch: [setAt(context.object, ['allowedTopologies'], previous)], note: 'allowedTopologies kept as they were (the manifest has none)' };
+    return {
+      rule: 'zones/add-allowed-topologies',
+      policy,
+      patch: [setAt(context.object, ['allowedTopologies'], previous)],
+      note: 'allowedTopologies kept as they were (the manifest has none)',
+    };
   }
   if (allowed.length === 0) return undefined;
   const key = zoneTopologyKeyFor(storageClass.provisioner);
@@ -88,7 +121,9 @@ function claimFindings(context: RuleContext, policy: Policy, allowed: string[]):
   for (const claim of context.claims) {
     const resolved = claim.storageClass;
     if (resolved.state === 'unknown') {
-      findings.push(...lookupFailure(policy, classFieldPath(claim), `zones of class ${resolved.name}`, resolved.reason));
+      findings.push(
+        ...lookupFailure(policy, classFieldPath(claim), `zones of class ${resolved.name}`, resolved.reason),
+      );
       continue;
     }
     if (resolved.state !== 'found') continue;
@@ -96,22 +131,24 @@ function claimFindings(context: RuleContext, policy: Policy, allowed: string[]):
     if (info.zones !== undefined) {
       const bad = outside(info.zones, allowed);
       if (bad.length > 0) {
-        findings.push({
-          rule: 'zones/claim-class',
-          policy,
-          path: classFieldPath(claim),
-          message: `class ${info.name} can provision in ${listOf(bad)}, outside the allowed zones ${listOf(allowed)}; use a class restricted to them`,
-          severity: 'violation',
-        });
+        findings.push(
+          violation(
+            'zones/claim-class',
+            policy,
+            classFieldPath(claim),
+            `class ${info.name} can provision in ${listOf(bad)}, outside the allowed zones ${listOf(allowed)}; use a class restricted to them`,
+          ),
+        );
       }
     } else if (info.volumeBindingMode === 'Immediate') {
-      findings.push({
-        rule: 'zones/claim-class',
-        policy,
-        path: classFieldPath(claim),
-        message: `class ${info.name} binds Immediately with no zone restriction and may provision outside ${listOf(allowed)}; use a WaitForFirstConsumer or zone-restricted class`,
-        severity: 'violation',
-      });
+      findings.push(
+        violation(
+          'zones/claim-class',
+          policy,
+          classFieldPath(claim),
+          `class ${info.name} binds Immediately with no zone restriction and may provision outside ${listOf(allowed)}; use a WaitForFirstConsumer or zone-restricted class`,
+        ),
+      );
     }
   }
   return findings;
@@ -138,7 +175,10 @@ function zoneRequirements(object: JsonValue): { terms: JsonValue[]; requirements
 
 function templateChanged(context: RuleContext): boolean {
   if (context.operation === 'CREATE') return true;
-  return JSON.stringify(objectAt(context.oldObject, 'spec', 'template')) !== JSON.stringify(objectAt(context.object, 'spec', 'template'));
+  return (
+    JSON.stringify(objectAt(context.oldObject, 'spec', 'template')) !==
+    JSON.stringify(objectAt(context.object, 'spec', 'template'))
+  );
 }
 
 /**
@@ -156,7 +196,8 @@ function pinStatefulSet(context: RuleContext, policy: Policy, allowed: string[])
   if ([deprecated, current].some((zone) => zone !== undefined && !allowed.includes(zone))) return [];
   if (deprecated !== undefined && (current === undefined || current === deprecated)) {
     const patch: PatchOperation[] = [];
-    if (current === undefined) patch.push({ op: 'add', path: pointer(...POD_SPEC, 'nodeSelector', ZONE_LABEL), value: deprecated });
+    if (current === undefined)
+      patch.push({ op: 'add', path: pointer(...POD_SPEC, 'nodeSelector', ZONE_LABEL), value: deprecated });
     patch.push({ op: 'remove', path: pointer(...POD_SPEC, 'nodeSelector', DEPRECATED_ZONE_LABEL) });
     mutations.push({
       rule: 'zones/deprecated-label',
@@ -179,9 +220,18 @@ function pinStatefulSet(context: RuleContext, policy: Policy, allowed: string[])
     });
     return mutations;
   }
-  const patch = terms.flatMap((_, termIndex) => ((requirements[termIndex] ?? []).length > 0 ? [] : [appendAt(context.object, [...TERMS, termIndex, 'matchExpressions'], expression)]));
+  const patch = terms.flatMap((_, termIndex) =>
+    (requirements[termIndex] ?? []).length > 0
+      ? []
+      : [appendAt(context.object, [...TERMS, termIndex, 'matchExpressions'], expression)],
+  );
   if (patch.length > 0) {
-    mutations.push({ rule: 'zones/pin', policy, patch, note: `spec.template.spec.affinity: pods pinned to zones ${listOf(allowed)}` });
+    mutations.push({
+      rule: 'zones/pin',
+      policy,
+      patch,
+      note: `spec.template.spec.affinity: pods pinned to zones ${listOf(allowed)}`,
+    });
   }
   return mutations;
 }
@@ -192,48 +242,54 @@ function podFindings(context: RuleContext, policy: Policy, allowed: string[], pi
   for (const key of [ZONE_LABEL, DEPRECATED_ZONE_LABEL]) {
     const zone = nodeSelector[key];
     if (zone !== undefined && !allowed.includes(zone)) {
-      findings.push({
-        rule: 'zones/pod-affinity',
-        policy,
-        path: fieldPath(...POD_SPEC, 'nodeSelector', key),
-        message: `zone ${zone} is outside the allowed zones ${listOf(allowed)}`,
-        severity: 'violation',
-      });
+      findings.push(
+        violation(
+          'zones/pod-affinity',
+          policy,
+          fieldPath(...POD_SPEC, 'nodeSelector', key),
+          `zone ${zone} is outside the allowed zones ${listOf(allowed)}`,
+        ),
+      );
     }
   }
   if (nodeSelector[DEPRECATED_ZONE_LABEL] !== undefined) {
-    findings.push({
-      rule: 'zones/deprecated-label',
-      policy,
-      path: fieldPath(...POD_SPEC, 'nodeSelector', DEPRECATED_ZONE_LABEL),
-      message: `deprecated since 1.17; use ${ZONE_LABEL}`,
-      severity: 'advice',
-    });
+    findings.push(
+      advice(
+        'zones/deprecated-label',
+        policy,
+        fieldPath(...POD_SPEC, 'nodeSelector', DEPRECATED_ZONE_LABEL),
+        `deprecated since 1.17; use ${ZONE_LABEL}`,
+      ),
+    );
   }
   const { terms, requirements } = zoneRequirements(context.object);
   requirements.forEach((termRequirements) =>
     termRequirements.forEach((requirement) => {
       const bad = outside(requirement.values, allowed);
       if (bad.length === 0) return;
-      findings.push({
-        rule: 'zones/pod-affinity',
-        policy,
-        path: fieldPath(...TERMS, requirement.termIndex, 'matchExpressions', requirement.expressionIndex, 'values'),
-        message: `${listOf(bad)} outside the allowed zones ${listOf(allowed)}`,
-        severity: 'violation',
-      });
+      findings.push(
+        violation(
+          'zones/pod-affinity',
+          policy,
+          fieldPath(...TERMS, requirement.termIndex, 'matchExpressions', requirement.expressionIndex, 'values'),
+          `${listOf(bad)} outside the allowed zones ${listOf(allowed)}`,
+        ),
+      );
     }),
   );
-  const pinnedBySelector = [nodeSelector[ZONE_LABEL], nodeSelector[DEPRECATED_ZONE_LABEL]].some((zone) => zone !== undefined);
+  const pinnedBySelector = [nodeSelector[ZONE_LABEL], nodeSelector[DEPRECATED_ZONE_LABEL]].some(
+    (zone) => zone !== undefined,
+  );
   const everyTermPinned = terms.length > 0 && requirements.every((termRequirements) => termRequirements.length > 0);
   if (pinRequired && !pinnedBySelector && !everyTermPinned) {
-    findings.push({
-      rule: 'zones/pod-affinity',
-      policy,
-      path: fieldPath(...POD_SPEC, 'affinity'),
-      message: `pods are not pinned to the allowed zones ${listOf(allowed)}; add a required nodeAffinity on ${ZONE_LABEL}`,
-      severity: 'violation',
-    });
+    findings.push(
+      violation(
+        'zones/pod-affinity',
+        policy,
+        fieldPath(...POD_SPEC, 'affinity'),
+        `pods are not pinned to the allowed zones ${listOf(allowed)}; add a required nodeAffinity on ${ZONE_LABEL}`,
+      ),
+    );
   }
   return findings;
 }
@@ -246,13 +302,12 @@ function nodeFindings(context: RuleContext, policy: Policy, allowed: string[]): 
   const zones = context.lookup.nodeZones();
   if (!zones.known || zones.value.length === 0 || zones.value.some((zone) => allowed.includes(zone))) return [];
   return [
-    {
-      rule: 'zones/no-nodes',
+    violation(
+      'zones/no-nodes',
       policy,
-      path: fieldPath(...POD_SPEC, 'affinity'),
-      message: `no node is in the allowed zones ${listOf(allowed)} (nodes are in ${listOf(zones.value)}): the pods would stay Pending`,
-      severity: 'violation',
-    },
+      fieldPath(...POD_SPEC, 'affinity'),
+      `no node is in the allowed zones ${listOf(allowed)} (nodes are in ${listOf(zones.value)}): the pods would stay Pending`,
+    ),
   ];
 }
 
@@ -260,7 +315,9 @@ function mutations(context: RuleContext): Mutation[] {
   const zones = context.settings.zones;
   if (!zones) return [];
   if (context.kind === 'StorageClass') {
-    const mutation = zones.addAllowedTopologies ? allowedTopologiesMutation(context, zones.policy, zones.allowed) : undefined;
+    const mutation = zones.addAllowedTopologies
+      ? allowedTopologiesMutation(context, zones.policy, zones.allowed)
+      : undefined;
     return mutation ? [mutation] : [];
   }
   // An empty intersection leaves nothing to pin to; validation says which policies disagree.
@@ -289,12 +346,36 @@ function evaluate(context: RuleContext): RuleResult {
   return result;
 }
 
+function describe(policy: Policy, kind: GovernedKind, governing: readonly Policy[]): string[] {
+  const zones = policy.zones;
+  if (!zones) return [];
+  let extra = '';
+  if (kind === 'StatefulSet' && zones.pinStatefulSets !== false)
+    extra = `; pods pinned by nodeAffinity (${supplier(policy, governing, (candidate) => candidate.zones !== undefined)})`;
+  if (kind === 'StorageClass' && zones.addAllowedTopologies) extra = '; allowedTopologies added on CREATE';
+  return [`zones: ${listOf(zones.allowed)}${extra}`];
+}
+
 export const zonesFamily: RuleFamily = {
   name: 'zones',
-  sections: ['zones'],
-  ruleIds: ['zones/class-topology', 'zones/unrestricted-immediate', 'zones/claim-class', 'zones/pod-affinity', 'zones/deprecated-label', 'zones/no-nodes', 'zones/class-translation'],
   kinds: ['PersistentVolumeClaim', 'StatefulSet', 'StorageClass'],
-  mutates: true,
+  sections: ['zones'],
+  ruleIds: [
+    'zones/class-topology',
+    'zones/unrestricted-immediate',
+    'zones/claim-class',
+    'zones/pod-affinity',
+    'zones/deprecated-label',
+    'zones/no-nodes',
+    'zones/class-translation',
+  ],
+  factRules: [],
+  mutations: [
+    { id: 'zones/pin', serves: ['zones/pod-affinity'] },
+    { id: 'zones/deprecated-label', serves: ['zones/deprecated-label'] },
+    { id: 'zones/add-allowed-topologies', serves: ['zones/class-topology'] },
+  ],
   claimFields: ['spec.storageClassName', 'metadata.annotations'],
+  describe,
   evaluate,
 };

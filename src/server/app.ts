@@ -2,9 +2,20 @@ import { STATUS_CODES } from 'node:http';
 import { Transform } from 'node:stream';
 import { Server as TlsServer, type SecureContextOptions } from 'node:tls';
 import underPressure from '@fastify/under-pressure';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyPluginCallback } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyPluginCallback,
+} from 'fastify';
 import type { Logger } from 'pino';
-import { mutatingHandler, validatingHandler, type AdmissionHandler, type AdmissionOutcome } from '../admission/handler.js';
+import {
+  mutatingHandler,
+  validatingHandler,
+  type AdmissionHandler,
+  type AdmissionOutcome,
+} from '../admission/handler.js';
 import { isObject, objectAt, stringAt } from '../core/json.js';
 import { ADMISSION_API_VERSION, reviewResponse, type AdmissionReview } from '../admission/review.js';
 import { ConnectionGuard } from './connections.js';
@@ -40,7 +51,11 @@ interface OverloadOptions {
   maxConnections: number;
 }
 
-export const DEFAULT_OVERLOAD: OverloadOptions = { maxEventLoopDelayMs: 250, maxHeapUsedBytes: 512 * 1024 * 1024, maxConnections: 1000 };
+export const DEFAULT_OVERLOAD: OverloadOptions = {
+  maxEventLoopDelayMs: 250,
+  maxHeapUsedBytes: 512 * 1024 * 1024,
+  maxConnections: 1000,
+};
 
 /** Bounds on what one client can make the admission listener hold (docs/availability.md). */
 interface AdmissionLimits {
@@ -53,7 +68,12 @@ interface AdmissionLimits {
   inFlightBodyBytes: number;
 }
 
-export const DEFAULT_LIMITS: AdmissionLimits = { requestTimeoutSeconds: 10, maxConnectionsPerAddress: 64, maxConcurrentStreams: 100, inFlightBodyBytes: 16 * 1024 * 1024 };
+export const DEFAULT_LIMITS: AdmissionLimits = {
+  requestTimeoutSeconds: 10,
+  maxConnectionsPerAddress: 64,
+  maxConcurrentStreams: 100,
+  inFlightBodyBytes: 16 * 1024 * 1024,
+};
 
 const groupVersionKind = {
   type: 'object',
@@ -101,7 +121,12 @@ const admissionResponseSchema = {
       properties: {
         uid: { type: 'string' },
         allowed: { type: 'boolean' },
-        status: { type: 'object', required: ['code', 'message'], additionalProperties: false, properties: { code: { type: 'integer' }, reason: { type: 'string' }, message: { type: 'string' } } },
+        status: {
+          type: 'object',
+          required: ['code', 'message'],
+          additionalProperties: false,
+          properties: { code: { type: 'integer' }, reason: { type: 'string' }, message: { type: 'string' } },
+        },
         patchType: { const: 'JSONPatch' },
         patch: { type: 'string' },
         warnings: { type: 'array', items: { type: 'string' } },
@@ -114,7 +139,12 @@ const admissionResponseSchema = {
 const errorResponseSchema = {
   type: 'object',
   required: ['error', 'message', 'statusCode'],
-  properties: { error: { type: 'string' }, message: { type: 'string' }, statusCode: { type: 'integer' }, code: { type: 'string' } },
+  properties: {
+    error: { type: 'string' },
+    message: { type: 'string' },
+    statusCode: { type: 'integer' },
+    code: { type: 'string' },
+  },
 } as const;
 
 /** What the route learned about one admission, for the hook that logs and counts it. */
@@ -149,7 +179,12 @@ function exitOf(statusCode: number): string {
   return statusCode >= 500 ? 'error' : 'rejected';
 }
 
-function admissionRoutes(state: WebhookState, metrics: WebhookMetrics, overload: OverloadOptions | undefined, budget: BodyBudget): FastifyPluginCallback {
+function admissionRoutes(
+  state: WebhookState,
+  metrics: WebhookMetrics,
+  overload: OverloadOptions | undefined,
+  budget: BodyBudget,
+): FastifyPluginCallback {
   return (app, _options, done) => {
     // Registered inside this plugin only: admission answers 503 with Retry-After when the process is
     // overloaded, while /healthz keeps telling the truth (a busy pod is alive; restarting it helps nobody).
@@ -166,7 +201,11 @@ function admissionRoutes(state: WebhookState, metrics: WebhookMetrics, overload:
     // at once wait their turn (503 with Retry-After; the API server retries) instead of growing the heap past
     // the container's memory limit. A declared Content-Length is reserved up front, the rest as it arrives.
     const overBudget = (reserved: number): boolean => budget.inFlight > budget.limit && budget.inFlight > reserved;
-    const busy = (): FastifyError => Object.assign(new Error(`request bodies in flight exceed ${budget.limit} bytes; retry`), { statusCode: 503, code: 'BODY_BUDGET' });
+    const busy = (): FastifyError =>
+      Object.assign(new Error(`request bodies in flight exceed ${budget.limit} bytes; retry`), {
+        statusCode: 503,
+        code: 'BODY_BUDGET',
+      });
     app.addHook('onRequest', (request, reply, done) => {
       const record: AdmissionRecord = { reservedBytes: 0, receivedBytes: 0 };
       request.admission = record;
@@ -224,12 +263,18 @@ function admissionRoutes(state: WebhookState, metrics: WebhookMetrics, overload:
       const decision = outcome?.decision ?? exitOf(reply.statusCode);
       const kind = outcome ? (outcome.decision === 'skipped' ? 'other' : (outcome.input?.kind ?? 'other')) : 'unknown';
       metrics.observeAdmission(webhook, kind, operation, decision, reply.elapsedTime / 1000);
-      if (reply.statusCode >= 400 && reply.statusCode < 500) metrics.badRequests.inc({ status: String(reply.statusCode) });
+      if (reply.statusCode >= 400 && reply.statusCode < 500)
+        metrics.badRequests.inc({ status: String(reply.statusCode) });
       for (const fired of outcome?.fired ?? []) {
         if (fired.action === 'mutate') metrics.mutations.inc({ policy: fired.policy, rule: fired.rule });
         else metrics.findings.inc({ policy: fired.policy, rule: fired.rule, action: fired.action });
       }
-      const level = outcome?.decision === 'error' || reply.statusCode >= 500 ? 'error' : outcome?.skipped || !outcome ? 'warn' : 'info';
+      const level =
+        outcome?.decision === 'error' || reply.statusCode >= 500
+          ? 'error'
+          : outcome?.skipped || !outcome
+            ? 'warn'
+            : 'info';
       request.log[level](
         {
           reqId: request.id,
@@ -253,15 +298,22 @@ function admissionRoutes(state: WebhookState, metrics: WebhookMetrics, overload:
       done();
     });
     const route = (path: string, handler: AdmissionHandler, webhook: 'mutate' | 'validate'): void => {
-      const schema = { body: admissionReviewSchema, response: { 200: admissionResponseSchema, '4xx': errorResponseSchema, '5xx': errorResponseSchema } };
+      const schema = {
+        body: admissionReviewSchema,
+        response: { 200: admissionResponseSchema, '4xx': errorResponseSchema, '5xx': errorResponseSchema },
+      };
       // Synchronous: the review is, and a promise per request is measurable at this rate.
       app.post<{ Body: AdmissionReview }>(path, { schema, config: { webhook } }, (request, reply) => {
         const engine = state.engine;
         if (!engine) {
-          return reply.code(503).header('retry-after', '5').send({ error: 'Service Unavailable', message: 'no valid policy set is loaded', statusCode: 503 });
+          return reply
+            .code(503)
+            .header('retry-after', '5')
+            .send({ error: 'Service Unavailable', message: 'no valid policy set is loaded', statusCode: 503 });
         }
         const outcome = handler(request.body.request, engine);
-        if (!outcome.valid) return reply.code(400).send({ error: 'Bad Request', message: outcome.message, statusCode: 400 });
+        if (!outcome.valid)
+          return reply.code(400).send({ error: 'Bad Request', message: outcome.message, statusCode: 400 });
         if (request.admission) request.admission.outcome = outcome;
         return reply.send(reviewResponse(outcome.response));
       });
@@ -277,13 +329,19 @@ function healthRoutes(state: WebhookState): FastifyPluginCallback {
     app.get('/healthz', (_request, reply) => reply.send({ status: 'ok' }));
     app.get('/readyz', async (_request, reply) => {
       const readiness = state.readiness();
-      return reply.code(readiness.ready ? 200 : 503).send({ status: readiness.ready ? 'ready' : 'not ready', reason: readiness.reason });
+      return reply
+        .code(readiness.ready ? 200 : 503)
+        .send({ status: readiness.ready ? 'ready' : 'not ready', reason: readiness.reason });
     });
     done();
   };
 }
 
-function errorBody(statusCode: number, message: string, code?: string): { error: string; message: string; statusCode: number; code?: string } {
+function errorBody(
+  statusCode: number,
+  message: string,
+  code?: string,
+): { error: string; message: string; statusCode: number; code?: string } {
   return { error: STATUS_CODES[statusCode] ?? 'Error', message, statusCode, ...(code ? { code } : {}) };
 }
 
@@ -292,7 +350,12 @@ function errorBody(statusCode: number, message: string, code?: string): { error:
  * listener's connection budget and client-certificate requirement, so kubelet's probes and Prometheus keep
  * working while admission connections are full or mTLS is on.
  */
-export function buildOpsServer(options: { state: WebhookState; logger: Logger; metrics: WebhookMetrics; beforeScrape?: () => void }): FastifyInstance {
+export function buildOpsServer(options: {
+  state: WebhookState;
+  logger: Logger;
+  metrics: WebhookMetrics;
+  beforeScrape?: () => void;
+}): FastifyInstance {
   const app = Fastify({
     loggerInstance: options.logger,
     logController: new LogController({ disableRequestLogging: true }),
@@ -302,9 +365,13 @@ export function buildOpsServer(options: { state: WebhookState; logger: Logger; m
   app.register(healthRoutes(options.state));
   app.get('/metrics', async (_request, reply) => {
     options.beforeScrape?.();
-    return reply.header('content-type', options.metrics.registry.contentType).send(await options.metrics.registry.metrics());
+    return reply
+      .header('content-type', options.metrics.registry.contentType)
+      .send(await options.metrics.registry.metrics());
   });
-  app.setNotFoundHandler((request, reply) => reply.code(404).send(errorBody(404, `no route ${request.method} ${request.url}`)));
+  app.setNotFoundHandler((request, reply) =>
+    reply.code(404).send(errorBody(404, `no route ${request.method} ${request.url}`)),
+  );
   return app;
 }
 
@@ -384,10 +451,18 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   // The API server sends application/json only; fastify's built-in text/plain parser would let other
   // bodies through to schema validation instead of a 415.
   app.removeContentTypeParser('text/plain');
-  app.setNotFoundHandler((request, reply) => reply.code(404).send(errorBody(404, `no route ${request.method} ${request.url}`)));
+  app.setNotFoundHandler((request, reply) =>
+    reply.code(404).send(errorBody(404, `no route ${request.method} ${request.url}`)),
+  );
 
   app.register(healthRoutes(options.state));
-  app.register(admissionRoutes(options.state, metrics, options.overload, { limit: limits.inFlightBodyBytes, bodyLimit, inFlight: 0 }));
+  app.register(
+    admissionRoutes(options.state, metrics, options.overload, {
+      limit: limits.inFlightBodyBytes,
+      bodyLimit,
+      inFlight: 0,
+    }),
+  );
   if (options.overload) app.server.maxConnections = options.overload.maxConnections;
   const guard = new ConnectionGuard(
     app.server,

@@ -72,7 +72,10 @@ export class AuditLoop {
     clearTimeout(this.enforced);
     const now = Date.now();
     const set = this.state.policySet;
-    const instants = [...(set?.policies ?? []).map((policy) => policy.enforceFrom), ...(set?.exceptions ?? []).map((exception) => exception.expiresAt)];
+    const instants = [
+      ...(set?.policies ?? []).map((policy) => policy.enforceFrom),
+      ...(set?.exceptions ?? []).map((exception) => exception.expiresAt),
+    ];
     const next = Math.min(...instants.map((instant) => Date.parse(instant ?? '')).filter((instant) => instant > now));
     if (!Number.isFinite(next) || next - now > 2 ** 31 - 1) return;
     this.enforced = setTimeout(
@@ -152,7 +155,8 @@ export class AuditLoop {
       this.metrics.auditLastRun.set(this.lastRunMs / 1000);
       this.metrics.auditObjects.set(this.auditor.size);
       this.metrics.auditViolations.reset();
-      for (const { policy, rule, namespace, count } of this.auditor.violations().values()) this.metrics.auditViolations.set({ policy, rule, namespace }, count);
+      for (const { policy, rule, namespace, count } of this.auditor.violations().values())
+        this.metrics.auditViolations.set({ policy, rule, namespace }, count);
       this.logger.debug({ judged, objects: this.auditor.size, seconds }, 'audit run');
       const reports = this.options.reports;
       if (reports?.elector.isLeader) void reports.writer.sync(this.auditor.reports());

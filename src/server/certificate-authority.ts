@@ -1,7 +1,13 @@
 import { X509Certificate } from 'node:crypto';
 import type { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import type { Logger } from 'pino';
-import { CONFIGURATION_TYPES, configurationResource, setsAll, webhookEntry, type WebhookRegistration } from '../admission/webhook-configurations.js';
+import {
+  CONFIGURATION_TYPES,
+  configurationResource,
+  setsAll,
+  webhookEntry,
+  type WebhookRegistration,
+} from '../admission/webhook-configurations.js';
 import { arrayAt, objectAt, stringAt, type JsonObject } from '../core/json.js';
 import { ApiError, callApi } from '../lookup/kube-api.js';
 import type { LeaseElector } from './leader.js';
@@ -42,7 +48,11 @@ interface RotationTimes {
   overlapMs: number;
 }
 
-export const DEFAULT_ROTATION: RotationTimes = { caLifetimeMs: 365 * DAY_MS, servingLifetimeMs: 90 * DAY_MS, overlapMs: 5 * 60_000 };
+export const DEFAULT_ROTATION: RotationTimes = {
+  caLifetimeMs: 365 * DAY_MS,
+  servingLifetimeMs: 90 * DAY_MS,
+  overlapMs: 5 * 60_000,
+};
 
 type RotationStep = 'create' | 'stage-ca' | 'promote-ca' | 'retire-old-ca' | 'renew-serving' | 'none';
 
@@ -60,11 +70,19 @@ function certificatesOf(bundle: string): string[] {
  * are backdated a few minutes, so their own validity is longer); a staged CA is promoted, and the old one retired,
  * each an overlap after the step before.
  */
-export function nextRotationStep(material: CertificateMaterial | undefined, now: number, times: RotationTimes): RotationStep {
+export function nextRotationStep(
+  material: CertificateMaterial | undefined,
+  now: number,
+  times: RotationTimes,
+): RotationStep {
   // Past its CA's end nothing the Secret holds can be trusted again: start over (the outage has already happened).
   if (!material || expiresMs(material.caCert) <= now) return 'create';
-  if (material.nextCa) return material.stagedAtMs !== undefined && now - material.stagedAtMs < times.overlapMs ? 'none' : 'promote-ca';
-  if (certificatesOf(material.bundle).length > 1) return material.promotedAtMs !== undefined && now - material.promotedAtMs < times.overlapMs ? 'none' : 'retire-old-ca';
+  if (material.nextCa)
+    return material.stagedAtMs !== undefined && now - material.stagedAtMs < times.overlapMs ? 'none' : 'promote-ca';
+  if (certificatesOf(material.bundle).length > 1)
+    return material.promotedAtMs !== undefined && now - material.promotedAtMs < times.overlapMs
+      ? 'none'
+      : 'retire-old-ca';
   if (expiresMs(material.caCert) - now < times.caLifetimeMs / 3) return 'stage-ca';
   const serving = new X509Certificate(material.servingCert);
   const ca = new X509Certificate(material.caCert);
@@ -79,7 +97,13 @@ function decode(secret: JsonObject): CertificateMaterial | undefined {
     const value = data[key];
     return typeof value === 'string' ? Buffer.from(value, 'base64').toString('utf8') : undefined;
   };
-  const [caCert, caKey, bundle, servingCert, servingKey] = [field('ca.crt'), field('ca.key'), field('ca-bundle.crt'), field('tls.crt'), field('tls.key')];
+  const [caCert, caKey, bundle, servingCert, servingKey] = [
+    field('ca.crt'),
+    field('ca.key'),
+    field('ca-bundle.crt'),
+    field('tls.crt'),
+    field('tls.key'),
+  ];
   if (!caCert || !caKey || !bundle || !servingCert || !servingKey) return undefined;
   const [nextCert, nextKey] = [field('ca-next.crt'), field('ca-next.key')];
   const time = (key: string): number | undefined => {
@@ -108,7 +132,8 @@ function encode(material: CertificateMaterial): { data: Record<string, string>; 
     'tls.crt': base64(material.servingCert),
     'tls.key': base64(material.servingKey),
   };
-  if (material.nextCa) Object.assign(data, { 'ca-next.crt': base64(material.nextCa.cert), 'ca-next.key': base64(material.nextCa.key) });
+  if (material.nextCa)
+    Object.assign(data, { 'ca-next.crt': base64(material.nextCa.cert), 'ca-next.key': base64(material.nextCa.key) });
   const annotations: Record<string, string> = {};
   if (material.stagedAtMs !== undefined) annotations[STAGED_AT] = new Date(material.stagedAtMs).toISOString();
   if (material.promotedAtMs !== undefined) annotations[PROMOTED_AT] = new Date(material.promotedAtMs).toISOString();
@@ -145,12 +170,21 @@ export class CertificateAuthority {
   }
 
   /** The Secret's material and resourceVersion; undefined when there is no usable Secret yet. */
-  async read(): Promise<{ material: CertificateMaterial | undefined; resourceVersion: string | undefined; exists: boolean }> {
+  async read(): Promise<{
+    material: CertificateMaterial | undefined;
+    resourceVersion: string | undefined;
+    exists: boolean;
+  }> {
     try {
       const secret = await callApi(this.config, { method: 'GET', path: this.secretPath });
-      return { material: decode(secret), resourceVersion: stringAt(secret, 'metadata', 'resourceVersion'), exists: true };
+      return {
+        material: decode(secret),
+        resourceVersion: stringAt(secret, 'metadata', 'resourceVersion'),
+        exists: true,
+      };
     } catch (error) {
-      if (error instanceof ApiError && error.status === 404) return { material: undefined, resourceVersion: undefined, exists: false };
+      if (error instanceof ApiError && error.status === 404)
+        return { material: undefined, resourceVersion: undefined, exists: false };
       throw error;
     }
   }
@@ -160,20 +194,41 @@ export class CertificateAuthority {
   }
 
   private async newCa(): Promise<{ cert: string; key: string }> {
-    return makeCertificateAuthority(`storage-policy-webhook-ca@${Math.floor(Date.now() / 1000)}`, this.times.caLifetimeMs / DAY_MS);
+    return makeCertificateAuthority(
+      `storage-policy-webhook-ca@${Math.floor(Date.now() / 1000)}`,
+      this.times.caLifetimeMs / DAY_MS,
+    );
   }
 
   /** What the step turns the material into. */
-  private async apply(step: RotationStep, material: CertificateMaterial | undefined, now: number): Promise<CertificateMaterial | undefined> {
+  private async apply(
+    step: RotationStep,
+    material: CertificateMaterial | undefined,
+    now: number,
+  ): Promise<CertificateMaterial | undefined> {
     if (step === 'create' || !material) {
       const ca = await this.newCa();
       const serving = await this.issueServing(ca);
-      return { caCert: ca.cert, caKey: ca.key, nextCa: undefined, bundle: ca.cert, servingCert: serving.cert, servingKey: serving.key, stagedAtMs: undefined, promotedAtMs: undefined };
+      return {
+        caCert: ca.cert,
+        caKey: ca.key,
+        nextCa: undefined,
+        bundle: ca.cert,
+        servingCert: serving.cert,
+        servingKey: serving.key,
+        stagedAtMs: undefined,
+        promotedAtMs: undefined,
+      };
     }
     switch (step) {
       case 'stage-ca': {
         const next = await this.newCa();
-        return { ...material, nextCa: next, bundle: `${material.caCert.trim()}\n${next.cert.trim()}\n`, stagedAtMs: now };
+        return {
+          ...material,
+          nextCa: next,
+          bundle: `${material.caCert.trim()}\n${next.cert.trim()}\n`,
+          stagedAtMs: now,
+        };
       }
       case 'promote-ca': {
         if (!material.nextCa) return undefined;
@@ -215,12 +270,24 @@ export class CertificateAuthority {
     // A bundle that grows is registered before the Secret says to sign with the new CA; one that shrinks, after.
     if (step === 'create' || step === 'stage-ca') await this.register(next.bundle);
     const { data, annotations } = encode(next);
-    const metadata = { name: this.options.secretName, namespace: this.options.namespace, annotations, ...(resourceVersion ? { resourceVersion } : {}) };
+    const metadata = {
+      name: this.options.secretName,
+      namespace: this.options.namespace,
+      annotations,
+      ...(resourceVersion ? { resourceVersion } : {}),
+    };
     const body = { apiVersion: 'v1', kind: 'Secret', type: 'Opaque', metadata, data };
     if (exists) await callApi(this.config, { method: 'PUT', path: this.secretPath, body });
     else await callApi(this.config, { method: 'POST', path: this.secretPath.replace(/\/[^/]+$/, ''), body });
     if (step === 'retire-old-ca') await this.register(next.bundle);
-    this.logger.info({ step, secret: `${this.options.namespace}/${this.options.secretName}`, caExpires: new X509Certificate(next.caCert).validTo }, 'webhook certificates: rotation step written');
+    this.logger.info(
+      {
+        step,
+        secret: `${this.options.namespace}/${this.options.secretName}`,
+        caExpires: new X509Certificate(next.caCert).validTo,
+      },
+      'webhook certificates: rotation step written',
+    );
     return step;
   }
 
@@ -244,7 +311,11 @@ export class CertificateAuthority {
       if (setsAll(arrayAt(configuration, 'webhooks'), webhooks)) continue;
       await callApi(this.config, { method: 'PUT', path, body: { ...configuration, webhooks } });
       this.logger.info(
-        { configuration: `${configurationResource(type)}/${this.options.configuration}`, failurePolicy: registration.failurePolicy, cas: certificatesOf(bundle).length },
+        {
+          configuration: `${configurationResource(type)}/${this.options.configuration}`,
+          failurePolicy: registration.failurePolicy,
+          cas: certificatesOf(bundle).length,
+        },
         'webhook configuration registered',
       );
     }
@@ -296,7 +367,9 @@ export class SelfManagedCertificates {
   }
 
   /** The holder's step, then what the Secret says to serve. */
-  private async round(onServing: (pair: { cert: string; key: string }) => void): Promise<{ cert: string; key: string } | undefined> {
+  private async round(
+    onServing: (pair: { cert: string; key: string }) => void,
+  ): Promise<{ cert: string; key: string } | undefined> {
     if (this.elector.isLeader) await this.authority.step();
     const { material } = await this.authority.read();
     if (!material) return undefined;
@@ -306,7 +379,10 @@ export class SelfManagedCertificates {
       this.served = pair.cert;
       this.notAfter = new Date(new X509Certificate(pair.cert).validTo);
       if (!first) onServing(pair);
-      this.logger.info({ notAfter: this.notAfter.toISOString() }, 'webhook certificates: serving the certificate from the Secret');
+      this.logger.info(
+        { notAfter: this.notAfter.toISOString() },
+        'webhook certificates: serving the certificate from the Secret',
+      );
     }
     return pair;
   }

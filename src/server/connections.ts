@@ -1,5 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { constants as http2, type Http2ServerRequest, type Http2ServerResponse, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
+import {
+  constants as http2,
+  type Http2ServerRequest,
+  type Http2ServerResponse,
+  type ServerHttp2Session,
+  type ServerHttp2Stream,
+} from 'node:http2';
 import type { Server as NetServer, Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 
@@ -50,7 +56,9 @@ export class ConnectionGuard {
     server.on('session', (session: ServerHttp2Session) => this.trackSession(session));
     server.on('stream', (stream: ServerHttp2Stream) => this.deadlineForStream(stream));
     // Before Fastify's listener, which may answer synchronously: headers are still unsent here.
-    server.prependListener('request', (request: AnyRequest, response: AnyResponse) => this.onRequest(request, response));
+    server.prependListener('request', (request: AnyRequest, response: AnyResponse) =>
+      this.onRequest(request, response),
+    );
   }
 
   /** A plain (non-TLS) server has no secureConnection: every connection is HTTP/1.1. */

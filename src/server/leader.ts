@@ -81,17 +81,28 @@ export class LeaseElector {
     try {
       const lease = await callApi(this.config, { method: 'GET', path: this.path });
       if (stringAt(lease, 'spec', 'holderIdentity') !== this.options.identity) return;
-      const spec = { ...(lease['spec'] as JsonObject), holderIdentity: '', leaseDurationSeconds: 1, renewTime: microTime(new Date()) };
+      const spec = {
+        ...(lease['spec'] as JsonObject),
+        holderIdentity: '',
+        leaseDurationSeconds: 1,
+        renewTime: microTime(new Date()),
+      };
       await callApi(this.config, { method: 'PUT', path: this.path, body: { ...lease, spec } });
     } catch (error) {
-      this.logger.warn({ err: error }, `could not release the lease ${this.options.name}; another replica takes over once it expires`);
+      this.logger.warn(
+        { err: error },
+        `could not release the lease ${this.options.name}; another replica takes over once it expires`,
+      );
     }
   }
 
   private setLeader(leader: boolean): void {
     if (leader === this.leader) return;
     this.leader = leader;
-    this.logger.info({ lease: `${this.options.namespace}/${this.options.name}`, identity: this.options.identity, leader }, leader ? 'became the lease holder' : 'no longer the lease holder');
+    this.logger.info(
+      { lease: `${this.options.namespace}/${this.options.name}`, identity: this.options.identity, leader },
+      leader ? 'became the lease holder' : 'no longer the lease holder',
+    );
     for (const listener of this.listeners) listener(leader);
   }
 
@@ -101,13 +112,18 @@ export class LeaseElector {
       const lease = await this.read();
       if (this.stopped) return;
       if (!lease) {
-        await callApi(this.config, { method: 'POST', path: this.path.slice(0, this.path.lastIndexOf('/')), body: this.leaseBody(now, undefined) });
+        await callApi(this.config, {
+          method: 'POST',
+          path: this.path.slice(0, this.path.lastIndexOf('/')),
+          body: this.leaseBody(now, undefined),
+        });
         this.renewed(now);
         return;
       }
       const holder = stringAt(lease, 'spec', 'holderIdentity') ?? '';
       const renewTime = stringAt(lease, 'spec', 'renewTime') ?? '';
-      if (!this.observed || this.observed.holder !== holder || this.observed.renewTime !== renewTime) this.observed = { holder, renewTime, atMs: now.getTime() };
+      if (!this.observed || this.observed.holder !== holder || this.observed.renewTime !== renewTime)
+        this.observed = { holder, renewTime, atMs: now.getTime() };
       const duration = (numberAt(lease, 'spec', 'leaseDurationSeconds') ?? this.leaseDurationSeconds) * 1000;
       if (holder !== '' && holder !== this.options.identity && now.getTime() < this.observed.atMs + duration) {
         this.setLeader(false);
@@ -117,7 +133,8 @@ export class LeaseElector {
       this.renewed(now);
     } catch (error) {
       // 409: another candidate wrote first; it leads this round.
-      if (!(error instanceof ApiError && error.status === 409)) this.logger.warn({ err: error }, `lease ${this.options.name}: could not acquire or renew`);
+      if (!(error instanceof ApiError && error.status === 409))
+        this.logger.warn({ err: error }, `lease ${this.options.name}: could not acquire or renew`);
       if (this.leader && Date.now() - this.lastRenewMs > this.leaseDurationSeconds * 1000) this.setLeader(false);
     }
   }
@@ -142,7 +159,11 @@ export class LeaseElector {
     return {
       apiVersion: 'coordination.k8s.io/v1',
       kind: 'Lease',
-      metadata: { name: this.options.name, namespace: this.options.namespace, ...(current ? { resourceVersion: stringAt(current, 'metadata', 'resourceVersion') ?? '' } : {}) },
+      metadata: {
+        name: this.options.name,
+        namespace: this.options.namespace,
+        ...(current ? { resourceVersion: stringAt(current, 'metadata', 'resourceVersion') ?? '' } : {}),
+      },
       spec: {
         holderIdentity: this.options.identity,
         leaseDurationSeconds: this.leaseDurationSeconds,

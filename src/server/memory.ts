@@ -28,7 +28,11 @@ export function cgroupMemoryLimit(files: readonly string[] = CGROUP_LIMIT_FILES)
   return undefined;
 }
 
-export function heapGuardBytes(fallback: number, limit = cgroupMemoryLimit(), v8Limit = getHeapStatistics().heap_size_limit): number {
+export function heapGuardBytes(
+  fallback: number,
+  limit = cgroupMemoryLimit(),
+  v8Limit = getHeapStatistics().heap_size_limit,
+): number {
   const byContainer = limit === undefined ? fallback : limit * HEAP_SHARE_OF_LIMIT;
   return Math.floor(Math.min(byContainer, v8Limit * HEAP_SHARE_OF_V8_LIMIT));
 }

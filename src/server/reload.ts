@@ -79,7 +79,10 @@ export class PolicyReloader {
       this.state.lastReloadError = (error as Error).message;
       this.metrics.reloads.inc({ result: 'failure' });
       const problems = error instanceof PolicyLoadError ? error.problems : undefined;
-      this.logger.error({ trigger, problems, err: problems ? undefined : error, serving: this.state.policySet?.policies.length ?? 0 }, 'policy reload failed; the last good set keeps serving');
+      this.logger.error(
+        { trigger, problems, err: problems ? undefined : error, serving: this.state.policySet?.policies.length ?? 0 },
+        'policy reload failed; the last good set keeps serving',
+      );
       return false;
     }
   }
@@ -128,7 +131,11 @@ export class CertificateReloader {
 
   private warnIfExpiring(): void {
     const days = (this.notAfter.getTime() - Date.now()) / 86_400_000;
-    if (days < EXPIRY_WARNING_DAYS) this.logger.warn({ notAfter: this.notAfter.toISOString(), days: Math.floor(days) }, 'the serving certificate expires soon');
+    if (days < EXPIRY_WARNING_DAYS)
+      this.logger.warn(
+        { notAfter: this.notAfter.toISOString(), days: Math.floor(days) },
+        'the serving certificate expires soon',
+      );
   }
 
   async reload(): Promise<boolean> {

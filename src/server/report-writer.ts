@@ -1,7 +1,16 @@
 import type { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import type { Logger } from 'pino';
 import { stringAt } from '../core/json.js';
-import { inReportApi, MANAGED_BY_LABEL, REPORT_API_VERSION, REPORT_APIS, REPORT_SOURCE, reportDigest, type PolicyReport, type ReportApi } from '../audit/reports.js';
+import {
+  inReportApi,
+  MANAGED_BY_LABEL,
+  REPORT_API_VERSION,
+  REPORT_APIS,
+  REPORT_SOURCE,
+  reportDigest,
+  type PolicyReport,
+  type ReportApi,
+} from '../audit/reports.js';
 import { ApiError, callApi, listAll } from '../lookup/kube-api.js';
 import type { WebhookMetrics } from './metrics.js';
 
@@ -112,7 +121,11 @@ export class ReportWriter {
         for (const item of items) {
           const name = stringAt(item, 'metadata', 'name') ?? '';
           const namespace = stringAt(item, 'metadata', 'namespace');
-          stored.set(idOf(name, namespace), { digest: stringAt(item, 'metadata', 'annotations', DIGEST_ANNOTATION) ?? '', name, namespace });
+          stored.set(idOf(name, namespace), {
+            digest: stringAt(item, 'metadata', 'annotations', DIGEST_ANNOTATION) ?? '',
+            name,
+            namespace,
+          });
         }
       });
     }

@@ -70,8 +70,16 @@ export async function makeClientCertificate(commonName: string, ca: KeyPair, day
  * A leaf certificate: serving certificates carry SANs for every host (DNS names and IP addresses) and
  * are signed by `ca` when given (so the API server can trust the CA in caBundle), otherwise self-signed.
  */
-async function makeLeafCertificate(commonName: string, hosts: string[], usage: 'serverAuth' | 'clientAuth', ca: KeyPair | undefined, days: number): Promise<KeyPair> {
-  const altNames = hosts.map((host) => (isIP(host) ? { type: 7 as const, ip: host } : { type: 2 as const, value: host }));
+async function makeLeafCertificate(
+  commonName: string,
+  hosts: string[],
+  usage: 'serverAuth' | 'clientAuth',
+  ca: KeyPair | undefined,
+  days: number,
+): Promise<KeyPair> {
+  const altNames = hosts.map((host) =>
+    isIP(host) ? { type: 7 as const, ip: host } : { type: 2 as const, value: host },
+  );
   const pems = await generate([{ name: 'commonName', value: commonName }], {
     keyType: 'ec',
     curve: 'P-256',

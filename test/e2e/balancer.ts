@@ -12,10 +12,13 @@ import { fileURLToPath } from 'node:url';
  */
 function ready(port: number, ca: string): Promise<boolean> {
   return new Promise((resolve) => {
-    const request = httpsRequest({ host: '127.0.0.1', port, path: '/readyz', ca, agent: false, timeout: 500 }, (response) => {
-      response.resume();
-      resolve(response.statusCode === 200);
-    });
+    const request = httpsRequest(
+      { host: '127.0.0.1', port, path: '/readyz', ca, agent: false, timeout: 500 },
+      (response) => {
+        response.resume();
+        resolve(response.statusCode === 200);
+      },
+    );
     request.on('error', () => resolve(false));
     request.on('timeout', () => request.destroy());
     request.end();

@@ -11,7 +11,10 @@ import { LocalCluster, ROOT } from './harness.js';
 // The Helm chart (deploy/chart) renders the same objects as the kustomize base (deploy/), with helm built from
 // the Go module proxy (test/e2e/cluster/build-helm.sh) and the kubectl of the newest supported Kubernetes.
 
-type Manifest = { kind: string; metadata: { name: string; annotations?: Record<string, string> } } & Record<string, unknown>;
+type Manifest = { kind: string; metadata: { name: string; annotations?: Record<string, string> } } & Record<
+  string,
+  unknown
+>;
 
 function run(command: string, args: string[]): string {
   const result = spawnSync(command, args, { encoding: 'utf8', timeout: 120_000, maxBuffer: 64 * 1024 * 1024 });
@@ -25,8 +28,15 @@ function normalized(text: string): Map<string, unknown> {
   for (const document of parseAllDocuments(text)) {
     const object = document.toJS() as Manifest | null;
     if (!object) continue;
-    const parsed = JSON.parse(JSON.stringify(object).replace(/storage-policy-webhook-policies-[a-z0-9]{10}/g, 'storage-policy-webhook-policies')) as Manifest;
-    const template = (parsed['spec'] as { template?: { metadata?: { annotations?: Record<string, string> } } } | undefined)?.template?.metadata;
+    const parsed = JSON.parse(
+      JSON.stringify(object).replace(
+        /storage-policy-webhook-policies-[a-z0-9]{10}/g,
+        'storage-policy-webhook-policies',
+      ),
+    ) as Manifest;
+    const template = (
+      parsed['spec'] as { template?: { metadata?: { annotations?: Record<string, string> } } } | undefined
+    )?.template?.metadata;
     if (template?.annotations) {
       delete template.annotations['checksum/policies'];
       if (Object.keys(template.annotations).length === 0) delete template.annotations;
@@ -43,7 +53,17 @@ describe('Helm chart (deploy/chart)', { timeout: 35 * 60 * 1000 }, () => {
     const { bin } = LocalCluster.build(newest ?? '');
     const chart = join(ROOT, 'deploy/chart');
     assert.match(run(helm, ['lint', chart]), /1 chart\(s\) linted, 0 chart\(s\) failed/);
-    const rendered = normalized(run(helm, ['template', 'storage-policy-webhook', chart, '--namespace', 'storage-policy-webhook', '--set', 'createNamespace=true']));
+    const rendered = normalized(
+      run(helm, [
+        'template',
+        'storage-policy-webhook',
+        chart,
+        '--namespace',
+        'storage-policy-webhook',
+        '--set',
+        'createNamespace=true',
+      ]),
+    );
     const base = normalized(run(join(bin, 'kubectl'), ['kustomize', join(ROOT, 'deploy')]));
     assert.deepEqual([...rendered.keys()].sort(), [...base.keys()].sort());
     for (const [key, object] of base) assert.deepEqual(rendered.get(key), object, key);
@@ -66,15 +86,36 @@ describe('Helm chart (deploy/chart)', { timeout: 35 * 60 * 1000 }, () => {
           `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [${relative(overlay, join(ROOT, 'deploy'))}]\ncomponents: [${relative(overlay, join(ROOT, `deploy/components/${component}`))}]\n`,
         );
         const base = normalized(run(join(bin, 'kubectl'), ['kustomize', overlay]));
-        const chart = ['template', 'storage-policy-webhook', join(ROOT, 'deploy/chart'), '--namespace', 'storage-policy-webhook', '--set', 'createNamespace=true'];
+        const chart = [
+          'template',
+          'storage-policy-webhook',
+          join(ROOT, 'deploy/chart'),
+          '--namespace',
+          'storage-policy-webhook',
+          '--set',
+          'createNamespace=true',
+        ];
         const extra = component === 'ci-reader' ? [] : ['--set', 'policyReports.enabled=true'];
         const rendered = normalized(run(helm, [...chart, ...extra, '--set', set]));
         assert.deepEqual([...rendered.keys()].sort(), [...base.keys()].sort(), component);
         for (const [key, object] of base) assert.deepEqual(rendered.get(key), object, `${component}: ${key}`);
         assert.ok(rendered.has(expected), expected);
       }
-      const withoutCrds = normalized(run(helm, ['template', 'x', join(ROOT, 'deploy/chart'), '--set', 'policyReports.enabled=true', '--set', 'policyReports.installCRDs=false']));
-      assert.ok(!withoutCrds.has('CustomResourceDefinition/policyreports.wgpolicyk8s.io') && withoutCrds.has('ClusterRole/storage-policy-webhook-reports'));
+      const withoutCrds = normalized(
+        run(helm, [
+          'template',
+          'x',
+          join(ROOT, 'deploy/chart'),
+          '--set',
+          'policyReports.enabled=true',
+          '--set',
+          'policyReports.installCRDs=false',
+        ]),
+      );
+      assert.ok(
+        !withoutCrds.has('CustomResourceDefinition/policyreports.wgpolicyk8s.io') &&
+          withoutCrds.has('ClusterRole/storage-policy-webhook-reports'),
+      );
     } finally {
       await rm(overlay, { recursive: true, force: true });
     }
@@ -85,16 +126,36 @@ describe('Helm chart (deploy/chart)', { timeout: 35 * 60 * 1000 }, () => {
     const { bin } = LocalCluster.build(newest ?? '');
     const out = await mkdtemp(join(tmpdir(), 'certs-overlay-'));
     try {
-      run(process.execPath, [join(ROOT, 'dist/src/cli/main.js'), 'certs', '--out', join(out, 'cluster'), '--policy-reports']);
+      run(process.execPath, [
+        join(ROOT, 'dist/src/cli/main.js'),
+        'certs',
+        '--out',
+        join(out, 'cluster'),
+        '--policy-reports',
+      ]);
       const rendered = normalized(run(join(bin, 'kubectl'), ['kustomize', join(out, 'cluster')]));
-      assert.ok(rendered.has('CustomResourceDefinition/policyreports.wgpolicyk8s.io') && rendered.has('Role/storage-policy-webhook-audit-lease'));
-      const deployment = rendered.get('Deployment/storage-policy-webhook') as { spec: { template: { spec: { containers: Array<{ args: string[] }> } } } };
+      assert.ok(
+        rendered.has('CustomResourceDefinition/policyreports.wgpolicyk8s.io') &&
+          rendered.has('Role/storage-policy-webhook-audit-lease'),
+      );
+      const deployment = rendered.get('Deployment/storage-policy-webhook') as {
+        spec: { template: { spec: { containers: Array<{ args: string[] }> } } };
+      };
       const args = deployment.spec.template.spec.containers[0]?.args ?? [];
       assert.ok(args.includes('--policy-reports=true'));
-      assert.ok(args.includes('--cert=/etc/storage-policy-webhook/tls/tls.crt') && !args.includes('--certificates=managed'), 'the overlay serves the Secret it brings');
+      assert.ok(
+        args.includes('--cert=/etc/storage-policy-webhook/tls/tls.crt') && !args.includes('--certificates=managed'),
+        'the overlay serves the Secret it brings',
+      );
       assert.ok(rendered.has('Secret/storage-policy-webhook-tls'));
-      const validating = rendered.get('ValidatingWebhookConfiguration/storage-policy-webhook') as { webhooks?: Array<{ clientConfig: { caBundle?: string; service?: { path: string } } }> };
-      assert.equal(validating.webhooks?.length, 1, 'the overlay adds the entries to the empty configurations of the base');
+      const validating = rendered.get('ValidatingWebhookConfiguration/storage-policy-webhook') as {
+        webhooks?: Array<{ clientConfig: { caBundle?: string; service?: { path: string } } }>;
+      };
+      assert.equal(
+        validating.webhooks?.length,
+        1,
+        'the overlay adds the entries to the empty configurations of the base',
+      );
       assert.equal(validating.webhooks?.[0]?.clientConfig.service?.path, '/validate');
       assert.ok(validating.webhooks?.[0]?.clientConfig.caBundle);
     } finally {
@@ -105,7 +166,10 @@ describe('Helm chart (deploy/chart)', { timeout: 35 * 60 * 1000 }, () => {
   it('values change what they say: replicas, failurePolicy, timeouts, exclusions, cert-manager, NetworkPolicy on, priority with its quota, policies', () => {
     const helm = LocalCluster.buildHelm();
     const chart = join(ROOT, 'deploy/chart');
-    const template = (...set: string[]) => normalized(run(helm, ['template', 'spw', chart, '--namespace', 'guardrails', ...set.flatMap((value) => ['--set', value])]));
+    const template = (...set: string[]) =>
+      normalized(
+        run(helm, ['template', 'spw', chart, '--namespace', 'guardrails', ...set.flatMap((value) => ['--set', value])]),
+      );
     const rendered = template(
       'replicas=3',
       'webhook.failurePolicy=Ignore',
@@ -115,11 +179,20 @@ describe('Helm chart (deploy/chart)', { timeout: 35 * 60 * 1000 }, () => {
       'networkPolicy.enabled=true',
       'priorityClassName=system-cluster-critical',
     );
-    const deployment = rendered.get('Deployment/storage-policy-webhook') as { spec: { replicas: number; template: { spec: { priorityClassName?: string; containers: Array<{ args: string[] }> } } } };
+    const deployment = rendered.get('Deployment/storage-policy-webhook') as {
+      spec: {
+        replicas: number;
+        template: { spec: { priorityClassName?: string; containers: Array<{ args: string[] }> } };
+      };
+    };
     assert.equal(deployment.spec.replicas, 3);
     assert.equal(deployment.spec.template.spec.priorityClassName, 'system-cluster-critical');
-    assert.ok(deployment.spec.template.spec.containers[0]?.args.includes('--cert=/etc/storage-policy-webhook/tls/tls.crt'));
-    const quota = rendered.get('ResourceQuota/storage-policy-webhook-critical-pods') as { spec: { hard: { pods: string }; scopeSelector: { matchExpressions: Array<{ values: string[] }> } } };
+    assert.ok(
+      deployment.spec.template.spec.containers[0]?.args.includes('--cert=/etc/storage-policy-webhook/tls/tls.crt'),
+    );
+    const quota = rendered.get('ResourceQuota/storage-policy-webhook-critical-pods') as {
+      spec: { hard: { pods: string }; scopeSelector: { matchExpressions: Array<{ values: string[] }> } };
+    };
     assert.deepEqual(
       [quota.spec.hard.pods, quota.spec.scopeSelector.matchExpressions[0]?.values],
       ['6', ['system-cluster-critical']],
@@ -137,17 +210,34 @@ describe('Helm chart (deploy/chart)', { timeout: 35 * 60 * 1000 }, () => {
     const [webhook] = validating.webhooks;
     assert.equal(webhook?.failurePolicy, 'Ignore');
     assert.equal(webhook?.timeoutSeconds, 3);
-    assert.deepEqual(webhook?.namespaceSelector.matchExpressions[0]?.values, ['kube-system', 'monitoring', 'guardrails']);
-    assert.deepEqual(webhook?.namespaceSelector.matchExpressions[1], { key: 'storage-policy-webhook.io/ignore', operator: 'NotIn', values: ['true'] });
+    assert.deepEqual(webhook?.namespaceSelector.matchExpressions[0]?.values, [
+      'kube-system',
+      'monitoring',
+      'guardrails',
+    ]);
+    assert.deepEqual(webhook?.namespaceSelector.matchExpressions[1], {
+      key: 'storage-policy-webhook.io/ignore',
+      operator: 'NotIn',
+      values: ['true'],
+    });
     assert.equal(webhook?.clientConfig.service.namespace, 'guardrails');
-    assert.equal(validating.metadata.annotations?.['cert-manager.io/inject-ca-from'], 'guardrails/storage-policy-webhook');
+    assert.equal(
+      validating.metadata.annotations?.['cert-manager.io/inject-ca-from'],
+      'guardrails/storage-policy-webhook',
+    );
     assert.ok(rendered.has('Certificate/storage-policy-webhook'));
     assert.ok(rendered.has('NetworkPolicy/storage-policy-webhook'));
-    assert.ok(!rendered.has('Role/storage-policy-webhook-certificates'), 'no Secret or configuration rights without managed certificates');
+    assert.ok(
+      !rendered.has('Role/storage-policy-webhook-certificates'),
+      'no Secret or configuration rights without managed certificates',
+    );
 
     // The static entries (certificates from a Secret or cert-manager) are the ones the webhook registers itself.
     const pem = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
-    const secretMode = template('certificates.source=secret', `certificates.caBundle=${Buffer.from(pem).toString('base64')}`);
+    const secretMode = template(
+      'certificates.source=secret',
+      `certificates.caBundle=${Buffer.from(pem).toString('base64')}`,
+    );
     for (const type of CONFIGURATION_TYPES) {
       const registration = {
         target: { service: { name: 'storage-policy-webhook', namespace: 'guardrails', port: 443 } },
@@ -157,38 +247,83 @@ describe('Helm chart (deploy/chart)', { timeout: 35 * 60 * 1000 }, () => {
         excludedNamespaces: ['kube-system', 'guardrails'],
       } as const;
       const kind = type === 'mutating' ? 'MutatingWebhookConfiguration' : 'ValidatingWebhookConfiguration';
-      assert.deepEqual((secretMode.get(`${kind}/storage-policy-webhook`) as { webhooks: unknown }).webhooks, [webhookEntry(type, registration)], kind);
+      assert.deepEqual(
+        (secretMode.get(`${kind}/storage-policy-webhook`) as { webhooks: unknown }).webhooks,
+        [webhookEntry(type, registration)],
+        kind,
+      );
     }
 
     const defaults = template();
     // Managed certificates (the default): installed empty, the values reach the pod, which registers the entries.
-    assert.equal((defaults.get('ValidatingWebhookConfiguration/storage-policy-webhook') as { webhooks?: unknown }).webhooks, undefined);
-    assert.equal((defaults.get('MutatingWebhookConfiguration/storage-policy-webhook') as { webhooks?: unknown }).webhooks, undefined);
+    assert.equal(
+      (defaults.get('ValidatingWebhookConfiguration/storage-policy-webhook') as { webhooks?: unknown }).webhooks,
+      undefined,
+    );
+    assert.equal(
+      (defaults.get('MutatingWebhookConfiguration/storage-policy-webhook') as { webhooks?: unknown }).webhooks,
+      undefined,
+    );
     const environment = (values: Map<string, unknown>) =>
       Object.fromEntries(
         (
-          (values.get('Deployment/storage-policy-webhook') as { spec: { template: { spec: { containers: Array<{ env: Array<{ name: string; value?: string }> }> } } } }).spec.template.spec
-            .containers[0]?.env ?? []
+          (
+            values.get('Deployment/storage-policy-webhook') as {
+              spec: { template: { spec: { containers: Array<{ env: Array<{ name: string; value?: string }> }> } } };
+            }
+          ).spec.template.spec.containers[0]?.env ?? []
         )
-          .filter((variable) => ['FAILURE_POLICY', 'WEBHOOK_TIMEOUT_SECONDS', 'EXCLUDE_NAMESPACES'].includes(variable.name))
+          .filter((variable) =>
+            ['FAILURE_POLICY', 'WEBHOOK_TIMEOUT_SECONDS', 'EXCLUDE_NAMESPACES'].includes(variable.name),
+          )
           .map((variable) => [variable.name, variable.value]),
       );
-    assert.deepEqual(environment(defaults), { FAILURE_POLICY: 'Fail', WEBHOOK_TIMEOUT_SECONDS: '5', EXCLUDE_NAMESPACES: 'kube-system' });
-    assert.deepEqual(environment(template('webhook.failurePolicy=Ignore', 'webhook.timeoutSeconds=3', 'webhook.excludeNamespaces={kube-system,monitoring}')), {
-      FAILURE_POLICY: 'Ignore',
-      WEBHOOK_TIMEOUT_SECONDS: '3',
-      EXCLUDE_NAMESPACES: 'kube-system,monitoring',
+    assert.deepEqual(environment(defaults), {
+      FAILURE_POLICY: 'Fail',
+      WEBHOOK_TIMEOUT_SECONDS: '5',
+      EXCLUDE_NAMESPACES: 'kube-system',
     });
-    assert.ok(!defaults.has('NetworkPolicy/storage-policy-webhook') && !defaults.has('ResourceQuota/storage-policy-webhook-critical-pods'));
-    assert.ok(defaults.has('PodDisruptionBudget/storage-policy-webhook') && !template('replicas=1').has('PodDisruptionBudget/storage-policy-webhook'), 'a PDB only with more than one replica');
-    const secretWithoutBundle = spawnSync(helm, ['template', 'spw', chart, '--set', 'certificates.source=secret'], { encoding: 'utf8' });
+    assert.deepEqual(
+      environment(
+        template(
+          'webhook.failurePolicy=Ignore',
+          'webhook.timeoutSeconds=3',
+          'webhook.excludeNamespaces={kube-system,monitoring}',
+        ),
+      ),
+      {
+        FAILURE_POLICY: 'Ignore',
+        WEBHOOK_TIMEOUT_SECONDS: '3',
+        EXCLUDE_NAMESPACES: 'kube-system,monitoring',
+      },
+    );
+    assert.ok(
+      !defaults.has('NetworkPolicy/storage-policy-webhook') &&
+        !defaults.has('ResourceQuota/storage-policy-webhook-critical-pods'),
+    );
+    assert.ok(
+      defaults.has('PodDisruptionBudget/storage-policy-webhook') &&
+        !template('replicas=1').has('PodDisruptionBudget/storage-policy-webhook'),
+      'a PDB only with more than one replica',
+    );
+    const secretWithoutBundle = spawnSync(helm, ['template', 'spw', chart, '--set', 'certificates.source=secret'], {
+      encoding: 'utf8',
+    });
     assert.notEqual(secretWithoutBundle.status, 0);
     assert.match(secretWithoutBundle.stderr, /certificates\.source secret needs certificates\.caBundle/);
     const own = template('policies.existingConfigMap=team-policies');
-    const mounted = own.get('Deployment/storage-policy-webhook') as { spec: { template: { spec: { volumes: Array<{ name: string; configMap?: { name: string } }> } } } };
+    const mounted = own.get('Deployment/storage-policy-webhook') as {
+      spec: { template: { spec: { volumes: Array<{ name: string; configMap?: { name: string } }> } } };
+    };
     assert.ok(!own.has('ConfigMap/storage-policy-webhook-policies'));
-    assert.equal(mounted.spec.template.spec.volumes.find((volume) => volume.name === 'policies')?.configMap?.name, 'team-policies');
+    assert.equal(
+      mounted.spec.template.spec.volumes.find((volume) => volume.name === 'policies')?.configMap?.name,
+      'team-policies',
+    );
     const files = template('policies.files.platform\\.yaml=apiVersion: storage-policy-webhook.io/v1alpha1');
-    assert.deepEqual(Object.keys((files.get('ConfigMap/storage-policy-webhook-policies') as { data: Record<string, string> }).data), ['platform.yaml']);
+    assert.deepEqual(
+      Object.keys((files.get('ConfigMap/storage-policy-webhook-policies') as { data: Record<string, string> }).data),
+      ['platform.yaml'],
+    );
   });
 });

@@ -62,14 +62,20 @@ export class LocalCluster {
 
   /** Whether build.sh has already built this version (the cache folder it uses, outside the clone). */
   static isBuilt(version: string): boolean {
-    const root = process.env['STORAGE_POLICY_CACHE'] ?? join(process.env['XDG_CACHE_HOME'] ?? join(homedir(), '.cache'), 'storage-policy-webhook');
+    const root =
+      process.env['STORAGE_POLICY_CACHE'] ??
+      join(process.env['XDG_CACHE_HOME'] ?? join(homedir(), '.cache'), 'storage-policy-webhook');
     return existsSync(join(root, 'kubernetes', version, 'bin', 'kube-apiserver'));
   }
 
   /** kube-apiserver, kube-controller-manager, kubectl and etcd of one version, built once and cached outside the clone. */
   static build(version: string): { bin: string; seconds: number } {
     const started = Date.now();
-    const build = spawnSync('bash', [join(ROOT, 'test/e2e/cluster/build.sh'), version], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', timeout: 40 * 60 * 1000 });
+    const build = spawnSync('bash', [join(ROOT, 'test/e2e/cluster/build.sh'), version], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      encoding: 'utf8',
+      timeout: 40 * 60 * 1000,
+    });
     if (build.status !== 0) throw new Error(`building Kubernetes ${version} failed (exit ${build.status})`);
     const bin = build.stdout.trim().split('\n').pop() ?? '';
     return { bin, seconds: Math.round((Date.now() - started) / 1000) };
@@ -77,7 +83,11 @@ export class LocalCluster {
 
   /** helm built from the Go module proxy (test/e2e/cluster/build-helm.sh), cached outside the clone. */
   static buildHelm(): string {
-    const built = spawnSync('bash', [join(ROOT, 'test/e2e/cluster/build-helm.sh')], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', timeout: 30 * 60 * 1000 });
+    const built = spawnSync('bash', [join(ROOT, 'test/e2e/cluster/build-helm.sh')], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      encoding: 'utf8',
+      timeout: 30 * 60 * 1000,
+    });
     if (built.status !== 0) throw new Error(`building helm failed (exit ${built.status})`);
     return built.stdout.trim().split('\n').pop() ?? '';
   }
@@ -100,7 +110,11 @@ export class LocalCluster {
 
     const ca = await makeCertificateAuthority('e2e cluster CA');
     const serving = await makeServingCertificate(['127.0.0.1', 'localhost'], ca);
-    const serviceAccount = generateKeyPairSync('rsa', { modulusLength: 2048, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
+    const serviceAccount = generateKeyPairSync('rsa', {
+      modulusLength: 2048,
+      publicKeyEncoding: { type: 'spki', format: 'pem' },
+      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+    });
     const token = `e2e-${Math.random().toString(36).slice(2)}`;
     const file = (name: string) => join(this.dir, name);
     await writeFile(file('ca.crt'), ca.cert);
@@ -175,7 +189,11 @@ export class LocalCluster {
   /** Writes the webhook's certificate and deploy/'s configurations pointed at the local URL, and starts the webhook. */
   async startWebhook(): Promise<void> {
     const certs = join(this.dir, 'webhook');
-    const made = spawnSync(process.execPath, [CLI, 'certs', '--url', `https://127.0.0.1:${this.webhookPort}`, '--out', certs], { encoding: 'utf8', timeout: 30_000 });
+    const made = spawnSync(
+      process.execPath,
+      [CLI, 'certs', '--url', `https://127.0.0.1:${this.webhookPort}`, '--out', certs],
+      { encoding: 'utf8', timeout: 30_000 },
+    );
     if (made.status !== 0) throw new Error(`storage-policy certs failed: ${made.stderr}`);
     this.webhookCa = await readFile(join(certs, 'ca.crt'), 'utf8');
     await this.restartWebhook();
@@ -189,7 +207,12 @@ export class LocalCluster {
    * A webhook process on its own port, with the shared certificate; drains for `shutdownDelay` seconds on SIGTERM.
    * `extra` adds arguments, environment, or another kubeconfig (the ServiceAccount's).
    */
-  async startWebhookProcess(name: string, port: number, shutdownDelay = 5, extra: { args?: string[]; env?: Record<string, string>; kubeconfig?: string; policies?: string } = {}): Promise<void> {
+  async startWebhookProcess(
+    name: string,
+    port: number,
+    shutdownDelay = 5,
+    extra: { args?: string[]; env?: Record<string, string>; kubeconfig?: string; policies?: string } = {},
+  ): Promise<void> {
     const certs = join(this.dir, 'webhook');
     this.start(
       name,
@@ -210,17 +233,47 @@ export class LocalCluster {
       ],
       extra.env,
     );
-    await eventually(`${name} /readyz (policies loaded, cache synced)`, () => httpsOk(`https://127.0.0.1:${port}/readyz`, this.webhookCa), 30_000, 250);
+    await eventually(
+      `${name} /readyz (policies loaded, cache synced)`,
+      () => httpsOk(`https://127.0.0.1:${port}/readyz`, this.webhookCa),
+      30_000,
+      250,
+    );
   }
 
   /**
    * A webhook process that manages its own certificates (serve --certificates managed), as the chart's and the
    * kustomize base's pods do: `args` and `env` are theirs; ready when its ops port's /readyz answers 200.
    */
-  async startManagedWebhook(name: string, port: number, kubeconfig: string, args: string[], env: Record<string, string> = {}): Promise<number> {
+  async startManagedWebhook(
+    name: string,
+    port: number,
+    kubeconfig: string,
+    args: string[],
+    env: Record<string, string> = {},
+  ): Promise<number> {
     const opsPort = await freePort();
-    this.start(name, process.execPath, [CLI, 'serve', '--host=127.0.0.1', `--port=${port}`, '--ops-host=127.0.0.1', `--ops-port=${opsPort}`, `--kubeconfig=${kubeconfig}`, ...args], env);
-    await eventually(`${name} /readyz`, async () => (await fetch(`http://127.0.0.1:${opsPort}/readyz`).catch(() => undefined))?.ok === true, 60_000, 250);
+    this.start(
+      name,
+      process.execPath,
+      [
+        CLI,
+        'serve',
+        '--host=127.0.0.1',
+        `--port=${port}`,
+        '--ops-host=127.0.0.1',
+        `--ops-port=${opsPort}`,
+        `--kubeconfig=${kubeconfig}`,
+        ...args,
+      ],
+      env,
+    );
+    await eventually(
+      `${name} /readyz`,
+      async () => (await fetch(`http://127.0.0.1:${opsPort}/readyz`).catch(() => undefined))?.ok === true,
+      60_000,
+      250,
+    );
     return opsPort;
   }
 
@@ -249,14 +302,25 @@ export class LocalCluster {
    */
   clusterIpOf(namespace: string, name: string): string {
     const ip = this.kubectl('get', 'service', name, '-n', namespace, '-o', 'jsonpath={.spec.clusterIP}').stdout.trim();
-    if (!ip.startsWith('127.96.0.')) throw new Error(`Service ${namespace}/${name} has ClusterIP ${ip}, outside ${SERVICE_CIDR}`);
+    if (!ip.startsWith('127.96.0.'))
+      throw new Error(`Service ${namespace}/${name} has ClusterIP ${ip}, outside ${SERVICE_CIDR}`);
     return ip;
   }
 
   /** A Service-like balancer on `port` in front of webhook processes on `backends` (test/e2e/balancer.ts). */
   async startBalancer(port: number, backends: number[]): Promise<void> {
-    this.start('balancer', process.execPath, [BALANCER, String(port), join(this.dir, 'webhook', 'ca.crt'), ...backends.map(String)]);
-    await eventually('the balancer to listen', () => httpsOk(`https://127.0.0.1:${port}/readyz`, this.webhookCa), 10_000, 100);
+    this.start('balancer', process.execPath, [
+      BALANCER,
+      String(port),
+      join(this.dir, 'webhook', 'ca.crt'),
+      ...backends.map(String),
+    ]);
+    await eventually(
+      'the balancer to listen',
+      () => httpsOk(`https://127.0.0.1:${port}/readyz`, this.webhookCa),
+      10_000,
+      100,
+    );
   }
 
   /** Points every webhook of both configurations at another local port (a balancer in front of several webhooks). */
@@ -264,9 +328,17 @@ export class LocalCluster {
     for (const kind of ['mutatingwebhookconfiguration', 'validatingwebhookconfiguration']) {
       const listed = this.kubectl('get', kind, '-o', 'json');
       if (listed.status !== 0) return listed;
-      const items = (JSON.parse(listed.stdout) as { items: Array<{ metadata: { name: string }; webhooks: Array<{ clientConfig: { url?: string } }> }> }).items;
+      const items = (
+        JSON.parse(listed.stdout) as {
+          items: Array<{ metadata: { name: string }; webhooks: Array<{ clientConfig: { url?: string } }> }>;
+        }
+      ).items;
       for (const item of items) {
-        const patch = item.webhooks.map((webhook, index) => ({ op: 'replace', path: `/webhooks/${index}/clientConfig/url`, value: (webhook.clientConfig.url ?? '').replace(/:\d+\//, `:${port}/`) }));
+        const patch = item.webhooks.map((webhook, index) => ({
+          op: 'replace',
+          path: `/webhooks/${index}/clientConfig/url`,
+          value: (webhook.clientConfig.url ?? '').replace(/:\d+\//, `:${port}/`),
+        }));
         const patched = this.kubectl('patch', kind, item.metadata.name, '--type=json', '-p', JSON.stringify(patch));
         if (patched.status !== 0) return patched;
       }
@@ -296,7 +368,11 @@ export class LocalCluster {
   }
 
   kubectlWithInput(input: string | undefined, ...args: string[]): CommandResult {
-    const result = spawnSync(this.kubectlPath, [`--kubeconfig=${this.kubeconfig}`, ...args], { input, encoding: 'utf8', timeout: 30_000 });
+    const result = spawnSync(this.kubectlPath, [`--kubeconfig=${this.kubeconfig}`, ...args], {
+      input,
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
     return { status: result.status, stdout: result.stdout ?? '', stderr: result.stderr ?? '' };
   }
 
@@ -310,8 +386,11 @@ export class LocalCluster {
 
   async stop(): Promise<void> {
     // Whatever a failed test left running first (webhook stand-ins, balancers), then the control plane.
-    const others = [...this.processes.keys()].filter((name) => !['webhook', 'kube-controller-manager', 'kube-apiserver', 'etcd'].includes(name));
-    for (const name of [...others, 'webhook', 'kube-controller-manager', 'kube-apiserver', 'etcd']) await this.stopProcess(name);
+    const others = [...this.processes.keys()].filter(
+      (name) => !['webhook', 'kube-controller-manager', 'kube-apiserver', 'etcd'].includes(name),
+    );
+    for (const name of [...others, 'webhook', 'kube-controller-manager', 'kube-apiserver', 'etcd'])
+      await this.stopProcess(name);
     process.off('exit', this.exitHandler);
     if (this.dir && !process.env['KEEP_E2E_DIR']) await rm(this.dir, { recursive: true, force: true });
   }

@@ -15,7 +15,8 @@ function languageService(): { service: ts.LanguageService; files: string[] } {
     getCompilationSettings: () => parsed.options,
     getScriptFileNames: () => parsed.fileNames,
     getScriptVersion: () => '1',
-    getScriptSnapshot: (path) => (ts.sys.fileExists(path) ? ts.ScriptSnapshot.fromString(ts.sys.readFile(path) ?? '') : undefined),
+    getScriptSnapshot: (path) =>
+      ts.sys.fileExists(path) ? ts.ScriptSnapshot.fromString(ts.sys.readFile(path) ?? '') : undefined,
     getCurrentDirectory: () => ROOT,
     getDefaultLibFileName: (options) => ts.getDefaultLibFilePath(options),
     fileExists: (path) => ts.sys.fileExists(path),
@@ -28,11 +29,20 @@ function languageService(): { service: ts.LanguageService; files: string[] } {
 function exportedNames(source: ts.SourceFile): ts.Identifier[] {
   const names: ts.Identifier[] = [];
   for (const statement of source.statements) {
-    if (!ts.canHaveModifiers(statement) || !ts.getModifiers(statement)?.some((modifier) => modifier.kind === ts.SyntaxKind.ExportKeyword)) continue;
+    if (
+      !ts.canHaveModifiers(statement) ||
+      !ts.getModifiers(statement)?.some((modifier) => modifier.kind === ts.SyntaxKind.ExportKeyword)
+    )
+      continue;
     if (ts.isVariableStatement(statement)) {
-      for (const declaration of statement.declarationList.declarations) if (ts.isIdentifier(declaration.name)) names.push(declaration.name);
+      for (const declaration of statement.declarationList.declarations)
+        if (ts.isIdentifier(declaration.name)) names.push(declaration.name);
     } else if (
-      (ts.isFunctionDeclaration(statement) || ts.isClassDeclaration(statement) || ts.isInterfaceDeclaration(statement) || ts.isTypeAliasDeclaration(statement) || ts.isEnumDeclaration(statement)) &&
+      (ts.isFunctionDeclaration(statement) ||
+        ts.isClassDeclaration(statement) ||
+        ts.isInterfaceDeclaration(statement) ||
+        ts.isTypeAliasDeclaration(statement) ||
+        ts.isEnumDeclaration(statement)) &&
       statement.name
     ) {
       names.push(statement.name);
@@ -53,7 +63,9 @@ for (const file of files.filter((path) => relative(ROOT, path).startsWith('src/'
     const elsewhere = references.some((symbol) => symbol.references.some((reference) => reference.fileName !== file));
     if (!elsewhere) {
       const { line } = source.getLineAndCharacterOfPosition(name.getStart());
-      unused.push(`${relative(ROOT, file)}:${line + 1}: ${name.text} is exported but no other file imports it; remove the export (or the code)`);
+      unused.push(
+        `${relative(ROOT, file)}:${line + 1}: ${name.text} is exported but no other file imports it; remove the export (or the code)`,
+      );
     }
   }
 }

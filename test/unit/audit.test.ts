@@ -15,7 +15,11 @@ const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 describe('audit: existing objects as PolicyReports', () => {
   const platform = policy({ name: 'platform', storageClasses: { allowed: ['gp3'] }, iops: { maxPerVolume: 20000 } });
-  const classes = policy({ name: 'classes', match: { kinds: ['StorageClass'] }, classRequirements: { reclaimPolicies: ['Delete'] } });
+  const classes = policy({
+    name: 'classes',
+    match: { kinds: ['StorageClass'] },
+    classRequirements: { reclaimPolicies: ['Delete'] },
+  });
   const engine = new Engine([platform, classes], cluster());
   const objects = [
     pvc({ storageClassName: 'gp3' }, { name: 'ok', uid: 'u-1' }),
@@ -36,21 +40,38 @@ describe('audit: existing objects as PolicyReports', () => {
     );
     const teamA = reports[1];
     assert.equal(teamA?.apiVersion, REPORT_API_VERSION);
-    const failures = teamA?.results.filter((result) => result.result === 'fail').map((result) => `${result.resources[0]?.name} ${result.rule}`);
+    const failures = teamA?.results
+      .filter((result) => result.result === 'fail')
+      .map((result) => `${result.resources[0]?.name} ${result.rule}`);
     assert.deepEqual(failures, ['bad iops/volume-budget', 'bad storage-class/allowed']);
-    assert.deepEqual(teamA?.results.find((result) => result.result === 'pass')?.resources[0], { apiVersion: 'v1', kind: 'PersistentVolumeClaim', name: 'ok', namespace: 'team-a', uid: 'u-1' });
+    assert.deepEqual(teamA?.results.find((result) => result.result === 'pass')?.resources[0], {
+      apiVersion: 'v1',
+      kind: 'PersistentVolumeClaim',
+      name: 'ok',
+      namespace: 'team-a',
+      uid: 'u-1',
+    });
     assert.equal(reports[0]?.results[0]?.severity, 'high');
   });
 
   it('the same objects give the same reports; a fixed object loses its failure', () => {
-    assert.deepEqual(auditReports(engine, objects, new Date(0)), auditReports(engine, [...objects].reverse(), new Date(0)));
+    assert.deepEqual(
+      auditReports(engine, objects, new Date(0)),
+      auditReports(engine, [...objects].reverse(), new Date(0)),
+    );
     const fixed = auditReports(engine, [pvc({ storageClassName: 'gp3' }, { name: 'bad' })], new Date(0));
     assert.equal(fixed[0]?.summary.fail, 0);
   });
 
   it(`splits a namespace's results every ${MAX_RESULTS_PER_REPORT}`, () => {
-    const many = Array.from({ length: MAX_RESULTS_PER_REPORT + 10 }, (_, index) => pvc({ storageClassName: 'io2' }, { name: `claim-${index}` }));
-    const reports = auditReports(new Engine([policy({ storageClasses: { allowed: ['gp3'] } })], cluster()), many, new Date(0));
+    const many = Array.from({ length: MAX_RESULTS_PER_REPORT + 10 }, (_, index) =>
+      pvc({ storageClassName: 'io2' }, { name: `claim-${index}` }),
+    );
+    const reports = auditReports(
+      new Engine([policy({ storageClasses: { allowed: ['gp3'] } })], cluster()),
+      many,
+      new Date(0),
+    );
     assert.deepEqual(
       reports.map((report) => [report.metadata.name, report.results.length]),
       [
@@ -61,14 +82,20 @@ describe('audit: existing objects as PolicyReports', () => {
   });
 
   it('storage-policy audit: exit 1 with the failures, -o yaml a v1 List, -n one namespace, exit 2 without input', () => {
-    const run = (...args: string[]) => spawnSync(process.execPath, [CLI, 'audit', ...args], { cwd: ROOT, encoding: 'utf8' });
+    const run = (...args: string[]) =>
+      spawnSync(process.execPath, [CLI, 'audit', ...args], { cwd: ROOT, encoding: 'utf8' });
     const text = run('--inventory', 'examples/cluster', '--inventory', 'examples/apps');
     assert.equal(text.status, 1, text.stderr);
     assert.match(text.stdout, /fail {2}PersistentVolumeClaim\/ledger {2}platform-storage iops\/volume-budget/);
-    const yaml = parse(run('--inventory', 'examples/cluster', '--inventory', 'examples/apps', '-o', 'yaml', '-n', 'analytics').stdout);
+    const yaml = parse(
+      run('--inventory', 'examples/cluster', '--inventory', 'examples/apps', '-o', 'yaml', '-n', 'analytics').stdout,
+    );
     assert.equal(yaml.kind, 'List');
     assert.deepEqual(
-      yaml.items.map((report: { kind: string; metadata: { namespace: string } }) => [report.kind, report.metadata.namespace]),
+      yaml.items.map((report: { kind: string; metadata: { namespace: string } }) => [
+        report.kind,
+        report.metadata.namespace,
+      ]),
       [['PolicyReport', 'analytics']],
     );
     assert.equal(run('--inventory', 'examples/cluster', '-n', 'analytics').status, 0, 'nothing in analytics fails');
@@ -77,7 +104,11 @@ describe('audit: existing objects as PolicyReports', () => {
 });
 
 describe('auditor: existing objects judged incrementally', () => {
-  const platform = policy({ name: 'platform', storageClasses: { allowed: ['gp3', 'io2'] }, iops: { maxPerVolume: 20000 } });
+  const platform = policy({
+    name: 'platform',
+    storageClasses: { allowed: ['gp3', 'io2'] },
+    iops: { maxPerVolume: 20000 },
+  });
   const engine = new Engine([platform], cluster());
   const failing = (auditor: Auditor): string[] =>
     auditor
@@ -139,7 +170,11 @@ describe('auditor: existing objects judged incrementally', () => {
     assert.equal(auditor.begin(), 2, 'a run under way keeps its work');
     assert.equal(auditor.continueRun(engine, 0), false);
     assert.equal(auditor.continueRun(engine, 0), true);
-    assert.deepEqual(failing(auditor), ['team-a/a storage-class/allowed', 'team-a/b storage-class/allowed', 'team-a/c storage-class/allowed']);
+    assert.deepEqual(failing(auditor), [
+      'team-a/a storage-class/allowed',
+      'team-a/b storage-class/allowed',
+      'team-a/c storage-class/allowed',
+    ]);
     assert.equal(auditor.pending, true);
     assert.equal(auditor.run(engine), 4, 'the next run takes the namespace the change marked');
     assert.equal(failing(auditor).length, 4);
@@ -156,7 +191,9 @@ describe('auditor: existing objects judged incrementally', () => {
   });
 
   it('keeps only what rules read: no managedFields, status, last-applied copy or containers', () => {
-    const stored = statefulSet([template('data', { storageClassName: 'gp3' })], { nodeSelector: { 'topology.kubernetes.io/zone': 'zone-a' } });
+    const stored = statefulSet([template('data', { storageClassName: 'gp3' })], {
+      nodeSelector: { 'topology.kubernetes.io/zone': 'zone-a' },
+    });
     const metadata = stored['metadata'] as JsonObject;
     metadata['managedFields'] = [{ manager: 'kubectl' }];
     metadata['annotations'] = { 'kubectl.kubernetes.io/last-applied-configuration': '{"big":true}', team: 'a' };
@@ -164,7 +201,9 @@ describe('auditor: existing objects judged incrementally', () => {
     const subject = auditSubjectOf(stored);
     assert.deepEqual(subject['metadata'], { name: 'web', namespace: 'team-a', annotations: { team: 'a' } });
     assert.equal(subject['status'], undefined);
-    assert.deepEqual(at(subject, 'spec', 'template'), { spec: { nodeSelector: { 'topology.kubernetes.io/zone': 'zone-a' } } });
+    assert.deepEqual(at(subject, 'spec', 'template'), {
+      spec: { nodeSelector: { 'topology.kubernetes.io/zone': 'zone-a' } },
+    });
     assert.equal(at(subject, 'spec', 'replicas'), 3);
     assert.equal(at(subject, 'spec', 'volumeClaimTemplates', 0, 'spec', 'storageClassName'), 'gp3');
   });
@@ -172,9 +211,17 @@ describe('auditor: existing objects judged incrementally', () => {
   it("results carry what the object's claims provision; a StatefulSet counts every replica", () => {
     const auditor = new Auditor();
     auditor.upsert(pvc({ storageClassName: 'io2', resources: { requests: { storage: '100Gi' } } }, { name: 'db' }));
-    auditor.upsert(statefulSet([template('data', { storageClassName: 'io2', resources: { requests: { storage: '100Gi' } } })], {}, 3));
+    auditor.upsert(
+      statefulSet(
+        [template('data', { storageClassName: 'io2', resources: { requests: { storage: '100Gi' } } })],
+        {},
+        3,
+      ),
+    );
     auditor.run(engine);
-    const properties = auditor.reports()[0]?.results.map((result) => [result.resources[0]?.name, result.properties?.['provisionedIops']]);
+    const properties = auditor
+      .reports()[0]
+      ?.results.map((result) => [result.resources[0]?.name, result.properties?.['provisionedIops']]);
     assert.deepEqual(properties, [
       ['db', '10000'],
       ['web', '30000'],

@@ -13,27 +13,74 @@ import { cluster, policy, pvc, storageClass } from '../helpers.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const run = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
+const run = (...args: string[]) =>
+  spawnSync(process.execPath, [CLI, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
 
 describe('lint: semantic checks', () => {
-  const checks = (problems: ReturnType<typeof lintPolicies>) => problems.map((problem) => `${problem.severity}:${problem.check}`).sort();
+  const checks = (problems: ReturnType<typeof lintPolicies>) =>
+    problems.map((problem) => `${problem.severity}:${problem.check}`).sort();
   it('passes a coherent set', () => {
-    assert.deepEqual(lintPolicies([policy({ storageClasses: { defaults: [{ class: 'gp3' }], allowed: ['gp3'] } })], { inventory: cluster() }), []);
+    assert.deepEqual(
+      lintPolicies([policy({ storageClasses: { defaults: [{ class: 'gp3' }], allowed: ['gp3'] } })], {
+        inventory: cluster(),
+      }),
+      [],
+    );
   });
   it('flags classes the inventory does not have', () => {
-    const problems = lintPolicies([policy({ storageClasses: { defaults: [{ class: 'gp4' }], allowed: ['gp3', 'gp5'] } })], { inventory: cluster() });
+    const problems = lintPolicies(
+      [policy({ storageClasses: { defaults: [{ class: 'gp4' }], allowed: ['gp3', 'gp5'] } })],
+      { inventory: cluster() },
+    );
     assert.deepEqual(checks(problems), ['error:unknown-class', 'error:unknown-class']);
     assert.match(problems[0]?.message ?? '', /gp5 is not in the inventory/);
   });
   it('flags a default class that provisions outside the policy zones, or cannot serve the mode it is for', () => {
-    const inventory = cluster(storageClass('wide', 'ebs.csi.aws.com', { allowedTopologies: [{ matchLabelExpressions: [{ key: 'topology.kubernetes.io/zone', values: ['zone-a', 'zone-z'] }] }] }));
-    assert.deepEqual(checks(lintPolicies([policy({ zones: { allowed: ['zone-a'] }, storageClasses: { defaults: [{ class: 'wide' }] } })], { inventory })), ['error:zones']);
-    assert.deepEqual(checks(lintPolicies([policy({ accessModes: {}, storageClasses: { defaults: [{ class: 'gp3', whenAccessModes: ['ReadWriteMany'] }] } })], { inventory })), ['error:access-modes']);
+    const inventory = cluster(
+      storageClass('wide', 'ebs.csi.aws.com', {
+        allowedTopologies: [
+          { matchLabelExpressions: [{ key: 'topology.kubernetes.io/zone', values: ['zone-a', 'zone-z'] }] },
+        ],
+      }),
+    );
+    assert.deepEqual(
+      checks(
+        lintPolicies([policy({ zones: { allowed: ['zone-a'] }, storageClasses: { defaults: [{ class: 'wide' }] } })], {
+          inventory,
+        }),
+      ),
+      ['error:zones'],
+    );
+    assert.deepEqual(
+      checks(
+        lintPolicies(
+          [
+            policy({
+              accessModes: {},
+              storageClasses: { defaults: [{ class: 'gp3', whenAccessModes: ['ReadWriteMany'] }] },
+            }),
+          ],
+          { inventory },
+        ),
+      ),
+      ['error:access-modes'],
+    );
   });
   it('flags settings that can never apply', () => {
-    const classOnly = policy({ match: { kinds: ['StorageClass'] }, accessModes: {}, storageClasses: { allowed: ['gp3'] } });
-    const claimOnly = policy({ name: 'b', storageClasses: { singleClusterDefault: true }, zones: { allowed: ['a'], addAllowedTopologies: true } });
-    const excludedAll = policy({ name: 'c', match: { kinds: ['PersistentVolumeClaim'], namespaces: ['a', 'b'], excludeNamespaces: ['*'] } });
+    const classOnly = policy({
+      match: { kinds: ['StorageClass'] },
+      accessModes: {},
+      storageClasses: { allowed: ['gp3'] },
+    });
+    const claimOnly = policy({
+      name: 'b',
+      storageClasses: { singleClusterDefault: true },
+      zones: { allowed: ['a'], addAllowedTopologies: true },
+    });
+    const excludedAll = policy({
+      name: 'c',
+      match: { kinds: ['PersistentVolumeClaim'], namespaces: ['a', 'b'], excludeNamespaces: ['*'] },
+    });
     const orphanRule = policy({ name: 'd', rules: { 'iops/adjusted': 'deny' } });
     assert.deepEqual(checks(lintPolicies([classOnly, claimOnly, excludedAll, orphanRule])), [
       'error:never-applies',
@@ -49,16 +96,42 @@ describe('lint: semantic checks', () => {
     assert.deepEqual(lintPolicies([policy({ action: 'warn', owner: 'team@example.com' })]), []);
   });
   it('flags conflicting defaults, and accepts disjoint matches', () => {
-    const withDefault = (name: string, cls: string, match = {}) => policy({ name, match: { kinds: ['PersistentVolumeClaim'], ...match }, storageClasses: { defaults: [{ class: cls }] } });
-    assert.deepEqual(checks(lintPolicies([withDefault('a', 'gp3', { namespaces: ['team-*'] }), withDefault('b', 'io2', { namespaces: ['team-b*'] })])), ['error:conflicting-defaults']);
-    assert.deepEqual(lintPolicies([withDefault('a', 'gp3', { excludeNamespaces: ['team-b'] }), withDefault('b', 'io2', { namespaces: ['team-b'] })]), []);
+    const withDefault = (name: string, cls: string, match = {}) =>
+      policy({
+        name,
+        match: { kinds: ['PersistentVolumeClaim'], ...match },
+        storageClasses: { defaults: [{ class: cls }] },
+      });
+    assert.deepEqual(
+      checks(
+        lintPolicies([
+          withDefault('a', 'gp3', { namespaces: ['team-*'] }),
+          withDefault('b', 'io2', { namespaces: ['team-b*'] }),
+        ]),
+      ),
+      ['error:conflicting-defaults'],
+    );
+    assert.deepEqual(
+      lintPolicies([
+        withDefault('a', 'gp3', { excludeNamespaces: ['team-b'] }),
+        withDefault('b', 'io2', { namespaces: ['team-b'] }),
+      ]),
+      [],
+    );
   });
 });
 
 describe('test suites', () => {
-  const engine = new Engine([policy({ storageClasses: { defaults: [{ class: 'gp3' }], allowed: ['gp3'] } })], cluster());
+  const engine = new Engine(
+    [policy({ storageClasses: { defaults: [{ class: 'gp3' }], allowed: ['gp3'] } })],
+    cluster(),
+  );
   it('passes a case whose expectations hold', () => {
-    const result = runCase(engine, 's', { name: 'ok', resource: pvc({}), expect: { decision: 'allowed', rules: ['storage-class/default'], patched: { spec: { storageClassName: 'gp3' } } } });
+    const result = runCase(engine, 's', {
+      name: 'ok',
+      resource: pvc({}),
+      expect: { decision: 'allowed', rules: ['storage-class/default'], patched: { spec: { storageClassName: 'gp3' } } },
+    });
     assert.deepEqual(result, { suite: 's', name: 'ok', passed: true, differences: [] });
   });
   it('fails a case with a diff of every expectation that does not hold', () => {
@@ -68,7 +141,10 @@ describe('test suites', () => {
       expect: { decision: 'allowed', warnings: ['nothing like this'], patched: { spec: { storageClassName: 'efs' } } },
     });
     assert.equal(result.passed, false);
-    assert.match(result.differences[0] ?? '', /^decision: expected allowed, got denied: 1 storage policy violation: \(1\) spec.storageClassName: class io2 is not allowed/);
+    assert.match(
+      result.differences[0] ?? '',
+      /^decision: expected allowed, got denied: 1 storage policy violation: \(1\) spec.storageClassName: class io2 is not allowed/,
+    );
     assert.match(result.differences[1] ?? '', /^warnings: missing "nothing like this"/);
     assert.equal(result.differences[2], 'patched object at spec.storageClassName: expected "efs", got "io2"');
   });
@@ -80,8 +156,17 @@ describe('test suites', () => {
 
 describe('explain', () => {
   it('says which policies govern a namespace and why', () => {
-    const platform = policy({ name: 'platform', match: { kinds: ['PersistentVolumeClaim'], excludeNamespaces: ['kube-*'] }, storageClasses: { defaults: [{ class: 'gp3' }] } });
-    const team = policy({ name: 'team', priority: 5, match: { kinds: ['PersistentVolumeClaim'], namespaces: ['team-*'] }, storageClasses: { defaults: [{ class: 'io2' }] } });
+    const platform = policy({
+      name: 'platform',
+      match: { kinds: ['PersistentVolumeClaim'], excludeNamespaces: ['kube-*'] },
+      storageClasses: { defaults: [{ class: 'gp3' }] },
+    });
+    const team = policy({
+      name: 'team',
+      priority: 5,
+      match: { kinds: ['PersistentVolumeClaim'], namespaces: ['team-*'] },
+      storageClasses: { defaults: [{ class: 'io2' }] },
+    });
     const [first, second] = explain([platform, team], 'team-a', 'PersistentVolumeClaim', cluster());
     assert.equal(first?.policy.name, 'team');
     assert.ok(first?.reasons.includes('match.namespaces pattern team-* matches team-a'));
@@ -89,7 +174,10 @@ describe('explain', () => {
     assert.match(second?.effects[0] ?? '', /overridden by team \(precedence\)/);
     const system = explain([platform], 'kube-system', 'PersistentVolumeClaim', cluster());
     assert.equal(system[0]?.governs, false);
-    assert.ok(system[0]?.reasons.includes('excludeNamespaces kube-* excludes kube-system'), system[0]?.reasons.join('; '));
+    assert.ok(
+      system[0]?.reasons.includes('excludeNamespaces kube-* excludes kube-system'),
+      system[0]?.reasons.join('; '),
+    );
   });
 });
 
@@ -115,7 +203,10 @@ describe('authoring CLI', () => {
     );
     const failed = run('test', dir);
     assert.equal(failed.status, 1);
-    assert.match(failed.stdout, /FAIL p \/ wrong expectation\n {5}patched object at spec.storageClassName: expected "io2", got "gp3"\n0 passed, 1 failed/);
+    assert.match(
+      failed.stdout,
+      /FAIL p \/ wrong expectation\n {5}patched object at spec.storageClassName: expected "io2", got "gp3"\n0 passed, 1 failed/,
+    );
   });
   it('test: a malformed suite is an input error with its position', async () => {
     await writeFile(

@@ -24,8 +24,17 @@ import { ServeProcess } from '../serve-process.js';
 // The webhook never becomes the reason writes fail: each test runs a real `serve` process on loopback.
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
-const review = (uid: string, object: unknown = pvc({ storageClassName: 'gp3' }), kind = 'PersistentVolumeClaim', group = ''): string =>
-  JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid, kind: { group, version: 'v1', kind }, namespace: 'payments', operation: 'CREATE', object } });
+const review = (
+  uid: string,
+  object: unknown = pvc({ storageClassName: 'gp3' }),
+  kind = 'PersistentVolumeClaim',
+  group = '',
+): string =>
+  JSON.stringify({
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    request: { uid, kind: { group, version: 'v1', kind }, namespace: 'payments', operation: 'CREATE', object },
+  });
 
 function h2Post(session: ClientHttp2Session, body: string): Promise<{ status: number; refused: boolean }> {
   return new Promise((resolve) => {
@@ -41,7 +50,12 @@ function h2Post(session: ClientHttp2Session, body: string): Promise<{ status: nu
       stream.on('end', () => resolve({ status: Number(headers[':status']), refused: false }));
     });
     // A stream the server never processed (after its GOAWAY) is refused: a client retries it elsewhere.
-    stream.on('error', () => resolve({ status: 0, refused: stream.rstCode === http2Constants.NGHTTP2_REFUSED_STREAM || session.closed || session.destroyed }));
+    stream.on('error', () =>
+      resolve({
+        status: 0,
+        refused: stream.rstCode === http2Constants.NGHTTP2_REFUSED_STREAM || session.closed || session.destroyed,
+      }),
+    );
     stream.end(body);
   });
 }
@@ -49,13 +63,24 @@ function h2Post(session: ClientHttp2Session, body: string): Promise<{ status: nu
 /** One review on an HTTP/2 session: its status, or how the stream was reset (and after which status). */
 function postReview(session: ClientHttp2Session, body: string, timeoutMs: number): Promise<string> {
   return new Promise<string>((resolve) => {
-    const stream = session.request({ ':method': 'POST', ':path': '/validate', 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+    const stream = session.request({
+      ':method': 'POST',
+      ':path': '/validate',
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(body),
+    });
     let status = 0;
     stream.on('response', (headers) => (status = Number(headers[':status'])));
     stream.resume();
     stream.on('error', () => undefined);
     stream.setTimeout(timeoutMs, () => stream.close());
-    stream.on('close', () => resolve(status > 0 && stream.rstCode === http2Constants.NGHTTP2_NO_ERROR ? String(status) : `reset ${stream.rstCode} after ${status}`));
+    stream.on('close', () =>
+      resolve(
+        status > 0 && stream.rstCode === http2Constants.NGHTTP2_NO_ERROR
+          ? String(status)
+          : `reset ${stream.rstCode} after ${status}`,
+      ),
+    );
     stream.end(body);
   });
 }
@@ -75,7 +100,11 @@ describe('availability', () => {
   after(() => rm(dir, { recursive: true, force: true }));
 
   it('drain: SIGTERM under HTTP/2 load sends GOAWAY, answers every stream it took (no 503) and exits 0', async () => {
-    const server = await new ServeProcess([...certArgs, '--shutdown-delay-seconds=1', '--shutdown-timeout-seconds=10']).start();
+    const server = await new ServeProcess([
+      ...certArgs,
+      '--shutdown-delay-seconds=1',
+      '--shutdown-timeout-seconds=10',
+    ]).start();
     const session = http2Connect(`https://127.0.0.1:${server.port}`, { ca: ca.cert });
     let goaway = false;
     session.on('goaway', () => (goaway = true));
@@ -97,8 +126,15 @@ describe('availability', () => {
       );
       assert.ok(goaway, 'the server sent GOAWAY');
       const served = outcomes.filter((outcome) => !outcome.refused);
-      assert.ok(outcomes.length - sigterm > 20, `requests kept being served during the drain delay (${outcomes.length - sigterm} after SIGTERM)`);
-      assert.deepEqual([...new Set(served.map((outcome) => outcome.status))], [200], 'every stream the server took was answered 200');
+      assert.ok(
+        outcomes.length - sigterm > 20,
+        `requests kept being served during the drain delay (${outcomes.length - sigterm} after SIGTERM)`,
+      );
+      assert.deepEqual(
+        [...new Set(served.map((outcome) => outcome.status))],
+        [200],
+        'every stream the server took was answered 200',
+      );
       assert.equal(await server.exited, 0);
     } finally {
       session.destroy();
@@ -107,21 +143,35 @@ describe('availability', () => {
   });
 
   it('drain: HTTP/1.1 keep-alive responses carry Connection: close, none is a 503', async () => {
-    const server = await new ServeProcess([...certArgs, '--shutdown-delay-seconds=1', '--shutdown-timeout-seconds=10']).start();
+    const server = await new ServeProcess([
+      ...certArgs,
+      '--shutdown-delay-seconds=1',
+      '--shutdown-timeout-seconds=10',
+    ]).start();
     const agent = new Agent({ keepAlive: true, maxSockets: 2, ca: ca.cert });
     const statuses: number[] = [];
     const connectionHeaders: string[] = [];
     let errors = 0;
     const post = () =>
       new Promise<void>((resolve) => {
-        const request = httpsRequest({ host: '127.0.0.1', port: server.port, path: '/validate', method: 'POST', agent, headers: { 'content-type': 'application/json' } }, (response) => {
-          response.resume();
-          response.on('end', () => {
-            statuses.push(response.statusCode ?? 0);
-            connectionHeaders.push(String(response.headers['connection'] ?? ''));
-            resolve();
-          });
-        });
+        const request = httpsRequest(
+          {
+            host: '127.0.0.1',
+            port: server.port,
+            path: '/validate',
+            method: 'POST',
+            agent,
+            headers: { 'content-type': 'application/json' },
+          },
+          (response) => {
+            response.resume();
+            response.on('end', () => {
+              statuses.push(response.statusCode ?? 0);
+              connectionHeaders.push(String(response.headers['connection'] ?? ''));
+              resolve();
+            });
+          },
+        );
         request.on('error', (error: NodeJS.ErrnoException) => {
           // Refused: the listener is closed, and a real client goes to another endpoint. Anything else broke
           // a request on an open connection.
@@ -155,20 +205,25 @@ describe('availability', () => {
     const trickle = (prefix: string) =>
       new Promise<number>((resolve) => {
         const started = Date.now();
-        const socket = tlsConnect({ host: '127.0.0.1', port: server.port, ca: ca.cert, ALPNProtocols: ['http/1.1'] }, () => {
-          socket.write(prefix);
-          const timer = setInterval(() => socket.write('a'), 300);
-          socket.on('close', () => {
-            clearInterval(timer);
-            resolve((Date.now() - started) / 1000);
-          });
-        });
+        const socket = tlsConnect(
+          { host: '127.0.0.1', port: server.port, ca: ca.cert, ALPNProtocols: ['http/1.1'] },
+          () => {
+            socket.write(prefix);
+            const timer = setInterval(() => socket.write('a'), 300);
+            socket.on('close', () => {
+              clearInterval(timer);
+              resolve((Date.now() - started) / 1000);
+            });
+          },
+        );
         socket.on('error', () => undefined);
         setTimeout(() => socket.destroy(), 10_000);
       });
     try {
       const headers = await trickle('POST /validate HTTP/1.1\r\nHost: x\r\nX-Slow: ');
-      const body = await trickle('POST /validate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{');
+      const body = await trickle(
+        'POST /validate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{',
+      );
       assert.ok(headers < 4, `trickled headers lived ${headers}s`);
       assert.ok(body < 4, `a trickled body lived ${body}s`);
     } finally {
@@ -177,7 +232,11 @@ describe('availability', () => {
   });
 
   it('deadlines and stream bounds: an HTTP/2 flood of stalled streams is capped per connection, cancelled at the timeout, and memory stays bounded', async () => {
-    const server = await new ServeProcess([...certArgs, '--request-timeout-seconds=2', '--max-concurrent-streams=100']).start();
+    const server = await new ServeProcess([
+      ...certArgs,
+      '--request-timeout-seconds=2',
+      '--max-concurrent-streams=100',
+    ]).start();
     const session = http2Connect(`https://127.0.0.1:${server.port}`, { ca: ca.cert });
     session.on('error', () => undefined);
     try {
@@ -190,14 +249,22 @@ describe('availability', () => {
         { length: 200 },
         () =>
           new Promise<number>((resolve) => {
-            const stream = session.request({ ':method': 'POST', ':path': '/validate', 'content-type': 'application/json', 'content-length': '100000' });
+            const stream = session.request({
+              ':method': 'POST',
+              ':path': '/validate',
+              'content-type': 'application/json',
+              'content-length': '100000',
+            });
             stream.on('error', () => undefined);
             stream.on('close', () => resolve(stream.rstCode));
             stream.write('{"apiVersion":');
           }),
       );
       const growth = server.rssMiB() - before;
-      const codes = await Promise.race([Promise.all(closed.slice(0, 100)), new Promise<number[]>((resolve) => setTimeout(() => resolve([]), 8000))]);
+      const codes = await Promise.race([
+        Promise.all(closed.slice(0, 100)),
+        new Promise<number[]>((resolve) => setTimeout(() => resolve([]), 8000)),
+      ]);
       const seconds = (Date.now() - started) / 1000;
       assert.equal(codes.length, 100, 'the stalled streams were cancelled');
       assert.ok(seconds < 6, `cancelled after ${seconds}s`);
@@ -222,7 +289,10 @@ describe('availability', () => {
     const server = await new ServeProcess([...certArgs, `--client-ca=${join(dir, 'client-ca.crt')}`]).start();
     try {
       assert.equal((await fetch(`http://127.0.0.1:${server.opsPort}/readyz`)).status, 200);
-      assert.match(await (await fetch(`http://127.0.0.1:${server.opsPort}/metrics`)).text(), /storage_policy_policies_loaded/);
+      assert.match(
+        await (await fetch(`http://127.0.0.1:${server.opsPort}/metrics`)).text(),
+        /storage_policy_policies_loaded/,
+      );
       const handshake = await new Promise<string>((resolve) => {
         const socket = tlsConnect({ host: '127.0.0.1', port: server.port, ca: ca.cert }, () => {
           socket.write('GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n');
@@ -235,7 +305,17 @@ describe('availability', () => {
       const client = await makeClientCertificate('kube-apiserver', clientCa);
       const withCertificate = await new Promise<number>((resolve, reject) => {
         const request = httpsRequest(
-          { host: '127.0.0.1', port: server.port, path: '/validate', method: 'POST', ca: ca.cert, cert: client.cert, key: client.key, agent: false, headers: { 'content-type': 'application/json' } },
+          {
+            host: '127.0.0.1',
+            port: server.port,
+            path: '/validate',
+            method: 'POST',
+            ca: ca.cert,
+            cert: client.cert,
+            key: client.key,
+            agent: false,
+            headers: { 'content-type': 'application/json' },
+          },
           (response) => {
             response.resume();
             resolve(response.statusCode ?? 0);
@@ -254,7 +334,14 @@ describe('availability', () => {
     const server = await new ServeProcess([...certArgs, '--max-connections-per-address=3']).start();
     const open = (localAddress: string) =>
       new Promise<'open' | 'refused'>((resolve) => {
-        const socket = tlsConnect({ socket: netConnect({ host: '127.0.0.1', port: server.port, localAddress }), host: '127.0.0.1', ca: ca.cert }, () => resolve('open'));
+        const socket = tlsConnect(
+          {
+            socket: netConnect({ host: '127.0.0.1', port: server.port, localAddress }),
+            host: '127.0.0.1',
+            ca: ca.cert,
+          },
+          () => resolve('open'),
+        );
         socket.on('error', () => resolve('refused'));
         socket.on('close', () => resolve('refused'));
         held.push(socket);
@@ -264,7 +351,10 @@ describe('availability', () => {
       const first = await Promise.all([open('127.0.0.1'), open('127.0.0.1'), open('127.0.0.1')]);
       assert.deepEqual(first, ['open', 'open', 'open']);
       assert.equal(await open('127.0.0.1'), 'refused');
-      assert.match(await (await fetch(`http://127.0.0.1:${server.opsPort}/metrics`)).text(), /storage_policy_connections_cut_total\{reason="per-address"\} 1/);
+      assert.match(
+        await (await fetch(`http://127.0.0.1:${server.opsPort}/metrics`)).text(),
+        /storage_policy_connections_cut_total\{reason="per-address"\} 1/,
+      );
       assert.equal(await open('127.0.0.2'), 'open', 'another client address still gets a connection');
     } finally {
       held.forEach((socket) => socket.destroy());
@@ -274,15 +364,27 @@ describe('availability', () => {
 
   it('body budget: more large reviews at once than the budget answers 503 with Retry-After, then serves again', async () => {
     const server = await new ServeProcess([...certArgs, '--max-inflight-body-bytes=4194304']).start();
-    const annotations = Object.fromEntries(Array.from({ length: 10_000 }, (_, index) => [`k${index}`, 'v'.repeat(200)]));
+    const annotations = Object.fromEntries(
+      Array.from({ length: 10_000 }, (_, index) => [`k${index}`, 'v'.repeat(200)]),
+    );
     const large = review('big', pvc({ storageClassName: 'gp3' }, { annotations }));
     const post = (body: string) =>
       new Promise<{ status: number; retryAfter: string | undefined }>((resolve) => {
         const request = httpsRequest(
-          { host: '127.0.0.1', port: server.port, path: '/validate', method: 'POST', ca: ca.cert, agent: false, headers: { 'content-type': 'application/json' } },
+          {
+            host: '127.0.0.1',
+            port: server.port,
+            path: '/validate',
+            method: 'POST',
+            ca: ca.cert,
+            agent: false,
+            headers: { 'content-type': 'application/json' },
+          },
           (response) => {
             response.resume();
-            response.on('end', () => resolve({ status: response.statusCode ?? 0, retryAfter: response.headers['retry-after'] }));
+            response.on('end', () =>
+              resolve({ status: response.statusCode ?? 0, retryAfter: response.headers['retry-after'] }),
+            );
           },
         );
         request.on('error', () => resolve({ status: 0, retryAfter: undefined }));
@@ -301,7 +403,9 @@ describe('availability', () => {
 
   it('body budget on one HTTP/2 connection (as the API server sends): streams over the budget get 503, the others 200, none is reset or stalls', async () => {
     const server = await new ServeProcess([...certArgs, '--max-inflight-body-bytes=4194304']).start();
-    const annotations = Object.fromEntries(Array.from({ length: 10_000 }, (_, index) => [`k${index}`, 'v'.repeat(200)]));
+    const annotations = Object.fromEntries(
+      Array.from({ length: 10_000 }, (_, index) => [`k${index}`, 'v'.repeat(200)]),
+    );
     const large = review('big', pvc({ storageClassName: 'gp3' }, { annotations }));
     // Room for eight 2.1 MB bodies queued at once: with Node's default 10 MB the client would reset its own streams.
     const session = http2Connect(`https://127.0.0.1:${server.port}`, { ca: ca.cert, maxSessionMemory: 64 });
@@ -335,7 +439,9 @@ describe('availability', () => {
 
   it('forty concurrent 6.5 MB reviews on one HTTP/2 connection: the body budget refuses (503) before Node resets the session’s streams', async () => {
     const server = await new ServeProcess(certArgs).start();
-    const annotations = Object.fromEntries(Array.from({ length: 31_000 }, (_, index) => [`k${index}`, 'v'.repeat(200)]));
+    const annotations = Object.fromEntries(
+      Array.from({ length: 31_000 }, (_, index) => [`k${index}`, 'v'.repeat(200)]),
+    );
     const large = review('big', pvc({ storageClassName: 'gp3' }, { annotations }));
     assert.ok(Buffer.byteLength(large) > 6_400_000, `${Buffer.byteLength(large)} bytes`);
     // Measured: with Node's default client maxSessionMemory (10 MB) the *client* resets its own streams (codes 11
@@ -361,16 +467,21 @@ describe('availability', () => {
     const server = await new ServeProcess(certArgs).start();
     const handshake = (ciphers: string) =>
       new Promise<string>((resolve) => {
-        const socket = tlsConnect({ host: '127.0.0.1', port: server.port, ca: ca.cert, maxVersion: 'TLSv1.2', ciphers }, () => {
-          resolve(socket.getCipher().name);
-          socket.destroy();
-        });
+        const socket = tlsConnect(
+          { host: '127.0.0.1', port: server.port, ca: ca.cert, maxVersion: 'TLSv1.2', ciphers },
+          () => {
+            resolve(socket.getCipher().name);
+            socket.destroy();
+          },
+        );
         socket.on('error', () => resolve('refused'));
       });
     try {
       assert.equal(
         await handshake('ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES128-GCM-SHA256'),
-        (await handshake('ECDHE-RSA-AES128-GCM-SHA256')) === 'refused' ? 'ECDHE-ECDSA-AES128-GCM-SHA256' : 'ECDHE-RSA-AES128-GCM-SHA256',
+        (await handshake('ECDHE-RSA-AES128-GCM-SHA256')) === 'refused'
+          ? 'ECDHE-ECDSA-AES128-GCM-SHA256'
+          : 'ECDHE-RSA-AES128-GCM-SHA256',
       );
       assert.equal(await handshake('ECDHE-RSA-AES128-SHA:ECDHE-ECDSA-AES128-SHA:AES128-SHA'), 'refused');
       assert.equal(await handshake('AES128-GCM-SHA256'), 'refused', 'no forward secrecy, no handshake');
@@ -383,7 +494,9 @@ describe('availability', () => {
 describe('bounded work per request (in process)', () => {
   const state = new WebhookState(cluster());
   before(async () => state.swap(await loadPolicyDir(BUNDLED_POLICIES_DIR)));
-  const huge = statefulSet(Array.from({ length: 16_000 }, (_, index) => template(`data-${index}`, { storageClassName: 'io1-slow' })));
+  const huge = statefulSet(
+    Array.from({ length: 16_000 }, (_, index) => template(`data-${index}`, { storageClassName: 'io1-slow' })),
+  );
 
   it('a 16,000-template StatefulSet is denied at once, with a short message naming the limit; its UPDATE is allowed unjudged', async () => {
     const app = buildServer({ state, logger: pino({ level: 'silent' }), bodyLimit: 7 * 1024 * 1024 });
@@ -392,19 +505,38 @@ describe('bounded work per request (in process)', () => {
     const stalls = monitorEventLoopDelay({ resolution: 1 });
     stalls.enable();
     const started = performance.now();
-    const created = (await app.inject({ method: 'POST', url: '/validate', headers: { 'content-type': 'application/json' }, payload: body })).json();
+    const created = (
+      await app.inject({
+        method: 'POST',
+        url: '/validate',
+        headers: { 'content-type': 'application/json' },
+        payload: body,
+      })
+    ).json();
     const millis = performance.now() - started;
     stalls.disable();
     // JSON parsing of the body is the one long synchronous step left; the engine never sees the templates.
     assert.ok(stalls.max / 1e6 < 50, `the event loop stalled ${(stalls.max / 1e6).toFixed(1)} ms`);
     assert.equal(created.response.allowed, false);
-    assert.match(created.response.status.message, new RegExp(`^spec\\.volumeClaimTemplates: 16000 templates exceed the ${MAX_TEMPLATES_PER_OBJECT} this webhook judges per StatefulSet`));
+    assert.match(
+      created.response.status.message,
+      new RegExp(
+        `^spec\\.volumeClaimTemplates: 16000 templates exceed the ${MAX_TEMPLATES_PER_OBJECT} this webhook judges per StatefulSet`,
+      ),
+    );
     assert.ok(created.response.status.message.length < 300);
     assert.ok(millis < 200, `answered in ${millis.toFixed(0)} ms (${(body.length / 1e6).toFixed(1)} MB parsed)`);
     const update = JSON.parse(body);
     update.request.operation = 'UPDATE';
     update.request.oldObject = huge;
-    const updated = (await app.inject({ method: 'POST', url: '/validate', headers: { 'content-type': 'application/json' }, payload: JSON.stringify(update) })).json();
+    const updated = (
+      await app.inject({
+        method: 'POST',
+        url: '/validate',
+        headers: { 'content-type': 'application/json' },
+        payload: JSON.stringify(update),
+      })
+    ).json();
     assert.equal(updated.response.allowed, true);
     assert.match(updated.response.warnings[0], /not judged/);
     await app.close();
@@ -412,8 +544,17 @@ describe('bounded work per request (in process)', () => {
 
   it('denial messages show the first 20 violations and count the rest', async () => {
     const app = buildServer({ state, logger: pino({ level: 'silent' }) });
-    const many = statefulSet(Array.from({ length: 60 }, (_, index) => template(`data-${index}`, { storageClassName: 'io1-slow' })));
-    const body = (await app.inject({ method: 'POST', url: '/validate', headers: { 'content-type': 'application/json' }, payload: review('many', many, 'StatefulSet', 'apps') })).json();
+    const many = statefulSet(
+      Array.from({ length: 60 }, (_, index) => template(`data-${index}`, { storageClassName: 'io1-slow' })),
+    );
+    const body = (
+      await app.inject({
+        method: 'POST',
+        url: '/validate',
+        headers: { 'content-type': 'application/json' },
+        payload: review('many', many, 'StatefulSet', 'apps'),
+      })
+    ).json();
     assert.match(body.response.status.message, /; and \d+ more$/);
     assert.ok(body.response.status.message.includes(`(${MAX_DENIALS_SHOWN}) `));
     assert.ok(!body.response.status.message.includes(`(${MAX_DENIALS_SHOWN + 1}) `));
@@ -422,11 +563,18 @@ describe('bounded work per request (in process)', () => {
 
   it('a __proto__ key in StorageClass parameters is data: judged like any object, nothing polluted', async () => {
     const app = buildServer({ state, logger: pino({ level: 'silent' }) });
-    const text = review('proto', storageClass('odd', 'ebs.csi.aws.com', { volumeBindingMode: 'WaitForFirstConsumer' }), 'StorageClass', 'storage.k8s.io').replace(
-      '"provisioner"',
-      '"parameters":{"__proto__":{"polluted":"yes"},"type":"gp3"},"provisioner"',
-    );
-    const response = await app.inject({ method: 'POST', url: '/validate', headers: { 'content-type': 'application/json' }, payload: text });
+    const text = review(
+      'proto',
+      storageClass('odd', 'ebs.csi.aws.com', { volumeBindingMode: 'WaitForFirstConsumer' }),
+      'StorageClass',
+      'storage.k8s.io',
+    ).replace('"provisioner"', '"parameters":{"__proto__":{"polluted":"yes"},"type":"gp3"},"provisioner"');
+    const response = await app.inject({
+      method: 'POST',
+      url: '/validate',
+      headers: { 'content-type': 'application/json' },
+      payload: text,
+    });
     assert.equal(response.statusCode, 200);
     assert.equal(response.json().response.uid, 'proto');
     assert.equal(({} as Record<string, unknown>)['polluted'], undefined);
@@ -463,7 +611,11 @@ describe('certs --out', () => {
       await writeFile(join(out, 'tls.key'), 'old', { mode: 0o644 });
       await writeFile(target, 'do not touch');
       await symlink(target, join(out, 'client.key'));
-      const result = spawnSync(process.execPath, [CLI, 'certs', '--url', 'https://127.0.0.1:8443', '--out', out, '--client'], { encoding: 'utf8' });
+      const result = spawnSync(
+        process.execPath,
+        [CLI, 'certs', '--url', 'https://127.0.0.1:8443', '--out', out, '--client'],
+        { encoding: 'utf8' },
+      );
       assert.equal(result.status, 0, result.stderr);
       assert.equal((await stat(join(out, 'tls.key'))).mode & 0o777, 0o600);
       assert.ok((await lstat(join(out, 'client.key'))).isFile(), 'the symlink was replaced by a file');

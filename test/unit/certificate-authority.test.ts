@@ -5,7 +5,11 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import type { FailurePolicy, WebhookRegistration } from '../../src/admission/webhook-configurations.js';
 import { arrayAt, isObject, objectAt, stringAt, type JsonObject } from '../../src/core/json.js';
-import { CertificateAuthority, nextRotationStep, type CertificateMaterial } from '../../src/server/certificate-authority.js';
+import {
+  CertificateAuthority,
+  nextRotationStep,
+  type CertificateMaterial,
+} from '../../src/server/certificate-authority.js';
 import { makeCertificateAuthority, makeServingCertificate } from '../../src/server/tls.js';
 import { FakeApiServer } from '../fake-apiserver.js';
 
@@ -15,14 +19,27 @@ const TIMES = { caLifetimeMs: 30 * DAY_MS, servingLifetimeMs: 9 * DAY_MS, overla
 async function material(caDays: number, servingDays: number): Promise<CertificateMaterial> {
   const ca = await makeCertificateAuthority('test CA', caDays);
   const serving = await makeServingCertificate(['webhook.ns.svc'], ca, servingDays);
-  return { caCert: ca.cert, caKey: ca.key, nextCa: undefined, bundle: ca.cert, servingCert: serving.cert, servingKey: serving.key, stagedAtMs: undefined, promotedAtMs: undefined };
+  return {
+    caCert: ca.cert,
+    caKey: ca.key,
+    nextCa: undefined,
+    bundle: ca.cert,
+    servingCert: serving.cert,
+    servingKey: serving.key,
+    stagedAtMs: undefined,
+    promotedAtMs: undefined,
+  };
 }
 
 describe('webhook certificates: the rotation plan', () => {
   it('creates when there is nothing; leaves fresh certificates alone', async () => {
     assert.equal(nextRotationStep(undefined, Date.now(), TIMES), 'create');
     assert.equal(nextRotationStep(await material(30, 9), Date.now(), TIMES), 'none');
-    assert.equal(nextRotationStep(await material(30, 9), Date.now() + 31 * DAY_MS, TIMES), 'create', 'a CA already expired (a cluster off for a month) is replaced');
+    assert.equal(
+      nextRotationStep(await material(30, 9), Date.now() + 31 * DAY_MS, TIMES),
+      'create',
+      'a CA already expired (a cluster off for a month) is replaced',
+    );
   });
   it('renews the serving certificate with a third of its life left, and one another CA signed', async () => {
     const fresh = await material(30, 9);
@@ -38,8 +55,19 @@ describe('webhook certificates: the rotation plan', () => {
     const staged = { ...current, nextCa: next, bundle: `${current.caCert}${next.cert}`, stagedAtMs: now };
     assert.equal(nextRotationStep(staged, now + 59_000, TIMES), 'none', 'the bundle has not stood for an overlap yet');
     assert.equal(nextRotationStep(staged, now + 60_000, TIMES), 'promote-ca');
-    const promoted = { ...staged, caCert: next.cert, caKey: next.key, nextCa: undefined, stagedAtMs: undefined, promotedAtMs: now + 60_000 };
-    assert.equal(nextRotationStep(promoted, now + 100_000, TIMES), 'none', 'replicas may still serve the old certificate');
+    const promoted = {
+      ...staged,
+      caCert: next.cert,
+      caKey: next.key,
+      nextCa: undefined,
+      stagedAtMs: undefined,
+      promotedAtMs: now + 60_000,
+    };
+    assert.equal(
+      nextRotationStep(promoted, now + 100_000, TIMES),
+      'none',
+      'replicas may still serve the old certificate',
+    );
     assert.equal(nextRotationStep(promoted, now + 120_000, TIMES), 'retire-old-ca');
   });
 });
@@ -48,7 +76,9 @@ describe('webhook certificates: the Lease holder against an API server', () => {
   const api = new FakeApiServer();
   let config: KubeConfig;
   const logger = pino({ level: 'silent' });
-  const configurations = ['mutatingwebhookconfigurations', 'validatingwebhookconfigurations'].map((kind) => `/apis/admissionregistration.k8s.io/v1/${kind}/spw`);
+  const configurations = ['mutatingwebhookconfigurations', 'validatingwebhookconfigurations'].map(
+    (kind) => `/apis/admissionregistration.k8s.io/v1/${kind}/spw`,
+  );
 
   // What the chart and the kustomize base install: the configurations, empty.
   const installShells = (): void => {
@@ -69,7 +99,8 @@ describe('webhook certificates: the Lease holder against an API server', () => {
   });
   after(() => api.stop());
 
-  const webhookOf = (path: string): JsonObject | undefined => (arrayAt(api.objects.get(path), 'webhooks') ?? []).filter(isObject)[0];
+  const webhookOf = (path: string): JsonObject | undefined =>
+    (arrayAt(api.objects.get(path), 'webhooks') ?? []).filter(isObject)[0];
   const bundleOf = (path: string): X509Certificate[] => {
     const encoded = stringAt(webhookOf(path), 'clientConfig', 'caBundle') ?? '';
     const pems =
@@ -87,7 +118,14 @@ describe('webhook certificates: the Lease holder against an API server', () => {
     // Lifetimes of seconds, so a CA rotation happens within the test; replicas lag a round behind the Secret.
     const authority = new CertificateAuthority(
       config,
-      { namespace: 'ns', secretName: 'spw-tls', configuration: 'spw', registration, hosts: ['spw.ns.svc'], times: { caLifetimeMs: 3_000, servingLifetimeMs: 2_400, overlapMs: 300 } },
+      {
+        namespace: 'ns',
+        secretName: 'spw-tls',
+        configuration: 'spw',
+        registration,
+        hosts: ['spw.ns.svc'],
+        times: { caLifetimeMs: 3_000, servingLifetimeMs: 2_400, overlapMs: 300 },
+      },
       logger,
     );
     assert.equal(await authority.step(), 'create');
@@ -110,7 +148,8 @@ describe('webhook certificates: the Lease holder against an API server', () => {
       lagging = servedNow();
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    for (const expected of ['stage-ca', 'promote-ca', 'retire-old-ca']) assert.ok(steps.includes(expected), `${expected} in ${steps.join(', ')}`);
+    for (const expected of ['stage-ca', 'promote-ca', 'retire-old-ca'])
+      assert.ok(steps.includes(expected), `${expected} in ${steps.join(', ')}`);
     const finalBundle = bundleOf(configurations[1] ?? '').map((ca) => ca.fingerprint256);
     assert.ok(!finalBundle.includes(firstCa.fingerprint256), 'the first CA left the bundle');
     assert.ok(!servedNow().checkIssued(firstCa) || !servedNow().verify(firstCa.publicKey), 'a new CA signs');
@@ -118,7 +157,11 @@ describe('webhook certificates: the Lease holder against an API server', () => {
 
   it('registers the entries in the empty configurations; entries reset (helm upgrade, a hand edit) are registered again; unchanged ones are not rewritten', async () => {
     installShells();
-    const authority = new CertificateAuthority(config, { namespace: 'ns', secretName: 'spw-tls-defaults', configuration: 'spw', registration, hosts: ['spw.ns.svc'] }, logger);
+    const authority = new CertificateAuthority(
+      config,
+      { namespace: 'ns', secretName: 'spw-tls-defaults', configuration: 'spw', registration, hosts: ['spw.ns.svc'] },
+      logger,
+    );
     const path = configurations[0] ?? '';
     assert.equal(await authority.step(), 'create');
     const stored = api.objects.get(path) as JsonObject;
@@ -130,12 +173,24 @@ describe('webhook certificates: the Lease holder against an API server', () => {
     assert.ok(injected);
     const version = stringAt(api.objects.get(path), 'metadata', 'resourceVersion');
     assert.equal(await authority.step(), 'none');
-    assert.equal(stringAt(api.objects.get(path), 'metadata', 'resourceVersion'), version, 'nothing changed, nothing written');
+    assert.equal(
+      stringAt(api.objects.get(path), 'metadata', 'resourceVersion'),
+      version,
+      'nothing changed, nothing written',
+    );
     // The API server stores defaults a registration does not set: still the same entry.
-    const defaulted = { ...(webhook ?? {}), objectSelector: {}, clientConfig: { ...(objectAt(webhook, 'clientConfig') ?? {}) } };
+    const defaulted = {
+      ...(webhook ?? {}),
+      objectSelector: {},
+      clientConfig: { ...(objectAt(webhook, 'clientConfig') ?? {}) },
+    };
     api.objects.set(path, { ...stored, webhooks: [defaulted] });
     assert.equal(await authority.step(), 'none');
-    assert.equal(stringAt(api.objects.get(path), 'metadata', 'resourceVersion'), version, 'server defaults are not a difference');
+    assert.equal(
+      stringAt(api.objects.get(path), 'metadata', 'resourceVersion'),
+      version,
+      'server defaults are not a difference',
+    );
     api.objects.set(path, { metadata: { name: 'spw', resourceVersion: '7' } });
     assert.equal(bundleOf(path).length, 0);
     assert.equal(await authority.step(), 'none');
@@ -148,8 +203,13 @@ describe('webhook certificates: the Lease holder against an API server', () => {
   it('the failurePolicy is what the registration asks at each round: Ignore until the replica guards, then the configured one', async () => {
     installShells();
     failurePolicy = 'Ignore';
-    const authority = new CertificateAuthority(config, { namespace: 'ns', secretName: 'spw-tls-policy', configuration: 'spw', registration, hosts: ['spw.ns.svc'] }, logger);
-    const policies = (): Array<string | undefined> => configurations.map((path) => stringAt(webhookOf(path), 'failurePolicy'));
+    const authority = new CertificateAuthority(
+      config,
+      { namespace: 'ns', secretName: 'spw-tls-policy', configuration: 'spw', registration, hosts: ['spw.ns.svc'] },
+      logger,
+    );
+    const policies = (): Array<string | undefined> =>
+      configurations.map((path) => stringAt(webhookOf(path), 'failurePolicy'));
     try {
       await authority.step();
       assert.deepEqual(policies(), ['Ignore', 'Ignore']);
@@ -162,8 +222,13 @@ describe('webhook certificates: the Lease holder against an API server', () => {
   });
 
   it('never creates a configuration: uninstalled (or never installed) stays out of the write path', async () => {
-    const authority = new CertificateAuthority(config, { namespace: 'ns', secretName: 'spw-tls-absent', configuration: 'absent', registration, hosts: ['spw.ns.svc'] }, logger);
+    const authority = new CertificateAuthority(
+      config,
+      { namespace: 'ns', secretName: 'spw-tls-absent', configuration: 'absent', registration, hosts: ['spw.ns.svc'] },
+      logger,
+    );
     assert.equal(await authority.step(), 'create');
-    for (const kind of ['mutatingwebhookconfigurations', 'validatingwebhookconfigurations']) assert.equal(api.objects.has(`/apis/admissionregistration.k8s.io/v1/${kind}/absent`), false);
+    for (const kind of ['mutatingwebhookconfigurations', 'validatingwebhookconfigurations'])
+      assert.equal(api.objects.has(`/apis/admissionregistration.k8s.io/v1/${kind}/absent`), false);
   });
 });

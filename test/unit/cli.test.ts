@@ -35,7 +35,15 @@ describe('storage-policy CLI', () => {
     assert.match(result.stdout, /deny +spec\.accessModes\[0\]: ReadWriteMany on ebs\.csi\.aws\.com/);
   });
   it('review -o json: machine-readable results with the JSON patch', () => {
-    const result = run('review', '-f', 'examples/apps/statefulset.yaml', '--inventory', 'examples/cluster', '-o', 'json');
+    const result = run(
+      'review',
+      '-f',
+      'examples/apps/statefulset.yaml',
+      '--inventory',
+      'examples/cluster',
+      '-o',
+      'json',
+    );
     assert.equal(result.status, 0, result.stderr);
     const [kafka] = JSON.parse(result.stdout);
     assert.equal(kafka.decision, 'allowed');
@@ -44,7 +52,10 @@ describe('storage-policy CLI', () => {
       paths.some((path: string) => path.startsWith('/spec/template/spec/nodeSelector')),
       paths.join(', '),
     );
-    assert.ok(!paths.some((path: string) => path.startsWith('/spec/volumeClaimTemplates')), 'templates stay as written');
+    assert.ok(
+      !paths.some((path: string) => path.startsWith('/spec/volumeClaimTemplates')),
+      'templates stay as written',
+    );
   });
   it('review: StorageClasses in the manifests count as the cluster for the claims beside them', async () => {
     const file = join(dir, 'app.yaml');
@@ -71,7 +82,10 @@ describe('storage-policy CLI', () => {
     assert.equal(run('lint').status, 0);
     const policies = join(dir, 'policies');
     await import('node:fs/promises').then((fs) => fs.mkdir(policies));
-    await writeFile(join(policies, 'p.yaml'), 'apiVersion: storage-policy-webhook.io/v1alpha1\nkind: StoragePolicy\nmetadata: {name: p}\nspec:\n  match: {}\n  zones: {allowed: []}\n');
+    await writeFile(
+      join(policies, 'p.yaml'),
+      'apiVersion: storage-policy-webhook.io/v1alpha1\nkind: StoragePolicy\nmetadata: {name: p}\nspec:\n  match: {}\n  zones: {allowed: []}\n',
+    );
     const result = run('lint', policies);
     assert.equal(result.status, 1);
     assert.match(result.stderr, /p\.yaml:6:20: spec\.zones\.allowed: must NOT have fewer than 1 items/);
@@ -106,6 +120,19 @@ describe('storage-policy CLI', () => {
   it('--help documents every command and option', () => {
     const help = run('--help');
     assert.equal(help.status, 0);
-    for (const text of ['serve', 'review', 'lint', '--port', '--cert', '--key', '--policies', '--inventory', 'PORT', '--max-body-bytes', '-o, --output']) assert.ok(help.stdout.includes(text), text);
+    for (const text of [
+      'serve',
+      'review',
+      'lint',
+      '--port',
+      '--cert',
+      '--key',
+      '--policies',
+      '--inventory',
+      'PORT',
+      '--max-body-bytes',
+      '-o, --output',
+    ])
+      assert.ok(help.stdout.includes(text), text);
   });
 });

@@ -21,7 +21,9 @@ class FakeApiServer {
   up = true;
   resourceVersion = 10;
   readonly watches = new Set<ServerResponse>();
-  readonly classes = [storageClass('gp3', 'ebs.csi.aws.com', { parameters: { type: 'gp3' }, volumeBindingMode: 'WaitForFirstConsumer' })];
+  readonly classes = [
+    storageClass('gp3', 'ebs.csi.aws.com', { parameters: { type: 'gp3' }, volumeBindingMode: 'WaitForFirstConsumer' }),
+  ];
   lists = 0;
 
   async start(cert: { key: string; cert: string }): Promise<number> {
@@ -39,7 +41,9 @@ class FakeApiServer {
         return;
       }
       this.lists += 1;
-      response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ kind: 'List', metadata: { resourceVersion: String(this.resourceVersion) }, items }));
+      response
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ kind: 'List', metadata: { resourceVersion: String(this.resourceVersion) }, items }));
     });
     await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve));
     return (this.server?.address() as AddressInfo).port;
@@ -83,13 +87,25 @@ describe('cluster cache against a list/watch API server on loopback', () => {
   });
 
   it('applies watch events', async () => {
-    await eventually('the watches to open (classes, attributes classes, namespaces, claims, nodes, StatefulSets)', () => api.watches.size === 6);
-    api.emit('ADDED', storageClass('io2', 'ebs.csi.aws.com', { metadata: { name: 'io2', resourceVersion: '11' }, parameters: { type: 'io2', iopsPerGB: '10' } }));
+    await eventually(
+      'the watches to open (classes, attributes classes, namespaces, claims, nodes, StatefulSets)',
+      () => api.watches.size === 6,
+    );
+    api.emit(
+      'ADDED',
+      storageClass('io2', 'ebs.csi.aws.com', {
+        metadata: { name: 'io2', resourceVersion: '11' },
+        parameters: { type: 'io2', iopsPerGB: '10' },
+      }),
+    );
     await eventually('io2 to arrive', () => {
       const io2 = state.storageClass('io2');
       return io2.known && io2.value !== undefined;
     });
-    api.emit('DELETED', { ...storageClass('io2', 'ebs.csi.aws.com'), metadata: { name: 'io2', resourceVersion: '12' } });
+    api.emit('DELETED', {
+      ...storageClass('io2', 'ebs.csi.aws.com'),
+      metadata: { name: 'io2', resourceVersion: '12' },
+    });
     await eventually('io2 to go', () => {
       const io2 = state.storageClass('io2');
       return io2.known && io2.value === undefined;
@@ -98,7 +114,14 @@ describe('cluster cache against a list/watch API server on loopback', () => {
 
   it('while the API server is gone, decisions follow lookupFailure and say why; then it recovers', async () => {
     const engine = new Engine([policy({ accessModes: {}, lookupFailure: 'deny' })], state);
-    const judge = () => engine.validate({ kind: 'PersistentVolumeClaim', operation: 'CREATE', namespace: 'team-a', name: 'd', object: pvc({ storageClassName: 'gp3' }) });
+    const judge = () =>
+      engine.validate({
+        kind: 'PersistentVolumeClaim',
+        operation: 'CREATE',
+        namespace: 'team-a',
+        name: 'd',
+        object: pvc({ storageClassName: 'gp3' }),
+      });
     assert.deepEqual(judge(), []);
     api.up = false;
     api.dropWatches();
@@ -133,8 +156,16 @@ describe('client-node, loaded for what is used', () => {
       await config.applyToHTTPSOptions(options);
       console.log(JSON.stringify({ authorization: options.headers?.Authorization, models: loaded.filter((url) => url.includes('/gen/models/')).length, watch: loaded.some((url) => url.endsWith('/dist/watch.js')) }));
     `;
-    const result = spawnSync(process.execPath, ['--input-type=module', '-e', script, join(tmpdir(), `kubeconfig-${process.pid}`)], { encoding: 'utf8', timeout: 30_000 });
+    const result = spawnSync(
+      process.execPath,
+      ['--input-type=module', '-e', script, join(tmpdir(), `kubeconfig-${process.pid}`)],
+      { encoding: 'utf8', timeout: 30_000 },
+    );
     assert.equal(result.status, 0, result.stderr);
-    assert.deepEqual(JSON.parse(result.stdout.trim()), { authorization: 'Bearer secret-token', models: 0, watch: true });
+    assert.deepEqual(JSON.parse(result.stdout.trim()), {
+      authorization: 'Bearer secret-token',
+      models: 0,
+      watch: true,
+    });
   });
 });

@@ -29,7 +29,10 @@ const generatedPolicy = fc
     {
       priority: fc.integer({ min: 0, max: 3 }),
       allowed: fc.option(subset(CLASSES), { nil: undefined }),
-      defaults: fc.option(fc.array(fc.record({ class: fc.constantFrom(...CLASSES), rwx: fc.boolean() }), { minLength: 1, maxLength: 2 }), { nil: undefined }),
+      defaults: fc.option(
+        fc.array(fc.record({ class: fc.constantFrom(...CLASSES), rwx: fc.boolean() }), { minLength: 1, maxLength: 2 }),
+        { nil: undefined },
+      ),
       zones: fc.option(fc.record({ allowed: subset(ZONES), pin: fc.boolean() }), { nil: undefined }),
       accessModes: fc.boolean(),
       iops: fc.option(fc.integer({ min: 1000, max: 40000 }), { nil: undefined }),
@@ -41,7 +44,14 @@ const generatedPolicy = fc
       spec.allowed || spec.defaults
         ? {
             ...(spec.allowed ? { allowed: spec.allowed } : {}),
-            ...(spec.defaults ? { defaults: spec.defaults.map((choice) => ({ class: choice.class, ...(choice.rwx ? { whenAccessModes: ['ReadWriteMany' as const] } : {}) })) } : {}),
+            ...(spec.defaults
+              ? {
+                  defaults: spec.defaults.map((choice) => ({
+                    class: choice.class,
+                    ...(choice.rwx ? { whenAccessModes: ['ReadWriteMany' as const] } : {}),
+                  })),
+                }
+              : {}),
           }
         : undefined;
     return policy({
@@ -52,30 +62,62 @@ const generatedPolicy = fc
       ...(spec.iops ? { iops: { maxPerVolume: spec.iops } } : {}),
     });
   });
-const policySet = fc.array(generatedPolicy, { minLength: 1, maxLength: 3 }).map((policies) => policies.map((entry, index) => ({ ...entry, name: `p${index}` })));
+const policySet = fc
+  .array(generatedPolicy, { minLength: 1, maxLength: 3 })
+  .map((policies) => policies.map((entry, index) => ({ ...entry, name: `p${index}` })));
 
 const mode = fc.constantFrom('ReadWriteOnce', 'ReadWriteMany', 'ReadWriteOncePod');
 const className = fc.option(fc.constantFrom(...CLASSES), { nil: undefined });
 const claimFixture = fc
   .record({ modes: fc.array(mode, { minLength: 1, maxLength: 1 }), className, gib: fc.integer({ min: 1, max: 2000 }) })
-  .map(({ modes, className: name, gib }) => pvc({ accessModes: modes, resources: { requests: { storage: `${gib}Gi` } }, ...(name ? { storageClassName: name } : {}) }));
+  .map(({ modes, className: name, gib }) =>
+    pvc({
+      accessModes: modes,
+      resources: { requests: { storage: `${gib}Gi` } },
+      ...(name ? { storageClassName: name } : {}),
+    }),
+  );
 const podSpec = fc.constantFrom<JsonObject>(
   {},
   { nodeSelector: { 'topology.kubernetes.io/zone': 'us-east-1a' } },
   { nodeSelector: { 'failure-domain.beta.kubernetes.io/zone': 'us-east-1c' } },
-  { affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'disk', operator: 'In', values: ['ssd'] }] }] } } } },
+  {
+    affinity: {
+      nodeAffinity: {
+        requiredDuringSchedulingIgnoredDuringExecution: {
+          nodeSelectorTerms: [{ matchExpressions: [{ key: 'disk', operator: 'In', values: ['ssd'] }] }],
+        },
+      },
+    },
+  },
 );
 const statefulSetFixture = fc
-  .record({ templates: fc.array(fc.record({ modes: fc.array(mode, { minLength: 1, maxLength: 1 }), className }), { minLength: 1, maxLength: 2 }), pod: podSpec })
+  .record({
+    templates: fc.array(fc.record({ modes: fc.array(mode, { minLength: 1, maxLength: 1 }), className }), {
+      minLength: 1,
+      maxLength: 2,
+    }),
+    pod: podSpec,
+  })
   .map(({ templates, pod }) =>
     statefulSet(
-      templates.map((entry, index) => template(`t${index}`, { accessModes: entry.modes, ...(entry.className ? { storageClassName: entry.className } : {}) })),
+      templates.map((entry, index) =>
+        template(`t${index}`, {
+          accessModes: entry.modes,
+          ...(entry.className ? { storageClassName: entry.className } : {}),
+        }),
+      ),
       pod,
     ),
   );
 const fixture = fc.oneof(claimFixture, statefulSetFixture);
 
-const deniedKeys = (findings: ResolvedFinding[]) => new Set(findings.filter((finding) => finding.action === 'deny').map((finding) => `${finding.policy.name} ${finding.rule} ${finding.path}`));
+const deniedKeys = (findings: ResolvedFinding[]) =>
+  new Set(
+    findings
+      .filter((finding) => finding.action === 'deny')
+      .map((finding) => `${finding.policy.name} ${finding.rule} ${finding.path}`),
+  );
 
 describe('composition: several policies on one object', () => {
   it('property: validation never denies what mutation produced, and mutation is idempotent', () => {
@@ -89,7 +131,11 @@ describe('composition: several policies on one object', () => {
         const after = review(engine, { ...input, object: mutated.object }, 'validate');
         const introduced = [...deniedKeys(after.findings)].filter((key) => !before.has(key));
         assert.deepEqual(introduced, [], `the patch ${JSON.stringify(mutated.patch)} introduced denials`);
-        assert.deepEqual(review(engine, { ...input, object: mutated.object }, 'mutate').patch, [], 'a second mutation changes nothing (reinvocationPolicy: IfNeeded)');
+        assert.deepEqual(
+          review(engine, { ...input, object: mutated.object }, 'mutate').patch,
+          [],
+          'a second mutation changes nothing (reinvocationPolicy: IfNeeded)',
+        );
       }),
       { numRuns: RUNS },
     );
@@ -105,34 +151,57 @@ describe('composition: several policies on one object', () => {
 
   it('a default another policy forbids is passed over for the next one every policy allows', () => {
     const team = policy({ name: 'team', priority: 10, storageClasses: { defaults: [{ class: 'io2' }] } });
-    const platform = policy({ name: 'platform', storageClasses: { defaults: [{ class: 'gp3' }], allowed: ['gp3', 'efs'] } });
+    const platform = policy({
+      name: 'platform',
+      storageClasses: { defaults: [{ class: 'gp3' }], allowed: ['gp3', 'efs'] },
+    });
     const result = judge([team, platform], pvc({}));
     assert.equal(result.patched['spec'] && (result.patched['spec'] as JsonObject)['storageClassName'], 'gp3');
     assert.deepEqual(result.denials, []);
-    assert.equal(composeSettings([team, platform]).defaultClassFor({ accessModes: ['ReadWriteOnce'], volumeMode: 'Filesystem' } as never)?.policy.name, 'platform');
+    assert.equal(
+      composeSettings([team, platform]).defaultClassFor({
+        accessModes: ['ReadWriteOnce'],
+        volumeMode: 'Filesystem',
+      } as never)?.policy.name,
+      'platform',
+    );
   });
 
   it('UPDATE: nothing is composed into a template, and each policy still judges on its own', () => {
     const a = policy({ name: 'a', storageClasses: { allowed: ['gp3'] } });
     const b = policy({ name: 'b', storageClasses: { allowed: ['io2'] } });
     const old = statefulSet([template('data', { storageClassName: 'gp3' })]);
-    const result = judge([a, b], statefulSet([template('data', { storageClassName: 'gp3' })], {}, 5), { operation: 'UPDATE', oldObject: old });
+    const result = judge([a, b], statefulSet([template('data', { storageClassName: 'gp3' })], {}, 5), {
+      operation: 'UPDATE',
+      oldObject: old,
+    });
     assert.deepEqual(result.patch, []);
-    assert.deepEqual(rulesOf(result.warnings), ['storage-class/allowed'], 'b forbids gp3; an existing template is only warned about');
+    assert.deepEqual(
+      rulesOf(result.warnings),
+      ['storage-class/allowed'],
+      'b forbids gp3; an existing template is only warned about',
+    );
   });
 });
 
 describe('lint: settings across policies that leave nothing admissible', () => {
-  const checks = (policies: Policy[]) => lintPolicies(policies).map((problem) => `${problem.check}: ${problem.message}`);
+  const checks = (policies: Policy[]) =>
+    lintPolicies(policies).map((problem) => `${problem.check}: ${problem.message}`);
   it('flags disjoint zone lists on overlapping policies', () => {
-    const found = checks([policy({ name: 'a', zones: { allowed: ['us-east-1a'] } }), policy({ name: 'b', zones: { allowed: ['us-east-1b'] } })]);
+    const found = checks([
+      policy({ name: 'a', zones: { allowed: ['us-east-1a'] } }),
+      policy({ name: 'b', zones: { allowed: ['us-east-1b'] } }),
+    ]);
     assert.ok(
       found.some((line) => line.startsWith('no-admissible-zone: ') && line.includes('policy a')),
       found.join('\n'),
     );
   });
   it('flags disjoint class lists, and a default another policy forbids', () => {
-    const found = checks([policy({ name: 'a', storageClasses: { allowed: ['gp3'], defaults: [{ class: 'gp3' }] } }), policy({ name: 'b', storageClasses: { allowed: ['io2'] } })]);
+    const found = checks([
+      policy({ name: 'a', storageClasses: { allowed: ['gp3'], defaults: [{ class: 'gp3' }] } }),
+      policy({ name: 'b', storageClasses: { allowed: ['io2'] } }),
+    ]);
     assert.ok(
       found.some((line) => line.startsWith('no-admissible-class: ')),
       found.join('\n'),
@@ -145,11 +214,25 @@ describe('lint: settings across policies that leave nothing admissible', () => {
   it('is quiet when the policies govern different namespaces, or agree', () => {
     assert.deepEqual(
       checks([
-        policy({ name: 'a', match: { kinds: ['PersistentVolumeClaim'], namespaces: ['x'] }, zones: { allowed: ['us-east-1a'] } }),
-        policy({ name: 'b', match: { kinds: ['PersistentVolumeClaim'], namespaces: ['y'] }, zones: { allowed: ['us-east-1b'] } }),
+        policy({
+          name: 'a',
+          match: { kinds: ['PersistentVolumeClaim'], namespaces: ['x'] },
+          zones: { allowed: ['us-east-1a'] },
+        }),
+        policy({
+          name: 'b',
+          match: { kinds: ['PersistentVolumeClaim'], namespaces: ['y'] },
+          zones: { allowed: ['us-east-1b'] },
+        }),
       ]),
       [],
     );
-    assert.deepEqual(checks([policy({ name: 'a', storageClasses: { allowed: ['gp3', 'io2'], defaults: [{ class: 'gp3' }] } }), policy({ name: 'b', storageClasses: { allowed: ['gp3'] } })]), []);
+    assert.deepEqual(
+      checks([
+        policy({ name: 'a', storageClasses: { allowed: ['gp3', 'io2'], defaults: [{ class: 'gp3' }] } }),
+        policy({ name: 'b', storageClasses: { allowed: ['gp3'] } }),
+      ]),
+      [],
+    );
   });
 });

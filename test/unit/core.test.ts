@@ -32,13 +32,18 @@ describe('JSON Patch building', () => {
   it('escapes ~ before / in pointer tokens (RFC 6901)', () => {
     assert.equal(escapePointerToken('a/b~c'), 'a~1b~0c');
     assert.equal(escapePointerToken('~1'), '~01');
-    assert.equal(pointer('metadata', 'annotations', 'storage-policy-webhook.io/provisioned-iops'), '/metadata/annotations/storage-policy-webhook.io~1provisioned-iops');
+    assert.equal(
+      pointer('metadata', 'annotations', 'storage-policy-webhook.io/provisioned-iops'),
+      '/metadata/annotations/storage-policy-webhook.io~1provisioned-iops',
+    );
   });
   it('creates missing parent maps inside the added value', () => {
     const object = { metadata: { name: 'x' } };
     const operation = setAt(object, ['metadata', 'annotations', 'a/b'], 'v');
     assert.deepEqual(operation, { op: 'add', path: '/metadata/annotations', value: { 'a/b': 'v' } });
-    assert.deepEqual(jsonPatch.applyPatch(structuredClone(object), [operation]).newDocument, { metadata: { name: 'x', annotations: { 'a/b': 'v' } } });
+    assert.deepEqual(jsonPatch.applyPatch(structuredClone(object), [operation]).newDocument, {
+      metadata: { name: 'x', annotations: { 'a/b': 'v' } },
+    });
   });
   it('adds into an existing map with an escaped key', () => {
     const object = { metadata: { annotations: { other: '1' } } };
@@ -82,7 +87,9 @@ describe('selectors and globs', () => {
     const labels = { team: 'a', tier: 'gold' };
     assert.ok(selectorMatches({ matchLabels: { team: 'a' } }, labels));
     assert.ok(!selectorMatches({ matchLabels: { team: 'b' } }, labels));
-    assert.ok(selectorMatches({ matchExpressions: [{ key: 'tier', operator: 'In', values: ['gold', 'silver'] }] }, labels));
+    assert.ok(
+      selectorMatches({ matchExpressions: [{ key: 'tier', operator: 'In', values: ['gold', 'silver'] }] }, labels),
+    );
     assert.ok(!selectorMatches({ matchExpressions: [{ key: 'tier', operator: 'NotIn', values: ['gold'] }] }, labels));
     assert.ok(selectorMatches({ matchExpressions: [{ key: 'x', operator: 'DoesNotExist' }] }, labels));
     assert.ok(!selectorMatches({ matchExpressions: [{ key: 'x', operator: 'Exists' }] }, labels));
@@ -97,7 +104,10 @@ describe('selectors and globs', () => {
 
 describe('storage objects', () => {
   it('resolves the legacy class annotation over the field', () => {
-    const [claim] = claimsOf('PersistentVolumeClaim', pvc({ storageClassName: 'gp3' }, { annotations: { 'volume.beta.kubernetes.io/storage-class': 'legacy' } }));
+    const [claim] = claimsOf(
+      'PersistentVolumeClaim',
+      pvc({ storageClassName: 'gp3' }, { annotations: { 'volume.beta.kubernetes.io/storage-class': 'legacy' } }),
+    );
     assert.equal(claim?.className, 'legacy');
     assert.equal(claim?.classSource, 'annotation');
   });
@@ -113,53 +123,120 @@ describe('storage objects', () => {
   it('picks the newest default class, then the first name', () => {
     const older = readStorageClass({
       ...storageClass('b', 'x', { annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } }),
-      metadata: { name: 'b', creationTimestamp: '2024-01-01T00:00:00Z', annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } },
+      metadata: {
+        name: 'b',
+        creationTimestamp: '2024-01-01T00:00:00Z',
+        annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' },
+      },
     });
     const newer = readStorageClass({
-      metadata: { name: 'c', creationTimestamp: '2025-01-01T00:00:00Z', annotations: { 'storageclass.beta.kubernetes.io/is-default-class': 'true' } },
+      metadata: {
+        name: 'c',
+        creationTimestamp: '2025-01-01T00:00:00Z',
+        annotations: { 'storageclass.beta.kubernetes.io/is-default-class': 'true' },
+      },
       provisioner: 'x',
     });
-    const tie = readStorageClass({ metadata: { name: 'a', creationTimestamp: '2025-01-01T00:00:00Z', annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } }, provisioner: 'x' });
-    const notDefault = readStorageClass({ metadata: { name: '0', annotations: { 'storageclass.kubernetes.io/is-default-class': 'True' } }, provisioner: 'x' });
+    const tie = readStorageClass({
+      metadata: {
+        name: 'a',
+        creationTimestamp: '2025-01-01T00:00:00Z',
+        annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' },
+      },
+      provisioner: 'x',
+    });
+    const notDefault = readStorageClass({
+      metadata: { name: '0', annotations: { 'storageclass.kubernetes.io/is-default-class': 'True' } },
+      provisioner: 'x',
+    });
     assert.equal(pickClusterDefault([older, newer, tie, notDefault])?.name, 'a');
   });
   it('derives the zones a class may provision in', () => {
-    const expression = (values: string[]) => ({ matchLabelExpressions: [{ key: 'topology.ebs.csi.aws.com/zone', values }] });
+    const expression = (values: string[]) => ({
+      matchLabelExpressions: [{ key: 'topology.ebs.csi.aws.com/zone', values }],
+    });
     assert.deepEqual(zonesOfStorageClass('ebs.csi.aws.com', {}, [expression(['a']), expression(['b'])]), ['a', 'b']);
-    assert.equal(zonesOfStorageClass('ebs.csi.aws.com', {}, [expression(['a']), { matchLabelExpressions: [{ key: 'other', values: ['x'] }] }]), undefined);
+    assert.equal(
+      zonesOfStorageClass('ebs.csi.aws.com', {}, [
+        expression(['a']),
+        { matchLabelExpressions: [{ key: 'other', values: ['x'] }] },
+      ]),
+      undefined,
+    );
     assert.deepEqual(zonesOfStorageClass('kubernetes.io/aws-ebs', { zones: 'a,c' }, undefined), ['a', 'c']);
-    assert.deepEqual(zonesOfStorageClass('kubernetes.io/aws-ebs', { Zones: 'a, c' }, undefined), ['a', ' c'], 'keys lower-cased, values split at commas and not trimmed, as csi-translation-lib does');
+    assert.deepEqual(
+      zonesOfStorageClass('kubernetes.io/aws-ebs', { Zones: 'a, c' }, undefined),
+      ['a', ' c'],
+      'keys lower-cased, values split at commas and not trimmed, as csi-translation-lib does',
+    );
     assert.equal(zonesOfStorageClass('ebs.csi.aws.com', { zones: 'a' }, undefined), undefined);
   });
 });
 
 describe('EBS IOPS quote (aws-ebs-csi-driver capIOPS)', () => {
   const csi = (parameters: Record<string, string>) => readEbsClass('ebs.csi.aws.com', parameters);
-  const quote = (settings: ReturnType<typeof csi>, gib: number) => quoteIops(settings, gib, ebsLimits(settings.type, undefined));
+  const quote = (settings: ReturnType<typeof csi>, gib: number) =>
+    quoteIops(settings, gib, ebsLimits(settings.type, undefined));
   it('multiplies rounded-up GiB by iopsPerGB', () => {
-    assert.deepEqual(quote(csi({ type: 'io2', iopsPerGB: '100' }), 50), { outcome: 'provisioned', iops: 5000, requested: 5000, adjustment: 'none' });
+    assert.deepEqual(quote(csi({ type: 'io2', iopsPerGB: '100' }), 50), {
+      outcome: 'provisioned',
+      iops: 5000,
+      requested: 5000,
+      adjustment: 'none',
+    });
   });
   it('fails below the minimum without allowAutoIOPSPerGBIncrease', () => {
-    assert.deepEqual(quote(csi({ type: 'io1', iopsPerGB: '5' }), 10), { outcome: 'fails', requested: 50, minimum: 100 });
+    assert.deepEqual(quote(csi({ type: 'io1', iopsPerGB: '5' }), 10), {
+      outcome: 'fails',
+      requested: 50,
+      minimum: 100,
+    });
   });
   it('raises to the minimum with allowAutoIOPSPerGBIncrease', () => {
-    assert.deepEqual(quote(csi({ type: 'gp3', iopsPerGB: '10', allowAutoIOPSPerGBIncrease: 'true' }), 10), { outcome: 'provisioned', iops: 3000, requested: 100, adjustment: 'raised-to-minimum' });
+    assert.deepEqual(quote(csi({ type: 'gp3', iopsPerGB: '10', allowAutoIOPSPerGBIncrease: 'true' }), 10), {
+      outcome: 'provisioned',
+      iops: 3000,
+      requested: 100,
+      adjustment: 'raised-to-minimum',
+    });
   });
   it('caps at the type maximum: io2 at 256000 with or without blockExpress (driver v1.47)', () => {
-    assert.deepEqual(quote(csi({ type: 'io1', iopsPerGB: '50' }), 2000), { outcome: 'provisioned', iops: 64000, requested: 100000, adjustment: 'capped-at-type-maximum' });
+    assert.deepEqual(quote(csi({ type: 'io1', iopsPerGB: '50' }), 2000), {
+      outcome: 'provisioned',
+      iops: 64000,
+      requested: 100000,
+      adjustment: 'capped-at-type-maximum',
+    });
     assert.equal((quote(csi({ type: 'io2', iopsPerGB: '500' }), 1000) as { iops: number }).iops, 256000);
-    assert.equal((quote(csi({ type: 'io2', iopsPerGB: '500', blockExpress: 'false' }), 1000) as { iops: number }).iops, 256000);
+    assert.equal(
+      (quote(csi({ type: 'io2', iopsPerGB: '500', blockExpress: 'false' }), 1000) as { iops: number }).iops,
+      256000,
+    );
   });
   it('caps per GiB only where that cap is not below the minimum', () => {
-    assert.deepEqual(quote(csi({ type: 'io1', iopsPerGB: '60' }), 10), { outcome: 'provisioned', iops: 500, requested: 600, adjustment: 'capped-per-gib' });
+    assert.deepEqual(quote(csi({ type: 'io1', iopsPerGB: '60' }), 10), {
+      outcome: 'provisioned',
+      iops: 500,
+      requested: 600,
+      adjustment: 'capped-per-gib',
+    });
     assert.equal((quote(csi({ type: 'gp3', iops: '4000' }), 4) as { iops: number }).iops, 4000);
   });
   it('quotes nothing for types that ignore IOPS; the in-tree name follows the CSI driver (migration)', () => {
     assert.deepEqual(quote(csi({ type: 'gp2', iopsPerGB: '10' }), 10), { outcome: 'none' });
     const inTree = readEbsClass('kubernetes.io/aws-ebs', { type: 'io1', iopsPerGB: '5' });
     assert.deepEqual(quote(inTree, 10), { outcome: 'fails', requested: 50, minimum: 100 });
-    assert.deepEqual(quote(readEbsClass('kubernetes.io/aws-ebs', { type: 'gp3', iopsPerGB: '50' }), 100), { outcome: 'provisioned', iops: 5000, requested: 5000, adjustment: 'none' });
-    assert.equal(readEbsClass('kubernetes.io/aws-ebs', {}).type, 'gp3', "no type: the CSI default, not the removed plugin's gp2");
+    assert.deepEqual(quote(readEbsClass('kubernetes.io/aws-ebs', { type: 'gp3', iopsPerGB: '50' }), 100), {
+      outcome: 'provisioned',
+      iops: 5000,
+      requested: 5000,
+      adjustment: 'none',
+    });
+    assert.equal(
+      readEbsClass('kubernetes.io/aws-ebs', {}).type,
+      'gp3',
+      "no type: the CSI default, not the removed plugin's gp2",
+    );
   });
   it('reads parameter names case-insensitively, as the driver does', () => {
     assert.equal(readEbsClass('ebs.csi.aws.com', { IOPSPERGB: '7', Type: 'IO1' }).iopsPerGBText, '7');

@@ -29,7 +29,14 @@ describe('credentials never reach a log line', () => {
     // An API server (or a proxy before it) that echoes the request headers in its error bodies.
     config = await loopbackKubeConfig(async (cert) => {
       server = createServer(cert, (request, response) => {
-        response.writeHead(403, { 'content-type': 'application/json' }).end(JSON.stringify({ kind: 'Status', message: 'forbidden', headers: request.headers, raw: `Authorization: Bearer ${TOKEN}` }));
+        response.writeHead(403, { 'content-type': 'application/json' }).end(
+          JSON.stringify({
+            kind: 'Status',
+            message: 'forbidden',
+            headers: request.headers,
+            raw: `Authorization: Bearer ${TOKEN}`,
+          }),
+        );
       });
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
       return (server.address() as AddressInfo).port;
@@ -50,11 +57,22 @@ describe('credentials never reach a log line', () => {
 
   it('the cluster cache logs every failed list and watch without it', async () => {
     const lines: string[] = [];
-    const logger = pino({ level: 'info' }, new Writable({ write: (chunk: Buffer, _encoding, callback) => (lines.push(chunk.toString()), callback()) }));
-    const cache = new ClusterCache(config, new ClusterState('not synced'), logger, { initialBackoffMs: 20, maxBackoffMs: 40 });
+    const logger = pino(
+      { level: 'info' },
+      new Writable({ write: (chunk: Buffer, _encoding, callback) => (lines.push(chunk.toString()), callback()) }),
+    );
+    const cache = new ClusterCache(config, new ClusterState('not synced'), logger, {
+      initialBackoffMs: 20,
+      maxBackoffMs: 40,
+    });
     cache.start();
     try {
-      await eventually('a dozen failed lists logged', () => lines.filter((line) => line.includes('cluster cache list failed')).length >= 12, 10_000, 20);
+      await eventually(
+        'a dozen failed lists logged',
+        () => lines.filter((line) => line.includes('cluster cache list failed')).length >= 12,
+        10_000,
+        20,
+      );
     } finally {
       cache.stop();
     }
@@ -70,7 +88,10 @@ describe('credentials never reach a log line', () => {
     assert.equal(redactCredentials('Authorization: Basic dXNlcjpwYXNz, next'), 'Authorization: [redacted], next');
     assert.equal(redactCredentials('retry with bearer abc.def-ghi'), 'retry with bearer [redacted]');
     assert.equal(redactCredentials('{"token":"abc.def","kind":"Status"}'), '{"token":"[redacted]","kind":"Status"}');
-    assert.equal(redactCredentials('-----BEGIN EC PRIVATE KEY-----\nMHcCAQEE\n-----END EC PRIVATE KEY----- after'), '[redacted private key] after');
+    assert.equal(
+      redactCredentials('-----BEGIN EC PRIVATE KEY-----\nMHcCAQEE\n-----END EC PRIVATE KEY----- after'),
+      '[redacted private key] after',
+    );
     assert.equal(
       redactCredentials('storageclasses "gp3" is forbidden: User "system:serviceaccount:x:y" cannot list'),
       'storageclasses "gp3" is forbidden: User "system:serviceaccount:x:y" cannot list',
@@ -95,7 +116,12 @@ spec:
 `;
     await writeFile(join(dir, 'platform.yaml'), `${head}    allowed: [gp3, io2]\n`);
     const state = new WebhookState(cluster());
-    const reloader = new PolicyReloader(state, dir, new WebhookMetrics({ processMetrics: false }), pino({ level: 'silent' }));
+    const reloader = new PolicyReloader(
+      state,
+      dir,
+      new WebhookMetrics({ processMetrics: false }),
+      pino({ level: 'silent' }),
+    );
     assert.ok(await reloader.reload('startup'));
     const stop = reloader.watch();
     const input = reviewInputOf({ object: pvc({ storageClassName: 'io2' }), operation: 'CREATE' });
@@ -121,6 +147,10 @@ spec:
       clearInterval(observe);
       stop();
     }
-    assert.deepEqual(seen, ['allowed', 'warned'], `decisions seen: ${seen.join(' -> ')}; the file now: ${await readFile(join(dir, 'platform.yaml'), 'utf8')}`);
+    assert.deepEqual(
+      seen,
+      ['allowed', 'warned'],
+      `decisions seen: ${seen.join(' -> ')}; the file now: ${await readFile(join(dir, 'platform.yaml'), 'utf8')}`,
+    );
   });
 });

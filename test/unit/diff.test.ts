@@ -5,7 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { diffPolicySets, formatDiffMarkdown, formatDiffText, MAX_MARKDOWN_CHARACTERS } from '../../src/authoring/diff.js';
+import {
+  diffPolicySets,
+  formatDiffMarkdown,
+  formatDiffText,
+  MAX_MARKDOWN_CHARACTERS,
+} from '../../src/authoring/diff.js';
 import { lintPolicies } from '../../src/authoring/lint.js';
 import type { JsonObject } from '../../src/core/json.js';
 import { Engine } from '../../src/engine/engine.js';
@@ -13,8 +18,14 @@ import { review, reviewInputOf } from '../../src/engine/pipeline.js';
 import { cluster, policy, pvc, rulesOf } from '../helpers.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
-const claimIn = (namespace: string, name: string, storageClassName: string): JsonObject => pvc({ storageClassName }, { name, namespace });
-const OBJECTS = [claimIn('team-a', 'orders', 'gp3'), claimIn('team-a', 'ledger', 'io2'), claimIn('team-b', 'cache', 'io2'), claimIn('team-c', 'logs', 'efs')];
+const claimIn = (namespace: string, name: string, storageClassName: string): JsonObject =>
+  pvc({ storageClassName }, { name, namespace });
+const OBJECTS = [
+  claimIn('team-a', 'orders', 'gp3'),
+  claimIn('team-a', 'ledger', 'io2'),
+  claimIn('team-b', 'cache', 'io2'),
+  claimIn('team-c', 'logs', 'efs'),
+];
 
 describe('dated enforcement (spec.enforceFrom)', () => {
   const dated = policy({ storageClasses: { allowed: ['gp3'] }, enforceFrom: '2027-01-01T00:00:00Z' });
@@ -28,7 +39,10 @@ describe('dated enforcement (spec.enforceFrom)', () => {
     const verdict = judgeAt('2026-12-31T23:59:59Z', claimIn('team-a', 'x', 'io2'));
     assert.equal(verdict.allowed, true);
     assert.deepEqual(rulesOf(verdict.findings), ['storage-class/allowed']);
-    assert.match(verdict.warnings.join('\n'), /^storage-class\/allowed: spec\.storageClassName: enforced from 2027-01-01T00:00:00Z: class io2 is not allowed here/m);
+    assert.match(
+      verdict.warnings.join('\n'),
+      /^storage-class\/allowed: spec\.storageClassName: enforced from 2027-01-01T00:00:00Z: class io2 is not allowed here/m,
+    );
   });
   it('fail: from the instant it denies, with no reload', () => {
     assert.equal(judgeAt('2027-01-01T00:00:00Z', claimIn('team-a', 'x', 'io2')).allowed, false);
@@ -48,9 +62,22 @@ describe('dated enforcement (spec.enforceFrom)', () => {
       );
       await writeFile(join(folder, 'claim.yaml'), JSON.stringify(claimIn('team-a', 'x', 'io2')));
       const run = (command: string, now: string) =>
-        spawnSync(process.execPath, [CLI, command, ...(command === 'audit' ? ['--inventory'] : ['-f']), join(folder, 'claim.yaml'), '--policies', join(folder, 'policies'), '--now', now], {
-          encoding: 'utf8',
-        });
+        spawnSync(
+          process.execPath,
+          [
+            CLI,
+            command,
+            ...(command === 'audit' ? ['--inventory'] : ['-f']),
+            join(folder, 'claim.yaml'),
+            '--policies',
+            join(folder, 'policies'),
+            '--now',
+            now,
+          ],
+          {
+            encoding: 'utf8',
+          },
+        );
       for (const command of ['audit', 'review']) {
         const before = run(command, '2026-12-31T00:00:00Z');
         assert.equal(before.status, 0, `${command}: ${before.stdout}${before.stderr}`);
@@ -71,13 +98,25 @@ describe('dated enforcement (spec.enforceFrom)', () => {
 
 describe('storage-policy diff', () => {
   const state = cluster(...OBJECTS);
-  const current = policy({ name: 'platform', storageClasses: { allowed: ['gp3', 'io2', 'efs'], defaults: [{ class: 'gp3' }] } });
+  const current = policy({
+    name: 'platform',
+    storageClasses: { allowed: ['gp3', 'io2', 'efs'], defaults: [{ class: 'gp3' }] },
+  });
 
   it('a narrower allow list: exactly the claims that start failing, by name; a new default for new claims', () => {
-    const proposed = policy({ name: 'platform', storageClasses: { allowed: ['gp3', 'efs'], defaults: [{ class: 'efs', whenAccessModes: ['ReadWriteMany'] }, { class: 'gp3' }] } });
+    const proposed = policy({
+      name: 'platform',
+      storageClasses: {
+        allowed: ['gp3', 'efs'],
+        defaults: [{ class: 'efs', whenAccessModes: ['ReadWriteMany'] }, { class: 'gp3' }],
+      },
+    });
     const diff = diffPolicySets(new Engine([current], state), new Engine([proposed], state), OBJECTS);
     assert.deepEqual(
-      diff.objects.map((change) => [`${change.namespace}/${change.name}`, change.newlyFailing.map((verdict) => verdict.rule)]),
+      diff.objects.map((change) => [
+        `${change.namespace}/${change.name}`,
+        change.newlyFailing.map((verdict) => verdict.rule),
+      ]),
       [
         ['team-a/ledger', ['storage-class/allowed']],
         ['team-b/cache', ['storage-class/allowed']],
@@ -85,8 +124,13 @@ describe('storage-policy diff', () => {
     );
     assert.deepEqual(diff.counts, { newlyFailing: 2, newlyPassing: 0, warningsChanged: 0 });
     assert.deepEqual(
-      diff.namespaces.filter((change) => change.namespace === 'team-a').map((change) => `${change.what}: ${change.before} -> ${change.after}`),
-      ['default class for ReadWriteMany: gp3 (policy platform) -> efs (policy platform)', 'default class for ReadWriteMany Block: gp3 (policy platform) -> efs (policy platform)'],
+      diff.namespaces
+        .filter((change) => change.namespace === 'team-a')
+        .map((change) => `${change.what}: ${change.before} -> ${change.after}`),
+      [
+        'default class for ReadWriteMany: gp3 (policy platform) -> efs (policy platform)',
+        'default class for ReadWriteMany Block: gp3 (policy platform) -> efs (policy platform)',
+      ],
     );
     // Golden: the text a reviewer reads.
     assert.equal(
@@ -96,34 +140,57 @@ describe('storage-policy diff', () => {
         'FAILS   PersistentVolumeClaim team-b/cache  platform storage-class/allowed: spec.storageClassName: class io2 is not allowed here; use one of gp3, efs',
       ].join('\n'),
     );
-    assert.match(formatDiffText(diff), /\n2 object\(s\) newly failing, 0 newly passing, 0 with changed warnings; 6 change\(s\) for new objects$/);
+    assert.match(
+      formatDiffText(diff),
+      /\n2 object\(s\) newly failing, 0 newly passing, 0 with changed warnings; 6 change\(s\) for new objects$/,
+    );
     const markdown = formatDiffMarkdown(diff);
     assert.match(markdown, /^### storage-policy diff\n\n\*\*2\*\* object\(s\) newly failing/);
     assert.match(markdown, /\| team-a \| platform \| storage-class\/allowed \| 1 \|/);
-    assert.match(markdown, /#### platform storage-class\/allowed\n\n- `PersistentVolumeClaim team-a\/ledger`: spec\.storageClassName: class io2 is not allowed here/);
+    assert.match(
+      markdown,
+      /#### platform storage-class\/allowed\n\n- `PersistentVolumeClaim team-a\/ledger`: spec\.storageClassName: class io2 is not allowed here/,
+    );
     assert.deepEqual(Object.keys(JSON.parse(JSON.stringify(diff)) as object), ['objects', 'namespaces', 'counts']);
   });
   it('an exclusion: the claims that stop failing; a dated policy shows as changed warnings until its instant', () => {
     const strict = policy({ name: 'platform', storageClasses: { allowed: ['gp3'] } });
-    const excluded = policy({ name: 'platform', match: { kinds: ['PersistentVolumeClaim'], excludeNamespaces: ['team-b'] }, storageClasses: { allowed: ['gp3'] } });
+    const excluded = policy({
+      name: 'platform',
+      match: { kinds: ['PersistentVolumeClaim'], excludeNamespaces: ['team-b'] },
+      storageClasses: { allowed: ['gp3'] },
+    });
     const diff = diffPolicySets(new Engine([strict], state), new Engine([excluded], state), OBJECTS);
     assert.deepEqual(
       diff.objects.map((change) => `${change.namespace}/${change.name}`),
       ['team-b/cache'],
     );
     assert.deepEqual(diff.counts, { newlyFailing: 0, newlyPassing: 1, warningsChanged: 0 });
-    const dated = policy({ name: 'platform', storageClasses: { allowed: ['gp3'] }, enforceFrom: '2099-01-01T00:00:00Z' });
+    const dated = policy({
+      name: 'platform',
+      storageClasses: { allowed: ['gp3'] },
+      enforceFrom: '2099-01-01T00:00:00Z',
+    });
     const deferred = diffPolicySets(new Engine([current], state), new Engine([dated], state), OBJECTS);
     assert.deepEqual(deferred.counts, { newlyFailing: 0, newlyPassing: 0, warningsChanged: 3 });
   });
   it('markdown stays under a pull-request comment: the first 20 per rule, the rest collapsed, then cut with a note', () => {
-    const many = Array.from({ length: 3000 }, (_, index) => claimIn(`ns-${index % 7}`, `claim-${index}-${'x'.repeat(40)}`, 'io2'));
+    const many = Array.from({ length: 3000 }, (_, index) =>
+      claimIn(`ns-${index % 7}`, `claim-${index}-${'x'.repeat(40)}`, 'io2'),
+    );
     const manyState = cluster(...many);
-    const diff = diffPolicySets(new Engine([current], manyState), new Engine([policy({ name: 'platform', storageClasses: { allowed: ['gp3'] } })], manyState), many);
+    const diff = diffPolicySets(
+      new Engine([current], manyState),
+      new Engine([policy({ name: 'platform', storageClasses: { allowed: ['gp3'] } })], manyState),
+      many,
+    );
     const markdown = formatDiffMarkdown(diff);
     assert.ok(markdown.length <= MAX_MARKDOWN_CHARACTERS, `${markdown.length} characters`);
     assert.match(markdown, /<details><summary>2980 more<\/summary>/);
-    assert.match(markdown, /_Cut to fit a pull-request comment: run `storage-policy diff -o text` for everything\._\n$/);
+    assert.match(
+      markdown,
+      /_Cut to fit a pull-request comment: run `storage-policy diff -o text` for everything\._\n$/,
+    );
   });
 
   describe('the CLI, with --base-ref in a throwaway git repository', () => {
@@ -137,7 +204,12 @@ spec:
   match: {kinds: [PersistentVolumeClaim]}
   storageClasses: {allowed: [${allowed}]}
 `;
-      const git = (...args: string[]) => assert.equal(spawnSync('git', ['-C', repo, '-c', 'user.email=ci@example.com', '-c', 'user.name=ci', ...args]).status, 0, args.join(' '));
+      const git = (...args: string[]) =>
+        assert.equal(
+          spawnSync('git', ['-C', repo, '-c', 'user.email=ci@example.com', '-c', 'user.name=ci', ...args]).status,
+          0,
+          args.join(' '),
+        );
       git('init', '-q');
       await mkdir(join(repo, 'policies'));
       await writeFile(join(repo, 'policies', 'platform.yaml'), policyFile('gp3, io2'));
@@ -147,7 +219,12 @@ spec:
       await writeFile(join(repo, 'policies', 'platform.yaml'), policyFile('gp3'));
     });
     after(() => rm(repo, { recursive: true, force: true }));
-    const diff = (...args: string[]) => spawnSync(process.execPath, [CLI, 'diff', '--policies', join(repo, 'policies'), '--inventory', join(repo, 'cluster.yaml'), ...args], { encoding: 'utf8' });
+    const diff = (...args: string[]) =>
+      spawnSync(
+        process.execPath,
+        [CLI, 'diff', '--policies', join(repo, 'policies'), '--inventory', join(repo, 'cluster.yaml'), ...args],
+        { encoding: 'utf8' },
+      );
 
     it('names what the working copy newly fails against HEAD, exit 1; against itself nothing, exit 0; bad input exit 2', () => {
       const changed = diff('--base-ref', 'HEAD');

@@ -13,7 +13,11 @@ import { cluster, judge, policy, pvc, statefulSet, storageClass, template } from
 function reviewOf(object: JsonObject, uid = 'edge-1'): string {
   const kind = typeof object['kind'] === 'string' ? object['kind'] : '';
   const group = kind === 'StatefulSet' ? 'apps' : kind === 'StorageClass' ? 'storage.k8s.io' : '';
-  return JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid, kind: { group, version: 'v1', kind }, namespace: 'team-a', operation: 'CREATE', object } });
+  return JSON.stringify({
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    request: { uid, kind: { group, version: 'v1', kind }, namespace: 'team-a', operation: 'CREATE', object },
+  });
 }
 
 function serverWith(policies: Policy[], lookup: ClusterLookup = cluster()) {
@@ -23,7 +27,8 @@ function serverWith(policies: Policy[], lookup: ClusterLookup = cluster()) {
   state.swap({ policies, exceptions: [], files: [], locate: () => undefined });
   const metrics = new WebhookMetrics({ processMetrics: false });
   const app = buildServer({ state, logger, metrics, bodyLimit: 4096 });
-  const post = (url: string, payload: string, contentType = 'application/json') => app.inject({ method: 'POST', url, headers: { 'content-type': contentType }, payload });
+  const post = (url: string, payload: string, contentType = 'application/json') =>
+    app.inject({ method: 'POST', url, headers: { 'content-type': contentType }, payload });
   return { app, post, lines, metrics };
 }
 
@@ -46,14 +51,27 @@ describe('HTTP edge: every exit logged and counted once', () => {
     );
     assert.equal(lines.length, admissions.length, 'no second line for the same request');
     const text = await metrics.registry.metrics();
-    assert.match(text, /storage_policy_admission_duration_seconds_count\{webhook="validate",kind="unknown",operation="unknown",decision="too_large"\} 1/);
+    assert.match(
+      text,
+      /storage_policy_admission_duration_seconds_count\{webhook="validate",kind="unknown",operation="unknown",decision="too_large"\} 1/,
+    );
     assert.match(text, /storage_policy_bad_requests_total\{status="400"\} 1/);
     assert.match(text, /storage_policy_bad_requests_total\{status="415"\} 1/);
     await app.close();
 
     const empty = new WebhookState(cluster());
     const unready = buildServer({ state: empty, logger: pino({ level: 'silent' }), metrics });
-    assert.equal((await unready.inject({ method: 'POST', url: '/mutate', headers: { 'content-type': 'application/json' }, payload: reviewOf(pvc({})) })).statusCode, 503);
+    assert.equal(
+      (
+        await unready.inject({
+          method: 'POST',
+          url: '/mutate',
+          headers: { 'content-type': 'application/json' },
+          payload: reviewOf(pvc({})),
+        })
+      ).statusCode,
+      503,
+    );
     assert.match(await metrics.registry.metrics(), /decision="unavailable"\} 1/);
     await unready.close();
   });
@@ -75,7 +93,15 @@ describe('HTTP edge: every exit logged and counted once', () => {
     const response = await post('/validate', reviewOf(statefulSet([template('data', { storageClassName: 'gp3' })])));
     assert.equal(response.statusCode, 200);
     const body = response.json();
-    assert.deepEqual(body.response, { uid: 'edge-1', allowed: false, status: { code: 500, reason: 'InternalError', message: 'storage policy webhook error: rule family zones failed: boom' } });
+    assert.deepEqual(body.response, {
+      uid: 'edge-1',
+      allowed: false,
+      status: {
+        code: 500,
+        reason: 'InternalError',
+        message: 'storage policy webhook error: rule family zones failed: boom',
+      },
+    });
     const line = lines.find((entry) => entry['msg'] === 'admission');
     assert.equal(line?.['decision'], 'error');
     assert.equal(line?.['level'], 50);
@@ -103,7 +129,9 @@ describe('reports reach the API server', () => {
 
   it('warnings stay within the API server budget: 4000 characters in total, later ones dropped', () => {
     const many = policy({ action: 'warn', storageClasses: { allowed: ['gp3'] } });
-    const templates = Array.from({ length: 60 }, (_, index) => template(`data-${index}-${'x'.repeat(40)}`, { storageClassName: 'io2' }));
+    const templates = Array.from({ length: 60 }, (_, index) =>
+      template(`data-${index}-${'x'.repeat(40)}`, { storageClassName: 'io2' }),
+    );
     const findings = judge([many], statefulSet(templates)).warnings;
     assert.equal(findings.length, 60);
     const warnings = warningsFor(findings);
@@ -120,18 +148,30 @@ describe('reports reach the API server', () => {
           {
             provisioner: 'example.com/shared-disk',
             modes: ['ReadWriteOnce'],
-            conditional: [{ mode: 'ReadWriteMany', condition: 'only works when all pods using it run on the same node', caution: true }],
+            conditional: [
+              {
+                mode: 'ReadWriteMany',
+                condition: 'only works when all pods using it run on the same node',
+                caution: true,
+              },
+            ],
           },
         ],
       },
     });
-    const lookup = cluster(storageClass('shared', 'example.com/shared-disk', { volumeBindingMode: 'WaitForFirstConsumer' }));
+    const lookup = cluster(
+      storageClass('shared', 'example.com/shared-disk', { volumeBindingMode: 'WaitForFirstConsumer' }),
+    );
     const result = judge([careful], pvc({ storageClassName: 'shared', accessModes: ['ReadWriteMany'] }), { lookup });
     assert.deepEqual(result.denials, []);
     assert.deepEqual(
       result.warnings.map((finding) => finding.rule),
       ['access-modes/caution'],
     );
-    assert.ok(result.verdict.warnings.some((warning) => warning.startsWith('access-modes/caution: spec.accessModes[0]: ReadWriteMany on example.com/shared-disk')));
+    assert.ok(
+      result.verdict.warnings.some((warning) =>
+        warning.startsWith('access-modes/caution: spec.accessModes[0]: ReadWriteMany on example.com/shared-disk'),
+      ),
+    );
   });
 });

@@ -4,7 +4,8 @@ import { Engine, patchAllowed } from '../../src/engine/engine.js';
 import { auditAnnotationsFor, denialMessage, warningsFor, MAX_WARNING_LENGTH } from '../../src/engine/report.js';
 import { cluster, judge, policy, pvc, rulesOf } from '../helpers.js';
 
-const allowGp3 = (name: string, match = {}) => policy({ name, match: { kinds: ['PersistentVolumeClaim'], ...match }, storageClasses: { allowed: ['gp3'] } });
+const allowGp3 = (name: string, match = {}) =>
+  policy({ name, match: { kinds: ['PersistentVolumeClaim'], ...match }, storageClasses: { allowed: ['gp3'] } });
 
 describe('policy matching', () => {
   const io2 = pvc({ storageClassName: 'io2' });
@@ -15,19 +16,38 @@ describe('policy matching', () => {
     assert.equal(judge([allowGp3('p', { excludeNamespaces: ['team-?'] })], io2).denials.length, 0);
   });
   it('matches namespace labels from the cluster data', () => {
-    const state = cluster({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'team-a', labels: { tier: 'prod' } } });
-    assert.equal(judge([allowGp3('p', { namespaceSelector: { matchLabels: { tier: 'prod' } } })], io2, { lookup: state }).denials.length, 1);
-    assert.equal(judge([allowGp3('p', { namespaceSelector: { matchLabels: { tier: 'dev' } } })], io2, { lookup: state }).denials.length, 0);
+    const state = cluster({
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: 'team-a', labels: { tier: 'prod' } },
+    });
+    assert.equal(
+      judge([allowGp3('p', { namespaceSelector: { matchLabels: { tier: 'prod' } } })], io2, { lookup: state }).denials
+        .length,
+      1,
+    );
+    assert.equal(
+      judge([allowGp3('p', { namespaceSelector: { matchLabels: { tier: 'dev' } } })], io2, { lookup: state }).denials
+        .length,
+      0,
+    );
   });
   it('follows lookupFailure when namespace labels are unknown', () => {
     const state = cluster();
     state.setUnavailable('cluster cache not synced');
-    const strict = policy({ ...allowGp3('p', { namespaceSelector: { matchLabels: { tier: 'prod' } } }), lookupFailure: 'deny' });
+    const strict = policy({
+      ...allowGp3('p', { namespaceSelector: { matchLabels: { tier: 'prod' } } }),
+      lookupFailure: 'deny',
+    });
     const denials = judge([strict], io2, { lookup: state }).denials;
     // Two things went unchecked at two fields: which policies govern the namespace, and whether the class exists.
     assert.deepEqual(
       denials.map((finding) => `${finding.rule} ${finding.path}`),
-      ['lookup/unavailable metadata.namespace', 'storage-class/allowed spec.storageClassName', 'lookup/unavailable spec.storageClassName'],
+      [
+        'lookup/unavailable metadata.namespace',
+        'storage-class/allowed spec.storageClassName',
+        'lookup/unavailable spec.storageClassName',
+      ],
     );
     const lenient = policy({ ...strict, lookupFailure: 'warn' });
     const result = judge([lenient], io2, { lookup: state });
@@ -36,7 +56,15 @@ describe('policy matching', () => {
   });
   it('governs StorageClasses only with policies that list the kind', () => {
     const claimsOnly = policy({ zones: { allowed: ['zone-a'] } });
-    assert.deepEqual(judge([claimsOnly], { apiVersion: 'storage.k8s.io/v1', kind: 'StorageClass', metadata: { name: 'x' }, provisioner: 'ebs.csi.aws.com' }).findings, []);
+    assert.deepEqual(
+      judge([claimsOnly], {
+        apiVersion: 'storage.k8s.io/v1',
+        kind: 'StorageClass',
+        metadata: { name: 'x' },
+        provisioner: 'ebs.csi.aws.com',
+      }).findings,
+      [],
+    );
   });
   it('reports a violation once when two policies find the same thing', () => {
     const result = judge([allowGp3('a'), allowGp3('b')], io2);
@@ -61,24 +89,34 @@ describe('actions and reports', () => {
     assert.deepEqual(result.denials, []);
     const annotations = auditAnnotationsFor(result.findings);
     assert.deepEqual(Object.keys(annotations), ['storage-class.allowed']);
-    assert.match(annotations['storage-class.allowed'] ?? '', /test-policy: spec.storageClassName: class io2 is not allowed/);
+    assert.match(
+      annotations['storage-class.allowed'] ?? '',
+      /test-policy: spec.storageClassName: class io2 is not allowed/,
+    );
   });
   it('a rule override beats the policy action', () => {
-    const mixed = policy({ storageClasses: { allowed: ['gp3'] }, action: 'warn', rules: { 'storage-class/allowed': 'deny' } });
+    const mixed = policy({
+      storageClasses: { allowed: ['gp3'] },
+      action: 'warn',
+      rules: { 'storage-class/allowed': 'deny' },
+    });
     assert.equal(judge([mixed], pvc({ storageClassName: 'io2' })).denials.length, 1);
   });
   it('denial message lists every violation with path, policy, rule and fix', () => {
     const strict = policy({ storageClasses: { allowed: ['gp3'] }, accessModes: {}, capacity: { max: '1Gi' } });
     const result = judge([strict], pvc({ storageClassName: 'io2', accessModes: ['ReadWriteMany'] }));
     const message = denialMessage(result.denials);
-    assert.match(message, /^3 storage policy violations: \(1\) spec.storageClassName: class io2 is not allowed here; use one of gp3 \[policy test-policy, rule storage-class\/allowed\]; \(2\)/);
+    assert.match(
+      message,
+      /^3 storage policy violations: \(1\) spec.storageClassName: class io2 is not allowed here; use one of gp3 \[policy test-policy, rule storage-class\/allowed\]; \(2\)/,
+    );
     assert.doesNotMatch(message, /\n/);
   });
   it('warnings: one line, at most 120 characters, deduplicated, under the total budget', () => {
     const chatty = policy({ storageClasses: { allowed: ['gp3'], missingClass: 'allow' }, action: 'warn' });
     const { findings } = judge([chatty], pvc({ storageClassName: 'a'.repeat(300) }));
     const many = Array.from({ length: 200 }, () => findings).flat();
-    const warnings = warningsFor(many, [{ rule: 'x', policy: chatty, patch: [], note: 'line\nbreak' }]);
+    const warnings = warningsFor(many, [{ rule: 'iops/quote', policy: chatty, patch: [], note: 'line\nbreak' }]);
     assert.ok(warnings.every((warning) => [...warning].length <= MAX_WARNING_LENGTH && !warning.includes('\n')));
     assert.equal(warnings.length, 2);
     assert.equal(warnings[0], 'mutated: line break');
@@ -89,16 +127,34 @@ describe('UPDATE guard', () => {
   it('allows patches only to fields an UPDATE may change', () => {
     assert.ok(patchAllowed('PersistentVolumeClaim', 'UPDATE', { op: 'add', path: '/metadata/annotations', value: {} }));
     assert.ok(!patchAllowed('PersistentVolumeClaim', 'UPDATE', { op: 'add', path: '/spec/accessModes', value: [] }));
-    assert.ok(patchAllowed('PersistentVolumeClaim', 'UPDATE', { op: 'add', path: '/spec/storageClassName', value: 'x' }), 'only to restore what oldObject had');
+    assert.ok(
+      patchAllowed('PersistentVolumeClaim', 'UPDATE', { op: 'add', path: '/spec/storageClassName', value: 'x' }),
+      'only to restore what oldObject had',
+    );
     assert.ok(patchAllowed('StatefulSet', 'UPDATE', { op: 'add', path: '/spec/template/spec/affinity', value: {} }));
     assert.ok(!patchAllowed('StorageClass', 'UPDATE', { op: 'add', path: '/parameters/iopsPerGB', value: '1' }));
     assert.ok(patchAllowed('StorageClass', 'UPDATE', { op: 'add', path: '/allowedTopologies', value: [] }));
   });
   it('never writes into volumeClaimTemplates, not even on CREATE (re-apply safety)', () => {
     for (const operation of ['CREATE', 'UPDATE'] as const) {
-      assert.ok(!patchAllowed('StatefulSet', operation, { op: 'add', path: '/spec/volumeClaimTemplates/0/spec/storageClassName', value: 'x' }));
-      assert.ok(!patchAllowed('StatefulSet', operation, { op: 'add', path: '/spec/volumeClaimTemplates/0/metadata/annotations', value: {} }));
+      assert.ok(
+        !patchAllowed('StatefulSet', operation, {
+          op: 'add',
+          path: '/spec/volumeClaimTemplates/0/spec/storageClassName',
+          value: 'x',
+        }),
+      );
+      assert.ok(
+        !patchAllowed('StatefulSet', operation, {
+          op: 'add',
+          path: '/spec/volumeClaimTemplates/0/metadata/annotations',
+          value: {},
+        }),
+      );
     }
-    assert.ok(!patchAllowed('StatefulSet', 'CREATE', { op: 'add', path: '/spec/templateX', value: {} }), 'a prefix is a whole token');
+    assert.ok(
+      !patchAllowed('StatefulSet', 'CREATE', { op: 'add', path: '/spec/templateX', value: {} }),
+      'a prefix is a whole token',
+    );
   });
 });

@@ -31,7 +31,8 @@ const ACCESS_MODES = ['ReadWriteOnce', 'ReadOnlyMany', 'ReadWriteMany', 'ReadWri
 const DEFAULT_CLASS = 'storageclass.kubernetes.io/is-default-class';
 const BETA_CLASS = 'volume.beta.kubernetes.io/storage-class';
 
-const optional = <T>(arbitrary: fc.Arbitrary<T>): fc.Arbitrary<T | undefined> => fc.option(arbitrary, { nil: undefined, freq: 3 });
+const optional = <T>(arbitrary: fc.Arbitrary<T>): fc.Arbitrary<T | undefined> =>
+  fc.option(arbitrary, { nil: undefined, freq: 3 });
 const compact = (object: Record<string, unknown>): JsonObject => JSON.parse(JSON.stringify(object)) as JsonObject;
 const zoneList = fc.subarray(ZONES, { minLength: 1 });
 const ebsType = fc.constantFrom('gp2', 'gp3', 'io1', 'io2', 'st1', 'sc1', 'standard', 'gp4');
@@ -56,37 +57,79 @@ const storageClassOf = (name: fc.Arbitrary<string>) =>
   fc
     .record({
       name,
-      provisioner: fc.constantFrom('ebs.csi.aws.com', 'kubernetes.io/aws-ebs', 'efs.csi.aws.com', 'pd.csi.storage.gke.io', 'kubernetes.io/gce-pd', 'unknown.example.com'),
+      provisioner: fc.constantFrom(
+        'ebs.csi.aws.com',
+        'kubernetes.io/aws-ebs',
+        'efs.csi.aws.com',
+        'pd.csi.storage.gke.io',
+        'kubernetes.io/gce-pd',
+        'unknown.example.com',
+      ),
       parameters: storageClassParameters,
       volumeBindingMode: optional(fc.constantFrom('Immediate', 'WaitForFirstConsumer')),
-      topology: optional(fc.record({ key: fc.constantFrom('topology.kubernetes.io/zone', 'topology.ebs.csi.aws.com/zone', 'topology.gke.io/zone'), values: zoneList })),
+      topology: optional(
+        fc.record({
+          key: fc.constantFrom('topology.kubernetes.io/zone', 'topology.ebs.csi.aws.com/zone', 'topology.gke.io/zone'),
+          values: zoneList,
+        }),
+      ),
       isDefault: fc.boolean(),
       allowVolumeExpansion: optional(fc.boolean()),
       reclaimPolicy: optional(fc.constantFrom('Delete', 'Retain')),
     })
-    .map(({ name, provisioner, parameters, volumeBindingMode, topology, isDefault, allowVolumeExpansion, reclaimPolicy }) =>
-      compact({
-        apiVersion: 'storage.k8s.io/v1',
-        kind: 'StorageClass',
-        metadata: { name, ...(isDefault ? { annotations: { [DEFAULT_CLASS]: 'true' } } : {}), creationTimestamp: '2026-01-01T00:00:00Z' },
+    .map(
+      ({
+        name,
         provisioner,
         parameters,
         volumeBindingMode,
+        topology,
+        isDefault,
         allowVolumeExpansion,
         reclaimPolicy,
-        allowedTopologies: topology ? [{ matchLabelExpressions: [topology] }] : undefined,
-      }),
+      }) =>
+        compact({
+          apiVersion: 'storage.k8s.io/v1',
+          kind: 'StorageClass',
+          metadata: {
+            name,
+            ...(isDefault ? { annotations: { [DEFAULT_CLASS]: 'true' } } : {}),
+            creationTimestamp: '2026-01-01T00:00:00Z',
+          },
+          provisioner,
+          parameters,
+          volumeBindingMode,
+          allowVolumeExpansion,
+          reclaimPolicy,
+          allowedTopologies: topology ? [{ matchLabelExpressions: [topology] }] : undefined,
+        }),
     );
 
 const attributesClassOf = (name: fc.Arbitrary<string>) =>
   fc
-    .record({ name, driverName: fc.constantFrom('ebs.csi.aws.com', 'efs.csi.aws.com'), iops: optional(driverInteger), type: optional(ebsType) })
-    .map(({ name, driverName, iops, type }) => compact({ apiVersion: 'storage.k8s.io/v1', kind: 'VolumeAttributesClass', metadata: { name }, driverName, parameters: { iops, type } }));
+    .record({
+      name,
+      driverName: fc.constantFrom('ebs.csi.aws.com', 'efs.csi.aws.com'),
+      iops: optional(driverInteger),
+      type: optional(ebsType),
+    })
+    .map(({ name, driverName, iops, type }) =>
+      compact({
+        apiVersion: 'storage.k8s.io/v1',
+        kind: 'VolumeAttributesClass',
+        metadata: { name },
+        driverName,
+        parameters: { iops, type },
+      }),
+    );
 
 /** A cluster: classes (in-tree and CSI, zone parameters, topology, a default or none), VACs of either driver, zoned nodes; or nothing known. */
 const clusterObjects = fc.record({
   known: fc.boolean(),
-  classes: fc.uniqueArray(storageClassOf(fc.constantFrom(...CLASS_NAMES)), { selector: (object) => JSON.stringify((object['metadata'] as JsonObject)['name']), maxLength: 6 }),
+  classes: fc.uniqueArray(storageClassOf(fc.constantFrom(...CLASS_NAMES)), {
+    selector: (object) => JSON.stringify((object['metadata'] as JsonObject)['name']),
+    maxLength: 6,
+  }),
   attributesClasses: fc.uniqueArray(attributesClassOf(fc.constantFrom('ebs-fast', 'efs-vac', 'io2-max')), {
     selector: (object) => JSON.stringify((object['metadata'] as JsonObject)['name']),
     maxLength: 3,
@@ -98,8 +141,16 @@ type ClusterObjects = typeof clusterObjects extends fc.Arbitrary<infer T> ? T : 
 function lookupOf(generated: ClusterObjects): ClusterLookup {
   if (!generated.known) return NO_CLUSTER;
   const state = new ClusterState();
-  const nodes = generated.nodeZones.map((zone, index) => ({ apiVersion: 'v1', kind: 'Node', metadata: { name: `node-${index}`, labels: { 'topology.kubernetes.io/zone': zone } } }));
-  const namespace = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'payments', labels: { team: 'payments' } } };
+  const nodes = generated.nodeZones.map((zone, index) => ({
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: { name: `node-${index}`, labels: { 'topology.kubernetes.io/zone': zone } },
+  }));
+  const namespace = {
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: { name: 'payments', labels: { team: 'payments' } },
+  };
   addToState(state, [...generated.classes, ...generated.attributesClasses, ...nodes, namespace]);
   return state;
 }
@@ -125,7 +176,12 @@ const claimSpec = fc
   }));
 
 const persistentVolumeClaim = claimSpec.map(({ annotations, spec }) =>
-  compact({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name: 'data', namespace: 'payments', annotations }, spec }),
+  compact({
+    apiVersion: 'v1',
+    kind: 'PersistentVolumeClaim',
+    metadata: { name: 'data', namespace: 'payments', annotations },
+    spec,
+  }),
 );
 
 const podSpec = fc
@@ -137,31 +193,47 @@ const podSpec = fc
   .map(({ selectorZone, deprecatedZone, affinityZones }) =>
     compact({
       containers: [{ name: 'db', image: 'postgres' }],
-      nodeSelector: selectorZone || deprecatedZone ? { 'topology.kubernetes.io/zone': selectorZone, 'failure-domain.beta.kubernetes.io/zone': deprecatedZone } : undefined,
+      nodeSelector:
+        selectorZone || deprecatedZone
+          ? { 'topology.kubernetes.io/zone': selectorZone, 'failure-domain.beta.kubernetes.io/zone': deprecatedZone }
+          : undefined,
       affinity: affinityZones
         ? {
             nodeAffinity: {
-              requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'topology.kubernetes.io/zone', operator: 'In', values: affinityZones }] }] },
+              requiredDuringSchedulingIgnoredDuringExecution: {
+                nodeSelectorTerms: [
+                  { matchExpressions: [{ key: 'topology.kubernetes.io/zone', operator: 'In', values: affinityZones }] },
+                ],
+              },
             },
           }
         : undefined,
     }),
   );
 
-const statefulSet = fc.record({ templates: fc.array(claimSpec, { minLength: 1, maxLength: 2 }), podSpec, replicas: fc.integer({ min: 0, max: 5 }) }).map(({ templates, podSpec, replicas }) =>
-  compact({
-    apiVersion: 'apps/v1',
-    kind: 'StatefulSet',
-    metadata: { name: 'db', namespace: 'payments' },
-    spec: {
-      replicas,
-      serviceName: 'db',
-      selector: { matchLabels: { app: 'db' } },
-      template: { metadata: { labels: { app: 'db' } }, spec: podSpec },
-      volumeClaimTemplates: templates.map(({ annotations, spec }, index) => ({ metadata: { name: `data${index}`, annotations }, spec })),
-    },
-  }),
-);
+const statefulSet = fc
+  .record({
+    templates: fc.array(claimSpec, { minLength: 1, maxLength: 2 }),
+    podSpec,
+    replicas: fc.integer({ min: 0, max: 5 }),
+  })
+  .map(({ templates, podSpec, replicas }) =>
+    compact({
+      apiVersion: 'apps/v1',
+      kind: 'StatefulSet',
+      metadata: { name: 'db', namespace: 'payments' },
+      spec: {
+        replicas,
+        serviceName: 'db',
+        selector: { matchLabels: { app: 'db' } },
+        template: { metadata: { labels: { app: 'db' } }, spec: podSpec },
+        volumeClaimTemplates: templates.map(({ annotations, spec }, index) => ({
+          metadata: { name: `data${index}`, annotations },
+          spec,
+        })),
+      },
+    }),
+  );
 
 const reviewedObject = fc.oneof(
   { weight: 4, arbitrary: persistentVolumeClaim },
@@ -177,23 +249,30 @@ const classList = fc.subarray(CLASS_NAMES, { minLength: 1, maxLength: 4 });
  * Allowed and denied lists, then the classes the policy writes (defaults, fallback) drawn from what those lists
  * admit: the loader refuses a policy whose own lists forbid what it writes, so drawing them blindly wastes most runs.
  */
-const storageClassesSection = fc.record({ allowed: optional(classList), denied: optional(classList) }, { requiredKeys: [] }).chain(({ allowed, denied }) => {
-  const admissible = CLASS_NAMES.filter((name) => (!allowed || allowed.includes(name)) && !(denied ?? []).includes(name));
-  const written = admissible.length > 0 ? optional(fc.constantFrom(...admissible)) : fc.constant(undefined);
-  return fc
-    .record({
-      defaults: fc.array(fc.record({ class: written, whenAccessModes: optional(fc.subarray(ACCESS_MODES, { minLength: 1 })) }), { maxLength: 2 }),
-      fallback: written,
-      required: optional(fc.boolean()),
-      emptyClass: optional(fc.constantFrom('allow', 'deny')),
-      missingClass: optional(fc.constantFrom('allow', 'warn', 'deny')),
-      singleClusterDefault: optional(fc.boolean()),
-    })
-    .map(({ defaults, ...rest }) => {
-      const chosen = defaults.filter((choice) => choice.class !== undefined);
-      return compact({ allowed, denied, ...rest, defaults: chosen.length > 0 ? chosen : undefined });
-    });
-});
+const storageClassesSection = fc
+  .record({ allowed: optional(classList), denied: optional(classList) }, { requiredKeys: [] })
+  .chain(({ allowed, denied }) => {
+    const admissible = CLASS_NAMES.filter(
+      (name) => (!allowed || allowed.includes(name)) && !(denied ?? []).includes(name),
+    );
+    const written = admissible.length > 0 ? optional(fc.constantFrom(...admissible)) : fc.constant(undefined);
+    return fc
+      .record({
+        defaults: fc.array(
+          fc.record({ class: written, whenAccessModes: optional(fc.subarray(ACCESS_MODES, { minLength: 1 })) }),
+          { maxLength: 2 },
+        ),
+        fallback: written,
+        required: optional(fc.boolean()),
+        emptyClass: optional(fc.constantFrom('allow', 'deny')),
+        missingClass: optional(fc.constantFrom('allow', 'warn', 'deny')),
+        singleClusterDefault: optional(fc.boolean()),
+      })
+      .map(({ defaults, ...rest }) => {
+        const chosen = defaults.filter((choice) => choice.class !== undefined);
+        return compact({ allowed, denied, ...rest, defaults: chosen.length > 0 ? chosen : undefined });
+      });
+  });
 
 /** A policy spec over every section, as a user could write it; the loader (ajv and the load-time checks) decides which are valid. */
 const policySpec = fc.record(
@@ -201,13 +280,24 @@ const policySpec = fc.record(
     priority: fc.integer({ min: 0, max: 10 }),
     action,
     lookupFailure: fc.constantFrom('allow', 'warn', 'deny'),
-    match: fc.record({ kinds: fc.subarray(['PersistentVolumeClaim', 'StatefulSet', 'StorageClass', 'VolumeAttributesClass'], { minLength: 1 }) }),
+    match: fc.record({
+      kinds: fc.subarray(['PersistentVolumeClaim', 'StatefulSet', 'StorageClass', 'VolumeAttributesClass'], {
+        minLength: 1,
+      }),
+    }),
     storageClasses: storageClassesSection,
     accessModes: fc.record(
-      { unknownProvisioner: fc.constantFrom('allow', 'warn', 'deny'), allowed: fc.subarray(ACCESS_MODES, { minLength: 1 }), denied: fc.subarray(ACCESS_MODES, { minLength: 1 }) },
+      {
+        unknownProvisioner: fc.constantFrom('allow', 'warn', 'deny'),
+        allowed: fc.subarray(ACCESS_MODES, { minLength: 1 }),
+        denied: fc.subarray(ACCESS_MODES, { minLength: 1 }),
+      },
       { requiredKeys: [] },
     ),
-    zones: fc.record({ allowed: zoneList, addAllowedTopologies: fc.boolean(), pinStatefulSets: fc.boolean() }, { requiredKeys: ['allowed'] }),
+    zones: fc.record(
+      { allowed: zoneList, addAllowedTopologies: fc.boolean(), pinStatefulSets: fc.boolean() },
+      { requiredKeys: ['allowed'] },
+    ),
     iops: fc.record(
       {
         maxPerVolume: fc.constantFrom(3000, 16000, 64000),
@@ -217,10 +307,22 @@ const policySpec = fc.record(
       },
       { requiredKeys: [] },
     ),
-    capacity: fc.record({ min: fc.constantFrom('1Gi', '5Gi'), max: fc.constantFrom('1Ti', '16Ti') }, { requiredKeys: [] }),
-    volumeAttributesClasses: fc.record({ allowed: fc.subarray(['ebs-fast', 'efs-vac', 'io2-max'], { minLength: 1 }), default: fc.constantFrom('ebs-fast', 'efs-vac') }, { requiredKeys: [] }),
+    capacity: fc.record(
+      { min: fc.constantFrom('1Gi', '5Gi'), max: fc.constantFrom('1Ti', '16Ti') },
+      { requiredKeys: [] },
+    ),
+    volumeAttributesClasses: fc.record(
+      {
+        allowed: fc.subarray(['ebs-fast', 'efs-vac', 'io2-max'], { minLength: 1 }),
+        default: fc.constantFrom('ebs-fast', 'efs-vac'),
+      },
+      { requiredKeys: [] },
+    ),
     classRequirements: fc.record(
-      { reclaimPolicies: fc.subarray(['Delete', 'Retain'], { minLength: 1 }), volumeBindingMode: fc.constantFrom('Immediate', 'WaitForFirstConsumer') },
+      {
+        reclaimPolicies: fc.subarray(['Delete', 'Retain'], { minLength: 1 }),
+        volumeBindingMode: fc.constantFrom('Immediate', 'WaitForFirstConsumer'),
+      },
       { requiredKeys: [] },
     ),
   },
@@ -228,7 +330,16 @@ const policySpec = fc.record(
 );
 
 const generatedPolicySet = fc.array(policySpec, { minLength: 1, maxLength: 3 }).map((specs) => {
-  const text = specs.map((spec, index) => stringify({ apiVersion: 'storage-policy-webhook.io/v1alpha1', kind: 'StoragePolicy', metadata: { name: `generated-${index}` }, spec })).join('---\n');
+  const text = specs
+    .map((spec, index) =>
+      stringify({
+        apiVersion: 'storage-policy-webhook.io/v1alpha1',
+        kind: 'StoragePolicy',
+        metadata: { name: `generated-${index}` },
+        spec,
+      }),
+    )
+    .join('---\n');
   const { policies, problems } = parsePolicyText(text, 'generated.yaml');
   return problems.length === 0 ? policies : undefined;
 });
@@ -238,7 +349,9 @@ function shippedPolicySets(): Policy[][] {
   const peers = fileURLToPath(new URL('../../../test/peers', import.meta.url));
   const sets: Policy[][] = [];
   for (const folder of readdirSync(peers, { withFileTypes: true }).filter((entry) => entry.isDirectory())) {
-    for (const file of readdirSync(join(peers, folder.name)).filter((name) => name.endsWith('.yaml') && !name.endsWith('.test.yaml'))) {
+    for (const file of readdirSync(join(peers, folder.name)).filter(
+      (name) => name.endsWith('.yaml') && !name.endsWith('.test.yaml'),
+    )) {
       const { policies } = parsePolicyText(readFileSync(join(peers, folder.name, file), 'utf8'), file);
       if (policies.length > 0) sets.push(policies);
     }
@@ -269,15 +382,27 @@ describe('property: the webhook never denies its own patch, and its answers agre
     const sets = fc.sample(generatedPolicySet, { numRuns: 400, seed: 42 });
     const loaded = sets.filter((set): set is Policy[] => set !== undefined).flat();
     assert.ok(loaded.length > 200, `${loaded.length} policies loaded from 400 generated sets`);
-    for (const section of ['storageClasses', 'accessModes', 'zones', 'iops', 'capacity', 'volumeAttributesClasses', 'classRequirements'] as const) {
+    for (const section of [
+      'storageClasses',
+      'accessModes',
+      'zones',
+      'iops',
+      'capacity',
+      'volumeAttributesClasses',
+      'classRequirements',
+    ] as const) {
       assert.ok(loaded.filter((policy) => policy[section] !== undefined).length > 20, `policies with ${section}`);
     }
     assert.ok(
-      loaded.some((policy) => policy.storageClasses?.fallback !== undefined && policy.storageClasses.allowed !== undefined),
+      loaded.some(
+        (policy) => policy.storageClasses?.fallback !== undefined && policy.storageClasses.allowed !== undefined,
+      ),
       'a fallback beside an allow list',
     );
     assert.ok(
-      loaded.some((policy) => policy.zones?.addAllowedTopologies === true && policy.match.kinds.includes('StorageClass')),
+      loaded.some(
+        (policy) => policy.zones?.addAllowedTopologies === true && policy.match.kinds.includes('StorageClass'),
+      ),
       'classes given allowedTopologies',
     );
     const objects = fc.sample(reviewedObject, { numRuns: 400, seed: 42 });
@@ -299,7 +424,9 @@ describe('property: the webhook never denies its own patch, and its answers agre
         const after = engine.validate({ ...input, object: mutated.object });
         // A fallback rewrite substitutes another class, with its own judgement: it is kept only when that admits the claim.
         const substituted = mutated.notes.some((note) => note.onlyIfAdmitted);
-        const caused = after.filter((finding) => !before.has(key(finding)) && (!substituted || finding.action === 'deny'));
+        const caused = after.filter(
+          (finding) => !before.has(key(finding)) && (!substituted || finding.action === 'deny'),
+        );
         assert.deepEqual(
           caused.map((finding) => `${key(finding)}: ${finding.message}`),
           [],
@@ -317,7 +444,12 @@ describe('property: the webhook never denies its own patch, and its answers agre
       {
         volumeName: fc.constantFrom('pv-1', 'pvc-0d1c'),
         annotations: fc.dictionary(
-          fc.constantFrom('pv.kubernetes.io/bind-completed', 'pv.kubernetes.io/bound-by-controller', 'volume.kubernetes.io/storage-provisioner', 'volume.kubernetes.io/selected-node'),
+          fc.constantFrom(
+            'pv.kubernetes.io/bind-completed',
+            'pv.kubernetes.io/bound-by-controller',
+            'volume.kubernetes.io/storage-provisioner',
+            'volume.kubernetes.io/selected-node',
+          ),
           fc.constantFrom('yes', 'ebs.csi.aws.com', 'node-1'),
           { minKeys: 1 },
         ),
@@ -326,19 +458,29 @@ describe('property: the webhook never denies its own patch, and its answers agre
       { requiredKeys: [] },
     );
     fc.assert(
-      fc.property(policySets(), clusterObjects, persistentVolumeClaim, controllerWrites, (policies, cluster, stored, writes) => {
-        const engine = new Engine(policies, lookupOf(cluster));
-        const metadata = stored['metadata'] as JsonObject;
-        const updated = compact({
-          ...stored,
-          metadata: { ...metadata, finalizers: writes.finalizers, annotations: { ...(metadata['annotations'] as JsonObject | undefined), ...writes.annotations } },
-          spec: { ...(stored['spec'] as JsonObject), volumeName: writes.volumeName },
-        });
-        const input = reviewInputOf({ object: updated, operation: 'UPDATE', oldObject: stored });
-        assert.ok(input);
-        const verdict = review(engine, input, 'both');
-        assert.equal(verdict.allowed, true, verdict.message);
-      }),
+      fc.property(
+        policySets(),
+        clusterObjects,
+        persistentVolumeClaim,
+        controllerWrites,
+        (policies, cluster, stored, writes) => {
+          const engine = new Engine(policies, lookupOf(cluster));
+          const metadata = stored['metadata'] as JsonObject;
+          const updated = compact({
+            ...stored,
+            metadata: {
+              ...metadata,
+              finalizers: writes.finalizers,
+              annotations: { ...(metadata['annotations'] as JsonObject | undefined), ...writes.annotations },
+            },
+            spec: { ...(stored['spec'] as JsonObject), volumeName: writes.volumeName },
+          });
+          const input = reviewInputOf({ object: updated, operation: 'UPDATE', oldObject: stored });
+          assert.ok(input);
+          const verdict = review(engine, input, 'both');
+          assert.equal(verdict.allowed, true, verdict.message);
+        },
+      ),
       { numRuns: RUNS },
     );
   });
@@ -362,9 +504,19 @@ describe('property: the webhook never denies its own patch, and its answers agre
     });
     after(() => app.close());
 
-    const post = async (path: string, object: JsonObject, op: Operation, oldObject: JsonObject): Promise<JsonObject> => {
+    const post = async (
+      path: string,
+      object: JsonObject,
+      op: Operation,
+      oldObject: JsonObject,
+    ): Promise<JsonObject> => {
       const kind = stringAt(object, 'kind') ?? '';
-      const group = { PersistentVolumeClaim: '', StatefulSet: 'apps', StorageClass: 'storage.k8s.io', VolumeAttributesClass: 'storage.k8s.io' }[kind];
+      const group = {
+        PersistentVolumeClaim: '',
+        StatefulSet: 'apps',
+        StorageClass: 'storage.k8s.io',
+        VolumeAttributesClass: 'storage.k8s.io',
+      }[kind];
       const metadata = object['metadata'] as JsonObject;
       const body = {
         apiVersion: 'admission.k8s.io/v1',
@@ -380,7 +532,12 @@ describe('property: the webhook never denies its own patch, and its answers agre
           oldObject: op === 'UPDATE' ? oldObject : null,
         },
       };
-      const response = await app.inject({ method: 'POST', url: path, headers: { 'content-type': 'application/json' }, payload: JSON.stringify(body) });
+      const response = await app.inject({
+        method: 'POST',
+        url: path,
+        headers: { 'content-type': 'application/json' },
+        payload: JSON.stringify(body),
+      });
       assert.equal(response.statusCode, 200, response.body);
       const answer: { response: JsonObject } = response.json();
       return answer.response;
@@ -388,31 +545,52 @@ describe('property: the webhook never denies its own patch, and its answers agre
 
     it('give one verdict for one object and cluster', async () => {
       await fc.assert(
-        fc.asyncProperty(policySets(), clusterObjects, reviewedObject, operation, async (policies, cluster, object, op) => {
-          lookup = lookupOf(cluster);
-          state.swap({ policies, exceptions: [], files: [], locate: () => undefined });
-          const engine = state.engine;
-          assert.ok(engine);
-          const input = reviewInputOf({ object, operation: op, oldObject: op === 'UPDATE' ? object : undefined });
-          assert.ok(input);
-          const offline = review(engine, input, 'both');
+        fc.asyncProperty(
+          policySets(),
+          clusterObjects,
+          reviewedObject,
+          operation,
+          async (policies, cluster, object, op) => {
+            lookup = lookupOf(cluster);
+            state.swap({ policies, exceptions: [], files: [], locate: () => undefined });
+            const engine = state.engine;
+            assert.ok(engine);
+            const input = reviewInputOf({ object, operation: op, oldObject: op === 'UPDATE' ? object : undefined });
+            assert.ok(input);
+            const offline = review(engine, input, 'both');
 
-          const mutation = await post('/mutate', object, op, object);
-          const patch = typeof mutation['patch'] === 'string' ? JSON.parse(Buffer.from(mutation['patch'], 'base64').toString('utf8')) : [];
-          const stored: JsonObject = jsonPatch.applyPatch(structuredClone(object), patch, true, false).newDocument;
-          assert.deepEqual(stored, offline.object, 'the server patches as review does');
-          // The API server sends the validating webhook the mutated object, and oldObject as it was stored.
-          const validation = await post('/validate', stored, op, object);
-          assert.equal(validation['allowed'], offline.allowed, `server ${JSON.stringify(validation)} against review ${offline.message ?? 'allowed'}`);
-          assert.equal((validation['status'] as JsonObject | undefined)?.['message'], offline.message);
+            const mutation = await post('/mutate', object, op, object);
+            const patch =
+              typeof mutation['patch'] === 'string'
+                ? JSON.parse(Buffer.from(mutation['patch'], 'base64').toString('utf8'))
+                : [];
+            const stored: JsonObject = jsonPatch.applyPatch(structuredClone(object), patch, true, false).newDocument;
+            assert.deepEqual(stored, offline.object, 'the server patches as review does');
+            // The API server sends the validating webhook the mutated object, and oldObject as it was stored.
+            const validation = await post('/validate', stored, op, object);
+            assert.equal(
+              validation['allowed'],
+              offline.allowed,
+              `server ${JSON.stringify(validation)} against review ${offline.message ?? 'allowed'}`,
+            );
+            assert.equal((validation['status'] as JsonObject | undefined)?.['message'], offline.message);
 
-          if (op !== 'CREATE') return;
-          // The audit judges the stored object as it stands: what a CREATE of it denies is what the audit fails.
-          const audited = auditObject(engine, stored, 0);
-          const failed = (audited?.results ?? []).filter((result) => result.result === 'fail').map((result) => `${result.policy} ${result.rule}`);
-          const denied = offline.findings.filter((finding) => finding.action === 'deny').map((finding) => `${finding.policy.name} ${finding.rule}`);
-          assert.deepEqual([...new Set(failed)].sort(), [...new Set(denied)].sort(), 'the audit fails what admission denies');
-        }),
+            if (op !== 'CREATE') return;
+            // The audit judges the stored object as it stands: what a CREATE of it denies is what the audit fails.
+            const audited = auditObject(engine, stored, 0);
+            const failed = (audited?.results ?? [])
+              .filter((result) => result.result === 'fail')
+              .map((result) => `${result.policy} ${result.rule}`);
+            const denied = offline.findings
+              .filter((finding) => finding.action === 'deny')
+              .map((finding) => `${finding.policy.name} ${finding.rule}`);
+            assert.deepEqual(
+              [...new Set(failed)].sort(),
+              [...new Set(denied)].sort(),
+              'the audit fails what admission denies',
+            );
+          },
+        ),
         { numRuns: RUNS },
       );
     });

@@ -16,7 +16,13 @@ import { ServeProcess } from '../serve-process.js';
 const BODY = JSON.stringify({
   apiVersion: 'admission.k8s.io/v1',
   kind: 'AdmissionReview',
-  request: { uid: 'h', kind: { group: '', version: 'v1', kind: 'PersistentVolumeClaim' }, namespace: 'payments', operation: 'CREATE', object: pvc({ storageClassName: 'gp3' }) },
+  request: {
+    uid: 'h',
+    kind: { group: '', version: 'v1', kind: 'PersistentVolumeClaim' },
+    namespace: 'payments',
+    operation: 'CREATE',
+    object: pvc({ storageClassName: 'gp3' }),
+  },
 });
 
 interface Answer {
@@ -27,7 +33,17 @@ interface Answer {
 function post(port: number, ca: string, extra: { cert?: string; key?: string } = {}): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const request = httpsRequest(
-      { host: '127.0.0.1', port, path: '/validate', method: 'POST', ca, agent: false, timeout: 5000, headers: { 'content-type': 'application/json' }, ...extra },
+      {
+        host: '127.0.0.1',
+        port,
+        path: '/validate',
+        method: 'POST',
+        ca,
+        agent: false,
+        timeout: 5000,
+        headers: { 'content-type': 'application/json' },
+        ...extra,
+      },
       (response) => {
         response.resume();
         response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers }));
@@ -56,9 +72,14 @@ describe('hardening', () => {
   it('overload: admission answers 503 with Retry-After while the event loop lags; health stays 200', async () => {
     const state = new WebhookState(cluster());
     state.swap(await loadPolicyDir(BUNDLED_POLICIES_DIR));
-    const app = buildServer({ state, logger: pino({ level: 'silent' }), overload: { maxEventLoopDelayMs: 20, maxHeapUsedBytes: 4 * 1024 ** 3, maxConnections: 100 } });
+    const app = buildServer({
+      state,
+      logger: pino({ level: 'silent' }),
+      overload: { maxEventLoopDelayMs: 20, maxHeapUsedBytes: 4 * 1024 ** 3, maxConnections: 100 },
+    });
     await app.ready();
-    const post503 = () => app.inject({ method: 'POST', url: '/validate', headers: { 'content-type': 'application/json' }, payload: BODY });
+    const post503 = () =>
+      app.inject({ method: 'POST', url: '/validate', headers: { 'content-type': 'application/json' }, payload: BODY });
     assert.equal((await post503()).statusCode, 200);
     let overloaded;
     const deadline = Date.now() + 10_000;
@@ -115,7 +136,15 @@ describe('hardening', () => {
       const started = Date.now();
       const outcome = await new Promise<string>((resolve) => {
         const request = httpsRequest(
-          { host: '127.0.0.1', port, path: '/validate', method: 'POST', ca: ca.cert, agent: false, headers: { 'content-type': 'application/json', 'content-length': 1000 } },
+          {
+            host: '127.0.0.1',
+            port,
+            path: '/validate',
+            method: 'POST',
+            ca: ca.cert,
+            agent: false,
+            headers: { 'content-type': 'application/json', 'content-length': 1000 },
+          },
           (response) => resolve(`status ${response.statusCode}`),
         );
         request.on('error', (error) => resolve(`closed: ${error.message}`));

@@ -10,19 +10,28 @@ import { RULE_FAMILIES } from '../../src/rules/registry.js';
 // The webhook entries carry the condition the rule families' declarations generate: the webhook registers them
 // from the code; the chart's static template (certificates from a Secret or cert-manager) must say the same.
 
-const deploy = (path: string): string => readFileSync(fileURLToPath(new URL(`../../../deploy/${path}`, import.meta.url)), 'utf8');
+const deploy = (path: string): string =>
+  readFileSync(fileURLToPath(new URL(`../../../deploy/${path}`, import.meta.url)), 'utf8');
 const generated = claimUpdateCondition(RULE_FAMILIES);
 
 describe('matchConditions follow the rule families', () => {
   it('the entries the webhook registers (and storage-policy certs writes) carry exactly the generated condition', () => {
-    const registration = { target: { url: 'https://127.0.0.1:9443' }, caBundle: '', failurePolicy: 'Fail', timeoutSeconds: 5, excludedNamespaces: ['kube-system'] } as const;
+    const registration = {
+      target: { url: 'https://127.0.0.1:9443' },
+      caBundle: '',
+      failurePolicy: 'Fail',
+      timeoutSeconds: 5,
+      excludedNamespaces: ['kube-system'],
+    } as const;
     const conditions = webhookConfigurations('spw', registration).flatMap((configuration) =>
       (configuration['webhooks'] as Array<{ matchConditions?: unknown }>).map((webhook) => webhook.matchConditions),
     );
     assert.deepEqual(conditions, [[generated], [generated]]);
   });
   it('deploy/webhook-configurations.yaml installs both configurations empty: the webhook registers the entries', () => {
-    const configurations = parseAllDocuments(deploy('webhook-configurations.yaml')).map((document) => document.toJS() as { kind: string; webhooks?: unknown });
+    const configurations = parseAllDocuments(deploy('webhook-configurations.yaml')).map(
+      (document) => document.toJS() as { kind: string; webhooks?: unknown },
+    );
     assert.deepEqual(
       configurations.map((configuration) => [configuration.kind, configuration.webhooks]),
       [
@@ -33,7 +42,11 @@ describe('matchConditions follow the rule families', () => {
   });
   it('the chart template carries the same expression', () => {
     const template = deploy('chart/templates/webhook-configurations.yaml');
-    assert.ok(template.includes(`name: ${generated.name}`) && template.includes(`expression: ${JSON.stringify(generated.expression)}`), 'deploy/chart/templates/webhook-configurations.yaml');
+    assert.ok(
+      template.includes(`name: ${generated.name}`) &&
+        template.includes(`expression: ${JSON.stringify(generated.expression)}`),
+      'deploy/chart/templates/webhook-configurations.yaml',
+    );
   });
   it('every judged claim field is compared, and the volume controllers’ writes are not', () => {
     for (const field of new Set(RULE_FAMILIES.flatMap((family) => family.claimFields))) {

@@ -19,7 +19,14 @@ function review(object: unknown, uid = 'op-1'): string {
   return JSON.stringify({
     apiVersion: 'admission.k8s.io/v1',
     kind: 'AdmissionReview',
-    request: { uid, kind: { group: '', version: 'v1', kind: 'PersistentVolumeClaim' }, namespace: 'team-a', name: 'data', operation: 'CREATE', object },
+    request: {
+      uid,
+      kind: { group: '', version: 'v1', kind: 'PersistentVolumeClaim' },
+      namespace: 'team-a',
+      name: 'data',
+      operation: 'CREATE',
+      object,
+    },
   });
 }
 
@@ -30,11 +37,23 @@ interface Response {
 
 function get(port: number, path: string, ca: string, method = 'GET', body?: string): Promise<Response> {
   return new Promise((resolve, reject) => {
-    const request = httpsRequest({ host: '127.0.0.1', port, path, method, ca, agent: false, headers: body ? { 'content-type': 'application/json' } : {}, timeout: 5000 }, (response) => {
-      let text = '';
-      response.on('data', (chunk: Buffer) => (text += chunk.toString()));
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, text }));
-    });
+    const request = httpsRequest(
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        method,
+        ca,
+        agent: false,
+        headers: body ? { 'content-type': 'application/json' } : {},
+        timeout: 5000,
+      },
+      (response) => {
+        let text = '';
+        response.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, text }));
+      },
+    );
     request.on('error', reject);
     request.end(body);
   });
@@ -68,17 +87,33 @@ describe('operations', () => {
   it('a broken policy file keeps the last good set serving, logs its position and counts the failure', async () => {
     const policies = join(dir, 'broken-reload');
     await mkdir(policies);
-    await writeFile(join(policies, 'p.yaml'), 'apiVersion: storage-policy-webhook.io/v1alpha1\nkind: StoragePolicy\nmetadata: {name: p}\nspec:\n  match: {}\n  storageClasses: {allowed: [gp3]}\n');
-    const server = new ServeProcess([`--cert=${certFile}`, `--key=${keyFile}`, `--policies=${policies}`], { logLevel: 'info' });
+    await writeFile(
+      join(policies, 'p.yaml'),
+      'apiVersion: storage-policy-webhook.io/v1alpha1\nkind: StoragePolicy\nmetadata: {name: p}\nspec:\n  match: {}\n  storageClasses: {allowed: [gp3]}\n',
+    );
+    const server = new ServeProcess([`--cert=${certFile}`, `--key=${keyFile}`, `--policies=${policies}`], {
+      logLevel: 'info',
+    });
     await server.start();
     try {
       assert.match((await validate(server, ca.cert, io2Claim)).text, /"allowed":false/);
-      await writeFile(join(policies, 'p.yaml'), 'apiVersion: storage-policy-webhook.io/v1alpha1\nkind: StoragePolicy\nmetadata: {name: p}\nspec:\n  match: {}\n  storageClasses: {alowed: [io2]}\n');
-      await eventually('the failed reload to be counted', async () => /storage_policy_policy_reloads_total\{result="failure"\} 1/.test((await server.ops('/metrics')).text));
+      await writeFile(
+        join(policies, 'p.yaml'),
+        'apiVersion: storage-policy-webhook.io/v1alpha1\nkind: StoragePolicy\nmetadata: {name: p}\nspec:\n  match: {}\n  storageClasses: {alowed: [io2]}\n',
+      );
+      await eventually('the failed reload to be counted', async () =>
+        /storage_policy_policy_reloads_total\{result="failure"\} 1/.test((await server.ops('/metrics')).text),
+      );
       // Log lines are buffered and flushed within a second.
-      await eventually('the failed reload to be logged', () => /policy reload failed; the last good set keeps serving/.test(server.output));
+      await eventually('the failed reload to be logged', () =>
+        /policy reload failed; the last good set keeps serving/.test(server.output),
+      );
       assert.match(server.output, /"line":6,"column":20/);
-      assert.match((await validate(server, ca.cert, io2Claim)).text, /"allowed":false/, 'the last good set still denies');
+      assert.match(
+        (await validate(server, ca.cert, io2Claim)).text,
+        /"allowed":false/,
+        'the last good set still denies',
+      );
       assert.equal((await get(server.port, '/readyz', ca.cert)).status, 200);
     } finally {
       server.stop();
@@ -88,12 +123,15 @@ describe('operations', () => {
   it('a ConfigMap-style symlink swap of the policy folder is picked up', async () => {
     // kubelet's layout: files are links into ..data, which links to a timestamped folder swapped atomically.
     const mount = join(dir, 'configmap');
-    const policy = (allowed: string) => `apiVersion: storage-policy-webhook.io/v1alpha1\nkind: StoragePolicy\nmetadata: {name: p}\nspec:\n  match: {}\n  storageClasses: {allowed: [${allowed}]}\n`;
+    const policy = (allowed: string) =>
+      `apiVersion: storage-policy-webhook.io/v1alpha1\nkind: StoragePolicy\nmetadata: {name: p}\nspec:\n  match: {}\n  storageClasses: {allowed: [${allowed}]}\n`;
     await mkdir(join(mount, '..v1'), { recursive: true });
     await writeFile(join(mount, '..v1', 'p.yaml'), policy('gp3'));
     await symlink('..v1', join(mount, '..data'));
     await symlink(join('..data', 'p.yaml'), join(mount, 'p.yaml'));
-    const server = new ServeProcess([`--cert=${certFile}`, `--key=${keyFile}`, `--policies=${mount}`], { logLevel: 'info' });
+    const server = new ServeProcess([`--cert=${certFile}`, `--key=${keyFile}`, `--policies=${mount}`], {
+      logLevel: 'info',
+    });
     await server.start();
     try {
       assert.match((await validate(server, ca.cert, io2Claim)).text, /"allowed":false/);
@@ -101,7 +139,9 @@ describe('operations', () => {
       await writeFile(join(mount, '..v2', 'p.yaml'), policy('gp3, io2'));
       await symlink('..v2', join(mount, '..data_tmp'));
       await rename(join(mount, '..data_tmp'), join(mount, '..data'));
-      await eventually('the swapped set to serve', async () => /"allowed":true/.test((await validate(server, ca.cert, io2Claim)).text));
+      await eventually('the swapped set to serve', async () =>
+        /"allowed":true/.test((await validate(server, ca.cert, io2Claim)).text),
+      );
     } finally {
       server.stop();
     }
@@ -110,7 +150,9 @@ describe('operations', () => {
   it('a rotated certificate serves new connections while an open connection keeps working', async () => {
     const tlsDir = join(dir, 'rotate');
     await cp(join(dir, 'tls'), tlsDir, { recursive: true });
-    const server = new ServeProcess([`--cert=${join(tlsDir, 'tls.crt')}`, `--key=${join(tlsDir, 'tls.key')}`], { logLevel: 'info' });
+    const server = new ServeProcess([`--cert=${join(tlsDir, 'tls.crt')}`, `--key=${join(tlsDir, 'tls.key')}`], {
+      logLevel: 'info',
+    });
     await server.start();
     const session = http2Connect(`https://127.0.0.1:${server.port}`, { ca: ca.cert });
     // The server is killed at the end; the reset that follows is not what this test checks.
@@ -129,10 +171,15 @@ describe('operations', () => {
       const next = await makeServingCertificate(['127.0.0.1'], nextCa);
       await writeFile(join(tlsDir, 'tls.key'), next.key);
       await writeFile(join(tlsDir, 'tls.crt'), next.cert);
-      await eventually('new connections to get the rotated certificate', async () => (await get(server.port, '/healthz', nextCa.cert)).status === 200);
+      await eventually(
+        'new connections to get the rotated certificate',
+        async () => (await get(server.port, '/healthz', nextCa.cert)).status === 200,
+      );
       await assert.rejects(get(server.port, '/healthz', ca.cert), /certificate/);
       assert.equal(await h2get('/healthz'), 200, 'the connection opened before the rotation still works');
-      const expiry = Number(/storage_policy_certificate_expiry_seconds (\d+)/.exec((await server.ops('/metrics')).text)?.[1]);
+      const expiry = Number(
+        /storage_policy_certificate_expiry_seconds (\d+)/.exec((await server.ops('/metrics')).text)?.[1],
+      );
       assert.ok(expiry > 364 * 86400 && expiry <= 365 * 86400, `expiry ${expiry}`);
     } finally {
       session.close();
@@ -141,7 +188,10 @@ describe('operations', () => {
   });
 
   it('SIGTERM: readiness fails first, a request in flight completes, then the process exits 0', async () => {
-    const server = new ServeProcess([`--cert=${certFile}`, `--key=${keyFile}`, '--shutdown-delay-seconds=3', '--shutdown-timeout-seconds=10'], { logLevel: 'info' });
+    const server = new ServeProcess(
+      [`--cert=${certFile}`, `--key=${keyFile}`, '--shutdown-delay-seconds=3', '--shutdown-timeout-seconds=10'],
+      { logLevel: 'info' },
+    );
     await server.start();
     const body = review(pvc({ storageClassName: 'gp3' }), 'in-flight');
     const inFlight = new Promise<Response>((resolve, reject) => {
@@ -168,7 +218,11 @@ describe('operations', () => {
     });
     await new Promise((resolve) => setTimeout(resolve, 200));
     server.child?.kill('SIGTERM');
-    await eventually('readiness to fail during the shutdown delay', async () => (await get(server.port, '/readyz', ca.cert)).status === 503, 2500);
+    await eventually(
+      'readiness to fail during the shutdown delay',
+      async () => (await get(server.port, '/readyz', ca.cert)).status === 503,
+      2500,
+    );
     const response = await inFlight;
     assert.equal(response.status, 200);
     assert.match(response.text, /"uid":"in-flight"/);
@@ -183,18 +237,32 @@ describe('metrics after a known sequence of requests', () => {
     const metrics = new WebhookMetrics({ processMetrics: false });
     const app = buildServer({ state, logger: pino({ level: 'silent' }), metrics });
     const ops = buildOpsServer({ state, logger: pino({ level: 'silent' }), metrics });
-    const post = (url: string, payload: string) => app.inject({ method: 'POST', url, headers: { 'content-type': 'application/json' }, payload });
+    const post = (url: string, payload: string) =>
+      app.inject({ method: 'POST', url, headers: { 'content-type': 'application/json' }, payload });
     const unset = pvc({}, { namespace: 'payments' });
     await post('/mutate', review(unset).replace('team-a', 'payments'));
     await post('/validate', review(pvc({ storageClassName: 'io1-slow' })).replace('team-a', 'payments'));
     await post('/validate', review(pvc({ storageClassName: 'io1-slow' })).replace('team-a', 'payments'));
     await post('/validate', '{not json');
     const text = (await ops.inject({ method: 'GET', url: '/metrics' })).body;
-    assert.equal((await app.inject({ method: 'GET', url: '/metrics' })).statusCode, 404, 'metrics are not on the admission port');
-    assert.match(text, /storage_policy_admission_duration_seconds_count\{webhook="mutate",kind="PersistentVolumeClaim",operation="CREATE",decision="patched"\} 1/);
-    assert.match(text, /storage_policy_admission_duration_seconds_count\{webhook="validate",kind="PersistentVolumeClaim",operation="CREATE",decision="denied"\} 2/);
+    assert.equal(
+      (await app.inject({ method: 'GET', url: '/metrics' })).statusCode,
+      404,
+      'metrics are not on the admission port',
+    );
+    assert.match(
+      text,
+      /storage_policy_admission_duration_seconds_count\{webhook="mutate",kind="PersistentVolumeClaim",operation="CREATE",decision="patched"\} 1/,
+    );
+    assert.match(
+      text,
+      /storage_policy_admission_duration_seconds_count\{webhook="validate",kind="PersistentVolumeClaim",operation="CREATE",decision="denied"\} 2/,
+    );
     assert.match(text, /storage_policy_admission_duration_seconds_bucket\{le="0.005",webhook="validate"/);
-    assert.match(text, /storage_policy_findings_total\{policy="platform-storage",rule="storage-class\/allowed",action="deny"\} 2/);
+    assert.match(
+      text,
+      /storage_policy_findings_total\{policy="platform-storage",rule="storage-class\/allowed",action="deny"\} 2/,
+    );
     assert.match(text, /storage_policy_mutations_total\{policy="platform-storage",rule="storage-class\/default"\} 1/);
     assert.match(text, /storage_policy_bad_requests_total\{status="400"\} 1/);
     await app.close();
@@ -213,7 +281,10 @@ describe('log lines', () => {
       method: 'POST',
       url: '/validate',
       headers: { 'content-type': 'application/json' },
-      payload: review(pvc({ storageClassName: 'io1-slow' }, { annotations: { secret: 'do-not-log' } }), 'log-1').replace('team-a', 'payments'),
+      payload: review(
+        pvc({ storageClassName: 'io1-slow' }, { annotations: { secret: 'do-not-log' } }),
+        'log-1',
+      ).replace('team-a', 'payments'),
     });
     await app.close();
     const admission = lines.map((line) => JSON.parse(line)).find((entry) => entry.msg === 'admission');

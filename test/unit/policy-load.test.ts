@@ -4,7 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { lintPolicies } from '../../src/authoring/lint.js';
-import { BUNDLED_POLICIES_DIR, formatProblem, loadPolicyDir, parsePolicyText, PolicyLoadError } from '../../src/policy/load.js';
+import {
+  BUNDLED_POLICIES_DIR,
+  formatProblem,
+  loadPolicyDir,
+  parsePolicyText,
+  PolicyLoadError,
+} from '../../src/policy/load.js';
 import { policy } from '../helpers.js';
 
 const header = 'apiVersion: storage-policy-webhook.io/v1alpha1\nkind: StoragePolicy\n';
@@ -20,19 +26,28 @@ describe('policy loading', () => {
 
   it('loads the bundled set', async () => {
     const set = await loadPolicyDir(BUNDLED_POLICIES_DIR);
-    assert.deepEqual(set.policies.map((loaded) => loaded.name).sort(), ['platform-storage', 'storage-class-guardrails']);
+    assert.deepEqual(set.policies.map((loaded) => loaded.name).sort(), [
+      'platform-storage',
+      'storage-class-guardrails',
+    ]);
     assert.deepEqual(lintPolicies(set.policies), []);
   });
   it('reports an unknown field with file, line, column and field path', () => {
     const text = `${header}metadata:\n  name: p\nspec:\n  match: {}\n  zones:\n    allowed: [a]\n    alowed: [b]\n`;
     const { problems } = parsePolicyText(text, 'p.yaml');
     assert.equal(problems.length, 1);
-    assert.equal(formatProblem(problems[0] ?? { file: '', message: '' }), 'p.yaml:9:5: spec.zones.alowed: unknown field (check the spelling against the schema)');
+    assert.equal(
+      formatProblem(problems[0] ?? { file: '', message: '' }),
+      'p.yaml:9:5: spec.zones.alowed: unknown field (check the spelling against the schema)',
+    );
   });
   it('reports wrong types and enum values at their position', () => {
     const text = `${header}metadata:\n  name: p\nspec:\n  action: block\n  match: {}\n  iops:\n    maxPerVolume: "lots"\n`;
     const messages = parsePolicyText(text, 'p.yaml').problems.map(formatProblem);
-    assert.deepEqual(messages, ['p.yaml:6:11: spec.action: must be one of "deny", "warn", "audit"', 'p.yaml:9:19: spec.iops.maxPerVolume: must be integer']);
+    assert.deepEqual(messages, [
+      'p.yaml:6:11: spec.action: must be one of "deny", "warn", "audit"',
+      'p.yaml:9:19: spec.iops.maxPerVolume: must be integer',
+    ]);
   });
   it('reports YAML syntax errors with their position', () => {
     const { problems } = parsePolicyText(`${header}metadata:\n  name: [unclosed\n`, 'p.yaml');
@@ -41,8 +56,14 @@ describe('policy loading', () => {
     assert.match(problems[0]?.message ?? '', /flow/i);
   });
   it('rejects unknown rule ids in rules', () => {
-    const { problems } = parsePolicyText(`${header}metadata:\n  name: p\nspec:\n  match: {}\n  rules:\n    iops/nope: warn\n`, 'p.yaml');
-    assert.match(formatProblem(problems[0] ?? { file: '', message: '' }), /spec\.rules\.iops\/nope: is not a known rule id/);
+    const { problems } = parsePolicyText(
+      `${header}metadata:\n  name: p\nspec:\n  match: {}\n  rules:\n    iops/nope: warn\n`,
+      'p.yaml',
+    );
+    assert.match(
+      formatProblem(problems[0] ?? { file: '', message: '' }),
+      /spec\.rules\[iops\/nope\]: is not a known rule id/,
+    );
   });
   it('rejects a default class that the allowed list would deny, and min above max', () => {
     const text = `${header}metadata:\n  name: p\nspec:\n  match: {}\n  storageClasses:\n    defaults: [{class: slow}]\n    allowed: [fast]\n  capacity: {min: 2Gi, max: 1Gi}\n`;
@@ -53,7 +74,10 @@ describe('policy loading', () => {
     const good = `${header}metadata:\n  name: same\nspec:\n  match: {}\n`;
     await writeFile(join(dir, 'a.yaml'), good);
     await writeFile(join(dir, 'b.yaml'), good);
-    await assert.rejects(loadPolicyDir(dir), (error: unknown) => error instanceof PolicyLoadError && /already defined/.test(error.message));
+    await assert.rejects(
+      loadPolicyDir(dir),
+      (error: unknown) => error instanceof PolicyLoadError && /already defined/.test(error.message),
+    );
   });
   it('rejects an empty or missing folder with a clear message', async () => {
     await assert.rejects(loadPolicyDir(join(dir, 'missing')), /cannot read the policy folder/);
@@ -61,14 +85,40 @@ describe('policy loading', () => {
 });
 
 describe('policy lint', () => {
-  const withDefault = (name: string, cls: string, match = {}) => policy({ name, match: { kinds: ['PersistentVolumeClaim'], ...match }, storageClasses: { defaults: [{ class: cls }] } });
+  const withDefault = (name: string, cls: string, match = {}) =>
+    policy({
+      name,
+      match: { kinds: ['PersistentVolumeClaim'], ...match },
+      storageClasses: { defaults: [{ class: cls }] },
+    });
   it('flags two policies that may default the same claims differently', () => {
-    assert.equal(lintPolicies([withDefault('a', 'gp3'), withDefault('b', 'io2', { namespaces: ['team-a'] })]).length, 1);
-    assert.equal(lintPolicies([withDefault('a', 'gp3', { namespaces: ['team-*'] }), withDefault('b', 'io2', { namespaces: ['team-b*'] })]).length, 1);
+    assert.equal(
+      lintPolicies([withDefault('a', 'gp3'), withDefault('b', 'io2', { namespaces: ['team-a'] })]).length,
+      1,
+    );
+    assert.equal(
+      lintPolicies([
+        withDefault('a', 'gp3', { namespaces: ['team-*'] }),
+        withDefault('b', 'io2', { namespaces: ['team-b*'] }),
+      ]).length,
+      1,
+    );
   });
   it('accepts disjoint matches and identical defaults', () => {
-    assert.deepEqual(lintPolicies([withDefault('a', 'gp3', { namespaces: ['team-a'] }), withDefault('b', 'io2', { namespaces: ['team-b'] })]), []);
-    assert.deepEqual(lintPolicies([withDefault('a', 'gp3', { excludeNamespaces: ['team-b'] }), withDefault('b', 'io2', { namespaces: ['team-b'] })]), []);
+    assert.deepEqual(
+      lintPolicies([
+        withDefault('a', 'gp3', { namespaces: ['team-a'] }),
+        withDefault('b', 'io2', { namespaces: ['team-b'] }),
+      ]),
+      [],
+    );
+    assert.deepEqual(
+      lintPolicies([
+        withDefault('a', 'gp3', { excludeNamespaces: ['team-b'] }),
+        withDefault('b', 'io2', { namespaces: ['team-b'] }),
+      ]),
+      [],
+    );
     assert.deepEqual(lintPolicies([withDefault('a', 'gp3'), withDefault('b', 'gp3')]), []);
   });
 });

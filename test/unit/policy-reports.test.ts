@@ -24,7 +24,11 @@ describe('PolicyReports: one writer by Lease, writes only what changed', () => {
   it('of two candidates exactly one leads; when it stops, the other takes over without waiting the lease out', async () => {
     const changes: string[] = [];
     const candidate = (identity: string): LeaseElector => {
-      const elector = new LeaseElector(config, { namespace: 'webhook', name: 'audit', identity, leaseDurationSeconds: 30, retryPeriodMs: 50 }, logger);
+      const elector = new LeaseElector(
+        config,
+        { namespace: 'webhook', name: 'audit', identity, leaseDurationSeconds: 30, retryPeriodMs: 50 },
+        logger,
+      );
       elector.onLeadership((leader) => changes.push(`${identity} ${leader}`));
       return elector;
     };
@@ -51,8 +55,13 @@ describe('PolicyReports: one writer by Lease, writes only what changed', () => {
 
   it('writes a changed report once, skips unchanged ones (also for a new leader), deletes what is gone', async () => {
     const engine = new Engine([policy({ name: 'platform', storageClasses: { allowed: ['gp3'] } })], cluster());
-    const objects = [pvc({ storageClassName: 'efs' }, { name: 'bad' }), pvc({ storageClassName: 'gp3' }, { name: 'ok', namespace: 'team-b' })];
-    const writer = new ReportWriter(config, new WebhookMetrics({ processMetrics: false }), logger, { writesPerSecond: 1000 });
+    const objects = [
+      pvc({ storageClassName: 'efs' }, { name: 'bad' }),
+      pvc({ storageClassName: 'gp3' }, { name: 'ok', namespace: 'team-b' }),
+    ];
+    const writer = new ReportWriter(config, new WebhookMetrics({ processMetrics: false }), logger, {
+      writesPerSecond: 1000,
+    });
     api.writes = [];
     await writer.sync(auditReports(engine, objects, new Date(0)));
     assert.deepEqual(api.writes, [
@@ -62,7 +71,9 @@ describe('PolicyReports: one writer by Lease, writes only what changed', () => {
     api.writes = [];
     await writer.sync(auditReports(engine, objects, new Date(60_000)));
     assert.deepEqual(api.writes, [], 'same content, a later audit: nothing written');
-    const successor = new ReportWriter(config, new WebhookMetrics({ processMetrics: false }), logger, { writesPerSecond: 1000 });
+    const successor = new ReportWriter(config, new WebhookMetrics({ processMetrics: false }), logger, {
+      writesPerSecond: 1000,
+    });
     await successor.sync(auditReports(engine, objects, new Date(120_000)));
     assert.deepEqual(api.writes, [], 'a new leader reads the stored digests first');
     await successor.sync(auditReports(engine, [pvc({ storageClassName: 'gp3' }, { name: 'bad' })], new Date(180_000)));
@@ -70,40 +81,77 @@ describe('PolicyReports: one writer by Lease, writes only what changed', () => {
       'apply /apis/wgpolicyk8s.io/v1alpha2/namespaces/team-a/policyreports/storage-policy-webhook',
       'delete /apis/wgpolicyk8s.io/v1alpha2/namespaces/team-b/policyreports/storage-policy-webhook',
     ]);
-    const stored = api.objects.get('/apis/wgpolicyk8s.io/v1alpha2/namespaces/team-a/policyreports/storage-policy-webhook');
+    const stored = api.objects.get(
+      '/apis/wgpolicyk8s.io/v1alpha2/namespaces/team-a/policyreports/storage-policy-webhook',
+    );
     assert.deepEqual(stored?.['summary'], { pass: 1, fail: 0, warn: 0, error: 0, skip: 0 });
   });
 
   it('refused writes (a CRD still initializing) are retried with backoff, without waiting for the next change', async () => {
-    const writer = new ReportWriter(config, new WebhookMetrics({ processMetrics: false }), logger, { writesPerSecond: 1000, initialRetryDelayMs: 50 });
+    const writer = new ReportWriter(config, new WebhookMetrics({ processMetrics: false }), logger, {
+      writesPerSecond: 1000,
+      initialRetryDelayMs: 50,
+    });
     api.writes = [];
     api.refuse = 3;
     const engine = new Engine([policy({ storageClasses: { allowed: ['gp3'] } })], cluster());
     await writer.sync(auditReports(engine, [pvc({ storageClassName: 'efs' }, { name: 'x', namespace: 'team-d' })]));
-    await eventually('the report written after the refusals', () => api.writes.includes('apply /apis/wgpolicyk8s.io/v1alpha2/namespaces/team-d/policyreports/storage-policy-webhook'), 5000, 20);
+    await eventually(
+      'the report written after the refusals',
+      () =>
+        api.writes.includes(
+          'apply /apis/wgpolicyk8s.io/v1alpha2/namespaces/team-d/policyreports/storage-policy-webhook',
+        ),
+      5000,
+      20,
+    );
     // Its pass also deletes the reports of earlier tests; stop waits for that, so nothing lands in the next test.
     await writer.stop();
   });
 
   it('openreports.io/v1alpha1: the same results as Report and ClusterReport, with the source at the top', async () => {
-    const writer = new ReportWriter(config, new WebhookMetrics({ processMetrics: false }), logger, { writesPerSecond: 1000, api: 'openreports.io/v1alpha1' });
+    const writer = new ReportWriter(config, new WebhookMetrics({ processMetrics: false }), logger, {
+      writesPerSecond: 1000,
+      api: 'openreports.io/v1alpha1',
+    });
     api.writes = [];
-    const engine = new Engine([policy({ match: { kinds: ['PersistentVolumeClaim', 'StorageClass'] }, storageClasses: { allowed: ['gp3'] } })], cluster());
-    await writer.sync(auditReports(engine, [pvc({ storageClassName: 'efs' }, { name: 'x', namespace: 'team-e' }), storageClass('slow', 'ebs.csi.aws.com')]));
-    assert.deepEqual(api.writes, ['apply /apis/openreports.io/v1alpha1/clusterreports/storage-policy-webhook', 'apply /apis/openreports.io/v1alpha1/namespaces/team-e/reports/storage-policy-webhook']);
+    const engine = new Engine(
+      [policy({ match: { kinds: ['PersistentVolumeClaim', 'StorageClass'] }, storageClasses: { allowed: ['gp3'] } })],
+      cluster(),
+    );
+    await writer.sync(
+      auditReports(engine, [
+        pvc({ storageClassName: 'efs' }, { name: 'x', namespace: 'team-e' }),
+        storageClass('slow', 'ebs.csi.aws.com'),
+      ]),
+    );
+    assert.deepEqual(api.writes, [
+      'apply /apis/openreports.io/v1alpha1/clusterreports/storage-policy-webhook',
+      'apply /apis/openreports.io/v1alpha1/namespaces/team-e/reports/storage-policy-webhook',
+    ]);
     const stored = api.objects.get('/apis/openreports.io/v1alpha1/namespaces/team-e/reports/storage-policy-webhook');
     assert.deepEqual(
       [stored?.['apiVersion'], stored?.['kind'], stored?.['source'], stored?.['summary']],
       ['openreports.io/v1alpha1', 'Report', 'storage-policy-webhook', { pass: 0, fail: 1, warn: 0, error: 0, skip: 0 }],
     );
-    assert.equal(api.objects.get('/apis/openreports.io/v1alpha1/clusterreports/storage-policy-webhook')?.['kind'], 'ClusterReport');
+    assert.equal(
+      api.objects.get('/apis/openreports.io/v1alpha1/clusterreports/storage-policy-webhook')?.['kind'],
+      'ClusterReport',
+    );
     await writer.stop();
   });
 
   it('a writer that may no longer write stops before the next write', async () => {
-    const writer = new ReportWriter(config, new WebhookMetrics({ processMetrics: false }), logger, { writesPerSecond: 1000, mayWrite: () => false });
+    const writer = new ReportWriter(config, new WebhookMetrics({ processMetrics: false }), logger, {
+      writesPerSecond: 1000,
+      mayWrite: () => false,
+    });
     api.writes = [];
-    await writer.sync(auditReports(new Engine([policy({ storageClasses: { allowed: ['gp3'] } })], cluster()), [pvc({ storageClassName: 'efs' }, { name: 'x', namespace: 'team-c' })]));
+    await writer.sync(
+      auditReports(new Engine([policy({ storageClasses: { allowed: ['gp3'] } })], cluster()), [
+        pvc({ storageClassName: 'efs' }, { name: 'x', namespace: 'team-c' }),
+      ]),
+    );
     assert.deepEqual(api.writes, []);
   });
 });

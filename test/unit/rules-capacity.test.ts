@@ -6,11 +6,20 @@ const sized = policy({ capacity: { min: '1Gi', max: '1Ti' } });
 
 describe('capacity', () => {
   it('allows sizes inside the policy and type limits', () => {
-    assert.deepEqual(judge([sized], pvc({ storageClassName: 'io2', resources: { requests: { storage: '100Gi' } } })).findings, []);
+    assert.deepEqual(
+      judge([sized], pvc({ storageClassName: 'io2', resources: { requests: { storage: '100Gi' } } })).findings,
+      [],
+    );
   });
   it('denies sizes outside the policy bounds', () => {
-    assert.deepEqual(rulesOf(judge([sized], pvc({ storageClassName: 'gp3', resources: { requests: { storage: '2Ti' } } })).denials), ['capacity/policy-limits']);
-    assert.deepEqual(rulesOf(judge([sized], pvc({ storageClassName: 'gp3', resources: { requests: { storage: '500Mi' } } })).denials), ['capacity/policy-limits']);
+    assert.deepEqual(
+      rulesOf(judge([sized], pvc({ storageClassName: 'gp3', resources: { requests: { storage: '2Ti' } } })).denials),
+      ['capacity/policy-limits'],
+    );
+    assert.deepEqual(
+      rulesOf(judge([sized], pvc({ storageClassName: 'gp3', resources: { requests: { storage: '500Mi' } } })).denials),
+      ['capacity/policy-limits'],
+    );
   });
   it('denies io1/io2 below 4Gi, with the size to ask for', () => {
     const result = judge([sized], pvc({ storageClassName: 'io2', resources: { requests: { storage: '2Gi' } } }));
@@ -24,11 +33,16 @@ describe('capacity', () => {
   it('UPDATE: growing past the maximum is denied (the size is what changed)', () => {
     const old = pvc({ storageClassName: 'gp3', resources: { requests: { storage: '900Gi' } } });
     const grown = pvc({ storageClassName: 'gp3', resources: { requests: { storage: '2Ti' } } });
-    assert.deepEqual(rulesOf(judge([sized], grown, { operation: 'UPDATE', oldObject: old }).denials), ['capacity/policy-limits']);
+    assert.deepEqual(rulesOf(judge([sized], grown, { operation: 'UPDATE', oldObject: old }).denials), [
+      'capacity/policy-limits',
+    ]);
   });
   it('UPDATE: a claim already over the maximum can still be relabeled', () => {
     const old = pvc({ storageClassName: 'gp3', resources: { requests: { storage: '2Ti' } } });
-    const relabeled = pvc({ storageClassName: 'gp3', resources: { requests: { storage: '2Ti' } } }, { labels: { a: 'b' } });
+    const relabeled = pvc(
+      { storageClassName: 'gp3', resources: { requests: { storage: '2Ti' } } },
+      { labels: { a: 'b' } },
+    );
     const result = judge([sized], relabeled, { operation: 'UPDATE', oldObject: old });
     assert.deepEqual(result.denials, []);
     assert.deepEqual(rulesOf(result.warnings), ['capacity/policy-limits']);

@@ -26,23 +26,43 @@ describe('storage-class: defaults', () => {
   });
   it('leaves volumeClaimTemplates as written and judges each as the claim it will create (re-apply safety)', () => {
     const checked = policy({ storageClasses: defaults.storageClasses ?? {}, accessModes: {} });
-    const sts = statefulSet([template('data'), template('shared', { accessModes: ['ReadWriteMany'] }), template('fixed', { storageClassName: 'io2' })]);
+    const sts = statefulSet([
+      template('data'),
+      template('shared', { accessModes: ['ReadWriteMany'] }),
+      template('fixed', { storageClassName: 'io2' }),
+    ]);
     const result = judge([checked], sts);
     assert.deepEqual(
       result.patch.filter((operation) => operation.path.startsWith('/spec/volumeClaimTemplates')),
       [],
     );
     assert.deepEqual(result.denials, [], 'data gets gp3 and shared (RWX) gets efs when their claims are created');
-    const rwxOnEbs = judge([policy({ storageClasses: { defaults: [{ class: 'gp3' }] }, accessModes: {} })], statefulSet([template('shared', { accessModes: ['ReadWriteMany'] })]));
+    const rwxOnEbs = judge(
+      [policy({ storageClasses: { defaults: [{ class: 'gp3' }] }, accessModes: {} })],
+      statefulSet([template('shared', { accessModes: ['ReadWriteMany'] })]),
+    );
     assert.deepEqual(rulesOf(rwxOnEbs.denials), ['access-modes/unsupported']);
     assert.match(rwxOnEbs.denials[0]?.message ?? '', /class gp3/);
   });
   it('judges a template without a class by the cluster default when there is one (the API server sets it first)', () => {
-    const withDefault = cluster(storageClass('gp3', 'ebs.csi.aws.com', { parameters: { type: 'gp3' }, annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } }));
-    const checked = policy({ storageClasses: { defaults: defaults.storageClasses?.defaults ?? [], allowed: ['efs'] }, accessModes: {} });
-    const result = judge([checked], statefulSet([template('shared', { accessModes: ['ReadWriteMany'] })]), { lookup: withDefault });
+    const withDefault = cluster(
+      storageClass('gp3', 'ebs.csi.aws.com', {
+        parameters: { type: 'gp3' },
+        annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' },
+      }),
+    );
+    const checked = policy({
+      storageClasses: { defaults: defaults.storageClasses?.defaults ?? [], allowed: ['efs'] },
+      accessModes: {},
+    });
+    const result = judge([checked], statefulSet([template('shared', { accessModes: ['ReadWriteMany'] })]), {
+      lookup: withDefault,
+    });
     assert.deepEqual(rulesOf(result.denials), ['access-modes/unsupported', 'storage-class/allowed']);
-    assert.match(result.denials.find((finding) => finding.rule === 'storage-class/allowed')?.message ?? '', /class gp3 \(the cluster default it gets when created\) is not allowed/);
+    assert.match(
+      result.denials.find((finding) => finding.rule === 'storage-class/allowed')?.message ?? '',
+      /class gp3 \(the cluster default it gets when created\) is not allowed/,
+    );
   });
   it('follows precedence: the higher priority policy sets the default', () => {
     const team = policy({ name: 'team', priority: 10, storageClasses: { defaults: [{ class: 'io2' }] } });
@@ -58,7 +78,11 @@ describe('storage-class: defaults', () => {
     const stored = pvc({ storageClassName: 'gp3' });
     const result = judge([defaults], pvc({}), { operation: 'UPDATE', oldObject: stored });
     assert.deepEqual(result.patch, [{ op: 'add', path: '/spec/storageClassName', value: 'gp3' }]);
-    assert.deepEqual(judge([defaults], pvc({ storageClassName: 'gp3' }), { operation: 'UPDATE', oldObject: stored }).patch, [], 'nothing to restore');
+    assert.deepEqual(
+      judge([defaults], pvc({ storageClassName: 'gp3' }), { operation: 'UPDATE', oldObject: stored }).patch,
+      [],
+      'nothing to restore',
+    );
   });
 });
 
@@ -73,7 +97,10 @@ describe('storage-class: allowed classes', () => {
     assert.match(result.denials[0]?.message ?? '', /use one of gp3, efs, io2/);
   });
   it('judges the legacy annotation, which wins over the field', () => {
-    const result = judge([defaults], pvc({ storageClassName: 'gp3' }, { annotations: { 'volume.beta.kubernetes.io/storage-class': 'io1-slow' } }));
+    const result = judge(
+      [defaults],
+      pvc({ storageClassName: 'gp3' }, { annotations: { 'volume.beta.kubernetes.io/storage-class': 'io1-slow' } }),
+    );
     assert.equal(result.denials[0]?.path, 'metadata.annotations[volume.beta.kubernetes.io/storage-class]');
   });
   it('names the template in StatefulSet messages', () => {
@@ -97,10 +124,21 @@ describe('storage-class: allowed classes', () => {
 });
 
 describe('storage-class: single cluster default', () => {
-  const guard = policy({ name: 'guard', match: { kinds: ['StorageClass'] }, storageClasses: { singleClusterDefault: true } });
-  const second = storageClass('fast', 'ebs.csi.aws.com', { annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } });
+  const guard = policy({
+    name: 'guard',
+    match: { kinds: ['StorageClass'] },
+    storageClasses: { singleClusterDefault: true },
+  });
+  const second = storageClass('fast', 'ebs.csi.aws.com', {
+    annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' },
+  });
   const gp3Default = (): ReturnType<typeof cluster> =>
-    cluster(storageClass('gp3', 'ebs.csi.aws.com', { parameters: { type: 'gp3' }, annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } }));
+    cluster(
+      storageClass('gp3', 'ebs.csi.aws.com', {
+        parameters: { type: 'gp3' },
+        annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' },
+      }),
+    );
   it('denies a second default and names the existing one', () => {
     const result = judge([guard], second, { lookup: gp3Default() });
     assert.deepEqual(rulesOf(result.denials), ['storage-class/single-default']);
@@ -116,7 +154,10 @@ describe('storage-class: single cluster default', () => {
     const state = cluster(dated('old-default', '2020-01-01T00:00:00Z'), dated('new-default', '2025-01-01T00:00:00Z'));
     state.deleteStorageClass('gp3');
     const message = judge([guard], second, { lookup: state }).denials[0]?.message ?? '';
-    assert.match(message, /old-default, new-default are already defaults \(the API server uses new-default, the newest\); set .* on them first/);
+    assert.match(
+      message,
+      /old-default, new-default are already defaults \(the API server uses new-default, the newest\); set .* on them first/,
+    );
   });
   it('allows the first default and non-default classes', () => {
     const state = cluster();
@@ -125,11 +166,17 @@ describe('storage-class: single cluster default', () => {
     assert.deepEqual(judge([guard], storageClass('plain', 'ebs.csi.aws.com')).denials, []);
   });
   it('UPDATE: re-applying the existing default is allowed', () => {
-    const gp3 = storageClass('gp3', 'ebs.csi.aws.com', { parameters: { type: 'gp3' }, annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } });
+    const gp3 = storageClass('gp3', 'ebs.csi.aws.com', {
+      parameters: { type: 'gp3' },
+      annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' },
+    });
     assert.deepEqual(judge([guard], gp3, { operation: 'UPDATE', oldObject: gp3 }).denials, []);
   });
   it('UPDATE: turning a class into a second default is denied', () => {
     const before = storageClass('fast', 'ebs.csi.aws.com');
-    assert.deepEqual(rulesOf(judge([guard], second, { operation: 'UPDATE', oldObject: before, lookup: gp3Default() }).denials), ['storage-class/single-default']);
+    assert.deepEqual(
+      rulesOf(judge([guard], second, { operation: 'UPDATE', oldObject: before, lookup: gp3Default() }).denials),
+      ['storage-class/single-default'],
+    );
   });
 });

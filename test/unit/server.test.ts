@@ -41,7 +41,9 @@ function review(object: JsonObject | null, overrides: Record<string, unknown> = 
 
 const EXAMPLE_CLUSTER = fileURLToPath(new URL('../../../examples/cluster', import.meta.url));
 
-const GP3_CLUSTER_DEFAULT = fileURLToPath(new URL('../../../policies/tests/inventory/gp3-cluster-default.yaml', import.meta.url));
+const GP3_CLUSTER_DEFAULT = fileURLToPath(
+  new URL('../../../policies/tests/inventory/gp3-cluster-default.yaml', import.meta.url),
+);
 
 async function stateWithBundledPolicies(inventory: string[] = [EXAMPLE_CLUSTER]): Promise<WebhookState> {
   const state = new WebhookState(await loadInventory(inventory));
@@ -76,17 +78,33 @@ describe('AdmissionReview protocol (inject)', () => {
     const patch = JSON.parse(Buffer.from(body.response.patch, 'base64').toString('utf8'));
     const patched = jsonPatch.applyPatch(structuredClone(object), patch, true, false).newDocument;
     assert.equal((patched['spec'] as JsonObject)['storageClassName'], 'gp3');
-    assert.equal(((patched['metadata'] as JsonObject)['annotations'] as JsonObject)['storage-policy-webhook.io/provisioned-iops'], '3000');
+    assert.equal(
+      ((patched['metadata'] as JsonObject)['annotations'] as JsonObject)['storage-policy-webhook.io/provisioned-iops'],
+      '3000',
+    );
     assert.ok(body.response.warnings.some((warning: string) => warning.includes('set to gp3')));
   });
   it('/mutate with nothing to change returns no patch at all', async () => {
-    const body = (await post('/mutate', review(pvc({ storageClassName: 'efs', accessModes: ['ReadWriteMany'] })))).json();
+    const body = (
+      await post('/mutate', review(pvc({ storageClassName: 'efs', accessModes: ['ReadWriteMany'] })))
+    ).json();
     assert.equal(body.response.allowed, true);
     assert.equal(body.response.patch, undefined);
     assert.equal(body.response.patchType, undefined);
   });
   it('/validate never returns a patch, and denies with 403 Forbidden and every violation', async () => {
-    const body = (await post('/validate', review(pvc({ storageClassName: 'io2-high-iops', accessModes: ['ReadWriteMany'], resources: { requests: { storage: '400Gi' } } })))).json();
+    const body = (
+      await post(
+        '/validate',
+        review(
+          pvc({
+            storageClassName: 'io2-high-iops',
+            accessModes: ['ReadWriteMany'],
+            resources: { requests: { storage: '400Gi' } },
+          }),
+        ),
+      )
+    ).json();
     assert.equal(body.response.allowed, false);
     assert.equal(body.response.patch, undefined);
     assert.equal(body.response.status.code, 403);
@@ -105,17 +123,36 @@ describe('AdmissionReview protocol (inject)', () => {
       { kind: { group: '', version: 'v1', kind: 'ConfigMap' } },
       { kind: { group: 'example.com', version: 'v1', kind: 'StatefulSet' } },
     ]) {
-      const body = (await post('/mutate', review(pvc({ storageClassName: 'nope', accessModes: [] }), overrides))).json();
-      assert.deepEqual(body.response, { uid: '705ab4f5-6393-11e8-b7cc-42010a800002', allowed: true }, JSON.stringify(overrides));
+      const body = (
+        await post('/mutate', review(pvc({ storageClassName: 'nope', accessModes: [] }), overrides))
+      ).json();
+      assert.deepEqual(
+        body.response,
+        { uid: '705ab4f5-6393-11e8-b7cc-42010a800002', allowed: true },
+        JSON.stringify(overrides),
+      );
     }
   });
   it('judges StatefulSets and StorageClasses', async () => {
     const sts = (await post('/mutate', review(statefulSet([template('data')], {}, 2)))).json();
     assert.ok(Buffer.from(sts.response.patch, 'base64').toString().includes('nodeAffinity'));
-    const fast = storageClass('fast', 'ebs.csi.aws.com', { annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' }, volumeBindingMode: 'WaitForFirstConsumer' });
+    const fast = storageClass('fast', 'ebs.csi.aws.com', {
+      annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' },
+      volumeBindingMode: 'WaitForFirstConsumer',
+    });
     assert.equal((await post('/validate', review(fast))).json().response.allowed, true, 'the first default class');
-    const withDefault = buildServer({ state: await stateWithBundledPolicies([EXAMPLE_CLUSTER, GP3_CLUSTER_DEFAULT]), logger: silent });
-    const second = (await withDefault.inject({ method: 'POST', url: '/validate', headers: { 'content-type': 'application/json' }, payload: JSON.stringify(review(fast)) })).json();
+    const withDefault = buildServer({
+      state: await stateWithBundledPolicies([EXAMPLE_CLUSTER, GP3_CLUSTER_DEFAULT]),
+      logger: silent,
+    });
+    const second = (
+      await withDefault.inject({
+        method: 'POST',
+        url: '/validate',
+        headers: { 'content-type': 'application/json' },
+        payload: JSON.stringify(review(fast)),
+      })
+    ).json();
     await withDefault.close();
     assert.equal(second.response.allowed, false);
     assert.match(second.response.status.message, /gp3 is already the cluster default/);
@@ -125,7 +162,11 @@ describe('AdmissionReview protocol (inject)', () => {
     const scaled = statefulSet([template('data', { storageClassName: 'legacy-gp2' })], {}, 5);
     const body = (await post('/validate', review(scaled, { operation: 'UPDATE', oldObject: old }))).json();
     assert.equal(body.response.allowed, true);
-    assert.ok(body.response.warnings.some((warning: string) => warning.startsWith('storage-class/allowed') && warning.includes('(existing)')));
+    assert.ok(
+      body.response.warnings.some(
+        (warning: string) => warning.startsWith('storage-class/allowed') && warning.includes('(existing)'),
+      ),
+    );
     assert.ok(body.response.warnings.every((warning: string) => [...warning].length <= 120));
   });
 
@@ -134,13 +175,29 @@ describe('AdmissionReview protocol (inject)', () => {
     ['not an object', '[1,2]', undefined, 400, /invalid AdmissionReview/],
     ['wrong apiVersion', { ...review(pvc({})), apiVersion: 'admission.k8s.io/v1beta1' }, undefined, 400, /apiVersion/],
     ['wrong kind', { ...review(pvc({})), kind: 'Review' }, undefined, 400, /kind/],
-    ['missing uid', { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { kind: { kind: 'PersistentVolumeClaim' }, operation: 'CREATE' } }, undefined, 400, /uid/],
+    [
+      'missing uid',
+      {
+        apiVersion: 'admission.k8s.io/v1',
+        kind: 'AdmissionReview',
+        request: { kind: { kind: 'PersistentVolumeClaim' }, operation: 'CREATE' },
+      },
+      undefined,
+      400,
+      /uid/,
+    ],
     ['missing object on CREATE', review(null), undefined, 400, /request\.object must be an object/],
     ['missing oldObject on UPDATE', review(pvc({}), { operation: 'UPDATE' }), undefined, 400, /oldObject/],
     ['wrong operation', review(pvc({}), { operation: 'PATCH' }), undefined, 400, /operation/],
     ['wrong content type', 'x', { 'content-type': 'text/plain' }, 415, /content-type must be application\/json/],
     ['a __proto__ key instead of a review', '{"__proto__": {"x": 1}}', undefined, 400, /invalid AdmissionReview/],
-    ['body over the limit', review(pvc({}, { annotations: { big: 'x'.repeat(70 * 1024) } })), undefined, 413, /larger than 65536 bytes/],
+    [
+      'body over the limit',
+      review(pvc({}, { annotations: { big: 'x'.repeat(70 * 1024) } })),
+      undefined,
+      413,
+      /larger than 65536 bytes/,
+    ],
   ];
   for (const [name, body, headers, status, message] of clientErrors) {
     it(`client error: ${name} -> ${status} with a JSON error body`, async () => {
@@ -187,11 +244,22 @@ describe('TLS listener on 127.0.0.1', () => {
 
   it('answers over HTTP/1.1', async () => {
     const result = await new Promise<{ status: number; text: string }>((resolve, reject) => {
-      const request = httpsRequest({ host: '127.0.0.1', port, path: '/validate', method: 'POST', ca, headers: { 'content-type': 'application/json' }, timeout: 5000 }, (response) => {
-        let text = '';
-        response.on('data', (chunk: Buffer) => (text += chunk.toString()));
-        response.on('end', () => resolve({ status: response.statusCode ?? 0, text }));
-      });
+      const request = httpsRequest(
+        {
+          host: '127.0.0.1',
+          port,
+          path: '/validate',
+          method: 'POST',
+          ca,
+          headers: { 'content-type': 'application/json' },
+          timeout: 5000,
+        },
+        (response) => {
+          let text = '';
+          response.on('data', (chunk: Buffer) => (text += chunk.toString()));
+          response.on('end', () => resolve({ status: response.statusCode ?? 0, text }));
+        },
+      );
       request.on('error', reject);
       request.end(body);
     });
@@ -220,7 +288,9 @@ describe('TLS listener on 127.0.0.1', () => {
   it('refuses TLS 1.1', async () => {
     await assert.rejects(
       new Promise((resolve, reject) => {
-        const socket = tlsConnect({ host: '127.0.0.1', port, ca, maxVersion: 'TLSv1.1', minVersion: 'TLSv1' }, () => resolve(socket.getProtocol()));
+        const socket = tlsConnect({ host: '127.0.0.1', port, ca, maxVersion: 'TLSv1.1', minVersion: 'TLSv1' }, () =>
+          resolve(socket.getProtocol()),
+        );
         socket.on('error', reject);
         socket.setTimeout(5000, () => reject(new Error('timeout')));
       }),

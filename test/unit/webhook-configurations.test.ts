@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { isFailurePolicy, setsAll, webhookConfigurations, webhookEntry, type WebhookRegistration } from '../../src/admission/webhook-configurations.js';
+import {
+  isFailurePolicy,
+  setsAll,
+  webhookConfigurations,
+  webhookEntry,
+  type WebhookRegistration,
+} from '../../src/admission/webhook-configurations.js';
 
 const PEM = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
 const registration: WebhookRegistration = {
@@ -14,7 +20,10 @@ const registration: WebhookRegistration = {
 describe('the webhook entries', () => {
   it('point at the Service, or at a URL, with the path of each webhook and the CA bundle base64', () => {
     const [mutating, validating] = webhookConfigurations('spw', registration);
-    assert.deepEqual([mutating?.['kind'], validating?.['kind']], ['MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration']);
+    assert.deepEqual(
+      [mutating?.['kind'], validating?.['kind']],
+      ['MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration'],
+    );
     assert.deepEqual(webhookEntry('validating', registration)['clientConfig'], {
       service: { name: 'spw', namespace: 'guardrails', path: '/validate', port: 443 },
       caBundle: Buffer.from(PEM).toString('base64'),
@@ -23,7 +32,12 @@ describe('the webhook entries', () => {
     assert.equal((byUrl['clientConfig'] as { url: string }).url, 'https://[::1]:9443/mutate');
   });
   it('carry the registration: failurePolicy, timeout, excluded namespaces and the opt-out label; only the mutating one is reinvoked', () => {
-    const entry = webhookEntry('validating', { ...registration, failurePolicy: 'Ignore', timeoutSeconds: 3, excludedNamespaces: ['kube-system', 'monitoring'] });
+    const entry = webhookEntry('validating', {
+      ...registration,
+      failurePolicy: 'Ignore',
+      timeoutSeconds: 3,
+      excludedNamespaces: ['kube-system', 'monitoring'],
+    });
     assert.equal(entry['failurePolicy'], 'Ignore');
     assert.equal(entry['timeoutSeconds'], 3);
     assert.equal(entry['sideEffects'], 'None', 'kubectl apply --dry-run=server needs it');
