@@ -78,7 +78,7 @@ export async function measureAudit(policiesDir: string, classesYaml: JsonObject[
   const state = new ClusterState();
   addToState(state, [...classesYaml, ...objects]);
   const { policies } = await loadPolicyDir(policiesDir);
-  const engine = new Engine(policies, state);
+  const engine = new Engine({ policies, lookup: state });
   const warm = new Auditor();
   for (const object of objects.slice(0, 2000)) warm.upsert(object);
   warm.run(engine);

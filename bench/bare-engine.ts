@@ -1,5 +1,5 @@
 import { mutatingHandler, validatingHandler } from '../src/admission/handler.js';
-import { reviewResponse, type AdmissionReview } from '../src/admission/review.js';
+import { reviewResponse, type AdmissionReview } from '../src/admission/protocol.js';
 import { Engine } from '../src/engine/engine.js';
 import { loadInventory } from '../src/lookup/inventory.js';
 import { loadPolicyDir } from '../src/policy/load.js';
@@ -11,7 +11,7 @@ import { serveJson } from './json-server.js';
 const [port, certFile, keyFile, policiesDir, inventory] = process.argv.slice(2);
 
 const { policies } = await loadPolicyDir(policiesDir ?? '');
-const engine = new Engine(policies, await loadInventory([inventory ?? '']));
+const engine = new Engine({ policies, lookup: await loadInventory([inventory ?? '']) });
 
 serveJson(Number(port), certFile ?? '', keyFile ?? '', (path, body) => {
   const outcome = (path === '/mutate' ? mutatingHandler : validatingHandler)((body as AdmissionReview).request, engine);

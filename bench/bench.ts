@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { Engine } from '../src/engine/engine.js';
-import { review as runReview } from '../src/engine/pipeline.js';
+import { decide as runReview } from '../src/engine/pipeline.js';
 import { ClusterState } from '../src/lookup/cluster-state.js';
 import type { Policy } from '../src/policy/model.js';
 import { LocalCluster } from '../test/e2e/harness.js';
@@ -114,7 +114,7 @@ function scaleState(objects: number): ClusterState {
 
 /** Microseconds per review (mutate + validate of one PVC) after a warm-up long enough for the optimizing compiler. */
 function microsPerReview(policies: Policy[], state: ClusterState): number {
-  const engine = new Engine(policies, state);
+  const engine = new Engine({ policies, lookup: state });
   const object = pvc('ns-7', 'x');
   const input = {
     kind: 'PersistentVolumeClaim' as const,

@@ -3,7 +3,7 @@ import jsonPatch from 'fast-json-patch';
 import type { JsonObject, JsonValue } from '../src/core/json.js';
 import type { PatchOperation } from '../src/core/patch.js';
 import { Engine, type ResolvedFinding } from '../src/engine/engine.js';
-import { review, reviewInputOf, type Verdict } from '../src/engine/pipeline.js';
+import { decide, reviewInputOf, type Decision } from '../src/engine/pipeline.js';
 import type { Operation } from '../src/rules/contract.js';
 import { ClusterState } from '../src/lookup/cluster-state.js';
 import { addToState } from '../src/lookup/inventory.js';
@@ -112,7 +112,7 @@ export interface Judged {
   patch: PatchOperation[];
   /** The object after the patch, applied by fast-json-patch. */
   patched: JsonObject;
-  verdict: Verdict;
+  verdict: Decision;
 }
 
 /**
@@ -130,7 +130,7 @@ export function judge(
     requester?: string;
   } = {},
 ): Judged {
-  const engine = new Engine(policies, options.lookup ?? cluster());
+  const engine = new Engine({ policies, lookup: options.lookup ?? cluster() });
   const input = reviewInputOf({
     object,
     operation: options.operation ?? 'CREATE',
@@ -140,7 +140,7 @@ export function judge(
     requester: options.requester,
   });
   assert.ok(input, `${JSON.stringify(object['kind'])} is not a governed kind`);
-  const verdict = review(engine, input, 'both');
+  const verdict = decide(engine, input, 'both');
   const errors = jsonPatch.validate(verdict.patch, structuredClone(object));
   assert.equal(errors, undefined, `patch must apply to the object: ${JSON.stringify(verdict.patch)}`);
   const patched = jsonPatch.applyPatch(structuredClone(object), verdict.patch, true, false).newDocument;

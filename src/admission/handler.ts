@@ -1,7 +1,15 @@
 import { RuleFailure, type Engine } from '../engine/engine.js';
-import { review, type Fired, type ReviewStage } from '../engine/pipeline.js';
+import { decide, type Fired, type ReviewStage } from '../engine/pipeline.js';
 import type { ReviewInput } from '../rules/contract.js';
-import { allowed, denied, errored, patched, triage, type AdmissionRequest, type AdmissionResponse } from './review.js';
+import {
+  allowed,
+  denied,
+  errored,
+  patched,
+  triage,
+  type AdmissionRequest,
+  type AdmissionResponse,
+} from './protocol.js';
 
 type Decision = 'allowed' | 'denied' | 'patched' | 'skipped' | 'error';
 
@@ -34,7 +42,7 @@ function handlerFor(stage: Exclude<ReviewStage, 'both'>): AdmissionHandler {
     const { input } = triaged;
     let verdict;
     try {
-      verdict = review(engine, input, stage);
+      verdict = decide(engine, input, stage);
     } catch (error) {
       const reason =
         error instanceof RuleFailure

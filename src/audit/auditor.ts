@@ -95,7 +95,7 @@ interface Subject {
  * on the replica that writes them) and the policy and rule of each result that is not a pass, for the metrics.
  * 10,000 claims' results held as objects were about 38 MB of heap that every major collection traced.
  */
-interface Verdict {
+interface StoredResults {
   namespace: string;
   sortKey: string;
   results: Buffer;
@@ -109,7 +109,7 @@ interface Verdict {
  */
 export class Auditor {
   private readonly subjects = new Map<string, Subject>();
-  private readonly audited = new Map<string, Verdict>();
+  private readonly audited = new Map<string, StoredResults>();
   private readonly dirtyNamespaces = new Set<string>();
   private everything = true;
   /** Keys the run under way has still to judge. */

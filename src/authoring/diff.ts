@@ -8,7 +8,7 @@ import { reviewInputOf } from '../engine/pipeline.js';
 // one with the audit's judgement (as an unchanged UPDATE, each finding with its policy's action), and what the
 // mutating side does differently for new objects per namespace.
 
-interface Verdict {
+interface RuleVerdict {
   policy: string;
   rule: string;
   message: string;
@@ -19,11 +19,11 @@ interface ObjectChange {
   namespace: string;
   name: string;
   /** Failing (deny) under the proposed set and not under the current one. */
-  newlyFailing: Verdict[];
+  newlyFailing: RuleVerdict[];
   /** Failing under the current set and no longer under the proposed one. */
-  newlyPassing: Verdict[];
-  warningsAdded: Verdict[];
-  warningsRemoved: Verdict[];
+  newlyPassing: RuleVerdict[];
+  warningsAdded: RuleVerdict[];
+  warningsRemoved: RuleVerdict[];
 }
 
 /** What a new object in a namespace gets from the mutating side, under each set. */
@@ -40,10 +40,10 @@ interface PolicyDiff {
   counts: { newlyFailing: number; newlyPassing: number; warningsChanged: number };
 }
 
-const key = (verdict: Verdict): string => `${verdict.policy}\u0000${verdict.rule}\u0000${verdict.message}`;
+const key = (verdict: RuleVerdict): string => `${verdict.policy}\u0000${verdict.rule}\u0000${verdict.message}`;
 
-function verdicts(findings: ResolvedFinding[], action: 'deny' | 'warn'): Verdict[] {
-  const unique = new Map<string, Verdict>();
+function verdicts(findings: ResolvedFinding[], action: 'deny' | 'warn'): RuleVerdict[] {
+  const unique = new Map<string, RuleVerdict>();
   for (const finding of findings) {
     if (finding.action !== action) continue;
     const verdict = { policy: finding.policy.name, rule: finding.rule, message: `${finding.path}: ${finding.message}` };
@@ -52,7 +52,7 @@ function verdicts(findings: ResolvedFinding[], action: 'deny' | 'warn'): Verdict
   return [...unique.values()];
 }
 
-function minus(a: Verdict[], b: Verdict[]): Verdict[] {
+function minus(a: RuleVerdict[], b: RuleVerdict[]): RuleVerdict[] {
   const keys = new Set(b.map(key));
   return a.filter((verdict) => !keys.has(key(verdict)));
 }

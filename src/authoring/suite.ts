@@ -3,7 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { isObject, type JsonObject, type JsonValue } from '../core/json.js';
 import { Engine } from '../engine/engine.js';
-import { review, reviewInputOf } from '../engine/pipeline.js';
+import { decide, reviewInputOf } from '../engine/pipeline.js';
 import type { Operation } from '../rules/contract.js';
 import { readManifests } from '../io/manifests.js';
 import { formatProblem, parseYamlStream } from '../io/yaml.js';
@@ -99,7 +99,7 @@ export function runCase(engine: Engine, suite: string, testCase: SuiteCase): Cas
         `resource is not a governed kind (PersistentVolumeClaim, apps/v1 StatefulSet, storage.k8s.io/v1 StorageClass)`,
       ],
     };
-  const verdict = review(engine, input, 'both');
+  const verdict = decide(engine, input, 'both');
   const fired = new Set(verdict.fired.map((entry) => entry.rule));
   const decision = verdict.allowed ? 'allowed' : 'denied';
   const { expect } = testCase;
@@ -209,6 +209,6 @@ export async function loadSuites(path: string): Promise<Suite[]> {
 
 /** Runs a suite's cases; `now` (the CLI's --now) is the instant exceptions and enforceFrom are judged at. */
 export function runSuite(suite: Suite, now?: () => number): CaseResult[] {
-  const engine = new Engine(suite.policies, suite.inventory, now, suite.exceptions);
+  const engine = new Engine({ policies: suite.policies, lookup: suite.inventory, now, exceptions: suite.exceptions });
   return suite.cases.map((testCase) => runCase(engine, suite.name, testCase));
 }

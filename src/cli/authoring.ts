@@ -175,7 +175,7 @@ export async function auditCommand(values: ParsedOptions): Promise<CommandOutput
   addToState(state, objects);
   const auditor = new Auditor();
   for (const object of objects) auditor.upsert(object);
-  auditor.run(new Engine(policies, state, clockOf(values), exceptions));
+  auditor.run(new Engine({ policies, lookup: state, now: clockOf(values), exceptions }));
   const api = stringOption(values, 'report-api') ?? REPORT_API_VERSION;
   if (!isReportApi(api))
     throw new UsageError(`--report-api must be ${Object.keys(REPORT_APIS).join(' or ')}, not ${api}`);
@@ -234,8 +234,8 @@ export async function diffCommand(values: ParsedOptions): Promise<CommandOutput>
     addToState(state, objects);
     const clock = clockOf(values);
     const diff = diffPolicySets(
-      new Engine(current.policies, state, clock, current.exceptions),
-      new Engine(proposed.policies, state, clock, proposed.exceptions),
+      new Engine({ policies: current.policies, lookup: state, now: clock, exceptions: current.exceptions }),
+      new Engine({ policies: proposed.policies, lookup: state, now: clock, exceptions: proposed.exceptions }),
       objects,
       stringOption(values, 'namespace'),
     );

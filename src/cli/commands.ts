@@ -132,13 +132,13 @@ async function review(argv: string[]): Promise<number> {
       .map((manifest) => manifest.object),
   );
   const results = reviewManifests(
-    new Engine(policies, state, clockOf(values), exceptions),
+    new Engine({ policies, lookup: state, now: clockOf(values), exceptions }),
     manifests,
     stringOption(values, 'namespace') ?? 'default',
   );
   if (output === 'json') process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
   else if (output === 'yaml') process.stdout.write(stringify(results));
-  else process.stdout.write(`${formatReviewText(results, true, (value) => stringify(value))}\n`);
+  else process.stdout.write(`${formatReviewText(results, (value) => stringify(value))}\n`);
   return results.some((result) => result.decision === 'denied') ? EXIT_DENIED : EXIT_OK;
 }
 

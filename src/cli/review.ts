@@ -1,7 +1,7 @@
 import { stringAt, type JsonObject } from '../core/json.js';
 import type { PatchOperation } from '../core/patch.js';
 import type { Engine, ResolvedFinding } from '../engine/engine.js';
-import { review, reviewInputOf } from '../engine/pipeline.js';
+import { decide, reviewInputOf } from '../engine/pipeline.js';
 import { describeFinding } from '../engine/report.js';
 import type { Manifest } from '../io/manifests.js';
 
@@ -32,7 +32,7 @@ export function reviewManifests(engine: Engine, manifests: Manifest[], defaultNa
         decision: 'skipped',
         reason: 'kind not governed',
       };
-    const verdict = review(engine, input, 'both');
+    const verdict = decide(engine, input, 'both');
     const byAction = (action: ResolvedFinding['action']): string[] =>
       verdict.findings.filter((finding) => finding.action === action).map(describeFinding);
     return {
@@ -49,11 +49,7 @@ export function reviewManifests(engine: Engine, manifests: Manifest[], defaultNa
   });
 }
 
-export function formatReviewText(
-  results: ReviewResult[],
-  showPatched: boolean,
-  stringify: (value: unknown) => string,
-): string {
+export function formatReviewText(results: ReviewResult[], stringify: (value: unknown) => string): string {
   const lines: string[] = [];
   for (const result of results) {
     if (result.decision === 'skipped') continue;
@@ -62,16 +58,9 @@ export function formatReviewText(
     result.denials.forEach((denial) => lines.push(`  deny     ${denial}`));
     result.warnings.forEach((warning) => lines.push(`  warning  ${warning}`));
     result.audit.forEach((audit) => lines.push(`  audit    ${audit}`));
-    if (result.patch.length > 0) {
-      if (showPatched && result.patched)
-        lines.push(
-          '  patched object:',
-          ...stringify(result.patched)
-            .trimEnd()
-            .split('\n')
-            .map((line) => `    ${line}`),
-        );
-      else lines.push('  patch:', ...result.patch.map((operation) => `    ${JSON.stringify(operation)}`));
+    if (result.patched) {
+      const text = stringify(result.patched).trimEnd().split('\n');
+      lines.push('  patched object:', ...text.map((line) => `    ${line}`));
     }
   }
   const reviewed = results.filter((result) => result.decision !== 'skipped');

@@ -196,6 +196,14 @@ function runFamily(family: RuleFamily, context: RuleContext): RuleResult {
   return result;
 }
 
+interface EngineOptions {
+  policies: readonly Policy[];
+  lookup: ClusterLookup;
+  /** The clock dated enforcement and exceptions read (enforceFrom, expiresAt); the CLI's --now sets it. Default: Date.now. */
+  now?: () => number;
+  exceptions?: readonly PolicyException[];
+}
+
 /** The one engine the server, the CLI and the tests share. Immutable: a new policy set is a new engine. */
 export class Engine {
   readonly index: PolicyIndex;
@@ -203,14 +211,17 @@ export class Engine {
   /** Composed settings per set of governing policies: a namespace's set is the same from one request to the next. */
   private readonly composed = new Map<string, ComposedSettings>();
 
-  constructor(
-    readonly policies: readonly Policy[],
-    readonly lookup: ClusterLookup,
-    /** The clock dated enforcement and exceptions read (enforceFrom, expiresAt); the CLI's --now sets it. */
-    private readonly now: () => number = Date.now,
-    readonly exceptions: readonly PolicyException[] = [],
-  ) {
-    this.index = new PolicyIndex(policies);
+  readonly policies: readonly Policy[];
+  readonly lookup: ClusterLookup;
+  readonly exceptions: readonly PolicyException[];
+  private readonly now: () => number;
+
+  constructor(options: EngineOptions) {
+    this.policies = options.policies;
+    this.lookup = options.lookup;
+    this.exceptions = options.exceptions ?? [];
+    this.now = options.now ?? Date.now;
+    this.index = new PolicyIndex(options.policies);
   }
 
   /** Which exception, if any, exempts a finding of this object at `now`. */

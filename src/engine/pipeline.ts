@@ -54,7 +54,7 @@ export interface Fired {
  */
 export type ReviewStage = 'mutate' | 'validate' | 'both';
 
-export interface Verdict {
+export interface Decision {
   allowed: boolean;
   /** The denial as kubectl shows it: every denying finding, numbered. */
   message: string | undefined;
@@ -78,7 +78,7 @@ export interface Verdict {
  */
 export const MAX_TEMPLATES_PER_OBJECT = 64;
 
-function overLimit(input: ReviewInput, stage: ReviewStage): Verdict | undefined {
+function overLimit(input: ReviewInput, stage: ReviewStage): Decision | undefined {
   if (input.kind !== 'StatefulSet') return undefined;
   const templates = arrayAt(input.object, 'spec', 'volumeClaimTemplates')?.length ?? 0;
   if (templates <= MAX_TEMPLATES_PER_OBJECT) return undefined;
@@ -100,7 +100,7 @@ function overLimit(input: ReviewInput, stage: ReviewStage): Verdict | undefined 
   };
 }
 
-export function review(engine: Engine, input: ReviewInput, stage: ReviewStage): Verdict {
+export function decide(engine: Engine, input: ReviewInput, stage: ReviewStage): Decision {
   const bounded = overLimit(input, stage);
   if (bounded) return bounded;
   const mutation =

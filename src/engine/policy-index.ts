@@ -18,7 +18,7 @@ interface KindIndex {
 
 const MEMO_LIMIT = 10_000;
 
-interface PolicyMatch {
+interface GoverningPolicies {
   policies: Policy[];
   /** Lookup failures met while matching namespace labels. */
   findings: Finding[];
@@ -69,7 +69,7 @@ export class PolicyIndex {
     return list;
   }
 
-  match(kind: GovernedKind, namespace: string, lookup: ClusterLookup): PolicyMatch {
+  match(kind: GovernedKind, namespace: string, lookup: ClusterLookup): GoverningPolicies {
     if (isClusterScoped(kind)) return { policies: this.clusterScoped.get(kind) ?? [], findings: [] };
     const candidates = this.candidates(kind, namespace);
     if (!candidates.some((policy) => policy.match.namespaceSelector)) return { policies: candidates, findings: [] };

@@ -17,7 +17,7 @@ import {
   type AdmissionOutcome,
 } from '../admission/handler.js';
 import { isObject, objectAt, stringAt } from '../core/json.js';
-import { ADMISSION_API_VERSION, reviewResponse, type AdmissionReview } from '../admission/review.js';
+import { ADMISSION_API_VERSION, reviewResponse, type AdmissionReview } from '../admission/protocol.js';
 import { ConnectionGuard } from './connections.js';
 import { WebhookMetrics } from './metrics.js';
 import { TLS_POLICY } from './tls.js';

@@ -155,10 +155,10 @@ export class CertificateReloader {
   watch(): () => void {
     const folders = [...new Set([dirname(this.certFile), dirname(this.keyFile)])];
     const stops = folders.map((folder) => watchFolder(folder, () => void this.reload(), this.logger));
-    const daily = setInterval(() => this.warnIfExpiring(), 12 * 3_600_000).unref();
+    const twiceDaily = setInterval(() => this.warnIfExpiring(), 12 * 3_600_000).unref();
     return () => {
       stops.forEach((stop) => stop());
-      clearInterval(daily);
+      clearInterval(twiceDaily);
     };
   }
 }

@@ -20,7 +20,10 @@ export class WebhookState {
   private readonly swapListeners: Array<() => void> = [];
 
   swap(set: PolicySet): void {
-    this.current = { engine: new Engine(set.policies, this.lookup, Date.now, set.exceptions), set };
+    this.current = {
+      engine: new Engine({ policies: set.policies, lookup: this.lookup, exceptions: set.exceptions }),
+      set,
+    };
     this.lastReloadError = undefined;
     for (const listener of this.swapListeners) listener();
   }

@@ -20,7 +20,7 @@ describe('audit: existing objects as PolicyReports', () => {
     match: { kinds: ['StorageClass'] },
     classRequirements: { reclaimPolicies: ['Delete'] },
   });
-  const engine = new Engine([platform, classes], cluster());
+  const engine = new Engine({ policies: [platform, classes], lookup: cluster() });
   const objects = [
     pvc({ storageClassName: 'gp3' }, { name: 'ok', uid: 'u-1' }),
     pvc({ storageClassName: 'io2', resources: { requests: { storage: '300Gi' } } }, { name: 'bad' }),
@@ -68,7 +68,7 @@ describe('audit: existing objects as PolicyReports', () => {
       pvc({ storageClassName: 'io2' }, { name: `claim-${index}` }),
     );
     const reports = auditReports(
-      new Engine([policy({ storageClasses: { allowed: ['gp3'] } })], cluster()),
+      new Engine({ policies: [policy({ storageClasses: { allowed: ['gp3'] } })], lookup: cluster() }),
       many,
       new Date(0),
     );
@@ -109,7 +109,7 @@ describe('auditor: existing objects judged incrementally', () => {
     storageClasses: { allowed: ['gp3', 'io2'] },
     iops: { maxPerVolume: 20000 },
   });
-  const engine = new Engine([platform], cluster());
+  const engine = new Engine({ policies: [platform], lookup: cluster() });
   const failing = (auditor: Auditor): string[] =>
     auditor
       .reports()
@@ -157,7 +157,9 @@ describe('auditor: existing objects judged incrementally', () => {
     auditor.run(engine);
     assert.deepEqual(failing(auditor), []);
     auditor.invalidateAll();
-    auditor.run(new Engine([policy({ name: 'strict', storageClasses: { allowed: ['gp3'] } })], cluster()));
+    auditor.run(
+      new Engine({ policies: [policy({ name: 'strict', storageClasses: { allowed: ['gp3'] } })], lookup: cluster() }),
+    );
     assert.deepEqual(failing(auditor), ['team-a/fast storage-class/allowed']);
   });
 

@@ -122,10 +122,10 @@ describe('lint: semantic checks', () => {
 });
 
 describe('test suites', () => {
-  const engine = new Engine(
-    [policy({ storageClasses: { defaults: [{ class: 'gp3' }], allowed: ['gp3'] } })],
-    cluster(),
-  );
+  const engine = new Engine({
+    policies: [policy({ storageClasses: { defaults: [{ class: 'gp3' }], allowed: ['gp3'] } })],
+    lookup: cluster(),
+  });
   it('passes a case whose expectations hold', () => {
     const result = runCase(engine, 's', {
       name: 'ok',

@@ -113,7 +113,7 @@ describe('cluster cache against a list/watch API server on loopback', () => {
   });
 
   it('while the API server is gone, decisions follow lookupFailure and say why; then it recovers', async () => {
-    const engine = new Engine([policy({ accessModes: {}, lookupFailure: 'deny' })], state);
+    const engine = new Engine({ policies: [policy({ accessModes: {}, lookupFailure: 'deny' })], lookup: state });
     const judge = () =>
       engine.validate({
         kind: 'PersistentVolumeClaim',

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import type { JsonObject } from '../../src/core/json.js';
 import { Engine, type ResolvedFinding } from '../../src/engine/engine.js';
 import { composeSettings } from '../../src/engine/compose.js';
-import { review, reviewInputOf } from '../../src/engine/pipeline.js';
+import { decide, reviewInputOf } from '../../src/engine/pipeline.js';
 import { lintPolicies } from '../../src/authoring/lint.js';
 import type { Policy } from '../../src/policy/model.js';
 import { cluster, judge, policy, pvc, rulesOf, statefulSet, storageClass, template } from '../helpers.js';
@@ -123,16 +123,16 @@ describe('composition: several policies on one object', () => {
   it('property: validation never denies what mutation produced, and mutation is idempotent', () => {
     fc.assert(
       fc.property(policySet, fixture, (policies, object) => {
-        const engine = new Engine(policies, inventory());
+        const engine = new Engine({ policies, lookup: inventory() });
         const input = reviewInputOf({ object, operation: 'CREATE' });
         assert.ok(input);
-        const mutated = review(engine, input, 'mutate');
-        const before = deniedKeys(review(engine, input, 'validate').findings);
-        const after = review(engine, { ...input, object: mutated.object }, 'validate');
+        const mutated = decide(engine, input, 'mutate');
+        const before = deniedKeys(decide(engine, input, 'validate').findings);
+        const after = decide(engine, { ...input, object: mutated.object }, 'validate');
         const introduced = [...deniedKeys(after.findings)].filter((key) => !before.has(key));
         assert.deepEqual(introduced, [], `the patch ${JSON.stringify(mutated.patch)} introduced denials`);
         assert.deepEqual(
-          review(engine, { ...input, object: mutated.object }, 'mutate').patch,
+          decide(engine, { ...input, object: mutated.object }, 'mutate').patch,
           [],
           'a second mutation changes nothing (reinvocationPolicy: IfNeeded)',
         );

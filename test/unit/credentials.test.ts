@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import type { Engine } from '../../src/engine/engine.js';
-import { review, reviewInputOf } from '../../src/engine/pipeline.js';
+import { decide, reviewInputOf } from '../../src/engine/pipeline.js';
 import { ClusterCache } from '../../src/lookup/cluster-cache.js';
 import { ClusterState } from '../../src/lookup/cluster-state.js';
 import { callApi, redactCredentials } from '../../src/lookup/kube-api.js';
@@ -127,7 +127,7 @@ spec:
     const input = reviewInputOf({ object: pvc({ storageClassName: 'io2' }), operation: 'CREATE' });
     assert.ok(input);
     const decision = (): string => {
-      const verdict = review(state.engine as Engine, input, 'validate');
+      const verdict = decide(state.engine as Engine, input, 'validate');
       return verdict.allowed ? (verdict.warnings.length > 0 ? 'warned' : 'allowed') : 'denied';
     };
     const seen: string[] = [];

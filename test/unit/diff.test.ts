@@ -14,7 +14,7 @@ import {
 import { lintPolicies } from '../../src/authoring/lint.js';
 import type { JsonObject } from '../../src/core/json.js';
 import { Engine } from '../../src/engine/engine.js';
-import { review, reviewInputOf } from '../../src/engine/pipeline.js';
+import { decide, reviewInputOf } from '../../src/engine/pipeline.js';
 import { cluster, policy, pvc, rulesOf } from '../helpers.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
@@ -32,7 +32,7 @@ describe('dated enforcement (spec.enforceFrom)', () => {
   const judgeAt = (instant: string, object: JsonObject, oldObject?: JsonObject) => {
     const input = reviewInputOf({ object, operation: oldObject ? 'UPDATE' : 'CREATE', oldObject });
     assert.ok(input);
-    return review(new Engine([dated], cluster(), () => Date.parse(instant)), input, 'both');
+    return decide(new Engine({ policies: [dated], lookup: cluster(), now: () => Date.parse(instant) }), input, 'both');
   };
 
   it('pass: before the instant a violation is a warning that says from when it denies', () => {
@@ -111,7 +111,11 @@ describe('storage-policy diff', () => {
         defaults: [{ class: 'efs', whenAccessModes: ['ReadWriteMany'] }, { class: 'gp3' }],
       },
     });
-    const diff = diffPolicySets(new Engine([current], state), new Engine([proposed], state), OBJECTS);
+    const diff = diffPolicySets(
+      new Engine({ policies: [current], lookup: state }),
+      new Engine({ policies: [proposed], lookup: state }),
+      OBJECTS,
+    );
     assert.deepEqual(
       diff.objects.map((change) => [
         `${change.namespace}/${change.name}`,
@@ -160,7 +164,11 @@ describe('storage-policy diff', () => {
       match: { kinds: ['PersistentVolumeClaim'], excludeNamespaces: ['team-b'] },
       storageClasses: { allowed: ['gp3'] },
     });
-    const diff = diffPolicySets(new Engine([strict], state), new Engine([excluded], state), OBJECTS);
+    const diff = diffPolicySets(
+      new Engine({ policies: [strict], lookup: state }),
+      new Engine({ policies: [excluded], lookup: state }),
+      OBJECTS,
+    );
     assert.deepEqual(
       diff.objects.map((change) => `${change.namespace}/${change.name}`),
       ['team-b/cache'],
@@ -171,7 +179,11 @@ describe('storage-policy diff', () => {
       storageClasses: { allowed: ['gp3'] },
       enforceFrom: '2099-01-01T00:00:00Z',
     });
-    const deferred = diffPolicySets(new Engine([current], state), new Engine([dated], state), OBJECTS);
+    const deferred = diffPolicySets(
+      new Engine({ policies: [current], lookup: state }),
+      new Engine({ policies: [dated], lookup: state }),
+      OBJECTS,
+    );
     assert.deepEqual(deferred.counts, { newlyFailing: 0, newlyPassing: 0, warningsChanged: 3 });
   });
   it('markdown stays under a pull-request comment: the first 20 per rule, the rest collapsed, then cut with a note', () => {
@@ -180,8 +192,8 @@ describe('storage-policy diff', () => {
     );
     const manyState = cluster(...many);
     const diff = diffPolicySets(
-      new Engine([current], manyState),
-      new Engine([policy({ name: 'platform', storageClasses: { allowed: ['gp3'] } })], manyState),
+      new Engine({ policies: [current], lookup: manyState }),
+      new Engine({ policies: [policy({ name: 'platform', storageClasses: { allowed: ['gp3'] } })], lookup: manyState }),
       many,
     );
     const markdown = formatDiffMarkdown(diff);

@@ -73,7 +73,7 @@ describe('policy matching', () => {
   });
   it('indexes policies: an exact-namespace policy elsewhere does not apply', () => {
     const policies = Array.from({ length: 50 }, (_, index) => allowGp3(`p${index}`, { namespaces: [`ns-${index}`] }));
-    const engine = new Engine(policies, cluster());
+    const engine = new Engine({ policies, lookup: cluster() });
     assert.deepEqual(
       engine.index.match('PersistentVolumeClaim', 'ns-7', engine.lookup).policies.map((match) => match.name),
       ['p7'],

@@ -11,7 +11,7 @@ import { exceptionsFor } from '../../src/authoring/explain.js';
 import { lintPolicies } from '../../src/authoring/lint.js';
 import type { JsonObject } from '../../src/core/json.js';
 import { Engine } from '../../src/engine/engine.js';
-import { review, reviewInputOf } from '../../src/engine/pipeline.js';
+import { decide, reviewInputOf } from '../../src/engine/pipeline.js';
 import { loadPolicyDir, parsePolicyText } from '../../src/policy/load.js';
 import type { Policy, PolicyException } from '../../src/policy/model.js';
 import { buildServer } from '../../src/server/app.js';
@@ -58,7 +58,7 @@ function judgeAt(
 ) {
   const input = reviewInputOf({ object, operation: oldObject ? 'UPDATE' : 'CREATE', oldObject });
   assert.ok(input);
-  return review(new Engine(policies, cluster(), () => Date.parse(instant), exceptions), input, 'both');
+  return decide(new Engine({ policies, lookup: cluster(), now: () => Date.parse(instant), exceptions }), input, 'both');
 }
 
 describe('exceptions: matching and effect', () => {
@@ -151,12 +151,16 @@ describe('exceptions: matching and effect', () => {
     const instant = Date.parse('2027-01-01T00:00:00Z');
     const state = new WebhookState(cluster());
     state.swap({ policies: [platform], exceptions: [exception()], files: [], locate: () => undefined });
-    const offline = review(
-      new Engine([platform], cluster(), () => instant, [exception()]),
+    const offline = decide(
+      new Engine({ policies: [platform], lookup: cluster(), now: () => instant, exceptions: [exception()] }),
       reviewInputOf({ object: ledgerClaim(), operation: 'CREATE' }) ?? assert.fail(),
       'validate',
     );
-    const audited = auditObject(new Engine([platform], cluster(), () => instant, [exception()]), ledgerClaim(), 0);
+    const audited = auditObject(
+      new Engine({ policies: [platform], lookup: cluster(), now: () => instant, exceptions: [exception()] }),
+      ledgerClaim(),
+      0,
+    );
     assert.equal(offline.allowed, true);
     assert.deepEqual(
       audited?.results.map((result) => [result.result, result.properties?.['exception']]),

@@ -10,7 +10,7 @@ import { stringify } from 'yaml';
 import { auditObject } from '../../src/audit/reports.js';
 import { stringAt, type JsonObject } from '../../src/core/json.js';
 import { Engine, type ResolvedFinding } from '../../src/engine/engine.js';
-import { review, reviewInputOf } from '../../src/engine/pipeline.js';
+import { decide, reviewInputOf } from '../../src/engine/pipeline.js';
 import { ClusterState } from '../../src/lookup/cluster-state.js';
 import { addToState } from '../../src/lookup/inventory.js';
 import { NO_CLUSTER, type ClusterLookup } from '../../src/lookup/lookup.js';
@@ -416,7 +416,7 @@ describe('property: the webhook never denies its own patch, and its answers agre
   it('(a) validating the mutated object finds nothing that validating the object as sent did not, and (b) mutating again changes nothing', () => {
     fc.assert(
       fc.property(policySets(), clusterObjects, reviewedObject, operation, (policies, cluster, object, op) => {
-        const engine = new Engine(policies, lookupOf(cluster));
+        const engine = new Engine({ policies, lookup: lookupOf(cluster) });
         const input = reviewInputOf({ object, operation: op, oldObject: op === 'UPDATE' ? object : undefined });
         assert.ok(input);
         const mutated = engine.mutate(input);
@@ -464,7 +464,7 @@ describe('property: the webhook never denies its own patch, and its answers agre
         persistentVolumeClaim,
         controllerWrites,
         (policies, cluster, stored, writes) => {
-          const engine = new Engine(policies, lookupOf(cluster));
+          const engine = new Engine({ policies, lookup: lookupOf(cluster) });
           const metadata = stored['metadata'] as JsonObject;
           const updated = compact({
             ...stored,
@@ -477,7 +477,7 @@ describe('property: the webhook never denies its own patch, and its answers agre
           });
           const input = reviewInputOf({ object: updated, operation: 'UPDATE', oldObject: stored });
           assert.ok(input);
-          const verdict = review(engine, input, 'both');
+          const verdict = decide(engine, input, 'both');
           assert.equal(verdict.allowed, true, verdict.message);
         },
       ),
@@ -557,7 +557,7 @@ describe('property: the webhook never denies its own patch, and its answers agre
             assert.ok(engine);
             const input = reviewInputOf({ object, operation: op, oldObject: op === 'UPDATE' ? object : undefined });
             assert.ok(input);
-            const offline = review(engine, input, 'both');
+            const offline = decide(engine, input, 'both');
 
             const mutation = await post('/mutate', object, op, object);
             const patch =

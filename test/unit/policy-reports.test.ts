@@ -54,7 +54,10 @@ describe('PolicyReports: one writer by Lease, writes only what changed', () => {
   });
 
   it('writes a changed report once, skips unchanged ones (also for a new leader), deletes what is gone', async () => {
-    const engine = new Engine([policy({ name: 'platform', storageClasses: { allowed: ['gp3'] } })], cluster());
+    const engine = new Engine({
+      policies: [policy({ name: 'platform', storageClasses: { allowed: ['gp3'] } })],
+      lookup: cluster(),
+    });
     const objects = [
       pvc({ storageClassName: 'efs' }, { name: 'bad' }),
       pvc({ storageClassName: 'gp3' }, { name: 'ok', namespace: 'team-b' }),
@@ -94,7 +97,7 @@ describe('PolicyReports: one writer by Lease, writes only what changed', () => {
     });
     api.writes = [];
     api.refuse = 3;
-    const engine = new Engine([policy({ storageClasses: { allowed: ['gp3'] } })], cluster());
+    const engine = new Engine({ policies: [policy({ storageClasses: { allowed: ['gp3'] } })], lookup: cluster() });
     await writer.sync(auditReports(engine, [pvc({ storageClassName: 'efs' }, { name: 'x', namespace: 'team-d' })]));
     await eventually(
       'the report written after the refusals',
@@ -115,10 +118,12 @@ describe('PolicyReports: one writer by Lease, writes only what changed', () => {
       api: 'openreports.io/v1alpha1',
     });
     api.writes = [];
-    const engine = new Engine(
-      [policy({ match: { kinds: ['PersistentVolumeClaim', 'StorageClass'] }, storageClasses: { allowed: ['gp3'] } })],
-      cluster(),
-    );
+    const engine = new Engine({
+      policies: [
+        policy({ match: { kinds: ['PersistentVolumeClaim', 'StorageClass'] }, storageClasses: { allowed: ['gp3'] } }),
+      ],
+      lookup: cluster(),
+    });
     await writer.sync(
       auditReports(engine, [
         pvc({ storageClassName: 'efs' }, { name: 'x', namespace: 'team-e' }),
@@ -148,7 +153,7 @@ describe('PolicyReports: one writer by Lease, writes only what changed', () => {
     });
     api.writes = [];
     await writer.sync(
-      auditReports(new Engine([policy({ storageClasses: { allowed: ['gp3'] } })], cluster()), [
+      auditReports(new Engine({ policies: [policy({ storageClasses: { allowed: ['gp3'] } })], lookup: cluster() }), [
         pvc({ storageClassName: 'efs' }, { name: 'x', namespace: 'team-c' }),
       ]),
     );

@@ -1,3 +1,5 @@
+// AdmissionReview v1 as the API server sends and reads it: the request fields this webhook uses, the response
+// helpers, and triage of a request before any policy runs.
 import { isObject, stringAt, type JsonObject, type JsonValue } from '../core/json.js';
 import type { PatchOperation } from '../core/patch.js';
 import { GOVERNED_KINDS, GROUP_OF_KIND, type GovernedKind } from '../core/storage.js';
@@ -67,12 +69,12 @@ export function denied(
   );
 }
 
-/** An empty patch is no patch: the API server treats `patch: []` as a change. */
 /** The webhook failed on this request (a rule threw): a denial with code 500 that says which part failed. */
 export function errored(uid: string, message: string): AdmissionResponse {
   return { uid, allowed: false, status: { code: 500, reason: 'InternalError', message } };
 }
 
+/** An empty patch is no patch: the API server treats `patch: []` as a change. */
 export function patched(uid: string, patch: PatchOperation[], warnings: string[] = []): AdmissionResponse {
   if (patch.length === 0) return allowed(uid, warnings);
   return withExtras(
