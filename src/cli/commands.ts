@@ -21,7 +21,8 @@ import {
 } from './authoring.js';
 import { formatReviewText, reviewManifests } from './review.js';
 import { listOption, optionHelp, parseOptions, stringOption, UsageError, type OptionSpec } from './options.js';
-import { serve, SERVE_OPTIONS } from './serve.js';
+import { serve } from './serve.js';
+import { serveConfig, SERVE_OPTIONS } from './serve-config.js';
 import { certs, CERTS_OPTIONS } from './certs.js';
 
 const EXIT_OK = 0;
@@ -157,7 +158,7 @@ async function main(argv: string[]): Promise<number> {
         process.stdout.write(`${USAGE}\n`);
         return EXIT_OK;
       }
-      await serve(values);
+      await serve(serveConfig(values));
       return typeof process.exitCode === 'number' ? process.exitCode : EXIT_OK;
     }
     case 'review':
