@@ -173,7 +173,7 @@ function createdFromExistingTemplate(input: ReviewInput, lookup: ClusterLookup):
  * every governing policy, for its facts). What it returns must be what it declares: an undeclared rule or mutation
  * id is a bug of the family, reported as one.
  */
-function runFamily(family: RuleFamily, context: RuleContext): RuleResult {
+export function runFamily(family: RuleFamily, context: RuleContext): RuleResult {
   if (!family.kinds.includes(context.kind)) return { findings: [], mutations: [] };
   const policies = context.governing.filter((policy) => configures(policy, family));
   if (policies.length === 0 && !hasFacts(family)) return { findings: [], mutations: [] };

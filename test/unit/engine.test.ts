@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Engine, patchAllowed } from '../../src/engine/engine.js';
+import type { GovernedKind } from '../../src/core/storage.js';
+import { composeSettings } from '../../src/engine/compose.js';
+import { Engine, patchAllowed, RuleFailure, runFamily } from '../../src/engine/engine.js';
+import { violation } from '../../src/rules/common.js';
+import type { RuleContext, RuleFamily } from '../../src/rules/contract.js';
 import { auditAnnotationsFor, denialMessage, warningsFor, MAX_WARNING_LENGTH } from '../../src/engine/report.js';
 import { cluster, judge, policy, pvc, rulesOf } from '../helpers.js';
 
@@ -156,5 +160,68 @@ describe('UPDATE guard', () => {
       !patchAllowed('StatefulSet', 'CREATE', { op: 'add', path: '/spec/templateX', value: {} }),
       'a prefix is a whole token',
     );
+  });
+});
+
+describe('the family contract, enforced by the engine', () => {
+  const zonesOnly = policy({ name: 'zones-only', zones: { allowed: ['a'] } });
+  const context = (kind: GovernedKind): RuleContext => ({
+    phase: 'validate',
+    kind,
+    operation: 'CREATE',
+    namespace: 'team-a',
+    object: pvc({ storageClassName: 'gp3' }),
+    oldObject: undefined,
+    claims: [],
+    policies: [],
+    governing: [zonesOnly],
+    settings: composeSettings([zonesOnly]),
+    lookup: cluster(),
+    capabilitiesFor: () => new Map(),
+  });
+  const family = (overrides: Partial<RuleFamily>): RuleFamily => ({
+    name: 'storage-class',
+    kinds: ['PersistentVolumeClaim'],
+    sections: ['storageClasses'],
+    ruleIds: ['storage-class/allowed'],
+    factRules: [],
+    mutations: [],
+    claimFields: [],
+    describe: () => [],
+    evaluate: (seen) => ({
+      findings: seen.governing.map((governing) => violation('storage-class/denied', governing, 'spec', 'x')),
+      mutations: [],
+    }),
+    ...overrides,
+  });
+
+  it('refuses a rule id the family does not declare', () => {
+    const withFacts = family({ factRules: ['storage-class/allowed'] });
+    assert.throws(
+      () => runFamily(withFacts, context('PersistentVolumeClaim')),
+      (error: unknown) => {
+        return error instanceof RuleFailure && /does not declare: storage-class\/denied/.test(error.message);
+      },
+    );
+  });
+  it('never calls a family for a kind it does not declare, nor for policies without its sections', () => {
+    let calls = 0;
+    const counting = family({ evaluate: () => ((calls += 1), { findings: [], mutations: [] }) });
+    runFamily(counting, context('StorageClass'));
+    runFamily(counting, context('PersistentVolumeClaim'));
+    assert.equal(calls, 0, 'zones-only has no storageClasses section and the family has no facts');
+    runFamily({ ...counting, sections: ['zones'] }, context('PersistentVolumeClaim'));
+    assert.equal(calls, 1);
+  });
+  it('hands a family the policies with its sections, and every governing policy for its facts', () => {
+    let seen: RuleContext | undefined;
+    const recording = family({
+      sections: ['storageClasses'],
+      factRules: ['storage-class/allowed'],
+      evaluate: (given) => ((seen = given), { findings: [], mutations: [] }),
+    });
+    runFamily(recording, context('PersistentVolumeClaim'));
+    assert.deepEqual(seen?.policies, []);
+    assert.deepEqual(seen?.governing, [zonesOnly]);
   });
 });
