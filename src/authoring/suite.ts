@@ -50,7 +50,7 @@ interface SuiteCase {
   };
 }
 
-interface CaseResult {
+export interface CaseResult {
   suite: string;
   name: string;
   passed: boolean;

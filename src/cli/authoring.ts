@@ -18,8 +18,18 @@ import { exceptionsFor, explain, formatExplanation } from '../authoring/explain.
 import { diffPolicySets, formatDiffMarkdown, formatDiffText } from '../authoring/diff.js';
 import { lintPolicies } from '../authoring/lint.js';
 import { BUNDLED_POLICIES_DIR, loadPolicyDir, PolicyLoadError } from '../policy/load.js';
-import { loadSuites, runSuite } from '../authoring/suite.js';
-import { listOption, stringOption, UsageError, type OptionSpec, type ParsedOptions } from './options.js';
+import { loadSuites, runSuite, type CaseResult } from '../authoring/suite.js';
+import type { SourceProblem } from '../io/yaml.js';
+import { sarifLog, type SarifResult } from './sarif.js';
+import {
+  choiceOption,
+  EXIT,
+  listOption,
+  stringOption,
+  UsageError,
+  type OptionSpec,
+  type ParsedOptions,
+} from './options.js';
 
 const NOW_OPTION: OptionSpec = {
   name: 'now',
@@ -27,7 +37,20 @@ const NOW_OPTION: OptionSpec = {
   help: "judge as at this RFC 3339 instant (a policy's enforceFrom, an exception's expiresAt), e.g. to ask what fails after Friday",
 };
 
+const CONTEXT_OPTION: OptionSpec = {
+  name: 'context',
+  type: 'string',
+  help: 'the kubeconfig context to use (default: its current context)',
+};
+
 export const LINT_OPTIONS: OptionSpec[] = [
+  {
+    name: 'output',
+    short: 'o',
+    type: 'string',
+    default: 'text',
+    help: 'text, json or sarif (SARIF 2.1.0 at the file and line of each problem, for code scanning)',
+  },
   {
     name: 'inventory',
     type: 'string',
@@ -65,8 +88,9 @@ export const AUDIT_OPTIONS: OptionSpec[] = [
   {
     name: 'kubeconfig',
     type: 'string',
-    help: 'audit the live cluster this kubeconfig reaches (reads PVCs, StatefulSets, classes, namespaces, nodes)',
+    help: 'audit the live cluster this kubeconfig reaches (default: $KUBECONFIG, else ~/.kube/config, as kubectl; reads PVCs, StatefulSets, classes, namespaces, nodes)',
   },
+  CONTEXT_OPTION,
   {
     name: 'inventory',
     type: 'string',
@@ -114,8 +138,9 @@ export const DIFF_OPTIONS: OptionSpec[] = [
   {
     name: 'kubeconfig',
     type: 'string',
-    help: 'judge the objects of the live cluster this kubeconfig reaches (read-only)',
+    help: 'judge the objects of the live cluster this kubeconfig reaches (default: $KUBECONFIG, else ~/.kube/config; read-only)',
   },
+  CONTEXT_OPTION,
   {
     name: 'inventory',
     type: 'string',
@@ -142,20 +167,24 @@ export function clockOf(values: ParsedOptions): (() => number) | undefined {
   return () => instant;
 }
 
-/** The objects to judge, from a live cluster or from files; a string is the input problem (exit 2). */
+/**
+ * The objects to judge: from --inventory files, else from the live cluster kubectl would reach (--kubeconfig,
+ * $KUBECONFIG, ~/.kube/config; --context). A string is the input problem (exit 2).
+ */
 async function auditedObjects(values: ParsedOptions, command: string): Promise<JsonObject[] | string> {
   const paths = listOption(values, 'inventory');
   const kubeconfig = stringOption(values, 'kubeconfig');
-  if ((paths.length === 0) === (kubeconfig === undefined))
-    throw new UsageError(`${command} needs one of --kubeconfig FILE or --inventory FILE_OR_DIR`);
-  if (kubeconfig !== undefined) {
+  const context = stringOption(values, 'context');
+  if (paths.length > 0 && (kubeconfig !== undefined || context !== undefined))
+    throw new UsageError(`${command} reads --inventory files or a cluster (--kubeconfig, --context), not both`);
+  if (paths.length === 0) {
     // Loaded only here: the client library is the CLI's heaviest import and no other command needs it.
-    const [{ loadKubeConfig }, { listCluster }] = await Promise.all([
+    const [{ loadUserKubeConfig }, { listCluster }] = await Promise.all([
       import('../lookup/kube-api.js'),
       import('../lookup/cluster-cache.js'),
     ]);
     try {
-      return await listCluster(await loadKubeConfig(kubeconfig));
+      return await listCluster(await loadUserKubeConfig(kubeconfig, context));
     } catch (error) {
       return `cannot read the cluster: ${(error as Error).message}`;
     }
@@ -258,17 +287,17 @@ export interface CommandOutput {
 }
 
 export async function lintCommand(values: ParsedOptions, dir: string): Promise<CommandOutput> {
+  const output = choiceOption(values, 'output', ['text', 'json', 'sarif']);
   let set;
   try {
     set = await loadPolicyDir(dir);
   } catch (error) {
-    if (error instanceof PolicyLoadError)
-      return {
-        code: 1,
-        stdout: '',
-        stderr: error.problems.map((problem) => `error: ${formatProblem(problem)}`).join('\n'),
-      };
-    throw error;
+    if (!(error instanceof PolicyLoadError)) throw error;
+    const code = error.unreadable ? EXIT.input : EXIT.failed;
+    const problems = error.problems.map((problem) => ({ ...problem, severity: 'error' as const, check: 'schema' }));
+    if (output === 'text')
+      return { code, stdout: '', stderr: problems.map((problem) => `error: ${formatProblem(problem)}`).join('\n') };
+    return { code, stdout: lintReport(problems, output), stderr: '' };
   }
   const inventoryPaths = listOption(values, 'inventory');
   const inventory = inventoryPaths.length > 0 ? await loadInventory(inventoryPaths) : undefined;
@@ -280,31 +309,100 @@ export async function lintCommand(values: ParsedOptions, dir: string): Promise<C
   const errors = problems.filter((problem) => problem.severity === 'error').length;
   const warnings = problems.length - errors;
   const failed = errors > 0 || (values['strict'] === true && warnings > 0);
+  const code = failed ? EXIT.failed : EXIT.ok;
+  if (output !== 'text') return { code, stdout: lintReport(problems, output), stderr: '' };
   const listing = problems
     .map((problem) => `${problem.severity}: ${formatProblem(problem)} (${problem.check})`)
     .join('\n');
   const summary = `${set.policies.length} policies${set.exceptions.length > 0 ? ` and ${set.exceptions.length} exceptions` : ''} in ${set.files.length} files: ${errors} error(s), ${warnings} warning(s)`;
-  return { code: failed ? 1 : 0, stdout: failed ? '' : summary, stderr: failed ? `${listing}\n${summary}` : listing };
+  return { code, stdout: failed ? '' : summary, stderr: failed ? `${listing}\n${summary}` : listing };
 }
 
-export const TEST_OPTIONS: OptionSpec[] = [NOW_OPTION];
+type LintReported = SourceProblem & { severity: 'error' | 'warning'; check: string };
+
+function lintReport(problems: readonly LintReported[], output: 'json' | 'sarif'): string {
+  if (output === 'json') return JSON.stringify(problems, null, 2);
+  const results = problems.map((problem): SarifResult => ({
+    rule: problem.check,
+    ruleDescription: `storage-policy lint check ${problem.check} (docs/policies.md)`,
+    level: problem.severity,
+    message: problem.field ? `${problem.field}: ${problem.message}` : problem.message,
+    file: problem.file,
+    line: problem.line ?? 1,
+    column: problem.column ?? 1,
+  }));
+  return JSON.stringify(sarifLog(results), null, 2);
+}
+
+export const TEST_OPTIONS: OptionSpec[] = [
+  NOW_OPTION,
+  {
+    name: 'output',
+    short: 'o',
+    type: 'string',
+    default: 'text',
+    help: 'text or junit (JUnit XML, one testsuite per suite file, for CI test reports)',
+  },
+];
+
+/** Text for an XML attribute or element: markup escaped, and the control characters XML 1.0 cannot hold dropped. */
+function xmlEscape(text: string): string {
+  const allowed = [...text].filter((character) => {
+    const code = character.charCodeAt(0);
+    return code >= 0x20 || code === 0x09 || code === 0x0a || code === 0x0d;
+  });
+  return allowed.join('').replace(/[<>&"']/g, (character) => `&#${character.charCodeAt(0)};`);
+}
+
+function junitReport(runs: ReadonlyArray<{ suite: { name: string; file: string }; results: CaseResult[] }>): string {
+  const total = runs.reduce((sum, run) => sum + run.results.length, 0);
+  const failures = runs.reduce((sum, run) => sum + run.results.filter((result) => !result.passed).length, 0);
+  const lines = [
+    '<?xml version="1.0" encoding="UTF-8"?>',
+    `<testsuites name="storage-policy test" tests="${total}" failures="${failures}">`,
+  ];
+  for (const { suite, results } of runs) {
+    const failed = results.filter((result) => !result.passed).length;
+    lines.push(
+      `  <testsuite name="${xmlEscape(suite.name)}" file="${xmlEscape(suite.file)}" tests="${results.length}" failures="${failed}">`,
+    );
+    for (const result of results) {
+      const name = `<testcase classname="${xmlEscape(suite.name)}" name="${xmlEscape(result.name)}" file="${xmlEscape(suite.file)}"`;
+      if (result.passed) {
+        lines.push(`    ${name}/>`);
+        continue;
+      }
+      const detail = xmlEscape(result.differences.join('\n'));
+      lines.push(
+        `    ${name}>`,
+        `      <failure message="${xmlEscape(result.differences[0] ?? 'failed')}">${detail}</failure>`,
+        '    </testcase>',
+      );
+    }
+    lines.push('  </testsuite>');
+  }
+  lines.push('</testsuites>');
+  return lines.join('\n');
+}
 
 export async function testCommand(path: string, values: ParsedOptions): Promise<CommandOutput> {
+  const output = choiceOption(values, 'output', ['text', 'junit']);
   const suites = await loadSuites(path);
   if (suites.length === 0) throw new UsageError(`no test suites (*.test.yaml) under ${path}`);
+  const runs = suites.map((suite) => ({ suite, results: runSuite(suite, clockOf(values)) }));
+  const failed = runs.reduce((sum, run) => sum + run.results.filter((result) => !result.passed).length, 0);
+  const code = failed > 0 ? EXIT.failed : EXIT.ok;
+  if (output === 'junit') return { code, stdout: junitReport(runs), stderr: '' };
   const lines: string[] = [];
-  let passed = 0;
-  let failed = 0;
-  for (const suite of suites) {
-    for (const result of runSuite(suite, clockOf(values))) {
-      if (result.passed) passed += 1;
-      else failed += 1;
+  for (const { suite, results } of runs) {
+    for (const result of results) {
       lines.push(`${result.passed ? 'PASS' : 'FAIL'} ${suite.name} / ${result.name}`);
       result.differences.forEach((difference) => lines.push(`     ${difference.replace(/\n/g, '\n     ')}`));
     }
   }
+  const passed = runs.reduce((sum, run) => sum + run.results.length, 0) - failed;
   lines.push(`${passed} passed, ${failed} failed`);
-  return { code: failed > 0 ? 1 : 0, stdout: lines.join('\n'), stderr: '' };
+  return { code, stdout: lines.join('\n'), stderr: '' };
 }
 
 export async function explainCommand(values: ParsedOptions): Promise<CommandOutput> {

@@ -12,5 +12,6 @@ if (Number(process.versions.node.split('.')[0]) < MINIMUM_NODE_MAJOR) {
   );
   process.exitCode = 2;
 } else {
-  await import('./commands.js');
+  const { runCli } = await import('./commands.js');
+  await runCli(process.argv.slice(2));
 }

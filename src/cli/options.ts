@@ -11,6 +11,15 @@ export interface OptionSpec {
   help: string;
 }
 
+/** Exit codes, the same for every command. */
+export const EXIT = {
+  ok: 0,
+  /** Denied, invalid policies, failed tests, something newly fails. */
+  failed: 1,
+  /** A usage error or input that cannot be read (a missing file or folder, a malformed manifest). */
+  input: 2,
+} as const;
+
 export class UsageError extends Error {
   override name = 'UsageError';
 }
@@ -68,6 +77,15 @@ export function listOption(values: ParsedOptions, name: string): string[] {
   const value = values[name];
   if (Array.isArray(value)) return value.filter((entry): entry is string => typeof entry === 'string');
   return typeof value === 'string' ? [value] : [];
+}
+
+/** An option that must be one of `choices` (its default, when not given). */
+export function choiceOption<T extends string>(values: ParsedOptions, name: string, choices: readonly T[]): T {
+  const given = stringOption(values, name);
+  const chosen = choices.find((candidate) => candidate === given);
+  if (chosen === undefined)
+    throw new UsageError(`--${name} must be ${choices.join(', ')}, not ${given ?? '(nothing)'}`);
+  return chosen;
 }
 
 export function integerOption(values: ParsedOptions, name: string, min: number, max: number): number | undefined {

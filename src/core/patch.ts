@@ -28,6 +28,13 @@ export function fieldPath(...tokens: Array<string | number>): string {
   return path;
 }
 
+/** The tokens of a field path fieldPath wrote: `spec.accessModes[0]` -> spec, accessModes, 0. */
+export function fieldTokens(path: string): Array<string | number> {
+  return [...path.matchAll(/([A-Za-z_][A-Za-z0-9_]*)|\[([^\]]*)\]/g)].map(([, name, bracketed]) =>
+    name !== undefined ? name : /^\d+$/.test(bracketed ?? '') ? Number(bracketed) : (bracketed ?? ''),
+  );
+}
+
 function childOf(container: JsonValue | undefined, token: string | number): JsonValue | undefined {
   if (typeof token === 'number') return Array.isArray(container) ? container[token] : undefined;
   if (typeof container !== 'object' || container === null || Array.isArray(container)) return undefined;

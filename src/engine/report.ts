@@ -15,9 +15,18 @@ function oneLine(text: string): string {
     .trim();
 }
 
-export function describeFinding(finding: ResolvedFinding): string {
+/** What a finding says, wherever it is shown: its field, message, policy and rule. */
+interface FindingText {
+  path: string;
+  message: string;
+  policy: string;
+  rule: string;
+  preexisting?: boolean;
+}
+
+export function describeFinding(finding: FindingText): string {
   const prefix = finding.preexisting ? 'already present before this update: ' : '';
-  return `${finding.path}: ${prefix}${finding.message} [policy ${finding.policy.name}, rule ${finding.rule}]`;
+  return `${finding.path}: ${prefix}${finding.message} [policy ${finding.policy}, rule ${finding.rule}]`;
 }
 
 /** Denials the message spells out; the rest are counted ("and K more"), so a huge object gets a short answer. */
@@ -27,7 +36,7 @@ export const MAX_DENIALS_SHOWN = 20;
 export function denialMessage(denials: ResolvedFinding[]): string {
   const shown = denials
     .slice(0, MAX_DENIALS_SHOWN)
-    .map((finding, index) => `(${index + 1}) ${oneLine(describeFinding(finding))}`);
+    .map((finding, index) => `(${index + 1}) ${oneLine(describeFinding({ ...finding, policy: finding.policy.name }))}`);
   const more = denials.length > MAX_DENIALS_SHOWN ? `; and ${denials.length - MAX_DENIALS_SHOWN} more` : '';
   return `${denials.length} storage policy violation${denials.length === 1 ? '' : 's'}: ${shown.join('; ')}${more}`;
 }

@@ -19,6 +19,27 @@ export async function loadKubeConfig(kubeconfig: string | undefined): Promise<Ku
 }
 
 /**
+ * The cluster a command line tool reaches, found as kubectl finds it: --kubeconfig, else $KUBECONFIG (a list of
+ * files, merged), else ~/.kube/config, else the pod's service account; then --context, else the current context.
+ */
+export async function loadUserKubeConfig(
+  kubeconfig: string | undefined,
+  context: string | undefined,
+): Promise<KubeConfig> {
+  const { KubeConfig: Config } = await clientNode();
+  const config = new Config();
+  if (kubeconfig) config.loadFromFile(kubeconfig);
+  else config.loadFromDefault();
+  if (context !== undefined) {
+    if (!config.getContextObject(context)) throw new Error(`no context ${context} in the kubeconfig`);
+    config.setCurrentContext(context);
+  }
+  if (!config.getCurrentCluster())
+    throw new Error('no cluster: pass --kubeconfig, set $KUBECONFIG, or write ~/.kube/config');
+  return config;
+}
+
+/**
  * Credentials an error text may carry: an API server (or a proxy in front of it) can echo the request's headers in
  * its error body, and every such body is logged. Bearer and Basic values, tokens, passwords, JWTs, client keys.
  */

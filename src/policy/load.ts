@@ -27,7 +27,11 @@ export interface PolicySet {
 }
 
 export class PolicyLoadError extends Error {
-  constructor(readonly problems: SourceProblem[]) {
+  constructor(
+    readonly problems: SourceProblem[],
+    /** The folder could not be read at all (missing, no policy files): an input error rather than invalid policies. */
+    readonly unreadable = false,
+  ) {
     super(`invalid policy set:\n${problems.map(formatProblem).join('\n')}`);
     this.name = 'PolicyLoadError';
   }
@@ -306,7 +310,10 @@ export async function loadPolicyDir(dir: string): Promise<PolicySet> {
   try {
     files = await policyFiles(dir);
   } catch (error) {
-    throw new PolicyLoadError([{ file: dir, message: `cannot read the policy folder: ${(error as Error).message}` }]);
+    throw new PolicyLoadError(
+      [{ file: dir, message: `cannot read the policy folder: ${(error as Error).message}` }],
+      true,
+    );
   }
   if (files.length === 0)
     throw new PolicyLoadError([{ file: dir, message: 'no policy files (*.yaml, *.yml) in the folder' }]);
