@@ -24,6 +24,7 @@ import { WebhookState } from '../server/state.js';
 import { DEFAULT_SELF_SIGNED_HOSTS, makeServingCertificate, TLS_POLICY } from '../server/tls.js';
 import { certificateHost, UsageError } from './options.js';
 import type { ServeConfig } from './serve-config.js';
+import { VERSION } from './version.js';
 
 interface Lookups {
   lookup: ClusterLookup;
@@ -164,7 +165,16 @@ async function managedCertificates(
 /** Log lines are buffered (4 KiB) instead of one write(2) per admission; flushed on exit and every second. */
 function bufferedLogger(level: string): Logger {
   const destination = pino.destination({ dest: 1, sync: false, minLength: 4096 });
-  const logger = pino({ level, base: { service: 'storage-policy-webhook' } }, destination);
+  // Level names ("level":"warn"), as log pipelines and people filter on them, and ISO timestamps.
+  const logger = pino(
+    {
+      level,
+      base: { service: 'storage-policy-webhook' },
+      formatters: { level: (label) => ({ level: label }) },
+      timestamp: pino.stdTimeFunctions.isoTime,
+    },
+    destination,
+  );
   setInterval(() => destination.flush(), 1000).unref();
   process.once('exit', () => {
     try {
@@ -217,7 +227,7 @@ function scrapeRefresh(
   notAfter: () => Date,
 ): () => void {
   return () => {
-    metrics.certificateExpiry.set((notAfter().getTime() - Date.now()) / 1000);
+    metrics.certificateExpiration.set(notAfter().getTime() / 1000);
     metrics.exceptions.reset();
     metrics.exceptionExpiry.reset();
     for (const exception of (state.policySet?.exceptions ?? []).filter((candidate) =>
@@ -235,7 +245,7 @@ function scrapeRefresh(
 
 export async function serve(config: ServeConfig): Promise<void> {
   const logger = bufferedLogger(config.logLevel);
-  const metrics = new WebhookMetrics();
+  const metrics = new WebhookMetrics({ version: VERSION });
   const { lookup, cache, config: kubeConfig } = await lookupsFor(config, logger);
   const state = new WebhookState(lookup, () => cache?.initialSyncDone ?? true);
   const reloader = new PolicyReloader(state, config.policies, metrics, logger);

@@ -63,6 +63,8 @@ const admissionTelemetry: FastifyPluginCallback<{ metrics: WebhookMetrics }> = (
         namespace: stringAt(body, 'namespace'),
         name: stringAt(body, 'name'),
         operation,
+        // Who asked: a denial is answered to a person or a controller, and the log says which.
+        user: stringAt(body, 'userInfo', 'username'),
         dryRun: isObject(body) && body['dryRun'] === true,
         decision,
         ...(outcome?.decision === 'error' ? { error: outcome.reason } : {}),

@@ -73,9 +73,16 @@ export class WebhookMetrics {
     registers: [this.registry],
   });
 
-  readonly certificateExpiry = new Gauge({
-    name: 'storage_policy_certificate_expiry_seconds',
-    help: 'Seconds until the serving certificate expires.',
+  readonly certificateExpiration = new Gauge({
+    name: 'storage_policy_certificate_expiration_timestamp_seconds',
+    help: "When the serving certificate this replica serves expires (its notAfter, Unix seconds), as cert-manager's certmanager_certificate_expiration_timestamp_seconds.",
+    registers: [this.registry],
+  });
+
+  readonly buildInfo = new Gauge({
+    name: 'storage_policy_build_info',
+    help: 'Always 1; the version of the webhook and of the Node.js running it, to join on or to count versions in a rollout.',
+    labelNames: ['version', 'node_version'] as const,
     registers: [this.registry],
   });
 
@@ -146,7 +153,9 @@ export class WebhookMetrics {
     child.observe(seconds);
   }
 
-  constructor(options: { processMetrics?: boolean } = {}) {
-    if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'storage_policy_' });
+  /** `version` is the package's; process metrics keep prom-client's standard process_* and nodejs_* names, which the usual dashboards query. */
+  constructor(options: { processMetrics?: boolean; version?: string } = {}) {
+    if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
+    this.buildInfo.set({ version: options.version ?? 'unknown', node_version: process.version }, 1);
   }
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse, parseAllDocuments, stringify } from 'yaml';
@@ -1118,6 +1119,31 @@ spec:
         ]);
         const accepted = cluster.kubectlWithInput(audit.stdout, 'apply', '--dry-run=server', '-f', '-');
         assert.equal(accepted.status, 0, explain(accepted));
+      });
+
+      it('kubectl storage-policy: the kubectl-storage_policy bin found by kubectl plugin discovery, reaching the cluster of $KUBECONFIG', async () => {
+        const bin = await mkdtemp(join(tmpdir(), 'kubectl-plugin-'));
+        try {
+          // As npm installs the bin: a symlink to main.js, run by the node its shebang finds first on PATH.
+          await symlink(process.execPath, join(bin, 'node'));
+          await symlink(join(ROOT, 'dist/src/cli/main.js'), join(bin, 'kubectl-storage_policy'));
+          const path = `${bin}:${process.env['PATH'] ?? ''}`;
+          const listed = cluster.kubectlAsUser(path, 'plugin', 'list');
+          assert.match(listed.stdout, /kubectl-storage_policy/, explain(listed));
+          const version = cluster.kubectlAsUser(path, 'storage-policy', '--version');
+          const { version: expected } = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as {
+            version: string;
+          };
+          assert.equal(version.stdout.trim(), `storage-policy ${expected}`, explain(version));
+          const help = cluster.kubectlAsUser(path, 'storage-policy', 'audit', '--help');
+          assert.match(help.stdout, /^Usage: kubectl storage-policy audit/, explain(help));
+          const context = cluster.kubectl('config', 'current-context').stdout.trim();
+          const audit = cluster.kubectlAsUser(path, 'storage-policy', 'audit', '--context', context, '-o', 'json');
+          assert.equal(audit.status, 1, `the cluster has objects that fail: ${audit.stderr}`);
+          assert.equal((JSON.parse(audit.stdout) as { kind: string }).kind, 'List');
+        } finally {
+          await rm(bin, { recursive: true, force: true });
+        }
       });
 
       it('rolling the webhook while writes flow: two replicas behind a balancer, each drained and restarted in turn; no write fails', async () => {

@@ -367,6 +367,16 @@ export class LocalCluster {
     return this.kubectlWithInput(undefined, ...args);
   }
 
+  /** kubectl as a user runs it: the kubeconfig from $KUBECONFIG, and PATH (plugin discovery) as given. */
+  kubectlAsUser(path: string, ...args: string[]): CommandResult {
+    const result = spawnSync(this.kubectlPath, args, {
+      encoding: 'utf8',
+      timeout: 60_000,
+      env: { ...process.env, KUBECONFIG: this.kubeconfig, PATH: path },
+    });
+    return { status: result.status, stdout: result.stdout ?? '', stderr: result.stderr ?? '' };
+  }
+
   kubectlWithInput(input: string | undefined, ...args: string[]): CommandResult {
     const result = spawnSync(this.kubectlPath, [`--kubeconfig=${this.kubeconfig}`, ...args], {
       input,

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { cp, mkdir, mkdtemp, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { connect as http2Connect } from 'node:http2';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { BUNDLED_POLICIES_DIR, loadPolicyDir } from '../../src/policy/load.js';
 import { buildServer } from '../../src/server/app.js';
@@ -15,6 +16,8 @@ import { makeCertificateAuthority, makeServingCertificate } from '../../src/serv
 import { cluster, pvc } from '../helpers.js';
 import { eventually } from '../loopback.js';
 import { ServeProcess } from '../serve-process.js';
+
+const ROOT_DIR = fileURLToPath(new URL('../../../', import.meta.url));
 
 function review(object: unknown, uid = 'op-1'): string {
   return JSON.stringify({
@@ -84,6 +87,34 @@ describe('operations', () => {
   after(() => rm(dir, { recursive: true, force: true }));
 
   const io2Claim = pvc({ storageClassName: 'io2' });
+
+  it('logs say the level by name and who was denied; /metrics has build_info and the standard process metrics', async () => {
+    const server = new ServeProcess([`--cert=${certFile}`, `--key=${keyFile}`], { logLevel: 'info' });
+    await server.start();
+    try {
+      const body = JSON.parse(review(io2Claim, 'who')) as { request: Record<string, unknown> };
+      body.request['userInfo'] = { username: 'alice@example.com', groups: ['team-a'] };
+      body.request['namespace'] = 'payments';
+      const denied = await get(server.port, '/validate', ca.cert, 'POST', JSON.stringify(body));
+      assert.match(denied.text, /"allowed":false/);
+      await eventually('the denial to be logged', () => /"uid":"who"/.test(server.output));
+      const line = server.output.split('\n').find((entry) => entry.includes('"uid":"who"')) ?? '';
+      assert.match(line, /"level":"info"/);
+      assert.match(line, /"user":"alice@example\.com"/);
+      assert.match(line, /"decision":"denied"/);
+      const metrics = (await server.ops('/metrics')).text;
+      const { version } = JSON.parse(await readFile(join(ROOT_DIR, 'package.json'), 'utf8')) as { version: string };
+      assert.match(
+        metrics,
+        new RegExp(`^storage_policy_build_info\\{version="${version}",node_version="v[\\d.]+"\\} 1$`, 'm'),
+      );
+      assert.match(metrics, /^process_resident_memory_bytes \d+/m);
+      assert.match(metrics, /^nodejs_eventloop_lag_seconds /m);
+      assert.doesNotMatch(metrics, /storage_policy_process_|storage_policy_nodejs_/);
+    } finally {
+      server.stop();
+    }
+  });
 
   it('a broken policy file keeps the last good set serving, logs its position and counts the failure', async () => {
     const policies = join(dir, 'broken-reload');
@@ -179,9 +210,12 @@ describe('operations', () => {
       await assert.rejects(get(server.port, '/healthz', ca.cert), /certificate/);
       assert.equal(await h2get('/healthz'), 200, 'the connection opened before the rotation still works');
       const expiry = Number(
-        /storage_policy_certificate_expiry_seconds (\d+)/.exec((await server.ops('/metrics')).text)?.[1],
+        /^storage_policy_certificate_expiration_timestamp_seconds (\S+)$/m.exec(
+          (await server.ops('/metrics')).text,
+        )?.[1],
       );
-      assert.ok(expiry > 364 * 86400 && expiry <= 365 * 86400, `expiry ${expiry}`);
+      const left = expiry - Date.now() / 1000;
+      assert.ok(left > 364 * 86400 && left <= 365 * 86400, `expires ${expiry}, ${left} s from now`);
     } finally {
       session.close();
       server.stop();
