@@ -1,3 +1,4 @@
+import { stringMapAt } from '../core/json.js';
 import { RuleFailure, type Engine } from '../engine/engine.js';
 import { decide, type Fired, type ReviewStage } from '../engine/pipeline.js';
 import type { ReviewInput } from '../rules/contract.js';
@@ -12,6 +13,21 @@ import {
 } from './protocol.js';
 
 type Decision = 'allowed' | 'denied' | 'patched' | 'skipped' | 'error';
+
+/**
+ * `storage-policy check` (and the chart's helm test) sends a dry-run claim with this annotation: the validating
+ * webhook answers with a warning that names it, which proves the whole path (registration, TLS, network) works.
+ */
+export const CHECK_ANNOTATION = 'storage-policy-webhook.io/check';
+
+/** The check's answer: only to a dry run (nothing is stored), only from /validate (the last word). */
+function checkWarnings(request: AdmissionRequest, input: ReviewInput, engine: Engine): string[] {
+  const nonce = stringMapAt(input.object, 'metadata', 'annotations')[CHECK_ANNOTATION];
+  if (request.dryRun !== true || nonce === undefined) return [];
+  return [
+    `storage-policy-webhook: check ${nonce.slice(0, 40)} answered with ${engine.policies.length} policies loaded`,
+  ];
+}
 
 export type AdmissionOutcome =
   | {
@@ -68,10 +84,11 @@ function handlerFor(stage: Exclude<ReviewStage, 'both'>): AdmissionHandler {
         ...skipped,
       };
     }
+    const warnings = [...verdict.warnings, ...checkWarnings(request, input, engine)];
     if (verdict.message !== undefined) {
       return {
         valid: true,
-        response: denied(request.uid, verdict.message, verdict.warnings, verdict.auditAnnotations),
+        response: denied(request.uid, verdict.message, warnings, verdict.auditAnnotations),
         decision: 'denied',
         fired: verdict.fired,
         input,
@@ -79,7 +96,7 @@ function handlerFor(stage: Exclude<ReviewStage, 'both'>): AdmissionHandler {
     }
     return {
       valid: true,
-      response: allowed(request.uid, verdict.warnings, verdict.auditAnnotations),
+      response: allowed(request.uid, warnings, verdict.auditAnnotations),
       decision: 'allowed',
       fired: verdict.fired,
       input,

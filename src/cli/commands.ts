@@ -15,6 +15,7 @@ import {
   type CommandOutput,
 } from './authoring.js';
 import { certs, CERTS_OPTIONS } from './certs.js';
+import { checkCommand, CHECK_OPTIONS } from './check.js';
 import { completionScript, SHELLS } from './completion.js';
 import { EXIT, optionHelp, parseOptions, UsageError, type OptionSpec, type ParsedOptions } from './options.js';
 import { reviewCommand, REVIEW_OPTIONS } from './review.js';
@@ -95,6 +96,14 @@ export const COMMANDS: Command[] = [
     summary: 'make a CA and serving certificate, and the webhook configurations with caBundle',
     options: CERTS_OPTIONS,
     run: async (values) => output(await certs(values)),
+  },
+  {
+    name: 'check',
+    synopsis: '[-n NAMESPACE] [--kubeconfig FILE] [--context NAME]',
+    summary:
+      "create a dry-run claim through the API server and expect this webhook's answer; exit 1 when it does not come",
+    options: CHECK_OPTIONS,
+    run: (values) => checkCommand(values),
   },
   {
     name: 'completion',

@@ -196,7 +196,7 @@ const SETTINGS = {
   }),
   service: text('service', 'storage-policy-webhook', {
     env: 'SERVICE_NAME',
-    help: `${MANAGED} the Service the API server calls (the certificate names <service>.<namespace>.svc)`,
+    help: 'the Service the API server calls (with --certificates managed the certificate names <service>.<namespace>.svc); the Leases are named <service>-certificates and <service>-audit',
   }),
   tlsHosts: list('tls-host', { help: `${MANAGED} another DNS name or IP for the serving certificate (repeatable)` }),
   webhookUrl: httpsUrl('webhook-url', {

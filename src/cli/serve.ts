@@ -83,7 +83,7 @@ async function auditLoopFor(config: ServeConfig, parts: AuditParts): Promise<Aud
   const namespace = await ownNamespace(config, '--policy-reports');
   const elector = new LeaseElector(
     kubeConfig,
-    { namespace, name: 'storage-policy-webhook-audit', identity: IDENTITY },
+    { namespace, name: `${config.service}-audit`, identity: IDENTITY },
     logger,
   );
   const writer = new ReportWriter(kubeConfig, metrics, logger, {
@@ -153,11 +153,7 @@ async function managedCertificates(
     },
     logger,
   );
-  const elector = new LeaseElector(
-    client,
-    { namespace, name: 'storage-policy-webhook-certificates', identity: IDENTITY },
-    logger,
-  );
+  const elector = new LeaseElector(client, { namespace, name: `${service}-certificates`, identity: IDENTITY }, logger);
   // Rounds at least three times per overlap, so each step follows the one before within a fraction of it.
   return new SelfManagedCertificates(authority, elector, logger, Math.min(5_000, authority.times.overlapMs / 3));
 }

@@ -79,8 +79,21 @@ interface ApiRequest {
   timeoutMs?: number;
 }
 
-/** One request to the API server; resolves with the JSON object it answers. */
-export async function callApi(config: KubeConfig, call: ApiRequest): Promise<JsonObject> {
+/** What the API server answered: status, body text, and each Warning header's text (what kubectl prints as Warning:). */
+interface Exchange {
+  status: number;
+  text: string;
+  warnings: string[];
+}
+
+/** The text of a Warning header (RFC 9111 form, `299 - "text"`, as the API server writes it). */
+function warningText(value: string): string {
+  const quoted = /^\d{3} \S+ "(.*)"$/s.exec(value);
+  return quoted?.[1]?.replace(/\\(.)/g, '$1') ?? value;
+}
+
+/** One request to the API server, answered whatever its status. */
+export async function exchange(config: KubeConfig, call: ApiRequest): Promise<Exchange> {
   const cluster = config.getCurrentCluster();
   if (!cluster) throw new Error('kubeconfig has no current cluster');
   const url = new URL(cluster.server + call.path);
@@ -100,22 +113,27 @@ export async function callApi(config: KubeConfig, call: ApiRequest): Promise<Jso
       const chunks: Buffer[] = [];
       response.on('data', (chunk: Buffer) => chunks.push(chunk));
       response.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        const status = response.statusCode ?? 0;
-        if (status >= 300) return reject(new ApiError(status, `${what}: HTTP ${status}: ${redactCredentials(text)}`));
-        try {
-          const body: unknown = text === '' ? {} : JSON.parse(text);
-          if (!isObject(body)) return reject(new Error(`${what}: not a JSON object`));
-          resolve(body);
-        } catch (error) {
-          reject(error instanceof Error ? error : new Error(String(error)));
-        }
+        const warnings: string[] = [];
+        for (let index = 0; index + 1 < response.rawHeaders.length; index += 2)
+          if (response.rawHeaders[index]?.toLowerCase() === 'warning')
+            warnings.push(warningText(response.rawHeaders[index + 1] ?? ''));
+        resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8'), warnings });
       });
     });
     request.on('timeout', () => request.destroy(new Error(`${what}: timed out`)));
     request.on('error', reject);
     request.end(payload);
   });
+}
+
+/** One request to the API server; resolves with the JSON object it answers. */
+export async function callApi(config: KubeConfig, call: ApiRequest): Promise<JsonObject> {
+  const what = `${call.method} ${call.path.split('?')[0] ?? ''}`;
+  const { status, text } = await exchange(config, call);
+  if (status >= 300) throw new ApiError(status, `${what}: HTTP ${status}: ${redactCredentials(text)}`);
+  const body: unknown = text === '' ? {} : JSON.parse(text);
+  if (!isObject(body)) throw new Error(`${what}: not a JSON object`);
+  return body;
 }
 
 /** Every item of a list, page by page (500 a page), and the list's resourceVersion to watch from. */

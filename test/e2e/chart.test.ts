@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { describe, it } from 'node:test';
 import { parseAllDocuments } from 'yaml';
+import { parser as promql } from '@prometheus-io/lezer-promql';
 import { CONFIGURATION_TYPES, webhookEntry } from '../../src/admission/webhook-configurations.js';
 import { LocalCluster, ROOT } from './harness.js';
 
@@ -16,23 +18,37 @@ type Manifest = { kind: string; metadata: { name: string; annotations?: Record<s
   unknown
 >;
 
+/** Where Prometheus's PromQL grammar finds an error in an expression (none: it parses). */
+function promqlErrors(expression: string): number[] {
+  const errors: number[] = [];
+  promql.parse(expression).iterate({
+    enter: (node) => {
+      if (node.type.isError) errors.push(node.from);
+    },
+  });
+  return errors;
+}
+
 function run(command: string, args: string[]): string {
   const result = spawnSync(command, args, { encoding: 'utf8', timeout: 120_000, maxBuffer: 64 * 1024 * 1024 });
   assert.equal(result.status, 0, `${command} ${args.join(' ')}: ${result.stderr}`);
   return result.stdout;
 }
 
-/** Objects by kind/name, with what only one of the two tools adds taken out: kustomize's ConfigMap hash suffix, helm's checksum annotation. */
+/** Labels only helm sets (which chart and release tool made the object), taken out before comparing with kustomize. */
+const HELM_ONLY_LABELS = /"(helm\.sh\/chart|app\.kubernetes\.io\/managed-by|app\.kubernetes\.io\/version)":"[^"]*",?/g;
+
+/** Objects by kind/name, with what only one of the two tools adds taken out: kustomize's ConfigMap hash suffix, helm's checksum annotation and its own labels. */
 function normalized(text: string): Map<string, unknown> {
   const objects = new Map<string, unknown>();
   for (const document of parseAllDocuments(text)) {
     const object = document.toJS() as Manifest | null;
     if (!object) continue;
     const parsed = JSON.parse(
-      JSON.stringify(object).replace(
-        /storage-policy-webhook-policies-[a-z0-9]{10}/g,
-        'storage-policy-webhook-policies',
-      ),
+      JSON.stringify(object)
+        .replace(/storage-policy-webhook-policies-[a-z0-9]{10}/g, 'storage-policy-webhook-policies')
+        .replace(HELM_ONLY_LABELS, '')
+        .replace(/,}/g, '}'),
     ) as Manifest;
     const template = (
       parsed['spec'] as { template?: { metadata?: { annotations?: Record<string, string> } } } | undefined
@@ -52,7 +68,7 @@ describe('Helm chart (deploy/chart)', { timeout: 35 * 60 * 1000 }, () => {
     const [newest] = await LocalCluster.versions();
     const { bin } = LocalCluster.build(newest ?? '');
     const chart = join(ROOT, 'deploy/chart');
-    assert.match(run(helm, ['lint', chart]), /1 chart\(s\) linted, 0 chart\(s\) failed/);
+    assert.match(run(helm, ['lint', '--strict', chart]), /1 chart\(s\) linted, 0 chart\(s\) failed/);
     const rendered = normalized(
       run(helm, [
         'template',
@@ -62,6 +78,7 @@ describe('Helm chart (deploy/chart)', { timeout: 35 * 60 * 1000 }, () => {
         'storage-policy-webhook',
         '--set',
         'createNamespace=true',
+        '--skip-tests',
       ]),
     );
     const base = normalized(run(join(bin, 'kubectl'), ['kustomize', join(ROOT, 'deploy')]));
@@ -94,6 +111,7 @@ describe('Helm chart (deploy/chart)', { timeout: 35 * 60 * 1000 }, () => {
           'storage-policy-webhook',
           '--set',
           'createNamespace=true',
+          '--skip-tests',
         ];
         const extra = component === 'ci-reader' ? [] : ['--set', 'policyReports.enabled=true'];
         const rendered = normalized(run(helm, [...chart, ...extra, '--set', set]));
@@ -114,7 +132,7 @@ describe('Helm chart (deploy/chart)', { timeout: 35 * 60 * 1000 }, () => {
       );
       assert.ok(
         !withoutCrds.has('CustomResourceDefinition/policyreports.wgpolicyk8s.io') &&
-          withoutCrds.has('ClusterRole/storage-policy-webhook-reports'),
+          withoutCrds.has('ClusterRole/x-storage-policy-webhook-reports'),
       );
     } finally {
       await rm(overlay, { recursive: true, force: true });
@@ -168,7 +186,14 @@ describe('Helm chart (deploy/chart)', { timeout: 35 * 60 * 1000 }, () => {
     const chart = join(ROOT, 'deploy/chart');
     const template = (...set: string[]) =>
       normalized(
-        run(helm, ['template', 'spw', chart, '--namespace', 'guardrails', ...set.flatMap((value) => ['--set', value])]),
+        run(helm, [
+          'template',
+          'storage-policy-webhook',
+          chart,
+          '--namespace',
+          'guardrails',
+          ...set.flatMap((value) => ['--set', value]),
+        ]),
       );
     const rendered = template(
       'replicas=3',
@@ -325,5 +350,189 @@ describe('Helm chart (deploy/chart)', { timeout: 35 * 60 * 1000 }, () => {
       Object.keys((files.get('ConfigMap/storage-policy-webhook-policies') as { data: Record<string, string> }).data),
       ['platform.yaml'],
     );
+  });
+
+  it('values.schema.json refuses unknown keys, wrong enums and wrong types, each named', () => {
+    const helm = LocalCluster.buildHelm();
+    const chart = join(ROOT, 'deploy/chart');
+    const refused = spawnSync(
+      helm,
+      [
+        'template',
+        'spw',
+        chart,
+        ...['webhook.failurePolicy=fail', 'replica=3', 'certificates.source=certmanager', 'replicas=two']
+          .map((value) => ['--set', value])
+          .flat(),
+        '--set-string',
+        'webhook.timeoutSeconds=5',
+      ],
+      { encoding: 'utf8' },
+    );
+    assert.notEqual(refused.status, 0);
+    for (const expected of [
+      /\/webhook\/failurePolicy': value must be one of 'Fail', 'Ignore'/,
+      /additional properties 'replica' not allowed/,
+      /\/certificates\/source': value must be one of 'managed', 'secret', 'certManager'/,
+      /\/replicas': got string, want integer/,
+      /\/webhook\/timeoutSeconds': got string, want integer/,
+    ])
+      assert.match(refused.stderr, expected);
+  });
+
+  it('every value set: names, labels, image, placement, pod metadata, extra env and args, security contexts, monitoring, dashboard and test', () => {
+    const helm = LocalCluster.buildHelm();
+    const chart = join(ROOT, 'deploy/chart');
+    const values = {
+      fullnameOverride: 'guard',
+      image: {
+        registry: 'registry.example.com',
+        repository: 'mirror/spw',
+        tag: '9.9.9',
+        digest: `sha256:${'a'.repeat(64)}`,
+        pullPolicy: 'Always',
+      },
+      imagePullSecrets: [{ name: 'pull' }],
+      nodeSelector: { 'kubernetes.io/os': 'linux' },
+      tolerations: [{ key: 'dedicated', operator: 'Equal', value: 'platform', effect: 'NoSchedule' }],
+      affinity: {
+        nodeAffinity: {
+          requiredDuringSchedulingIgnoredDuringExecution: {
+            nodeSelectorTerms: [{ matchExpressions: [{ key: 'pool', operator: 'In', values: ['system'] }] }],
+          },
+        },
+      },
+      topologySpreadConstraints: [
+        {
+          maxSkew: 1,
+          topologyKey: 'topology.kubernetes.io/zone',
+          whenUnsatisfiable: 'ScheduleAnyway',
+          labelSelector: { matchLabels: { 'app.kubernetes.io/instance': '{{ .Release.Name }}' } },
+        },
+      ],
+      podLabels: { team: 'platform' },
+      podAnnotations: { 'example.com/scrape': 'false' },
+      extraEnv: [{ name: 'EXTRA', value: '1' }],
+      extraArgs: ['--max-body-bytes=4194304'],
+      podSecurityContext: { runAsNonRoot: true, runAsUser: 1000, fsGroup: 1000 },
+      securityContext: {
+        allowPrivilegeEscalation: false,
+        readOnlyRootFilesystem: true,
+        capabilities: { drop: ['ALL'] },
+        runAsUser: 1000,
+      },
+      serviceMonitor: { enabled: true, interval: '15s', labels: { release: 'kps' } },
+      prometheusRule: {
+        enabled: true,
+        labels: { release: 'kps' },
+        certificateExpiryDays: 7,
+        auditIntervalSeconds: 600,
+      },
+      grafanaDashboard: { enabled: true, namespace: 'monitoring' },
+      test: { namespace: 'apps' },
+    };
+    const file = join(ROOT, 'dist', 'chart-values-all.json');
+    writeFileSync(file, JSON.stringify(values));
+    const text = run(helm, ['template', 'spw', chart, '--namespace', 'guardrails', '-f', file]);
+    const objects = new Map<string, unknown>();
+    for (const document of parseAllDocuments(text)) {
+      const object = document.toJS() as Manifest | null;
+      if (object) objects.set(`${object.kind}/${object.metadata.name}`, object);
+    }
+    for (const key of objects.keys()) assert.match(key, /\/guard(-[a-z-]+)?$/, `${key} is named after the release`);
+    const field = (key: string, path: string): unknown =>
+      path
+        .split('.')
+        .reduce<unknown>((value, token) => (value as Record<string, unknown> | undefined)?.[token], objects.get(key));
+    const pod = (path: string) => field('Deployment/guard', `spec.template.${path}`);
+    assert.equal(pod('spec.containers.0.image'), `registry.example.com/mirror/spw@sha256:${'a'.repeat(64)}`);
+    assert.equal(pod('spec.containers.0.imagePullPolicy'), 'Always');
+    assert.deepEqual(pod('spec.imagePullSecrets'), [{ name: 'pull' }]);
+    assert.deepEqual(pod('spec.nodeSelector'), { 'kubernetes.io/os': 'linux' });
+    assert.equal(pod('spec.tolerations.0.key'), 'dedicated');
+    assert.ok(
+      pod('spec.affinity.nodeAffinity') && !pod('spec.affinity.podAntiAffinity'),
+      'affinity replaces the default',
+    );
+    assert.equal(
+      pod('spec.topologySpreadConstraints.0.labelSelector.matchLabels.app.kubernetes.io/instance'),
+      undefined,
+    );
+    assert.deepEqual(pod('spec.topologySpreadConstraints.0.labelSelector.matchLabels'), {
+      'app.kubernetes.io/instance': 'spw',
+    });
+    assert.deepEqual(
+      [pod('metadata.labels.team'), (pod('metadata.labels') as Record<string, string>)['app.kubernetes.io/instance']],
+      ['platform', 'spw'],
+    );
+    assert.deepEqual(pod('metadata.annotations'), {
+      'checksum/policies': (pod('metadata.annotations') as Record<string, string>)['checksum/policies'],
+      'example.com/scrape': 'false',
+    });
+    assert.ok((pod('spec.containers.0.args') as string[]).includes('--max-body-bytes=4194304'));
+    const env = Object.fromEntries(
+      (pod('spec.containers.0.env') as Array<{ name: string; value?: string }>).map((variable) => [
+        variable.name,
+        variable.value,
+      ]),
+    );
+    assert.deepEqual(
+      [env['EXTRA'], env['SERVICE_NAME'], env['TLS_SECRET'], env['WEBHOOK_CONFIGURATION']],
+      ['1', 'guard', 'guard-tls', 'guard'],
+    );
+    assert.equal(pod('spec.securityContext.fsGroup'), 1000);
+    assert.equal(pod('spec.containers.0.securityContext.runAsUser'), 1000);
+    assert.equal(
+      (field('Deployment/guard', 'metadata.labels') as Record<string, string>)['helm.sh/chart'],
+      'storage-policy-webhook-0.1.0',
+    );
+    assert.deepEqual(field('ClusterRole/guard-certificates', 'rules.0.resourceNames'), ['guard']);
+    assert.equal(
+      (field('Service/guard-metrics', 'metadata.labels') as Record<string, string>)['app.kubernetes.io/component'],
+      'metrics',
+    );
+    assert.equal(field('ServiceMonitor/guard', 'metadata.labels.release'), 'kps');
+    assert.equal(field('ServiceMonitor/guard', 'spec.endpoints.0.interval'), '15s');
+    assert.equal(
+      (field('ServiceMonitor/guard', 'spec.selector.matchLabels') as Record<string, string>)[
+        'app.kubernetes.io/component'
+      ],
+      'metrics',
+    );
+    assert.equal(field('ConfigMap/guard-dashboard', 'metadata.namespace'), 'monitoring');
+    assert.equal(field('ConfigMap/guard-dashboard', 'metadata.labels.grafana_dashboard'), '1');
+    assert.deepEqual(field('Pod/guard-test', 'spec.containers.0.args'), ['check', '--namespace', 'apps']);
+    assert.equal(field('Role/guard-test', 'metadata.namespace'), 'apps');
+    // Every PromQL expression parses with Prometheus's own grammar (@prometheus-io/lezer-promql), the rules' and the dashboard's.
+    const rules = field('PrometheusRule/guard', 'spec.groups.0.rules') as Array<{ alert: string; expr: string }>;
+    assert.deepEqual(rules.map((rule) => rule.alert).sort(), [
+      'StoragePolicyWebhookAdmissionErrors',
+      'StoragePolicyWebhookAuditStale',
+      'StoragePolicyWebhookCacheNotSynced',
+      'StoragePolicyWebhookCertificateExpiring',
+      'StoragePolicyWebhookDown',
+      'StoragePolicyWebhookFailingOpen',
+      'StoragePolicyWebhookPolicyReloadFailing',
+      'StoragePolicyWebhookRejectedByApiServer',
+    ]);
+    assert.match(
+      rules.find((rule) => rule.alert === 'StoragePolicyWebhookCertificateExpiring')?.expr ?? '',
+      /< 604800$/,
+    );
+    const dashboardJson = (field('ConfigMap/guard-dashboard', 'data') as Record<string, string>)[
+      'storage-policy-webhook.json'
+    ];
+    const panels = (JSON.parse(dashboardJson ?? '{}') as { panels: Array<{ targets: Array<{ expr: string }> }> })
+      .panels;
+    const expressions = [
+      ...rules.map((rule) => rule.expr),
+      ...panels.flatMap((panel) =>
+        panel.targets.map((target) =>
+          target.expr.replace(/\$__rate_interval/g, '5m').replace(/\$(namespace|service)/g, 'x'),
+        ),
+      ),
+    ];
+    for (const expression of expressions) assert.deepEqual(promqlErrors(expression), [], expression);
+    assert.ok(promqlErrors('sum(rate(x[5m]) >').length > 0, 'the parser finds errors');
   });
 });

@@ -1550,6 +1550,56 @@ spec:
           /spec\.storageClassName: class efs is not allowed here; use one of gp3/,
           explain(denied),
         );
+        // helm test: the chart's check pod, run as a process with its own ServiceAccount's token (no kubelet here).
+        const hooks = helmRun(
+          'template',
+          'storage-policy-webhook',
+          join(ROOT, 'deploy/chart'),
+          '--namespace',
+          'storage-policy-webhook',
+          '--set',
+          'test.namespace=analytics',
+          '--show-only',
+          'templates/tests/check.yaml',
+        );
+        assert.equal(hooks.status, 0, hooks.stderr);
+        const hookObjects = parseAllDocuments(hooks.stdout)
+          .map((document) => document.toJS() as { kind: string; spec?: { containers: Array<{ args: string[] }> } })
+          .filter(Boolean);
+        const testArgs = hookObjects.find((object) => object.kind === 'Pod')?.spec?.containers[0]?.args ?? [];
+        const rbac = hookObjects
+          .filter((object) => object.kind !== 'Pod')
+          .map((object) => stringify(object))
+          .join('---\n');
+        const granted = cluster.kubectlWithInput(rbac, 'apply', '-f', '-');
+        assert.equal(granted.status, 0, explain(granted));
+        const testToken = cluster.kubectl(
+          'create',
+          'token',
+          'storage-policy-webhook-test',
+          '-n',
+          'storage-policy-webhook',
+        );
+        assert.equal(testToken.status, 0, explain(testToken));
+        const testKubeconfig = await cluster.writeKubeconfig(
+          'kubeconfig-chart-test',
+          'chart-test',
+          testToken.stdout.trim(),
+        );
+        const checked = spawnSync(process.execPath, [join(ROOT, 'dist/src/cli/main.js'), ...testArgs], {
+          encoding: 'utf8',
+          timeout: 60_000,
+          env: { ...process.env, KUBECONFIG: testKubeconfig },
+        });
+        assert.equal(checked.status, 0, `helm test passes: ${checked.stdout}${checked.stderr}`);
+        assert.match(checked.stdout, /^ok: storage-policy-webhook: check [0-9a-f]+ answered with 1 policies loaded/);
+        const unsent = spawnSync(
+          process.execPath,
+          [join(ROOT, 'dist/src/cli/main.js'), 'check', '-n', 'kube-system', '--kubeconfig', cluster.kubeconfig],
+          { encoding: 'utf8', timeout: 60_000 },
+        );
+        assert.equal(unsent.status, 1, 'kube-system is never sent to the webhook: the check says so');
+        assert.match(unsent.stderr, /not ok: the claim was admitted without the webhook's answer/);
         await cluster.stopProcess('chart-pod');
         assert.notEqual(
           apply(claimIn('helm-outage', 'analytics')).status,

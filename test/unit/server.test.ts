@@ -62,6 +62,29 @@ describe('AdmissionReview protocol (inject)', () => {
   const post = (url: string, body: unknown, headers: Record<string, string> = { 'content-type': 'application/json' }) =>
     app.inject({ method: 'POST', url, headers, payload: typeof body === 'string' ? body : JSON.stringify(body) });
 
+  it("storage-policy check: a dry-run claim with the check annotation gets the webhook's answer from /validate only", async () => {
+    const claim = pvc({ storageClassName: 'gp3' }, { annotations: { 'storage-policy-webhook.io/check': 'c0ffee' } });
+    const answered = (await post('/validate', review(claim, { dryRun: true }))).json();
+    assert.deepEqual(answered.response.warnings, [
+      'storage-policy-webhook: check c0ffee answered with 2 policies loaded',
+    ]);
+    const stored = (await post('/validate', review(claim))).json();
+    assert.equal(stored.response.warnings, undefined, 'a claim that is stored gets no check answer');
+    const denied = (
+      await post(
+        '/validate',
+        review({ ...claim, spec: { storageClassName: 'nope', accessModes: ['ReadWriteOnce'] } }, { dryRun: true }),
+      )
+    ).json();
+    assert.equal(denied.response.allowed, false);
+    assert.ok(
+      denied.response.warnings.some((warning: string) => warning.includes('check c0ffee answered')),
+      'a denial answers too',
+    );
+    const mutated = (await post('/mutate', review(claim, { dryRun: true }))).json();
+    assert.ok(!(mutated.response.warnings ?? []).some((warning: string) => warning.includes('check')));
+  });
+
   it('answers with the same uid, apiVersion and kind', async () => {
     const response = await post('/validate', review(pvc({ storageClassName: 'gp3' })));
     assert.equal(response.statusCode, 200);
