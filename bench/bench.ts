@@ -1,7 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { Agent, request as httpsRequest } from 'node:https';
+import { request as httpsRequest } from 'node:https';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +13,7 @@ import type { Policy } from '../src/policy/model.js';
 import { LocalCluster } from '../test/e2e/harness.js';
 import { freePort } from '../test/loopback.js';
 import { measureAudit } from './audit-scale.js';
+import { compareThroughApiserver, type ApiserverComparison } from './through-apiserver.js';
 import { fixedRate, saturate, statusMb, type FixedRateResult, type SaturationResult } from './load.js';
 import { clusterObjects, deployNodeOptions, MIX, pvc, writeFixtures, writeServingCertificate } from './workload.js';
 
@@ -139,69 +139,12 @@ function microsPerReview(policies: Policy[], state: ClusterState): number {
 
 // ---------------------------------------------------------------- through the API server
 
-function percentile(sorted: number[], fraction: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * fraction))] ?? 0;
-}
-
-async function apiserverAddedLatency(): Promise<
-  { withMs: number; withoutMs: number; addedP50Ms: number; addedP99Ms: number } | string
-> {
+async function apiserverComparison(): Promise<ApiserverComparison | string> {
   const [newest = ''] = await LocalCluster.versions();
   if (values.apiserver === 'off') return 'skipped (--apiserver off)';
   if (values.apiserver === 'auto' && !LocalCluster.isBuilt(newest))
     return 'skipped (no cached kube-apiserver: run npm run test:e2e once, or pass --apiserver on)';
-  const { bin } = LocalCluster.build(newest);
-  const cluster = new LocalCluster();
-  try {
-    await cluster.startControlPlane(bin);
-    cluster.kubectl('apply', '-f', join(ROOT, 'test/e2e/fixtures/cluster.yaml'));
-    cluster.kubectl('create', 'namespace', 'storage-policy-webhook');
-    await cluster.startWebhook();
-    cluster.registerWebhook();
-    await new Promise((resolve) => setTimeout(resolve, 3000));
-    const kubeconfig = readFileSync(cluster.kubeconfig, 'utf8');
-    const server = /server: (\S+)/.exec(kubeconfig)?.[1] ?? '';
-    const token = /token: (\S+)/.exec(kubeconfig)?.[1] ?? '';
-    const ca = Buffer.from(/certificate-authority-data: (\S+)/.exec(kubeconfig)?.[1] ?? '', 'base64').toString();
-    const agent = new Agent({ keepAlive: true, ca });
-    const create = (namespace: string, index: number) =>
-      new Promise<number>((resolve, reject) => {
-        const begin = process.hrtime.bigint();
-        const url = new URL(`/api/v1/namespaces/${namespace}/persistentvolumeclaims?dryRun=All`, server);
-        const request = httpsRequest(
-          url,
-          { method: 'POST', agent, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' } },
-          (response) => {
-            response.resume();
-            response.on('end', () =>
-              response.statusCode === 201
-                ? resolve(Number(process.hrtime.bigint() - begin) / 1e6)
-                : reject(new Error(`HTTP ${response.statusCode}`)),
-            );
-          },
-        );
-        request.on('error', reject);
-        request.end(JSON.stringify(pvc(namespace, `bench-${index}`)));
-      });
-    // Governed (webhook called twice: mutate, validate) against a namespace the configurations leave out.
-    const governed: number[] = [];
-    const excluded: number[] = [];
-    for (let index = 0; index < 300; index += 1) {
-      governed.push(await create('payments', index));
-      excluded.push(await create('storage-policy-webhook', index));
-    }
-    governed.sort((a, b) => a - b);
-    excluded.sort((a, b) => a - b);
-    agent.destroy();
-    return {
-      withMs: percentile(governed, 0.5),
-      withoutMs: percentile(excluded, 0.5),
-      addedP50Ms: percentile(governed, 0.5) - percentile(excluded, 0.5),
-      addedP99Ms: percentile(governed, 0.99) - percentile(excluded, 0.99),
-    };
-  } finally {
-    await cluster.stop();
-  }
+  return compareThroughApiserver({ rounds: 10, perRound: 100, clients: 100, loadCreates: 3000 });
 }
 
 // ---------------------------------------------------------------- main
@@ -444,12 +387,22 @@ async function main(): Promise<void> {
       `# audit of 10,000 claims and 1,000 StatefulSets (100 namespaces), bundled policies: ${audit.cpuMillis.toFixed(0)} ms CPU, ${audit.heapMb.toFixed(1)} MB heap and ${audit.externalMb.toFixed(1)} MB outside it held, ${audit.failing} failing results\n`,
     );
 
-    const apiserver = SMOKE ? 'skipped (--smoke)' : await apiserverAddedLatency();
-    process.stdout.write(
-      typeof apiserver === 'string'
-        ? `\n# through kube-apiserver: ${apiserver}\n`
-        : `\n# through kube-apiserver (dry-run PVC creates, 300 each, sequential): p50 ${apiserver.withMs.toFixed(2)} ms governed vs ${apiserver.withoutMs.toFixed(2)} ms excluded namespace: webhook adds ${apiserver.addedP50Ms.toFixed(2)} ms at p50, ${apiserver.addedP99Ms.toFixed(2)} ms at p99 (mutate + validate)\n`,
-    );
+    const apiserver = SMOKE ? 'skipped (--smoke)' : await apiserverComparison();
+    if (typeof apiserver === 'string') process.stdout.write(`\n# through kube-apiserver: ${apiserver}\n`);
+    else {
+      const ms = (value: number) => value.toFixed(2);
+      process.stdout.write(
+        [
+          `\n# through kube-apiserver: dry-run PVC creates, ${apiserver.creates} sequential per target in interleaved rounds, then ${apiserver.clients} concurrent clients`,
+          '| target | p50 ms | p99 ms | creates/s with load | API server: mutate call ms | validate call ms |',
+          '|---|---|---|---|---|---|',
+          `| this webhook | ${ms(apiserver.p50Ms.webhook)} | ${ms(apiserver.p99Ms.webhook)} | ${apiserver.loadRps.webhook.toFixed(0)} | ${ms(apiserver.apiserverCallMs.webhook.mutate)} | ${ms(apiserver.apiserverCallMs.webhook.validate)} |`,
+          `| null webhook (allowed: true, same registration) | ${ms(apiserver.p50Ms.null)} | ${ms(apiserver.p99Ms.null)} | ${apiserver.loadRps.null.toFixed(0)} | ${ms(apiserver.apiserverCallMs.null.mutate)} | ${ms(apiserver.apiserverCallMs.null.validate)} |`,
+          `| no webhook (excluded namespace) | ${ms(apiserver.p50Ms.unregistered)} | ${ms(apiserver.p99Ms.unregistered)} | ${apiserver.loadRps.unregistered.toFixed(0)} | | |`,
+          `# added over the null webhook: ${ms(apiserver.addedOverNullP50Ms)} ms at p50, ${ms(apiserver.addedOverNullP99Ms)} ms at p99; throughput ${apiserver.loadThroughputRatioToNull.toFixed(2)} of the null webhook's\n`,
+        ].join('\n'),
+      );
+    }
     const summary = {
       cpuRatio: Number((cpu(baseline.name) / cpu(webhook.name)).toFixed(3)),
       frameworkRatio: Number((cpu(bareEngine.name) / cpu(webhook.name)).toFixed(3)),
@@ -472,8 +425,12 @@ async function main(): Promise<void> {
       ...(typeof apiserver === 'string'
         ? {}
         : {
-            apiserverAddedP50Ms: Number(apiserver.addedP50Ms.toFixed(2)),
-            apiserverAddedP99Ms: Number(apiserver.addedP99Ms.toFixed(2)),
+            apiserverAddedP50Ms: Number((apiserver.p50Ms.webhook - apiserver.p50Ms.unregistered).toFixed(2)),
+            apiserverAddedP99Ms: Number((apiserver.p99Ms.webhook - apiserver.p99Ms.unregistered).toFixed(2)),
+            apiserverAddedOverNullP50Ms: Number(apiserver.addedOverNullP50Ms.toFixed(2)),
+            apiserverAddedOverNullP99Ms: Number(apiserver.addedOverNullP99Ms.toFixed(2)),
+            apiserverNullP99Ms: Number(apiserver.p99Ms.null.toFixed(2)),
+            loadThroughputRatioToNull: Number(apiserver.loadThroughputRatioToNull.toFixed(3)),
           }),
     };
     process.stdout.write(`${JSON.stringify(summary)}\n`);
