@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
@@ -21,6 +21,7 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CLI = join(ROOT, 'dist/src/cli/main.js');
 const BASELINE = join(ROOT, 'dist/bench/baseline.js');
 const BARE_ENGINE = join(ROOT, 'dist/bench/bare-engine.js');
+const LADDER = join(ROOT, 'dist/bench/ladder-server.js');
 const FAKE_APISERVER = join(ROOT, 'dist/bench/fake-apiserver.js');
 
 const { values } = parseArgs({
@@ -39,6 +40,10 @@ const { values } = parseArgs({
 const SMOKE = values.smoke === true;
 const DURATION = SMOKE ? 1 : Number(values.duration);
 const ROUNDS = SMOKE ? 1 : Math.max(1, Number(values.rounds));
+/** Rounds of one server that differ by more than this (max - min over the median) make the run invalid. */
+const MAX_ROUND_SPREAD = 0.15;
+/** The load generator on CPU 0 and the servers under test on CPU 1, where taskset exists and there are two CPUs. */
+const PINNED = cpus().length >= 2 && spawnSync('taskset', ['-p', '-c', '0', String(process.pid)]).status === 0;
 
 /** A kubeconfig that points the webhook's cluster cache at the loopback API server. */
 async function writeKubeconfig(dir: string, port: number, ca: string): Promise<string> {
@@ -159,6 +164,14 @@ function median(numbers: number[]): number {
   return sorted.length % 2 === 1 ? (sorted[middle] ?? 0) : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
 }
 
+/** A server whose rounds differ by more than MAX_ROUND_SPREAD: the machine was not steady enough to compare. */
+function spreadProblem(name: string, runs: SaturationResult[]): string[] {
+  const micros = runs.map((run) => run.serverCpuMicros);
+  if (micros.length < 2) return [];
+  const spread = (Math.max(...micros) - Math.min(...micros)) / median(micros);
+  return spread > MAX_ROUND_SPREAD ? [`${name}: rounds differ by ${(spread * 100).toFixed(0)}%`] : [];
+}
+
 interface Server {
   name: string;
   port: number;
@@ -174,11 +187,10 @@ async function startServer(
   children: ChildProcess[],
 ): Promise<Server> {
   const port = await freePort();
-  const child = spawn(
-    process.execPath,
-    args.map((arg) => arg.replace('{port}', String(port))),
-    { stdio: 'ignore', env: { ...process.env, ...env } },
-  );
+  const command = [process.execPath, ...args.map((arg) => arg.replace('{port}', String(port)))];
+  // Pinned to the other CPU than the load generator where taskset can: the two no longer steal from each other.
+  const [program = '', ...rest] = PINNED ? ['taskset', '-c', '1', ...command] : command;
+  const child = spawn(program, rest, { stdio: 'ignore', env: { ...process.env, ...env } });
   children.push(child);
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
@@ -322,11 +334,58 @@ async function main(): Promise<void> {
 
     const cpu = (name: string): number => median((saturation.get(name) ?? []).map((run) => run.serverCpuMicros));
     const p99 = (name: string): number => median((latency.get(name) ?? []).map((run) => run.p99Micros));
-    const invalid = [...saturation.entries()].flatMap(([name, runs]) =>
-      runs
+    const invalid = [...saturation.entries()].flatMap(([name, runs]) => [
+      ...runs
         .filter((run) => run.serverCpuPercent < 90 || run.errors > 0)
         .map((run) => `${name} at ${run.serverCpuPercent.toFixed(0)}% CPU, ${run.errors} errors`),
+      ...spreadProblem(name, runs),
+    ]);
+
+    // The ablation ladder: each step's cost is the difference to the step before, at the API server's concurrency
+    // (one HTTP/2 connection, 4 streams) and at saturation (4 connections, 128 streams).
+    const ladderSteps: Array<[string, string]> = [
+      ['bare engine, production heap', 'bare'],
+      ['+ Fastify routes', 'routes'],
+      ['+ route schemas', 'schemas'],
+      ['+ body budget, unread-body drain', 'budget'],
+      ['+ metrics (log silent)', 'telemetry'],
+      ['+ admission log line', 'log'],
+    ];
+    const ladder: Server[] = [];
+    for (const [name, step] of ladderSteps)
+      ladder.push(
+        await startServer(
+          name,
+          [LADDER, step, '{port}', ...tls, policies, inventory],
+          { NODE_OPTIONS: nodeOptions },
+          ca.cert,
+          children,
+        ),
+      );
+    const rungs = [bareEngine, ...ladder, webhook];
+    const levels = [
+      { label: '1 connection x 4 streams', concurrency: 4, sessions: 1 },
+      { label: '4 connections x 32 streams', concurrency: 128, sessions: 4 },
+    ];
+    for (const server of ladder) await saturate(server.port, ca.cert, server.pid, MIX, SMOKE ? 1 : 10);
+    const climbed = new Map<string, SaturationResult[]>(
+      rungs.flatMap((server) => levels.map((level) => [`${server.name}\u0000${level.label}`, []])),
     );
+    for (let round = 0; round < ROUNDS; round += 1) {
+      for (const level of levels) {
+        for (const server of rungs) {
+          if (!SMOKE) await saturate(server.port, ca.cert, server.pid, MIX, 2, level.concurrency, level.sessions);
+          climbed
+            .get(`${server.name}\u0000${level.label}`)
+            ?.push(await saturate(server.port, ca.cert, server.pid, MIX, DURATION, level.concurrency, level.sessions));
+        }
+      }
+    }
+    const rungCpu = (name: string, label: string): number =>
+      median((climbed.get(`${name}\u0000${label}`) ?? []).map((run) => run.serverCpuMicros));
+    for (const [key, runs] of climbed) invalid.push(...spreadProblem(key.replace('\u0000', ' at '), runs));
+    const productionBare = ladder[0]?.name ?? '';
+    const overhead = (label: string): number => rungCpu(webhook.name, label) - rungCpu(productionBare, label);
     const lines = [
       '',
       row([
@@ -364,6 +423,30 @@ async function main(): Promise<void> {
       row(['---', '---', '---', '---', '---']),
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
+    process.stdout.write(
+      [
+        '',
+        `# ablation ladder: server CPU us/request (median of ${ROUNDS}; step = difference to the row above)${PINNED ? ', servers pinned to CPU 1, load generator to CPU 0' : ''}`,
+        row(['server', ...levels.flatMap((level) => [level.label, 'step', 'rounds'])]),
+        row(['---', ...levels.flatMap(() => ['---', '---', '---'])]),
+        ...rungs.map((server, index) =>
+          row([
+            server.name,
+            ...levels.flatMap((level) => {
+              const here = rungCpu(server.name, level.label);
+              const previous = index > 0 ? rungCpu(rungs[index - 1]?.name ?? '', level.label) : here;
+              const runs = climbed.get(`${server.name}\u0000${level.label}`) ?? [];
+              return [
+                here,
+                index > 0 ? here - previous : '-',
+                runs.map((run) => run.serverCpuMicros.toFixed(0)).join(' / '),
+              ];
+            }),
+          ]),
+        ),
+        `# the webhook over the production-shape bare engine: ${levels.map((level) => `${overhead(level.label).toFixed(1)} us at ${level.label}`).join(', ')}`,
+      ].join('\n') + '\n',
+    );
     const claimCounts = SMOKE ? [100] : [100, 1000, 10_000, 100_000];
     const scale: Record<number, number[]> = {};
     for (const count of SMOKE ? [10] : [10, 100, 1000]) {
@@ -414,6 +497,15 @@ async function main(): Promise<void> {
       peakRssMb: Math.round(peakRssMb),
       steadyRssMb: Math.round(steadyRssMb),
       valid: invalid.length === 0,
+      pinned: PINNED,
+      overheadOverBareEngineMicros: Number(overhead(levels[1]?.label ?? '').toFixed(1)),
+      overheadOverBareEngineMicrosAt4Streams: Number(overhead(levels[0]?.label ?? '').toFixed(1)),
+      ladderMicros: Object.fromEntries(
+        rungs.map((server) => [
+          server.name,
+          levels.map((level) => Number(rungCpu(server.name, level.label).toFixed(1))),
+        ]),
+      ),
       rounds: ROUNDS,
       clientCpuPercent: Math.round(median([...saturation.values()].flat().map((run) => run.clientCpuPercent))),
       loadAverage: Number(loadavg()[0]?.toFixed(2)),

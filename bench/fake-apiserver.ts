@@ -66,8 +66,8 @@ export class FakeApiServer {
 // Run as its own process by the bench (`node fake-apiserver.js CERT KEY`: prints its port), so the 10,000 objects it
 // serves are not in the load generator's heap, whose collections would delay the requests it times.
 if (process.argv[1] === new URL(import.meta.url).pathname) {
-  const [certFile, keyFile] = process.argv.slice(2);
-  const server = new FakeApiServer(clusterObjects(10_000, 1_000));
+  const [certFile, keyFile, claims = '10000'] = process.argv.slice(2);
+  const server = new FakeApiServer(clusterObjects(Number(claims), 1_000));
   const port = await server.start({
     cert: readFileSync(certFile ?? '', 'utf8'),
     key: readFileSync(keyFile ?? '', 'utf8'),

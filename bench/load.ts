@@ -74,8 +74,9 @@ export async function saturate(
   mix: Request[],
   seconds: number,
   concurrency = 128,
+  sessionCount = 4,
 ): Promise<SaturationResult> {
-  const open = await sessions(port, ca, 4);
+  const open = await sessions(port, ca, sessionCount);
   let requests = 0;
   let errors = 0;
   const serverBefore = cpuSeconds(pid);
