@@ -22,8 +22,9 @@ export const CHECK_ANNOTATION = 'storage-policy-webhook.io/check';
 
 /** The check's answer: only to a dry run (nothing is stored), only from /validate (the last word). */
 function checkWarnings(request: AdmissionRequest, input: ReviewInput, engine: Engine): string[] {
+  if (request.dryRun !== true) return [];
   const nonce = stringMapAt(input.object, 'metadata', 'annotations')[CHECK_ANNOTATION];
-  if (request.dryRun !== true || nonce === undefined) return [];
+  if (nonce === undefined) return [];
   return [
     `storage-policy-webhook: check ${nonce.slice(0, 40)} answered with ${engine.policies.length} policies loaded`,
   ];
@@ -84,7 +85,8 @@ function handlerFor(stage: Exclude<ReviewStage, 'both'>): AdmissionHandler {
         ...skipped,
       };
     }
-    const warnings = [...verdict.warnings, ...checkWarnings(request, input, engine)];
+    const check = checkWarnings(request, input, engine);
+    const warnings = check.length > 0 ? [...verdict.warnings, ...check] : verdict.warnings;
     if (verdict.message !== undefined) {
       return {
         valid: true,

@@ -168,31 +168,52 @@ function createdFromExistingTemplate(input: ReviewInput, lookup: ClusterLookup):
   });
 }
 
+/** What a family may return and whether it judges without its sections, worked out once per family. */
+const declarations = new WeakMap<RuleFamily, { ids: ReadonlySet<string>; facts: boolean }>();
+
+function declarationsOf(family: RuleFamily): { ids: ReadonlySet<string>; facts: boolean } {
+  let declared = declarations.get(family);
+  if (!declared) {
+    const ids = new Set<string>([
+      ...family.ruleIds,
+      ...SHARED_RULE_IDS,
+      ...family.mutations.map((mutation) => mutation.id),
+    ]);
+    declared = { ids, facts: hasFacts(family) };
+    declarations.set(family, declared);
+  }
+  return declared;
+}
+
+/** The governing policies that have one of the family's sections. */
+function policiesOf(family: RuleFamily, governing: readonly Policy[]): Policy[] {
+  return governing.filter((policy) => configures(policy, family));
+}
+
 /**
  * Runs a family where its declarations say it applies: the kinds it judges, for the policies with its sections (or
  * every governing policy, for its facts). What it returns must be what it declares: an undeclared rule or mutation
  * id is a bug of the family, reported as one.
  */
-export function runFamily(family: RuleFamily, context: RuleContext): RuleResult {
-  if (!family.kinds.includes(context.kind)) return { findings: [], mutations: [] };
-  const policies = context.governing.filter((policy) => configures(policy, family));
-  if (policies.length === 0 && !hasFacts(family)) return { findings: [], mutations: [] };
+export function runFamily(
+  family: RuleFamily,
+  context: RuleContext,
+  policies: Policy[] = policiesOf(family, context.governing),
+): RuleResult {
+  const declared = declarationsOf(family);
+  if (!family.kinds.includes(context.kind) || (policies.length === 0 && !declared.facts))
+    return { findings: [], mutations: [] };
   let result: RuleResult;
   try {
     result = family.evaluate({ ...context, policies });
   } catch (error) {
     throw new RuleFailure(family.name, error);
   }
-  const undeclared = [
-    ...result.findings
-      .filter((finding) => !family.ruleIds.includes(finding.rule) && !SHARED_RULE_IDS.includes(finding.rule))
-      .map((finding) => finding.rule),
-    ...result.mutations
-      .filter((mutation) => !family.mutations.some((declared) => declared.id === mutation.rule))
-      .map((mutation) => mutation.rule),
-  ];
-  if (undeclared.length > 0)
-    throw new RuleFailure(family.name, new Error(`returned ids it does not declare: ${undeclared.join(', ')}`));
+  const undeclared = [...result.findings, ...result.mutations].filter((entry) => !declared.ids.has(entry.rule));
+  if (undeclared.length > 0) {
+    const ids = undeclared.map((entry) => entry.rule).join(', ');
+    throw new RuleFailure(family.name, new Error(`returned ids it does not declare: ${ids}`));
+  }
   return result;
 }
 
@@ -209,7 +230,7 @@ export class Engine {
   readonly index: PolicyIndex;
   private readonly capabilityTables = new WeakMap<Policy, CapabilityTable>();
   /** Composed settings per set of governing policies: a namespace's set is the same from one request to the next. */
-  private readonly composed = new Map<string, ComposedSettings>();
+  private readonly composed = new Map<string, { settings: ComposedSettings; byFamily: Map<RuleFamily, Policy[]> }>();
 
   readonly policies: readonly Policy[];
   readonly lookup: ClusterLookup;
@@ -239,15 +260,17 @@ export class Engine {
     return table;
   };
 
-  private settingsFor(policies: readonly Policy[]): ComposedSettings {
+  /** What a set of governing policies composes to, and which of them each family judges for: cached per set. */
+  private governedBy(policies: readonly Policy[]): { settings: ComposedSettings; byFamily: Map<RuleFamily, Policy[]> } {
     const key = policies.map((policy) => policy.name).join('\u0000');
-    let settings = this.composed.get(key);
-    if (!settings) {
+    let governed = this.composed.get(key);
+    if (!governed) {
       if (this.composed.size >= 10_000) this.composed.clear();
-      settings = composeSettings(policies);
-      this.composed.set(key, settings);
+      const byFamily = new Map(RULE_FAMILIES.map((family) => [family, policiesOf(family, policies)]));
+      governed = { settings: composeSettings(policies), byFamily };
+      this.composed.set(key, governed);
     }
-    return settings;
+    return governed;
   }
 
   /** Decodes the object once: its claims, each with its class resolved. */
@@ -300,12 +323,12 @@ export class Engine {
     const notes: Mutation[] = [];
     const skipped: string[] = [];
     if (policies.length === 0) return { patch, notes, object, skipped };
-    const settings = this.settingsFor(policies);
+    const { settings, byFamily } = this.governedBy(policies);
     // Decoded again only after a family changed the object: most families leave it as it was.
     let context = this.context('mutate', input, object, policies, settings);
     for (const family of MUTATING_FAMILIES) {
       if (context.object !== object) context = this.context('mutate', input, object, policies, settings);
-      const { mutations } = runFamily(family, context);
+      const { mutations } = runFamily(family, context, byFamily.get(family));
       for (const mutation of mutations) {
         if (mutation.onlyIfAdmitted && !substitutions) continue;
         if (
@@ -328,9 +351,10 @@ export class Engine {
     return { patch, notes, object, skipped };
   }
 
-  private findings(input: ReviewInput, object: JsonObject, policies: Policy[], settings: ComposedSettings): Finding[] {
+  private findings(input: ReviewInput, object: JsonObject, policies: Policy[]): Finding[] {
+    const { settings, byFamily } = this.governedBy(policies);
     const context = this.context('validate', input, object, policies, settings);
-    return RULE_FAMILIES.flatMap((family) => runFamily(family, context).findings);
+    return RULE_FAMILIES.flatMap((family) => runFamily(family, context, byFamily.get(family)).findings);
   }
 
   /**
@@ -341,8 +365,7 @@ export class Engine {
   validate(input: ReviewInput): ResolvedFinding[] {
     const { policies, findings: matchFindings } = this.index.match(input.kind, input.namespace, this.lookup);
     if (policies.length === 0 && matchFindings.length === 0) return [];
-    const settings = this.settingsFor(policies);
-    const raw = [...matchFindings, ...this.findings(input, input.object, policies, settings)];
+    const raw = [...matchFindings, ...this.findings(input, input.object, policies)];
     const now = this.now();
     const exemption = this.exemptionOf(input, now);
     if (raw.length > 0 && createdFromExistingTemplate(input, this.lookup))
@@ -350,9 +373,7 @@ export class Engine {
     // oldObject is judged only when there is something to ratchet.
     const before =
       input.operation === 'UPDATE' && input.oldObject && raw.length > 0
-        ? new Set(
-            this.findings({ ...input, object: input.oldObject }, input.oldObject, policies, settings).map(findingKey),
-          )
+        ? new Set(this.findings({ ...input, object: input.oldObject }, input.oldObject, policies).map(findingKey))
         : new Set<string>();
     return resolveFindings(raw, (finding) => before.has(findingKey(finding)), now, exemption);
   }
@@ -366,7 +387,7 @@ export class Engine {
     const { policies, findings: matchFindings } = this.index.match(input.kind, input.namespace, this.lookup);
     if (policies.length === 0 && matchFindings.length === 0) return [];
     const existing = { ...input, operation: 'UPDATE' as const, oldObject: input.object };
-    const raw = [...matchFindings, ...this.findings(existing, input.object, policies, this.settingsFor(policies))];
+    const raw = [...matchFindings, ...this.findings(existing, input.object, policies)];
     const now = this.now();
     return resolveFindings(raw, () => false, now, this.exemptionOf(input, now)).map((finding) => ({
       ...finding,
@@ -376,7 +397,7 @@ export class Engine {
 
   /** IOPS and throughput the object's claims provision in all (a template's claim once per replica), from the classes they resolve to. */
   provisioned(input: ReviewInput): Provisioned {
-    const settings = this.settingsFor(this.index.match(input.kind, input.namespace, this.lookup).policies);
+    const { settings } = this.governedBy(this.index.match(input.kind, input.namespace, this.lookup).policies);
     const total = { iops: 0, throughputMiBps: 0 };
     for (const claim of claimsOf(input.kind, input.object)) {
       const storageClass = resolveClass(claim, settings, this.lookup);
