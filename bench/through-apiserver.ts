@@ -110,6 +110,8 @@ export async function compareThroughApiserver(options: {
   perRound: number;
   clients: number;
   loadCreates: number;
+  /** Extra `serve` flags for this webhook (the bench's --webhook-arg). */
+  webhookArgs?: string[];
 }): Promise<ApiserverComparison> {
   const [newest = ''] = await LocalCluster.versions();
   const { bin } = LocalCluster.build(newest);
@@ -119,7 +121,7 @@ export async function compareThroughApiserver(options: {
     await cluster.startControlPlane(bin);
     cluster.kubectl('apply', '-f', join(ROOT, 'test/e2e/fixtures/cluster.yaml'));
     cluster.kubectl('create', 'namespace', 'storage-policy-webhook');
-    await cluster.startWebhook();
+    await cluster.startWebhook(options.webhookArgs);
     cluster.registerWebhook();
     const nullPort = await freePort();
     const certs = join(cluster.dir, 'webhook');

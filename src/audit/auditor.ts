@@ -1,7 +1,7 @@
 import { isObject, objectAt, stringAt, type JsonObject } from '../core/json.js';
 import { governedKindOfManifest, isClusterScoped } from '../core/storage.js';
 import type { Engine } from '../engine/engine.js';
-import { auditObject, reportsOf, type PolicyReport } from './reports.js';
+import { auditObject, reportsOf, type AuditedObject, type PolicyReport } from './reports.js';
 
 const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 
@@ -68,10 +68,11 @@ function keyOf(object: JsonObject): string | undefined {
 }
 
 /**
- * JSON text held outside the JavaScript heap. As objects, 11,000 audited object graphs were traced by every major
- * collection; as strings, they were still half of the live heap (30 of 58 MB with 10,000 claims), which V8 sizes
- * its next collection by and copies when it compacts. In a buffer of its own (not a slice of Buffer's shared pool,
- * which one kept entry would pin whole) the text costs the collector nothing.
+ * A report's results as JSON text outside the JavaScript heap. As objects, 10,000 claims' results were about 38 MB
+ * of heap that every major collection traced; as strings, half the live heap, which V8 sizes its next collection by.
+ * In a buffer of its own (not a slice of Buffer's shared pool, which one kept entry would pin whole) the text costs
+ * the collector nothing. A subject, smaller and kept by every auditor, stays a string: a Buffer's wrapper objects
+ * cost more heap (about 330 bytes an object) than the text itself.
  */
 function offHeap(value: unknown): Buffer {
   const text = JSON.stringify(value);
@@ -87,19 +88,28 @@ function fromOffHeap(buffer: Buffer): unknown {
 interface Subject {
   namespace: string;
   /** The stripped object as JSON text. */
-  json: Buffer;
+  json: string;
 }
 
 /**
- * One object's verdict as kept between runs: its results as JSON text (parsed again only when reports are built,
- * on the replica that writes them) and the policy and rule of each result that is not a pass, for the metrics.
- * 10,000 claims' results held as objects were about 38 MB of heap that every major collection traced.
+ * One object's verdict as kept between runs: the policy and rule of each result that is not a pass, for the
+ * metrics, and, when reports are written, its results as JSON text (parsed again only when reports are built).
+ * 10,000 claims' results held as objects were about 38 MB of heap that every major collection traced; as text
+ * they are still about 17 MB outside it (1.6 KB an object), which a webhook that writes no reports does not keep.
  */
 interface StoredResults {
   namespace: string;
-  sortKey: string;
-  results: Buffer;
-  violations: ReadonlyArray<readonly [policy: string, rule: string]>;
+  /** With the results (keepResults): where the object's results go in its namespace's report. */
+  reported: { sortKey: string; results: Buffer } | undefined;
+  violations: Violations;
+}
+
+/** The policy and rule of each result that is not a pass. */
+type Violations = ReadonlyArray<readonly [policy: string, rule: string]>;
+
+interface AuditorOptions {
+  /** Keep every result for reports(); without, an auditor keeps what violations() counts and no more. */
+  keepResults: boolean;
 }
 
 /**
@@ -114,6 +124,14 @@ export class Auditor {
   private everything = true;
   /** Keys the run under way has still to judge. */
   private readonly queue: string[] = [];
+  /**
+   * One instance of each namespace name and each list of violations: most objects of a namespace fail the same
+   * rules, so 100,000 claims share a few hundred lists instead of holding 100,000 (about 300 bytes of heap each).
+   */
+  private readonly shared = new Map<string, Violations>();
+  private readonly namespaces = new Map<string, string>();
+
+  constructor(private readonly options: AuditorOptions = { keepResults: true }) {}
 
   get size(): number {
     return this.subjects.size;
@@ -127,7 +145,10 @@ export class Auditor {
   upsert(object: JsonObject): void {
     const key = keyOf(object);
     if (!key) return;
-    const subject = { namespace: key.split('/')[1] ?? '', json: offHeap(auditSubjectOf(object)) };
+    const subject = {
+      namespace: this.namespaceOf(key.split('/')[1] ?? ''),
+      json: JSON.stringify(auditSubjectOf(object)),
+    };
     this.subjects.set(key, subject);
     this.dirtyNamespaces.add(subject.namespace);
   }
@@ -195,16 +216,14 @@ export class Auditor {
       const subject = this.subjects.get(key);
       // Removed since the run began.
       if (!subject) continue;
-      const audited = auditObject(engine, fromOffHeap(subject.json) as JsonObject, seconds);
+      const audited = auditObject(engine, JSON.parse(subject.json) as JsonObject, seconds);
       if (audited) {
-        const violations = audited.results
-          .filter((result) => result.result !== 'pass')
-          .map((result) => [result.policy, result.rule] as const);
         this.audited.set(key, {
-          namespace: audited.namespace,
-          sortKey: audited.sortKey,
-          results: offHeap(audited.results),
-          violations,
+          namespace: this.namespaceOf(audited.namespace),
+          reported: this.options.keepResults
+            ? { sortKey: audited.sortKey, results: offHeap(audited.results) }
+            : undefined,
+          violations: this.sharedViolations(audited.results),
         });
       } else {
         this.audited.delete(key);
@@ -215,16 +234,32 @@ export class Auditor {
   }
 
   reports(namespace?: string): PolicyReport[] {
-    const entries = [...this.audited.values()].filter(
-      (entry) => namespace === undefined || entry.namespace === namespace,
-    );
-    return reportsOf(
-      entries.map((entry) => ({
-        namespace: entry.namespace,
-        sortKey: entry.sortKey,
-        results: fromOffHeap(entry.results) as PolicyReport['results'],
-      })),
-    );
+    if (!this.options.keepResults) throw new Error('this auditor keeps no results to report (keepResults: false)');
+    const entries: AuditedObject[] = [];
+    for (const entry of this.audited.values()) {
+      if (!entry.reported || (namespace !== undefined && entry.namespace !== namespace)) continue;
+      const results = fromOffHeap(entry.reported.results) as PolicyReport['results'];
+      entries.push({ namespace: entry.namespace, sortKey: entry.reported.sortKey, results });
+    }
+    return reportsOf(entries);
+  }
+
+  private namespaceOf(name: string): string {
+    const known = this.namespaces.get(name);
+    if (known !== undefined) return known;
+    this.namespaces.set(name, name);
+    return name;
+  }
+
+  private sharedViolations(results: ReadonlyArray<{ policy: string; rule: string; result: string }>): Violations {
+    const violations = results
+      .filter((result) => result.result !== 'pass')
+      .map((result) => [result.policy, result.rule] as const);
+    const key = violations.map(([policy, rule]) => `${policy}\u0000${rule}`).join('\u0001');
+    const known = this.shared.get(key);
+    if (known) return known;
+    this.shared.set(key, violations);
+    return violations;
   }
 
   /** Results that are not pass, counted by policy, rule and namespace (the audit's violations metric). */

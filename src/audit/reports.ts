@@ -69,7 +69,7 @@ export function inReportApi(report: PolicyReport, api: ReportApi): PolicyReport 
 }
 
 /** One object's results, with the key reports sort it by. */
-interface AuditedObject {
+export interface AuditedObject {
   namespace: string;
   sortKey: string;
   results: ReportResult[];

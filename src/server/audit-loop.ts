@@ -28,7 +28,7 @@ const AUDITED_KINDS = new Set(['PersistentVolumeClaim', 'StatefulSet', 'StorageC
  * PolicyReports.
  */
 export class AuditLoop {
-  private readonly auditor = new Auditor();
+  private readonly auditor: Auditor;
   private timer: NodeJS.Timeout | undefined;
   private periodic: NodeJS.Timeout | undefined;
   private enforced: NodeJS.Timeout | undefined;
@@ -45,6 +45,8 @@ export class AuditLoop {
     private readonly options: AuditLoopOptions,
   ) {
     this.debounceMs = options.debounceMs ?? 1_000;
+    // Results are only read to write reports: a webhook that writes none keeps the violations it counts.
+    this.auditor = new Auditor({ keepResults: options.reports !== undefined });
   }
 
   start(): void {

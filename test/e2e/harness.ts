@@ -187,7 +187,7 @@ export class LocalCluster {
   }
 
   /** Writes the webhook's certificate and deploy/'s configurations pointed at the local URL, and starts the webhook. */
-  async startWebhook(): Promise<void> {
+  async startWebhook(args: string[] = []): Promise<void> {
     const certs = join(this.dir, 'webhook');
     const made = spawnSync(
       process.execPath,
@@ -196,7 +196,7 @@ export class LocalCluster {
     );
     if (made.status !== 0) throw new Error(`storage-policy certs failed: ${made.stderr}`);
     this.webhookCa = await readFile(join(certs, 'ca.crt'), 'utf8');
-    await this.restartWebhook();
+    await this.startWebhookProcess('webhook', this.webhookPort, 5, { args });
   }
 
   async restartWebhook(): Promise<void> {

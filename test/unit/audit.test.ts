@@ -151,6 +151,34 @@ describe('auditor: existing objects judged incrementally', () => {
     );
   });
 
+  it('without keepResults an auditor counts the same violations and keeps no results to report', () => {
+    const objects = [
+      pvc({ storageClassName: 'efs' }, { name: 'bad' }),
+      pvc({ storageClassName: 'efs' }, { name: 'also-bad' }),
+      pvc({ storageClassName: 'efs' }, { name: 'other', namespace: 'team-b' }),
+      pvc({ storageClassName: 'gp3' }, { name: 'good' }),
+    ];
+    const reporting = new Auditor();
+    const counting = new Auditor({ keepResults: false });
+    for (const auditor of [reporting, counting]) {
+      for (const object of objects) auditor.upsert(object);
+      auditor.run(engine);
+    }
+    assert.deepEqual([...counting.violations().values()], [...reporting.violations().values()]);
+    assert.deepEqual(
+      [...counting.violations().values()].map(({ namespace, rule, count }) => `${namespace} ${rule} ${count}`).sort(),
+      ['team-a storage-class/allowed 2', 'team-b storage-class/allowed 1'],
+    );
+    assert.throws(() => counting.reports(), /keeps no results/);
+    counting.upsert(pvc({ storageClassName: 'gp3' }, { name: 'bad' }));
+    counting.run(engine);
+    assert.deepEqual(
+      [...counting.violations().values()].map(({ namespace, count }) => `${namespace} ${count}`).sort(),
+      ['team-a 1', 'team-b 1'],
+      'an UPDATE that fixes a claim takes its violation away',
+    );
+  });
+
   it('a new policy set changes the verdicts once everything is invalidated', () => {
     const auditor = new Auditor();
     auditor.upsert(pvc({ storageClassName: 'io2' }, { name: 'fast' }));
