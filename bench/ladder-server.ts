@@ -2,13 +2,14 @@ import { readFileSync } from 'node:fs';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { mutatingHandler, validatingHandler, type AdmissionHandler } from '../src/admission/handler.js';
-import { reviewResponse, type AdmissionReview } from '../src/admission/protocol.js';
+import { reviewResponse, type AdmissionResponse, type AdmissionReview } from '../src/admission/protocol.js';
 import { Auditor } from '../src/audit/auditor.js';
 import type { JsonObject } from '../src/core/json.js';
 import { Engine } from '../src/engine/engine.js';
 import { loadInventory } from '../src/lookup/inventory.js';
 import { loadPolicyDir } from '../src/policy/load.js';
 import { admissionRouteSchema } from '../src/server/admission-schemas.js';
+import { DEFAULT_BODY_LIMIT, DEFAULT_LIMITS, fastifyOptions } from '../src/server/app.js';
 import admissionTelemetry from '../src/server/admission-telemetry.js';
 import bodyBudget from '../src/server/body-budget.js';
 import { WebhookMetrics } from '../src/server/metrics.js';
@@ -37,19 +38,27 @@ for (const object of listed.items) auditor.upsert(object);
 auditor.run(engine);
 
 const handlers: Record<string, AdmissionHandler> = { '/mutate': mutatingHandler, '/validate': validatingHandler };
+// BENCH_TARGET: each answer carries a warning naming this server, so a comparison through kube-apiserver can tell
+// when the API server has switched to it (bench/through-apiserver.ts).
+const target = process.env['BENCH_TARGET'];
+const answer = (response: AdmissionResponse) =>
+  reviewResponse(
+    target ? { ...response, warnings: [...(response.warnings ?? []), `bench target: ${target}`] } : response,
+  );
 
 if (step === 'bare') {
   serveJson(Number(port), certFile, keyFile, (path, body) => {
     const outcome = (handlers[path] ?? validatingHandler)((body as AdmissionReview).request, engine);
-    return outcome.valid ? reviewResponse(outcome.response) : undefined;
+    return outcome.valid ? answer(outcome.response) : undefined;
   });
 } else {
   const logger = pino(
     { level: reached('log') ? 'info' : 'silent' },
     pino.destination({ dest: 1, sync: false, minLength: 4096 }),
   );
+  // Fastify's options are the webhook's own (request logs off, no child logger per request, ...).
   const app = Fastify({
-    loggerInstance: logger,
+    ...fastifyOptions(logger, DEFAULT_BODY_LIMIT, DEFAULT_LIMITS.requestTimeoutSeconds),
     http2: true,
     https: { allowHTTP1: true, key: readFileSync(keyFile), cert: readFileSync(certFile), ...TLS_POLICY },
   }) as unknown as FastifyInstance;
@@ -57,7 +66,8 @@ if (step === 'bare') {
   app.register((scope, _options, done) => {
     if (reached('telemetry'))
       scope.register(admissionTelemetry, { metrics: new WebhookMetrics({ processMetrics: false }) });
-    if (reached('budget')) scope.register(bodyBudget, { limit: 16 * 1024 * 1024, bodyLimit: 7 * 1024 * 1024 });
+    if (reached('budget'))
+      scope.register(bodyBudget, { limit: DEFAULT_LIMITS.inFlightBodyBytes, bodyLimit: DEFAULT_BODY_LIMIT });
     for (const [path, handler] of Object.entries(handlers)) {
       const options = reached('schemas') ? { schema: admissionRouteSchema } : {};
       scope.post<{ Body: AdmissionReview }>(path, options, (request, reply) => {
@@ -65,7 +75,7 @@ if (step === 'bare') {
         if (!outcome.valid)
           return reply.code(400).send({ error: 'Bad Request', message: outcome.message, statusCode: 400 });
         if (request.admission) request.admission.outcome = outcome;
-        return reply.send(reviewResponse(outcome.response));
+        return reply.send(answer(outcome.response));
       });
     }
     done();

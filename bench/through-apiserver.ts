@@ -1,8 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { Agent, request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseAllDocuments } from 'yaml';
 import { LocalCluster } from '../test/e2e/harness.js';
 import { eventually, freePort } from '../test/loopback.js';
 import { pvc } from './workload.js';
@@ -16,9 +17,18 @@ import { pvc } from './workload.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BASELINE = join(ROOT, 'dist/bench/baseline.js');
+const LADDER = join(ROOT, 'dist/bench/ladder-server.js');
 
-type Target = 'webhook' | 'null' | 'unregistered';
-const TARGETS: readonly Target[] = ['webhook', 'null', 'unregistered'];
+/**
+ * Where the two webhook registrations point in turn. Besides this webhook and the null webhook, two steps of the
+ * ablation ladder (bench/ladder-server.ts) on the same policies and cluster objects say where the difference
+ * goes: the bare engine (Node's HTTP/2 server, this project's handlers and engine, no framework) and the same
+ * behind Fastify's routing and reply path.
+ */
+type Target = 'webhook' | 'null' | 'bare engine' | 'fastify routes' | 'unregistered';
+const TARGETS: readonly Target[] = ['webhook', 'null', 'bare engine', 'fastify routes', 'unregistered'];
+type Called = Exclude<Target, 'unregistered'>;
+const LADDER_STEPS: Partial<Record<Target, string>> = { 'bare engine': 'bare', 'fastify routes': 'routes' };
 
 export interface ApiserverComparison {
   creates: number;
@@ -31,7 +41,7 @@ export interface ApiserverComparison {
   clients: number;
   loadThroughputRatioToNull: number;
   /** Mean time of one webhook call (mutate, validate) as the API server measured it, per target. */
-  apiserverCallMs: Record<'webhook' | 'null', { mutate: number; validate: number }>;
+  apiserverCallMs: Record<Called, { mutate: number; validate: number }>;
 }
 
 function percentile(sorted: number[], fraction: number): number {
@@ -39,7 +49,7 @@ function percentile(sorted: number[], fraction: number): number {
 }
 
 interface Client {
-  create(namespace: string, name: string): Promise<{ ms: number; warned: boolean }>;
+  create(namespace: string, name: string): Promise<{ ms: number; warning: string }>;
   metrics(): Promise<string>;
   close(): void;
 }
@@ -51,7 +61,7 @@ function apiClient(kubeconfigFile: string): Client {
   const ca = Buffer.from(/certificate-authority-data: (\S+)/.exec(kubeconfig)?.[1] ?? '', 'base64').toString();
   const agent = new Agent({ keepAlive: true, ca, maxSockets: 256 });
   const call = (method: string, path: string, body?: string) =>
-    new Promise<{ status: number; text: string; warned: boolean; ms: number }>((resolve, reject) => {
+    new Promise<{ status: number; text: string; warning: string; ms: number }>((resolve, reject) => {
       const begin = process.hrtime.bigint();
       const request = httpsRequest(
         new URL(path, server),
@@ -63,7 +73,7 @@ function apiClient(kubeconfigFile: string): Client {
             resolve({
               status: response.statusCode ?? 0,
               text: Buffer.concat(chunks).toString('utf8'),
-              warned: response.headers['warning'] !== undefined,
+              warning: String(response.headers['warning'] ?? ''),
               ms: Number(process.hrtime.bigint() - begin) / 1e6,
             }),
           );
@@ -80,7 +90,7 @@ function apiClient(kubeconfigFile: string): Client {
         JSON.stringify(pvc(namespace, name)),
       );
       if (answer.status !== 201) throw new Error(`HTTP ${answer.status}: ${answer.text.slice(0, 200)}`);
-      return { ms: answer.ms, warned: answer.warned };
+      return { ms: answer.ms, warning: answer.warning };
     },
     metrics: async () => (await call('GET', '/metrics')).text,
     close: () => agent.destroy(),
@@ -116,39 +126,53 @@ export async function compareThroughApiserver(options: {
   const [newest = ''] = await LocalCluster.versions();
   const { bin } = LocalCluster.build(newest);
   const cluster = new LocalCluster();
-  let nullServer: ChildProcess | undefined;
+  const servers: ChildProcess[] = [];
   try {
     await cluster.startControlPlane(bin);
     cluster.kubectl('apply', '-f', join(ROOT, 'test/e2e/fixtures/cluster.yaml'));
     cluster.kubectl('create', 'namespace', 'storage-policy-webhook');
     await cluster.startWebhook(options.webhookArgs);
     cluster.registerWebhook();
-    const nullPort = await freePort();
     const certs = join(cluster.dir, 'webhook');
-    nullServer = spawn(process.execPath, [BASELINE, String(nullPort), join(certs, 'tls.crt'), join(certs, 'tls.key')], {
-      stdio: 'ignore',
-    });
+    const tls = [join(certs, 'tls.crt'), join(certs, 'tls.key')];
+    // The ladder's servers judge with the webhook's policies and the objects the cluster holds.
+    const inventory = join(cluster.dir, 'inventory.json');
+    const fixtures = parseAllDocuments(readFileSync(join(ROOT, 'test/e2e/fixtures/cluster.yaml'), 'utf8'));
+    writeFileSync(inventory, JSON.stringify({ kind: 'List', items: fixtures.map((document) => document.toJS()) }));
+    const ports: Partial<Record<Called, number>> = { webhook: cluster.webhookPort };
+    for (const target of TARGETS) {
+      if (target === 'webhook' || target === 'unregistered') continue;
+      const port = await freePort();
+      const step = LADDER_STEPS[target];
+      const args = step
+        ? [LADDER, step, String(port), ...tls, join(ROOT, 'policies'), inventory]
+        : [BASELINE, String(port), ...tls];
+      servers.push(spawn(process.execPath, args, { stdio: 'ignore', env: { ...process.env, BENCH_TARGET: target } }));
+      ports[target] = port;
+    }
     const client = apiClient(cluster.kubeconfig);
     let serial = 0;
     const namespaceOf = (target: Target): string => (target === 'unregistered' ? 'storage-policy-webhook' : 'payments');
-    // The API server picks a configuration change up from its informer: a claim with no class gets this webhook's
-    // default (and a Warning), the null webhook's answer has none; wait until the answers say the switch is done.
+    // The API server picks a configuration change up from its informer: this webhook answers a claim with no class
+    // with a default (and a Warning), the null webhook with none, the ladder's servers with a warning naming them;
+    // wait until the answers say the switch is done.
+    const answeredBy = (warning: string): Target =>
+      TARGETS.find((target) => warning.includes(`bench target: ${target}`)) ?? (warning ? 'webhook' : 'null');
     const pointAt = async (target: Target): Promise<void> => {
       if (target === 'unregistered') return;
-      const pointed = cluster.pointWebhooksAt(target === 'webhook' ? cluster.webhookPort : nullPort);
+      const pointed = cluster.pointWebhooksAt(ports[target] ?? 0);
       if (pointed.status !== 0) throw new Error(pointed.stderr);
       await eventually(
         `the API server to call the ${target} webhook`,
-        async () => (await client.create('payments', `switch-${(serial += 1)}`)).warned === (target === 'webhook'),
+        async () => answeredBy((await client.create('payments', `switch-${(serial += 1)}`)).warning) === target,
         30_000,
         20,
       );
     };
-    const sequential: Record<Target, number[]> = { webhook: [], null: [], unregistered: [] };
-    const seen = {
-      webhook: { mutate: { sum: 0, count: 0 }, validate: { sum: 0, count: 0 } },
-      null: { mutate: { sum: 0, count: 0 }, validate: { sum: 0, count: 0 } },
-    };
+    const byTarget = <T>(make: () => T): Record<Target, T> =>
+      Object.fromEntries(TARGETS.map((target) => [target, make()])) as Record<Target, T>;
+    const sequential = byTarget((): number[] => []);
+    const seen = byTarget(() => ({ mutate: { sum: 0, count: 0 }, validate: { sum: 0, count: 0 } }));
     const attribute = async (target: Target, run: () => Promise<void>): Promise<void> => {
       const before = webhookCalls(await client.metrics());
       await run();
@@ -173,7 +197,7 @@ export async function compareThroughApiserver(options: {
         });
       }
     }
-    const loadRps: Record<Target, number> = { webhook: 0, null: 0, unregistered: 0 };
+    const loadRps = byTarget(() => 0);
     for (const target of TARGETS) {
       await pointAt(target);
       let next = 0;
@@ -190,12 +214,13 @@ export async function compareThroughApiserver(options: {
     }
     client.close();
     const at = (fraction: number): Record<Target, number> => {
-      const of = (target: Target) =>
-        percentile(
+      const percentiles = byTarget(() => 0);
+      for (const target of TARGETS)
+        percentiles[target] = percentile(
           [...sequential[target]].sort((a, b) => a - b),
           fraction,
         );
-      return { webhook: of('webhook'), null: of('null'), unregistered: of('unregistered') };
+      return percentiles;
     };
     const p50Ms = at(0.5);
     const p99Ms = at(0.99);
@@ -209,13 +234,15 @@ export async function compareThroughApiserver(options: {
       loadRps,
       clients: options.clients,
       loadThroughputRatioToNull: loadRps.null > 0 ? loadRps.webhook / loadRps.null : 0,
-      apiserverCallMs: {
-        webhook: { mutate: mean(seen.webhook.mutate), validate: mean(seen.webhook.validate) },
-        null: { mutate: mean(seen.null.mutate), validate: mean(seen.null.validate) },
-      },
+      apiserverCallMs: Object.fromEntries(
+        TARGETS.filter((target) => target !== 'unregistered').map((target) => [
+          target,
+          { mutate: mean(seen[target].mutate), validate: mean(seen[target].validate) },
+        ]),
+      ) as Record<Called, { mutate: number; validate: number }>,
     };
   } finally {
-    nullServer?.kill('SIGTERM');
+    for (const server of servers) server.kill('SIGTERM');
     await cluster.stop();
   }
 }

@@ -64,16 +64,16 @@ declare module 'fastify' {
   }
 }
 
-/** Builds the admission server; listen() is the caller's, so tests use inject() on the same instance. */
-export function buildServer(options: ServerOptions): FastifyInstance {
-  const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
-  const limits = { ...DEFAULT_LIMITS, ...options.limits };
-  const metrics = options.metrics ?? new WebhookMetrics({ processMetrics: false });
-  const common = {
-    loggerInstance: options.logger,
+/**
+ * Fastify's own options for the admission listener (without TLS): one place, so the bench's ablation ladder builds
+ * its steps exactly as the webhook is built.
+ */
+export function fastifyOptions(logger: Logger, bodyLimit: number, requestTimeoutSeconds: number) {
+  return {
+    loggerInstance: logger,
     bodyLimit,
-    requestTimeout: limits.requestTimeoutSeconds * 1000,
-    connectionTimeout: limits.requestTimeoutSeconds * 1000,
+    requestTimeout: requestTimeoutSeconds * 1000,
+    connectionTimeout: requestTimeoutSeconds * 1000,
     http2SessionTimeout: 60_000,
     // A rollout drains connections first (ConnectionGuard.drain); requests that still arrive are served.
     return503OnClosing: false,
@@ -84,9 +84,17 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     // One admission line per request, written by the route, replaces the generic request logs; it carries the
     // request id itself, so no child logger is made per request.
     logController: new LogController({ disableRequestLogging: true }),
-    childLoggerFactory: (logger: FastifyBaseLogger) => logger,
+    childLoggerFactory: (parent: FastifyBaseLogger) => parent,
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   };
+}
+
+/** Builds the admission server; listen() is the caller's, so tests use inject() on the same instance. */
+export function buildServer(options: ServerOptions): FastifyInstance {
+  const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
+  const limits = { ...DEFAULT_LIMITS, ...options.limits };
+  const metrics = options.metrics ?? new WebhookMetrics({ processMetrics: false });
+  const common = fastifyOptions(options.logger, bodyLimit, limits.requestTimeoutSeconds);
   const app = (options.tls
     ? // The API server's webhook client negotiates HTTP/2 through ALPN; HTTP/1.1 stays available.
       Fastify({
