@@ -594,6 +594,20 @@ async function main(): Promise<void> {
             const calls = target === 'unregistered' ? undefined : apiserver.apiserverCallMs[target];
             return `| ${label} | ${ms(apiserver.p50Ms[target])} | ${ms(apiserver.p99Ms[target])} | ${apiserver.loadRps[target].toFixed(0)} | ${calls ? ms(calls.mutate) : ''} | ${calls ? ms(calls.validate) : ''} |`;
           }),
+          `# CPU per create under load, µs (API server / etcd / the target's server / load generator): ${(
+            [
+              ['webhook', 'this webhook'],
+              ['null', 'null'],
+              ['bare engine', 'bare engine'],
+              ['fastify routes', 'Fastify routes'],
+              ['unregistered', 'none'],
+            ] as const
+          )
+            .map(([target, label]) => {
+              const cpu = apiserver.loadCpuMicros[target];
+              return `${label} ${[cpu.apiserver, cpu.etcd, cpu.webhook, cpu.loadGenerator].map((value) => value.toFixed(0)).join(' / ')}`;
+            })
+            .join('; ')}`,
           `# added over the null webhook: ${ms(apiserver.addedOverNullP50Ms)} ms at p50, ${ms(apiserver.addedOverNullP99Ms)} ms at p99; throughput ${apiserver.loadThroughputRatioToNull.toFixed(2)} of the null webhook's\n`,
         ].join('\n'),
       );
@@ -639,6 +653,7 @@ async function main(): Promise<void> {
             apiserverAddedOverNullP99Ms: Number(apiserver.addedOverNullP99Ms.toFixed(2)),
             apiserverNullP99Ms: Number(apiserver.p99Ms.null.toFixed(2)),
             loadThroughputRatioToNull: Number(apiserver.loadThroughputRatioToNull.toFixed(3)),
+            loadCpuMicrosPerCreate: apiserver.loadCpuMicros,
             apiserverP50Ms: Object.fromEntries(
               Object.entries(apiserver.p50Ms).map(([target, value]) => [target, Number(value.toFixed(2))]),
             ),

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { LocalCluster } from '../test/e2e/harness.js';
 import { eventually, freePort } from '../test/loopback.js';
+import { cpuSeconds } from './load.js';
 import { pvc } from './workload.js';
 
 // What this webhook adds to a write, as the person writing feels it: dry-run claim creates through a real
@@ -28,6 +29,13 @@ const LADDER = join(ROOT, 'dist/bench/ladder-server.js');
 type Target = 'webhook' | 'null' | 'bare engine' | 'fastify routes' | 'unregistered';
 const TARGETS: readonly Target[] = ['webhook', 'null', 'bare engine', 'fastify routes', 'unregistered'];
 type Called = Exclude<Target, 'unregistered'>;
+interface LoadCpu {
+  apiserver: number;
+  etcd: number;
+  /** The target's server process (0 for unregistered). */
+  webhook: number;
+  loadGenerator: number;
+}
 const LADDER_STEPS: Partial<Record<Target, string>> = { 'bare engine': 'bare', 'fastify routes': 'routes' };
 
 export interface ApiserverComparison {
@@ -40,6 +48,8 @@ export interface ApiserverComparison {
   loadRps: Record<Target, number>;
   clients: number;
   loadThroughputRatioToNull: number;
+  /** CPU per create during the load phase, µs, by process: the machine's cores are what the load runs out of. */
+  loadCpuMicros: Record<Target, LoadCpu>;
   /** Mean time of one webhook call (mutate, validate) as the API server measured it, per target. */
   apiserverCallMs: Record<Called, { mutate: number; validate: number }>;
 }
@@ -140,6 +150,7 @@ export async function compareThroughApiserver(options: {
     const fixtures = parseAllDocuments(readFileSync(join(ROOT, 'test/e2e/fixtures/cluster.yaml'), 'utf8'));
     writeFileSync(inventory, JSON.stringify({ kind: 'List', items: fixtures.map((document) => document.toJS()) }));
     const ports: Partial<Record<Called, number>> = { webhook: cluster.webhookPort };
+    const serverOf = new Map<Target, ChildProcess | undefined>([['webhook', cluster.processes.get('webhook')]]);
     for (const target of TARGETS) {
       if (target === 'webhook' || target === 'unregistered') continue;
       const port = await freePort();
@@ -147,7 +158,9 @@ export async function compareThroughApiserver(options: {
       const args = step
         ? [LADDER, step, String(port), ...tls, join(ROOT, 'policies'), inventory]
         : [BASELINE, String(port), ...tls];
-      servers.push(spawn(process.execPath, args, { stdio: 'ignore', env: { ...process.env, BENCH_TARGET: target } }));
+      const server = spawn(process.execPath, args, { stdio: 'ignore', env: { ...process.env, BENCH_TARGET: target } });
+      servers.push(server);
+      serverOf.set(target, server);
       ports[target] = port;
     }
     const client = apiClient(cluster.kubeconfig);
@@ -197,20 +210,56 @@ export async function compareThroughApiserver(options: {
         });
       }
     }
-    const loadRps = byTarget(() => 0);
-    for (const target of TARGETS) {
-      await pointAt(target);
+    // The load phase in rounds too, each round in another order, after an unmeasured warm-up: the first phase of a
+    // fresh cluster warms the API server's and the load generator's code, and would bill that to one target.
+    const loadRounds = 3;
+    const perLoadRound = Math.ceil(options.loadCreates / loadRounds);
+    const loadSeconds = byTarget(() => 0);
+    const loadCpu = byTarget((): LoadCpu => ({ apiserver: 0, etcd: 0, webhook: 0, loadGenerator: 0 }));
+    const pids = { apiserver: cluster.processes.get('kube-apiserver')?.pid, etcd: cluster.processes.get('etcd')?.pid };
+    const cpuOf = (pid: number | undefined): number => (pid ? cpuSeconds(pid) : 0);
+    const load = async (target: Target, creates: number): Promise<void> => {
       let next = 0;
-      const begin = process.hrtime.bigint();
       await Promise.all(
         Array.from({ length: options.clients }, async () => {
-          while (next < options.loadCreates) {
+          while (next < creates) {
             next += 1;
             await client.create(namespaceOf(target), `load-${(serial += 1)}`);
           }
         }),
       );
-      loadRps[target] = options.loadCreates / (Number(process.hrtime.bigint() - begin) / 1e9);
+    };
+    await load('unregistered', perLoadRound);
+    for (let round = 0; round < loadRounds; round += 1) {
+      for (const target of [...TARGETS.slice(round % TARGETS.length), ...TARGETS.slice(0, round % TARGETS.length)]) {
+        await pointAt(target);
+        const server = serverOf.get(target)?.pid;
+        const before = { apiserver: cpuOf(pids.apiserver), etcd: cpuOf(pids.etcd), webhook: cpuOf(server) };
+        const ownBefore = process.cpuUsage();
+        const begin = process.hrtime.bigint();
+        await load(target, perLoadRound);
+        loadSeconds[target] += Number(process.hrtime.bigint() - begin) / 1e9;
+        const own = process.cpuUsage(ownBefore);
+        const spent = loadCpu[target];
+        spent.apiserver += cpuOf(pids.apiserver) - before.apiserver;
+        spent.etcd += cpuOf(pids.etcd) - before.etcd;
+        spent.webhook += cpuOf(server) - before.webhook;
+        spent.loadGenerator += (own.user + own.system) / 1e6;
+      }
+    }
+    const loadCreates = perLoadRound * loadRounds;
+    const loadRps = byTarget(() => 0);
+    const loadCpuMicros = byTarget((): LoadCpu => ({ apiserver: 0, etcd: 0, webhook: 0, loadGenerator: 0 }));
+    for (const target of TARGETS) {
+      loadRps[target] = loadCreates / loadSeconds[target];
+      const spent = loadCpu[target];
+      const perCreate = (seconds: number): number => (seconds * 1e6) / loadCreates;
+      loadCpuMicros[target] = {
+        apiserver: perCreate(spent.apiserver),
+        etcd: perCreate(spent.etcd),
+        webhook: perCreate(spent.webhook),
+        loadGenerator: perCreate(spent.loadGenerator),
+      };
     }
     client.close();
     const at = (fraction: number): Record<Target, number> => {
@@ -234,6 +283,7 @@ export async function compareThroughApiserver(options: {
       loadRps,
       clients: options.clients,
       loadThroughputRatioToNull: loadRps.null > 0 ? loadRps.webhook / loadRps.null : 0,
+      loadCpuMicros,
       apiserverCallMs: Object.fromEntries(
         TARGETS.filter((target) => target !== 'unregistered').map((target) => [
           target,
