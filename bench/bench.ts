@@ -621,10 +621,17 @@ async function main(): Promise<void> {
       p99MicrosAt1000Rps: Math.round(p99(webhook.name)),
       baselineP99MicrosAt1000Rps: Math.round(p99(baseline.name)),
       peakRssMb: Math.round(peakRssMb),
-      peakRssMbAt4Streams: Math.round(at(10_000)?.peakRssMbAt4Streams ?? 0),
-      rssMbAt100kClaims: Math.round(at(100_000)?.rssMb ?? 0),
-      peakRssMbAt100kClaims: Math.round(at(100_000)?.peakRssMbAt4Streams ?? 0),
-      heapMbAt100kClaims: Math.round(at(100_000)?.heapUsedMb ?? 0),
+      // Omitted when not measured (--smoke measures 1,000 claims only).
+      ...Object.fromEntries(
+        (
+          [
+            ['peakRssMbAt4Streams', at(10_000)?.peakRssMbAt4Streams],
+            ['rssMbAt100kClaims', at(100_000)?.rssMb],
+            ['peakRssMbAt100kClaims', at(100_000)?.peakRssMbAt4Streams],
+            ['heapMbAt100kClaims', at(100_000)?.heapUsedMb],
+          ] as const
+        ).flatMap(([key, value]) => (value === undefined ? [] : [[key, Math.round(value)]])),
+      ),
       steadyRssMb: Math.round(steadyRssMb),
       valid: invalid.length === 0,
       pinned: PINNED,
