@@ -44,6 +44,8 @@ const ROUNDS = SMOKE ? 1 : Math.max(1, Number(values.rounds));
 const MAX_ROUND_SPREAD = 0.15;
 /** The load generator on CPU 0 and the servers under test on CPU 1, where taskset exists and there are two CPUs. */
 const PINNED = cpus().length >= 2 && spawnSync('taskset', ['-p', '-c', '0', String(process.pid)]).status === 0;
+/** An experiment may turn the webhook's audit off (the last --audit= wins, as in serve's parsing). */
+const AUDIT_OFF = (values['webhook-arg'] ?? []).filter((arg) => arg.startsWith('--audit=')).pop() === '--audit=false';
 
 /** A kubeconfig that points the webhook's cluster cache at the loopback API server. */
 async function writeKubeconfig(dir: string, port: number, ca: string): Promise<string> {
@@ -276,6 +278,12 @@ async function startFakeApiserver(
   });
 }
 
+/** A production-shape webhook; stop() ends it and its loopback API server. */
+interface ProductionWebhook extends Server {
+  opsPort: number;
+  stop(): void;
+}
+
 /**
  * `serve` in production shape: 100 policies, deploy/'s heap flags (or --node-options), the live cache and the audit
  * fed `claims` claims and 1,000 StatefulSets by its own loopback API server, info logs; ready once its first audit
@@ -291,7 +299,8 @@ async function startProductionWebhook(options: {
   nodeOptions: string;
   extraArgs: string[];
   children: ChildProcess[];
-}): Promise<Server & { opsPort: number }> {
+}): Promise<ProductionWebhook> {
+  const started = options.children.length;
   const apiPort = await startFakeApiserver(
     options.tls[0] ?? '',
     options.tls[1] ?? '',
@@ -323,11 +332,10 @@ async function startProductionWebhook(options: {
     options.ca,
     options.children,
   );
-  // The webhook audits unless an experiment flag turns it off (the last --audit= wins, as in serve's parsing).
-  const auditFlag = (values['webhook-arg'] ?? []).filter((arg) => arg.startsWith('--audit=')).pop();
-  if (auditFlag === '--audit=false') await cacheListed(opsPort);
+  if (AUDIT_OFF) await cacheListed(opsPort);
   else await auditedOnce(opsPort);
-  return { ...server, opsPort };
+  const own = options.children.slice(started);
+  return { ...server, opsPort, stop: () => own.forEach((child) => child.kill('SIGKILL')) };
 }
 
 /** What `claims` cached claims cost the webhook in memory: resident after its first audit, peak under the API server's concurrency. */
@@ -340,10 +348,9 @@ interface ClaimsMemory {
 }
 
 async function claimsMemory(
-  start: (claims: number) => Promise<Server & { opsPort: number }>,
+  start: (claims: number) => Promise<ProductionWebhook>,
   claims: number,
   ca: string,
-  children: ChildProcess[],
 ): Promise<ClaimsMemory> {
   const server = await start(claims);
   try {
@@ -358,8 +365,7 @@ async function claimsMemory(
       cpuMicrosAt4Streams: run.serverCpuMicros,
     };
   } finally {
-    // The server and its loopback API server, the two children started last.
-    for (const child of children.splice(-2)) child.kill('SIGKILL');
+    server.stop();
   }
 }
 
@@ -392,9 +398,8 @@ async function main(): Promise<void> {
     process.stdout.write(
       `# machine: ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}, load average ${loadavg()[0]?.toFixed(2)}\n`,
     );
-    const auditFlag = (values['webhook-arg'] ?? []).filter((arg) => arg.startsWith('--audit=')).pop();
     process.stdout.write(
-      `# webhook: 100 policies, live cache fed 10,000 claims and 1,000 StatefulSets by a loopback API server, audit ${auditFlag === '--audit=false' ? 'off' : 'on'}, info logs, NODE_OPTIONS=${nodeOptions}${values['webhook-arg']?.length ? `, ${values['webhook-arg'].join(' ')}` : ''}; HTTP/2, 4 sessions x 32 concurrent streams; ${ROUNDS} interleaved round(s) of ${DURATION}s per server after a 10 s warm-up each\n`,
+      `# webhook: 100 policies, live cache fed 10,000 claims and 1,000 StatefulSets by a loopback API server, audit ${AUDIT_OFF ? 'off' : 'on'}, info logs, NODE_OPTIONS=${nodeOptions}${values['webhook-arg']?.length ? `, ${values['webhook-arg'].join(' ')}` : ''}; HTTP/2, 4 sessions x 32 concurrent streams; ${ROUNDS} interleaved round(s) of ${DURATION}s per server after a 10 s warm-up each\n`,
     );
     // A warm-up long enough for the optimising compiler and the heap to settle: measured, the webhook's cost per request
     // falls for about 9 s of load (278 -> 176 us) and is flat after.
@@ -558,9 +563,7 @@ async function main(): Promise<void> {
     // API server's concurrency (docs/availability.md has the formula and the Deployment's sizing from these).
     const memory: ClaimsMemory[] = [];
     for (const claims of SMOKE ? [1_000] : [10_000, 40_000, 100_000])
-      memory.push(
-        await claimsMemory((count) => productionShape(`webhook, ${count} claims`, count), claims, ca.cert, children),
-      );
+      memory.push(await claimsMemory((count) => productionShape(`webhook, ${count} claims`, count), claims, ca.cert));
     process.stdout.write(
       [
         `\n# claims -> memory (NODE_OPTIONS=${nodeOptions}; 1 connection x 4 streams for ${SMOKE ? 1 : DURATION * 2} s after the first audit)`,

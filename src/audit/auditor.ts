@@ -196,6 +196,9 @@ export class Auditor {
    */
   begin(): number {
     if (this.queue.length === 0) {
+      // A full run judges every object again: lists nothing refers to any more (a policy reloaded, a namespace gone)
+      // are dropped with the map instead of kept for the life of the process.
+      if (this.everything) this.shared.clear();
       for (const [key, subject] of this.subjects)
         if (this.everything || this.dirtyNamespaces.has(subject.namespace)) this.queue.push(key);
       this.everything = false;
