@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import jsonPatch from 'fast-json-patch';
+import { Auditor } from '../src/audit/auditor.js';
+import type { PolicyReport } from '../src/audit/reports.js';
 import type { JsonObject, JsonValue } from '../src/core/json.js';
 import type { PatchOperation } from '../src/core/patch.js';
 import { Engine, type ResolvedFinding } from '../src/engine/engine.js';
@@ -167,4 +169,12 @@ export function at(value: JsonValue, ...path: Array<string | number>): JsonValue
     current = Array.isArray(current) ? current[token as number] : current[token as string];
   }
   return current;
+}
+
+/** The reports of one full audit of these objects, through the path the server and the CLI take. */
+export function auditReports(engine: Engine, objects: JsonObject[], now = new Date()): PolicyReport[] {
+  const auditor = new Auditor({ keepResults: true });
+  for (const object of objects) auditor.upsert(object);
+  auditor.run(engine, now);
+  return auditor.reports();
 }

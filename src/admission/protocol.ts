@@ -2,7 +2,7 @@
 // helpers, and triage of a request before any policy runs.
 import { isObject, stringAt, type JsonObject, type JsonValue } from '../core/json.js';
 import type { PatchOperation } from '../core/patch.js';
-import { GOVERNED_KINDS, GROUP_OF_KIND, type GovernedKind } from '../core/storage.js';
+import { governedKindOf, type GovernedKind } from '../core/kinds.js';
 import { reviewInputOf } from '../engine/pipeline.js';
 import type { ReviewInput } from '../rules/contract.js';
 
@@ -99,7 +99,7 @@ export function reviewResponse(response: AdmissionResponse): AdmissionReviewResp
 }
 
 function governedKind(request: AdmissionRequest): GovernedKind | undefined {
-  return GOVERNED_KINDS.find((kind) => kind === request.kind.kind && GROUP_OF_KIND[kind] === request.kind.group);
+  return governedKindOf(request.kind.group, request.kind.kind);
 }
 
 type ReviewTriage =

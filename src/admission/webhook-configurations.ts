@@ -1,4 +1,5 @@
 import { isObject, type JsonObject, type JsonValue } from '../core/json.js';
+import { GOVERNED_KINDS, operationsOf, resourceOf } from '../core/kinds.js';
 import { RULE_FAMILIES } from '../rules/registry.js';
 import { claimUpdateCondition } from './match-conditions.js';
 
@@ -28,29 +29,24 @@ export interface WebhookRegistration {
 
 const OPT_OUT_LABEL = 'storage-policy-webhook.io/ignore';
 
-const RULES: JsonObject[] = [
-  {
-    apiGroups: [''],
-    apiVersions: ['v1'],
-    operations: ['CREATE', 'UPDATE'],
-    resources: ['persistentvolumeclaims'],
-    scope: 'Namespaced',
-  },
-  {
-    apiGroups: ['apps'],
-    apiVersions: ['v1'],
-    operations: ['CREATE', 'UPDATE'],
-    resources: ['statefulsets'],
-    scope: 'Namespaced',
-  },
-  {
-    apiGroups: ['storage.k8s.io'],
-    apiVersions: ['v1'],
-    operations: ['CREATE', 'UPDATE'],
-    resources: ['storageclasses', 'volumeattributesclasses'],
-    scope: 'Cluster',
-  },
-];
+/**
+ * The rules of both entries, from the kind table: one rule per API group, version, scope and operations, listing
+ * the resources of the governed kinds that share them.
+ */
+function governedRules(): JsonObject[] {
+  const rules = new Map<string, JsonObject & { resources: string[] }>();
+  for (const kind of GOVERNED_KINDS) {
+    const { group, version, resource, scope } = resourceOf(kind);
+    const operations = [...operationsOf(kind)];
+    const key = JSON.stringify([group, version, scope, operations]);
+    const rule = rules.get(key) ?? { apiGroups: [group], apiVersions: [version], operations, resources: [], scope };
+    rule.resources.push(resource);
+    rules.set(key, rule);
+  }
+  return [...rules.values()];
+}
+
+const RULES = governedRules();
 
 const KINDS = {
   mutating: {

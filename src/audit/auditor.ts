@@ -1,5 +1,5 @@
 import { isObject, objectAt, stringAt, type JsonObject } from '../core/json.js';
-import { governedKindOfManifest, isClusterScoped } from '../core/storage.js';
+import { governedKindOfManifest, isClusterScoped } from '../core/kinds.js';
 import type { Engine } from '../engine/engine.js';
 import { auditObject, reportsOf, type AuditedObject, type PolicyReport } from './reports.js';
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { stringAt, type JsonObject } from '../core/json.js';
-import { isClusterScoped } from '../core/storage.js';
+import { isClusterScoped } from '../core/kinds.js';
 import type { Engine, ResolvedFinding } from '../engine/engine.js';
 import { reviewInputOf } from '../engine/pipeline.js';
 
@@ -183,11 +183,6 @@ export function reportsOf(audited: Iterable<AuditedObject>): PolicyReport[] {
     }
   }
   return reports;
-}
-
-export function auditReports(engine: Engine, objects: JsonObject[], now = new Date()): PolicyReport[] {
-  const seconds = Math.floor(now.getTime() / 1000);
-  return reportsOf(objects.flatMap((object) => auditObject(engine, object, seconds) ?? []));
 }
 
 /** A digest of what a report says, timestamps left out: a writer rewrites a report only when this changes. */

@@ -1,5 +1,6 @@
 import type { JsonObject } from '../core/json.js';
-import { isClusterScoped, type Claim, type GovernedKind } from '../core/storage.js';
+import { type Claim } from '../core/storage.js';
+import { isClusterScoped, type GovernedKind } from '../core/kinds.js';
 import { composeSettings } from '../engine/compose.js';
 import type { Engine, ResolvedFinding } from '../engine/engine.js';
 import { reviewInputOf } from '../engine/pipeline.js';

@@ -1,5 +1,5 @@
 import { matchByName, matchBySelector } from '../engine/matching.js';
-import { isClusterScoped, type GovernedKind } from '../core/storage.js';
+import { isClusterScoped, type GovernedKind } from '../core/kinds.js';
 import type { ClusterLookup } from '../lookup/lookup.js';
 import { globMatches } from '../core/selectors.js';
 import { exemptionNote, isActive } from '../engine/exceptions.js';

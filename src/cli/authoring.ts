@@ -6,7 +6,7 @@ import { stringify } from 'yaml';
 import { Auditor } from '../audit/auditor.js';
 import { formatReportsText, inReportApi, isReportApi, REPORT_API_VERSION, REPORT_APIS } from '../audit/reports.js';
 import type { JsonObject } from '../core/json.js';
-import { GOVERNED_KINDS, isClusterScoped } from '../core/storage.js';
+import { GOVERNED_KINDS, isClusterScoped } from '../core/kinds.js';
 import { Engine } from '../engine/engine.js';
 import { readManifests } from '../io/manifests.js';
 import { ClusterState } from '../lookup/cluster-state.js';

@@ -1,38 +1,12 @@
 import { arrayAt, hasKey, isObject, objectAt, stringAt, stringMapAt, stringsOf, type JsonValue } from './json.js';
 import { fieldPath } from './patch.js';
 import { parseQuantity } from './quantity.js';
+import type { GovernedKind } from './kinds.js';
 import { zonesOfStorageClass } from './topology.js';
 
 export const LEGACY_CLASS_ANNOTATION = 'volume.beta.kubernetes.io/storage-class';
 export const DEFAULT_CLASS_ANNOTATION = 'storageclass.kubernetes.io/is-default-class';
 export const BETA_DEFAULT_CLASS_ANNOTATION = 'storageclass.beta.kubernetes.io/is-default-class';
-
-export type GovernedKind = 'PersistentVolumeClaim' | 'StatefulSet' | 'StorageClass' | 'VolumeAttributesClass';
-export const GOVERNED_KINDS: readonly GovernedKind[] = [
-  'PersistentVolumeClaim',
-  'StatefulSet',
-  'StorageClass',
-  'VolumeAttributesClass',
-];
-
-export const GROUP_OF_KIND: Record<GovernedKind, string> = {
-  PersistentVolumeClaim: '',
-  StatefulSet: 'apps',
-  StorageClass: 'storage.k8s.io',
-  VolumeAttributesClass: 'storage.k8s.io',
-};
-
-/** Cluster-scoped kinds: namespace criteria of a policy do not apply to them. */
-export function isClusterScoped(kind: GovernedKind): boolean {
-  return kind === 'StorageClass' || kind === 'VolumeAttributesClass';
-}
-
-/** The governed kind of a manifest, by apiVersion group and kind, as the API server would route it. */
-export function governedKindOfManifest(object: unknown): GovernedKind | undefined {
-  const apiVersion = stringAt(object, 'apiVersion') ?? '';
-  const group = apiVersion.includes('/') ? apiVersion.split('/')[0] : '';
-  return GOVERNED_KINDS.find((kind) => kind === stringAt(object, 'kind') && GROUP_OF_KIND[kind] === group);
-}
 
 /** A VolumeAttributesClass (storage.k8s.io/v1, GA 1.34): a driver and the parameters it changes in place. */
 export interface AttributesClassInfo {

@@ -8,7 +8,8 @@ import {
   STATEFULSET_CONTROLLER_USERS,
   templateCandidates,
 } from '../core/statefulset-claims.js';
-import { claimsOf, pickClusterDefault, type Claim, type GovernedKind } from '../core/storage.js';
+import { claimsOf, pickClusterDefault, type Claim } from '../core/storage.js';
+import { writablePrefixes, type GovernedKind } from '../core/kinds.js';
 import type { ClusterLookup } from '../lookup/lookup.js';
 import type { Action, Policy, PolicyException } from '../policy/model.js';
 import {
@@ -34,24 +35,11 @@ import { PolicyIndex } from './policy-index.js';
 
 const MUTATING_FAMILIES = RULE_FAMILIES.filter((family) => family.mutations.length > 0);
 
-/**
- * Where this webhook may write, per kind: what the API server lets an UPDATE change (kubernetes/kubernetes
- * pkg/apis/core/validation ValidatePersistentVolumeClaimUpdate, apps ValidateStatefulSetUpdate, storage
- * ValidateStorageClassUpdate). StatefulSet volumeClaimTemplates are
- * never written, not even on CREATE: a field written there belongs to nobody's manifest, and the next
- * `kubectl apply` of that manifest would remove it from an immutable field and be refused
- * (docs/reapply.md). PVC spec is written on CREATE only; on UPDATE only what restores oldObject.
- */
-const WRITABLE: Record<GovernedKind, { create: readonly string[]; update: readonly string[] }> = {
-  PersistentVolumeClaim: { create: ['/metadata', '/spec'], update: ['/metadata', '/spec/storageClassName'] },
-  StatefulSet: { create: ['/metadata', '/spec/template'], update: ['/metadata', '/spec/template'] },
-  StorageClass: { create: ['/metadata', '/allowedTopologies'], update: ['/metadata', '/allowedTopologies'] },
-  VolumeAttributesClass: { create: [], update: [] },
-};
-
+/** Whether the kind table lets a patch write this path (core/kinds.ts says why each kind's paths are what they are). */
 export function patchAllowed(kind: GovernedKind, operation: Operation, patch: PatchOperation): boolean {
-  const prefixes = operation === 'CREATE' ? WRITABLE[kind].create : WRITABLE[kind].update;
-  return prefixes.some((prefix) => patch.path === prefix || patch.path.startsWith(`${prefix}/`));
+  return writablePrefixes(kind, operation).some(
+    (prefix) => patch.path === prefix || patch.path.startsWith(`${prefix}/`),
+  );
 }
 
 export interface ResolvedFinding extends Finding {

@@ -1,5 +1,5 @@
 import { globMatches, selectorMatches } from '../core/selectors.js';
-import { isClusterScoped, type GovernedKind } from '../core/storage.js';
+import { isClusterScoped, type GovernedKind } from '../core/kinds.js';
 import type { Lookup } from '../lookup/lookup.js';
 import type { Policy } from '../policy/model.js';
 

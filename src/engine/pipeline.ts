@@ -1,6 +1,6 @@
 import { arrayAt, objectAt, stringAt, type JsonObject } from '../core/json.js';
 import type { PatchOperation } from '../core/patch.js';
-import { governedKindOfManifest, isClusterScoped, type GovernedKind } from '../core/storage.js';
+import { governedKindOfManifest, isClusterScoped, type GovernedKind } from '../core/kinds.js';
 import type { Mutation, Operation, ReviewInput } from '../rules/contract.js';
 import type { Engine, ResolvedFinding } from './engine.js';
 import { auditAnnotationsFor, denialMessage, warningsFor } from './report.js';

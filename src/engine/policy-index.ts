@@ -1,4 +1,4 @@
-import { isClusterScoped, type GovernedKind } from '../core/storage.js';
+import { GOVERNED_KINDS, isClusterScoped, type GovernedKind } from '../core/kinds.js';
 import { known, type ClusterLookup, type Lookup } from '../lookup/lookup.js';
 import { byPrecedence, type Policy } from '../policy/model.js';
 import { lookupFailure } from '../rules/common.js';
@@ -34,7 +34,7 @@ export class PolicyIndex {
   private readonly clusterScoped = new Map<GovernedKind, Policy[]>();
 
   constructor(readonly policies: readonly Policy[]) {
-    for (const kind of ['PersistentVolumeClaim', 'StatefulSet'] as const) {
+    for (const kind of GOVERNED_KINDS.filter((governed) => !isClusterScoped(governed))) {
       const index: KindIndex = { exact: new Map(), patterned: [], byNamespace: new Map() };
       for (const policy of policies) {
         if (!policy.match.kinds.includes(kind)) continue;
@@ -51,7 +51,7 @@ export class PolicyIndex {
       }
       this.kinds.set(kind, index);
     }
-    for (const kind of ['StorageClass', 'VolumeAttributesClass'] as const)
+    for (const kind of GOVERNED_KINDS.filter(isClusterScoped))
       this.clusterScoped.set(kind, policies.filter((policy) => policy.match.kinds.includes(kind)).sort(byPrecedence));
   }
 

@@ -1,12 +1,10 @@
 import type { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import type { Logger } from 'pino';
 import { isObject, objectAt, stringAt, type JsonObject } from '../core/json.js';
+import { apiVersionOf, CACHED_KINDS, listPathOf, type CachedKind } from '../core/kinds.js';
 import type { ClusterState } from './cluster-state.js';
 import { clientNode } from './client-node.js';
 import { listAll, redactCredentials } from './kube-api.js';
-
-type CachedKind =
-  'StorageClass' | 'VolumeAttributesClass' | 'Namespace' | 'PersistentVolumeClaim' | 'Node' | 'StatefulSet';
 
 interface Resource {
   kind: CachedKind;
@@ -14,19 +12,11 @@ interface Resource {
   path: string;
 }
 
-const STATE_RESOURCES: readonly Resource[] = [
-  { kind: 'StorageClass', apiVersion: 'storage.k8s.io/v1', path: '/apis/storage.k8s.io/v1/storageclasses' },
-  {
-    kind: 'VolumeAttributesClass',
-    apiVersion: 'storage.k8s.io/v1',
-    path: '/apis/storage.k8s.io/v1/volumeattributesclasses',
-  },
-  { kind: 'Namespace', apiVersion: 'v1', path: '/api/v1/namespaces' },
-  { kind: 'PersistentVolumeClaim', apiVersion: 'v1', path: '/api/v1/persistentvolumeclaims' },
-  { kind: 'Node', apiVersion: 'v1', path: '/api/v1/nodes' },
-  // Their templates tell the claims the StatefulSet controller creates for an existing StatefulSet (admission), and the audit judges them.
-  { kind: 'StatefulSet', apiVersion: 'apps/v1', path: '/apis/apps/v1/statefulsets' },
-];
+const STATE_RESOURCES: readonly Resource[] = CACHED_KINDS.map((kind) => ({
+  kind,
+  apiVersion: apiVersionOf(kind),
+  path: listPathOf(kind),
+}));
 
 /**
  * An error from the API client as it may be logged: the watch's errors come from client-node and can carry a
@@ -155,19 +145,8 @@ export class ClusterCache {
   private apply(kind: CachedKind, type: 'ADDED' | 'MODIFIED' | 'DELETED', object: JsonObject): void {
     const namespace = stringAt(object, 'metadata', 'namespace') ?? '';
     const name = stringAt(object, 'metadata', 'name') ?? '';
-    if (type === 'DELETED') {
-      if (kind === 'StorageClass') this.state.deleteStorageClass(name);
-      else if (kind === 'VolumeAttributesClass') this.state.deleteAttributesClass(name);
-      else if (kind === 'Namespace') this.state.deleteNamespace(name);
-      else if (kind === 'Node') this.state.deleteNode(name);
-      else if (kind === 'PersistentVolumeClaim') this.state.deleteClaim(namespace, name);
-      else this.state.deleteStatefulSet(namespace, name);
-    } else if (kind === 'StorageClass') this.state.upsertStorageClass(object);
-    else if (kind === 'VolumeAttributesClass') this.state.upsertAttributesClass(object);
-    else if (kind === 'Namespace') this.state.upsertNamespace(object);
-    else if (kind === 'Node') this.state.upsertNode(object);
-    else if (kind === 'PersistentVolumeClaim') this.state.upsertClaim(object);
-    else this.state.upsertStatefulSet(object);
+    if (type === 'DELETED') this.state.remove(kind, namespace, name);
+    else this.state.upsert(kind, object);
     this.emit({ type, kind, object });
   }
 

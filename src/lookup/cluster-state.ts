@@ -8,6 +8,7 @@ import {
   type AttributesClassInfo,
   type StorageClassInfo,
 } from '../core/storage.js';
+import type { CachedKind } from '../core/kinds.js';
 import { DEPRECATED_ZONE_LABEL, ZONE_LABEL } from '../core/topology.js';
 import { known, unknown, type ClusterLookup, type Lookup, type NamespaceUsage } from './lookup.js';
 
@@ -34,6 +35,12 @@ function claimRecordOf(object: unknown): ClaimRecord | undefined {
     attributesClassName: claim?.attributesClassName,
     requestBytes: claim?.requestBytes,
   };
+}
+
+interface KindStore {
+  upsert(object: unknown): void;
+  remove(namespace: string, name: string): void;
+  clear(): void;
 }
 
 /**
@@ -165,32 +172,56 @@ export class ClusterState implements ClusterLookup {
     return known(this.statefulSets.get(namespace)?.get(name));
   }
 
+  /**
+   * How each cached kind is kept: a kind the table marks cached and that has no store here fails to compile, so the
+   * cache, the inventory and the state cannot drift apart.
+   */
+  private readonly stores: Record<CachedKind, KindStore> = {
+    StorageClass: {
+      upsert: (object) => this.upsertStorageClass(object),
+      remove: (_namespace, name) => this.deleteStorageClass(name),
+      clear: () => this.classes.clear(),
+    },
+    VolumeAttributesClass: {
+      upsert: (object) => this.upsertAttributesClass(object),
+      remove: (_namespace, name) => this.deleteAttributesClass(name),
+      clear: () => this.attributesClasses.clear(),
+    },
+    Namespace: {
+      upsert: (object) => this.upsertNamespace(object),
+      remove: (_namespace, name) => this.deleteNamespace(name),
+      clear: () => this.namespaces.clear(),
+    },
+    Node: {
+      upsert: (object) => this.upsertNode(object),
+      remove: (_namespace, name) => this.deleteNode(name),
+      clear: () => this.nodes.clear(),
+    },
+    PersistentVolumeClaim: {
+      upsert: (object) => this.upsertClaim(object),
+      remove: (namespace, name) => this.deleteClaim(namespace, name),
+      clear: () => this.claims.clear(),
+    },
+    StatefulSet: {
+      upsert: (object) => this.upsertStatefulSet(object),
+      remove: (namespace, name) => this.deleteStatefulSet(namespace, name),
+      clear: () => this.statefulSets.clear(),
+    },
+  };
+
+  upsert(kind: CachedKind, object: unknown): void {
+    this.stores[kind].upsert(object);
+  }
+
+  remove(kind: CachedKind, namespace: string, name: string): void {
+    this.stores[kind].remove(namespace, name);
+  }
+
   /** Replaces everything of one kind, as a fresh informer list does. */
-  replaceAll(
-    kind: 'StorageClass' | 'VolumeAttributesClass' | 'Namespace' | 'PersistentVolumeClaim' | 'Node' | 'StatefulSet',
-    objects: unknown[],
-  ): void {
-    if (kind === 'StatefulSet') {
-      this.statefulSets.clear();
-      objects.forEach((object) => this.upsertStatefulSet(object));
-      return;
-    }
-    if (kind === 'VolumeAttributesClass') {
-      this.attributesClasses.clear();
-      objects.forEach((object) => this.upsertAttributesClass(object));
-    } else if (kind === 'StorageClass') {
-      this.classes.clear();
-      objects.forEach((object) => this.upsertStorageClass(object));
-    } else if (kind === 'Namespace') {
-      this.namespaces.clear();
-      objects.forEach((object) => this.upsertNamespace(object));
-    } else if (kind === 'Node') {
-      this.nodes.clear();
-      objects.forEach((object) => this.upsertNode(object));
-    } else {
-      this.claims.clear();
-      objects.forEach((object) => this.upsertClaim(object));
-    }
+  replaceAll(kind: CachedKind, objects: unknown[]): void {
+    const store = this.stores[kind];
+    store.clear();
+    objects.forEach((object) => store.upsert(object));
     this.usageByNamespace.clear();
   }
 

@@ -1,31 +1,14 @@
 import { stringAt, type JsonObject } from '../core/json.js';
+import { isCachedKind } from '../core/kinds.js';
 import { readManifests } from '../io/manifests.js';
 import { formatProblem } from '../io/yaml.js';
 import { ClusterState } from './cluster-state.js';
 
-/** Fills a ClusterState with the StorageClasses, VolumeAttributesClasses, Namespaces, Nodes, PVCs and StatefulSets among the objects. */
+/** Fills a ClusterState with the objects of the kinds the cluster cache keeps (core/kinds.ts), as the cache would. */
 export function addToState(state: ClusterState, objects: JsonObject[]): void {
   for (const object of objects) {
-    switch (stringAt(object, 'kind')) {
-      case 'StorageClass':
-        state.upsertStorageClass(object);
-        break;
-      case 'VolumeAttributesClass':
-        state.upsertAttributesClass(object);
-        break;
-      case 'Namespace':
-        state.upsertNamespace(object);
-        break;
-      case 'Node':
-        state.upsertNode(object);
-        break;
-      case 'PersistentVolumeClaim':
-        if (stringAt(object, 'metadata', 'namespace') !== undefined) state.upsertClaim(object);
-        break;
-      case 'StatefulSet':
-        state.upsertStatefulSet(object);
-        break;
-    }
+    const kind = stringAt(object, 'kind') ?? '';
+    if (isCachedKind(kind)) state.upsert(kind, object);
   }
 }
 

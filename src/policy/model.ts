@@ -1,4 +1,4 @@
-import type { GovernedKind } from '../core/storage.js';
+import type { GovernedKind } from '../core/kinds.js';
 import type { Action, StoragePolicy, StoragePolicyException } from './schema-types.js';
 
 export const OWNER_ANNOTATION = 'storage-policy-webhook.io/owner';

@@ -1,5 +1,6 @@
 import { conditionHolds, isAccessMode, type ProvisionerCapabilities } from '../core/capabilities.js';
-import { claimPath, type Claim, type GovernedKind, type StorageClassInfo } from '../core/storage.js';
+import { claimPath, type Claim, type StorageClassInfo } from '../core/storage.js';
+import { type GovernedKind } from '../core/kinds.js';
 import { emptyResult, type Finding, type RuleContext, type RuleFamily, type RuleResult } from './contract.js';
 import type { Policy } from '../policy/model.js';
 import { advice, classFieldPath, listOf, lookupFailure, violation } from './common.js';

@@ -1,7 +1,8 @@
 import { csiDriverOf } from '../core/capabilities.js';
 import { isEbsProvisioner, parseDriverInteger, quoteIops, quoteThroughput, readEbsClass } from '../core/ebs.js';
 import { setAt } from '../core/patch.js';
-import { claimPath, readAttributesClass, type GovernedKind } from '../core/storage.js';
+import { claimPath, readAttributesClass } from '../core/storage.js';
+import { type GovernedKind } from '../core/kinds.js';
 import type { Policy } from '../policy/model.js';
 import { classFieldPath, listOf, lookupFailure, supplier, violation } from './common.js';
 import {

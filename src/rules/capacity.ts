@@ -1,6 +1,7 @@
 import { isEbsProvisioner, readEbsClass } from '../core/ebs.js';
 import { formatGiB, parseQuantity, roundUpGiB } from '../core/quantity.js';
-import { claimPath, type GovernedKind } from '../core/storage.js';
+import { claimPath } from '../core/storage.js';
+import { type GovernedKind } from '../core/kinds.js';
 import type { Policy } from '../policy/model.js';
 import { classFieldPath, lookupFailure, violation } from './common.js';
 import { emptyResult, type RuleContext, type RuleFamily, type RuleResult } from './contract.js';

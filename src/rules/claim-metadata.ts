@@ -1,4 +1,5 @@
-import { claimPath, type GovernedKind } from '../core/storage.js';
+import { claimPath } from '../core/storage.js';
+import { type GovernedKind } from '../core/kinds.js';
 import type { MetadataRequirement, Policy } from '../policy/model.js';
 import { listOf, matchesWhole, violation } from './common.js';
 import {

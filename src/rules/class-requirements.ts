@@ -1,7 +1,8 @@
 import { parameterKey, parameterValue } from '../core/capabilities.js';
 import { arrayAt, stringAt, stringsOf } from '../core/json.js';
 import { fieldPath } from '../core/patch.js';
-import { readStorageClass, type GovernedKind } from '../core/storage.js';
+import { readStorageClass } from '../core/storage.js';
+import { type GovernedKind } from '../core/kinds.js';
 import type { ParameterRequirement, Policy } from '../policy/model.js';
 import { listOf, matchesWhole, violation } from './common.js';
 import { emptyResult, type Finding, type RuleContext, type RuleFamily, type RuleResult } from './contract.js';

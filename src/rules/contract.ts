@@ -4,7 +4,8 @@ import type { CapabilityTable } from '../core/capabilities.js';
 import type { JsonObject } from '../core/json.js';
 import type { PatchOperation } from '../core/patch.js';
 import type { EbsLimits } from '../core/ebs.js';
-import type { AttributesClassInfo, Claim, GovernedKind, StorageClassInfo } from '../core/storage.js';
+import type { AttributesClassInfo, Claim, StorageClassInfo } from '../core/storage.js';
+import type { GovernedKind } from '../core/kinds.js';
 import type { ClusterLookup } from '../lookup/lookup.js';
 import type { Action, DefaultClassChoice, MutationId, Policy, PolicySection, RuleId } from '../policy/model.js';
 

@@ -14,7 +14,8 @@ import { objectAt } from '../core/json.js';
 import { fieldPath, pointer, setAt, type PatchOperation } from '../core/patch.js';
 import { parameterKey } from '../core/capabilities.js';
 import { formatGiB, roundUpGiB } from '../core/quantity.js';
-import { claimPath, readStorageClass, type Claim, type GovernedKind, type StorageClassInfo } from '../core/storage.js';
+import { claimPath, readStorageClass, type Claim, type StorageClassInfo } from '../core/storage.js';
+import { type GovernedKind } from '../core/kinds.js';
 import {
   emptyResult,
   type Finding,

@@ -4,8 +4,8 @@ import {
   BETA_DEFAULT_CLASS_ANNOTATION,
   pickClusterDefault,
   readStorageClass,
-  type GovernedKind,
 } from '../core/storage.js';
+import { type GovernedKind } from '../core/kinds.js';
 import { stringAt, stringMapAt } from '../core/json.js';
 import {
   emptyResult,

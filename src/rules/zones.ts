@@ -1,6 +1,7 @@
 import { arrayAt, objectAt, stringAt, stringsOf, stringMapAt, type JsonValue } from '../core/json.js';
 import { appendAt, fieldPath, pointer, setAt, type PatchOperation } from '../core/patch.js';
-import { readStorageClass, type GovernedKind } from '../core/storage.js';
+import { readStorageClass } from '../core/storage.js';
+import { type GovernedKind } from '../core/kinds.js';
 import {
   DEPRECATED_ZONE_LABEL,
   ZONE_LABEL,

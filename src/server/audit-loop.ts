@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { isAuditedKind } from '../core/kinds.js';
 import { stringAt } from '../core/json.js';
 import { Auditor } from '../audit/auditor.js';
 import type { CacheEvent, ClusterCache } from '../lookup/cluster-cache.js';
@@ -18,8 +19,6 @@ interface AuditLoopOptions {
 
 /** Longest stretch an audit run holds the event loop. */
 const SLICE_MS = 20;
-
-const AUDITED_KINDS = new Set(['PersistentVolumeClaim', 'StatefulSet', 'StorageClass', 'VolumeAttributesClass']);
 
 /**
  * The background audit in `serve`: fed by the cluster cache's lists and watch events, it judges existing
@@ -109,7 +108,7 @@ export class AuditLoop {
 
   private observe(event: CacheEvent): void {
     if (event.type === 'LISTED') {
-      if (AUDITED_KINDS.has(event.kind)) this.auditor.replaceKind(event.kind, event.objects);
+      if (isAuditedKind(event.kind)) this.auditor.replaceKind(event.kind, event.objects);
       else this.auditor.invalidateAll();
     } else if (event.kind === 'Namespace') {
       this.auditor.invalidateNamespace(stringAt(event.object, 'metadata', 'name') ?? '');

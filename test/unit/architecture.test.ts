@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { explain } from '../../src/authoring/explain.js';
+import { GOVERNED_KINDS, isClusterScoped } from '../../src/core/kinds.js';
 import { MUTATION_IDS, POLICY_SECTIONS } from '../../src/policy/model.js';
 import { parsePolicyText } from '../../src/policy/load.js';
 import { NO_CLUSTER } from '../../src/lookup/lookup.js';
@@ -136,7 +137,7 @@ describe('architecture', () => {
 kind: StoragePolicy
 metadata: {name: everything}
 spec:
-  match: {kinds: [PersistentVolumeClaim, StatefulSet, StorageClass, VolumeAttributesClass]}
+  match: {kinds: [${GOVERNED_KINDS.join(', ')}]}
   storageClasses: {defaults: [{class: gp3}], allowed: [gp3], singleClusterDefault: true, fallback: gp3}
   accessModes: {denied: [ReadWriteMany]}
   zones: {allowed: [us-east-1a], addAllowedTopologies: true}
@@ -152,7 +153,7 @@ spec:
     assert.deepEqual(problems, []);
     for (const family of RULE_FAMILIES) {
       for (const kind of family.kinds) {
-        const namespace = kind === 'StorageClass' || kind === 'VolumeAttributesClass' ? '' : 'team-a';
+        const namespace = isClusterScoped(kind) ? '' : 'team-a';
         const [explanation] = explain(policies, namespace, kind, NO_CLUSTER);
         assert.ok(explanation?.governs, `${kind} governed`);
         const lines = family.describe(policies[0]!, kind, policies);

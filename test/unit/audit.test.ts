@@ -4,11 +4,11 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { Auditor, auditSubjectOf } from '../../src/audit/auditor.js';
-import { auditReports, MAX_RESULTS_PER_REPORT, REPORT_API_VERSION, reportDigest } from '../../src/audit/reports.js';
+import { MAX_RESULTS_PER_REPORT, REPORT_API_VERSION, reportDigest } from '../../src/audit/reports.js';
 import type { JsonObject } from '../../src/core/json.js';
 import { Engine } from '../../src/engine/engine.js';
 import { reviewInputOf } from '../../src/engine/pipeline.js';
-import { at, cluster, policy, pvc, statefulSet, storageClass, template } from '../helpers.js';
+import { at, auditReports, cluster, policy, pvc, statefulSet, storageClass, template } from '../helpers.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { GovernedKind } from '../../src/core/storage.js';
+import type { GovernedKind } from '../../src/core/kinds.js';
 import { composeSettings } from '../../src/engine/compose.js';
 import { Engine, patchAllowed, RuleFailure, runFamily } from '../../src/engine/engine.js';
 import { violation } from '../../src/rules/common.js';

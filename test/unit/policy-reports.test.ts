@@ -2,12 +2,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
-import { auditReports } from '../../src/audit/reports.js';
 import { Engine } from '../../src/engine/engine.js';
 import { LeaseElector } from '../../src/server/leader.js';
 import { WebhookMetrics } from '../../src/server/metrics.js';
 import { ReportWriter } from '../../src/server/report-writer.js';
-import { cluster, policy, pvc, storageClass } from '../helpers.js';
+import { auditReports, cluster, policy, pvc, storageClass } from '../helpers.js';
 import { FakeApiServer } from '../fake-apiserver.js';
 import { eventually } from '../loopback.js';
 
