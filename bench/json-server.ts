@@ -3,7 +3,8 @@ import { createSecureServer } from 'node:http2';
 
 /**
  * The bench's bare servers: Node's HTTP/2 + TLS server (HTTP/1.1 fallback) that reads each body whole, parses it
- * as JSON and answers what `answer` returns (undefined: 400). What differs between the baselines is `answer` alone.
+ * as JSON and answers what `answer` returns (undefined: 400), over HTTP/2 in one write as the webhook does. What
+ * differs between the baselines is `answer` alone.
  */
 export function serveJson(
   port: number,
@@ -24,8 +25,21 @@ export function serveJson(
           reply = undefined;
         }
         if (reply === undefined) return void response.writeHead(400).end();
+        const body = JSON.stringify(reply);
+        // HTTP/2: headers, body and END_STREAM in one write, as the webhook answers (src/server/stream-reply.ts); the
+        // compatibility API's writeHead() + end(body) would end the stream in a second record and slow this floor.
+        const stream = 'stream' in request ? request.stream : undefined;
+        if (stream && !stream.destroyed) {
+          stream.respond({
+            ':status': 200,
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(body),
+          });
+          stream.end(body);
+          return;
+        }
         response.writeHead(200, { 'content-type': 'application/json' });
-        response.end(JSON.stringify(reply));
+        response.end(body);
       });
     },
   );

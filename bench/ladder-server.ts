@@ -13,6 +13,7 @@ import { DEFAULT_BODY_LIMIT, DEFAULT_LIMITS, fastifyOptions } from '../src/serve
 import admissionTelemetry from '../src/server/admission-telemetry.js';
 import bodyBudget from '../src/server/body-budget.js';
 import { WebhookMetrics } from '../src/server/metrics.js';
+import { sendJson } from '../src/server/stream-reply.js';
 import { TLS_POLICY } from '../src/server/tls.js';
 import unreadBodies from '../src/server/unread-bodies.js';
 import { serveJson } from './json-server.js';
@@ -21,10 +22,11 @@ import { serveJson } from './json-server.js';
 // (the cluster data of the inventory, an audit's results held, deploy/'s heap flags from the bench), so a step's
 // cost is the difference between two neighbours. The plugins are the webhook's own (src/server/).
 // Usage: node ladder-server.js STEP PORT CERT KEY POLICIES_DIR INVENTORY
-// STEP: bare (no framework) | routes | schemas | budget (+ body budget, unread-body drain) | telemetry (+ metrics,
-// log level silent) | log (+ the admission log line at info)
+// STEP: bare (no framework) | routes-send (Fastify routes answering with reply.send()) | routes (answering in one
+// write through the HTTP/2 stream, as the webhook does) | schemas | budget (+ body budget, unread-body drain) |
+// telemetry (+ metrics, log level silent) | log (+ the admission log line at info)
 const [step = 'bare', port, certFile = '', keyFile = '', policiesDir = '', inventory = ''] = process.argv.slice(2);
-const STEPS = ['bare', 'routes', 'schemas', 'budget', 'telemetry', 'log'];
+const STEPS = ['bare', 'routes-send', 'routes', 'schemas', 'budget', 'telemetry', 'log'];
 if (!STEPS.includes(step)) throw new Error(`step must be one of ${STEPS.join(', ')}`);
 const reached = (name: string): boolean => STEPS.indexOf(step) >= STEPS.indexOf(name);
 
@@ -75,7 +77,9 @@ if (step === 'bare') {
         if (!outcome.valid)
           return reply.code(400).send({ error: 'Bad Request', message: outcome.message, statusCode: 400 });
         if (request.admission) request.admission.outcome = outcome;
-        return reply.send(answer(outcome.response));
+        if (!reached('routes')) return reply.send(answer(outcome.response));
+        sendJson(request, reply, answer(outcome.response));
+        return undefined;
       });
     }
     done();

@@ -24,10 +24,18 @@ const LADDER = join(ROOT, 'dist/bench/ladder-server.js');
  * Where the two webhook registrations point in turn. Besides this webhook and the null webhook, two steps of the
  * ablation ladder (bench/ladder-server.ts) on the same policies and cluster objects say where the difference
  * goes: the bare engine (Node's HTTP/2 server, this project's handlers and engine, no framework) and the same
- * behind Fastify's routing and reply path.
+ * behind Fastify's routes, answering with reply.send() (Node's HTTP/2 compatibility API: the END_STREAM in a second
+ * record) and with the webhook's one-write stream answer (src/server/stream-reply.ts).
  */
-type Target = 'webhook' | 'null' | 'bare engine' | 'fastify routes' | 'unregistered';
-const TARGETS: readonly Target[] = ['webhook', 'null', 'bare engine', 'fastify routes', 'unregistered'];
+type Target = 'webhook' | 'null' | 'bare engine' | 'fastify reply.send' | 'fastify routes' | 'unregistered';
+const TARGETS: readonly Target[] = [
+  'webhook',
+  'null',
+  'bare engine',
+  'fastify reply.send',
+  'fastify routes',
+  'unregistered',
+];
 type Called = Exclude<Target, 'unregistered'>;
 interface LoadCpu {
   apiserver: number;
@@ -36,7 +44,11 @@ interface LoadCpu {
   webhook: number;
   loadGenerator: number;
 }
-const LADDER_STEPS: Partial<Record<Target, string>> = { 'bare engine': 'bare', 'fastify routes': 'routes' };
+const LADDER_STEPS: Partial<Record<Target, string>> = {
+  'bare engine': 'bare',
+  'fastify reply.send': 'routes-send',
+  'fastify routes': 'routes',
+};
 
 export interface ApiserverComparison {
   creates: number;

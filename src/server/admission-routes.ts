@@ -6,6 +6,7 @@ import { admissionRouteSchema } from './admission-schemas.js';
 import admissionTelemetry from './admission-telemetry.js';
 import bodyBudget from './body-budget.js';
 import { errorAnswer } from './http-errors.js';
+import { sendJson } from './stream-reply.js';
 import type { WebhookMetrics } from './metrics.js';
 import type { WebhookState } from './state.js';
 
@@ -57,16 +58,19 @@ export const admissionRoutes: FastifyPluginCallback<AdmissionRoutesOptions> = (a
       (request, reply) => {
         const engine = state.engine;
         if (!engine) {
-          return reply
+          void reply
             .code(503)
             .header('retry-after', '5')
             .send({ error: 'Service Unavailable', message: 'no valid policy set is loaded', statusCode: 503 });
+          return;
         }
         const outcome = handler(request.body.request, engine);
-        if (!outcome.valid)
-          return reply.code(400).send({ error: 'Bad Request', message: outcome.message, statusCode: 400 });
+        if (!outcome.valid) {
+          void reply.code(400).send({ error: 'Bad Request', message: outcome.message, statusCode: 400 });
+          return;
+        }
         if (request.admission) request.admission.outcome = outcome;
-        return reply.send(reviewResponse(outcome.response));
+        sendJson(request, reply, reviewResponse(outcome.response));
       },
     );
   };
