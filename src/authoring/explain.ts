@@ -4,7 +4,7 @@ import type { ClusterLookup } from '../lookup/lookup.js';
 import { globMatches } from '../core/selectors.js';
 import { exemptionNote, isActive } from '../engine/exceptions.js';
 import { byPrecedence, type Policy, type PolicyException } from '../policy/model.js';
-import { configures, hasFacts } from '../rules/contract.js';
+import { configures, hasFacts, kindsOf } from '../rules/contract.js';
 import { RULE_FAMILIES } from '../rules/registry.js';
 
 interface Explanation {
@@ -33,7 +33,7 @@ function matchReasons(
 /** What a governing policy does to objects of a kind: each family's own account of itself, then the policy-wide settings. */
 function effectsOf(policy: Policy, kind: GovernedKind, governing: Policy[]): string[] {
   const effects = RULE_FAMILIES.filter(
-    (family) => family.kinds.includes(kind) && (configures(policy, family) || hasFacts(family)),
+    (family) => kindsOf(family).includes(kind) && (configures(policy, family) || hasFacts(family)),
   ).flatMap((family) => family.describe(policy, kind, governing));
   const overrides = Object.entries(policy.rules).map(([rule, action]) => `${rule}=${action}`);
   const enforced = policy.enforceFrom === undefined ? '' : `; denies from ${policy.enforceFrom}`;

@@ -5,7 +5,7 @@ import type { ClusterLookup } from '../lookup/lookup.js';
 import { pickClusterDefault } from '../core/storage.js';
 import { isClusterScoped } from '../core/kinds.js';
 import { POLICY_SECTIONS, type Policy, type PolicyException, type RuleId } from '../policy/model.js';
-import { configures } from '../rules/contract.js';
+import { configures, kindsOf } from '../rules/contract.js';
 import { familyOfRule, RULE_FAMILIES } from '../rules/registry.js';
 
 interface LintProblem extends SourceProblem {
@@ -17,8 +17,9 @@ interface LintProblem extends SourceProblem {
 function whyNeverReported(policy: Policy, rule: RuleId): string | undefined {
   const family = familyOfRule(rule);
   if (!family) return undefined;
-  if (!family.kinds.some((kind) => policy.match.kinds.includes(kind)))
-    return `${family.name} judges ${family.kinds.join(', ')} and match.kinds has none of them`;
+  const kinds = kindsOf(family);
+  if (!kinds.some((kind) => policy.match.kinds.includes(kind)))
+    return `${family.name} judges ${kinds.join(', ')} and match.kinds has none of them`;
   if (family.factRules.includes(rule) || configures(policy, family)) return undefined;
   return `the policy has no ${family.sections.join(' or ')} section`;
 }
@@ -141,11 +142,7 @@ export function lintPolicies(
       );
     }
     for (const section of POLICY_SECTIONS) {
-      const kinds = [
-        ...new Set(
-          RULE_FAMILIES.filter((family) => family.sections.includes(section)).flatMap((family) => family.kinds),
-        ),
-      ];
+      const kinds = [...new Set(RULE_FAMILIES.filter((family) => family.sections.includes(section)).flatMap(kindsOf))];
       if (policy[section] !== undefined && !kinds.some((kind) => policy.match.kinds.includes(kind))) {
         report(
           'error',

@@ -25,7 +25,6 @@ import {
   type ReviewedClaim,
   type RuleContext,
   type RuleFamily,
-  type RuleResult,
 } from '../rules/contract.js';
 import { uncheckedMessage } from '../rules/common.js';
 import { RULE_FAMILIES, SHARED_RULE_IDS } from '../rules/registry.js';
@@ -33,7 +32,7 @@ import { composeSettings } from './compose.js';
 import { exemptionFor, exemptionNote, mutationExempted } from './exceptions.js';
 import { PolicyIndex } from './policy-index.js';
 
-const MUTATING_FAMILIES = RULE_FAMILIES.filter((family) => family.mutations.length > 0);
+const MUTATING_FAMILIES = RULE_FAMILIES.filter((family) => Object.keys(family.mutate).length > 0);
 
 /** Whether the kind table lets a patch write this path (core/kinds.ts says why each kind's paths are what they are). */
 export function patchAllowed(kind: GovernedKind, operation: Operation, patch: PatchOperation): boolean {
@@ -179,30 +178,44 @@ function policiesOf(family: RuleFamily, governing: readonly Policy[]): Policy[] 
 }
 
 /**
- * Runs a family where its declarations say it applies: the kinds it judges, for the policies with its sections (or
- * every governing policy, for its facts). What it returns must be what it declares: an undeclared rule or mutation
- * id is a bug of the family, reported as one.
+ * Runs a family's handler for the object's kind where its declarations say it applies: for the policies with its
+ * sections (or every governing policy, for its facts). What it returns must be what it declares: an undeclared rule
+ * or mutation id is a bug of the family, reported as one.
  */
-export function runFamily(
+function runHandler<Result extends Finding | Mutation>(
   family: RuleFamily,
+  handler: ((context: RuleContext) => Result[]) | undefined,
   context: RuleContext,
-  policies: Policy[] = policiesOf(family, context.governing),
-): RuleResult {
+  policies: Policy[],
+): Result[] {
   const declared = declarationsOf(family);
-  if (!family.kinds.includes(context.kind) || (policies.length === 0 && !declared.facts))
-    return { findings: [], mutations: [] };
-  let result: RuleResult;
+  if (!handler || (policies.length === 0 && !declared.facts)) return [];
+  let result: Result[];
   try {
-    result = family.evaluate({ ...context, policies });
+    result = handler({ ...context, policies });
   } catch (error) {
     throw new RuleFailure(family.name, error);
   }
-  const undeclared = [...result.findings, ...result.mutations].filter((entry) => !declared.ids.has(entry.rule));
+  const undeclared = result.filter((entry) => !declared.ids.has(entry.rule));
   if (undeclared.length > 0) {
     const ids = undeclared.map((entry) => entry.rule).join(', ');
     throw new RuleFailure(family.name, new Error(`returned ids it does not declare: ${ids}`));
   }
   return result;
+}
+
+/** The findings of a family on the object, from its validator for the object's kind. */
+export function runValidator(
+  family: RuleFamily,
+  context: RuleContext,
+  policies: Policy[] = policiesOf(family, context.governing),
+): Finding[] {
+  return runHandler(family, family.validate[context.kind], context, policies);
+}
+
+/** The mutations of a family on the object, from its mutator for the object's kind. */
+function runMutator(family: RuleFamily, context: RuleContext, policies: Policy[] | undefined): Mutation[] {
+  return runHandler(family, family.mutate[context.kind], context, policies ?? policiesOf(family, context.governing));
 }
 
 interface EngineOptions {
@@ -262,13 +275,7 @@ export class Engine {
   }
 
   /** Decodes the object once: its claims, each with its class resolved. */
-  private context(
-    phase: RuleContext['phase'],
-    input: ReviewInput,
-    object: JsonObject,
-    policies: Policy[],
-    settings: ComposedSettings,
-  ): RuleContext {
+  private context(input: ReviewInput, object: JsonObject, policies: Policy[], settings: ComposedSettings): RuleContext {
     const claims = claimsOf(input.kind, object).map((claim): ReviewedClaim => {
       const storageClass = resolveClass(claim, settings, this.lookup);
       return {
@@ -278,7 +285,6 @@ export class Engine {
       };
     });
     return {
-      phase,
       kind: input.kind,
       operation: input.operation,
       namespace: input.namespace,
@@ -313,10 +319,10 @@ export class Engine {
     if (policies.length === 0) return { patch, notes, object, skipped };
     const { settings, byFamily } = this.governedBy(policies);
     // Decoded again only after a family changed the object: most families leave it as it was.
-    let context = this.context('mutate', input, object, policies, settings);
+    let context = this.context(input, object, policies, settings);
     for (const family of MUTATING_FAMILIES) {
-      if (context.object !== object) context = this.context('mutate', input, object, policies, settings);
-      const { mutations } = runFamily(family, context, byFamily.get(family));
+      if (context.object !== object) context = this.context(input, object, policies, settings);
+      const mutations = runMutator(family, context, byFamily.get(family));
       for (const mutation of mutations) {
         if (mutation.onlyIfAdmitted && !substitutions) continue;
         if (
@@ -341,8 +347,8 @@ export class Engine {
 
   private findings(input: ReviewInput, object: JsonObject, policies: Policy[]): Finding[] {
     const { settings, byFamily } = this.governedBy(policies);
-    const context = this.context('validate', input, object, policies, settings);
-    return RULE_FAMILIES.flatMap((family) => runFamily(family, context, byFamily.get(family)).findings);
+    const context = this.context(input, object, policies, settings);
+    return RULE_FAMILIES.flatMap((family) => runValidator(family, context, byFamily.get(family)));
   }
 
   /**

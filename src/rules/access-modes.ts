@@ -1,7 +1,7 @@
 import { conditionHolds, isAccessMode, type ProvisionerCapabilities } from '../core/capabilities.js';
 import { claimPath, type Claim, type StorageClassInfo } from '../core/storage.js';
 import { type GovernedKind } from '../core/kinds.js';
-import { emptyResult, type Finding, type RuleContext, type RuleFamily, type RuleResult } from './contract.js';
+import type { Finding, RuleContext, RuleFamily } from './contract.js';
 import type { Policy } from '../policy/model.js';
 import { advice, classFieldPath, listOf, lookupFailure, violation } from './common.js';
 
@@ -116,20 +116,20 @@ function capabilityFindings(
   return findings;
 }
 
-function evaluate(context: RuleContext): RuleResult {
-  const result = emptyResult();
+function validateClaims(context: RuleContext): Finding[] {
+  const findings: Finding[] = [];
   for (const policy of context.policies) {
     const settings = policy.accessModes;
     if (!settings) continue;
     for (const claim of context.claims) {
-      result.findings.push(...chosenModeFindings(claim, policy));
+      findings.push(...chosenModeFindings(claim, policy));
       const structural = structuralFindings(claim, policy);
-      result.findings.push(...structural);
+      findings.push(...structural);
       if (structural.length > 0) continue;
       const resolved = claim.storageClass;
       if (resolved.state === 'no-class') continue;
       if (resolved.state === 'unknown') {
-        result.findings.push(
+        findings.push(
           ...lookupFailure(policy, classFieldPath(claim), `access modes for class ${resolved.name}`, resolved.reason),
         );
         continue;
@@ -140,7 +140,7 @@ function evaluate(context: RuleContext): RuleResult {
       const capabilities = context.capabilitiesFor(policy).get(resolved.info.provisioner);
       if (!capabilities) {
         if (unknownAction !== 'allow') {
-          result.findings.push(
+          findings.push(
             violation(
               'access-modes/unknown-provisioner',
               policy,
@@ -152,10 +152,10 @@ function evaluate(context: RuleContext): RuleResult {
         }
         continue;
       }
-      result.findings.push(...capabilityFindings(claim, policy, resolved.info, capabilities));
+      findings.push(...capabilityFindings(claim, policy, resolved.info, capabilities));
     }
   }
-  return result;
+  return findings;
 }
 
 function describe(policy: Policy, _kind: GovernedKind): string[] {
@@ -173,7 +173,6 @@ function describe(policy: Policy, _kind: GovernedKind): string[] {
 
 export const accessModesFamily: RuleFamily = {
   name: 'access-modes',
-  kinds: ['PersistentVolumeClaim', 'StatefulSet'],
   sections: ['accessModes'],
   ruleIds: [
     'access-modes/required',
@@ -188,5 +187,6 @@ export const accessModesFamily: RuleFamily = {
   mutations: [],
   claimFields: ['spec.accessModes', 'spec.volumeMode', 'spec.storageClassName', 'metadata.annotations'],
   describe,
-  evaluate,
+  validate: { PersistentVolumeClaim: validateClaims, StatefulSet: validateClaims },
+  mutate: {},
 };

@@ -5,15 +5,7 @@ import { claimPath, readAttributesClass } from '../core/storage.js';
 import { type GovernedKind } from '../core/kinds.js';
 import type { Policy } from '../policy/model.js';
 import { classFieldPath, listOf, lookupFailure, supplier, violation } from './common.js';
-import {
-  emptyResult,
-  type Finding,
-  type Mutation,
-  type ReviewedClaim,
-  type RuleContext,
-  type RuleFamily,
-  type RuleResult,
-} from './contract.js';
+import { type Finding, type Mutation, type ReviewedClaim, type RuleContext, type RuleFamily } from './contract.js';
 
 // VolumeAttributesClasses (storage.k8s.io/v1, GA 1.34): how EBS volumes change type, IOPS and throughput in
 // place. A VAC's parameters override its claim's StorageClass (the IOPS family quotes with them); this family
@@ -148,20 +140,16 @@ function defaultMutation(context: RuleContext, claim: ReviewedClaim): Mutation |
   };
 }
 
-function evaluate(context: RuleContext): RuleResult {
-  const result = emptyResult();
-  if (context.kind === 'VolumeAttributesClass') {
-    if (context.phase === 'validate')
-      for (const policy of context.governing) result.findings.push(...limitFindings(context, policy));
-    return result;
-  }
-  for (const claim of context.claims) {
-    const mutation = defaultMutation(context, claim);
-    if (mutation) result.mutations.push(mutation);
-    if (context.phase === 'validate')
-      for (const policy of context.governing) result.findings.push(...claimFindings(claim, policy));
-  }
-  return result;
+function validateAttributesClass(context: RuleContext): Finding[] {
+  return context.governing.flatMap((policy) => limitFindings(context, policy));
+}
+
+function mutateClaims(context: RuleContext): Mutation[] {
+  return context.claims.flatMap((claim) => defaultMutation(context, claim) ?? []);
+}
+
+function validateClaims(context: RuleContext): Finding[] {
+  return context.claims.flatMap((claim) => context.governing.flatMap((policy) => claimFindings(claim, policy)));
 }
 
 function describe(policy: Policy, kind: GovernedKind, governing: readonly Policy[]): string[] {
@@ -191,7 +179,6 @@ function describe(policy: Policy, kind: GovernedKind, governing: readonly Policy
 
 export const attributesClassFamily: RuleFamily = {
   name: 'attributes-class',
-  kinds: ['PersistentVolumeClaim', 'StatefulSet', 'VolumeAttributesClass'],
   sections: ['volumeAttributesClasses', 'iops', 'providerLimits'],
   ruleIds: [
     'attributes-class/allowed',
@@ -204,5 +191,10 @@ export const attributesClassFamily: RuleFamily = {
   mutations: [{ id: 'attributes-class/default', serves: [] }],
   claimFields: ['spec.volumeAttributesClassName', 'spec.storageClassName', 'metadata.annotations'],
   describe,
-  evaluate,
+  validate: {
+    PersistentVolumeClaim: validateClaims,
+    StatefulSet: validateClaims,
+    VolumeAttributesClass: validateAttributesClass,
+  },
+  mutate: { PersistentVolumeClaim: mutateClaims, StatefulSet: mutateClaims },
 };

@@ -4,10 +4,10 @@ import { claimPath } from '../core/storage.js';
 import { type GovernedKind } from '../core/kinds.js';
 import type { Policy } from '../policy/model.js';
 import { classFieldPath, lookupFailure, violation } from './common.js';
-import { emptyResult, type RuleContext, type RuleFamily, type RuleResult } from './contract.js';
+import type { Finding, RuleContext, RuleFamily } from './contract.js';
 
-function evaluate(context: RuleContext): RuleResult {
-  const result = emptyResult();
+function validateClaims(context: RuleContext): Finding[] {
+  const findings: Finding[] = [];
   const sizePolicies = context.policies;
   for (const claim of context.claims) {
     const path = claimPath(claim, 'spec', 'resources', 'requests', 'storage');
@@ -15,7 +15,7 @@ function evaluate(context: RuleContext): RuleResult {
       if (claim.requestBytes === undefined) {
         const what =
           claim.requestText === undefined ? 'no storage request' : `"${claim.requestText}" is not a quantity`;
-        result.findings.push(violation('capacity/request-missing', policy, path, `${what}; set a size such as 10Gi`));
+        findings.push(violation('capacity/request-missing', policy, path, `${what}; set a size such as 10Gi`));
         continue;
       }
       const min = policy.capacity?.min;
@@ -23,7 +23,7 @@ function evaluate(context: RuleContext): RuleResult {
       const minBytes = min === undefined ? undefined : parseQuantity(min);
       const maxBytes = max === undefined ? undefined : parseQuantity(max);
       if (minBytes !== undefined && claim.requestBytes < minBytes) {
-        result.findings.push(
+        findings.push(
           violation(
             'capacity/policy-limits',
             policy,
@@ -33,7 +33,7 @@ function evaluate(context: RuleContext): RuleResult {
         );
       }
       if (maxBytes !== undefined && claim.requestBytes > maxBytes) {
-        result.findings.push(
+        findings.push(
           violation(
             'capacity/policy-limits',
             policy,
@@ -46,7 +46,7 @@ function evaluate(context: RuleContext): RuleResult {
     const resolved = claim.storageClass;
     if (resolved.state === 'unknown' && claim.requestBytes !== undefined) {
       for (const policy of sizePolicies)
-        result.findings.push(
+        findings.push(
           ...lookupFailure(policy, classFieldPath(claim), `size limits of class ${resolved.name}`, resolved.reason),
         );
       continue;
@@ -59,7 +59,7 @@ function evaluate(context: RuleContext): RuleResult {
     if (!limits || (gib >= limits.minGiB && gib <= limits.maxGiB)) continue;
     const bound = gib < limits.minGiB ? `at least ${formatGiB(limits.minGiB)}` : `at most ${formatGiB(limits.maxGiB)}`;
     for (const policy of sizePolicies) {
-      result.findings.push(
+      findings.push(
         violation(
           'capacity/type-limits',
           policy,
@@ -69,7 +69,7 @@ function evaluate(context: RuleContext): RuleResult {
       );
     }
   }
-  return result;
+  return findings;
 }
 
 function describe(policy: Policy, _kind: GovernedKind): string[] {
@@ -81,7 +81,6 @@ function describe(policy: Policy, _kind: GovernedKind): string[] {
 
 export const capacityFamily: RuleFamily = {
   name: 'capacity',
-  kinds: ['PersistentVolumeClaim', 'StatefulSet'],
   // The EBS type limits apply wherever IOPS are judged too, since an IOPS quote needs a valid size.
   sections: ['capacity', 'iops'],
   ruleIds: ['capacity/request-missing', 'capacity/type-limits', 'capacity/policy-limits'],
@@ -89,5 +88,6 @@ export const capacityFamily: RuleFamily = {
   mutations: [],
   claimFields: ['spec.resources', 'spec.storageClassName', 'metadata.annotations'],
   describe,
-  evaluate,
+  validate: { PersistentVolumeClaim: validateClaims, StatefulSet: validateClaims },
+  mutate: {},
 };

@@ -2,14 +2,7 @@ import { claimPath } from '../core/storage.js';
 import { type GovernedKind } from '../core/kinds.js';
 import type { MetadataRequirement, Policy } from '../policy/model.js';
 import { listOf, matchesWhole, violation } from './common.js';
-import {
-  emptyResult,
-  type Finding,
-  type ReviewedClaim,
-  type RuleContext,
-  type RuleFamily,
-  type RuleResult,
-} from './contract.js';
+import { type Finding, type ReviewedClaim, type RuleContext, type RuleFamily } from './contract.js';
 
 // Labels and annotations every claim must carry (an owner, a cost centre, an NFS storage path), on
 // PersistentVolumeClaims and on each StatefulSet template (its claims inherit the template's metadata).
@@ -46,17 +39,17 @@ function requirementFinding(
   );
 }
 
-function evaluate(context: RuleContext): RuleResult {
-  const result = emptyResult();
+function validateClaims(context: RuleContext): Finding[] {
+  const findings: Finding[] = [];
   for (const policy of context.policies) {
     for (const requirement of policy.claimMetadata?.required ?? []) {
       for (const claim of context.claims) {
         const finding = requirementFinding(claim, policy, requirement);
-        if (finding) result.findings.push(finding);
+        if (finding) findings.push(finding);
       }
     }
   }
-  return result;
+  return findings;
 }
 
 function describe(policy: Policy, _kind: GovernedKind): string[] {
@@ -70,12 +63,12 @@ function describe(policy: Policy, _kind: GovernedKind): string[] {
 
 export const claimMetadataFamily: RuleFamily = {
   name: 'claim-metadata',
-  kinds: ['PersistentVolumeClaim', 'StatefulSet'],
   sections: ['claimMetadata'],
   ruleIds: ['claim-metadata/required'],
   factRules: [],
   mutations: [],
   claimFields: ['metadata.labels', 'metadata.annotations', 'spec.storageClassName'],
   describe,
-  evaluate,
+  validate: { PersistentVolumeClaim: validateClaims, StatefulSet: validateClaims },
+  mutate: {},
 };

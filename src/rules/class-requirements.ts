@@ -5,7 +5,7 @@ import { readStorageClass } from '../core/storage.js';
 import { type GovernedKind } from '../core/kinds.js';
 import type { ParameterRequirement, Policy } from '../policy/model.js';
 import { listOf, matchesWhole, violation } from './common.js';
-import { emptyResult, type Finding, type RuleContext, type RuleFamily, type RuleResult } from './contract.js';
+import type { Finding, RuleContext, RuleFamily } from './contract.js';
 
 // What a StorageClass must look like: reclaim policy, expansion, binding mode, provisioner, parameters (EBS
 // encrypted: "true", a kmsKeyId pattern) and mount options. Fields left out get the API server's defaults
@@ -123,10 +123,8 @@ function classFindings(context: RuleContext, policy: Policy): Finding[] {
   return findings;
 }
 
-function evaluate(context: RuleContext): RuleResult {
-  const result = emptyResult();
-  for (const policy of context.policies) result.findings.push(...classFindings(context, policy));
-  return result;
+function validateStorageClass(context: RuleContext): Finding[] {
+  return context.policies.flatMap((policy) => classFindings(context, policy));
 }
 
 function describe(policy: Policy, _kind: GovernedKind): string[] {
@@ -149,7 +147,6 @@ function describe(policy: Policy, _kind: GovernedKind): string[] {
 
 export const classRequirementsFamily: RuleFamily = {
   name: 'class-requirements',
-  kinds: ['StorageClass'],
   sections: ['classRequirements'],
   ruleIds: [
     'class-requirements/reclaim-policy',
@@ -163,5 +160,6 @@ export const classRequirementsFamily: RuleFamily = {
   mutations: [],
   claimFields: [],
   describe,
-  evaluate,
+  validate: { StorageClass: validateStorageClass },
+  mutate: {},
 };

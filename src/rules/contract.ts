@@ -107,14 +107,13 @@ export interface Mutation {
   onlyIfAdmitted?: boolean;
 }
 
-export interface RuleResult {
-  findings: Finding[];
-  mutations: Mutation[];
-}
+/** What a family judges on one kind: the findings of the object in context (the validate phase). */
+type Validator = (context: RuleContext) => Finding[];
+
+/** What a family writes on one kind: the mutations of the object in context (the mutate phase). */
+type Mutator = (context: RuleContext) => Mutation[];
 
 export interface RuleContext {
-  /** mutate: only mutations are used, so families may skip finding work; validate: only findings. */
-  phase: 'mutate' | 'validate';
   kind: GovernedKind;
   operation: Operation;
   namespace: string;
@@ -158,8 +157,6 @@ interface MutationDeclaration {
  */
 export interface RuleFamily {
   name: string;
-  /** The kinds it judges; the engine never calls it for another. */
-  kinds: readonly GovernedKind[];
   /** The policy sections it reads: it runs for the governing policies that have one (context.policies). */
   sections: readonly PolicySection[];
   /** Every rule id its findings carry. */
@@ -169,7 +166,7 @@ export interface RuleFamily {
    * provisioners (a claim that can never be provisioned), not settings a policy opts into.
    */
   factRules: readonly RuleId[];
-  /** Every mutation it writes; none: it only judges, and is not run in the mutate phase. */
+  /** Every mutation it writes; none: it only judges. */
   mutations: readonly MutationDeclaration[];
   /**
    * What of a PersistentVolumeClaim it reads, to judge or to patch. A claim UPDATE that changes none of the fields
@@ -180,7 +177,18 @@ export interface RuleFamily {
   claimFields: readonly ClaimField[];
   /** What it does with this policy's settings on objects of this kind, one line each, for `storage-policy explain`. */
   describe(policy: Policy, kind: GovernedKind, governing: readonly Policy[]): string[];
-  evaluate(context: RuleContext): RuleResult;
+  /**
+   * What it judges, per kind. The kinds it handles are the keys of `validate` and `mutate` (kindsOf): the engine
+   * calls a handler only for its kind and phase, so no family branches on either.
+   */
+  validate: Partial<Record<GovernedKind, Validator>>;
+  /** What it writes, per kind; every id it writes is among `mutations`. */
+  mutate: Partial<Record<GovernedKind, Mutator>>;
+}
+
+/** The kinds a family handles, in one phase or the other. */
+export function kindsOf(family: RuleFamily): GovernedKind[] {
+  return [...new Set([...Object.keys(family.validate), ...Object.keys(family.mutate)])] as GovernedKind[];
 }
 
 /** Whether the family judges or writes anything for a policy without its sections. */
@@ -191,8 +199,4 @@ export function hasFacts(family: RuleFamily): boolean {
 /** Whether a policy has one of the family's sections. */
 export function configures(policy: Policy, family: RuleFamily): boolean {
   return family.sections.some((section) => policy[section] !== undefined);
-}
-
-export function emptyResult(): RuleResult {
-  return { findings: [], mutations: [] };
 }

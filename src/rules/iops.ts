@@ -16,15 +16,7 @@ import { parameterKey } from '../core/capabilities.js';
 import { formatGiB, roundUpGiB } from '../core/quantity.js';
 import { claimPath, readStorageClass, type Claim, type StorageClassInfo } from '../core/storage.js';
 import { type GovernedKind } from '../core/kinds.js';
-import {
-  emptyResult,
-  type Finding,
-  type Mutation,
-  type ReviewedClaim,
-  type RuleContext,
-  type RuleFamily,
-  type RuleResult,
-} from './contract.js';
+import { type Finding, type Mutation, type ReviewedClaim, type RuleContext, type RuleFamily } from './contract.js';
 import type { Policy } from '../policy/model.js';
 import { advice, classFieldPath, lookupFailure, violation } from './common.js';
 
@@ -343,36 +335,39 @@ function quoteMutation(
   return { rule: 'iops/quote', policy, patch, note: notes.join('; ') };
 }
 
-function evaluate(context: RuleContext): RuleResult {
-  const result = emptyResult();
-  const iopsPolicies = context.policies;
-  if (context.kind === 'StorageClass') {
-    if (context.phase === 'validate')
-      for (const policy of iopsPolicies) result.findings.push(...storageClassFindings(context, policy));
-    return result;
-  }
-  const quotes: ClaimQuote[] = [];
+function validateStorageClass(context: RuleContext): Finding[] {
+  return context.policies.flatMap((policy) => storageClassFindings(context, policy));
+}
+
+/** The quote of each claim whose class is found (undefined: nothing to quote); unknown classes are left out. */
+function claimQuotes(context: RuleContext): Array<{ claim: ReviewedClaim; quoted: ClaimQuote | undefined }> {
+  return context.claims.flatMap((claim) => {
+    const resolved = claim.storageClass;
+    if (resolved.state === 'unknown') return [];
+    return [{ claim, quoted: resolved.state === 'found' ? quoteClaim(context, claim, resolved.info) : undefined }];
+  });
+}
+
+function mutateClaims(context: RuleContext): Mutation[] {
   const annotator = context.settings.quoteAnnotator;
+  if (!annotator) return [];
+  return claimQuotes(context).flatMap(({ claim, quoted }) => quoteMutation(context, annotator, quoted, claim) ?? []);
+}
+
+function validateClaims(context: RuleContext): Finding[] {
+  const findings: Finding[] = [];
   for (const claim of context.claims) {
     const resolved = claim.storageClass;
-    if (resolved.state === 'unknown') {
-      for (const policy of iopsPolicies)
-        result.findings.push(
-          ...lookupFailure(policy, classFieldPath(claim), `IOPS of class ${resolved.name}`, resolved.reason),
-        );
-      continue;
-    }
-    const quoted = resolved.state === 'found' ? quoteClaim(context, claim, resolved.info) : undefined;
-    if (quoted) quotes.push(quoted);
-    const mutation = annotator ? quoteMutation(context, annotator, quoted, claim) : undefined;
-    if (mutation) result.mutations.push(mutation);
+    if (resolved.state !== 'unknown') continue;
+    for (const policy of context.policies)
+      findings.push(...lookupFailure(policy, classFieldPath(claim), `IOPS of class ${resolved.name}`, resolved.reason));
   }
-  if (context.phase === 'mutate') return result;
-  for (const policy of iopsPolicies) {
-    for (const quoted of quotes) result.findings.push(...quoteFindings(quoted, policy));
-    result.findings.push(...namespaceFindings(context, policy, quotes));
+  const quotes = claimQuotes(context).flatMap(({ quoted }) => quoted ?? []);
+  for (const policy of context.policies) {
+    for (const quoted of quotes) findings.push(...quoteFindings(quoted, policy));
+    findings.push(...namespaceFindings(context, policy, quotes));
   }
-  return result;
+  return findings;
 }
 
 function describe(policy: Policy, kind: GovernedKind): string[] {
@@ -390,7 +385,6 @@ function describe(policy: Policy, kind: GovernedKind): string[] {
 
 export const iopsFamily: RuleFamily = {
   name: 'iops',
-  kinds: ['PersistentVolumeClaim', 'StatefulSet', 'StorageClass'],
   sections: ['iops'],
   ruleIds: [
     'iops/per-gb-format',
@@ -410,5 +404,6 @@ export const iopsFamily: RuleFamily = {
   mutations: [{ id: 'iops/quote', serves: [] }],
   claimFields: ['spec.resources', 'spec.storageClassName', 'spec.volumeAttributesClassName', 'metadata.annotations'],
   describe,
-  evaluate,
+  validate: { PersistentVolumeClaim: validateClaims, StatefulSet: validateClaims, StorageClass: validateStorageClass },
+  mutate: { PersistentVolumeClaim: mutateClaims, StatefulSet: mutateClaims },
 };

@@ -7,15 +7,7 @@ import {
 } from '../core/storage.js';
 import { type GovernedKind } from '../core/kinds.js';
 import { stringAt, stringMapAt } from '../core/json.js';
-import {
-  emptyResult,
-  type Finding,
-  type Mutation,
-  type ReviewedClaim,
-  type RuleContext,
-  type RuleFamily,
-  type RuleResult,
-} from './contract.js';
+import { type Finding, type Mutation, type ReviewedClaim, type RuleContext, type RuleFamily } from './contract.js';
 import type { DefaultClassChoice, Policy } from '../policy/model.js';
 import { classFieldPath, listOf, lookupFailure, supplier, violation } from './common.js';
 
@@ -183,22 +175,21 @@ function classFindings(context: RuleContext, claim: ReviewedClaim, policy: Polic
   return findings;
 }
 
-function evaluateClaims(context: RuleContext): RuleResult {
-  const result = emptyResult();
-  for (const claim of context.claims) {
-    const mutation =
-      defaultMutation(context, claim) ?? restoreMutation(context, claim) ?? fallbackMutation(context, claim);
-    if (mutation) result.mutations.push(mutation);
-    if (context.phase === 'mutate') continue;
-    for (const policy of context.policies) result.findings.push(...classFindings(context, claim, policy));
-  }
-  return result;
+function mutateClaims(context: RuleContext): Mutation[] {
+  return context.claims.flatMap(
+    (claim) =>
+      defaultMutation(context, claim) ?? restoreMutation(context, claim) ?? fallbackMutation(context, claim) ?? [],
+  );
 }
 
-function evaluateStorageClass(context: RuleContext): RuleResult {
-  const result = emptyResult();
+function validateClaims(context: RuleContext): Finding[] {
+  return context.claims.flatMap((claim) => context.policies.flatMap((policy) => classFindings(context, claim, policy)));
+}
+
+function validateStorageClass(context: RuleContext): Finding[] {
+  const findings: Finding[] = [];
   const storageClass = readStorageClass(context.object);
-  if (!storageClass.isDefault) return result;
+  if (!storageClass.isDefault) return findings;
   const annotations = stringMapAt(context.object, 'metadata', 'annotations');
   const annotation =
     annotations[DEFAULT_CLASS_ANNOTATION] === 'true' ? DEFAULT_CLASS_ANNOTATION : BETA_DEFAULT_CLASS_ANNOTATION;
@@ -207,7 +198,7 @@ function evaluateStorageClass(context: RuleContext): RuleResult {
     if (!policy.storageClasses?.singleClusterDefault) continue;
     const classes = context.lookup.storageClasses();
     if (!classes.known) {
-      result.findings.push(...lookupFailure(policy, path, 'single cluster default', classes.reason));
+      findings.push(...lookupFailure(policy, path, 'single cluster default', classes.reason));
       continue;
     }
     const others = classes.value.filter((other) => other.isDefault && other.name !== storageClass.name);
@@ -217,7 +208,7 @@ function evaluateStorageClass(context: RuleContext): RuleResult {
       others.length === 1
         ? `${current.name} is already the cluster default`
         : `${listOf(others.map((other) => other.name))} are already defaults (the API server uses ${current.name}, the newest)`;
-    result.findings.push(
+    findings.push(
       violation(
         'storage-class/single-default',
         policy,
@@ -226,7 +217,7 @@ function evaluateStorageClass(context: RuleContext): RuleResult {
       ),
     );
   }
-  return result;
+  return findings;
 }
 
 function describe(policy: Policy, kind: GovernedKind, governing: readonly Policy[]): string[] {
@@ -260,7 +251,6 @@ function describe(policy: Policy, kind: GovernedKind, governing: readonly Policy
 
 export const storageClassFamily: RuleFamily = {
   name: 'storage-class',
-  kinds: ['PersistentVolumeClaim', 'StatefulSet', 'StorageClass'],
   sections: ['storageClasses'],
   ruleIds: [
     'storage-class/allowed',
@@ -279,8 +269,6 @@ export const storageClassFamily: RuleFamily = {
   ],
   claimFields: ['spec.storageClassName', 'metadata.annotations'],
   describe,
-  evaluate: (context) => {
-    if (context.kind !== 'StorageClass') return evaluateClaims(context);
-    return context.phase === 'validate' ? evaluateStorageClass(context) : emptyResult();
-  },
+  validate: { PersistentVolumeClaim: validateClaims, StatefulSet: validateClaims, StorageClass: validateStorageClass },
+  mutate: { PersistentVolumeClaim: mutateClaims, StatefulSet: mutateClaims },
 };

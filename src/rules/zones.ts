@@ -11,14 +11,7 @@ import {
   zoneTopologyKeyFor,
   zoneTranslationProblem,
 } from '../core/topology.js';
-import {
-  emptyResult,
-  type Finding,
-  type Mutation,
-  type RuleContext,
-  type RuleFamily,
-  type RuleResult,
-} from './contract.js';
+import { type Finding, type Mutation, type RuleContext, type RuleFamily } from './contract.js';
 import type { Policy } from '../policy/model.js';
 import { advice, classFieldPath, listOf, lookupFailure, supplier, violation } from './common.js';
 
@@ -312,39 +305,45 @@ function nodeFindings(context: RuleContext, policy: Policy, allowed: string[]): 
   ];
 }
 
-function mutations(context: RuleContext): Mutation[] {
+function mutateStorageClass(context: RuleContext): Mutation[] {
   const zones = context.settings.zones;
-  if (!zones) return [];
-  if (context.kind === 'StorageClass') {
-    const mutation = zones.addAllowedTopologies
-      ? allowedTopologiesMutation(context, zones.policy, zones.allowed)
-      : undefined;
-    return mutation ? [mutation] : [];
-  }
+  const mutation = zones?.addAllowedTopologies
+    ? allowedTopologiesMutation(context, zones.policy, zones.allowed)
+    : undefined;
+  return mutation ? [mutation] : [];
+}
+
+function mutateStatefulSet(context: RuleContext): Mutation[] {
+  const zones = context.settings.zones;
   // An empty intersection leaves nothing to pin to; validation says which policies disagree.
-  if (context.kind !== 'StatefulSet' || !zones.pinStatefulSets || zones.allowed.length === 0) return [];
+  if (!zones || !zones.pinStatefulSets || zones.allowed.length === 0) return [];
   return pinStatefulSet(context, zones.policy, zones.allowed);
 }
 
-function evaluate(context: RuleContext): RuleResult {
-  if (context.phase === 'mutate') return { findings: [], mutations: mutations(context) };
-  const result = emptyResult();
-  for (const policy of context.policies) {
+function validateStorageClass(context: RuleContext): Finding[] {
+  return context.policies.flatMap((policy) =>
+    policy.zones ? storageClassFindings(context, policy, policy.zones.allowed) : [],
+  );
+}
+
+function validateClaim(context: RuleContext): Finding[] {
+  return context.policies.flatMap((policy) =>
+    policy.zones ? claimFindings(context, policy, policy.zones.allowed) : [],
+  );
+}
+
+function validateStatefulSet(context: RuleContext): Finding[] {
+  return context.policies.flatMap((policy) => {
     const settings = policy.zones;
-    if (!settings) continue;
+    if (!settings) return [];
     const allowed = settings.allowed;
-    if (context.kind === 'StorageClass') {
-      result.findings.push(...storageClassFindings(context, policy, allowed));
-      continue;
-    }
-    result.findings.push(...claimFindings(context, policy, allowed));
-    if (context.kind === 'StatefulSet') {
-      const pin = settings.pinStatefulSets !== false;
-      result.findings.push(...podFindings(context, policy, allowed, pin));
-      if (pin) result.findings.push(...nodeFindings(context, policy, allowed));
-    }
-  }
-  return result;
+    const pin = settings.pinStatefulSets !== false;
+    return [
+      ...claimFindings(context, policy, allowed),
+      ...podFindings(context, policy, allowed, pin),
+      ...(pin ? nodeFindings(context, policy, allowed) : []),
+    ];
+  });
 }
 
 function describe(policy: Policy, kind: GovernedKind, governing: readonly Policy[]): string[] {
@@ -359,7 +358,6 @@ function describe(policy: Policy, kind: GovernedKind, governing: readonly Policy
 
 export const zonesFamily: RuleFamily = {
   name: 'zones',
-  kinds: ['PersistentVolumeClaim', 'StatefulSet', 'StorageClass'],
   sections: ['zones'],
   ruleIds: [
     'zones/class-topology',
@@ -378,5 +376,10 @@ export const zonesFamily: RuleFamily = {
   ],
   claimFields: ['spec.storageClassName', 'metadata.annotations'],
   describe,
-  evaluate,
+  validate: {
+    PersistentVolumeClaim: validateClaim,
+    StatefulSet: validateStatefulSet,
+    StorageClass: validateStorageClass,
+  },
+  mutate: { StatefulSet: mutateStatefulSet, StorageClass: mutateStorageClass },
 };

@@ -8,6 +8,7 @@ import { GOVERNED_KINDS, isClusterScoped } from '../../src/core/kinds.js';
 import { MUTATION_IDS, POLICY_SECTIONS } from '../../src/policy/model.js';
 import { parsePolicyText } from '../../src/policy/load.js';
 import { NO_CLUSTER } from '../../src/lookup/lookup.js';
+import { kindsOf } from '../../src/rules/contract.js';
 import { RULE_FAMILIES, SHARED_RULE_IDS } from '../../src/rules/registry.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -87,7 +88,9 @@ describe('architecture', () => {
 
   it('every family declares kinds, sections and ids its name prefixes, and facts among its own rules', () => {
     for (const family of RULE_FAMILIES) {
-      assert.ok(family.kinds.length > 0 && family.sections.length > 0, family.name);
+      assert.ok(kindsOf(family).length > 0 && family.sections.length > 0, family.name);
+      const written = Object.keys(family.mutate).length > 0;
+      assert.equal(written, family.mutations.length > 0, `${family.name}: mutators exactly when it declares mutations`);
       for (const id of [...family.ruleIds, ...family.mutations.map((mutation) => mutation.id)])
         assert.ok(id.startsWith(`${family.name}/`), `${family.name} declares ${id}`);
       for (const rule of family.factRules) assert.ok(family.ruleIds.includes(rule), `${family.name} fact rule ${rule}`);
@@ -152,7 +155,7 @@ spec:
     );
     assert.deepEqual(problems, []);
     for (const family of RULE_FAMILIES) {
-      for (const kind of family.kinds) {
+      for (const kind of kindsOf(family)) {
         const namespace = isClusterScoped(kind) ? '' : 'team-a';
         const [explanation] = explain(policies, namespace, kind, NO_CLUSTER);
         assert.ok(explanation?.governs, `${kind} governed`);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { GovernedKind } from '../../src/core/kinds.js';
 import { composeSettings } from '../../src/engine/compose.js';
-import { Engine, patchAllowed, RuleFailure, runFamily } from '../../src/engine/engine.js';
+import { Engine, patchAllowed, RuleFailure, runValidator } from '../../src/engine/engine.js';
 import { violation } from '../../src/rules/common.js';
 import type { RuleContext, RuleFamily } from '../../src/rules/contract.js';
 import { auditAnnotationsFor, denialMessage, warningsFor, MAX_WARNING_LENGTH } from '../../src/engine/report.js';
@@ -166,7 +166,6 @@ describe('UPDATE guard', () => {
 describe('the family contract, enforced by the engine', () => {
   const zonesOnly = policy({ name: 'zones-only', zones: { allowed: ['a'] } });
   const context = (kind: GovernedKind): RuleContext => ({
-    phase: 'validate',
     kind,
     operation: 'CREATE',
     namespace: 'team-a',
@@ -181,36 +180,36 @@ describe('the family contract, enforced by the engine', () => {
   });
   const family = (overrides: Partial<RuleFamily>): RuleFamily => ({
     name: 'storage-class',
-    kinds: ['PersistentVolumeClaim'],
     sections: ['storageClasses'],
     ruleIds: ['storage-class/allowed'],
     factRules: [],
     mutations: [],
     claimFields: [],
     describe: () => [],
-    evaluate: (seen) => ({
-      findings: seen.governing.map((governing) => violation('storage-class/denied', governing, 'spec', 'x')),
-      mutations: [],
-    }),
+    validate: {
+      PersistentVolumeClaim: (seen) =>
+        seen.governing.map((governing) => violation('storage-class/denied', governing, 'spec', 'x')),
+    },
+    mutate: {},
     ...overrides,
   });
 
   it('refuses a rule id the family does not declare', () => {
     const withFacts = family({ factRules: ['storage-class/allowed'] });
     assert.throws(
-      () => runFamily(withFacts, context('PersistentVolumeClaim')),
+      () => runValidator(withFacts, context('PersistentVolumeClaim')),
       (error: unknown) => {
         return error instanceof RuleFailure && /does not declare: storage-class\/denied/.test(error.message);
       },
     );
   });
-  it('never calls a family for a kind it does not declare, nor for policies without its sections', () => {
+  it('never calls a family for a kind it has no handler for, nor for policies without its sections', () => {
     let calls = 0;
-    const counting = family({ evaluate: () => ((calls += 1), { findings: [], mutations: [] }) });
-    runFamily(counting, context('StorageClass'));
-    runFamily(counting, context('PersistentVolumeClaim'));
+    const counting = family({ validate: { PersistentVolumeClaim: () => ((calls += 1), []) } });
+    runValidator(counting, context('StorageClass'));
+    runValidator(counting, context('PersistentVolumeClaim'));
     assert.equal(calls, 0, 'zones-only has no storageClasses section and the family has no facts');
-    runFamily({ ...counting, sections: ['zones'] }, context('PersistentVolumeClaim'));
+    runValidator({ ...counting, sections: ['zones'] }, context('PersistentVolumeClaim'));
     assert.equal(calls, 1);
   });
   it('hands a family the policies with its sections, and every governing policy for its facts', () => {
@@ -218,9 +217,9 @@ describe('the family contract, enforced by the engine', () => {
     const recording = family({
       sections: ['storageClasses'],
       factRules: ['storage-class/allowed'],
-      evaluate: (given) => ((seen = given), { findings: [], mutations: [] }),
+      validate: { PersistentVolumeClaim: (given) => ((seen = given), []) },
     });
-    runFamily(recording, context('PersistentVolumeClaim'));
+    runValidator(recording, context('PersistentVolumeClaim'));
     assert.deepEqual(seen?.policies, []);
     assert.deepEqual(seen?.governing, [zonesOnly]);
   });
