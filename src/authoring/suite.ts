@@ -1,10 +1,9 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { stringify } from 'yaml';
-import { isObject, type JsonObject, type JsonValue } from '../core/json.js';
+import { isObject, type JsonValue } from '../core/json.js';
 import { Engine } from '../engine/engine.js';
 import { decide, reviewInputOf } from '../engine/pipeline.js';
-import type { Operation } from '../rules/contract.js';
 import { readManifests } from '../io/manifests.js';
 import { formatProblem, parseYamlStream } from '../io/yaml.js';
 import { addToState } from '../lookup/inventory.js';
@@ -15,40 +14,20 @@ import { fileURLToPath } from 'node:url';
 import { positionOf } from '../io/yaml.js';
 import { loadPolicyDir, parsePolicyText } from '../policy/load.js';
 import type { Policy, PolicyException } from '../policy/model.js';
+import type { StoragePolicyTest } from '../policy/schema-types.js';
 
 const SUITE_KIND = 'StoragePolicyTest';
 const SUITE_SCHEMA_PATH = fileURLToPath(new URL('../../../schema/storage-policy-test.schema.json', import.meta.url));
 
-interface SuiteDocument {
-  metadata: { name: string };
-  spec: { policies?: string[]; inventory?: string[]; cases: SuiteCase[] };
-}
+/** A suite file as the schema has it: its types are generated from schema/storage-policy-test.schema.json. */
+type SuiteDocument = StoragePolicyTest;
+
+/** One case: a resource, how it arrives, and what must come out. */
+type SuiteCase = SuiteDocument['spec']['cases'][number];
 
 const validateSuite = new Ajv({ allErrors: true, strict: false }).compile<SuiteDocument>(
   JSON.parse(readFileSync(SUITE_SCHEMA_PATH, 'utf8')) as object,
 );
-
-/** One case: a resource, how it arrives, and what must come out. */
-interface SuiteCase {
-  name: string;
-  resource: JsonObject;
-  operation?: Operation;
-  oldResource?: JsonObject;
-  namespace?: string;
-  expect: {
-    decision: 'allowed' | 'denied';
-    /** Fragments that must each appear in the denial message. */
-    messages?: string[];
-    /** Fragments that must each appear in some warning. */
-    warnings?: string[];
-    /** Rule ids that must have fired (as findings or mutations). */
-    rules?: string[];
-    /** A partial object the patched object must contain. */
-    patched?: JsonObject;
-    /** The webhook must not patch the object. */
-    unchanged?: boolean;
-  };
-}
 
 export interface CaseResult {
   suite: string;
@@ -85,9 +64,10 @@ export function containsAt(expected: JsonValue, actual: JsonValue | undefined, p
 export function runCase(engine: Engine, suite: string, testCase: SuiteCase): CaseResult {
   const differences: string[] = [];
   const input = reviewInputOf({
-    object: testCase.resource,
+    // The schema makes both objects; the guard gives them the JSON type the engine reads.
+    object: isObject(testCase.resource) ? testCase.resource : {},
     operation: testCase.operation ?? 'CREATE',
-    oldObject: testCase.oldResource,
+    oldObject: isObject(testCase.oldResource) ? testCase.oldResource : undefined,
     namespace: testCase.namespace,
   });
   if (!input)
@@ -116,7 +96,7 @@ export function runCase(engine: Engine, suite: string, testCase: SuiteCase): Cas
       differences.push(`warnings: missing "${fragment}"; got: ${verdict.warnings.join(' | ') || '(none)'}`);
   for (const rule of expect.rules ?? [])
     if (!fired.has(rule)) differences.push(`rules: ${rule} did not fire; fired: ${[...fired].join(', ') || '(none)'}`);
-  if (expect.patched)
+  if (isObject(expect.patched))
     differences.push(...containsAt(expect.patched, verdict.object).map((line) => `patched object ${line}`));
   if (expect.unchanged && verdict.patch.length > 0)
     differences.push(`expected no patch, got:\n${stringify(verdict.patch)}`);

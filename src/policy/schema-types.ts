@@ -1,4 +1,4 @@
-// Generated from schema/storage-policy.schema.json and schema/storage-policy-exception.schema.json by test/lint/schema-types.ts (npm run generate). Do not edit:
+// Generated from schema/storage-policy.schema.json, schema/storage-policy-exception.schema.json, schema/storage-policy-test.schema.json by test/lint/schema-types.ts (npm run generate). Do not edit:
 // change the schema and regenerate; npm run lint fails while this file and the schemas disagree.
 
 /**
@@ -625,5 +625,126 @@ export interface StoragePolicyException {
         }[];
       };
     };
+  };
+}
+
+/**
+ * A test suite for storage policies, run by storage-policy test: resources, and what the webhook must answer for each.
+ */
+export interface StoragePolicyTest {
+  apiVersion: 'storage-policy-webhook.io/v1alpha1';
+  kind: 'StoragePolicyTest';
+  metadata: {
+    /**
+     * Suite name, printed before each case.
+     */
+    name: string;
+  };
+  spec: {
+    /**
+     * Policy files or folders, relative to this file. Default: the folder above it.
+     */
+    policies?: string[];
+    /**
+     * YAML files or folders of StorageClasses, Namespaces and PVCs standing in for the cluster, relative to this file.
+     */
+    inventory?: string[];
+    /**
+     * @minItems 1
+     */
+    cases: {
+      name: string;
+      /**
+       * The object as submitted: a PersistentVolumeClaim, apps/v1 StatefulSet or storage.k8s.io/v1 StorageClass.
+       */
+      resource: { [key: string]: unknown };
+      operation?: 'CREATE' | 'UPDATE';
+      /**
+       * For UPDATE: the stored object.
+       */
+      oldResource?: { [key: string]: unknown };
+      /**
+       * Namespace when the resource names none (default: default).
+       */
+      namespace?: string;
+      expect: {
+        decision: 'allowed' | 'denied';
+        /**
+         * Fragments that must each appear in the denial.
+         */
+        messages?: string[];
+        /**
+         * Fragments that must each appear in some warning.
+         */
+        warnings?: string[];
+        /**
+         * Rule ids (findings) and mutation ids (storage-class/default, iops/quote, zones/pin, ...) that must fire; docs/policies.md lists both.
+         */
+        rules?: (
+          | 'storage-class/allowed'
+          | 'storage-class/single-default'
+          | 'storage-class/missing'
+          | 'storage-class/empty-class'
+          | 'storage-class/required'
+          | 'storage-class/denied'
+          | 'access-modes/required'
+          | 'access-modes/unsupported'
+          | 'access-modes/read-write-once-pod-exclusive'
+          | 'access-modes/read-only-with-read-write-once'
+          | 'access-modes/unknown-provisioner'
+          | 'access-modes/caution'
+          | 'access-modes/not-allowed'
+          | 'zones/class-topology'
+          | 'zones/unrestricted-immediate'
+          | 'zones/claim-class'
+          | 'zones/pod-affinity'
+          | 'zones/deprecated-label'
+          | 'zones/no-nodes'
+          | 'zones/class-translation'
+          | 'iops/per-gb-format'
+          | 'iops/per-gb-type'
+          | 'iops/per-gb-maximum'
+          | 'iops/iops-and-per-gb'
+          | 'iops/below-minimum'
+          | 'iops/adjusted'
+          | 'iops/volume-budget'
+          | 'iops/namespace-budget'
+          | 'iops/throughput-type'
+          | 'iops/throughput-limits'
+          | 'iops/throughput-volume-budget'
+          | 'iops/throughput-namespace-budget'
+          | 'capacity/request-missing'
+          | 'capacity/type-limits'
+          | 'capacity/policy-limits'
+          | 'claim-metadata/required'
+          | 'class-requirements/reclaim-policy'
+          | 'class-requirements/volume-expansion'
+          | 'class-requirements/binding-mode'
+          | 'class-requirements/provisioner'
+          | 'class-requirements/parameter'
+          | 'class-requirements/mount-options'
+          | 'attributes-class/allowed'
+          | 'attributes-class/driver'
+          | 'attributes-class/missing'
+          | 'attributes-class/limits'
+          | 'lookup/unavailable'
+          | 'storage-class/default'
+          | 'storage-class/restore'
+          | 'storage-class/fallback'
+          | 'zones/pin'
+          | 'zones/add-allowed-topologies'
+          | 'iops/quote'
+          | 'attributes-class/default'
+        )[];
+        /**
+         * A partial object the patched object must contain.
+         */
+        patched?: { [key: string]: unknown };
+        /**
+         * The webhook must not patch the resource.
+         */
+        unchanged?: boolean;
+      };
+    }[];
   };
 }
