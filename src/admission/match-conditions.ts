@@ -1,3 +1,5 @@
+import { LEGACY_CLASS_ANNOTATION } from '../core/storage.js';
+import { PROVISIONED_BY_ANNOTATION } from '../core/volumes.js';
 import type { ClaimField, RuleFamily } from '../rules/contract.js';
 
 // The matchConditions of the webhook configurations (admissionregistration.k8s.io/v1, GA in 1.30), generated from
@@ -8,12 +10,16 @@ import type { ClaimField, RuleFamily } from '../rules/contract.js';
 const CONTROLLER_ANNOTATION =
   "k.startsWith('pv.kubernetes.io/') || k.startsWith('volume.kubernetes.io/') || k == 'volume.beta.kubernetes.io/storage-provisioner'";
 
-function changed(field: ClaimField): string {
+/** Whether a field `section.name` differs between object and oldObject, presence included. */
+function fieldChanged(field: string): string {
   const [section, name] = field.split('.') as [string, string];
   const now = `object.${section}`;
   const before = `oldObject.${section}`;
-  if (field !== 'metadata.annotations')
-    return `has(${now}.${name}) != has(${before}.${name}) || (has(${now}.${name}) && ${now}.${name} != ${before}.${name})`;
+  return `has(${now}.${name}) != has(${before}.${name}) || (has(${now}.${name}) && ${now}.${name} != ${before}.${name})`;
+}
+
+function changed(field: ClaimField): string {
+  if (field !== 'metadata.annotations') return fieldChanged(field);
   // Compared key by key in both directions, so map order never matters and the controllers' keys are left out.
   const kept = (object: string, other: string): string =>
     `(has(${object}.metadata.annotations) && !${object}.metadata.annotations.all(k, ${CONTROLLER_ANNOTATION} || (has(${other}.metadata.annotations) && k in ${other}.metadata.annotations && ${other}.metadata.annotations[k] == ${object}.metadata.annotations[k])))`;
@@ -31,4 +37,42 @@ export function claimUpdateCondition(families: readonly RuleFamily[]): { name: s
     name: 'claim-update-changes-judged-fields',
     expression: `request.resource.resource != 'persistentvolumeclaims' || request.operation != 'UPDATE' || ${anyChanged}`,
   };
+}
+
+/**
+ * What of a PersistentVolume the rules read (rules/persistent-volumes.ts, the class lists and zones): the source is
+ * immutable, and the PV controller's binding writes only spec.claimRef, status and annotations.
+ */
+const JUDGED_VOLUME_FIELDS = [
+  'metadata.labels',
+  'spec.accessModes',
+  'spec.capacity',
+  'spec.nodeAffinity',
+  'spec.persistentVolumeReclaimPolicy',
+  'spec.storageClassName',
+  'spec.volumeMode',
+];
+
+/**
+ * Every request but one for a PersistentVolume is sent; a PersistentVolume only when a person writes it: never one
+ * a provisioner made for a claim (annotated pv.kubernetes.io/provisioned-by; its claim was judged, so provisioning
+ * and resizing never wait for this webhook), and an UPDATE only when a judged field or the legacy class changed.
+ */
+export function volumeCondition(): { name: string; expression: string } {
+  const provisioned = `has(object.metadata.annotations) && '${PROVISIONED_BY_ANNOTATION}' in object.metadata.annotations`;
+  const legacyClass = (object: string): string =>
+    `(has(${object}.metadata.annotations) && '${LEGACY_CLASS_ANNOTATION}' in ${object}.metadata.annotations ? ${object}.metadata.annotations['${LEGACY_CLASS_ANNOTATION}'] : '')`;
+  const anyChanged = [
+    ...JUDGED_VOLUME_FIELDS.map((field) => `(${fieldChanged(field)})`),
+    `${legacyClass('object')} != ${legacyClass('oldObject')}`,
+  ].join(' || ');
+  return {
+    name: 'volume-written-by-people',
+    expression: `request.resource.resource != 'persistentvolumes' || (!(${provisioned}) && (request.operation != 'UPDATE' || ${anyChanged}))`,
+  };
+}
+
+/** The matchConditions of both webhook entries. */
+export function matchConditions(families: readonly RuleFamily[]): Array<{ name: string; expression: string }> {
+  return [claimUpdateCondition(families), volumeCondition()];
 }

@@ -1,7 +1,7 @@
 import { isObject, type JsonObject, type JsonValue } from '../core/json.js';
 import { GOVERNED_KINDS, operationsOf, resourceOf } from '../core/kinds.js';
 import { RULE_FAMILIES } from '../rules/registry.js';
-import { claimUpdateCondition } from './match-conditions.js';
+import { matchConditions } from './match-conditions.js';
 
 // The two webhook configurations' entries, in one place: the webhook registers them itself (serve --certificates
 // managed), `storage-policy certs` writes them, and the chart's static template is compared with them by a test.
@@ -103,7 +103,7 @@ export function webhookEntry(type: ConfigurationType, registration: WebhookRegis
         { key: OPT_OUT_LABEL, operator: 'NotIn', values: ['true'] },
       ],
     },
-    matchConditions: [claimUpdateCondition(RULE_FAMILIES)],
+    matchConditions: matchConditions(RULE_FAMILIES),
   };
 }
 

@@ -1,5 +1,6 @@
 import { isObject, objectAt, stringAt, type JsonObject } from '../core/json.js';
 import { governedKindOfManifest, isClusterScoped } from '../core/kinds.js';
+import { isProvisionedVolume } from '../core/volumes.js';
 import type { Engine } from '../engine/engine.js';
 import { auditObject, reportsOf, type AuditedObject, type PolicyReport } from './reports.js';
 
@@ -141,10 +142,13 @@ export class Auditor {
     return this.everything || this.dirtyNamespaces.size > 0;
   }
 
-  /** Adds or replaces a governed object; anything else is ignored. */
+  /**
+   * Adds or replaces a governed object; anything else is ignored, and so is a volume a provisioner made (never
+   * judged: its claim was), which on most clusters is every volume.
+   */
   upsert(object: JsonObject): void {
     const key = keyOf(object);
-    if (!key) return;
+    if (!key || isProvisionedVolume(object)) return;
     const subject = {
       namespace: this.namespaceOf(key.split('/')[1] ?? ''),
       json: JSON.stringify(auditSubjectOf(object)),

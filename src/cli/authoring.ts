@@ -65,7 +65,7 @@ export const EXPLAIN_OPTIONS: OptionSpec[] = [
     name: 'namespace',
     short: 'n',
     type: 'string',
-    help: 'the namespace to explain (required unless the kind is cluster-scoped: StorageClass, VolumeAttributesClass)',
+    help: `the namespace to explain (required unless the kind is cluster-scoped: ${GOVERNED_KINDS.filter(isClusterScoped).join(', ')})`,
   },
   {
     name: 'kind',

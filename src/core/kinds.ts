@@ -83,6 +83,16 @@ const KIND_TABLE = {
     cached: true,
     admission: { operations: ['CREATE', 'UPDATE'], writable: { create: [], update: [] }, audited: true },
   },
+  PersistentVolume: {
+    group: '',
+    version: 'v1',
+    resource: 'persistentvolumes',
+    scope: 'Cluster',
+    // Listed and watched for the audit, which reports the statically provisioned ones.
+    cached: true,
+    // Never written: a volume is an administrator's statement of what exists.
+    admission: { operations: ['CREATE', 'UPDATE'], writable: { create: [], update: [] }, audited: true },
+  },
   Namespace: { group: '', version: 'v1', resource: 'namespaces', scope: 'Cluster', cached: true },
   Node: { group: '', version: 'v1', resource: 'nodes', scope: 'Cluster', cached: true },
 } as const satisfies Record<string, KindEntry>;

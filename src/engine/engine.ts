@@ -10,6 +10,7 @@ import {
 } from '../core/statefulset-claims.js';
 import { claimsOf, pickClusterDefault, type Claim } from '../core/storage.js';
 import { writablePrefixes, type GovernedKind } from '../core/kinds.js';
+import { readPersistentVolume } from '../core/volumes.js';
 import type { ClusterLookup } from '../lookup/lookup.js';
 import type { Action, Policy, PolicyException } from '../policy/model.js';
 import {
@@ -286,6 +287,7 @@ export class Engine {
     });
     return {
       kind: input.kind,
+      volume: input.kind === 'PersistentVolume' ? readPersistentVolume(object) : undefined,
       operation: input.operation,
       namespace: input.namespace,
       object,

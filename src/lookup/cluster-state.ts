@@ -202,6 +202,8 @@ export class ClusterState implements ClusterLookup {
       remove: (namespace, name) => this.deleteClaim(namespace, name),
       clear: () => this.claims.clear(),
     },
+    // No lookup reads volumes yet: the audit takes them from the cache's events, not from here.
+    PersistentVolume: { upsert: () => undefined, remove: () => undefined, clear: () => undefined },
     StatefulSet: {
       upsert: (object) => this.upsertStatefulSet(object),
       remove: (namespace, name) => this.deleteStatefulSet(namespace, name),

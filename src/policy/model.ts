@@ -39,6 +39,7 @@ export const POLICY_SECTIONS = [
   'claimMetadata',
   'classRequirements',
   'volumeAttributesClasses',
+  'persistentVolumes',
 ] as const satisfies ReadonlyArray<keyof PolicySpec>;
 export type PolicySection = (typeof POLICY_SECTIONS)[number];
 

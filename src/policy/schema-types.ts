@@ -91,6 +91,7 @@ export interface StoragePolicy {
       'zones/deprecated-label'?: Action;
       'zones/no-nodes'?: Action;
       'zones/class-translation'?: Action;
+      'zones/volume'?: Action;
       'iops/per-gb-format'?: Action;
       'iops/per-gb-type'?: Action;
       'iops/per-gb-maximum'?: Action;
@@ -118,6 +119,12 @@ export interface StoragePolicy {
       'attributes-class/missing'?: Action;
       'attributes-class/limits'?: Action;
       'lookup/unavailable'?: Action;
+      'persistent-volumes/access-modes'?: Action;
+      'persistent-volumes/source'?: Action;
+      'persistent-volumes/csi-driver'?: Action;
+      'persistent-volumes/reclaim-policy'?: Action;
+      'persistent-volumes/capacity'?: Action;
+      'persistent-volumes/labels'?: Action;
     };
     /**
      * Which objects the policy governs. Namespace criteria apply to PersistentVolumeClaims and StatefulSets; StorageClasses are cluster-scoped and governed only when kinds lists StorageClass.
@@ -145,11 +152,13 @@ export interface StoragePolicy {
         }[];
       };
       /**
-       * Kinds governed. Default: PersistentVolumeClaim and StatefulSet.
+       * Kinds governed. Default: PersistentVolumeClaim and StatefulSet. PersistentVolume governs statically provisioned volumes (section persistentVolumes; the class lists and zones apply to them too).
        *
        * @minItems 1
        */
-      kinds?: ('PersistentVolumeClaim' | 'StatefulSet' | 'StorageClass' | 'VolumeAttributesClass')[];
+      kinds?: (
+        'PersistentVolumeClaim' | 'StatefulSet' | 'StorageClass' | 'VolumeAttributesClass' | 'PersistentVolume'
+      )[];
     };
     /**
      * Family 1: default class and allowed classes.
@@ -480,6 +489,71 @@ export interface StoragePolicy {
        */
       default?: string;
     };
+    /**
+     * What statically provisioned PersistentVolumes may be (an administrator's NFS export, hostPath, local disk or CSI volume handle). Needs match.kinds to include PersistentVolume. Volumes a provisioner made for a claim (annotation pv.kubernetes.io/provisioned-by) are not judged: their claim was. Access modes the volume source can never serve are denied for every governing policy (rule persistent-volumes/access-modes).
+     */
+    persistentVolumes?: {
+      /**
+       * Volume sources a PersistentVolume may use, by their field name in spec (rule persistent-volumes/source).
+       *
+       * @minItems 1
+       */
+      sources?: (
+        | 'awsElasticBlockStore'
+        | 'azureDisk'
+        | 'azureFile'
+        | 'cephfs'
+        | 'cinder'
+        | 'csi'
+        | 'fc'
+        | 'flexVolume'
+        | 'flocker'
+        | 'gcePersistentDisk'
+        | 'glusterfs'
+        | 'hostPath'
+        | 'iscsi'
+        | 'local'
+        | 'nfs'
+        | 'photonPersistentDisk'
+        | 'portworxVolume'
+        | 'quobyte'
+        | 'rbd'
+        | 'scaleIO'
+        | 'storageos'
+        | 'vsphereVolume'
+      )[];
+      /**
+       * CSI drivers a csi volume may name in spec.csi.driver (rule persistent-volumes/csi-driver).
+       *
+       * @minItems 1
+       */
+      csiDrivers?: string[];
+      /**
+       * Reclaim policies allowed (rule persistent-volumes/reclaim-policy); an absent spec.persistentVolumeReclaimPolicy is Retain, as the API server defaults it. Recycle is deprecated.
+       *
+       * @minItems 1
+       */
+      reclaimPolicies?: ('Delete' | 'Retain' | 'Recycle')[];
+      /**
+       * Bounds on spec.capacity.storage (rule persistent-volumes/capacity).
+       */
+      capacity?: {
+        /**
+         * A Kubernetes quantity such as 10Gi or 500G.
+         */
+        min?: string;
+        /**
+         * A Kubernetes quantity such as 10Gi or 500G.
+         */
+        max?: string;
+      };
+      /**
+       * Label keys every PersistentVolume must carry (rule persistent-volumes/labels).
+       *
+       * @minItems 1
+       */
+      requiredLabels?: string[];
+    };
   };
 }
 
@@ -560,6 +634,7 @@ export interface StoragePolicyException {
         | 'zones/deprecated-label'
         | 'zones/no-nodes'
         | 'zones/class-translation'
+        | 'zones/volume'
         | 'iops/per-gb-format'
         | 'iops/per-gb-type'
         | 'iops/per-gb-maximum'
@@ -587,6 +662,12 @@ export interface StoragePolicyException {
         | 'attributes-class/missing'
         | 'attributes-class/limits'
         | 'lookup/unavailable'
+        | 'persistent-volumes/access-modes'
+        | 'persistent-volumes/source'
+        | 'persistent-volumes/csi-driver'
+        | 'persistent-volumes/reclaim-policy'
+        | 'persistent-volumes/capacity'
+        | 'persistent-volumes/labels'
       )[];
     }[];
     /**
@@ -598,7 +679,9 @@ export interface StoragePolicyException {
        *
        * @minItems 1
        */
-      kinds?: ('PersistentVolumeClaim' | 'StatefulSet' | 'StorageClass' | 'VolumeAttributesClass')[];
+      kinds?: (
+        'PersistentVolumeClaim' | 'StatefulSet' | 'StorageClass' | 'VolumeAttributesClass' | 'PersistentVolume'
+      )[];
       /**
        * Namespace names or globs (* and ?); absent: every namespace.
        *
@@ -701,6 +784,7 @@ export interface StoragePolicyTest {
           | 'zones/deprecated-label'
           | 'zones/no-nodes'
           | 'zones/class-translation'
+          | 'zones/volume'
           | 'iops/per-gb-format'
           | 'iops/per-gb-type'
           | 'iops/per-gb-maximum'
@@ -728,6 +812,12 @@ export interface StoragePolicyTest {
           | 'attributes-class/missing'
           | 'attributes-class/limits'
           | 'lookup/unavailable'
+          | 'persistent-volumes/access-modes'
+          | 'persistent-volumes/source'
+          | 'persistent-volumes/csi-driver'
+          | 'persistent-volumes/reclaim-policy'
+          | 'persistent-volumes/capacity'
+          | 'persistent-volumes/labels'
           | 'storage-class/default'
           | 'storage-class/restore'
           | 'storage-class/fallback'

@@ -6,6 +6,7 @@ import { claimMetadataFamily } from './claim-metadata.js';
 import { classRequirementsFamily } from './class-requirements.js';
 import type { RuleFamily } from './contract.js';
 import { iopsFamily } from './iops.js';
+import { persistentVolumesFamily } from './persistent-volumes.js';
 import { storageClassFamily } from './storage-class.js';
 import { zonesFamily } from './zones.js';
 
@@ -19,6 +20,7 @@ export const RULE_FAMILIES: readonly RuleFamily[] = [
   claimMetadataFamily,
   classRequirementsFamily,
   attributesClassFamily,
+  persistentVolumesFamily,
 ];
 
 /** Rule ids no single family owns: any family that needs cluster data may report them. */

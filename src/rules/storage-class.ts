@@ -186,6 +186,39 @@ function validateClaims(context: RuleContext): Finding[] {
   return context.claims.flatMap((claim) => context.policies.flatMap((policy) => classFindings(context, claim, policy)));
 }
 
+/**
+ * A statically provisioned volume binds only claims of its class, so the class lists apply to it as to them (not the
+ * defaults, the fallback or required: a volume without a class binds claims that ask for none).
+ */
+function validateVolume(context: RuleContext): Finding[] {
+  const volume = context.volume;
+  const className = volume?.className;
+  if (!volume || volume.provisioned || !className) return [];
+  return context.policies.flatMap((policy) => {
+    const settings = policy.storageClasses;
+    const findings: Finding[] = [];
+    if (settings?.allowed && !settings.allowed.includes(className))
+      findings.push(
+        violation(
+          'storage-class/allowed',
+          policy,
+          volume.classPath,
+          `class ${className} is not allowed here: claims could bind this volume only by asking for it${useInstead(context)}`,
+        ),
+      );
+    if (settings?.denied?.includes(className))
+      findings.push(
+        violation(
+          'storage-class/denied',
+          policy,
+          volume.classPath,
+          `class ${className} is denied here${useInstead(context)}`,
+        ),
+      );
+    return findings;
+  });
+}
+
 function validateStorageClass(context: RuleContext): Finding[] {
   const findings: Finding[] = [];
   const storageClass = readStorageClass(context.object);
@@ -224,6 +257,10 @@ function describe(policy: Policy, kind: GovernedKind, governing: readonly Policy
   const classes = policy.storageClasses;
   if (!classes) return [];
   if (kind === 'StorageClass') return classes.singleClusterDefault ? ['at most one cluster default StorageClass'] : [];
+  if (kind === 'PersistentVolume')
+    return [
+      `static volumes of an allowed class only${classes.allowed ? ` (${listOf(classes.allowed)})` : ''}${classes.denied ? `, never ${listOf(classes.denied)}` : ''}`,
+    ];
   const lines: string[] = [];
   if (classes.defaults) {
     const choices = classes.defaults.map((choice) => {
@@ -269,6 +306,11 @@ export const storageClassFamily: RuleFamily = {
   ],
   claimFields: ['spec.storageClassName', 'metadata.annotations'],
   describe,
-  validate: { PersistentVolumeClaim: validateClaims, StatefulSet: validateClaims, StorageClass: validateStorageClass },
+  validate: {
+    PersistentVolumeClaim: validateClaims,
+    StatefulSet: validateClaims,
+    StorageClass: validateStorageClass,
+    PersistentVolume: validateVolume,
+  },
   mutate: { PersistentVolumeClaim: mutateClaims, StatefulSet: mutateClaims },
 };

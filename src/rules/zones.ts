@@ -332,6 +332,28 @@ function validateClaim(context: RuleContext): Finding[] {
   );
 }
 
+/**
+ * A static volume restricted to zones (required nodeAffinity, or an in-tree volume's zone label) none of which is
+ * allowed can serve no pod that runs where the policy lets pods run: claims bound to it leave their pods Pending.
+ */
+function validateVolume(context: RuleContext): Finding[] {
+  const volume = context.volume;
+  const zones = volume?.zones;
+  if (!volume || volume.provisioned || !zones) return [];
+  return context.policies.flatMap((policy) => {
+    const allowed = policy.zones?.allowed;
+    if (!allowed || zones.some((zone) => allowed.includes(zone))) return [];
+    return [
+      violation(
+        'zones/volume',
+        policy,
+        volume.zonesPath,
+        `the volume is in ${listOf(zones)}, outside the allowed zones ${listOf(allowed)}: no pod here could mount it; restrict it to an allowed zone`,
+      ),
+    ];
+  });
+}
+
 function validateStatefulSet(context: RuleContext): Finding[] {
   return context.policies.flatMap((policy) => {
     const settings = policy.zones;
@@ -353,6 +375,7 @@ function describe(policy: Policy, kind: GovernedKind, governing: readonly Policy
   if (kind === 'StatefulSet' && zones.pinStatefulSets !== false)
     extra = `; pods pinned by nodeAffinity (${supplier(policy, governing, (candidate) => candidate.zones !== undefined)})`;
   if (kind === 'StorageClass' && zones.addAllowedTopologies) extra = '; allowedTopologies added on CREATE';
+  if (kind === 'PersistentVolume') extra = '; a static volume must reach one of them';
   return [`zones: ${listOf(zones.allowed)}${extra}`];
 }
 
@@ -367,6 +390,7 @@ export const zonesFamily: RuleFamily = {
     'zones/deprecated-label',
     'zones/no-nodes',
     'zones/class-translation',
+    'zones/volume',
   ],
   factRules: [],
   mutations: [
@@ -380,6 +404,7 @@ export const zonesFamily: RuleFamily = {
     PersistentVolumeClaim: validateClaim,
     StatefulSet: validateStatefulSet,
     StorageClass: validateStorageClass,
+    PersistentVolume: validateVolume,
   },
   mutate: { StatefulSet: mutateStatefulSet, StorageClass: mutateStorageClass },
 };

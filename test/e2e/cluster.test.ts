@@ -580,6 +580,40 @@ for (const version of await LocalCluster.versions()) {
         assert.equal(undo.status, 0, explain(undo));
       });
 
+      it('static PersistentVolumes: a hostPath volume offering ReadWriteMany and a Recycle volume are refused with the rule and the fix; an NFS volume is admitted, applied twice', () => {
+        const volume = (name: string, spec: string): string =>
+          `apiVersion: v1\nkind: PersistentVolume\nmetadata: {name: ${name}}\nspec:\n  capacity: {storage: 10Gi}\n${spec}`;
+        const hostPath = dryRun(
+          volume('scratch', '  accessModes: [ReadWriteMany]\n  hostPath: {path: /mnt/scratch}\n'),
+        );
+        assert.notEqual(hostPath.status, 0);
+        assert.ok(hostPath.stderr.includes(VALIDATING), explain(hostPath));
+        assert.match(
+          hostPath.stderr,
+          /spec\.accessModes\[0\]: ReadWriteMany is not served by a hostPath volume \(serves ReadWriteOnce\).*rule persistent-volumes\/access-modes/,
+        );
+        const recycled = dryRun(
+          volume(
+            'recycled',
+            '  accessModes: [ReadWriteOnce]\n  persistentVolumeReclaimPolicy: Recycle\n  nfs: {server: nfs.example.com, path: /exports/old}\n',
+          ),
+        );
+        assert.notEqual(recycled.status, 0);
+        assert.match(
+          recycled.stderr,
+          /spec\.persistentVolumeReclaimPolicy: reclaim policy Recycle is not allowed here \(Recycle is deprecated.*use Delete, Retain.*rule persistent-volumes\/reclaim-policy/,
+          explain(recycled),
+        );
+        const shared = volume(
+          'shared-media',
+          '  accessModes: [ReadWriteMany]\n  persistentVolumeReclaimPolicy: Retain\n  nfs: {server: nfs.example.com, path: /exports/media}\n',
+        );
+        for (const flags of [[], ['--server-side']]) {
+          const created = apply(shared, ...flags);
+          assert.equal(created.status, 0, explain(created));
+        }
+      });
+
       it('the live cache watches Nodes: pinning to zones where no node runs is denied', async () => {
         const node = cluster.kubectlWithInput(
           'apiVersion: v1\nkind: Node\nmetadata:\n  name: e2e-node-west\n  labels: {topology.kubernetes.io/zone: us-west-2a}\n',
@@ -1257,6 +1291,26 @@ spec:
           'a label is judged (claimMetadata), so that update still goes to the webhook',
         );
         assert.match(relabeled.stderr, /failed calling webhook/, explain(relabeled));
+        // A volume a provisioner makes for a claim is never sent, nor the PV controller's binding of a static one;
+        // a static volume a person writes is judged, so it waits for the webhook.
+        const provisioned = apply(
+          'apiVersion: v1\nkind: PersistentVolume\nmetadata:\n  name: pvc-outage\n  annotations: {pv.kubernetes.io/provisioned-by: ebs.csi.aws.com}\nspec:\n  capacity: {storage: 1Gi}\n  accessModes: [ReadWriteOnce]\n  storageClassName: gp3\n  persistentVolumeReclaimPolicy: Delete\n  csi: {driver: ebs.csi.aws.com, volumeHandle: vol-outage}\n',
+        );
+        assert.equal(provisioned.status, 0, `provisioning needs no webhook: ${explain(provisioned)}`);
+        const claimed = cluster.kubectl(
+          'patch',
+          'pv',
+          'shared-media',
+          '--type=merge',
+          '-p',
+          JSON.stringify({ spec: { claimRef: { namespace: 'analytics', name: 'media' } } }),
+        );
+        assert.equal(claimed.status, 0, `binding a static volume needs no webhook: ${explain(claimed)}`);
+        const handMade = apply(
+          'apiVersion: v1\nkind: PersistentVolume\nmetadata: {name: hand-made}\nspec:\n  capacity: {storage: 1Gi}\n  accessModes: [ReadWriteOnce]\n  nfs: {server: nfs.example.com, path: /exports/new}\n',
+        );
+        assert.notEqual(handMade.status, 0);
+        assert.match(handMade.stderr, /failed calling webhook/, explain(handMade));
         const system = apply(
           claim('system-claim', 'kube-system', 'accessModes: [ReadWriteMany]\nresources: {requests: {storage: 1Gi}}'),
         );

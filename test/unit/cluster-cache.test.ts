@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { Engine } from '../../src/engine/engine.js';
 import { ClusterCache } from '../../src/lookup/cluster-cache.js';
+import { CACHED_KINDS } from '../../src/core/kinds.js';
 import { ClusterState } from '../../src/lookup/cluster-state.js';
 import { policy, pvc, storageClass } from '../helpers.js';
 import { loopbackKubeConfig } from '../fake-apiserver.js';
@@ -88,8 +89,8 @@ describe('cluster cache against a list/watch API server on loopback', () => {
 
   it('applies watch events', async () => {
     await eventually(
-      'the watches to open (classes, attributes classes, namespaces, claims, nodes, StatefulSets)',
-      () => api.watches.size === 6,
+      `the watches to open (${CACHED_KINDS.join(', ')})`,
+      () => api.watches.size === CACHED_KINDS.length,
     );
     api.emit(
       'ADDED',

@@ -172,6 +172,7 @@ describe('the family contract, enforced by the engine', () => {
     object: pvc({ storageClassName: 'gp3' }),
     oldObject: undefined,
     claims: [],
+    volume: undefined,
     policies: [],
     governing: [zonesOnly],
     settings: composeSettings([zonesOnly]),

@@ -236,11 +236,61 @@ const statefulSet = fc
     }),
   );
 
+/** A static volume of each source kind (and now and then a provisioned one), with zones, modes and policies a user might write. */
+const persistentVolume = fc
+  .record({
+    source: fc.constantFrom('nfs', 'hostPath', 'csi-ebs', 'csi-efs', 'awsElasticBlockStore', 'local', 'iscsi'),
+    accessModes: fc.subarray(ACCESS_MODES, { minLength: 1, maxLength: 2 }),
+    volumeMode: optional(fc.constantFrom('Filesystem', 'Block')),
+    className: optional(fc.constantFrom(...CLASS_NAMES)),
+    reclaimPolicy: optional(fc.constantFrom('Delete', 'Retain', 'Recycle')),
+    zones: optional(zoneList),
+    storage: fc.constantFrom('1Gi', '100Gi', '20Ti'),
+    provisioned: fc.boolean(),
+  })
+  .map(({ source, accessModes, volumeMode, className, reclaimPolicy, zones, storage, provisioned }) => {
+    const sources: Record<string, JsonObject> = {
+      nfs: { nfs: { server: 'nfs.example.com', path: '/exports/a' } },
+      hostPath: { hostPath: { path: '/mnt/a' } },
+      'csi-ebs': { csi: { driver: 'ebs.csi.aws.com', volumeHandle: 'vol-1' } },
+      'csi-efs': { csi: { driver: 'efs.csi.aws.com', volumeHandle: 'fs-1' } },
+      awsElasticBlockStore: { awsElasticBlockStore: { volumeID: 'vol-2' } },
+      local: { local: { path: '/mnt/disks/a' } },
+      iscsi: { iscsi: { targetPortal: '10.0.0.1:3260', iqn: 'iqn.2001-04.com.example:a', lun: 0 } },
+    };
+    return compact({
+      apiVersion: 'v1',
+      kind: 'PersistentVolume',
+      metadata: {
+        name: 'static-1',
+        annotations: provisioned ? { 'pv.kubernetes.io/provisioned-by': 'ebs.csi.aws.com' } : undefined,
+      },
+      spec: {
+        capacity: { storage },
+        accessModes,
+        volumeMode,
+        storageClassName: className,
+        persistentVolumeReclaimPolicy: reclaimPolicy,
+        ...sources[source],
+        nodeAffinity: zones
+          ? {
+              required: {
+                nodeSelectorTerms: [
+                  { matchExpressions: [{ key: 'topology.kubernetes.io/zone', operator: 'In', values: zones }] },
+                ],
+              },
+            }
+          : undefined,
+      },
+    });
+  });
+
 const reviewedObject = fc.oneof(
   { weight: 4, arbitrary: persistentVolumeClaim },
   { weight: 3, arbitrary: statefulSet },
   { weight: 2, arbitrary: storageClassOf(fc.constant('new-class')) },
   { weight: 1, arbitrary: attributesClassOf(fc.constant('new-vac')) },
+  { weight: 2, arbitrary: persistentVolume },
 );
 
 const action = fc.constantFrom('deny', 'warn', 'audit');
@@ -338,6 +388,21 @@ const sections: { [S in PolicySection]: fc.Arbitrary<unknown> } = {
     },
     { requiredKeys: [] },
   ),
+  persistentVolumes: fc
+    .record(
+      {
+        sources: fc.subarray(['nfs', 'hostPath', 'csi', 'local', 'iscsi'], { minLength: 1 }),
+        csiDrivers: fc.subarray(['ebs.csi.aws.com', 'efs.csi.aws.com'], { minLength: 1 }),
+        reclaimPolicies: fc.subarray(['Delete', 'Retain', 'Recycle'], { minLength: 1 }),
+        capacity: fc.record(
+          { min: fc.constantFrom('1Gi', '10Gi'), max: fc.constantFrom('1Ti', '16Ti') },
+          { requiredKeys: [] },
+        ),
+        requiredLabels: fc.constantFrom(['team'], ['team', 'tier']),
+      },
+      { requiredKeys: [] },
+    )
+    .filter((section) => Object.keys(section).length > 0),
   classRequirements: fc.record(
     {
       reclaimPolicies: fc.subarray(['Delete', 'Retain'], { minLength: 1 }),

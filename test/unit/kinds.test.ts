@@ -78,6 +78,7 @@ describe('the kind table', () => {
       .sort();
     assert.deepEqual(sent, [
       '/v1/persistentvolumeclaims Namespaced CREATE,UPDATE',
+      '/v1/persistentvolumes Cluster CREATE,UPDATE',
       'apps/v1/statefulsets Namespaced CREATE,UPDATE',
       'storage.k8s.io/v1/storageclasses Cluster CREATE,UPDATE',
       'storage.k8s.io/v1/volumeattributesclasses Cluster CREATE,UPDATE',

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
-import { claimUpdateCondition } from '../../src/admission/match-conditions.js';
+import { claimUpdateCondition, volumeCondition } from '../../src/admission/match-conditions.js';
 import { webhookConfigurations } from '../../src/admission/webhook-configurations.js';
 import { RULE_FAMILIES } from '../../src/rules/registry.js';
 
@@ -26,7 +26,10 @@ describe('matchConditions follow the rule families', () => {
     const conditions = webhookConfigurations('spw', registration).flatMap((configuration) =>
       (configuration['webhooks'] as Array<{ matchConditions?: unknown }>).map((webhook) => webhook.matchConditions),
     );
-    assert.deepEqual(conditions, [[generated], [generated]]);
+    assert.deepEqual(conditions, [
+      [generated, volumeCondition()],
+      [generated, volumeCondition()],
+    ]);
   });
   it('deploy/webhook-configurations.yaml installs both configurations empty: the webhook registers the entries', () => {
     const configurations = parseAllDocuments(deploy('webhook-configurations.yaml')).map(
@@ -40,13 +43,14 @@ describe('matchConditions follow the rule families', () => {
       ],
     );
   });
-  it('the chart template carries the same expression', () => {
+  it('the chart template carries the same expressions', () => {
     const template = deploy('chart/templates/webhook-configurations.yaml');
-    assert.ok(
-      template.includes(`name: ${generated.name}`) &&
-        template.includes(`expression: ${JSON.stringify(generated.expression)}`),
-      'deploy/chart/templates/webhook-configurations.yaml',
-    );
+    for (const condition of [generated, volumeCondition()])
+      assert.ok(
+        template.includes(`name: ${condition.name}`) &&
+          template.includes(`expression: ${JSON.stringify(condition.expression)}`),
+        `deploy/chart/templates/webhook-configurations.yaml: ${condition.name}`,
+      );
   });
   it('every judged claim field is compared, and the volume controllers’ writes are not', () => {
     for (const field of new Set(RULE_FAMILIES.flatMap((family) => family.claimFields))) {

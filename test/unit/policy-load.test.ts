@@ -28,6 +28,7 @@ describe('policy loading', () => {
     const set = await loadPolicyDir(BUNDLED_POLICIES_DIR);
     assert.deepEqual(set.policies.map((loaded) => loaded.name).sort(), [
       'platform-storage',
+      'static-volumes',
       'storage-class-guardrails',
     ]);
     assert.deepEqual(lintPolicies(set.policies), []);

@@ -66,7 +66,7 @@ describe('AdmissionReview protocol (inject)', () => {
     const claim = pvc({ storageClassName: 'gp3' }, { annotations: { 'storage-policy-webhook.io/check': 'c0ffee' } });
     const answered = (await post('/validate', review(claim, { dryRun: true }))).json();
     assert.deepEqual(answered.response.warnings, [
-      'storage-policy-webhook: check c0ffee answered with 2 policies loaded',
+      'storage-policy-webhook: check c0ffee answered with 3 policies loaded',
     ]);
     const stored = (await post('/validate', review(claim))).json();
     assert.equal(stored.response.warnings, undefined, 'a claim that is stored gets no check answer');
@@ -238,7 +238,7 @@ describe('AdmissionReview protocol (inject)', () => {
     assert.equal((await app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200);
     const ready = await app.inject({ method: 'GET', url: '/readyz' });
     assert.equal(ready.statusCode, 200);
-    assert.match(ready.json().reason, /2 policies loaded/);
+    assert.match(ready.json().reason, /3 policies loaded/);
   });
   it('is not ready, and answers 503, without a policy set', async () => {
     const empty = buildServer({ state: new WebhookState(cluster()), logger: silent });
