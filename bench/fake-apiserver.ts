@@ -3,17 +3,11 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { ServerResponse } from 'node:http';
 import type { JsonObject } from '../src/core/json.js';
+import { CACHED_KINDS, listPathOf } from '../src/core/kinds.js';
 import { clusterObjects } from './workload.js';
 
-/** Where each kind is listed, as the cluster cache asks for it. */
-const PATHS: Record<string, string> = {
-  '/apis/storage.k8s.io/v1/storageclasses': 'StorageClass',
-  '/apis/storage.k8s.io/v1/volumeattributesclasses': 'VolumeAttributesClass',
-  '/api/v1/namespaces': 'Namespace',
-  '/api/v1/persistentvolumeclaims': 'PersistentVolumeClaim',
-  '/api/v1/nodes': 'Node',
-  '/apis/apps/v1/statefulsets': 'StatefulSet',
-};
+/** Where each kind is listed, as the cluster cache asks for it: every cached kind of the kind table. */
+const PATHS: Record<string, string> = Object.fromEntries(CACHED_KINDS.map((kind) => [listPathOf(kind), kind]));
 
 /**
  * Just enough of an API server on loopback to feed the webhook's live cache in production shape: paged lists

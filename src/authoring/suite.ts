@@ -79,27 +79,27 @@ export function runCase(engine: Engine, suite: string, testCase: SuiteCase): Cas
         `resource is not a governed kind (PersistentVolumeClaim, apps/v1 StatefulSet, storage.k8s.io/v1 StorageClass)`,
       ],
     };
-  const verdict = decide(engine, input, 'both');
-  const fired = new Set(verdict.fired.map((entry) => entry.rule));
-  const decision = verdict.allowed ? 'allowed' : 'denied';
+  const decision = decide(engine, input, 'both');
+  const fired = new Set(decision.fired.map((entry) => entry.rule));
+  const answered = decision.allowed ? 'allowed' : 'denied';
   const { expect } = testCase;
-  if (decision !== expect.decision)
+  if (answered !== expect.decision)
     differences.push(
-      `decision: expected ${expect.decision}, got ${decision}${verdict.message ? `: ${verdict.message}` : ''}`,
+      `decision: expected ${expect.decision}, got ${answered}${decision.message ? `: ${decision.message}` : ''}`,
     );
-  const denialText = verdict.message ?? '';
+  const denialText = decision.message ?? '';
   for (const fragment of expect.messages ?? [])
     if (!denialText.includes(fragment))
       differences.push(`denial message: missing "${fragment}"; got: ${denialText || '(none)'}`);
   for (const fragment of expect.warnings ?? [])
-    if (!verdict.warnings.some((warning) => warning.includes(fragment)))
-      differences.push(`warnings: missing "${fragment}"; got: ${verdict.warnings.join(' | ') || '(none)'}`);
+    if (!decision.warnings.some((warning) => warning.includes(fragment)))
+      differences.push(`warnings: missing "${fragment}"; got: ${decision.warnings.join(' | ') || '(none)'}`);
   for (const rule of expect.rules ?? [])
     if (!fired.has(rule)) differences.push(`rules: ${rule} did not fire; fired: ${[...fired].join(', ') || '(none)'}`);
   if (isObject(expect.patched))
-    differences.push(...containsAt(expect.patched, verdict.object).map((line) => `patched object ${line}`));
-  if (expect.unchanged && verdict.patch.length > 0)
-    differences.push(`expected no patch, got:\n${stringify(verdict.patch)}`);
+    differences.push(...containsAt(expect.patched, decision.object).map((line) => `patched object ${line}`));
+  if (expect.unchanged && decision.patch.length > 0)
+    differences.push(`expected no patch, got:\n${stringify(decision.patch)}`);
   return { suite, name: testCase.name, passed: differences.length === 0, differences };
 }
 

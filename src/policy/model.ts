@@ -21,7 +21,7 @@ export const MUTATION_IDS = [
   'storage-class/restore',
   'storage-class/fallback',
   'zones/pin',
-  'zones/deprecated-label',
+  'zones/replace-deprecated-label',
   'zones/add-allowed-topologies',
   'iops/quote',
   'attributes-class/default',

@@ -822,6 +822,7 @@ export interface StoragePolicyTest {
           | 'storage-class/restore'
           | 'storage-class/fallback'
           | 'zones/pin'
+          | 'zones/replace-deprecated-label'
           | 'zones/add-allowed-topologies'
           | 'iops/quote'
           | 'attributes-class/default'

@@ -1,5 +1,5 @@
-// The rule contract: what a rule family receives and returns. A leaf every layer imports (rules, the
-// engine, the edges); it imports only the pure core and the policy model.
+// The rule contract: what a rule family receives and returns. Every layer from the rules up imports it; it imports
+// only types, from the pure core, the lookup interface and the policy model.
 import type { CapabilityTable } from '../core/capabilities.js';
 import type { JsonObject } from '../core/json.js';
 import type { PatchOperation } from '../core/patch.js';
@@ -155,8 +155,9 @@ interface MutationDeclaration {
 }
 
 /**
- * One rule family: a pure function of the object and its context, and what it declares about itself. The engine,
- * lint, explain and the docs test all read these declarations, so they cannot disagree with what the family does.
+ * One rule family: pure handlers of the object and its context, per kind and phase, and what it declares about
+ * itself. The engine, lint, explain and the docs test all read these declarations, so they cannot disagree with
+ * what the family does.
  */
 export interface RuleFamily {
   name: string;

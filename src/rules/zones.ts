@@ -194,7 +194,7 @@ function pinStatefulSet(context: RuleContext, policy: Policy, allowed: string[])
       patch.push({ op: 'add', path: pointer(...POD_SPEC, 'nodeSelector', ZONE_LABEL), value: deprecated });
     patch.push({ op: 'remove', path: pointer(...POD_SPEC, 'nodeSelector', DEPRECATED_ZONE_LABEL) });
     mutations.push({
-      rule: 'zones/deprecated-label',
+      rule: 'zones/replace-deprecated-label',
       policy,
       patch,
       note: `nodeSelector ${DEPRECATED_ZONE_LABEL} (deprecated) -> ${ZONE_LABEL}`,
@@ -395,7 +395,7 @@ export const zonesFamily: RuleFamily = {
   factRules: [],
   mutations: [
     { id: 'zones/pin', serves: ['zones/pod-affinity'] },
-    { id: 'zones/deprecated-label', serves: ['zones/deprecated-label'] },
+    { id: 'zones/replace-deprecated-label', serves: ['zones/deprecated-label'] },
     { id: 'zones/add-allowed-topologies', serves: ['zones/class-topology'] },
   ],
   claimFields: ['spec.storageClassName', 'metadata.annotations'],

@@ -11,7 +11,7 @@ import {
 import { arrayAt, objectAt, stringAt, type JsonObject } from '../core/json.js';
 import { ApiError, callApi } from '../lookup/kube-api.js';
 import type { LeaseElector } from './leader.js';
-import { makeCertificateAuthority, makeServingCertificate } from './tls.js';
+import { makeCertificateAuthority, makeServingCertificate, type KeyPair } from './tls.js';
 
 // The webhook's own certificates, as Kyverno and Gatekeeper manage theirs: a CA and a serving certificate kept in
 // a Secret of the webhook's namespace, the webhook entries of its own configurations registered with that CA, and
@@ -32,7 +32,7 @@ export interface CertificateMaterial {
   caCert: string;
   caKey: string;
   /** A CA in the bundle that does not sign yet. */
-  nextCa: { cert: string; key: string } | undefined;
+  nextCa: KeyPair | undefined;
   /** Every CA the API server should trust, PEM concatenated. */
   bundle: string;
   servingCert: string;
@@ -189,11 +189,11 @@ export class CertificateAuthority {
     }
   }
 
-  private async issueServing(ca: { cert: string; key: string }): Promise<{ cert: string; key: string }> {
+  private async issueServing(ca: KeyPair): Promise<KeyPair> {
     return makeServingCertificate([...this.options.hosts], ca, this.times.servingLifetimeMs / DAY_MS);
   }
 
-  private async newCa(): Promise<{ cert: string; key: string }> {
+  private async newCa(): Promise<KeyPair> {
     return makeCertificateAuthority(
       `storage-policy-webhook-ca@${Math.floor(Date.now() / 1000)}`,
       this.times.caLifetimeMs / DAY_MS,
@@ -340,7 +340,7 @@ export class SelfManagedCertificates {
   ) {}
 
   /** Resolves with the first serving pair (the Lease holder creates the Secret when there is none); `onServing` gets the later ones. */
-  async start(onServing: (pair: { cert: string; key: string }) => void): Promise<{ cert: string; key: string }> {
+  async start(onServing: (pair: KeyPair) => void): Promise<KeyPair> {
     this.elector.start();
     for (;;) {
       if (this.stopped) throw new Error('stopped before a serving certificate was available');
@@ -356,7 +356,7 @@ export class SelfManagedCertificates {
     }
   }
 
-  private schedule(onServing: (pair: { cert: string; key: string }) => void): void {
+  private schedule(onServing: (pair: KeyPair) => void): void {
     if (this.stopped) return;
     this.timer = setTimeout(() => {
       void this.round(onServing)
@@ -367,9 +367,7 @@ export class SelfManagedCertificates {
   }
 
   /** The holder's step, then what the Secret says to serve. */
-  private async round(
-    onServing: (pair: { cert: string; key: string }) => void,
-  ): Promise<{ cert: string; key: string } | undefined> {
+  private async round(onServing: (pair: KeyPair) => void): Promise<KeyPair | undefined> {
     if (this.elector.isLeader) await this.authority.step();
     const { material } = await this.authority.read();
     if (!material) return undefined;

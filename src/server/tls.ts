@@ -1,7 +1,8 @@
 import { isIP } from 'node:net';
 import type { generate as Generate } from 'selfsigned';
 
-interface KeyPair {
+/** A PEM certificate and its private key. */
+export interface KeyPair {
   key: string;
   cert: string;
 }
