@@ -21,7 +21,7 @@ const BASELINE = join(ROOT, 'dist/bench/baseline.js');
 const LADDER = join(ROOT, 'dist/bench/ladder-server.js');
 
 /**
- * Where the two webhook registrations point in turn. Besides this webhook and the null webhook, two steps of the
+ * Where the two webhook registrations point in turn. Besides this webhook and the null webhook, three steps of the
  * ablation ladder (bench/ladder-server.ts) on the same policies and cluster objects say where the difference
  * goes: the bare engine (Node's HTTP/2 server, this project's handlers and engine, no framework) and the same
  * behind Fastify's routes, answering with reply.send() (Node's HTTP/2 compatibility API: the END_STREAM in a second

@@ -101,10 +101,16 @@ function semanticProblems(policy: Policy, source: YamlDocument): SourceProblem[]
   const at = (path: Array<string | number>, message: string): void => {
     problems.push({ file: policy.file, ...positionOf(source, path), field: fieldPath(...path), message });
   };
-  const min = policy.capacity?.min === undefined ? undefined : parseQuantity(policy.capacity.min);
-  const max = policy.capacity?.max === undefined ? undefined : parseQuantity(policy.capacity.max);
-  if (min !== undefined && max !== undefined && min > max)
-    at(['spec', 'capacity', 'min'], `${policy.capacity?.min} is larger than max ${policy.capacity?.max}`);
+  for (const [section, bounds] of [
+    ['capacity', policy.capacity],
+    ['persistentVolumes', policy.persistentVolumes?.capacity],
+  ] as const) {
+    const min = bounds?.min === undefined ? undefined : parseQuantity(bounds.min);
+    const max = bounds?.max === undefined ? undefined : parseQuantity(bounds.max);
+    const path = section === 'capacity' ? ['spec', 'capacity', 'min'] : ['spec', section, 'capacity', 'min'];
+    if (min !== undefined && max !== undefined && min > max)
+      at(path, `${bounds?.min} is larger than max ${bounds?.max}`);
+  }
   (policy.claimMetadata?.required ?? []).forEach((requirement, index) => {
     if ((requirement.label === undefined) === (requirement.annotation === undefined))
       at(['spec', 'claimMetadata', 'required', index], 'name exactly one of label or annotation');

@@ -71,6 +71,14 @@ describe('policy loading', () => {
     const messages = parsePolicyText(text, 'p.yaml').problems.map((problem) => problem.message);
     assert.equal(messages.length, 2);
   });
+  it('rejects a static volume size range whose min is above its max, at its field', () => {
+    const text = `${header}metadata:\n  name: p\nspec:\n  match: {kinds: [PersistentVolume]}\n  persistentVolumes:\n    capacity: {min: 2Ti, max: 1Ti}\n`;
+    assert.deepEqual(parsePolicyText(text, 'p.yaml').problems.map(formatProblem), [
+      'p.yaml:8:21: spec.persistentVolumes.capacity.min: 2Ti is larger than max 1Ti',
+    ]);
+    const fine = text.replace('min: 2Ti', 'min: 1Gi');
+    assert.deepEqual(parsePolicyText(fine, 'p.yaml').problems, []);
+  });
   it('rejects the whole set on any problem, and duplicate names across files', async () => {
     const good = `${header}metadata:\n  name: same\nspec:\n  match: {}\n`;
     await writeFile(join(dir, 'a.yaml'), good);
