@@ -78,6 +78,7 @@ const PROBES: ReadonlyArray<{ label: string; claim: Claim }> = (
       annotations: {},
       labels: {},
       attributesClassName: undefined,
+      dataSource: undefined,
     },
   })),
 );

@@ -95,6 +95,29 @@ export interface Claim {
   labels: Record<string, string>;
   /** spec.volumeAttributesClassName: mutable, the driver modifies the volume in place. */
   attributesClassName: string | undefined;
+  /** What the claim is made from (spec.dataSourceRef, else spec.dataSource): a claim to clone, a snapshot to restore. */
+  dataSource: DataSource | undefined;
+}
+
+export interface DataSource {
+  /** Empty for the core group (a PersistentVolumeClaim). */
+  apiGroup: string;
+  kind: string;
+  name: string;
+  /** Where it is written, for messages. */
+  path: string;
+}
+
+function dataSourceOf(spec: JsonValue | undefined, root: Array<string | number>): DataSource | undefined {
+  // The API server keeps the two fields in step when one is written; dataSourceRef is the newer and wider one.
+  for (const field of ['dataSourceRef', 'dataSource']) {
+    const reference = objectAt(spec, field);
+    const kind = stringAt(reference, 'kind');
+    const name = stringAt(reference, 'name');
+    if (kind !== undefined && name !== undefined)
+      return { apiGroup: stringAt(reference, 'apiGroup') ?? '', kind, name, path: fieldPath(...root, 'spec', field) };
+  }
+  return undefined;
 }
 
 export function claimPath(claim: Claim, ...tokens: Array<string | number>): string {
@@ -146,6 +169,7 @@ function readClaim(
     annotations,
     labels: stringMapAt(object, 'metadata', 'labels'),
     attributesClassName: stringAt(spec, 'volumeAttributesClassName') || undefined,
+    dataSource: dataSourceOf(spec, root),
   };
 }
 

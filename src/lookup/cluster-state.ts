@@ -10,7 +10,7 @@ import {
 } from '../core/storage.js';
 import type { CachedKind } from '../core/kinds.js';
 import { DEPRECATED_ZONE_LABEL, ZONE_LABEL } from '../core/topology.js';
-import { known, unknown, type ClusterLookup, type Lookup, type NamespaceUsage } from './lookup.js';
+import { known, unknown, type ClaimSummary, type ClusterLookup, type Lookup, type NamespaceUsage } from './lookup.js';
 
 /** The fields of an existing claim the IOPS budget needs, and nothing more. */
 interface ClaimRecord {
@@ -19,6 +19,7 @@ interface ClaimRecord {
   className: string | undefined;
   attributesClassName: string | undefined;
   requestBytes: number | undefined;
+  volumeMode: 'Filesystem' | 'Block';
 }
 
 function claimRecordOf(object: unknown): ClaimRecord | undefined {
@@ -34,6 +35,7 @@ function claimRecordOf(object: unknown): ClaimRecord | undefined {
     className,
     attributesClassName: claim?.attributesClassName,
     requestBytes: claim?.requestBytes,
+    volumeMode: claim?.volumeMode ?? 'Filesystem',
   };
 }
 
@@ -225,6 +227,11 @@ export class ClusterState implements ClusterLookup {
     store.clear();
     objects.forEach((object) => store.upsert(object));
     this.usageByNamespace.clear();
+  }
+
+  claim(namespace: string, name: string): Lookup<ClaimSummary | undefined> {
+    if (this.unavailableReason) return unknown(this.unavailableReason);
+    return known(this.claims.get(namespace)?.get(name));
   }
 
   storageClass(name: string): Lookup<StorageClassInfo | undefined> {

@@ -7,6 +7,13 @@ export type Lookup<T> = { known: true; value: T } | { known: false; reason: stri
 export const known = <T>(value: T): Lookup<T> => ({ known: true, value });
 export const unknown = <T>(reason: string): Lookup<T> => ({ known: false, reason });
 
+/** What a clone needs to know of an existing claim. */
+export interface ClaimSummary {
+  className: string | undefined;
+  requestBytes: number | undefined;
+  volumeMode: 'Filesystem' | 'Block';
+}
+
 export interface NamespaceUsage {
   iops: number;
   throughputMiBps: number;
@@ -28,6 +35,8 @@ export interface ClusterLookup {
   namespaceUsage(namespace: string, exclude: ReadonlySet<string>): Lookup<NamespaceUsage>;
   /** Zones that have at least one node (topology.kubernetes.io/zone); an empty list means no zoned node is known. */
   nodeZones(): Lookup<string[]>;
+  /** An existing claim; undefined value: no such claim. */
+  claim(namespace: string, name: string): Lookup<ClaimSummary | undefined>;
   /** The volumeClaimTemplates of a StatefulSet, by template name; undefined value: no such StatefulSet. */
   statefulSetTemplates(namespace: string, name: string): Lookup<ReadonlyMap<string, ClaimTemplateShape> | undefined>;
 }
@@ -41,4 +50,5 @@ export const NO_CLUSTER: ClusterLookup = {
   namespaceUsage: () => unknown('no cluster cache or inventory is configured'),
   nodeZones: () => unknown('no cluster cache or inventory is configured'),
   statefulSetTemplates: () => unknown('no cluster cache or inventory is configured'),
+  claim: () => unknown('no cluster cache or inventory is configured'),
 };

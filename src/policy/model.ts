@@ -40,6 +40,7 @@ export const POLICY_SECTIONS = [
   'classRequirements',
   'volumeAttributesClasses',
   'persistentVolumes',
+  'dataSources',
 ] as const satisfies ReadonlyArray<keyof PolicySpec>;
 export type PolicySection = (typeof POLICY_SECTIONS)[number];
 

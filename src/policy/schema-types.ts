@@ -125,6 +125,10 @@ export interface StoragePolicy {
       'persistent-volumes/reclaim-policy'?: Action;
       'persistent-volumes/capacity'?: Action;
       'persistent-volumes/labels'?: Action;
+      'data-sources/kind'?: Action;
+      'data-sources/clone-size'?: Action;
+      'data-sources/clone-volume-mode'?: Action;
+      'data-sources/clone-driver'?: Action;
     };
     /**
      * Which objects the policy governs. Namespace criteria apply to PersistentVolumeClaims and StatefulSets; StorageClasses are cluster-scoped and governed only when kinds lists StorageClass.
@@ -554,6 +558,17 @@ export interface StoragePolicy {
        */
       requiredLabels?: string[];
     };
+    /**
+     * Claims made from something (spec.dataSourceRef or spec.dataSource): a clone of a claim, a restore from a VolumeSnapshot, a volume populator. Clones the CSI provisioner refuses (smaller than the source claim, another volumeMode, a class of another CSI driver) are denied for every governing policy (rules data-sources/clone-size, clone-volume-mode, clone-driver).
+     */
+    dataSources?: {
+      /**
+       * Kinds a claim may be made from, e.g. [PersistentVolumeClaim, VolumeSnapshot] (rule data-sources/kind).
+       *
+       * @minItems 1
+       */
+      allowedKinds?: string[];
+    };
   };
 }
 
@@ -668,6 +683,10 @@ export interface StoragePolicyException {
         | 'persistent-volumes/reclaim-policy'
         | 'persistent-volumes/capacity'
         | 'persistent-volumes/labels'
+        | 'data-sources/kind'
+        | 'data-sources/clone-size'
+        | 'data-sources/clone-volume-mode'
+        | 'data-sources/clone-driver'
       )[];
     }[];
     /**
@@ -818,6 +837,10 @@ export interface StoragePolicyTest {
           | 'persistent-volumes/reclaim-policy'
           | 'persistent-volumes/capacity'
           | 'persistent-volumes/labels'
+          | 'data-sources/kind'
+          | 'data-sources/clone-size'
+          | 'data-sources/clone-volume-mode'
+          | 'data-sources/clone-driver'
           | 'storage-class/default'
           | 'storage-class/restore'
           | 'storage-class/fallback'

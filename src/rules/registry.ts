@@ -3,6 +3,7 @@ import { accessModesFamily } from './access-modes.js';
 import { attributesClassFamily } from './attributes-class.js';
 import { capacityFamily } from './capacity.js';
 import { claimMetadataFamily } from './claim-metadata.js';
+import { dataSourcesFamily } from './data-sources.js';
 import { classRequirementsFamily } from './class-requirements.js';
 import type { RuleFamily } from './contract.js';
 import { iopsFamily } from './iops.js';
@@ -21,6 +22,7 @@ export const RULE_FAMILIES: readonly RuleFamily[] = [
   classRequirementsFamily,
   attributesClassFamily,
   persistentVolumesFamily,
+  dataSourcesFamily,
 ];
 
 /** Rule ids no single family owns: any family that needs cluster data may report them. */

@@ -614,6 +614,34 @@ for (const version of await LocalCluster.versions()) {
         }
       });
 
+      it('clones: a clone of the stored claim ledger smaller than it, or in Block mode, is refused with the size to ask for; one as large is admitted', async () => {
+        const clone = (name: string, spec: string): string =>
+          claim(
+            name,
+            'payments',
+            `${spec}\naccessModes: [ReadWriteOnce]\ndataSourceRef: {kind: PersistentVolumeClaim, name: ledger}`,
+          );
+        // The cache learns of ledger through its watch; until then lookupFailure (warn) admits with a warning.
+        let small = dryRun(clone('ledger-small', 'storageClassName: gp3\nresources: {requests: {storage: 10Gi}}'));
+        for (let tries = 0; small.status === 0 && tries < 40; tries += 1) {
+          await new Promise((resolve) => setTimeout(resolve, 250));
+          small = dryRun(clone('ledger-small', 'storageClassName: gp3\nresources: {requests: {storage: 10Gi}}'));
+        }
+        assert.notEqual(small.status, 0);
+        assert.match(
+          small.stderr,
+          /spec\.resources\.requests\.storage: 10Gi is smaller than the source claim ledger \(40Gi\).*request at least 40Gi.*rule data-sources\/clone-size/,
+          explain(small),
+        );
+        const block = dryRun(
+          clone('ledger-block', 'storageClassName: gp3\nvolumeMode: Block\nresources: {requests: {storage: 40Gi}}'),
+        );
+        assert.notEqual(block.status, 0);
+        assert.match(block.stderr, /rule data-sources\/clone-volume-mode/, explain(block));
+        const copy = dryRun(clone('ledger-copy', 'storageClassName: gp3\nresources: {requests: {storage: 40Gi}}'));
+        assert.equal(copy.status, 0, explain(copy));
+      });
+
       it('the live cache watches Nodes: pinning to zones where no node runs is denied', async () => {
         const node = cluster.kubectlWithInput(
           'apiVersion: v1\nkind: Node\nmetadata:\n  name: e2e-node-west\n  labels: {topology.kubernetes.io/zone: us-west-2a}\n',

@@ -88,6 +88,7 @@ describe('HTTP edge: every exit logged and counted once', () => {
       namespaceLabels: () => ({ known: true, value: {} }),
       namespaceUsage: () => ({ known: true, value: { iops: 0, throughputMiBps: 0 } }),
       statefulSetTemplates: () => ({ known: true, value: undefined }),
+      claim: () => ({ known: true, value: undefined }),
     };
     const { app, post, lines, metrics } = serverWith([policy({ zones: { allowed: ['us-east-1a'] } })], broken);
     const response = await post('/validate', reviewOf(statefulSet([template('data', { storageClassName: 'gp3' })])));

@@ -152,7 +152,22 @@ function lookupOf(generated: ClusterObjects): ClusterLookup {
     kind: 'Namespace',
     metadata: { name: 'payments', labels: { team: 'payments' } },
   };
-  addToState(state, [...generated.classes, ...generated.attributesClasses, ...nodes, namespace]);
+  // Claims a generated claim may clone: one in Filesystem mode, one in Block mode.
+  const sources = [
+    { name: 'source-db', volumeMode: 'Filesystem', storageClassName: 'gp3' },
+    { name: 'source-block', volumeMode: 'Block', storageClassName: 'efs' },
+  ].map(({ name, volumeMode, storageClassName }) => ({
+    apiVersion: 'v1',
+    kind: 'PersistentVolumeClaim',
+    metadata: { name, namespace: 'payments' },
+    spec: {
+      storageClassName,
+      volumeMode,
+      accessModes: ['ReadWriteOnce'],
+      resources: { requests: { storage: '100Gi' } },
+    },
+  }));
+  addToState(state, [...generated.classes, ...generated.attributesClasses, ...nodes, namespace, ...sources]);
   return state;
 }
 
@@ -164,8 +179,9 @@ const claimSpec = fc
     volumeMode: optional(fc.constantFrom('Filesystem', 'Block')),
     storage: fc.constantFrom('1Gi', '3Gi', '10Gi', '100Gi', '500Gi', '4Ti', '20Ti', '1500M'),
     attributesClass: optional(fc.constantFrom('ebs-fast', 'efs-vac', 'io2-max', 'missing-vac')),
+    cloneOf: optional(fc.constantFrom('source-db', 'source-block', 'missing-source')),
   })
-  .map(({ className, legacyAnnotation, accessModes, volumeMode, storage, attributesClass }) => ({
+  .map(({ className, legacyAnnotation, accessModes, volumeMode, storage, attributesClass, cloneOf }) => ({
     annotations: legacyAnnotation && className !== undefined ? { [BETA_CLASS]: className } : undefined,
     spec: compact({
       storageClassName: legacyAnnotation ? undefined : className,
@@ -173,6 +189,7 @@ const claimSpec = fc
       volumeMode,
       resources: { requests: { storage } },
       volumeAttributesClassName: attributesClass,
+      dataSourceRef: cloneOf ? { kind: 'PersistentVolumeClaim', name: cloneOf } : undefined,
     }),
   }));
 
@@ -403,6 +420,9 @@ const sections: { [S in PolicySection]: fc.Arbitrary<unknown> } = {
       { requiredKeys: [] },
     )
     .filter((section) => Object.keys(section).length > 0),
+  dataSources: fc.record({
+    allowedKinds: fc.subarray(['PersistentVolumeClaim', 'VolumeSnapshot'], { minLength: 1 }),
+  }),
   classRequirements: fc.record(
     {
       reclaimPolicies: fc.subarray(['Delete', 'Retain'], { minLength: 1 }),
@@ -585,6 +605,7 @@ describe('property: the webhook never denies its own patch, and its answers agre
         namespaceUsage: (namespace, exclude) => lookup.namespaceUsage(namespace, exclude),
         nodeZones: () => lookup.nodeZones(),
         statefulSetTemplates: (namespace, name) => lookup.statefulSetTemplates(namespace, name),
+        claim: (namespace, name) => lookup.claim(namespace, name),
       });
       app = buildServer({ state, logger: pino({ level: 'silent' }) });
       await app.ready();

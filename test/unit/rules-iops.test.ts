@@ -132,6 +132,7 @@ describe('iops: claims', () => {
       namespaceUsage: () => ({ known: false, reason: 'watch lost' }),
       nodeZones: () => state.nodeZones(),
       statefulSetTemplates: (namespace, name) => state.statefulSetTemplates(namespace, name),
+      claim: (namespace, name) => state.claim(namespace, name),
     };
     const result = judge([strict], pvc({ storageClassName: 'io2' }), { lookup: noSum });
     assert.match(result.denials[0]?.message ?? '', /namespace budgets of team-a not checked: watch lost/);
