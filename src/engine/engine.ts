@@ -275,7 +275,7 @@ export class Engine {
     return governed;
   }
 
-  /** Decodes the object once: its claims, each with its class resolved. */
+  /** Decodes the object once: its claims, each with its class resolved, and a PersistentVolume read into its model. */
   private context(input: ReviewInput, object: JsonObject, policies: Policy[], settings: ComposedSettings): RuleContext {
     const claims = claimsOf(input.kind, object).map((claim): ReviewedClaim => {
       const storageClass = resolveClass(claim, settings, this.lookup);
