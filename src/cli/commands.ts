@@ -16,7 +16,7 @@ import {
 } from './authoring.js';
 import { certs, CERTS_OPTIONS } from './certs.js';
 import { checkCommand, CHECK_OPTIONS } from './check.js';
-import { completionScript, SHELLS } from './completion.js';
+import { completionAnswer, completionScript, SHELLS } from './completion.js';
 import { EXIT, optionHelp, parseOptions, UsageError, type OptionSpec, type ParsedOptions } from './options.js';
 import { reviewCommand, REVIEW_OPTIONS } from './review.js';
 import { serve } from './serve.js';
@@ -167,7 +167,15 @@ function print(result: CommandOutput): number {
   return result.code;
 }
 
+/** Started as kubectl's completion executable for this plugin (`kubectl_complete-storage_policy`, package.json bin). */
+function startedForCompletion(): boolean {
+  return basename(process.argv[1] ?? '').startsWith('kubectl_complete-');
+}
+
 async function main(argv: string[]): Promise<number> {
+  // Cobra's protocol, as kubectl calls a plugin's completion executable; `__complete` is the same, by hand.
+  if (startedForCompletion()) return print(output(completionAnswer(COMMANDS, argv).join('\n')));
+  if (argv[0] === '__complete') return print(output(completionAnswer(COMMANDS, argv.slice(1)).join('\n')));
   const [name, ...rest] = argv;
   if (name === undefined) return print({ code: EXIT.input, stdout: usage(), stderr: '' });
   if (name === 'help' || name === '--help' || name === '-h') return print(output(usage()));

@@ -89,3 +89,30 @@ export function completionScript(shell: Shell, commands: readonly Command[], pro
   if (shell === 'bash') return bash(commands, program);
   return shell === 'zsh' ? zsh(commands, program) : fish(commands, program);
 }
+
+/** Cobra's directives (spf13/cobra completions.go), the last line of a `__complete` answer. */
+const NO_FILE_COMPLETION = 4;
+const DEFAULT_COMPLETION = 0;
+
+/**
+ * The answer to a completion request in Cobra's `__complete` protocol, which kubectl (1.26+) speaks with a plugin's
+ * `kubectl_complete-<plugin>` executable: `words` are the arguments after the program, the last the word being
+ * completed (possibly empty); the answer is one candidate a line (`candidate<TAB>description`), then `:directive`.
+ * The same command table as --help and the completion scripts: commands first, then a command's flags, else files.
+ */
+export function completionAnswer(commands: readonly Command[], words: readonly string[]): string[] {
+  const partial = words[words.length - 1] ?? '';
+  const starts = (candidate: string): boolean => candidate.startsWith(partial);
+  if (words.length <= 1) {
+    const candidates = [
+      ...commands.map((command) => `${command.name}\t${command.summary}`),
+      '--help\tlist the commands',
+      '--version\tprint the version',
+    ];
+    return [...candidates.filter((line) => starts(line.split('\t')[0] ?? '')), `:${NO_FILE_COMPLETION}`];
+  }
+  const command = commands.find((candidate) => candidate.name === words[0]);
+  if (!command) return [`:${NO_FILE_COMPLETION}`];
+  if (!partial.startsWith('-')) return [`:${DEFAULT_COMPLETION}`];
+  return [...flagsOf(command).filter(starts), `:${NO_FILE_COMPLETION}`];
+}

@@ -1183,13 +1183,20 @@ spec:
         assert.equal(accepted.status, 0, explain(accepted));
       });
 
-      it('kubectl storage-policy: the kubectl-storage_policy bin found by kubectl plugin discovery, reaching the cluster of $KUBECONFIG', async () => {
+      it('kubectl storage-policy: the kubectl-storage_policy bin found by kubectl plugin discovery, reaching the cluster of $KUBECONFIG; kubectl completes its commands and flags', async () => {
         const bin = await mkdtemp(join(tmpdir(), 'kubectl-plugin-'));
         try {
           // As npm installs the bin: a symlink to main.js, run by the node its shebang finds first on PATH.
           await symlink(process.execPath, join(bin, 'node'));
           await symlink(join(ROOT, 'dist/src/cli/main.js'), join(bin, 'kubectl-storage_policy'));
+          await symlink(join(ROOT, 'dist/src/cli/main.js'), join(bin, 'kubectl_complete-storage_policy'));
           const path = `${bin}:${process.env['PATH'] ?? ''}`;
+          // kubectl completes a plugin's arguments through its kubectl_complete-<plugin> executable (kubectl 1.26+).
+          const commands = cluster.kubectlAsUser(path, '__complete', 'storage-policy', 'au');
+          assert.match(commands.stdout, /^audit\t/m, explain(commands));
+          assert.doesNotMatch(commands.stdout, /^review/m);
+          const flags = cluster.kubectlAsUser(path, '__complete', 'storage-policy', 'audit', '--inv');
+          assert.match(flags.stdout, /^--inventory$/m, explain(flags));
           const listed = cluster.kubectlAsUser(path, 'plugin', 'list');
           assert.match(listed.stdout, /kubectl-storage_policy/, explain(listed));
           const version = cluster.kubectlAsUser(path, 'storage-policy', '--version');

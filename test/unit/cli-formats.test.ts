@@ -181,7 +181,12 @@ describe('CLI for people and kubectl', () => {
         assert.ok(help.stdout.includes(`--${option.name}`), `${command.name} --${option.name}`);
     }
     const bins = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).bin;
-    assert.deepEqual(Object.keys(bins).sort(), ['kubectl-storage_policy', 'storage-policy', 'storage-policy-webhook']);
+    assert.deepEqual(Object.keys(bins).sort(), [
+      'kubectl-storage_policy',
+      'kubectl_complete-storage_policy',
+      'storage-policy',
+      'storage-policy-webhook',
+    ]);
   });
 
   it('completion bash|zsh|fish offers every command and flag; the bash script parses', () => {
@@ -199,6 +204,24 @@ describe('CLI for people and kubectl', () => {
       }
     }
     assert.equal(run(['completion', 'tcsh']).status, 2);
+  });
+
+  it("__complete answers in Cobra's protocol from the same table: commands, then flags, then files", () => {
+    const lines = (...words: string[]): string[] =>
+      run(['__complete', ...words])
+        .stdout.trim()
+        .split('\n');
+    const audit = COMMANDS.find((command) => command.name === 'audit');
+    assert.deepEqual(lines('au'), [`audit\t${audit?.summary ?? ''}`, ':4']);
+    assert.deepEqual(
+      lines('')
+        .filter((line) => !line.startsWith('-') && !line.startsWith(':'))
+        .map((line) => line.split('\t')[0]),
+      COMMANDS.map((command) => command.name),
+    );
+    assert.deepEqual(lines('review', '--pol'), ['--policies', ':4']);
+    assert.deepEqual(lines('review', 'examples/'), [':0'], 'a file argument: the shell completes files');
+    assert.deepEqual(lines('nonsense', ''), [':4']);
   });
 
   it('exit codes: 2 for usage and unreadable input in every command, 1 for findings', () => {
