@@ -1,3 +1,5 @@
+import { WORKLOAD_CONTROLLER_USERS } from '../core/controllers.js';
+import { POD_SPEC_KINDS, podSpecOf, resourceOf } from '../core/kinds.js';
 import { LEGACY_CLASS_ANNOTATION } from '../core/storage.js';
 import { PROVISIONED_BY_ANNOTATION } from '../core/volumes.js';
 import type { ClaimField, RuleFamily } from '../rules/contract.js';
@@ -72,7 +74,43 @@ export function volumeCondition(): { name: string; expression: string } {
   };
 }
 
+/** `has()` of every step of a path, so a missing step is false rather than an error (which failurePolicy would decide). */
+function present(root: string, path: readonly string[]): string {
+  return path.map((_, index) => `has(${[root, ...path.slice(0, index + 1)].join('.')})`).join(' && ');
+}
+
+/**
+ * Every request but one for a Pod or a workload other than a StatefulSet is sent; those only when a person writes
+ * them (the workload controllers' ReplicaSets, Pods and Jobs are made from a template judged where it was written,
+ * and nothing is written on them), carrying a generic ephemeral or CSI inline volume, and an UPDATE only when the
+ * volumes changed. A Pod without such volumes, or a Deployment's image change, never reaches the webhook, so ordinary
+ * workloads never depend on it being up. StatefulSets are sent as before, for their volumeClaimTemplates.
+ */
+export function podVolumesCondition(): { name: string; expression: string } {
+  const kinds = POD_SPEC_KINDS.filter((kind) => kind !== 'StatefulSet');
+  const byPath = new Map<string, string[]>();
+  for (const kind of kinds) {
+    const path = [...(podSpecOf(kind) ?? []), 'volumes'].join('.');
+    byPath.set(path, [...(byPath.get(path) ?? []), resourceOf(kind).resource]);
+  }
+  const judged = (path: string[]): string => {
+    const volumes = `object.${path.join('.')}`;
+    const carries = `${present('object', path)} && ${volumes}.exists(v, has(v.ephemeral) || has(v.csi))`;
+    const changed = `(${present('object', path)}) != (${present('oldObject', path)}) || ((${present('object', path)}) && ${volumes} != oldObject.${path.join('.')})`;
+    return `(${carries}) && (request.operation != 'UPDATE' || ${changed})`;
+  };
+  const list = (values: readonly string[]): string => `[${values.map((value) => `'${value}'`).join(', ')}]`;
+  const branches = [...byPath.entries()].map(
+    ([path, resources]) => `(request.resource.resource in ${list(resources)} && ${judged(path.split('.'))})`,
+  );
+  const resources = [...byPath.values()].flat();
+  return {
+    name: 'pod-volumes-written-by-people',
+    expression: `!(request.resource.resource in ${list(resources)}) || (!(request.userInfo.username in ${list(WORKLOAD_CONTROLLER_USERS)}) && (${branches.join(' || ')}))`,
+  };
+}
+
 /** The matchConditions of both webhook entries. */
 export function matchConditions(families: readonly RuleFamily[]): Array<{ name: string; expression: string }> {
-  return [claimUpdateCondition(families), volumeCondition()];
+  return [claimUpdateCondition(families), volumeCondition(), podVolumesCondition()];
 }

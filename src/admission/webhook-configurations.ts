@@ -1,5 +1,5 @@
 import { isObject, type JsonObject, type JsonValue } from '../core/json.js';
-import { GOVERNED_KINDS, operationsOf, resourceOf } from '../core/kinds.js';
+import { GOVERNED_KINDS, isMutable, operationsOf, resourceOf, type GovernedKind } from '../core/kinds.js';
 import { RULE_FAMILIES } from '../rules/registry.js';
 import { matchConditions } from './match-conditions.js';
 
@@ -30,12 +30,12 @@ export interface WebhookRegistration {
 const OPT_OUT_LABEL = 'storage-policy-webhook.io/ignore';
 
 /**
- * The rules of both entries, from the kind table: one rule per API group, version, scope and operations, listing
- * the resources of the governed kinds that share them.
+ * The rules of an entry, from the kind table: one rule per API group, version, scope and operations, listing
+ * the resources of the kinds that share them.
  */
-function governedRules(): JsonObject[] {
+function rulesFor(kinds: readonly GovernedKind[]): JsonObject[] {
   const rules = new Map<string, JsonObject & { resources: string[] }>();
-  for (const kind of GOVERNED_KINDS) {
+  for (const kind of kinds) {
     const { group, version, resource, scope } = resourceOf(kind);
     const operations = [...operationsOf(kind)];
     const key = JSON.stringify([group, version, scope, operations]);
@@ -46,7 +46,11 @@ function governedRules(): JsonObject[] {
   return [...rules.values()];
 }
 
-const RULES = governedRules();
+/**
+ * The validating entry is sent every governed kind; the mutating one only the kinds a patch may write (core/kinds.ts):
+ * a Pod, a workload or a static volume never waits for a mutation that cannot happen.
+ */
+const RULES = { validating: rulesFor(GOVERNED_KINDS), mutating: rulesFor(GOVERNED_KINDS.filter(isMutable)) };
 
 const KINDS = {
   mutating: {
@@ -95,7 +99,7 @@ export function webhookEntry(type: ConfigurationType, registration: WebhookRegis
     // Patches are idempotent, so running again after other mutating webhooks is safe.
     ...(type === 'mutating' ? { reinvocationPolicy: 'IfNeeded' } : {}),
     clientConfig: clientConfig(registration.target, path, registration.caBundle),
-    rules: RULES,
+    rules: RULES[type],
     // Cluster-scoped StorageClasses and VolumeAttributesClasses are always sent: no namespace to select.
     namespaceSelector: {
       matchExpressions: [

@@ -22,8 +22,8 @@ function metadataOf(metadata: JsonObject | undefined): JsonObject {
 
 /**
  * The part of a stored object the audit keeps between runs: what rules read, nothing else. A StatefulSet
- * keeps its replicas, claim templates and the pod template's scheduling fields (the zones rule); its
- * containers and status go, so 10,000 audited claims stay a few megabytes.
+ * keeps its replicas, claim templates, the pod template's scheduling fields (the zones rule) and its ephemeral and
+ * CSI inline volumes; its containers and status go, so 10,000 audited claims stay a few megabytes.
  */
 export function auditSubjectOf(object: JsonObject): JsonObject {
   const subject: JsonObject = {
@@ -43,6 +43,11 @@ export function auditSubjectOf(object: JsonObject): JsonObject {
     const value = podSpec[key];
     if (value !== undefined) scheduling[key] = value;
   }
+  // The volumes that make claims or reach a CSI driver inline (the rest, config maps and secrets, are judged by nothing).
+  const volumes = Array.isArray(podSpec['volumes'])
+    ? podSpec['volumes'].filter((volume) => isObject(volume) && ('ephemeral' in volume || 'csi' in volume))
+    : [];
+  if (volumes.length > 0) scheduling['volumes'] = volumes;
   const templates = Array.isArray(spec['volumeClaimTemplates'])
     ? spec['volumeClaimTemplates'].filter(isObject)
     : undefined;

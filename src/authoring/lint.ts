@@ -3,7 +3,7 @@ import { globMatches } from '../core/selectors.js';
 import type { SourceProblem } from '../io/yaml.js';
 import type { ClusterLookup } from '../lookup/lookup.js';
 import { pickClusterDefault } from '../core/storage.js';
-import { isClusterScoped } from '../core/kinds.js';
+import { isClusterScoped, TEMPLATE_KINDS } from '../core/kinds.js';
 import { POLICY_SECTIONS, type Policy, type PolicyException, type RuleId } from '../policy/model.js';
 import { configures, kindsOf } from '../rules/contract.js';
 import { familyOfRule, RULE_FAMILIES } from '../rules/registry.js';
@@ -130,7 +130,7 @@ export function lintPolicies(
     }
     if (
       classes?.required &&
-      !policy.match.kinds.includes('StatefulSet') &&
+      !policy.match.kinds.some((kind) => TEMPLATE_KINDS.includes(kind)) &&
       classes.defaults?.some((choice) => !choice.whenAccessModes && !choice.whenVolumeMode)
     ) {
       report(
@@ -138,7 +138,7 @@ export function lintPolicies(
         'never-fires',
         policy,
         ['spec', 'storageClasses', 'required'],
-        'a default without conditions gives every claim a class, so required never fires (it judges StatefulSet templates as written, and this policy governs none)',
+        'a default without conditions gives every claim a class, so required never fires (it judges claim templates as written, and this policy governs no kind that carries them)',
       );
     }
     for (const section of POLICY_SECTIONS) {

@@ -2,6 +2,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { isObject, type JsonValue } from '../core/json.js';
+import { GOVERNED_KINDS } from '../core/kinds.js';
 import { Engine } from '../engine/engine.js';
 import { decide, reviewInputOf } from '../engine/pipeline.js';
 import { readManifests } from '../io/manifests.js';
@@ -69,6 +70,7 @@ export function runCase(engine: Engine, suite: string, testCase: SuiteCase): Cas
     operation: testCase.operation ?? 'CREATE',
     oldObject: isObject(testCase.oldResource) ? testCase.oldResource : undefined,
     namespace: testCase.namespace,
+    requester: testCase.requester,
   });
   if (!input)
     return {
@@ -76,7 +78,7 @@ export function runCase(engine: Engine, suite: string, testCase: SuiteCase): Cas
       name: testCase.name,
       passed: false,
       differences: [
-        `resource is not a governed kind (PersistentVolumeClaim, apps/v1 StatefulSet, storage.k8s.io/v1 StorageClass)`,
+        `resource is not a governed kind (${GOVERNED_KINDS.join(', ')}; apiVersion as the API server serves it)`,
       ],
     };
   const decision = decide(engine, input, 'both');

@@ -235,7 +235,8 @@ function scrapeRefresh(
     }
     if (cache)
       for (const [kind, status] of Object.entries(cache.status()))
-        metrics.cacheSynced.set({ kind }, status === 'synced' ? 1 : 0);
+        // A kind whose CRDs the cluster lacks is synced as absent: nothing is missing from the cache.
+        metrics.cacheSynced.set({ kind }, status === 'synced' || status === 'not installed' ? 1 : 0);
   };
 }
 

@@ -25,8 +25,18 @@ interface KindEntry {
   scope: Scope;
   /** The cluster cache lists and watches it (and the ClusterRole grants list and watch, nothing more). */
   cached: boolean;
+  /**
+   * Served only where its CustomResourceDefinitions are installed (not by kube-apiserver itself): where they are not,
+   * the cache reads the kind as absent, keeps checking, and lookups of it are unknown (lookupFailure decides).
+   */
+  fromCrd?: boolean;
   /** Present for the kinds the webhook judges. */
   admission?: Admission;
+  /**
+   * Where the kind carries a pod spec, whose generic ephemeral volumes (volumes[].ephemeral.volumeClaimTemplate)
+   * become claims: the ephemeral-volume controller creates `<pod>-<volume>` for each pod.
+   */
+  podSpec?: readonly string[];
 }
 
 /**
@@ -62,6 +72,7 @@ const KIND_TABLE = {
       writable: { create: ['/metadata', '/spec/template'], update: ['/metadata', '/spec/template'] },
       audited: true,
     },
+    podSpec: ['spec', 'template', 'spec'],
   },
   StorageClass: {
     group: 'storage.k8s.io',
@@ -93,6 +104,85 @@ const KIND_TABLE = {
     // Never written: a volume is an administrator's statement of what exists.
     admission: { operations: ['CREATE', 'UPDATE'], writable: { create: [], update: [] }, audited: true },
   },
+  // The kinds that carry a pod spec, judged for the claims their generic ephemeral volumes make and for their CSI
+  // inline volumes. Never written: a template is its owner's manifest (re-apply safety, as for StatefulSet
+  // templates), and a Pod's volumes are immutable. Sent only when they carry such volumes, and an UPDATE only when
+  // the volumes changed (admission/match-conditions.ts), so ordinary pods and rollouts never reach the webhook.
+  // Not cached, so not audited: listing every Pod of a cluster would cost the cache more than it tells.
+  Pod: {
+    group: '',
+    version: 'v1',
+    resource: 'pods',
+    scope: 'Namespaced',
+    cached: false,
+    // spec.volumes of a Pod cannot change after CREATE (ValidatePodUpdate).
+    admission: { operations: ['CREATE'], writable: { create: [], update: [] }, audited: false },
+    podSpec: ['spec'],
+  },
+  Deployment: {
+    group: 'apps',
+    version: 'v1',
+    resource: 'deployments',
+    scope: 'Namespaced',
+    cached: false,
+    admission: { operations: ['CREATE', 'UPDATE'], writable: { create: [], update: [] }, audited: false },
+    podSpec: ['spec', 'template', 'spec'],
+  },
+  ReplicaSet: {
+    group: 'apps',
+    version: 'v1',
+    resource: 'replicasets',
+    scope: 'Namespaced',
+    cached: false,
+    admission: { operations: ['CREATE', 'UPDATE'], writable: { create: [], update: [] }, audited: false },
+    podSpec: ['spec', 'template', 'spec'],
+  },
+  DaemonSet: {
+    group: 'apps',
+    version: 'v1',
+    resource: 'daemonsets',
+    scope: 'Namespaced',
+    cached: false,
+    admission: { operations: ['CREATE', 'UPDATE'], writable: { create: [], update: [] }, audited: false },
+    podSpec: ['spec', 'template', 'spec'],
+  },
+  Job: {
+    group: 'batch',
+    version: 'v1',
+    resource: 'jobs',
+    scope: 'Namespaced',
+    cached: false,
+    // A Job's pod template is immutable after CREATE (ValidateJobSpecUpdate), its volumes included.
+    admission: { operations: ['CREATE'], writable: { create: [], update: [] }, audited: false },
+    podSpec: ['spec', 'template', 'spec'],
+  },
+  CronJob: {
+    group: 'batch',
+    version: 'v1',
+    resource: 'cronjobs',
+    scope: 'Namespaced',
+    cached: false,
+    admission: { operations: ['CREATE', 'UPDATE'], writable: { create: [], update: [] }, audited: false },
+    podSpec: ['spec', 'jobTemplate', 'spec', 'template', 'spec'],
+  },
+  // The sources of restores (kubernetes-csi/external-snapshotter's CRDs): a snapshot's restoreSize, and the driver of
+  // the content it is bound to.
+  VolumeSnapshot: {
+    group: 'snapshot.storage.k8s.io',
+    version: 'v1',
+    resource: 'volumesnapshots',
+    scope: 'Namespaced',
+    cached: true,
+    fromCrd: true,
+  },
+  VolumeSnapshotContent: {
+    group: 'snapshot.storage.k8s.io',
+    version: 'v1',
+    resource: 'volumesnapshotcontents',
+    scope: 'Cluster',
+    cached: true,
+    fromCrd: true,
+  },
   Namespace: { group: '', version: 'v1', resource: 'namespaces', scope: 'Cluster', cached: true },
   Node: { group: '', version: 'v1', resource: 'nodes', scope: 'Cluster', cached: true },
 } as const satisfies Record<string, KindEntry>;
@@ -120,6 +210,30 @@ export const AUDITED_KINDS: readonly GovernedKind[] = GOVERNED_KINDS.filter(
   (kind) => admissionOf(kind).audited && entry(kind).cached,
 );
 
+/** The kinds that carry a pod spec. */
+export const POD_SPEC_KINDS: readonly GovernedKind[] = GOVERNED_KINDS.filter(
+  (kind) => entry(kind).podSpec !== undefined,
+);
+
+/** The kinds whose objects make claims: a PersistentVolumeClaim is one, the others carry templates of them. */
+export const CLAIM_KINDS: readonly GovernedKind[] = GOVERNED_KINDS.filter(
+  (kind) => kind === 'PersistentVolumeClaim' || entry(kind).podSpec !== undefined,
+);
+
+/** The kinds whose claims are templates, made later by a controller (the StatefulSet or the ephemeral-volume controller). */
+export const TEMPLATE_KINDS: readonly GovernedKind[] = CLAIM_KINDS.filter((kind) => kind !== 'PersistentVolumeClaim');
+
+/** The path of the kind's pod spec, when it carries one. */
+export function podSpecOf(kind: KnownKind): readonly string[] | undefined {
+  return entry(kind).podSpec;
+}
+
+/** Whether the mutating webhook is sent the kind: only kinds a patch may write somewhere. */
+export function isMutable(kind: GovernedKind): boolean {
+  const { writable } = admissionOf(kind);
+  return writable.create.length > 0 || writable.update.length > 0;
+}
+
 function admissionOf(kind: GovernedKind): Admission {
   const admission = entry(kind).admission;
   if (!admission) throw new Error(`${kind} is not governed`);
@@ -133,6 +247,11 @@ export function groupOf(kind: KnownKind): string {
 /** Cluster-scoped kinds: namespace criteria of a policy do not apply to them. */
 export function isClusterScoped(kind: KnownKind): boolean {
   return entry(kind).scope === 'Cluster';
+}
+
+/** Whether the kind is served only where its CRDs are installed. */
+export function isFromCrd(kind: KnownKind): boolean {
+  return entry(kind).fromCrd === true;
 }
 
 export function isCachedKind(kind: string): kind is CachedKind {

@@ -1,7 +1,7 @@
 import { arrayAt, hasKey, isObject, objectAt, stringAt, stringMapAt, stringsOf, type JsonValue } from './json.js';
 import { fieldPath } from './patch.js';
 import { parseQuantity } from './quantity.js';
-import type { GovernedKind } from './kinds.js';
+import { podSpecOf, type GovernedKind } from './kinds.js';
 import { zonesOfStorageClass } from './topology.js';
 
 export const LEGACY_CLASS_ANNOTATION = 'volume.beta.kubernetes.io/storage-class';
@@ -173,28 +173,80 @@ function readClaim(
   };
 }
 
-function replicasOf(statefulSet: unknown): number {
-  const spec = objectAt(statefulSet, 'spec');
-  const replicas = spec?.['replicas'];
-  return typeof replicas === 'number' && Number.isInteger(replicas) && replicas >= 0 ? replicas : 1;
+function countAt(object: unknown, ...path: string[]): number {
+  const value = objectAt(object, ...path.slice(0, -1))?.[path[path.length - 1] ?? ''];
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0 ? value : 1;
 }
 
-/** The claims an object makes: a PVC is one; a StatefulSet makes one per template per replica. */
+/**
+ * How many pods an object runs at once, so how many claims each template makes: the replicas of a Deployment,
+ * ReplicaSet or StatefulSet, the parallelism of a Job or a CronJob's Job (defaults 1). A DaemonSet runs one per
+ * matching node, which its object does not say: counted once.
+ */
+function podsOf(kind: GovernedKind, object: unknown): number {
+  if (kind === 'Deployment' || kind === 'ReplicaSet' || kind === 'StatefulSet')
+    return countAt(object, 'spec', 'replicas');
+  if (kind === 'Job') return countAt(object, 'spec', 'parallelism');
+  if (kind === 'CronJob') return countAt(object, 'spec', 'jobTemplate', 'spec', 'parallelism');
+  return 1;
+}
+
+/**
+ * The generic ephemeral volumes of the object's pod spec, as the claims the ephemeral-volume controller makes of
+ * them: `<pod>-<volume>` (k8s.io/component-helpers/storage/ephemeral VolumeClaimName), with the template's
+ * metadata and spec. A workload's pods are named later, so its claims are named after the workload.
+ */
+function ephemeralClaimsOf(kind: GovernedKind, object: unknown): Claim[] {
+  const podSpec = podSpecOf(kind);
+  if (!podSpec) return [];
+  const owner = stringAt(object, 'metadata', 'name') ?? stringAt(object, 'metadata', 'generateName') ?? '';
+  const copies = podsOf(kind, object);
+  return (arrayAt(object, ...podSpec, 'volumes') ?? []).flatMap((volume, index) => {
+    const template = objectAt(volume, 'ephemeral', 'volumeClaimTemplate');
+    if (!template) return [];
+    const volumeName = stringAt(volume, 'name') ?? '';
+    return [
+      readClaim(template, [...podSpec, 'volumes', index, 'ephemeral', 'volumeClaimTemplate'], {
+        name: `${owner}-${volumeName}`,
+        templateName: volumeName,
+        copies,
+      }),
+    ];
+  });
+}
+
+/** How many claim templates an object carries (a StatefulSet's volumeClaimTemplates and its pods' ephemeral volumes), without reading them. */
+export function claimTemplateCount(kind: GovernedKind, object: unknown): number {
+  const podSpec = podSpecOf(kind);
+  const ephemeral = podSpec
+    ? (arrayAt(object, ...podSpec, 'volumes') ?? []).filter((volume) => hasKey(volume, 'ephemeral')).length
+    : 0;
+  return ephemeral + (kind === 'StatefulSet' ? (arrayAt(object, 'spec', 'volumeClaimTemplates')?.length ?? 0) : 0);
+}
+
+/**
+ * The claims an object makes: a PVC is one; a StatefulSet makes one per template per replica; an object with a pod
+ * spec one per generic ephemeral volume per pod.
+ */
 export function claimsOf(kind: GovernedKind, object: unknown): Claim[] {
   if (kind === 'PersistentVolumeClaim') {
     const name = stringAt(object, 'metadata', 'name') ?? stringAt(object, 'metadata', 'generateName') ?? '';
     return [readClaim(object as JsonValue, [], { name, copies: 1 })];
   }
-  if (kind !== 'StatefulSet') return [];
+  const ephemeral = ephemeralClaimsOf(kind, object);
+  if (kind !== 'StatefulSet') return ephemeral;
   const stsName = stringAt(object, 'metadata', 'name') ?? '';
-  const replicas = replicasOf(object);
+  const replicas = podsOf(kind, object);
   const templates = arrayAt(object, 'spec', 'volumeClaimTemplates') ?? [];
-  return templates.map((template, index) => {
-    const templateName = stringAt(template, 'metadata', 'name') ?? '';
-    return readClaim(template, ['spec', 'volumeClaimTemplates', index], {
-      name: `${templateName}-${stsName}-0`,
-      templateName,
-      copies: replicas,
-    });
-  });
+  return [
+    ...templates.map((template, index) => {
+      const templateName = stringAt(template, 'metadata', 'name') ?? '';
+      return readClaim(template, ['spec', 'volumeClaimTemplates', index], {
+        name: `${templateName}-${stsName}-0`,
+        templateName,
+        copies: replicas,
+      });
+    }),
+    ...ephemeral,
+  ];
 }

@@ -8,6 +8,8 @@ import {
   STATEFULSET_CONTROLLER_USERS,
   templateCandidates,
 } from '../core/statefulset-claims.js';
+import { madeByController } from '../core/controllers.js';
+import { inlineCsiVolumesOf } from '../core/inline-volumes.js';
 import { claimsOf, pickClusterDefault, type Claim } from '../core/storage.js';
 import { writablePrefixes, type GovernedKind } from '../core/kinds.js';
 import { readPersistentVolume } from '../core/volumes.js';
@@ -288,6 +290,7 @@ export class Engine {
     return {
       kind: input.kind,
       volume: input.kind === 'PersistentVolume' ? readPersistentVolume(object) : undefined,
+      inlineVolumes: inlineCsiVolumesOf(input.kind, object),
       operation: input.operation,
       namespace: input.namespace,
       object,
@@ -356,7 +359,8 @@ export class Engine {
   /**
    * Judges the object as it will be stored. On UPDATE a finding that oldObject already had is only
    * warned: immutable fields cannot be fixed, and scaling an old object must keep working; likewise every
-   * finding of a claim the StatefulSet controller creates from an existing StatefulSet's template.
+   * finding of what a controller makes from its owner's template (core/controllers.ts) and of a claim the
+   * StatefulSet controller creates from an existing StatefulSet's template.
    */
   validate(input: ReviewInput): ResolvedFinding[] {
     const { policies, findings: matchFindings } = this.index.match(input.kind, input.namespace, this.lookup);
@@ -364,7 +368,11 @@ export class Engine {
     const raw = [...matchFindings, ...this.findings(input, input.object, policies)];
     const now = this.now();
     const exemption = this.exemptionOf(input, now);
-    if (raw.length > 0 && createdFromExistingTemplate(input, this.lookup))
+    if (
+      raw.length > 0 &&
+      input.operation === 'CREATE' &&
+      (madeByController(input.kind, input.object, input.requester) || createdFromExistingTemplate(input, this.lookup))
+    )
       return resolveFindings(raw, () => true, now, exemption);
     // oldObject is judged only when there is something to ratchet.
     const before =

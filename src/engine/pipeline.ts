@@ -1,4 +1,5 @@
-import { arrayAt, objectAt, stringAt, type JsonObject } from '../core/json.js';
+import { objectAt, stringAt, type JsonObject } from '../core/json.js';
+import { claimTemplateCount } from '../core/storage.js';
 import type { PatchOperation } from '../core/patch.js';
 import { governedKindOfManifest, isClusterScoped, type GovernedKind } from '../core/kinds.js';
 import type { Mutation, Operation, ReviewInput } from '../rules/contract.js';
@@ -71,23 +72,24 @@ export interface Decision {
 }
 
 /**
- * The most volumeClaimTemplates one StatefulSet may have for the webhook to judge it. The API server sets
- * no limit (16,000 fit in one object), and judging each costs the event loop time every other review
- * waits for; real StatefulSets have a handful. Beyond it a CREATE is denied in microseconds, and an UPDATE
- * (an object that existed before the webhook) is allowed with a warning, unjudged.
+ * The most claim templates (a StatefulSet's volumeClaimTemplates, a pod spec's ephemeral volumes) one object may
+ * have for the webhook to judge it. The API server sets no limit (16,000 fit in one object), and judging each
+ * costs the event loop time every other review waits for; real workloads have a handful. Beyond it a CREATE is
+ * denied in microseconds, and an UPDATE (an object that existed before the webhook) is allowed with a warning,
+ * unjudged.
  */
 export const MAX_TEMPLATES_PER_OBJECT = 64;
 
 function overLimit(input: ReviewInput, stage: ReviewStage): Decision | undefined {
-  if (input.kind !== 'StatefulSet') return undefined;
-  const templates = arrayAt(input.object, 'spec', 'volumeClaimTemplates')?.length ?? 0;
+  const templates = claimTemplateCount(input.kind, input.object);
   if (templates <= MAX_TEMPLATES_PER_OBJECT) return undefined;
-  const what = `spec.volumeClaimTemplates: ${templates} templates exceed the ${MAX_TEMPLATES_PER_OBJECT} this webhook judges per StatefulSet`;
+  const field = input.kind === 'StatefulSet' ? 'spec.volumeClaimTemplates' : 'volumes';
+  const what = `${field}: ${templates} claim templates exceed the ${MAX_TEMPLATES_PER_OBJECT} this webhook judges per ${input.kind}`;
   const deny = input.operation === 'CREATE' && stage !== 'mutate';
   return {
     allowed: !deny,
     message: deny
-      ? `${what}; split the workload into StatefulSets of at most ${MAX_TEMPLATES_PER_OBJECT} templates`
+      ? `${what}; split the workload into ones of at most ${MAX_TEMPLATES_PER_OBJECT} claim templates`
       : undefined,
     warnings: deny ? [] : [`${what}; not judged`.slice(0, 120)],
     auditAnnotations: {},

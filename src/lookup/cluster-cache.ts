@@ -1,10 +1,10 @@
 import type { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import type { Logger } from 'pino';
 import { isObject, objectAt, stringAt, type JsonObject } from '../core/json.js';
-import { apiVersionOf, CACHED_KINDS, listPathOf, type CachedKind } from '../core/kinds.js';
+import { apiVersionOf, CACHED_KINDS, isFromCrd, listPathOf, type CachedKind } from '../core/kinds.js';
 import type { ClusterState } from './cluster-state.js';
 import { clientNode } from './client-node.js';
-import { listAll, redactCredentials } from './kube-api.js';
+import { ApiError, listAll, redactCredentials } from './kube-api.js';
 
 interface Resource {
   kind: CachedKind;
@@ -41,9 +41,21 @@ async function listResource(
   return { items, resourceVersion };
 }
 
+/** Whether a failed list means the kind's CRDs are not installed: nothing to list, not a failure. */
+function notInstalled(resource: Resource, error: unknown): boolean {
+  return isFromCrd(resource.kind) && error instanceof ApiError && error.status === 404;
+}
+
 /** One snapshot of everything the cache and the audit read (`storage-policy audit --kubeconfig`). */
 export async function listCluster(config: KubeConfig): Promise<JsonObject[]> {
-  const lists = await Promise.all(STATE_RESOURCES.map((resource) => listResource(config, resource)));
+  const lists = await Promise.all(
+    STATE_RESOURCES.map((resource) =>
+      listResource(config, resource).catch((error: unknown) => {
+        if (notInstalled(resource, error)) return { items: [], resourceVersion: '' };
+        throw error;
+      }),
+    ),
+  );
   return lists.flatMap((list) => list.items);
 }
 
@@ -68,6 +80,7 @@ interface CacheOptions {
 export class ClusterCache {
   private readonly synced = new Set<CachedKind>();
   private readonly problems = new Map<CachedKind, string>();
+  private readonly absentKinds = new Set<CachedKind>();
   private readonly aborts = new Set<AbortController>();
   private readonly listeners: Array<(event: CacheEvent) => void> = [];
   private stopped = false;
@@ -96,7 +109,9 @@ export class ClusterCache {
   status(): Partial<Record<CachedKind, string>> {
     const status: Partial<Record<CachedKind, string>> = {};
     for (const { kind } of STATE_RESOURCES)
-      status[kind] = this.problems.get(kind) ?? (this.synced.has(kind) ? 'synced' : 'syncing');
+      status[kind] =
+        this.problems.get(kind) ??
+        (this.absentKinds.has(kind) ? 'not installed' : this.synced.has(kind) ? 'synced' : 'syncing');
     return status;
   }
 
@@ -137,6 +152,7 @@ export class ClusterCache {
 
   private async list(resource: Resource): Promise<string> {
     const { items, resourceVersion } = await listResource(this.config, resource);
+    this.state.setAbsent(resource.kind, false);
     this.state.replaceAll(resource.kind, items);
     this.emit({ type: 'LISTED', kind: resource.kind, objects: items });
     return resourceVersion;
@@ -201,6 +217,7 @@ export class ClusterCache {
       try {
         if (resourceVersion === undefined) {
           resourceVersion = await this.list(resource);
+          this.absentKinds.delete(kind);
           this.synced.add(kind);
           this.problems.delete(kind);
           this.updateAvailability();
@@ -212,6 +229,24 @@ export class ClusterCache {
         if (resourceVersion !== undefined) continue;
       } catch (error) {
         resourceVersion = undefined;
+        if (notInstalled(resource, error)) {
+          // Synced as absent: lookups of the kind are unknown, the rest of the cache serves; checked again at the
+          // longest backoff, so CRDs installed later are picked up without a restart.
+          if (!this.absentKinds.has(kind))
+            this.logger.info(
+              { kind, retryInMs: this.maxBackoffMs },
+              'not installed in this cluster (no CRD); checking again',
+            );
+          this.absentKinds.add(kind);
+          this.state.replaceAll(kind, []);
+          this.state.setAbsent(kind, true);
+          this.synced.add(kind);
+          this.problems.delete(kind);
+          this.updateAvailability();
+          if (this.stopped) break;
+          await new Promise((resolve) => setTimeout(resolve, this.maxBackoffMs));
+          continue;
+        }
         const redacted = redactedError(error);
         this.problems.set(kind, redacted.message);
         this.updateAvailability();

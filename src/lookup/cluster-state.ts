@@ -10,7 +10,32 @@ import {
 } from '../core/storage.js';
 import type { CachedKind } from '../core/kinds.js';
 import { DEPRECATED_ZONE_LABEL, ZONE_LABEL } from '../core/topology.js';
-import { known, unknown, type ClaimSummary, type ClusterLookup, type Lookup, type NamespaceUsage } from './lookup.js';
+import { parseQuantity } from '../core/quantity.js';
+import {
+  known,
+  unknown,
+  type ClaimSummary,
+  type ClusterLookup,
+  type Lookup,
+  type NamespaceUsage,
+  type SnapshotSummary,
+} from './lookup.js';
+
+/** What a restore needs of a VolumeSnapshot: its restoreSize, and the content it is bound to (for the driver). */
+interface SnapshotRecord {
+  restoreBytes: number | undefined;
+  contentName: string | undefined;
+}
+
+function snapshotRecordOf(object: unknown): SnapshotRecord {
+  const restoreSize = stringAt(object, 'status', 'restoreSize');
+  return {
+    restoreBytes: restoreSize === undefined ? undefined : parseQuantity(restoreSize),
+    contentName:
+      stringAt(object, 'status', 'boundVolumeSnapshotContentName') ??
+      stringAt(object, 'spec', 'source', 'volumeSnapshotContentName'),
+  };
+}
 
 /** The fields of an existing claim the IOPS budget needs, and nothing more. */
 interface ClaimRecord {
@@ -59,6 +84,11 @@ export class ClusterState implements ClusterLookup {
   private readonly claims = new Map<string, Map<string, ClaimRecord>>();
   /** Each StatefulSet's volumeClaimTemplates (namespace -> name -> template name -> shape), to recognise the claims its controller creates. */
   private readonly statefulSets = new Map<string, Map<string, ReadonlyMap<string, ClaimTemplateShape>>>();
+  private readonly snapshots = new Map<string, Map<string, SnapshotRecord>>();
+  /** The CSI driver of each VolumeSnapshotContent. */
+  private readonly snapshotContents = new Map<string, string>();
+  /** Kinds served by CRDs that the cluster does not have (the cache found no such resource). */
+  private readonly absent = new Set<CachedKind>();
   private readonly usageByNamespace = new Map<
     string,
     { total: NamespaceUsage; perClaim: Map<string, NamespaceUsage> }
@@ -72,6 +102,12 @@ export class ClusterState implements ClusterLookup {
   /** While set (cache not yet synced, watch lost), every lookup answers unknown with this reason. */
   setUnavailable(reason: string | undefined): void {
     this.unavailableReason = reason;
+  }
+
+  /** A kind served by CRDs is not installed (or is again): lookups of it answer unknown while absent. */
+  setAbsent(kind: CachedKind, absent: boolean): void {
+    if (absent) this.absent.add(kind);
+    else this.absent.delete(kind);
   }
 
   get size(): { storageClasses: number; namespaces: number; claims: number } {
@@ -204,6 +240,30 @@ export class ClusterState implements ClusterLookup {
       remove: (namespace, name) => this.deleteClaim(namespace, name),
       clear: () => this.claims.clear(),
     },
+    VolumeSnapshot: {
+      upsert: (object) => {
+        const namespace = stringAt(object, 'metadata', 'namespace');
+        const name = stringAt(object, 'metadata', 'name');
+        if (namespace === undefined || name === undefined) return;
+        let byName = this.snapshots.get(namespace);
+        if (!byName) {
+          byName = new Map();
+          this.snapshots.set(namespace, byName);
+        }
+        byName.set(name, snapshotRecordOf(object));
+      },
+      remove: (namespace, name) => this.snapshots.get(namespace)?.delete(name),
+      clear: () => this.snapshots.clear(),
+    },
+    VolumeSnapshotContent: {
+      upsert: (object) => {
+        const name = stringAt(object, 'metadata', 'name');
+        const driver = stringAt(object, 'spec', 'driver');
+        if (name !== undefined && driver !== undefined) this.snapshotContents.set(name, driver);
+      },
+      remove: (_namespace, name) => this.snapshotContents.delete(name),
+      clear: () => this.snapshotContents.clear(),
+    },
     // No lookup reads volumes yet: the audit takes them from the cache's events, not from here.
     PersistentVolume: { upsert: () => undefined, remove: () => undefined, clear: () => undefined },
     StatefulSet: {
@@ -232,6 +292,16 @@ export class ClusterState implements ClusterLookup {
   claim(namespace: string, name: string): Lookup<ClaimSummary | undefined> {
     if (this.unavailableReason) return unknown(this.unavailableReason);
     return known(this.claims.get(namespace)?.get(name));
+  }
+
+  snapshot(namespace: string, name: string): Lookup<SnapshotSummary | undefined> {
+    if (this.unavailableReason) return unknown(this.unavailableReason);
+    if (this.absent.has('VolumeSnapshot') || this.absent.has('VolumeSnapshotContent'))
+      return unknown('the cluster has no VolumeSnapshot CRDs (snapshot.storage.k8s.io) installed');
+    const record = this.snapshots.get(namespace)?.get(name);
+    if (!record) return known(undefined);
+    const driver = record.contentName === undefined ? undefined : this.snapshotContents.get(record.contentName);
+    return known({ restoreBytes: record.restoreBytes, driver });
   }
 
   storageClass(name: string): Lookup<StorageClassInfo | undefined> {

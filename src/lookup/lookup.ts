@@ -14,6 +14,13 @@ export interface ClaimSummary {
   volumeMode: 'Filesystem' | 'Block';
 }
 
+/** What a restore needs to know of a VolumeSnapshot; either is undefined until the snapshot controller sets it. */
+export interface SnapshotSummary {
+  restoreBytes: number | undefined;
+  /** The CSI driver of the VolumeSnapshotContent the snapshot is bound to. */
+  driver: string | undefined;
+}
+
 export interface NamespaceUsage {
   iops: number;
   throughputMiBps: number;
@@ -37,6 +44,8 @@ export interface ClusterLookup {
   nodeZones(): Lookup<string[]>;
   /** An existing claim; undefined value: no such claim. */
   claim(namespace: string, name: string): Lookup<ClaimSummary | undefined>;
+  /** A VolumeSnapshot a restore names; undefined value: no such snapshot. */
+  snapshot(namespace: string, name: string): Lookup<SnapshotSummary | undefined>;
   /** The volumeClaimTemplates of a StatefulSet, by template name; undefined value: no such StatefulSet. */
   statefulSetTemplates(namespace: string, name: string): Lookup<ReadonlyMap<string, ClaimTemplateShape> | undefined>;
 }
@@ -51,4 +60,5 @@ export const NO_CLUSTER: ClusterLookup = {
   nodeZones: () => unknown('no cluster cache or inventory is configured'),
   statefulSetTemplates: () => unknown('no cluster cache or inventory is configured'),
   claim: () => unknown('no cluster cache or inventory is configured'),
+  snapshot: () => unknown('no cluster cache or inventory is configured'),
 };

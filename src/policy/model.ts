@@ -41,6 +41,7 @@ export const POLICY_SECTIONS = [
   'volumeAttributesClasses',
   'persistentVolumes',
   'dataSources',
+  'inlineVolumes',
 ] as const satisfies ReadonlyArray<keyof PolicySpec>;
 export type PolicySection = (typeof POLICY_SECTIONS)[number];
 

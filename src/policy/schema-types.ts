@@ -125,6 +125,9 @@ export interface StoragePolicy {
       'persistent-volumes/reclaim-policy'?: Action;
       'persistent-volumes/capacity'?: Action;
       'persistent-volumes/labels'?: Action;
+      'data-sources/restore-size'?: Action;
+      'data-sources/restore-driver'?: Action;
+      'inline-volumes/csi-driver'?: Action;
       'data-sources/kind'?: Action;
       'data-sources/clone-size'?: Action;
       'data-sources/clone-volume-mode'?: Action;
@@ -156,12 +159,22 @@ export interface StoragePolicy {
         }[];
       };
       /**
-       * Kinds governed. Default: PersistentVolumeClaim and StatefulSet. PersistentVolume governs statically provisioned volumes (section persistentVolumes; the class lists and zones apply to them too).
+       * Kinds governed. Default: the kinds that make claims: PersistentVolumeClaim, StatefulSet (its volumeClaimTemplates), and Pod, Deployment, ReplicaSet, DaemonSet, Job and CronJob (the generic ephemeral volumes of their pod spec, judged as the claims the ephemeral-volume controller makes of them, and their CSI inline volumes). PersistentVolume governs statically provisioned volumes (section persistentVolumes; the class lists and zones apply to them too).
        *
        * @minItems 1
        */
       kinds?: (
-        'PersistentVolumeClaim' | 'StatefulSet' | 'StorageClass' | 'VolumeAttributesClass' | 'PersistentVolume'
+        | 'PersistentVolumeClaim'
+        | 'StatefulSet'
+        | 'StorageClass'
+        | 'VolumeAttributesClass'
+        | 'PersistentVolume'
+        | 'Pod'
+        | 'Deployment'
+        | 'ReplicaSet'
+        | 'DaemonSet'
+        | 'Job'
+        | 'CronJob'
       )[];
     };
     /**
@@ -559,7 +572,16 @@ export interface StoragePolicy {
       requiredLabels?: string[];
     };
     /**
-     * Claims made from something (spec.dataSourceRef or spec.dataSource): a clone of a claim, a restore from a VolumeSnapshot, a volume populator. Clones the CSI provisioner refuses (smaller than the source claim, another volumeMode, a class of another CSI driver) are denied for every governing policy (rules data-sources/clone-size, clone-volume-mode, clone-driver).
+     * Volumes written inline in a pod spec (a Pod's, or the pod template of a Deployment, ReplicaSet, StatefulSet, DaemonSet, Job or CronJob) that reach storage without a claim. Needs match.kinds to include the pod-carrying kinds (the default does).
+     */
+    inlineVolumes?: {
+      /**
+       * CSI drivers a CSI inline volume (volumes[].csi) may name in its driver (rule inline-volumes/csi-driver); an empty list allows none.
+       */
+      csiDrivers?: string[];
+    };
+    /**
+     * Claims made from something (spec.dataSourceRef or spec.dataSource): a clone of a claim, a restore from a VolumeSnapshot, a volume populator. Clones the CSI provisioner refuses (smaller than the source claim, another volumeMode, a class of another CSI driver) are denied for every governing policy (rules data-sources/clone-size, clone-volume-mode, clone-driver), and so are restores it refuses (smaller than the VolumeSnapshot's restoreSize, a class of another CSI driver than the snapshot content's: data-sources/restore-size, restore-driver).
      */
     dataSources?: {
       /**
@@ -683,6 +705,9 @@ export interface StoragePolicyException {
         | 'persistent-volumes/reclaim-policy'
         | 'persistent-volumes/capacity'
         | 'persistent-volumes/labels'
+        | 'data-sources/restore-size'
+        | 'data-sources/restore-driver'
+        | 'inline-volumes/csi-driver'
         | 'data-sources/kind'
         | 'data-sources/clone-size'
         | 'data-sources/clone-volume-mode'
@@ -699,7 +724,17 @@ export interface StoragePolicyException {
        * @minItems 1
        */
       kinds?: (
-        'PersistentVolumeClaim' | 'StatefulSet' | 'StorageClass' | 'VolumeAttributesClass' | 'PersistentVolume'
+        | 'PersistentVolumeClaim'
+        | 'StatefulSet'
+        | 'StorageClass'
+        | 'VolumeAttributesClass'
+        | 'PersistentVolume'
+        | 'Pod'
+        | 'Deployment'
+        | 'ReplicaSet'
+        | 'DaemonSet'
+        | 'Job'
+        | 'CronJob'
       )[];
       /**
        * Namespace names or globs (* and ?); absent: every namespace.
@@ -757,7 +792,7 @@ export interface StoragePolicyTest {
     cases: {
       name: string;
       /**
-       * The object as submitted: a PersistentVolumeClaim, apps/v1 StatefulSet or storage.k8s.io/v1 StorageClass.
+       * The object as submitted: any governed kind (a PersistentVolumeClaim, a StatefulSet, a Pod or workload, a StorageClass, ...).
        */
       resource: { [key: string]: unknown };
       operation?: 'CREATE' | 'UPDATE';
@@ -769,6 +804,10 @@ export interface StoragePolicyTest {
        * Namespace when the resource names none (default: default).
        */
       namespace?: string;
+      /**
+       * The user the API server names as making the request (userInfo.username), e.g. system:serviceaccount:kube-system:ephemeral-volume-controller for a claim that controller creates for a pod. Default: none (a person).
+       */
+      requester?: string;
       expect: {
         decision: 'allowed' | 'denied';
         /**
@@ -837,6 +876,9 @@ export interface StoragePolicyTest {
           | 'persistent-volumes/reclaim-policy'
           | 'persistent-volumes/capacity'
           | 'persistent-volumes/labels'
+          | 'data-sources/restore-size'
+          | 'data-sources/restore-driver'
+          | 'inline-volumes/csi-driver'
           | 'data-sources/kind'
           | 'data-sources/clone-size'
           | 'data-sources/clone-volume-mode'

@@ -3,7 +3,7 @@ import { claimPath, type Claim, type StorageClassInfo } from '../core/storage.js
 import { type GovernedKind } from '../core/kinds.js';
 import type { Finding, RuleContext, RuleFamily } from './contract.js';
 import type { Policy } from '../policy/model.js';
-import { advice, classFieldPath, listOf, lookupFailure, violation } from './common.js';
+import { advice, classFieldPath, forClaimKinds, listOf, lookupFailure, violation } from './common.js';
 
 /** Checks that hold whatever the provisioner: at least one mode, and ReadWriteOncePod alone. */
 function structuralFindings(claim: Claim, policy: Policy): Finding[] {
@@ -187,6 +187,6 @@ export const accessModesFamily: RuleFamily = {
   mutations: [],
   claimFields: ['spec.accessModes', 'spec.volumeMode', 'spec.storageClassName', 'metadata.annotations'],
   describe,
-  validate: { PersistentVolumeClaim: validateClaims, StatefulSet: validateClaims },
+  validate: forClaimKinds(validateClaims),
   mutate: {},
 };

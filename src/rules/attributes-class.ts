@@ -4,7 +4,7 @@ import { setAt } from '../core/patch.js';
 import { claimPath, readAttributesClass } from '../core/storage.js';
 import { type GovernedKind } from '../core/kinds.js';
 import type { Policy } from '../policy/model.js';
-import { classFieldPath, listOf, lookupFailure, supplier, violation } from './common.js';
+import { classFieldPath, forClaimKinds, listOf, lookupFailure, supplier, violation } from './common.js';
 import { type Finding, type Mutation, type ReviewedClaim, type RuleContext, type RuleFamily } from './contract.js';
 
 // VolumeAttributesClasses (storage.k8s.io/v1, GA 1.34): how EBS volumes change type, IOPS and throughput in
@@ -192,8 +192,7 @@ export const attributesClassFamily: RuleFamily = {
   claimFields: ['spec.volumeAttributesClassName', 'spec.storageClassName', 'metadata.annotations'],
   describe,
   validate: {
-    PersistentVolumeClaim: validateClaims,
-    StatefulSet: validateClaims,
+    ...forClaimKinds(validateClaims),
     VolumeAttributesClass: validateAttributesClass,
   },
   mutate: { PersistentVolumeClaim: mutateClaims, StatefulSet: mutateClaims },

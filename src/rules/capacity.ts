@@ -3,7 +3,7 @@ import { formatGiB, parseQuantity, roundUpGiB } from '../core/quantity.js';
 import { claimPath } from '../core/storage.js';
 import { type GovernedKind } from '../core/kinds.js';
 import type { Policy } from '../policy/model.js';
-import { classFieldPath, lookupFailure, violation } from './common.js';
+import { classFieldPath, forClaimKinds, lookupFailure, violation } from './common.js';
 import type { Finding, RuleContext, RuleFamily } from './contract.js';
 
 function validateClaims(context: RuleContext): Finding[] {
@@ -88,6 +88,6 @@ export const capacityFamily: RuleFamily = {
   mutations: [],
   claimFields: ['spec.resources', 'spec.storageClassName', 'metadata.annotations'],
   describe,
-  validate: { PersistentVolumeClaim: validateClaims, StatefulSet: validateClaims },
+  validate: forClaimKinds(validateClaims),
   mutate: {},
 };

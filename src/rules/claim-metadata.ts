@@ -1,7 +1,7 @@
 import { claimPath } from '../core/storage.js';
 import { type GovernedKind } from '../core/kinds.js';
 import type { MetadataRequirement, Policy } from '../policy/model.js';
-import { listOf, matchesWhole, violation } from './common.js';
+import { forClaimKinds, listOf, matchesWhole, violation } from './common.js';
 import { type Finding, type ReviewedClaim, type RuleContext, type RuleFamily } from './contract.js';
 
 // Labels and annotations every claim must carry (an owner, a cost centre, an NFS storage path), on
@@ -69,6 +69,6 @@ export const claimMetadataFamily: RuleFamily = {
   mutations: [],
   claimFields: ['metadata.labels', 'metadata.annotations', 'spec.storageClassName'],
   describe,
-  validate: { PersistentVolumeClaim: validateClaims, StatefulSet: validateClaims },
+  validate: forClaimKinds(validateClaims),
   mutate: {},
 };

@@ -1,3 +1,4 @@
+import { CLAIM_KINDS, type GovernedKind } from '../core/kinds.js';
 import type { Claim } from '../core/storage.js';
 import { claimPath, LEGACY_CLASS_ANNOTATION } from '../core/storage.js';
 import type { Finding } from './contract.js';
@@ -58,4 +59,20 @@ export function matchesWhole(pattern: string, value: string): boolean {
 export function supplier(policy: Policy, governing: readonly Policy[], has: (candidate: Policy) => boolean): string {
   const first = governing.find(has);
   return first === policy ? 'this policy supplies it' : `overridden by ${first?.name ?? 'another policy'} (precedence)`;
+}
+
+/** One handler for several kinds, as a family's validate or mutate map. */
+export function handlersFor<Handler>(
+  kinds: readonly GovernedKind[],
+  handler: Handler,
+): Partial<Record<GovernedKind, Handler>> {
+  return Object.fromEntries(kinds.map((kind) => [kind, handler]));
+}
+
+/**
+ * One handler for every kind that makes claims (a PersistentVolumeClaim, and the templates of StatefulSets and of
+ * pod specs): the claim families judge a template as the claims it makes (context.claims), whatever carries it.
+ */
+export function forClaimKinds<Handler>(handler: Handler): Partial<Record<GovernedKind, Handler>> {
+  return handlersFor(CLAIM_KINDS, handler);
 }

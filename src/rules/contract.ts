@@ -4,6 +4,7 @@ import type { CapabilityTable } from '../core/capabilities.js';
 import type { JsonObject } from '../core/json.js';
 import type { PatchOperation } from '../core/patch.js';
 import type { EbsLimits } from '../core/ebs.js';
+import type { InlineCsiVolume } from '../core/inline-volumes.js';
 import type { PersistentVolumeInfo } from '../core/volumes.js';
 import type { AttributesClassInfo, Claim, StorageClassInfo } from '../core/storage.js';
 import type { GovernedKind } from '../core/kinds.js';
@@ -124,6 +125,8 @@ export interface RuleContext {
   claims: ReviewedClaim[];
   /** A PersistentVolume under review, read once; undefined for every other kind. */
   volume: PersistentVolumeInfo | undefined;
+  /** The CSI inline volumes of the object's pod spec; empty for a kind without one. */
+  inlineVolumes: InlineCsiVolume[];
   /** The governing policies that have one of the family's sections, in precedence order: the ones it judges for. */
   policies: Policy[];
   /** Every governing policy, in precedence order: what a family's fact rules and fact mutations are judged for. */

@@ -18,7 +18,7 @@ import { claimPath, readStorageClass, type Claim, type StorageClassInfo } from '
 import { type GovernedKind } from '../core/kinds.js';
 import { type Finding, type Mutation, type ReviewedClaim, type RuleContext, type RuleFamily } from './contract.js';
 import type { Policy } from '../policy/model.js';
-import { advice, classFieldPath, lookupFailure, violation } from './common.js';
+import { advice, classFieldPath, forClaimKinds, lookupFailure, violation } from './common.js';
 
 export const IOPS_QUOTE_ANNOTATION = 'storage-policy-webhook.io/provisioned-iops';
 export const THROUGHPUT_QUOTE_ANNOTATION = 'storage-policy-webhook.io/provisioned-throughput';
@@ -404,6 +404,6 @@ export const iopsFamily: RuleFamily = {
   mutations: [{ id: 'iops/quote', serves: [] }],
   claimFields: ['spec.resources', 'spec.storageClassName', 'spec.volumeAttributesClassName', 'metadata.annotations'],
   describe,
-  validate: { PersistentVolumeClaim: validateClaims, StatefulSet: validateClaims, StorageClass: validateStorageClass },
+  validate: { ...forClaimKinds(validateClaims), StorageClass: validateStorageClass },
   mutate: { PersistentVolumeClaim: mutateClaims, StatefulSet: mutateClaims },
 };

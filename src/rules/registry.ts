@@ -6,6 +6,7 @@ import { claimMetadataFamily } from './claim-metadata.js';
 import { dataSourcesFamily } from './data-sources.js';
 import { classRequirementsFamily } from './class-requirements.js';
 import type { RuleFamily } from './contract.js';
+import { inlineVolumesFamily } from './inline-volumes.js';
 import { iopsFamily } from './iops.js';
 import { persistentVolumesFamily } from './persistent-volumes.js';
 import { storageClassFamily } from './storage-class.js';
@@ -23,6 +24,7 @@ export const RULE_FAMILIES: readonly RuleFamily[] = [
   attributesClassFamily,
   persistentVolumesFamily,
   dataSourcesFamily,
+  inlineVolumesFamily,
 ];
 
 /** Rule ids no single family owns: any family that needs cluster data may report them. */

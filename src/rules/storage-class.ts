@@ -9,7 +9,7 @@ import { type GovernedKind } from '../core/kinds.js';
 import { stringAt, stringMapAt } from '../core/json.js';
 import { type Finding, type Mutation, type ReviewedClaim, type RuleContext, type RuleFamily } from './contract.js';
 import type { DefaultClassChoice, Policy } from '../policy/model.js';
-import { classFieldPath, listOf, lookupFailure, supplier, violation } from './common.js';
+import { classFieldPath, forClaimKinds, listOf, lookupFailure, supplier, violation } from './common.js';
 
 function describeChoice(choice: DefaultClassChoice): string {
   const conditions = [
@@ -307,8 +307,7 @@ export const storageClassFamily: RuleFamily = {
   claimFields: ['spec.storageClassName', 'metadata.annotations'],
   describe,
   validate: {
-    PersistentVolumeClaim: validateClaims,
-    StatefulSet: validateClaims,
+    ...forClaimKinds(validateClaims),
     StorageClass: validateStorageClass,
     PersistentVolume: validateVolume,
   },

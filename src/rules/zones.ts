@@ -13,7 +13,7 @@ import {
 } from '../core/topology.js';
 import { type Finding, type Mutation, type RuleContext, type RuleFamily } from './contract.js';
 import type { Policy } from '../policy/model.js';
-import { advice, classFieldPath, listOf, lookupFailure, supplier, violation } from './common.js';
+import { advice, classFieldPath, forClaimKinds, listOf, lookupFailure, supplier, violation } from './common.js';
 
 const POD_SPEC = ['spec', 'template', 'spec'];
 const TERMS = [
@@ -401,7 +401,7 @@ export const zonesFamily: RuleFamily = {
   claimFields: ['spec.storageClassName', 'metadata.annotations'],
   describe,
   validate: {
-    PersistentVolumeClaim: validateClaim,
+    ...forClaimKinds(validateClaim),
     StatefulSet: validateStatefulSet,
     StorageClass: validateStorageClass,
     PersistentVolume: validateVolume,

@@ -457,6 +457,105 @@ for (const version of await LocalCluster.versions()) {
         assert.match(byHand.stderr, /class io1-slow is not allowed here.*rule storage-class\/allowed/, explain(byHand));
       });
 
+      it("generic ephemeral volumes: a Deployment and a CronJob whose template names a forbidden class are refused at dry-run; a Pod's claim without a class gets the default when the ephemeral-volume controller creates it; re-apply of a Deployment with one is a no-op", async () => {
+        const template = (className: string) =>
+          `      volumes:\n        - name: scratch\n          ephemeral:\n            volumeClaimTemplate:\n              spec: {${className}accessModes: [ReadWriteOnce], resources: {requests: {storage: 10Gi}}}\n`;
+        const deployment = (name: string, className: string) =>
+          `apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: ${name}, namespace: analytics}\nspec:\n  replicas: 1\n  selector: {matchLabels: {app: ${name}}}\n  template:\n    metadata: {labels: {app: ${name}}}\n    spec:\n      containers: [{name: app, image: registry.example.com/app:1}]\n${template(className)}`;
+        const refused = dryRun(deployment('render', 'storageClassName: io1-slow, '));
+        assert.notEqual(refused.status, 0);
+        assert.match(
+          refused.stderr,
+          /spec\.template\.spec\.volumes\[0\]\.ephemeral\.volumeClaimTemplate\.spec\.storageClassName: class io1-slow is not allowed here; use one of gp3, io2-high-iops, efs .*rule storage-class\/allowed/,
+          explain(refused),
+        );
+        const cronJob = `apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: nightly, namespace: analytics}\nspec:\n  schedule: "0 2 * * *"\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          restartPolicy: Never\n          containers: [{name: export, image: registry.example.com/export:1}]\n          volumes:\n            - name: work\n              ephemeral:\n                volumeClaimTemplate:\n                  spec: {storageClassName: io1-slow, accessModes: [ReadWriteOnce], resources: {requests: {storage: 10Gi}}}\n`;
+        const refusedCron = dryRun(cronJob);
+        assert.notEqual(refusedCron.status, 0);
+        assert.match(
+          refusedCron.stderr,
+          /spec\.jobTemplate\.spec\.template\.spec\.volumes\[0\]\.ephemeral\.volumeClaimTemplate\.spec\.storageClassName: class io1-slow is not allowed here/,
+          explain(refusedCron),
+        );
+        const inline = dryRun(
+          'apiVersion: v1\nkind: Pod\nmetadata: {name: inline, namespace: analytics}\nspec:\n  containers: [{name: app, image: registry.example.com/app:1}]\n  volumes: [{name: data, csi: {driver: ebs.csi.aws.com}}]\n',
+        );
+        assert.notEqual(inline.status, 0);
+        assert.match(
+          inline.stderr,
+          /spec\.volumes\[0\]\.csi\.driver: CSI inline volume data uses driver ebs\.csi\.aws\.com, not allowed here/,
+          explain(inline),
+        );
+
+        // A Pod whose template names no class: admitted as written; the controller's claim gets gp3 and the quote.
+        const pod = `apiVersion: v1\nkind: Pod\nmetadata: {name: build, namespace: analytics}\nspec:\n  containers: [{name: build, image: registry.example.com/build:1}]\n${template('').replace(/^ {4}/gm, '')}`;
+        applyOk(pod);
+        const created = await claimOf('build-scratch', 'analytics');
+        assert.equal(
+          created.spec.storageClassName,
+          'gp3',
+          'the default, set when the ephemeral-volume controller created it',
+        );
+        assert.ok(created.metadata.annotations?.[QUOTE], 'quoted as any claim');
+        assert.equal(
+          get('pod', 'build', '-n', 'analytics').spec.volumes[0].ephemeral.volumeClaimTemplate.spec.storageClassName,
+          undefined,
+          'the template is never written',
+        );
+
+        // Re-apply: client-side twice, server-side twice, then a second field manager: nothing to write, nothing
+        // refused, no change. (The switch from client-side to server-side apply itself bumps the generation once, with
+        // or without any webhook; each re-apply in one mode changes nothing.)
+        const manifest = deployment('render', '');
+        const generation = () => get('deployment', 'render', '-n', 'analytics').metadata.generation as number;
+        applyOk(manifest);
+        const clientSide = generation();
+        assert.match(applyOk(manifest).stdout, /unchanged/);
+        assert.equal(generation(), clientSide, 'a client-side re-apply changes nothing');
+        applyOk(manifest, '--server-side', '--force-conflicts');
+        const serverSide = generation();
+        applyOk(manifest, '--server-side');
+        applyOk(manifest, '--server-side', '--field-manager=argocd-controller', '--force-conflicts');
+        assert.equal(generation(), serverSide, 'server-side re-applies, a second manager included, change nothing');
+        const stored = get('deployment', 'render', '-n', 'analytics');
+        assert.equal(
+          stored.spec.template.spec.volumes[0].ephemeral.volumeClaimTemplate.spec.storageClassName,
+          undefined,
+        );
+      });
+
+      it('a Deployment that predates a tighter policy still rolls: its new pods and their ephemeral claims are created (warned), and no controller is refused', async () => {
+        const rolled = cluster.kubectl(
+          'set',
+          'image',
+          'deployment/legacy-render',
+          '-n',
+          'analytics',
+          'render=registry.example.com/render:2',
+        );
+        assert.equal(rolled.status, 0, `an image change is not even sent: ${explain(rolled)}`);
+        let newPod = '';
+        await eventually(
+          'a pod of the new ReplicaSet with its ephemeral claim',
+          () => {
+            const pods = cluster.kubectl('get', 'pods', '-n', 'analytics', '-l', 'app=legacy-render', '-o', 'json');
+            const items = (
+              JSON.parse(pods.stdout || '{"items":[]}') as {
+                items: Array<{ metadata: { name: string }; spec: { containers: Array<{ image: string }> } }>;
+              }
+            ).items;
+            newPod = items.find((item) => item.spec.containers[0]?.image.endsWith('render:2'))?.metadata.name ?? '';
+            return newPod !== '' && cluster.kubectl('get', 'pvc', `${newPod}-scratch`, '-n', 'analytics').status === 0;
+          },
+          60_000,
+          250,
+        );
+        const claimOfNewPod = get('pvc', `${newPod}-scratch`, '-n', 'analytics');
+        assert.equal(claimOfNewPod.spec.storageClassName, 'io1-slow', 'created as the template says, not refused');
+        const events = cluster.kubectl('get', 'events', '-n', 'analytics', '-o', 'jsonpath={.items[*].message}');
+        assert.doesNotMatch(events.stdout, /denied the request/, 'no controller had a write refused');
+      });
+
       it('in-tree EBS classes with zone or zones inside the allowed zones are admitted, without allowedTopologies added', () => {
         for (const [name, parameters] of [
           ['intree-zone-ok', 'type: gp2, zone: us-east-1a'],
@@ -640,6 +739,53 @@ for (const version of await LocalCluster.versions()) {
         assert.match(block.stderr, /rule data-sources\/clone-volume-mode/, explain(block));
         const copy = dryRun(clone('ledger-copy', 'storageClassName: gp3\nresources: {requests: {storage: 40Gi}}'));
         assert.equal(copy.status, 0, explain(copy));
+      });
+
+      it("restores: without the snapshot CRDs a restore follows lookupFailure (warned); with them applied, a restore smaller than the snapshot's restoreSize or on another driver is refused", async () => {
+        const restore = (name: string, spec: string): string =>
+          claim(
+            name,
+            'payments',
+            `${spec}\naccessModes: [ReadWriteOnce]\ndataSourceRef: {apiGroup: snapshot.storage.k8s.io, kind: VolumeSnapshot, name: nightly}`,
+          );
+        const small = restore('restored-small', 'storageClassName: gp3\nresources: {requests: {storage: 10Gi}}');
+        const unknown = dryRun(small);
+        assert.equal(unknown.status, 0, explain(unknown));
+        assert.match(
+          unknown.stderr,
+          /lookup\/unavailable: spec\.dataSourceRef: the restore from snapshot nightly not checked/,
+          explain(unknown),
+        );
+        const crds = cluster.kubectl('apply', '-f', join(ROOT, 'test/e2e/fixtures/snapshot-crds.yaml'));
+        assert.equal(crds.status, 0, explain(crds));
+        await eventually(
+          'the snapshot CRDs established',
+          () => cluster.kubectl('get', 'volumesnapshots', '-A').status === 0,
+          30_000,
+          250,
+        );
+        const objects = applyOk(
+          'apiVersion: snapshot.storage.k8s.io/v1\nkind: VolumeSnapshotContent\nmetadata: {name: snapcontent-nightly}\nspec: {driver: ebs.csi.aws.com, deletionPolicy: Delete, source: {snapshotHandle: snap-0123}, volumeSnapshotRef: {name: nightly, namespace: payments}}\n---\napiVersion: snapshot.storage.k8s.io/v1\nkind: VolumeSnapshot\nmetadata: {name: nightly, namespace: payments}\nspec: {source: {volumeSnapshotContentName: snapcontent-nightly}}\nstatus: {boundVolumeSnapshotContentName: snapcontent-nightly, restoreSize: 40Gi, readyToUse: true}\n',
+        );
+        assert.match(objects.stdout, /volumesnapshot/);
+        // The cache finds the CRDs at its next check (at most 30 s after it found none), then watches them.
+        let refused = dryRun(small);
+        const deadline = Date.now() + 60_000;
+        while (refused.status === 0 && Date.now() < deadline) {
+          await new Promise((resolve) => setTimeout(resolve, 500));
+          refused = dryRun(small);
+        }
+        assert.notEqual(refused.status, 0);
+        assert.match(
+          refused.stderr,
+          /spec\.resources\.requests\.storage: 10Gi is smaller than the restoreSize of snapshot nightly \(40Gi\).*request at least 40Gi.*rule data-sources\/restore-size/,
+          explain(refused),
+        );
+        const onEfs = dryRun(restore('restored-efs', 'storageClassName: efs\nresources: {requests: {storage: 40Gi}}'));
+        assert.notEqual(onEfs.status, 0);
+        assert.match(onEfs.stderr, /taken by ebs\.csi\.aws\.com.*rule data-sources\/restore-driver/, explain(onEfs));
+        const restored = dryRun(restore('restored', 'storageClassName: gp3\nresources: {requests: {storage: 40Gi}}'));
+        assert.equal(restored.status, 0, explain(restored));
       });
 
       it('the live cache watches Nodes: pinning to zones where no node runs is denied', async () => {
@@ -1352,6 +1498,62 @@ spec:
         assert.equal(system.status, 0, explain(system));
         const configMap = cluster.kubectl('create', 'configmap', 'still-works', '-n', 'payments');
         assert.equal(configMap.status, 0, explain(configMap));
+        // Pods and workloads without ephemeral or CSI inline volumes, and a rollout of one with them, never reach the
+        // webhook (matchConditions); a Pod that carries one is judged, so it waits for the webhook.
+        const plainPod = apply(
+          'apiVersion: v1\nkind: Pod\nmetadata: {name: plain, namespace: payments}\nspec:\n  containers: [{name: app, image: registry.example.com/app:1}]\n  volumes: [{name: config, configMap: {name: still-works}}]\n',
+        );
+        assert.equal(plainPod.status, 0, `an ordinary pod needs no webhook: ${explain(plainPod)}`);
+        const web = cluster.kubectl(
+          'create',
+          'deployment',
+          'web',
+          '-n',
+          'payments',
+          '--image=registry.example.com/web:1',
+        );
+        assert.equal(web.status, 0, explain(web));
+        for (const [deployment, container, namespace] of [
+          ['web', 'web', 'payments'],
+          ['legacy-render', 'render', 'analytics'],
+        ] as const) {
+          const image = cluster.kubectl(
+            'set',
+            'image',
+            `deployment/${deployment}`,
+            '-n',
+            namespace,
+            `${container}=registry.example.com/${container}:3`,
+          );
+          assert.equal(image.status, 0, `rolling ${deployment} needs no webhook: ${explain(image)}`);
+        }
+        await eventually(
+          'the ReplicaSet controller made the rolled web pod',
+          () =>
+            cluster
+              .kubectl(
+                'get',
+                'pods',
+                '-n',
+                'payments',
+                '-l',
+                'app=web',
+                '-o',
+                'jsonpath={.items[*].spec.containers[0].image}',
+              )
+              .stdout.includes('web:3'),
+          60_000,
+          250,
+        );
+        const ephemeralPod = apply(
+          'apiVersion: v1\nkind: Pod\nmetadata: {name: with-scratch, namespace: payments}\nspec:\n  containers: [{name: app, image: registry.example.com/app:1}]\n  volumes: [{name: scratch, ephemeral: {volumeClaimTemplate: {spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}}}}]\n',
+        );
+        assert.notEqual(ephemeralPod.status, 0);
+        assert.match(
+          ephemeralPod.stderr,
+          /failed calling webhook "validate\.storage-policy-webhook\.io"/,
+          explain(ephemeralPod),
+        );
         await cluster.restartWebhook();
         const recovered = dryRun(
           claim('after-outage', 'payments', 'accessModes: [ReadWriteOnce]\nresources: {requests: {storage: 1Gi}}'),

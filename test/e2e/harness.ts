@@ -174,13 +174,15 @@ export class LocalCluster {
     await eventually('kube-apiserver /readyz', () => this.kubectl('get', '--raw', '/readyz').status === 0, 90_000, 250);
 
     // The controllers that turn objects into claims as in a real cluster: the StatefulSet controller
-    // creates each replica's PVCs from the templates (through admission, as any client), the binder
-    // binds claims to pre-bound volumes, and default ServiceAccounts let the pods be created. Each runs as
-    // its own ServiceAccount (kube-system/statefulset-controller, ...), as kubeadm and managed clusters set it up.
+    // creates each replica's PVCs from the templates (through admission, as any client), the Deployment,
+    // ReplicaSet, Job and CronJob controllers make pods from templates, the ephemeral-volume controller each
+    // pod's generic ephemeral claims, the binder binds claims to pre-bound volumes, and default ServiceAccounts
+    // let the pods be created. Each runs as its own ServiceAccount (kube-system/statefulset-controller, ...), as
+    // kubeadm and managed clusters set it up.
     this.start('kube-controller-manager', join(bin, 'kube-controller-manager'), [
       `--kubeconfig=${this.kubeconfig}`,
       '--use-service-account-credentials=true',
-      '--controllers=statefulset,persistentvolume-binder,serviceaccount',
+      '--controllers=statefulset,persistentvolume-binder,serviceaccount,deployment-controller,replicaset-controller,job-controller,cronjob-controller,ephemeral-volume-controller',
       '--leader-elect=false',
       '--secure-port=0',
       '--v=1',

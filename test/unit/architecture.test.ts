@@ -150,6 +150,7 @@ spec:
   claimMetadata: {required: [{label: team}]}
   classRequirements: {reclaimPolicies: [Delete]}
   volumeAttributesClasses: {allowed: [fast], default: fast}
+  inlineVolumes: {csiDrivers: [secrets-store.csi.k8s.io]}
 `,
       'everything.yaml',
     );

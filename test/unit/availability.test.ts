@@ -521,7 +521,7 @@ describe('bounded work per request (in process)', () => {
     assert.match(
       created.response.status.message,
       new RegExp(
-        `^spec\\.volumeClaimTemplates: 16000 templates exceed the ${MAX_TEMPLATES_PER_OBJECT} this webhook judges per StatefulSet`,
+        `^spec\\.volumeClaimTemplates: 16000 claim templates exceed the ${MAX_TEMPLATES_PER_OBJECT} this webhook judges per StatefulSet`,
       ),
     );
     assert.ok(created.response.status.message.length < 300);

@@ -112,7 +112,7 @@ describe('CLI output formats', () => {
     const result = run(['test', 'policies', '-o', 'junit']);
     assert.equal(result.status, 0, result.stderr);
     assert.match(result.stdout, /^<\?xml version="1\.0" encoding="UTF-8"\?>\n<testsuites /);
-    assert.equal((result.stdout.match(/<testsuite /g) ?? []).length, 5, 'four files, one with two suites');
+    assert.equal((result.stdout.match(/<testsuite /g) ?? []).length, 6, 'five files, one with two suites');
     assert.equal((result.stdout.match(/<testcase /g) ?? []).length, Number(/tests="(\d+)"/.exec(result.stdout)?.[1]));
     golden('test.junit.xml', result.stdout);
   });

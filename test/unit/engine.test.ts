@@ -170,6 +170,7 @@ describe('the family contract, enforced by the engine', () => {
     operation: 'CREATE',
     namespace: 'team-a',
     object: pvc({ storageClassName: 'gp3' }),
+    inlineVolumes: [],
     oldObject: undefined,
     claims: [],
     volume: undefined,

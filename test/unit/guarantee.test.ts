@@ -253,6 +253,46 @@ const statefulSet = fc
     }),
   );
 
+/**
+ * A Pod or a workload whose pod spec carries generic ephemeral volumes (claims the ephemeral-volume controller makes)
+ * and now and then a CSI inline volume.
+ */
+const podSpecWorkload = fc
+  .record({
+    kind: fc.constantFrom('Pod', 'Deployment', 'ReplicaSet', 'DaemonSet', 'Job', 'CronJob', 'StatefulSet'),
+    templates: fc.array(claimSpec, { minLength: 1, maxLength: 2 }),
+    inlineDriver: optional(fc.constantFrom('secrets-store.csi.k8s.io', 'ebs.csi.aws.com')),
+    podSpec,
+    replicas: fc.integer({ min: 0, max: 5 }),
+  })
+  .map(({ kind, templates, inlineDriver, podSpec, replicas }) => {
+    const volumes = [
+      ...templates.map(({ annotations, spec }, index) => ({
+        name: `scratch${index}`,
+        ephemeral: { volumeClaimTemplate: { metadata: compact({ annotations }), spec } },
+      })),
+      ...(inlineDriver ? [{ name: 'inline', csi: { driver: inlineDriver } }] : []),
+    ];
+    const pod = { ...podSpec, volumes };
+    const template = { metadata: { labels: { app: 'batch' } }, spec: pod };
+    const specs: Record<string, JsonObject> = {
+      Pod: pod,
+      Deployment: { replicas, selector: { matchLabels: { app: 'batch' } }, template },
+      ReplicaSet: { replicas, selector: { matchLabels: { app: 'batch' } }, template },
+      StatefulSet: { replicas, serviceName: 'batch', selector: { matchLabels: { app: 'batch' } }, template },
+      DaemonSet: { selector: { matchLabels: { app: 'batch' } }, template },
+      Job: { parallelism: replicas, template },
+      CronJob: { schedule: '0 * * * *', jobTemplate: { spec: { template } } },
+    };
+    const group = { Pod: 'v1', Job: 'batch/v1', CronJob: 'batch/v1' }[kind as 'Pod' | 'Job' | 'CronJob'];
+    return compact({
+      apiVersion: group ?? 'apps/v1',
+      kind,
+      metadata: { name: 'batch', namespace: 'payments' },
+      spec: specs[kind],
+    });
+  });
+
 /** A static volume of each source kind (and now and then a provisioned one), with zones, modes and policies a user might write. */
 const persistentVolume = fc
   .record({
@@ -308,6 +348,7 @@ const reviewedObject = fc.oneof(
   { weight: 2, arbitrary: storageClassOf(fc.constant('new-class')) },
   { weight: 1, arbitrary: attributesClassOf(fc.constant('new-vac')) },
   { weight: 2, arbitrary: persistentVolume },
+  { weight: 3, arbitrary: podSpecWorkload },
 );
 
 const action = fc.constantFrom('deny', 'warn', 'audit');
@@ -423,6 +464,7 @@ const sections: { [S in PolicySection]: fc.Arbitrary<unknown> } = {
   dataSources: fc.record({
     allowedKinds: fc.subarray(['PersistentVolumeClaim', 'VolumeSnapshot'], { minLength: 1 }),
   }),
+  inlineVolumes: fc.record({ csiDrivers: fc.subarray(['secrets-store.csi.k8s.io', 'ebs.csi.aws.com']) }),
   classRequirements: fc.record(
     {
       reclaimPolicies: fc.subarray(['Delete', 'Retain'], { minLength: 1 }),
@@ -600,6 +642,7 @@ describe('property: the webhook never denies its own patch, and its answers agre
       state = new WebhookState({
         storageClass: (name) => lookup.storageClass(name),
         storageClasses: () => lookup.storageClasses(),
+        snapshot: (namespace, name) => lookup.snapshot(namespace, name),
         attributesClass: (name) => lookup.attributesClass(name),
         namespaceLabels: (namespace) => lookup.namespaceLabels(namespace),
         namespaceUsage: (namespace, exclude) => lookup.namespaceUsage(namespace, exclude),

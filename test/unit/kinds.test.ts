@@ -53,8 +53,8 @@ describe('the kind table', () => {
     assert.deepEqual(grants(text, 'TEMPLATE'), cachedGrants);
   });
 
-  it('the webhook entries send each governed kind with its operations, and no other resource', () => {
-    const entry = webhookEntry('validating', {
+  const sentBy = (type: 'validating' | 'mutating'): string[] => {
+    const entry = webhookEntry(type, {
       target: { url: 'https://127.0.0.1:8443' },
       caBundle: '',
       failurePolicy: 'Ignore',
@@ -68,7 +68,7 @@ describe('the kind table', () => {
       resources: string[];
       scope: string;
     }>;
-    const sent = rules
+    return rules
       .flatMap((rule) =>
         rule.resources.map(
           (resource) =>
@@ -76,14 +76,32 @@ describe('the kind table', () => {
         ),
       )
       .sort();
+  };
+
+  it('the validating entry sends each governed kind with its operations, and no other resource', () => {
+    const sent = sentBy('validating');
     assert.deepEqual(sent, [
       '/v1/persistentvolumeclaims Namespaced CREATE,UPDATE',
       '/v1/persistentvolumes Cluster CREATE,UPDATE',
+      '/v1/pods Namespaced CREATE',
+      'apps/v1/daemonsets Namespaced CREATE,UPDATE',
+      'apps/v1/deployments Namespaced CREATE,UPDATE',
+      'apps/v1/replicasets Namespaced CREATE,UPDATE',
       'apps/v1/statefulsets Namespaced CREATE,UPDATE',
+      'batch/v1/cronjobs Namespaced CREATE,UPDATE',
+      'batch/v1/jobs Namespaced CREATE',
       'storage.k8s.io/v1/storageclasses Cluster CREATE,UPDATE',
       'storage.k8s.io/v1/volumeattributesclasses Cluster CREATE,UPDATE',
     ]);
     assert.equal(sent.length, GOVERNED_KINDS.length);
+  });
+
+  it('the mutating entry sends only the kinds a patch may write: never a Pod, a workload or a volume', () => {
+    assert.deepEqual(sentBy('mutating'), [
+      '/v1/persistentvolumeclaims Namespaced CREATE,UPDATE',
+      'apps/v1/statefulsets Namespaced CREATE,UPDATE',
+      'storage.k8s.io/v1/storageclasses Cluster CREATE,UPDATE',
+    ]);
   });
 
   it("the policy schema's match.kinds are the governed kinds", () => {

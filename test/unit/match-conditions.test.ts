@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
-import { claimUpdateCondition, volumeCondition } from '../../src/admission/match-conditions.js';
+import { claimUpdateCondition, podVolumesCondition, volumeCondition } from '../../src/admission/match-conditions.js';
 import { webhookConfigurations } from '../../src/admission/webhook-configurations.js';
 import { RULE_FAMILIES } from '../../src/rules/registry.js';
 
@@ -27,8 +27,8 @@ describe('matchConditions follow the rule families', () => {
       (configuration['webhooks'] as Array<{ matchConditions?: unknown }>).map((webhook) => webhook.matchConditions),
     );
     assert.deepEqual(conditions, [
-      [generated, volumeCondition()],
-      [generated, volumeCondition()],
+      [generated, volumeCondition(), podVolumesCondition()],
+      [generated, volumeCondition(), podVolumesCondition()],
     ]);
   });
   it('deploy/webhook-configurations.yaml installs both configurations empty: the webhook registers the entries', () => {
@@ -45,7 +45,7 @@ describe('matchConditions follow the rule families', () => {
   });
   it('the chart template carries the same expressions', () => {
     const template = deploy('chart/templates/webhook-configurations.yaml');
-    for (const condition of [generated, volumeCondition()])
+    for (const condition of [generated, volumeCondition(), podVolumesCondition()])
       assert.ok(
         template.includes(`name: ${condition.name}`) &&
           template.includes(`expression: ${JSON.stringify(condition.expression)}`),

@@ -127,6 +127,7 @@ describe('iops: claims', () => {
     const noSum: ClusterLookup = {
       storageClass: (name) => state.storageClass(name),
       storageClasses: () => state.storageClasses(),
+      snapshot: (namespace, name) => state.snapshot(namespace, name),
       attributesClass: (name) => state.attributesClass(name),
       namespaceLabels: (namespace) => state.namespaceLabels(namespace),
       namespaceUsage: () => ({ known: false, reason: 'watch lost' }),
