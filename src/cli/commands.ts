@@ -17,6 +17,7 @@ import {
 import { certs, CERTS_OPTIONS } from './certs.js';
 import { checkCommand, CHECK_OPTIONS } from './check.js';
 import { completionAnswer, completionScript, SHELLS } from './completion.js';
+import { generateCommand, GENERATE_OPTIONS } from './generate.js';
 import { EXIT, optionHelp, parseOptions, UsageError, type OptionSpec, type ParsedOptions } from './options.js';
 import { reviewCommand, REVIEW_OPTIONS } from './review.js';
 import { serve } from './serve.js';
@@ -89,6 +90,14 @@ export const COMMANDS: Command[] = [
       'what a policy change newly fails and passes, and changes for new objects; exit 1 when something newly fails',
     options: DIFF_OPTIONS,
     run: (values) => diffCommand(values),
+  },
+  {
+    name: 'generate',
+    synopsis: 'admission-policies [--policies DIR] [--kubernetes-version v1.3x] [--static] [--out DIR] [options]',
+    summary:
+      'compile what the policies judge without cluster data into ValidatingAdmissionPolicies (and, from v1.36, MutatingAdmissionPolicies) the API server runs while the webhook is down',
+    options: GENERATE_OPTIONS,
+    run: (values, positionals) => generateCommand(values, positionals),
   },
   {
     name: 'certs',

@@ -1361,6 +1361,246 @@ spec:
         }
       });
 
+      it('the floor: generated admission policies refuse with the policy and rule while the webhook is down (failurePolicy Ignore), default the class by MutatingAdmissionPolicy from 1.36, and refuse nothing the webhook admits (a corpus through both)', async () => {
+        const minor = Number(/^v1\.(\d+)/.exec(version)?.[1]);
+        const out = join(cluster.dir, 'floor');
+        const generated = spawnSync(
+          process.execPath,
+          [
+            join(ROOT, 'dist/src/cli/main.js'),
+            'generate',
+            'admission-policies',
+            '--kubernetes-version',
+            version,
+            '--inventory',
+            join(ROOT, 'test/e2e/fixtures/cluster.yaml'),
+            '--out',
+            out,
+          ],
+          { encoding: 'utf8', timeout: 30_000 },
+        );
+        assert.equal(generated.status, 0, generated.stderr);
+        if (minor < 36)
+          assert.match(generated.stdout, /storageClasses\.defaults: MutatingAdmissionPolicy .* needs Kubernetes 1\.36/);
+        // The corpus: every class of the fixtures (and none, and ""), access modes, sizes, and claim templates.
+        const corpus: Array<{ name: string; manifest: string }> = [];
+        const classes = ['gp3', 'io2-high-iops', 'efs', 'io1-slow', undefined, ''];
+        const modes = [
+          ['ReadWriteOnce'],
+          ['ReadWriteMany'],
+          ['ReadOnlyMany'],
+          ['ReadWriteOncePod'],
+          ['ReadWriteOnce', 'ReadOnlyMany'],
+        ];
+        const sizes = ['500Mi', '100Gi', '5Ti'];
+        classes.forEach((className, c) =>
+          modes.forEach((mode, m) =>
+            sizes.forEach((size, z) => {
+              const name = `floor-${c}-${m}-${z}`;
+              const classField = className === undefined ? '' : `storageClassName: "${className}"\n`;
+              corpus.push({
+                name,
+                manifest: claim(
+                  name,
+                  'payments',
+                  `${classField}accessModes: [${mode.join(', ')}]\nresources: {requests: {storage: ${size}}}`,
+                ),
+              });
+            }),
+          ),
+        );
+        for (const className of ['io1-slow', 'gp3']) {
+          const name = `floor-sts-${className}`;
+          corpus.push({
+            name,
+            manifest: statefulSet(
+              name,
+              'payments',
+              1,
+              'nginx:1.27',
+              `    - metadata: {name: data}\n      spec: {storageClassName: ${className}, accessModes: [ReadWriteOnce], resources: {requests: {storage: 10Gi}}}\n`,
+            ),
+          });
+        }
+        const verdicts = () =>
+          corpus.map(({ name, manifest }) => {
+            const result = dryRun(manifest);
+            return { name, denied: result.status !== 0, message: result.stderr, stdout: result.stdout };
+          });
+        const webhookOnly = verdicts();
+
+        const applied = cluster.kubectl('apply', '-f', join(out, 'admission-policies.yaml'));
+        assert.equal(applied.status, 0, explain(applied));
+        for (const type of ['validatingwebhookconfiguration', 'mutatingwebhookconfiguration']) {
+          const ignore = cluster.kubectl(
+            'patch',
+            type,
+            'storage-policy-webhook',
+            '--type=json',
+            '-p',
+            '[{"op":"replace","path":"/webhooks/0/failurePolicy","value":"Ignore"}]',
+          );
+          assert.equal(ignore.status, 0, explain(ignore));
+        }
+        await cluster.stopProcess('webhook');
+        try {
+          const forbidden = corpus[corpus.findIndex(({ name }) => name === 'floor-3-0-1')]?.manifest ?? '';
+          await eventually(
+            'the API server to load the generated policies',
+            () => dryRun(forbidden).status !== 0,
+            30_000,
+            250,
+          );
+          const floorOnly = verdicts();
+          const refused = floorOnly.filter((verdict) => verdict.denied);
+          process.stdout.write(
+            `# e2e ${version}: floor differential over ${corpus.length} objects: the webhook refused ${webhookOnly.filter((verdict) => verdict.denied).length}, the floor ${refused.length}\n`,
+          );
+          assert.ok(
+            refused.length >= 20,
+            `the floor refuses the corpus's forbidden classes, RWX on EBS and 5Ti: ${refused.length}`,
+          );
+          for (const verdict of refused) {
+            const rule = /rule ([a-z-]+\/[a-z-]+); storage-policy admission floor/.exec(verdict.message)?.[1];
+            assert.ok(rule, `${verdict.name}: the floor names its rule: ${verdict.message}`);
+            assert.match(verdict.message, /\[policy platform-storage, rule /);
+            const webhook = webhookOnly.find((entry) => entry.name === verdict.name);
+            assert.ok(
+              webhook?.denied,
+              `${verdict.name}: refused by the floor, admitted by the webhook: ${verdict.message}`,
+            );
+            assert.ok(
+              webhook.message.includes(`rule ${rule}`),
+              `${verdict.name}: the webhook names ${rule} too: ${webhook.message}`,
+            );
+          }
+          assert.match(
+            floorOnly.find((verdict) => verdict.name === 'floor-3-0-1')?.message ?? '',
+            /ValidatingAdmissionPolicy 'storage-policy\.platform-storage\.claims\.deny'.*class io1-slow is not allowed here; use one of gp3, io2-high-iops, efs \[policy platform-storage, rule storage-class\/allowed/,
+          );
+          assert.match(
+            floorOnly.find((verdict) => verdict.name === 'floor-0-1-1')?.message ?? '',
+            /ReadWriteMany is not supported by ebs\.csi\.aws\.com.*rule access-modes\/unsupported/,
+          );
+          const noClass = dryRun(
+            claim('floor-default', 'payments', 'accessModes: [ReadWriteOnce]\nresources: {requests: {storage: 10Gi}}'),
+          );
+          assert.equal(noClass.status, 0, explain(noClass));
+          if (minor >= 36)
+            assert.match(
+              noClass.stdout,
+              /storageClassName: gp3/,
+              'the namespace default, from the MutatingAdmissionPolicy',
+            );
+          else assert.doesNotMatch(noClass.stdout, /storageClassName:/);
+        } finally {
+          const removed = cluster.kubectl('delete', '-f', join(out, 'admission-policies.yaml'));
+          assert.equal(removed.status, 0, explain(removed));
+          await cluster.restartWebhook();
+          for (const type of ['validatingwebhookconfiguration', 'mutatingwebhookconfiguration'])
+            cluster.kubectl(
+              'patch',
+              type,
+              'storage-policy-webhook',
+              '--type=json',
+              '-p',
+              '[{"op":"replace","path":"/webhooks/0/failurePolicy","value":"Fail"}]',
+            );
+        }
+      });
+
+      it('the floor as static manifests (v1.37): an API server started with a staticManifestsDir of generated files refuses from its first request, with no webhook and no API object', async () => {
+        if (version !== 'v1.37.2') return;
+        const out = join(cluster.dir, 'floor-static');
+        const generated = spawnSync(
+          process.execPath,
+          [
+            join(ROOT, 'dist/src/cli/main.js'),
+            'generate',
+            'admission-policies',
+            '--static',
+            '--inventory',
+            join(ROOT, 'test/e2e/fixtures/cluster.yaml'),
+            '--out',
+            out,
+          ],
+          { encoding: 'utf8', timeout: 30_000 },
+        );
+        assert.equal(generated.status, 0, generated.stderr);
+        const config = join(out, 'admission-configuration.yaml');
+        await writeFile(
+          config,
+          stringify({
+            apiVersion: 'apiserver.config.k8s.io/v1',
+            kind: 'AdmissionConfiguration',
+            plugins: [
+              {
+                name: 'ValidatingAdmissionPolicy',
+                configuration: {
+                  apiVersion: 'apiserver.config.k8s.io/v1',
+                  kind: 'ValidatingAdmissionPolicyConfiguration',
+                  staticManifestsDir: join(out, 'validating'),
+                },
+              },
+              {
+                name: 'MutatingAdmissionPolicy',
+                configuration: {
+                  apiVersion: 'apiserver.config.k8s.io/v1',
+                  kind: 'MutatingAdmissionPolicyConfiguration',
+                  staticManifestsDir: join(out, 'mutating'),
+                },
+              },
+            ],
+          }),
+        );
+        const floored = new LocalCluster();
+        try {
+          await floored.startControlPlane(LocalCluster.build(version).bin, [
+            `--admission-control-config-file=${config}`,
+          ]);
+          const namespace = floored.kubectl('create', 'namespace', 'payments');
+          assert.equal(namespace.status, 0, explain(namespace));
+          const classes = floored.kubectl('apply', '-f', join(ROOT, 'examples/cluster/storageclasses.yaml'));
+          assert.equal(classes.status, 0, explain(classes));
+          const dry = (manifest: string) =>
+            floored.kubectlWithInput(manifest, 'apply', '-f', '-', '--dry-run=server', '-o', 'yaml');
+          const forbidden = dry(
+            claim(
+              'slow',
+              'payments',
+              'storageClassName: standard\naccessModes: [ReadWriteOnce]\nresources: {requests: {storage: 10Gi}}',
+            ),
+          );
+          assert.notEqual(forbidden.status, 0);
+          assert.match(
+            forbidden.stderr,
+            /'storage-policy\.platform-storage\.claims\.deny\.static\.k8s\.io'.*class standard is not allowed here.*\[policy platform-storage, rule storage-class\/allowed/,
+            explain(forbidden),
+          );
+          const rwx = dry(
+            claim(
+              'shared',
+              'payments',
+              'storageClassName: gp3\naccessModes: [ReadWriteMany]\nresources: {requests: {storage: 10Gi}}',
+            ),
+          );
+          assert.match(
+            rwx.stderr,
+            /ReadWriteMany is not supported by ebs\.csi\.aws\.com.*rule access-modes\/unsupported/,
+            explain(rwx),
+          );
+          const defaulted = dry(
+            claim('plain', 'payments', 'accessModes: [ReadWriteOnce]\nresources: {requests: {storage: 10Gi}}'),
+          );
+          assert.equal(defaulted.status, 0, explain(defaulted));
+          assert.match(defaulted.stdout, /storageClassName: gp3/);
+          const listed = floored.kubectl('get', 'validatingadmissionpolicies', '-o', 'name');
+          assert.equal(listed.stdout.trim(), '', 'static policies are not API objects: nothing to delete');
+        } finally {
+          await floored.stop();
+        }
+      });
+
       it('rolling the webhook while writes flow: two replicas behind a balancer, each drained and restarted in turn; no write fails', async () => {
         const [portA, portB, balancerPort] = [await freePort(), await freePort(), await freePort()];
         await cluster.startWebhookProcess('webhook-a', portA, 2);

@@ -102,7 +102,8 @@ export class LocalCluster {
     return child;
   }
 
-  async startControlPlane(bin: string): Promise<void> {
+  /** Starts etcd, kube-apiserver (with `apiserverArgs` added, e.g. an admission configuration) and kube-controller-manager. */
+  async startControlPlane(bin: string, apiserverArgs: readonly string[] = []): Promise<void> {
     this.kubectlPath = join(bin, 'kubectl');
     process.on('exit', this.exitHandler);
     this.dir = await mkdtemp(join(tmpdir(), 'storage-policy-e2e-'));
@@ -170,6 +171,7 @@ export class LocalCluster {
       `--service-cluster-ip-range=${SERVICE_CIDR}`,
       '--enable-priority-and-fairness=false',
       '--v=1',
+      ...apiserverArgs,
     ]);
     await eventually('kube-apiserver /readyz', () => this.kubectl('get', '--raw', '/readyz').status === 0, 90_000, 250);
 
