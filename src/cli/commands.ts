@@ -18,6 +18,7 @@ import { certs, CERTS_OPTIONS } from './certs.js';
 import { checkCommand, CHECK_OPTIONS } from './check.js';
 import { completionAnswer, completionScript, SHELLS } from './completion.js';
 import { generateCommand, GENERATE_OPTIONS } from './generate.js';
+import { pricesCommand, PRICES_OPTIONS } from './prices.js';
 import { EXIT, optionHelp, parseOptions, UsageError, type OptionSpec, type ParsedOptions } from './options.js';
 import { reviewCommand, REVIEW_OPTIONS } from './review.js';
 import { serve } from './serve.js';
@@ -98,6 +99,14 @@ export const COMMANDS: Command[] = [
       'compile what the policies judge without cluster data into ValidatingAdmissionPolicies (and, from v1.36, MutatingAdmissionPolicies) the API server runs while the webhook is down',
     options: GENERATE_OPTIONS,
     run: (values, positionals) => generateCommand(values, positionals),
+  },
+  {
+    name: 'prices',
+    synopsis: 'import FILE [--region us-east-1] [--service ebs|efs]',
+    summary:
+      "print a policy's prices: block from an AWS price file (offer index.json, GetProducts output, or the Pricing Calculator's data)",
+    options: PRICES_OPTIONS,
+    run: (values, positionals) => pricesCommand(values, positionals),
   },
   {
     name: 'certs',

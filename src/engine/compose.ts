@@ -1,4 +1,5 @@
 import { ebsLimits } from '../core/ebs.js';
+import { DEFAULT_PRICES, type PriceTable } from '../core/prices.js';
 import type { Claim } from '../core/storage.js';
 import type { DefaultClassChoice, Policy } from '../policy/model.js';
 import type { ComposedSettings } from '../rules/contract.js';
@@ -20,6 +21,28 @@ import type { ComposedSettings } from '../rules/contract.js';
 //   - iops.annotateQuote: the highest-precedence IOPS policy that annotates writes the quotes;
 //   - providerLimits.ebs.<type>: the highest-precedence policy that overrides a type sets its limits (fields
 //     it leaves out keep the facts table's); one set of provider facts per object, whichever policy judges.
+//   - prices.ebs.<type>, prices.efs: the highest-precedence policy that prices a type sets its price (the built-in
+//     table otherwise), so one claim has one quote whichever policy's budget reads it; the currency is that of
+//     the highest-precedence policy with prices.
+
+/** The built-in table with, per type, the highest-precedence policy's price; and which policy set each. */
+function composePrices(policies: readonly Policy[]): { table: PriceTable; setBy: Record<string, string> } {
+  const table: PriceTable = { ...DEFAULT_PRICES, ebs: { ...DEFAULT_PRICES.ebs } };
+  const setBy: Record<string, string> = {};
+  const priced = policies.filter((policy) => policy.prices !== undefined);
+  table.currency = priced[0]?.prices?.currency ?? DEFAULT_PRICES.currency;
+  for (const policy of [...priced].reverse()) {
+    for (const [type, price] of Object.entries(policy.prices?.ebs ?? {})) {
+      table.ebs[type] = price;
+      setBy[type] = policy.name;
+    }
+    if (policy.prices?.efs) {
+      table.efs = policy.prices.efs;
+      setBy['efs'] = policy.name;
+    }
+  }
+  return { table, setBy };
+}
 
 function choiceApplies(choice: DefaultClassChoice, claim: Claim): boolean {
   if (choice.whenVolumeMode && choice.whenVolumeMode !== claim.volumeMode) return false;
@@ -82,6 +105,7 @@ export function composeSettings(policies: readonly Policy[]): ComposedSettings {
     },
     zones,
     quoteAnnotator: policies.find((policy) => policy.iops !== undefined && policy.iops.annotateQuote !== false),
+    prices: composePrices(policies),
     ebsLimitsFor(type) {
       const owner = policies.find((policy) => policy.providerLimits?.ebs?.[type] !== undefined);
       const limits = owner?.providerLimits?.ebs?.[type];

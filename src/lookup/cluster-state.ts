@@ -16,6 +16,7 @@ import {
   unknown,
   type ClaimSummary,
   type ClusterLookup,
+  type ExistingVolume,
   type Lookup,
   type NamespaceUsage,
   type SnapshotSummary,
@@ -322,6 +323,20 @@ export class ClusterState implements ClusterLookup {
   nodeZones(): Lookup<string[]> {
     if (this.unavailableReason) return unknown(this.unavailableReason);
     return known([...new Set(this.nodes.values())].sort());
+  }
+
+  namespaceVolumes(namespace: string): Lookup<ExistingVolume[]> {
+    if (this.unavailableReason) return unknown(this.unavailableReason);
+    return known(
+      [...(this.claims.get(namespace)?.values() ?? [])].map((record) => ({
+        name: record.name,
+        storageClass: record.className ? this.classes.get(record.className) : undefined,
+        attributesClass: record.attributesClassName
+          ? this.attributesClasses.get(record.attributesClassName)
+          : undefined,
+        requestBytes: record.requestBytes,
+      })),
+    );
   }
 
   namespaceUsage(namespace: string, exclude: ReadonlySet<string>): Lookup<NamespaceUsage> {

@@ -21,6 +21,14 @@ export interface SnapshotSummary {
   driver: string | undefined;
 }
 
+/** An existing claim as a cost needs it: its class and VolumeAttributesClass as the cache has them, and its size. */
+export interface ExistingVolume {
+  name: string;
+  storageClass: StorageClassInfo | undefined;
+  attributesClass: AttributesClassInfo | undefined;
+  requestBytes: number | undefined;
+}
+
 export interface NamespaceUsage {
   iops: number;
   throughputMiBps: number;
@@ -40,6 +48,8 @@ export interface ClusterLookup {
   namespaceLabels(namespace: string): Lookup<Record<string, string> | undefined>;
   /** Provisioned IOPS and throughput (MiB/s) of the namespace's existing claims, leaving out the named claims. */
   namespaceUsage(namespace: string, exclude: ReadonlySet<string>): Lookup<NamespaceUsage>;
+  /** The namespace's existing claims, for what they cost together. */
+  namespaceVolumes(namespace: string): Lookup<ExistingVolume[]>;
   /** Zones that have at least one node (topology.kubernetes.io/zone); an empty list means no zoned node is known. */
   nodeZones(): Lookup<string[]>;
   /** An existing claim; undefined value: no such claim. */
@@ -61,4 +71,5 @@ export const NO_CLUSTER: ClusterLookup = {
   statefulSetTemplates: () => unknown('no cluster cache or inventory is configured'),
   claim: () => unknown('no cluster cache or inventory is configured'),
   snapshot: () => unknown('no cluster cache or inventory is configured'),
+  namespaceVolumes: () => unknown('no cluster cache or inventory is configured'),
 };

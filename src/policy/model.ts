@@ -25,6 +25,7 @@ export const MUTATION_IDS = [
   'zones/add-allowed-topologies',
   'iops/quote',
   'attributes-class/default',
+  'cost/quote',
 ] as const;
 export type MutationId = (typeof MUTATION_IDS)[number];
 
@@ -42,6 +43,7 @@ export const POLICY_SECTIONS = [
   'persistentVolumes',
   'dataSources',
   'inlineVolumes',
+  'cost',
 ] as const satisfies ReadonlyArray<keyof PolicySpec>;
 export type PolicySection = (typeof POLICY_SECTIONS)[number];
 
@@ -63,6 +65,8 @@ export interface Policy extends Sections {
   /** What StoragePolicyExceptions may do with this policy. */
   exceptions?: PolicySpec['exceptions'];
   match: Omit<PolicySpec['match'], 'kinds'> & { kinds: GovernedKind[] };
+  /** Prices overriding the built-in table, per type (engine/compose.ts: the highest-precedence policy's wins). */
+  prices?: PolicySpec['prices'];
   rules: NonNullable<PolicySpec['rules']>;
 }
 

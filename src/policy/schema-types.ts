@@ -127,6 +127,9 @@ export interface StoragePolicy {
       'persistent-volumes/labels'?: Action;
       'data-sources/restore-size'?: Action;
       'data-sources/restore-driver'?: Action;
+      'cost/claim-budget'?: Action;
+      'cost/namespace-budget'?: Action;
+      'cost/estimate'?: Action;
       'inline-volumes/csi-driver'?: Action;
       'data-sources/kind'?: Action;
       'data-sources/clone-size'?: Action;
@@ -572,6 +575,61 @@ export interface StoragePolicy {
       requiredLabels?: string[];
     };
     /**
+     * List prices that override the built-in table (AWS's us-east-1 On-Demand prices, docs/storage-facts.md), per EBS volume type and for EFS: another region, a negotiated rate. The highest-precedence policy's entry wins per type. storage-policy prices import writes this block from AWS's price files.
+     */
+    prices?: {
+      /**
+       * The currency of every price here, shown with each cost.
+       */
+      currency?: string;
+      /**
+       * Per EBS volume type (the class's type parameter).
+       */
+      ebs?: {
+        [k: string]: {
+          /**
+           * Storage, per GiB-month (AWS's GB-month of EBS is a GiB).
+           */
+          perGiBMonth: number;
+          /**
+           * Per provisioned IOPS-month: every IOPS (io1, io2) or those above the free 3,000 (gp3); tiers in order, each up to an IOPS count, the last without (io2: up to 32000, up to 64000, the rest).
+           */
+          perIopsMonth?:
+            | number
+            | {
+                upTo?: number;
+                price: number;
+              }[];
+          /**
+           * Per MiB/s-month above the free 125 (gp3).
+           */
+          perMiBpsMonth?: number;
+        };
+      };
+      efs?: {
+        /**
+         * EFS Standard storage, per GiB-month: what EFS claims are quoted at (EFS is elastic: quoted for the requested size).
+         */
+        standardPerGiBMonth: number;
+        infrequentAccessPerGiBMonth?: number;
+        oneZonePerGiBMonth?: number;
+        oneZoneInfrequentAccessPerGiBMonth?: number;
+      };
+    };
+    /**
+     * Budgets in money, per month in the price table's currency: a claim, a StatefulSet or workload template (times its replicas), a resize or a VolumeAttributesClass switch that would go over is denied (or warned, per action) with the arithmetic. Claims get the storage-policy-webhook.io/monthly-cost annotation with the IOPS quote (iops.annotateQuote), or with this section.
+     */
+    cost?: {
+      /**
+       * The most one claim may cost a month (rule cost/claim-budget).
+       */
+      maxPerClaim?: number;
+      /**
+       * The most a namespace's claims may cost a month together, its existing claims from the live cache (rule cost/namespace-budget).
+       */
+      maxPerNamespace?: number;
+    };
+    /**
      * Volumes written inline in a pod spec (a Pod's, or the pod template of a Deployment, ReplicaSet, StatefulSet, DaemonSet, Job or CronJob) that reach storage without a claim. Needs match.kinds to include the pod-carrying kinds (the default does).
      */
     inlineVolumes?: {
@@ -707,6 +765,9 @@ export interface StoragePolicyException {
         | 'persistent-volumes/labels'
         | 'data-sources/restore-size'
         | 'data-sources/restore-driver'
+        | 'cost/claim-budget'
+        | 'cost/namespace-budget'
+        | 'cost/estimate'
         | 'inline-volumes/csi-driver'
         | 'data-sources/kind'
         | 'data-sources/clone-size'
@@ -878,6 +939,9 @@ export interface StoragePolicyTest {
           | 'persistent-volumes/labels'
           | 'data-sources/restore-size'
           | 'data-sources/restore-driver'
+          | 'cost/claim-budget'
+          | 'cost/namespace-budget'
+          | 'cost/estimate'
           | 'inline-volumes/csi-driver'
           | 'data-sources/kind'
           | 'data-sources/clone-size'
@@ -891,6 +955,7 @@ export interface StoragePolicyTest {
           | 'zones/add-allowed-topologies'
           | 'iops/quote'
           | 'attributes-class/default'
+          | 'cost/quote'
         )[];
         /**
          * A partial object the patched object must contain.

@@ -4,6 +4,7 @@ import type { CapabilityTable } from '../core/capabilities.js';
 import type { JsonObject } from '../core/json.js';
 import type { PatchOperation } from '../core/patch.js';
 import type { EbsLimits } from '../core/ebs.js';
+import type { PriceTable } from '../core/prices.js';
 import type { InlineCsiVolume } from '../core/inline-volumes.js';
 import type { PersistentVolumeInfo } from '../core/volumes.js';
 import type { AttributesClassInfo, Claim, StorageClassInfo } from '../core/storage.js';
@@ -77,6 +78,8 @@ export interface ComposedSettings {
   zones: { allowed: string[]; policy: Policy; pinStatefulSets: boolean; addAllowedTopologies: boolean } | undefined;
   /** The policy whose quote annotations the claims get (highest precedence with annotateQuote on). */
   quoteAnnotator: Policy | undefined;
+  /** The price table claims are quoted with, and the policy that set each type's price (the built-in table otherwise). */
+  prices: { table: PriceTable; setBy: Record<string, string> };
   /** EBS limits of a volume type: the facts table, with the highest-precedence policy override for that type. */
   ebsLimitsFor(type: string): EbsLimits | undefined;
 }

@@ -5,6 +5,7 @@ import { capacityFamily } from './capacity.js';
 import { claimMetadataFamily } from './claim-metadata.js';
 import { dataSourcesFamily } from './data-sources.js';
 import { classRequirementsFamily } from './class-requirements.js';
+import { costFamily } from './cost.js';
 import type { RuleFamily } from './contract.js';
 import { inlineVolumesFamily } from './inline-volumes.js';
 import { iopsFamily } from './iops.js';
@@ -25,6 +26,7 @@ export const RULE_FAMILIES: readonly RuleFamily[] = [
   persistentVolumesFamily,
   dataSourcesFamily,
   inlineVolumesFamily,
+  costFamily,
 ];
 
 /** Rule ids no single family owns: any family that needs cluster data may report them. */

@@ -1281,6 +1281,90 @@ spec:
         }
       });
 
+      it('cost: a dry-run claim shows its monthly cost (annotation and warning), a claim over the per-claim budget is refused, and a StatefulSet scaled past the namespace budget is refused with the arithmetic', async () => {
+        assert.equal(cluster.kubectl('create', 'namespace', 'budgeted').status, 0);
+        const policies = join(cluster.dir, 'cost-policies');
+        await cp(join(ROOT, 'policies'), policies, { recursive: true });
+        await writeFile(
+          join(policies, 'budget.yaml'),
+          'apiVersion: storage-policy-webhook.io/v1alpha1\nkind: StoragePolicy\nmetadata: {name: budget}\nspec:\n  match: {namespaces: [budgeted]}\n  cost: {maxPerClaim: 100, maxPerNamespace: 150}\n',
+        );
+        await cluster.stopProcess('webhook');
+        await cluster.startWebhookProcess('webhook', cluster.webhookPort, 5, { policies });
+        try {
+          // gp3 at 50 IOPS/GiB: 100 GiB x 0.08 + (5000 - 3000 free) IOPS x 0.005.
+          const quoted = dryRun(
+            claim(
+              'cache',
+              'budgeted',
+              'storageClassName: gp3\naccessModes: [ReadWriteOnce]\nresources: {requests: {storage: 100Gi}}',
+            ),
+          );
+          assert.equal(quoted.status, 0, explain(quoted));
+          assert.match(quoted.stdout, /storage-policy-webhook\.io\/monthly-cost: 18\.00 USD/);
+          assert.match(
+            quoted.stderr,
+            /Warning: mutated: monthly cost 18\.00 USD \(100 GiB gp3 \+ 2000 IOPS\)/,
+            explain(quoted),
+          );
+          const expensive = dryRun(
+            claim(
+              'ledger',
+              'budgeted',
+              'storageClassName: io2-high-iops\naccessModes: [ReadWriteOnce]\nresources: {requests: {storage: 20Gi}}',
+            ),
+          );
+          assert.notEqual(expensive.status, 0);
+          assert.match(
+            expensive.stderr,
+            /costs 132\.50 USD a month \(20 GiB io2 \+ 2000 IOPS\), over the per-claim budget of 100\.00 USD.*\[policy budget, rule cost\/claim-budget\]/,
+            explain(expensive),
+          );
+          // io2 at 100 IOPS/GiB: each 10 GiB claim 66.25 a month; 2 fit in 150, 3 do not.
+          const manifest = statefulSet(
+            'orders',
+            'budgeted',
+            1,
+            'nginx:1.27',
+            '    - metadata: {name: data}\n      spec: {storageClassName: io2-high-iops, accessModes: [ReadWriteOnce], resources: {requests: {storage: 10Gi}}}\n',
+          );
+          const created = applyOk(manifest);
+          assert.match(created.stderr, /cost\/estimate: .*each claim 66\.25 USD a month/, explain(created));
+          const stored = await claimOf('data-orders-0', 'budgeted');
+          assert.equal(stored.metadata.annotations?.['storage-policy-webhook.io/monthly-cost'], '66.25 USD');
+          const tooMany = cluster.kubectl(
+            'patch',
+            'statefulset',
+            'orders',
+            '-n',
+            'budgeted',
+            '--type=merge',
+            '-p',
+            '{"spec":{"replicas":3}}',
+          );
+          assert.notEqual(tooMany.status, 0);
+          assert.match(
+            tooMany.stderr,
+            /namespace budgeted would cost 198\.75 USD a month \(0\.00 USD existing \+ 198\.75 USD new\), over its budget of 150\.00 USD.*rule cost\/namespace-budget/,
+            explain(tooMany),
+          );
+          const two = cluster.kubectl(
+            'patch',
+            'statefulset',
+            'orders',
+            '-n',
+            'budgeted',
+            '--type=merge',
+            '-p',
+            '{"spec":{"replicas":2}}',
+          );
+          assert.equal(two.status, 0, explain(two));
+        } finally {
+          await cluster.stopProcess('webhook');
+          await cluster.restartWebhook();
+        }
+      });
+
       it('openreports.io/v1alpha1: the audit as Report and ClusterReport objects, accepted by the API server with the CRDs of deploy/components/openreports', () => {
         for (const crd of ['reports', 'clusterreports']) {
           const installed = cluster.kubectl(

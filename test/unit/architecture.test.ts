@@ -152,6 +152,7 @@ spec:
   classRequirements: {reclaimPolicies: [Delete]}
   volumeAttributesClasses: {allowed: [fast], default: fast}
   inlineVolumes: {csiDrivers: [secrets-store.csi.k8s.io]}
+  cost: {maxPerClaim: 500, maxPerNamespace: 10000}
 `,
       'everything.yaml',
     );

@@ -87,6 +87,7 @@ describe('HTTP edge: every exit logged and counted once', () => {
       attributesClass: (name) => cluster().attributesClass(name),
       namespaceLabels: () => ({ known: true, value: {} }),
       namespaceUsage: () => ({ known: true, value: { iops: 0, throughputMiBps: 0 } }),
+      namespaceVolumes: () => ({ known: true, value: [] }),
       snapshot: () => ({ known: true, value: undefined }),
       statefulSetTemplates: () => ({ known: true, value: undefined }),
       claim: () => ({ known: true, value: undefined }),

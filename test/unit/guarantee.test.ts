@@ -465,6 +465,12 @@ const sections: { [S in PolicySection]: fc.Arbitrary<unknown> } = {
     allowedKinds: fc.subarray(['PersistentVolumeClaim', 'VolumeSnapshot'], { minLength: 1 }),
   }),
   inlineVolumes: fc.record({ csiDrivers: fc.subarray(['secrets-store.csi.k8s.io', 'ebs.csi.aws.com']) }),
+  cost: fc
+    .record(
+      { maxPerClaim: fc.constantFrom(5, 50, 500), maxPerNamespace: fc.constantFrom(100, 10_000) },
+      { requiredKeys: [] },
+    )
+    .filter((section) => Object.keys(section).length > 0),
   classRequirements: fc.record(
     {
       reclaimPolicies: fc.subarray(['Delete', 'Retain'], { minLength: 1 }),
@@ -642,6 +648,7 @@ describe('property: the webhook never denies its own patch, and its answers agre
       state = new WebhookState({
         storageClass: (name) => lookup.storageClass(name),
         storageClasses: () => lookup.storageClasses(),
+        namespaceVolumes: (namespace) => lookup.namespaceVolumes(namespace),
         snapshot: (namespace, name) => lookup.snapshot(namespace, name),
         attributesClass: (name) => lookup.attributesClass(name),
         namespaceLabels: (namespace) => lookup.namespaceLabels(namespace),

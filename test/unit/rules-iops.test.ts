@@ -127,6 +127,7 @@ describe('iops: claims', () => {
     const noSum: ClusterLookup = {
       storageClass: (name) => state.storageClass(name),
       storageClasses: () => state.storageClasses(),
+      namespaceVolumes: (namespace) => state.namespaceVolumes(namespace),
       snapshot: (namespace, name) => state.snapshot(namespace, name),
       attributesClass: (name) => state.attributesClass(name),
       namespaceLabels: (namespace) => state.namespaceLabels(namespace),
@@ -151,6 +152,8 @@ describe('iops: claims', () => {
     const result = judge([iops], grown, { operation: 'UPDATE', oldObject: old });
     assert.deepEqual(result.patch, [
       { op: 'add', path: '/metadata/annotations/storage-policy-webhook.io~1provisioned-iops', value: '2000' },
+      // The monthly cost follows the quote: 20 GiB x 0.125 + 2000 IOPS x 0.065 (rules/cost.ts).
+      { op: 'add', path: '/metadata/annotations/storage-policy-webhook.io~1monthly-cost', value: '132.50 USD' },
     ]);
     const sts = statefulSet([template('data', { storageClassName: 'io2' })]);
     assert.deepEqual(judge([iops], sts, { operation: 'UPDATE', oldObject: sts }).patch, []);

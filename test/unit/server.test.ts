@@ -109,7 +109,15 @@ describe('AdmissionReview protocol (inject)', () => {
   });
   it('/mutate with nothing to change returns no patch at all', async () => {
     const body = (
-      await post('/mutate', review(pvc({ storageClassName: 'efs', accessModes: ['ReadWriteMany'] })))
+      await post(
+        '/mutate',
+        review(
+          pvc(
+            { storageClassName: 'efs', accessModes: ['ReadWriteMany'] },
+            { annotations: { 'storage-policy-webhook.io/monthly-cost': '3.00 USD' } },
+          ),
+        ),
+      )
     ).json();
     assert.equal(body.response.allowed, true);
     assert.equal(body.response.patch, undefined);

@@ -1,0 +1,227 @@
+import { csiDriverOf } from '../core/capabilities.js';
+import { effectiveParameters, isEbsProvisioner, provisionedBy, readEbsClass } from '../core/ebs.js';
+import { objectAt } from '../core/json.js';
+import { pointer, setAt, type PatchOperation } from '../core/patch.js';
+import { formatCost, quoteMonthly, type PricedVolume, type PriceTable, type Quote } from '../core/prices.js';
+import { parseQuantity, roundUpGiB } from '../core/quantity.js';
+import { claimPath, type AttributesClassInfo, type StorageClassInfo } from '../core/storage.js';
+import type { Policy } from '../policy/model.js';
+import { advice, forClaimKinds, lookupFailure, violation } from './common.js';
+import type { Finding, Mutation, ReviewedClaim, RuleContext, RuleFamily } from './contract.js';
+
+// What a claim costs a month at list prices (core/prices.ts, or a policy's prices), and budgets in money. A claim
+// gets the quote as an annotation with its IOPS quote; a template (a StatefulSet's, a pod's generic ephemeral
+// volume) is quoted per claim and for its replicas, as a warning, since templates are never written. The namespace
+// total is its existing claims from the live cache, as the IOPS budget's.
+
+const COST_ANNOTATION = 'storage-policy-webhook.io/monthly-cost';
+
+const GIB = 1024 ** 3;
+
+/** What a claim provisions, for pricing: EBS by the class (and VAC) as the driver creates it; EFS by the request. */
+function pricedVolume(
+  storageClass: StorageClassInfo | undefined,
+  attributes: AttributesClassInfo | undefined,
+  requestBytes: number | undefined,
+): PricedVolume | undefined {
+  if (!storageClass || requestBytes === undefined || requestBytes <= 0) return undefined;
+  if (csiDriverOf(storageClass.provisioner) === 'efs.csi.aws.com')
+    return { kind: 'efs', type: 'standard', gib: requestBytes / GIB, iops: 0, throughputMiBps: 0 };
+  if (!isEbsProvisioner(storageClass.provisioner)) return undefined;
+  const vac = attributes?.driverName === 'ebs.csi.aws.com' ? attributes.parameters : undefined;
+  const settings = readEbsClass(storageClass.provisioner, effectiveParameters(storageClass.parameters, vac));
+  const { iops, throughputMiBps } = provisionedBy(storageClass, vac ? attributes : undefined, requestBytes);
+  return { kind: 'ebs', type: settings.type, gib: roundUpGiB(requestBytes), iops, throughputMiBps };
+}
+
+function claimQuote(claim: ReviewedClaim, table: PriceTable): Quote | undefined {
+  const storageClass = claim.storageClass.state === 'found' ? claim.storageClass.info : undefined;
+  const attributes = claim.attributesClass.state === 'found' ? claim.attributesClass.info : undefined;
+  const volume = pricedVolume(storageClass, attributes, claim.requestBytes);
+  return volume && quoteMonthly(volume, table);
+}
+
+/** Which claims' cost an object stands for, so the namespace total does not count them twice (as the IOPS budget). */
+function standsFor(context: RuleContext): Set<string> {
+  const names = new Set<string>();
+  for (const claim of context.claims) {
+    if (claim.templateName === undefined) names.add(claim.name);
+    else
+      for (let ordinal = 0; ordinal < claim.copies; ordinal += 1) names.add(claim.name.replace(/-0$/, `-${ordinal}`));
+  }
+  return names;
+}
+
+/** The monthly cost of the namespace's other claims; undefined with the reason when the cache cannot say. */
+function existingCost(context: RuleContext): { total: number } | { reason: string } {
+  const volumes = context.lookup.namespaceVolumes(context.namespace);
+  if (!volumes.known) return { reason: volumes.reason };
+  const exclude = standsFor(context);
+  let total = 0;
+  for (const volume of volumes.value) {
+    if (exclude.has(volume.name)) continue;
+    const priced = pricedVolume(volume.storageClass, volume.attributesClass, volume.requestBytes);
+    total += (priced && quoteMonthly(priced, context.settings.prices.table)?.total) ?? 0;
+  }
+  return { total };
+}
+
+function money(amount: number, table: PriceTable): string {
+  return formatCost(amount, table.currency);
+}
+
+function budgetFindings(
+  context: RuleContext,
+  policy: Policy,
+  quotes: Array<{ claim: ReviewedClaim; quote: Quote }>,
+): Finding[] {
+  const budget = policy.cost;
+  const table = context.settings.prices.table;
+  if (!budget) return [];
+  const findings: Finding[] = [];
+  if (budget.maxPerClaim !== undefined) {
+    for (const { claim, quote } of quotes) {
+      if (quote.total <= budget.maxPerClaim) continue;
+      findings.push(
+        violation(
+          'cost/claim-budget',
+          policy,
+          claimPath(claim, 'spec', 'resources', 'requests', 'storage'),
+          `costs ${money(quote.total, table)} a month (${quote.basis}), over the per-claim budget of ${money(budget.maxPerClaim, table)}; request less, or a class with fewer IOPS or a cheaper type`,
+        ),
+      );
+    }
+  }
+  const first = quotes[0];
+  if (budget.maxPerNamespace === undefined || !first) return findings;
+  const added = quotes.reduce((sum, { claim, quote }) => sum + quote.total * claim.copies, 0);
+  if (added === 0) return findings;
+  const path = claimPath(first.claim, 'spec', 'resources', 'requests', 'storage');
+  const existing = existingCost(context);
+  if ('reason' in existing)
+    return [...findings, ...lookupFailure(policy, path, `the namespace cost budget`, existing.reason)];
+  if (existing.total + added > budget.maxPerNamespace) {
+    findings.push(
+      violation(
+        'cost/namespace-budget',
+        policy,
+        path,
+        `namespace ${context.namespace} would cost ${money(existing.total + added, table)} a month (${money(existing.total, table)} existing + ${money(added, table)} new), over its budget of ${money(budget.maxPerNamespace, table)}; free storage or ask for a larger budget`,
+      ),
+    );
+  }
+  return findings;
+}
+
+function quotesOf(context: RuleContext): Array<{ claim: ReviewedClaim; quote: Quote }> {
+  return context.claims.flatMap((claim) => {
+    const quote = claimQuote(claim, context.settings.prices.table);
+    return quote ? [{ claim, quote }] : [];
+  });
+}
+
+function validateClaims(context: RuleContext): Finding[] {
+  const quotes = quotesOf(context);
+  const table = context.settings.prices.table;
+  const findings = context.policies.flatMap((policy) => budgetFindings(context, policy, quotes));
+  // A template is never annotated: its quote, per claim and for the replicas, is a warning where it is written.
+  const [estimator] = context.policies;
+  if (estimator)
+    for (const { claim, quote } of quotes) {
+      if (claim.templateName === undefined) continue;
+      findings.push(
+        advice(
+          'cost/estimate',
+          estimator,
+          claimPath(claim, 'spec', 'resources', 'requests', 'storage'),
+          `each claim ${money(quote.total, table)} a month (${quote.basis}), ${money(quote.total * claim.copies, table)} for ${claim.copies} replica${claim.copies === 1 ? '' : 's'}`,
+        ),
+      );
+    }
+  return findings;
+}
+
+/** The claim's cost before this UPDATE (its old size and VAC), for the quote's difference. */
+function previousCost(context: RuleContext, claim: ReviewedClaim): number | undefined {
+  if (context.operation !== 'UPDATE' || !context.oldObject) return undefined;
+  const request = objectAt(context.oldObject, 'spec', 'resources', 'requests')?.['storage'];
+  const bytes =
+    typeof request === 'string' ? parseQuantity(request) : typeof request === 'number' ? request : undefined;
+  const vacName = objectAt(context.oldObject, 'spec')?.['volumeAttributesClassName'];
+  const vac = typeof vacName === 'string' && vacName ? context.lookup.attributesClass(vacName) : undefined;
+  const storageClass = claim.storageClass.state === 'found' ? claim.storageClass.info : undefined;
+  const volume = pricedVolume(storageClass, vac?.known ? vac.value : undefined, bytes);
+  return volume && quoteMonthly(volume, context.settings.prices.table)?.total;
+}
+
+/**
+ * The quote as an annotation on a claim, written by the policy that writes the IOPS quote (or the first with a cost
+ * section): derived again on UPDATE, so a resize or a VAC switch is quoted again, with the difference in the note.
+ */
+function mutateClaims(context: RuleContext): Mutation[] {
+  const annotator = context.settings.quoteAnnotator ?? context.governing.find((policy) => policy.cost !== undefined);
+  if (!annotator) return [];
+  const table = context.settings.prices.table;
+  return context.claims.flatMap((claim): Mutation[] => {
+    if (claim.templateName !== undefined || claim.storageClass.state === 'unknown') return [];
+    const quote = claimQuote(claim, table);
+    const value = quote && formatCost(quote.total, table.currency);
+    if (claim.annotations[COST_ANNOTATION] === value) return [];
+    if (value === undefined) {
+      if (claim.annotations[COST_ANNOTATION] === undefined) return [];
+      return [
+        {
+          rule: 'cost/quote',
+          policy: annotator,
+          patch: [{ op: 'remove', path: pointer('metadata', 'annotations', COST_ANNOTATION) }],
+          note: 'monthly-cost annotation removed: no price for the class',
+        },
+      ];
+    }
+    const patch: PatchOperation[] = [
+      objectAt(context.object, 'metadata', 'annotations') === undefined
+        ? setAt(context.object, ['metadata', 'annotations'], { [COST_ANNOTATION]: value })
+        : setAt(context.object, ['metadata', 'annotations', COST_ANNOTATION], value),
+    ];
+    const before = previousCost(context, claim);
+    const difference =
+      before !== undefined && Math.abs((quote?.total ?? 0) - before) >= 0.005
+        ? `, was ${money(before, table)} (${(quote?.total ?? 0) >= before ? '+' : '-'}${money(Math.abs((quote?.total ?? 0) - before), table)})`
+        : '';
+    const caveat = quote?.caveat ? `; ${quote.caveat}` : '';
+    return [
+      {
+        rule: 'cost/quote',
+        policy: annotator,
+        patch,
+        note: `monthly cost ${value} (${quote?.basis ?? ''})${difference}${caveat}`,
+      },
+    ];
+  });
+}
+
+function describe(policy: Policy, _kind: unknown, governing: readonly Policy[]): string[] {
+  const cost = policy.cost;
+  if (!cost) return [];
+  const limits = [
+    cost.maxPerClaim !== undefined ? `max ${cost.maxPerClaim} per claim` : '',
+    cost.maxPerNamespace !== undefined ? `max ${cost.maxPerNamespace} per namespace` : '',
+  ].filter(Boolean);
+  const priced = governing.some((candidate) => candidate.prices !== undefined)
+    ? 'policy prices'
+    : 'AWS us-east-1 list prices';
+  return [`monthly cost (${priced}): ${limits.join(', ')}, quote annotated on claims`];
+}
+
+export const costFamily: RuleFamily = {
+  name: 'cost',
+  sections: ['cost'],
+  ruleIds: ['cost/claim-budget', 'cost/namespace-budget', 'cost/estimate'],
+  factRules: [],
+  // Written with the IOPS quote for every governing policy, whether or not it has a cost section.
+  mutations: [{ id: 'cost/quote', serves: [], fact: true }],
+  claimFields: ['spec.resources', 'spec.storageClassName', 'spec.volumeAttributesClassName', 'metadata.annotations'],
+  describe,
+  validate: forClaimKinds(validateClaims),
+  mutate: { PersistentVolumeClaim: mutateClaims },
+};
