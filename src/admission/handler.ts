@@ -2,6 +2,7 @@ import { stringMapAt } from '../core/json.js';
 import { RuleFailure, type Engine } from '../engine/engine.js';
 import { decide, type Fired, type ReviewStage } from '../engine/pipeline.js';
 import type { ReviewInput } from '../rules/contract.js';
+import { scaleReviewOf } from './scale.js';
 import {
   allowed,
   denied,
@@ -45,6 +46,12 @@ export type AdmissionOutcome =
 /** One request in, one response out; the HTTP layer knows nothing of policies. */
 export type AdmissionHandler = (request: AdmissionRequest, engine: Engine) => AdmissionOutcome;
 
+/** A scale is judged as its object with the new replicas, from the cache; without it, allowed and said why. */
+function scaleTriage(request: AdmissionRequest, engine: Engine): ReturnType<typeof triage> {
+  const review = scaleReviewOf(request, engine.lookup);
+  return 'input' in review ? { action: 'review', input: review.input } : { action: 'allow', reason: review.reason };
+}
+
 /**
  * The handler of one webhook: triage, the review pipeline at its stage, and a response built by the
  * helpers. A rule that throws (a bug) is answered in the protocol, allowed: false with code 500 and the
@@ -52,7 +59,8 @@ export type AdmissionHandler = (request: AdmissionRequest, engine: Engine) => Ad
  */
 function handlerFor(stage: Exclude<ReviewStage, 'both'>): AdmissionHandler {
   return (request, engine) => {
-    const triaged = triage(request);
+    const triaged =
+      request.subResource === 'scale' && stage === 'validate' ? scaleTriage(request, engine) : triage(request);
     if (triaged.action === 'reject') return { valid: false, message: triaged.message };
     if (triaged.action === 'allow')
       return { valid: true, response: allowed(request.uid), decision: 'skipped', fired: [], reason: triaged.reason };

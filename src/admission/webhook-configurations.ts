@@ -1,5 +1,12 @@
 import { isObject, type JsonObject, type JsonValue } from '../core/json.js';
-import { GOVERNED_KINDS, isMutable, operationsOf, resourceOf, type GovernedKind } from '../core/kinds.js';
+import {
+  GOVERNED_KINDS,
+  isMutable,
+  isScaleJudged,
+  operationsOf,
+  resourceOf,
+  type GovernedKind,
+} from '../core/kinds.js';
 import { RULE_FAMILIES } from '../rules/registry.js';
 import { matchConditions } from './match-conditions.js';
 
@@ -46,11 +53,28 @@ function rulesFor(kinds: readonly GovernedKind[]): JsonObject[] {
   return [...rules.values()];
 }
 
+/** The scale subresources the validating entry is sent (UPDATE only: a Scale is never created). */
+function scaleRules(kinds: readonly GovernedKind[]): JsonObject[] {
+  return kinds.filter(isScaleJudged).map((kind) => {
+    const { group, version, resource, scope } = resourceOf(kind);
+    return {
+      apiGroups: [group],
+      apiVersions: [version],
+      operations: ['UPDATE'],
+      resources: [`${resource}/scale`],
+      scope,
+    };
+  });
+}
+
 /**
  * The validating entry is sent every governed kind; the mutating one only the kinds a patch may write (core/kinds.ts):
  * a Pod, a workload or a static volume never waits for a mutation that cannot happen.
  */
-const RULES = { validating: rulesFor(GOVERNED_KINDS), mutating: rulesFor(GOVERNED_KINDS.filter(isMutable)) };
+const RULES = {
+  validating: [...rulesFor(GOVERNED_KINDS), ...scaleRules(GOVERNED_KINDS)],
+  mutating: rulesFor(GOVERNED_KINDS.filter(isMutable)),
+};
 
 const KINDS = {
   mutating: {

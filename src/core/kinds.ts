@@ -15,6 +15,11 @@ interface Admission {
   writable: { create: readonly string[]; update: readonly string[] };
   /** The background audit judges the existing objects of this kind (needs cached). */
   audited: boolean;
+  /**
+   * UPDATEs of the scale subresource (`kubectl scale`, autoscalers) are sent to the validating webhook and judged as
+   * the cached object with its new replicas: a scale-up past a budget is refused where the person scales.
+   */
+  scale?: boolean;
 }
 
 interface KindEntry {
@@ -71,6 +76,7 @@ const KIND_TABLE = {
       operations: ['CREATE', 'UPDATE'],
       writable: { create: ['/metadata', '/spec/template'], update: ['/metadata', '/spec/template'] },
       audited: true,
+      scale: true,
     },
     podSpec: ['spec', 'template', 'spec'],
   },
@@ -279,6 +285,11 @@ export function resourceOf(kind: KnownKind): { group: string; version: string; r
   return { group, version, resource, scope };
 }
 
+/** Whether the kind's scale subresource is judged. */
+export function isScaleJudged(kind: GovernedKind): boolean {
+  return admissionOf(kind).scale === true;
+}
+
 export function operationsOf(kind: GovernedKind): readonly ('CREATE' | 'UPDATE')[] {
   return admissionOf(kind).operations;
 }
@@ -291,6 +302,11 @@ export function writablePrefixes(kind: GovernedKind, operation: 'CREATE' | 'UPDA
 /** The governed kind of an object by API group and kind, as the API server would route it. */
 export function governedKindOf(group: string, kind: string): GovernedKind | undefined {
   return GOVERNED_KINDS.find((known) => known === kind && groupOf(known) === group);
+}
+
+/** The governed kind served at a resource (`apps`, `statefulsets`), as an admission request names it. */
+export function governedKindOfResource(group: string, resource: string): GovernedKind | undefined {
+  return GOVERNED_KINDS.find((known) => groupOf(known) === group && entry(known).resource === resource);
 }
 
 /** The governed kind of a manifest, by apiVersion group and kind. */

@@ -375,11 +375,19 @@ export class Engine {
     )
       return resolveFindings(raw, () => true, now, exemption);
     // oldObject is judged only when there is something to ratchet.
-    const before =
-      input.operation === 'UPDATE' && input.oldObject && raw.length > 0
-        ? new Set(this.findings({ ...input, object: input.oldObject }, input.oldObject, policies).map(findingKey))
-        : new Set<string>();
-    return resolveFindings(raw, (finding) => before.has(findingKey(finding)), now, exemption);
+    const before = new Map<string, number | undefined>();
+    if (input.operation === 'UPDATE' && input.oldObject && raw.length > 0)
+      for (const finding of this.findings({ ...input, object: input.oldObject }, input.oldObject, policies))
+        before.set(findingKey(finding), finding.amount);
+    // A budget finding the old object had is ratcheted only while the object asks no more than it did: a scale-up
+    // of a StatefulSet already over its budget is refused, keeping it as it is (or smaller) is not.
+    const hadIt = (finding: Finding): boolean => {
+      const key = findingKey(finding);
+      if (!before.has(key)) return false;
+      const old = before.get(key);
+      return finding.amount === undefined || old === undefined || finding.amount <= old;
+    };
+    return resolveFindings(raw, hadIt, now, exemption);
   }
 
   /**

@@ -1,5 +1,6 @@
 import { provisionedBy } from '../core/ebs.js';
-import { arrayAt, stringAt, stringMapAt } from '../core/json.js';
+import { arrayAt, isObject, stringAt, stringMapAt, type JsonObject } from '../core/json.js';
+import { trimmedSubjectOf } from '../core/subjects.js';
 import { claimTemplateShape, type ClaimTemplateShape } from '../core/statefulset-claims.js';
 import {
   claimsOf,
@@ -85,6 +86,8 @@ export class ClusterState implements ClusterLookup {
   private readonly claims = new Map<string, Map<string, ClaimRecord>>();
   /** Each StatefulSet's volumeClaimTemplates (namespace -> name -> template name -> shape), to recognise the claims its controller creates. */
   private readonly statefulSets = new Map<string, Map<string, ReadonlyMap<string, ClaimTemplateShape>>>();
+  /** Each StatefulSet trimmed to what the rules read (namespace -> name), to judge a scale of it. */
+  private readonly statefulSetSubjects = new Map<string, Map<string, JsonObject>>();
   private readonly snapshots = new Map<string, Map<string, SnapshotRecord>>();
   /** The CSI driver of each VolumeSnapshotContent. */
   private readonly snapshotContents = new Map<string, string>();
@@ -200,10 +203,22 @@ export class ClusterState implements ClusterLookup {
       this.statefulSets.set(namespace, byName);
     }
     byName.set(name, templates);
+    let subjects = this.statefulSetSubjects.get(namespace);
+    if (!subjects) {
+      subjects = new Map();
+      this.statefulSetSubjects.set(namespace, subjects);
+    }
+    if (isObject(object)) subjects.set(name, trimmedSubjectOf(object));
   }
 
   deleteStatefulSet(namespace: string, name: string): void {
     this.statefulSets.get(namespace)?.delete(name);
+    this.statefulSetSubjects.get(namespace)?.delete(name);
+  }
+
+  statefulSet(namespace: string, name: string): Lookup<JsonObject | undefined> {
+    if (this.unavailableReason) return unknown(this.unavailableReason);
+    return known(this.statefulSetSubjects.get(namespace)?.get(name));
   }
 
   statefulSetTemplates(namespace: string, name: string): Lookup<ReadonlyMap<string, ClaimTemplateShape> | undefined> {
@@ -270,7 +285,10 @@ export class ClusterState implements ClusterLookup {
     StatefulSet: {
       upsert: (object) => this.upsertStatefulSet(object),
       remove: (namespace, name) => this.deleteStatefulSet(namespace, name),
-      clear: () => this.statefulSets.clear(),
+      clear: () => {
+        this.statefulSets.clear();
+        this.statefulSetSubjects.clear();
+      },
     },
   };
 

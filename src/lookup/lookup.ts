@@ -1,3 +1,4 @@
+import type { JsonObject } from '../core/json.js';
 import type { ClaimTemplateShape } from '../core/statefulset-claims.js';
 import type { AttributesClassInfo, StorageClassInfo } from '../core/storage.js';
 
@@ -56,6 +57,8 @@ export interface ClusterLookup {
   claim(namespace: string, name: string): Lookup<ClaimSummary | undefined>;
   /** A VolumeSnapshot a restore names; undefined value: no such snapshot. */
   snapshot(namespace: string, name: string): Lookup<SnapshotSummary | undefined>;
+  /** A StatefulSet as the rules read it (core/subjects.ts), to judge a scale; undefined value: no such StatefulSet. */
+  statefulSet(namespace: string, name: string): Lookup<JsonObject | undefined>;
   /** The volumeClaimTemplates of a StatefulSet, by template name; undefined value: no such StatefulSet. */
   statefulSetTemplates(namespace: string, name: string): Lookup<ReadonlyMap<string, ClaimTemplateShape> | undefined>;
 }
@@ -72,4 +75,5 @@ export const NO_CLUSTER: ClusterLookup = {
   claim: () => unknown('no cluster cache or inventory is configured'),
   snapshot: () => unknown('no cluster cache or inventory is configured'),
   namespaceVolumes: () => unknown('no cluster cache or inventory is configured'),
+  statefulSet: () => unknown('no cluster cache or inventory is configured'),
 };

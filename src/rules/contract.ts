@@ -97,6 +97,11 @@ export interface Finding {
   action?: Action;
   /** A lookup/unavailable finding: what was not checked and why, so the engine can say it once per field. */
   unchecked?: { what: string; reason: string };
+  /**
+   * What a budget finding's object asks (IOPS, MiB/s, money a month): on UPDATE the finding is only warned as existing
+   * while the object asks no more than its old version did.
+   */
+  amount?: number;
 }
 
 export interface Mutation {

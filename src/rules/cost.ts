@@ -101,14 +101,15 @@ function budgetFindings(
   if ('reason' in existing)
     return [...findings, ...lookupFailure(policy, path, `the namespace cost budget`, existing.reason)];
   if (existing.total + added > budget.maxPerNamespace) {
-    findings.push(
-      violation(
+    findings.push({
+      ...violation(
         'cost/namespace-budget',
         policy,
         path,
         `namespace ${context.namespace} would cost ${money(existing.total + added, table)} a month (${money(existing.total, table)} existing + ${money(added, table)} new), over its budget of ${money(budget.maxPerNamespace, table)}; free storage or ask for a larger budget`,
       ),
-    );
+      amount: added,
+    });
   }
   return findings;
 }

@@ -274,12 +274,15 @@ function namespaceFindings(context: RuleContext, policy: Policy, quotes: ClaimQu
     const total = before + check.added;
     if (check.budget === undefined || total <= check.budget) return [];
     return [
-      violation(
-        check.rule,
-        policy,
-        path,
-        `namespace ${context.namespace} would provision ${total} ${check.unit} (${before} existing + ${check.added} new), over its budget of ${check.budget}; ${check.free}`,
-      ),
+      {
+        ...violation(
+          check.rule,
+          policy,
+          path,
+          `namespace ${context.namespace} would provision ${total} ${check.unit} (${before} existing + ${check.added} new), over its budget of ${check.budget}; ${check.free}`,
+        ),
+        amount: check.added,
+      },
     ];
   });
 }

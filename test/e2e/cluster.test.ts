@@ -1332,23 +1332,18 @@ spec:
           assert.match(created.stderr, /cost\/estimate: .*each claim 66\.25 USD a month/, explain(created));
           const stored = await claimOf('data-orders-0', 'budgeted');
           assert.equal(stored.metadata.annotations?.['storage-policy-webhook.io/monthly-cost'], '66.25 USD');
-          const tooMany = cluster.kubectl(
-            'patch',
-            'statefulset',
-            'orders',
-            '-n',
-            'budgeted',
-            '--type=merge',
-            '-p',
-            '{"spec":{"replicas":3}}',
-          );
+          // kubectl scale goes through the scale subresource, judged as the cached StatefulSet with the new replicas.
+          const tooMany = cluster.kubectl('scale', 'statefulset', 'orders', '-n', 'budgeted', '--replicas=3');
           assert.notEqual(tooMany.status, 0);
           assert.match(
             tooMany.stderr,
             /namespace budgeted would cost 198\.75 USD a month \(0\.00 USD existing \+ 198\.75 USD new\), over its budget of 150\.00 USD.*rule cost\/namespace-budget/,
             explain(tooMany),
           );
-          const two = cluster.kubectl(
+          const two = cluster.kubectl('scale', 'statefulset', 'orders', '-n', 'budgeted', '--replicas=2');
+          assert.equal(two.status, 0, explain(two));
+          // A patch of replicas is an UPDATE of the StatefulSet itself: judged the same way.
+          const patched = cluster.kubectl(
             'patch',
             'statefulset',
             'orders',
@@ -1356,9 +1351,10 @@ spec:
             'budgeted',
             '--type=merge',
             '-p',
-            '{"spec":{"replicas":2}}',
+            '{"spec":{"replicas":4}}',
           );
-          assert.equal(two.status, 0, explain(two));
+          assert.notEqual(patched.status, 0);
+          assert.match(patched.stderr, /rule cost\/namespace-budget/, explain(patched));
         } finally {
           await cluster.stopProcess('webhook');
           await cluster.restartWebhook();

@@ -3,7 +3,8 @@ import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
-import { Auditor, auditSubjectOf } from '../../src/audit/auditor.js';
+import { Auditor } from '../../src/audit/auditor.js';
+import { trimmedSubjectOf } from '../../src/core/subjects.js';
 import { MAX_RESULTS_PER_REPORT, REPORT_API_VERSION, reportDigest } from '../../src/audit/reports.js';
 import type { JsonObject } from '../../src/core/json.js';
 import { Engine } from '../../src/engine/engine.js';
@@ -228,7 +229,7 @@ describe('auditor: existing objects judged incrementally', () => {
     metadata['managedFields'] = [{ manager: 'kubectl' }];
     metadata['annotations'] = { 'kubectl.kubernetes.io/last-applied-configuration': '{"big":true}', team: 'a' };
     stored['status'] = { replicas: 3 };
-    const subject = auditSubjectOf(stored);
+    const subject = trimmedSubjectOf(stored);
     assert.deepEqual(subject['metadata'], { name: 'web', namespace: 'team-a', annotations: { team: 'a' } });
     assert.equal(subject['status'], undefined);
     assert.deepEqual(at(subject, 'spec', 'template'), {

@@ -649,6 +649,7 @@ describe('property: the webhook never denies its own patch, and its answers agre
         storageClass: (name) => lookup.storageClass(name),
         storageClasses: () => lookup.storageClasses(),
         namespaceVolumes: (namespace) => lookup.namespaceVolumes(namespace),
+        statefulSet: (namespace, name) => lookup.statefulSet(namespace, name),
         snapshot: (namespace, name) => lookup.snapshot(namespace, name),
         attributesClass: (name) => lookup.attributesClass(name),
         namespaceLabels: (namespace) => lookup.namespaceLabels(namespace),

@@ -88,12 +88,13 @@ describe('the kind table', () => {
       'apps/v1/deployments Namespaced CREATE,UPDATE',
       'apps/v1/replicasets Namespaced CREATE,UPDATE',
       'apps/v1/statefulsets Namespaced CREATE,UPDATE',
+      'apps/v1/statefulsets/scale Namespaced UPDATE',
       'batch/v1/cronjobs Namespaced CREATE,UPDATE',
       'batch/v1/jobs Namespaced CREATE',
       'storage.k8s.io/v1/storageclasses Cluster CREATE,UPDATE',
       'storage.k8s.io/v1/volumeattributesclasses Cluster CREATE,UPDATE',
     ]);
-    assert.equal(sent.length, GOVERNED_KINDS.length);
+    assert.equal(sent.length, GOVERNED_KINDS.length + 1, 'every governed kind, and the StatefulSet scale subresource');
   });
 
   it('the mutating entry sends only the kinds a patch may write: never a Pod, a workload or a volume', () => {

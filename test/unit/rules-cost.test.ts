@@ -120,6 +120,7 @@ describe('cost: budgets', () => {
       namespaceUsage: (namespace, exclude) => state.namespaceUsage(namespace, exclude),
       nodeZones: () => state.nodeZones(),
       claim: (namespace, name) => state.claim(namespace, name),
+      statefulSet: (namespace, name) => state.statefulSet(namespace, name),
       snapshot: (namespace, name) => state.snapshot(namespace, name),
       statefulSetTemplates: (namespace, name) => state.statefulSetTemplates(namespace, name),
       namespaceVolumes: (namespace) => NO_CLUSTER.namespaceVolumes(namespace),

@@ -128,6 +128,7 @@ describe('iops: claims', () => {
       storageClass: (name) => state.storageClass(name),
       storageClasses: () => state.storageClasses(),
       namespaceVolumes: (namespace) => state.namespaceVolumes(namespace),
+      statefulSet: (namespace, name) => state.statefulSet(namespace, name),
       snapshot: (namespace, name) => state.snapshot(namespace, name),
       attributesClass: (name) => state.attributesClass(name),
       namespaceLabels: (namespace) => state.namespaceLabels(namespace),
