@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { describe, it } from 'node:test';
-import { parseAllDocuments } from 'yaml';
+import { parseAllDocuments, stringify } from 'yaml';
 import { parser as promql } from '@prometheus-io/lezer-promql';
 import { CONFIGURATION_TYPES, webhookEntry } from '../../src/admission/webhook-configurations.js';
 import { LocalCluster, ROOT } from './harness.js';
@@ -534,5 +534,55 @@ describe('Helm chart (deploy/chart)', { timeout: 35 * 60 * 1000 }, () => {
     ];
     for (const expression of expressions) assert.deepEqual(promqlErrors(expression), [], expression);
     assert.ok(promqlErrors('sum(rate(x[5m]) >').length > 0, 'the parser finds errors');
+  });
+
+  it("promtool (built from the Go module proxy) checks the PrometheusRule's groups and runs test/e2e/fixtures/alerts.promtool.yaml: every alert fires from synthetic series of its failure and none while healthy; a broken rule fails both", async () => {
+    const helm = LocalCluster.buildHelm();
+    const promtool = LocalCluster.buildPromtool();
+    const text = run(helm, [
+      'template',
+      'spw',
+      join(ROOT, 'deploy/chart'),
+      '--namespace',
+      'storage-policy-webhook',
+      '--set',
+      'prometheusRule.enabled=true',
+    ]);
+    const rule = parseAllDocuments(text)
+      .map((document) => document.toJS() as Manifest | null)
+      .find((object) => object?.kind === 'PrometheusRule');
+    assert.ok(rule, 'the chart renders a PrometheusRule');
+    const dir = await mkdtemp(join(tmpdir(), 'promtool-'));
+    try {
+      const groups = (rule['spec'] as { groups: unknown[] }).groups;
+      await writeFile(join(dir, 'rules.yaml'), stringify({ groups }));
+      await cp(join(ROOT, 'test/e2e/fixtures/alerts.promtool.yaml'), join(dir, 'alerts.promtool.yaml'));
+      const promtoolIn = (...args: string[]) =>
+        spawnSync(promtool, args, { cwd: dir, encoding: 'utf8', timeout: 120_000 });
+      const checked = promtoolIn('check', 'rules', 'rules.yaml');
+      assert.equal(checked.status, 0, checked.stdout + checked.stderr);
+      assert.match(checked.stdout, /SUCCESS: 8 rules found/);
+      const tested = promtoolIn('test', 'rules', 'alerts.promtool.yaml');
+      assert.equal(tested.status, 0, tested.stdout + tested.stderr);
+      // A threshold moved past what the series show: the alert no longer fires and the test says so.
+      await writeFile(
+        join(dir, 'rules.yaml'),
+        stringify({ groups }).replace(
+          '/ sum(rate(storage_policy_admission_duration_seconds_count',
+          '/ 100 / sum(rate(storage_policy_admission_duration_seconds_count',
+        ),
+      );
+      const broken = promtoolIn('test', 'rules', 'alerts.promtool.yaml');
+      assert.notEqual(broken.status, 0);
+      assert.match(broken.stdout + broken.stderr, /StoragePolicyWebhookAdmissionErrors/);
+      await writeFile(join(dir, 'rules.yaml'), stringify({ groups }).replace('absent(up{', 'absent(up{{'));
+      assert.notEqual(
+        promtoolIn('check', 'rules', 'rules.yaml').status,
+        0,
+        'a rule that does not parse fails the check',
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

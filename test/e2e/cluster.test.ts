@@ -1361,6 +1361,61 @@ spec:
         }
       });
 
+      it("the chart's ServiceMonitor and PrometheusRule are accepted by the API server with the Prometheus Operator's CRDs (from its module on the Go module proxy)", () => {
+        const crds = LocalCluster.prometheusOperatorCrds();
+        for (const crd of ['servicemonitors', 'prometheusrules']) {
+          const installed = cluster.kubectl(
+            'apply',
+            '--server-side',
+            '-f',
+            join(crds, `monitoring.coreos.com_${crd}.yaml`),
+          );
+          assert.equal(installed.status, 0, explain(installed));
+        }
+        const established = cluster.kubectl(
+          'wait',
+          '--for=condition=Established',
+          '--timeout=60s',
+          'crd/servicemonitors.monitoring.coreos.com',
+          'crd/prometheusrules.monitoring.coreos.com',
+        );
+        assert.equal(established.status, 0, explain(established));
+        assert.equal(cluster.kubectl('create', 'namespace', 'monitoring-e2e').status, 0);
+        const rendered = spawnSync(
+          LocalCluster.buildHelm(),
+          [
+            'template',
+            'spw',
+            join(ROOT, 'deploy/chart'),
+            '--namespace',
+            'monitoring-e2e',
+            '--set',
+            'serviceMonitor.enabled=true',
+            '--set',
+            'prometheusRule.enabled=true',
+            '--set',
+            'serviceMonitor.labels.release=kps',
+          ],
+          { encoding: 'utf8', timeout: 60_000 },
+        );
+        assert.equal(rendered.status, 0, rendered.stderr);
+        const monitoring = parseAllDocuments(rendered.stdout)
+          .map((document) => document.toJS() as { kind?: string } | null)
+          .filter((object) => object?.kind === 'ServiceMonitor' || object?.kind === 'PrometheusRule');
+        assert.deepEqual(monitoring.map((object) => object?.kind).sort(), ['PrometheusRule', 'ServiceMonitor']);
+        const applied = cluster.kubectlWithInput(
+          monitoring.map((object) => stringify(object)).join('---\n'),
+          'apply',
+          '-f',
+          '-',
+        );
+        assert.equal(applied.status, 0, explain(applied));
+        assert.match(applied.stdout, /servicemonitor\.monitoring\.coreos\.com\/spw-storage-policy-webhook created/);
+        assert.match(applied.stdout, /prometheusrule\.monitoring\.coreos\.com\/spw-storage-policy-webhook created/);
+        const stored = get('prometheusrule', 'spw-storage-policy-webhook', '-n', 'monitoring-e2e');
+        assert.equal(stored.spec.groups[0].rules.length, 8, 'stored as rendered: every alert kept by the CRD schema');
+      });
+
       it('openreports.io/v1alpha1: the audit as Report and ClusterReport objects, accepted by the API server with the CRDs of deploy/components/openreports', () => {
         for (const crd of ['reports', 'clusterreports']) {
           const installed = cluster.kubectl(

@@ -83,12 +83,27 @@ export class LocalCluster {
 
   /** helm built from the Go module proxy (test/e2e/cluster/build-helm.sh), cached outside the clone. */
   static buildHelm(): string {
-    const built = spawnSync('bash', [join(ROOT, 'test/e2e/cluster/build-helm.sh')], {
+    return LocalCluster.tool('build-helm.sh', 'building helm');
+  }
+
+  /** promtool of PROMTOOL_VERSION, built once and cached outside the clone. */
+  static buildPromtool(): string {
+    return LocalCluster.tool('build-promtool.sh', 'building promtool');
+  }
+
+  /** The folder of the Prometheus Operator's CRDs (PROMETHEUS_OPERATOR_VERSION), from the Go module proxy. */
+  static prometheusOperatorCrds(): string {
+    return LocalCluster.tool('prometheus-operator-crds.sh', "fetching the Prometheus Operator's CRDs");
+  }
+
+  /** Runs one of test/e2e/cluster's scripts and returns the path it prints on its last line. */
+  private static tool(script: string, what: string): string {
+    const built = spawnSync('bash', [join(ROOT, 'test/e2e/cluster', script)], {
       stdio: ['ignore', 'pipe', 'inherit'],
       encoding: 'utf8',
       timeout: 30 * 60 * 1000,
     });
-    if (built.status !== 0) throw new Error(`building helm failed (exit ${built.status})`);
+    if (built.status !== 0) throw new Error(`${what} failed (exit ${built.status})`);
     return built.stdout.trim().split('\n').pop() ?? '';
   }
 
