@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { stringAt, type JsonObject } from '../core/json.js';
 import { isClusterScoped } from '../core/kinds.js';
+import { formatCost } from '../core/prices.js';
 import type { Engine, ResolvedFinding } from '../engine/engine.js';
 import { reviewInputOf } from '../engine/pipeline.js';
 
@@ -101,10 +102,14 @@ export function auditObject(engine: Engine, object: JsonObject, seconds: number)
   const findings = engine.judgeExisting(input);
   const quote =
     input.kind === 'PersistentVolumeClaim' || input.kind === 'StatefulSet' ? engine.provisioned(input) : undefined;
-  const provisioned: Record<string, string> =
-    quote && (quote.iops > 0 || quote.throughputMiBps > 0)
+  // A claim's cost (a StatefulSet's claims are claims of their own: counted there, not twice).
+  const cost = input.kind === 'PersistentVolumeClaim' ? engine.monthlyCost(input) : undefined;
+  const provisioned: Record<string, string> = {
+    ...(quote && (quote.iops > 0 || quote.throughputMiBps > 0)
       ? { provisionedIops: String(quote.iops), provisionedThroughputMiBps: String(quote.throughputMiBps) }
-      : {};
+      : {}),
+    ...(cost ? { monthlyCost: formatCost(cost.total, cost.currency) } : {}),
+  };
   const results: ReportResult[] = findings.map((finding) => ({
     source: REPORT_SOURCE,
     policy: finding.policy.name,
@@ -193,6 +198,28 @@ export function reportDigest(report: PolicyReport): string {
   return hash.digest('hex').slice(0, 32);
 }
 
+/** Each namespace's claims' monthly cost, from the results' monthlyCost property (one per claim). */
+export function monthlyCostByNamespace(reports: PolicyReport[]): Map<string, { total: number; currency: string }> {
+  const costs = new Map<string, { total: number; currency: string }>();
+  for (const report of reports) {
+    const counted = new Set<string>();
+    for (const entry of report.results) {
+      const resource = entry.resources[0];
+      const text = entry.properties?.['monthlyCost'];
+      if (!resource || resource.kind !== 'PersistentVolumeClaim' || text === undefined) continue;
+      const key = `${resource.namespace ?? ''}/${resource.name}`;
+      if (counted.has(key)) continue;
+      counted.add(key);
+      const [amount, currency] = text.split(' ');
+      const namespace = resource.namespace ?? '';
+      const sum = costs.get(namespace) ?? { total: 0, currency: currency ?? '' };
+      sum.total += Number(amount);
+      costs.set(namespace, sum);
+    }
+  }
+  return costs;
+}
+
 export function formatReportsText(reports: PolicyReport[]): string {
   const lines: string[] = [];
   for (const report of reports) {
@@ -209,5 +236,19 @@ export function formatReportsText(reports: PolicyReport[]): string {
   }
   const failed = reports.reduce((sum, report) => sum + report.summary.fail, 0);
   lines.push(`${reports.length} report(s), ${failed} failing result(s)`);
+  const costs = monthlyCostByNamespace(reports);
+  if (costs.size > 0) {
+    const entries = [...costs.entries()].sort(([a], [b]) => compare(a, b));
+    const currencies = new Set(entries.map(([, cost]) => cost.currency));
+    lines.push('Monthly cost of the claims at list price:');
+    for (const [namespace, cost] of entries) lines.push(`  ${namespace}: ${formatCost(cost.total, cost.currency)}`);
+    if (currencies.size === 1)
+      lines.push(
+        `  total: ${formatCost(
+          entries.reduce((sum, [, cost]) => sum + cost.total, 0),
+          [...currencies][0] ?? '',
+        )}`,
+      );
+  }
   return lines.join('\n');
 }

@@ -13,6 +13,7 @@ import { inlineCsiVolumesOf } from '../core/inline-volumes.js';
 import { claimsOf, pickClusterDefault, type Claim } from '../core/storage.js';
 import { writablePrefixes, type GovernedKind } from '../core/kinds.js';
 import { readPersistentVolume } from '../core/volumes.js';
+import { quoteMonthly } from '../core/prices.js';
 import type { ClusterLookup } from '../lookup/lookup.js';
 import type { Action, Policy, PolicyException } from '../policy/model.js';
 import {
@@ -30,6 +31,7 @@ import {
   type RuleFamily,
 } from '../rules/contract.js';
 import { uncheckedMessage } from '../rules/common.js';
+import { pricedVolume } from '../rules/cost.js';
 import { RULE_FAMILIES, SHARED_RULE_IDS } from '../rules/registry.js';
 import { composeSettings } from './compose.js';
 import { exemptionFor, exemptionNote, mutationExempted } from './exceptions.js';
@@ -405,6 +407,24 @@ export class Engine {
       ...finding,
       preexisting: true,
     }));
+  }
+
+  /** What the object's claims cost a month in all (a template's claim once per replica), at the composed prices; undefined when none is priced. */
+  monthlyCost(input: ReviewInput): { total: number; currency: string } | undefined {
+    const { settings } = this.governedBy(this.index.match(input.kind, input.namespace, this.lookup).policies);
+    let total: number | undefined;
+    for (const claim of claimsOf(input.kind, input.object)) {
+      const storageClass = resolveClass(claim, settings, this.lookup);
+      const attributes = resolveAttributesClass(claim, storageClass, settings, input.operation, this.lookup);
+      const volume = pricedVolume(
+        storageClass.state === 'found' ? storageClass.info : undefined,
+        attributes.state === 'found' ? attributes.info : undefined,
+        claim.requestBytes,
+      );
+      const quote = volume && quoteMonthly(volume, settings.prices.table);
+      if (quote) total = (total ?? 0) + quote.total * claim.copies;
+    }
+    return total === undefined ? undefined : { total, currency: settings.prices.table.currency };
   }
 
   /** IOPS and throughput the object's claims provision in all (a template's claim once per replica), from the classes they resolve to. */

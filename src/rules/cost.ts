@@ -19,7 +19,7 @@ const COST_ANNOTATION = 'storage-policy-webhook.io/monthly-cost';
 const GIB = 1024 ** 3;
 
 /** What a claim provisions, for pricing: EBS by the class (and VAC) as the driver creates it; EFS by the request. */
-function pricedVolume(
+export function pricedVolume(
   storageClass: StorageClassInfo | undefined,
   attributes: AttributesClassInfo | undefined,
   requestBytes: number | undefined,

@@ -107,6 +107,13 @@ export class WebhookMetrics {
     registers: [this.registry],
   });
 
+  readonly namespaceMonthlyCost = new Gauge({
+    name: 'storage_policy_namespace_monthly_cost',
+    help: 'What the claims of a namespace cost a month at list price (the price table of the policies that govern them), from the last audit.',
+    labelNames: ['namespace', 'currency'] as const,
+    registers: [this.registry],
+  });
+
   readonly auditDuration = new Histogram({
     name: 'storage_policy_audit_duration_seconds',
     help: 'Time an audit run took: full (every object judged) or incremental (the namespaces that changed).',

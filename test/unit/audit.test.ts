@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { Auditor } from '../../src/audit/auditor.js';
+import { formatReportsText } from '../../src/audit/reports.js';
 import { trimmedSubjectOf } from '../../src/core/subjects.js';
 import { MAX_RESULTS_PER_REPORT, REPORT_API_VERSION, reportDigest } from '../../src/audit/reports.js';
 import type { JsonObject } from '../../src/core/json.js';
@@ -257,6 +258,30 @@ describe('auditor: existing objects judged incrementally', () => {
       ['db', '10000'],
       ['web', '30000'],
     ]);
+  });
+
+  it("a claim's result carries its monthly cost (a StatefulSet's claims count as claims, never twice); the text totals them per namespace", () => {
+    const auditor = new Auditor();
+    // io2 at 100 IOPS/GiB: 100 GiB x 0.125 + 10000 IOPS x 0.065 = 662.50 a month.
+    auditor.upsert(pvc({ storageClassName: 'io2', resources: { requests: { storage: '100Gi' } } }, { name: 'db' }));
+    auditor.upsert(
+      statefulSet(
+        [template('data', { storageClassName: 'io2', resources: { requests: { storage: '100Gi' } } })],
+        {},
+        3,
+      ),
+    );
+    auditor.run(engine);
+    const reports = auditor.reports();
+    const costs = reports[0]?.results.map((result) => [result.resources[0]?.name, result.properties?.['monthlyCost']]);
+    assert.deepEqual(costs, [
+      ['db', '662.50 USD'],
+      ['web', undefined],
+    ]);
+    assert.match(
+      formatReportsText(reports),
+      /Monthly cost of the claims at list price:\n {2}team-a: 662\.50 USD\n {2}total: 662\.50 USD$/,
+    );
   });
 
   it('the digest ignores timestamps and follows content', () => {
