@@ -47,6 +47,16 @@ interface StoredResults {
   /** With the results (keepResults): where the object's results go in its namespace's report. */
   reported: { sortKey: string; results: Buffer } | undefined;
   violations: Violations;
+  /** A claim's monthly cost at list price (its results' monthlyCost property), for the cost metric. */
+  cost: { amount: number; currency: string } | undefined;
+}
+
+/** The monthly cost an object's results carry (a claim's; every result of it carries the same). */
+function costOf(results: ReadonlyArray<{ properties?: Record<string, string> }>): StoredResults['cost'] {
+  const text = results.find((result) => result.properties?.['monthlyCost'] !== undefined)?.properties?.['monthlyCost'];
+  if (text === undefined) return undefined;
+  const [amount, currency] = text.split(' ');
+  return { amount: Number(amount), currency: currency ?? '' };
 }
 
 /** The policy and rule of each result that is not a pass. */
@@ -175,6 +185,7 @@ export class Auditor {
             ? { sortKey: audited.sortKey, results: offHeap(audited.results) }
             : undefined,
           violations: this.sharedViolations(audited.results),
+          cost: costOf(audited.results),
         });
       } else {
         this.audited.delete(key);
@@ -211,6 +222,18 @@ export class Auditor {
     if (known) return known;
     this.shared.set(key, violations);
     return violations;
+  }
+
+  /** What each namespace's claims cost a month at list price (the audit's cost metric), with or without results kept. */
+  monthlyCosts(): Map<string, { total: number; currency: string }> {
+    const costs = new Map<string, { total: number; currency: string }>();
+    for (const { namespace, cost } of this.audited.values()) {
+      if (!cost) continue;
+      const sum = costs.get(namespace) ?? { total: 0, currency: cost.currency };
+      sum.total += cost.amount;
+      costs.set(namespace, sum);
+    }
+    return costs;
   }
 
   /** Results that are not pass, counted by policy, rule and namespace (the audit's violations metric). */

@@ -199,7 +199,7 @@ export function reportDigest(report: PolicyReport): string {
 }
 
 /** Each namespace's claims' monthly cost, from the results' monthlyCost property (one per claim). */
-export function monthlyCostByNamespace(reports: PolicyReport[]): Map<string, { total: number; currency: string }> {
+function monthlyCostByNamespace(reports: PolicyReport[]): Map<string, { total: number; currency: string }> {
   const costs = new Map<string, { total: number; currency: string }>();
   for (const report of reports) {
     const counted = new Set<string>();

@@ -79,6 +79,7 @@ const PROBES: ReadonlyArray<{ label: string; claim: Claim }> = (
       labels: {},
       attributesClassName: undefined,
       dataSource: undefined,
+      volumeName: undefined,
     },
   })),
 );

@@ -97,6 +97,8 @@ export interface Claim {
   attributesClassName: string | undefined;
   /** What the claim is made from (spec.dataSourceRef, else spec.dataSource): a claim to clone, a snapshot to restore. */
   dataSource: DataSource | undefined;
+  /** spec.volumeName: the PersistentVolume the claim is pre-bound to, by its writer. */
+  volumeName: string | undefined;
 }
 
 export interface DataSource {
@@ -170,6 +172,7 @@ function readClaim(
     labels: stringMapAt(object, 'metadata', 'labels'),
     attributesClassName: stringAt(spec, 'volumeAttributesClassName') || undefined,
     dataSource: dataSourceOf(spec, root),
+    volumeName: stringAt(spec, 'volumeName') || undefined,
   };
 }
 

@@ -10,7 +10,13 @@ import {
 } from '../core/statefulset-claims.js';
 import { madeByController } from '../core/controllers.js';
 import { inlineCsiVolumesOf } from '../core/inline-volumes.js';
-import { claimsOf, pickClusterDefault, type Claim } from '../core/storage.js';
+import {
+  claimsOf,
+  pickClusterDefault,
+  type AttributesClassInfo,
+  type Claim,
+  type StorageClassInfo,
+} from '../core/storage.js';
 import { writablePrefixes, type GovernedKind } from '../core/kinds.js';
 import { readPersistentVolume } from '../core/volumes.js';
 import { quoteMonthly } from '../core/prices.js';
@@ -409,18 +415,34 @@ export class Engine {
     }));
   }
 
-  /** What the object's claims cost a month in all (a template's claim once per replica), at the composed prices; undefined when none is priced. */
-  monthlyCost(input: ReviewInput): { total: number; currency: string } | undefined {
+  /** The object's claims with their class and VolumeAttributesClass as they resolve, and the composed settings. */
+  private resolvedClaims(input: ReviewInput): {
+    settings: ComposedSettings;
+    claims: Array<{
+      claim: Claim;
+      storageClass: StorageClassInfo | undefined;
+      attributes: AttributesClassInfo | undefined;
+    }>;
+  } {
     const { settings } = this.governedBy(this.index.match(input.kind, input.namespace, this.lookup).policies);
-    let total: number | undefined;
-    for (const claim of claimsOf(input.kind, input.object)) {
+    const claims = claimsOf(input.kind, input.object).map((claim) => {
       const storageClass = resolveClass(claim, settings, this.lookup);
       const attributes = resolveAttributesClass(claim, storageClass, settings, input.operation, this.lookup);
-      const volume = pricedVolume(
-        storageClass.state === 'found' ? storageClass.info : undefined,
-        attributes.state === 'found' ? attributes.info : undefined,
-        claim.requestBytes,
-      );
+      return {
+        claim,
+        storageClass: storageClass.state === 'found' ? storageClass.info : undefined,
+        attributes: attributes.state === 'found' ? attributes.info : undefined,
+      };
+    });
+    return { settings, claims };
+  }
+
+  /** What the object's claims cost a month in all (a template's claim once per replica), at the composed prices; undefined when none is priced. */
+  monthlyCost(input: ReviewInput): { total: number; currency: string } | undefined {
+    const { settings, claims } = this.resolvedClaims(input);
+    let total: number | undefined;
+    for (const { claim, storageClass, attributes } of claims) {
+      const volume = pricedVolume(storageClass, attributes, claim.requestBytes);
       const quote = volume && quoteMonthly(volume, settings.prices.table);
       if (quote) total = (total ?? 0) + quote.total * claim.copies;
     }
@@ -429,16 +451,9 @@ export class Engine {
 
   /** IOPS and throughput the object's claims provision in all (a template's claim once per replica), from the classes they resolve to. */
   provisioned(input: ReviewInput): Provisioned {
-    const { settings } = this.governedBy(this.index.match(input.kind, input.namespace, this.lookup).policies);
     const total = { iops: 0, throughputMiBps: 0 };
-    for (const claim of claimsOf(input.kind, input.object)) {
-      const storageClass = resolveClass(claim, settings, this.lookup);
-      const attributes = resolveAttributesClass(claim, storageClass, settings, input.operation, this.lookup);
-      const each = provisionedBy(
-        storageClass.state === 'found' ? storageClass.info : undefined,
-        attributes.state === 'found' ? attributes.info : undefined,
-        claim.requestBytes,
-      );
+    for (const { claim, storageClass, attributes } of this.resolvedClaims(input).claims) {
+      const each = provisionedBy(storageClass, attributes, claim.requestBytes);
       total.iops += each.iops * claim.copies;
       total.throughputMiBps += each.throughputMiBps * claim.copies;
     }

@@ -1,6 +1,7 @@
 import { provisionedBy } from '../core/ebs.js';
 import { arrayAt, isObject, stringAt, stringMapAt, type JsonObject } from '../core/json.js';
 import { trimmedSubjectOf } from '../core/subjects.js';
+import { readPersistentVolume, type PersistentVolumeInfo } from '../core/volumes.js';
 import { claimTemplateShape, type ClaimTemplateShape } from '../core/statefulset-claims.js';
 import {
   claimsOf,
@@ -89,6 +90,7 @@ export class ClusterState implements ClusterLookup {
   /** Each StatefulSet trimmed to what the rules read (namespace -> name), to judge a scale of it. */
   private readonly statefulSetSubjects = new Map<string, Map<string, JsonObject>>();
   private readonly snapshots = new Map<string, Map<string, SnapshotRecord>>();
+  private readonly volumes = new Map<string, PersistentVolumeInfo>();
   /** The CSI driver of each VolumeSnapshotContent. */
   private readonly snapshotContents = new Map<string, string>();
   /** Kinds served by CRDs that the cluster does not have (the cache found no such resource). */
@@ -280,8 +282,15 @@ export class ClusterState implements ClusterLookup {
       remove: (_namespace, name) => this.snapshotContents.delete(name),
       clear: () => this.snapshotContents.clear(),
     },
-    // No lookup reads volumes yet: the audit takes them from the cache's events, not from here.
-    PersistentVolume: { upsert: () => undefined, remove: () => undefined, clear: () => undefined },
+    // What a claim pre-bound to a volume is checked against (the audit takes volumes from the cache's events).
+    PersistentVolume: {
+      upsert: (object) => {
+        const volume = readPersistentVolume(object);
+        if (volume.name) this.volumes.set(volume.name, volume);
+      },
+      remove: (_namespace, name) => this.volumes.delete(name),
+      clear: () => this.volumes.clear(),
+    },
     StatefulSet: {
       upsert: (object) => this.upsertStatefulSet(object),
       remove: (namespace, name) => this.deleteStatefulSet(namespace, name),
@@ -311,6 +320,11 @@ export class ClusterState implements ClusterLookup {
   claim(namespace: string, name: string): Lookup<ClaimSummary | undefined> {
     if (this.unavailableReason) return unknown(this.unavailableReason);
     return known(this.claims.get(namespace)?.get(name));
+  }
+
+  volume(name: string): Lookup<PersistentVolumeInfo | undefined> {
+    if (this.unavailableReason) return unknown(this.unavailableReason);
+    return known(this.volumes.get(name));
   }
 
   snapshot(namespace: string, name: string): Lookup<SnapshotSummary | undefined> {

@@ -1,4 +1,5 @@
 import type { JsonObject } from '../core/json.js';
+import type { PersistentVolumeInfo } from '../core/volumes.js';
 import type { ClaimTemplateShape } from '../core/statefulset-claims.js';
 import type { AttributesClassInfo, StorageClassInfo } from '../core/storage.js';
 
@@ -55,6 +56,8 @@ export interface ClusterLookup {
   nodeZones(): Lookup<string[]>;
   /** An existing claim; undefined value: no such claim. */
   claim(namespace: string, name: string): Lookup<ClaimSummary | undefined>;
+  /** A PersistentVolume by name, as a claim pre-bound to it needs it; undefined value: no such volume (yet). */
+  volume(name: string): Lookup<PersistentVolumeInfo | undefined>;
   /** A VolumeSnapshot a restore names; undefined value: no such snapshot. */
   snapshot(namespace: string, name: string): Lookup<SnapshotSummary | undefined>;
   /** A StatefulSet as the rules read it (core/subjects.ts), to judge a scale; undefined value: no such StatefulSet. */
@@ -76,4 +79,5 @@ export const NO_CLUSTER: ClusterLookup = {
   snapshot: () => unknown('no cluster cache or inventory is configured'),
   namespaceVolumes: () => unknown('no cluster cache or inventory is configured'),
   statefulSet: () => unknown('no cluster cache or inventory is configured'),
+  volume: () => unknown('no cluster cache or inventory is configured'),
 };

@@ -125,6 +125,7 @@ export interface StoragePolicy {
       'persistent-volumes/reclaim-policy'?: Action;
       'persistent-volumes/capacity'?: Action;
       'persistent-volumes/labels'?: Action;
+      'persistent-volumes/pre-bound'?: Action;
       'data-sources/restore-size'?: Action;
       'data-sources/restore-driver'?: Action;
       'cost/claim-budget'?: Action;
@@ -763,6 +764,7 @@ export interface StoragePolicyException {
         | 'persistent-volumes/reclaim-policy'
         | 'persistent-volumes/capacity'
         | 'persistent-volumes/labels'
+        | 'persistent-volumes/pre-bound'
         | 'data-sources/restore-size'
         | 'data-sources/restore-driver'
         | 'cost/claim-budget'
@@ -937,6 +939,7 @@ export interface StoragePolicyTest {
           | 'persistent-volumes/reclaim-policy'
           | 'persistent-volumes/capacity'
           | 'persistent-volumes/labels'
+          | 'persistent-volumes/pre-bound'
           | 'data-sources/restore-size'
           | 'data-sources/restore-driver'
           | 'cost/claim-budget'

@@ -76,3 +76,17 @@ export function handlersFor<Handler>(
 export function forClaimKinds<Handler>(handler: Handler): Partial<Record<GovernedKind, Handler>> {
   return handlersFor(CLAIM_KINDS, handler);
 }
+
+/**
+ * The names of the claims an object stands for, so a namespace total (IOPS, money) does not count them twice: a
+ * claim's own name, a template's `<template>-<owner>-<ordinal>` for each replica.
+ */
+export function claimNamesOf(claims: readonly Claim[]): Set<string> {
+  const names = new Set<string>();
+  for (const claim of claims) {
+    if (claim.templateName === undefined) names.add(claim.name);
+    else
+      for (let ordinal = 0; ordinal < claim.copies; ordinal += 1) names.add(claim.name.replace(/-0$/, `-${ordinal}`));
+  }
+  return names;
+}

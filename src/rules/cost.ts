@@ -6,7 +6,7 @@ import { formatCost, quoteMonthly, type PricedVolume, type PriceTable, type Quot
 import { parseQuantity, roundUpGiB } from '../core/quantity.js';
 import { claimPath, type AttributesClassInfo, type StorageClassInfo } from '../core/storage.js';
 import type { Policy } from '../policy/model.js';
-import { advice, forClaimKinds, lookupFailure, violation } from './common.js';
+import { advice, claimNamesOf, forClaimKinds, lookupFailure, violation } from './common.js';
 import type { Finding, Mutation, ReviewedClaim, RuleContext, RuleFamily } from './contract.js';
 
 // What a claim costs a month at list prices (core/prices.ts, or a policy's prices), and budgets in money. A claim
@@ -41,22 +41,11 @@ function claimQuote(claim: ReviewedClaim, table: PriceTable): Quote | undefined 
   return volume && quoteMonthly(volume, table);
 }
 
-/** Which claims' cost an object stands for, so the namespace total does not count them twice (as the IOPS budget). */
-function standsFor(context: RuleContext): Set<string> {
-  const names = new Set<string>();
-  for (const claim of context.claims) {
-    if (claim.templateName === undefined) names.add(claim.name);
-    else
-      for (let ordinal = 0; ordinal < claim.copies; ordinal += 1) names.add(claim.name.replace(/-0$/, `-${ordinal}`));
-  }
-  return names;
-}
-
 /** The monthly cost of the namespace's other claims; undefined with the reason when the cache cannot say. */
 function existingCost(context: RuleContext): { total: number } | { reason: string } {
   const volumes = context.lookup.namespaceVolumes(context.namespace);
   if (!volumes.known) return { reason: volumes.reason };
-  const exclude = standsFor(context);
+  const exclude = claimNamesOf(context.claims);
   let total = 0;
   for (const volume of volumes.value) {
     if (exclude.has(volume.name)) continue;

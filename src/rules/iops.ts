@@ -18,7 +18,7 @@ import { claimPath, readStorageClass, type Claim, type StorageClassInfo } from '
 import { type GovernedKind } from '../core/kinds.js';
 import { type Finding, type Mutation, type ReviewedClaim, type RuleContext, type RuleFamily } from './contract.js';
 import type { Policy } from '../policy/model.js';
-import { advice, classFieldPath, forClaimKinds, lookupFailure, violation } from './common.js';
+import { advice, claimNamesOf, classFieldPath, forClaimKinds, lookupFailure, violation } from './common.js';
 
 export const IOPS_QUOTE_ANNOTATION = 'storage-policy-webhook.io/provisioned-iops';
 export const THROUGHPUT_QUOTE_ANNOTATION = 'storage-policy-webhook.io/provisioned-throughput';
@@ -229,17 +229,6 @@ function quoteFindings(quoted: ClaimQuote, policy: Policy): Finding[] {
   return findings;
 }
 
-/** The claims' names an object stands for, so the namespace sum does not count them twice. */
-function claimNames(context: RuleContext): Set<string> {
-  const names = new Set<string>();
-  for (const claim of context.claims) {
-    if (claim.templateName === undefined) names.add(claim.name);
-    else
-      for (let ordinal = 0; ordinal < claim.copies; ordinal += 1) names.add(claim.name.replace(/-0$/, `-${ordinal}`));
-  }
-  return names;
-}
-
 function namespaceFindings(context: RuleContext, policy: Policy, quotes: ClaimQuote[]): Finding[] {
   const budgets = { iops: policy.iops?.maxPerNamespace, throughput: policy.iops?.maxThroughputPerNamespace };
   const first = quotes[0];
@@ -267,7 +256,7 @@ function namespaceFindings(context: RuleContext, policy: Policy, quotes: ClaimQu
     },
   ].filter((check) => check.budget !== undefined && check.added > 0);
   if (checks.length === 0) return [];
-  const existing = context.lookup.namespaceUsage(context.namespace, claimNames(context));
+  const existing = context.lookup.namespaceUsage(context.namespace, claimNamesOf(context.claims));
   if (!existing.known) return lookupFailure(policy, path, `namespace budgets of ${context.namespace}`, existing.reason);
   return checks.flatMap((check) => {
     const before = check.unit === 'IOPS' ? existing.value.iops : existing.value.throughputMiBps;

@@ -1,9 +1,10 @@
 import type { ProvisionerCapabilities } from '../core/capabilities.js';
 import { formatGiB, parseQuantity, roundUpGiB } from '../core/quantity.js';
+import { claimPath } from '../core/storage.js';
 import { provisionerOfVolume, type PersistentVolumeInfo } from '../core/volumes.js';
 import type { Policy } from '../policy/model.js';
-import { listOf, violation } from './common.js';
-import type { Finding, RuleContext, RuleFamily } from './contract.js';
+import { listOf, lookupFailure, violation } from './common.js';
+import type { Finding, ReviewedClaim, RuleContext, RuleFamily } from './contract.js';
 
 // Statically provisioned PersistentVolumes, the ones an administrator writes by hand (NFS exports, hostPath, local
 // disks, a CSI volume handle): which sources, drivers, reclaim policies, sizes and labels a policy accepts, and, for
@@ -118,6 +119,53 @@ function validateVolume(context: RuleContext): Finding[] {
   ];
 }
 
+/**
+ * A claim its writer pre-binds to a volume (spec.volumeName) binds only if the volume satisfies it, as the PV
+ * controller checks (kubernetes/kubernetes pkg/controller/volume/persistentvolume/pv_controller.go,
+ * checkVolumeSatisfyClaim): capacity at least the request, the same class, the same volumeMode, every requested
+ * access mode offered. Otherwise the claim is Pending forever. A volume that does not exist yet is waited for.
+ */
+function preBoundFindings(context: RuleContext, claim: ReviewedClaim, policy: Policy): Finding[] {
+  const name = claim.volumeName;
+  if (!name || context.operation !== 'CREATE') return [];
+  const found = context.lookup.volume(name);
+  const path = claimPath(claim, 'spec', 'volumeName');
+  if (!found.known) return lookupFailure(policy, path, `the pre-bound volume ${name}`, found.reason);
+  const volume = found.value;
+  if (!volume) return [];
+  const problems: string[] = [];
+  if (
+    claim.requestBytes !== undefined &&
+    volume.capacityBytes !== undefined &&
+    volume.capacityBytes < claim.requestBytes
+  )
+    problems.push(`it offers ${volume.capacityText ?? ''}, less than the ${claim.requestText ?? ''} requested`);
+  // The class as the claim writes it; one it leaves unset is decided by defaulting, not judged here.
+  if (claim.classSource !== 'unset' && (claim.className ?? '') !== (volume.className ?? ''))
+    problems.push(
+      `its class is ${volume.className ? volume.className : '"" (none)'}, the claim asks for ${claim.className ? claim.className : '"" (none)'}`,
+    );
+  if (claim.volumeMode !== volume.volumeMode)
+    problems.push(`it is volumeMode ${volume.volumeMode}, the claim asks for ${claim.volumeMode}`);
+  const missing = claim.accessModes.filter((mode) => !volume.accessModes.includes(mode));
+  if (missing.length > 0) problems.push(`it does not offer ${listOf(missing)} (offers ${listOf(volume.accessModes)})`);
+  if (problems.length === 0) return [];
+  return [
+    violation(
+      'persistent-volumes/pre-bound',
+      policy,
+      path,
+      `volume ${name} can never bind this claim: ${problems.join('; ')}; the claim would stay Pending. Match the volume, or name another`,
+    ),
+  ];
+}
+
+function validateClaims(context: RuleContext): Finding[] {
+  return context.claims.flatMap((claim) =>
+    context.governing.flatMap((policy) => preBoundFindings(context, claim, policy)),
+  );
+}
+
 function describe(policy: Policy): string[] {
   const settings = policy.persistentVolumes;
   const lines = settings
@@ -132,6 +180,7 @@ function describe(policy: Policy): string[] {
   return [
     ...(lines.length > 0 ? [`static PersistentVolumes: ${lines.join('; ')}`] : []),
     'access modes a volume source can never serve are denied (every governing policy); provisioned volumes are not judged',
+    'a claim pre-bound to a volume that can never satisfy it (size, class, volumeMode, access modes) is denied (every governing policy)',
   ];
 }
 
@@ -145,12 +194,20 @@ export const persistentVolumesFamily: RuleFamily = {
     'persistent-volumes/reclaim-policy',
     'persistent-volumes/capacity',
     'persistent-volumes/labels',
+    'persistent-volumes/pre-bound',
   ],
-  // A volume listing a mode its source cannot serve binds claims whose pods then fail to mount or corrupt data.
-  factRules: ['persistent-volumes/access-modes'],
+  // A volume listing a mode its source cannot serve binds claims whose pods then fail to mount or corrupt data; a
+  // claim pre-bound to a volume that cannot satisfy it never binds.
+  factRules: ['persistent-volumes/access-modes', 'persistent-volumes/pre-bound'],
   mutations: [],
-  claimFields: [],
+  claimFields: [
+    'spec.resources',
+    'spec.storageClassName',
+    'spec.volumeMode',
+    'spec.accessModes',
+    'metadata.annotations',
+  ],
   describe,
-  validate: { PersistentVolume: validateVolume },
+  validate: { PersistentVolume: validateVolume, PersistentVolumeClaim: validateClaims },
   mutate: {},
 };

@@ -5,7 +5,6 @@ import { Auditor } from '../audit/auditor.js';
 import type { CacheEvent, ClusterCache } from '../lookup/cluster-cache.js';
 import type { LeaseElector } from './leader.js';
 import type { WebhookMetrics } from './metrics.js';
-import { monthlyCostByNamespace } from '../audit/reports.js';
 import type { ReportWriter } from './report-writer.js';
 import type { WebhookState } from './state.js';
 
@@ -161,14 +160,13 @@ export class AuditLoop {
         this.metrics.auditViolations.set({ policy, rule, namespace }, count);
       this.logger.debug({ judged, objects: this.auditor.size, seconds }, 'audit run');
       const reports = this.options.reports;
-      const current = this.auditor.reports();
       this.metrics.namespaceMonthlyCost.reset();
-      for (const [namespace, cost] of monthlyCostByNamespace(current))
+      for (const [namespace, cost] of this.auditor.monthlyCosts())
         this.metrics.namespaceMonthlyCost.set(
           { namespace, currency: cost.currency },
           Math.round(cost.total * 100) / 100,
         );
-      if (reports?.elector.isLeader) void reports.writer.sync(current);
+      if (reports?.elector.isLeader) void reports.writer.sync(this.auditor.reports());
     } finally {
       this.running = false;
     }

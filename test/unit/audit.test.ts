@@ -172,6 +172,9 @@ describe('auditor: existing objects judged incrementally', () => {
       ['team-a storage-class/allowed 2', 'team-b storage-class/allowed 1'],
     );
     assert.throws(() => counting.reports(), /keeps no results/);
+    // The cost metric needs no results kept: the serving webhook's auditor keeps none unless it writes reports.
+    assert.deepEqual([...counting.monthlyCosts().entries()], [...reporting.monthlyCosts().entries()]);
+    assert.ok((counting.monthlyCosts().get('team-a')?.total ?? 0) > 0);
     counting.upsert(pvc({ storageClassName: 'gp3' }, { name: 'bad' }));
     counting.run(engine);
     assert.deepEqual(

@@ -89,6 +89,7 @@ describe('HTTP edge: every exit logged and counted once', () => {
       namespaceUsage: () => ({ known: true, value: { iops: 0, throughputMiBps: 0 } }),
       namespaceVolumes: () => ({ known: true, value: [] }),
       statefulSet: () => ({ known: true, value: undefined }),
+      volume: () => ({ known: true, value: undefined }),
       snapshot: () => ({ known: true, value: undefined }),
       statefulSetTemplates: () => ({ known: true, value: undefined }),
       claim: () => ({ known: true, value: undefined }),

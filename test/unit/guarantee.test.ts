@@ -650,6 +650,7 @@ describe('property: the webhook never denies its own patch, and its answers agre
         storageClasses: () => lookup.storageClasses(),
         namespaceVolumes: (namespace) => lookup.namespaceVolumes(namespace),
         statefulSet: (namespace, name) => lookup.statefulSet(namespace, name),
+        volume: (name) => lookup.volume(name),
         snapshot: (namespace, name) => lookup.snapshot(namespace, name),
         attributesClass: (name) => lookup.attributesClass(name),
         namespaceLabels: (namespace) => lookup.namespaceLabels(namespace),

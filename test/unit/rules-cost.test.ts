@@ -121,6 +121,7 @@ describe('cost: budgets', () => {
       nodeZones: () => state.nodeZones(),
       claim: (namespace, name) => state.claim(namespace, name),
       statefulSet: (namespace, name) => state.statefulSet(namespace, name),
+      volume: (name) => state.volume(name),
       snapshot: (namespace, name) => state.snapshot(namespace, name),
       statefulSetTemplates: (namespace, name) => state.statefulSetTemplates(namespace, name),
       namespaceVolumes: (namespace) => NO_CLUSTER.namespaceVolumes(namespace),

@@ -129,6 +129,7 @@ describe('iops: claims', () => {
       storageClasses: () => state.storageClasses(),
       namespaceVolumes: (namespace) => state.namespaceVolumes(namespace),
       statefulSet: (namespace, name) => state.statefulSet(namespace, name),
+      volume: (name) => state.volume(name),
       snapshot: (namespace, name) => state.snapshot(namespace, name),
       attributesClass: (name) => state.attributesClass(name),
       namespaceLabels: (namespace) => state.namespaceLabels(namespace),
