@@ -8,19 +8,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/versions.env"
 version=${1:-$HELM_VERSION}
 # shellcheck source=cache-root.sh
-. "$(dirname "$0")/cache-root.sh"
-bin="$cache_root/helm/$version/helm"
-if [ -x "$bin" ]; then
-  echo "helm $version: cached in $bin" >&2
-  echo "$bin"
-  exit 0
-fi
-command -v go >/dev/null || { echo "go is required to build helm" >&2; exit 1; }
-started=$(date +%s)
-mkdir -p "$(dirname "$bin")"
-echo "building helm $version from the Go module proxy (first run only)" >&2
-GOFLAGS="-mod=mod -buildvcs=false" CGO_ENABLED=0 GOBIN="$(dirname "$bin").partial" go install -trimpath -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=$version" "helm.sh/helm/v4/cmd/helm@$version"
-mv "$(dirname "$bin").partial/helm" "$bin"
-rmdir "$(dirname "$bin").partial"
-echo "helm $version built in $(( $(date +%s) - started ))s" >&2
-echo "$bin"
+. "$here/cache-root.sh"
+# shellcheck source=go-tool.sh
+. "$here/go-tool.sh"
+go_tool helm "$version" "helm.sh/helm/v4/cmd/helm@$version" "-s -w -X helm.sh/helm/v4/internal/version.version=$version"

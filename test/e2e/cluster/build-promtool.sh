@@ -10,18 +10,6 @@ here=$(cd "$(dirname "$0")" && pwd)
 version=${1:-$PROMTOOL_VERSION}
 # shellcheck source=cache-root.sh
 . "$here/cache-root.sh"
-bin="$cache_root/promtool/$version/promtool"
-if [ -x "$bin" ]; then
-  echo "promtool $version: cached in $bin" >&2
-  echo "$bin"
-  exit 0
-fi
-command -v go >/dev/null || { echo "go is required to build promtool" >&2; exit 1; }
-started=$(date +%s)
-mkdir -p "$(dirname "$bin")"
-echo "building promtool $version from the Go module proxy (first run only)" >&2
-GOFLAGS="-mod=mod -buildvcs=false" CGO_ENABLED=0 GOBIN="$(dirname "$bin").partial" go install -trimpath -ldflags "-s -w" "github.com/prometheus/prometheus/cmd/promtool@$version"
-mv "$(dirname "$bin").partial/promtool" "$bin"
-rmdir "$(dirname "$bin").partial"
-echo "promtool $version built in $(( $(date +%s) - started ))s" >&2
-echo "$bin"
+# shellcheck source=go-tool.sh
+. "$here/go-tool.sh"
+go_tool promtool "$version" "github.com/prometheus/prometheus/cmd/promtool@$version"
