@@ -1,4 +1,3 @@
-import { provisionedBy } from '../core/ebs.js';
 import { arrayAt, isObject, stringAt, stringMapAt, type JsonObject } from '../core/json.js';
 import { trimmedSubjectOf } from '../core/subjects.js';
 import { readPersistentVolume, type PersistentVolumeInfo } from '../core/volumes.js';
@@ -18,9 +17,8 @@ import {
   unknown,
   type ClaimSummary,
   type ClusterLookup,
-  type ExistingVolume,
+  type VolumeMeasure,
   type Lookup,
-  type NamespaceUsage,
   type SnapshotSummary,
 } from './lookup.js';
 
@@ -85,19 +83,18 @@ export class ClusterState implements ClusterLookup {
   /** Zone of each node that has one; kept as node -> zone so updates and deletes stay exact. */
   private readonly nodes = new Map<string, string>();
   private readonly claims = new Map<string, Map<string, ClaimRecord>>();
-  /** Each StatefulSet's volumeClaimTemplates (namespace -> name -> template name -> shape), to recognise the claims its controller creates. */
-  private readonly statefulSets = new Map<string, Map<string, ReadonlyMap<string, ClaimTemplateShape>>>();
-  /** Each StatefulSet trimmed to what the rules read (namespace -> name), to judge a scale of it. */
-  private readonly statefulSetSubjects = new Map<string, Map<string, JsonObject>>();
+  /** Each StatefulSet trimmed to what the rules read (namespace -> name): to recognise the claims its controller creates and to judge a scale. */
+  private readonly statefulSets = new Map<string, Map<string, JsonObject>>();
   private readonly snapshots = new Map<string, Map<string, SnapshotRecord>>();
   private readonly volumes = new Map<string, PersistentVolumeInfo>();
   /** The CSI driver of each VolumeSnapshotContent. */
   private readonly snapshotContents = new Map<string, string>();
   /** Kinds served by CRDs that the cluster does not have (the cache found no such resource). */
   private readonly absent = new Set<CachedKind>();
-  private readonly usageByNamespace = new Map<
+  /** Per namespace and measure, the memoised sum over its claims and each claim's part (dropped when they change). */
+  private readonly totalsByNamespace = new Map<
     string,
-    { total: NamespaceUsage; perClaim: Map<string, NamespaceUsage> }
+    Map<VolumeMeasure, { total: number; perClaim: Map<string, number> }>
   >();
   private unavailableReason: string | undefined;
 
@@ -126,19 +123,19 @@ export class ClusterState implements ClusterLookup {
     const info = readStorageClass(object);
     if (info.name === '') return;
     this.classes.set(info.name, info);
-    this.usageByNamespace.clear();
+    this.totalsByNamespace.clear();
   }
 
   upsertAttributesClass(object: unknown): void {
     const info = readAttributesClass(object);
     this.attributesClasses.set(info.name, info);
     // A claim's quote follows its VolumeAttributesClass's parameters.
-    this.usageByNamespace.clear();
+    this.totalsByNamespace.clear();
   }
 
   deleteAttributesClass(name: string): void {
     this.attributesClasses.delete(name);
-    this.usageByNamespace.clear();
+    this.totalsByNamespace.clear();
   }
 
   attributesClass(name: string): Lookup<AttributesClassInfo | undefined> {
@@ -148,7 +145,7 @@ export class ClusterState implements ClusterLookup {
 
   deleteStorageClass(name: string): void {
     this.classes.delete(name);
-    this.usageByNamespace.clear();
+    this.totalsByNamespace.clear();
   }
 
   upsertNamespace(object: unknown): void {
@@ -182,50 +179,46 @@ export class ClusterState implements ClusterLookup {
       this.claims.set(record.namespace, byName);
     }
     byName.set(record.name, record);
-    this.usageByNamespace.delete(record.namespace);
+    this.totalsByNamespace.delete(record.namespace);
   }
 
   deleteClaim(namespace: string, name: string): void {
     this.claims.get(namespace)?.delete(name);
-    this.usageByNamespace.delete(namespace);
+    this.totalsByNamespace.delete(namespace);
   }
 
   upsertStatefulSet(object: unknown): void {
     const namespace = stringAt(object, 'metadata', 'namespace');
     const name = stringAt(object, 'metadata', 'name');
-    if (namespace === undefined || name === undefined) return;
-    const templates = new Map<string, ClaimTemplateShape>();
-    for (const template of arrayAt(object, 'spec', 'volumeClaimTemplates') ?? []) {
-      const templateName = stringAt(template, 'metadata', 'name');
-      if (templateName !== undefined) templates.set(templateName, claimTemplateShape(template));
-    }
+    if (namespace === undefined || name === undefined || !isObject(object)) return;
     let byName = this.statefulSets.get(namespace);
     if (!byName) {
       byName = new Map();
       this.statefulSets.set(namespace, byName);
     }
-    byName.set(name, templates);
-    let subjects = this.statefulSetSubjects.get(namespace);
-    if (!subjects) {
-      subjects = new Map();
-      this.statefulSetSubjects.set(namespace, subjects);
-    }
-    if (isObject(object)) subjects.set(name, trimmedSubjectOf(object));
+    byName.set(name, trimmedSubjectOf(object));
   }
 
   deleteStatefulSet(namespace: string, name: string): void {
     this.statefulSets.get(namespace)?.delete(name);
-    this.statefulSetSubjects.get(namespace)?.delete(name);
   }
 
   statefulSet(namespace: string, name: string): Lookup<JsonObject | undefined> {
     if (this.unavailableReason) return unknown(this.unavailableReason);
-    return known(this.statefulSetSubjects.get(namespace)?.get(name));
+    return known(this.statefulSets.get(namespace)?.get(name));
   }
 
+  /** Derived from the kept StatefulSet when asked: only a claim the StatefulSet controller creates needs them. */
   statefulSetTemplates(namespace: string, name: string): Lookup<ReadonlyMap<string, ClaimTemplateShape> | undefined> {
     if (this.unavailableReason) return unknown(this.unavailableReason);
-    return known(this.statefulSets.get(namespace)?.get(name));
+    const subject = this.statefulSets.get(namespace)?.get(name);
+    if (!subject) return known(undefined);
+    const templates = new Map<string, ClaimTemplateShape>();
+    for (const template of arrayAt(subject, 'spec', 'volumeClaimTemplates') ?? []) {
+      const templateName = stringAt(template, 'metadata', 'name');
+      if (templateName !== undefined) templates.set(templateName, claimTemplateShape(template));
+    }
+    return known(templates);
   }
 
   /**
@@ -294,10 +287,7 @@ export class ClusterState implements ClusterLookup {
     StatefulSet: {
       upsert: (object) => this.upsertStatefulSet(object),
       remove: (namespace, name) => this.deleteStatefulSet(namespace, name),
-      clear: () => {
-        this.statefulSets.clear();
-        this.statefulSetSubjects.clear();
-      },
+      clear: () => this.statefulSets.clear(),
     },
   };
 
@@ -314,7 +304,7 @@ export class ClusterState implements ClusterLookup {
     const store = this.stores[kind];
     store.clear();
     objects.forEach((object) => store.upsert(object));
-    this.usageByNamespace.clear();
+    this.totalsByNamespace.clear();
   }
 
   claim(namespace: string, name: string): Lookup<ClaimSummary | undefined> {
@@ -357,46 +347,34 @@ export class ClusterState implements ClusterLookup {
     return known([...new Set(this.nodes.values())].sort());
   }
 
-  namespaceVolumes(namespace: string): Lookup<ExistingVolume[]> {
+  namespaceTotal(namespace: string, exclude: ReadonlySet<string>, measure: VolumeMeasure): Lookup<number> {
     if (this.unavailableReason) return unknown(this.unavailableReason);
-    return known(
-      [...(this.claims.get(namespace)?.values() ?? [])].map((record) => ({
-        name: record.name,
-        storageClass: record.className ? this.classes.get(record.className) : undefined,
-        attributesClass: record.attributesClassName
-          ? this.attributesClasses.get(record.attributesClassName)
-          : undefined,
-        requestBytes: record.requestBytes,
-      })),
-    );
-  }
-
-  namespaceUsage(namespace: string, exclude: ReadonlySet<string>): Lookup<NamespaceUsage> {
-    if (this.unavailableReason) return unknown(this.unavailableReason);
-    let sums = this.usageByNamespace.get(namespace);
+    let byMeasure = this.totalsByNamespace.get(namespace);
+    if (!byMeasure) {
+      byMeasure = new Map();
+      this.totalsByNamespace.set(namespace, byMeasure);
+    }
+    let sums = byMeasure.get(measure);
     if (!sums) {
-      sums = { total: { iops: 0, throughputMiBps: 0 }, perClaim: new Map() };
+      sums = { total: 0, perClaim: new Map() };
       for (const record of this.claims.get(namespace)?.values() ?? []) {
-        const usage = provisionedBy(
-          record.className ? this.classes.get(record.className) : undefined,
-          record.attributesClassName ? this.attributesClasses.get(record.attributesClassName) : undefined,
-          record.requestBytes,
-        );
-        if (usage.iops === 0 && usage.throughputMiBps === 0) continue;
-        sums.perClaim.set(record.name, usage);
-        sums.total.iops += usage.iops;
-        sums.total.throughputMiBps += usage.throughputMiBps;
+        const amount = measure({
+          name: record.name,
+          storageClass: record.className ? this.classes.get(record.className) : undefined,
+          attributesClass: record.attributesClassName
+            ? this.attributesClasses.get(record.attributesClassName)
+            : undefined,
+          requestBytes: record.requestBytes,
+        });
+        if (amount === 0) continue;
+        sums.perClaim.set(record.name, amount);
+        sums.total += amount;
       }
-      this.usageByNamespace.set(namespace, sums);
+      byMeasure.set(measure, sums);
     }
     // The memoised total minus the claims being written: the cost follows the request, not the namespace.
-    const total = { ...sums.total };
-    for (const name of exclude) {
-      const usage = sums.perClaim.get(name);
-      if (!usage) continue;
-      total.iops -= usage.iops;
-      total.throughputMiBps -= usage.throughputMiBps;
-    }
+    let total = sums.total;
+    for (const name of exclude) total -= sums.perClaim.get(name) ?? 0;
     return known(total);
   }
 }

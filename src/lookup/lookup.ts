@@ -24,17 +24,15 @@ export interface SnapshotSummary {
 }
 
 /** An existing claim as a cost needs it: its class and VolumeAttributesClass as the cache has them, and its size. */
-export interface ExistingVolume {
+interface ExistingVolume {
   name: string;
   storageClass: StorageClassInfo | undefined;
   attributesClass: AttributesClassInfo | undefined;
   requestBytes: number | undefined;
 }
 
-export interface NamespaceUsage {
-  iops: number;
-  throughputMiBps: number;
-}
+/** What one existing claim counts for in a namespace total (IOPS, MiB/s, money); the same function each time, so totals are memoised. */
+export type VolumeMeasure = (volume: ExistingVolume) => number;
 
 /**
  * What rules may ask of the cluster. The live informer cache and the offline inventory both answer
@@ -48,10 +46,8 @@ export interface ClusterLookup {
   attributesClass(name: string): Lookup<AttributesClassInfo | undefined>;
   /** undefined value: no such namespace. */
   namespaceLabels(namespace: string): Lookup<Record<string, string> | undefined>;
-  /** Provisioned IOPS and throughput (MiB/s) of the namespace's existing claims, leaving out the named claims. */
-  namespaceUsage(namespace: string, exclude: ReadonlySet<string>): Lookup<NamespaceUsage>;
-  /** The namespace's existing claims, for what they cost together. */
-  namespaceVolumes(namespace: string): Lookup<ExistingVolume[]>;
+  /** A measure summed over the namespace's existing claims, leaving out the named claims (the ones being written). */
+  namespaceTotal(namespace: string, exclude: ReadonlySet<string>, measure: VolumeMeasure): Lookup<number>;
   /** Zones that have at least one node (topology.kubernetes.io/zone); an empty list means no zoned node is known. */
   nodeZones(): Lookup<string[]>;
   /** An existing claim; undefined value: no such claim. */
@@ -72,12 +68,11 @@ export const NO_CLUSTER: ClusterLookup = {
   storageClasses: () => unknown('no cluster cache or inventory is configured'),
   attributesClass: () => unknown('no cluster cache or inventory is configured'),
   namespaceLabels: () => unknown('no cluster cache or inventory is configured'),
-  namespaceUsage: () => unknown('no cluster cache or inventory is configured'),
+  namespaceTotal: () => unknown('no cluster cache or inventory is configured'),
   nodeZones: () => unknown('no cluster cache or inventory is configured'),
   statefulSetTemplates: () => unknown('no cluster cache or inventory is configured'),
   claim: () => unknown('no cluster cache or inventory is configured'),
   snapshot: () => unknown('no cluster cache or inventory is configured'),
-  namespaceVolumes: () => unknown('no cluster cache or inventory is configured'),
   statefulSet: () => unknown('no cluster cache or inventory is configured'),
   volume: () => unknown('no cluster cache or inventory is configured'),
 };

@@ -7,6 +7,7 @@ import { parseQuantity, roundUpGiB } from '../core/quantity.js';
 import { claimPath, type AttributesClassInfo, type StorageClassInfo } from '../core/storage.js';
 import type { Policy } from '../policy/model.js';
 import { advice, claimNamesOf, forClaimKinds, lookupFailure, violation } from './common.js';
+import type { VolumeMeasure } from '../lookup/lookup.js';
 import type { Finding, Mutation, ReviewedClaim, RuleContext, RuleFamily } from './contract.js';
 
 // What a claim costs a month at list prices (core/prices.ts, or a policy's prices), and budgets in money. A claim
@@ -41,18 +42,29 @@ function claimQuote(claim: ReviewedClaim, table: PriceTable): Quote | undefined 
   return volume && quoteMonthly(volume, table);
 }
 
-/** The monthly cost of the namespace's other claims; undefined with the reason when the cache cannot say. */
-function existingCost(context: RuleContext): { total: number } | { reason: string } {
-  const volumes = context.lookup.namespaceVolumes(context.namespace);
-  if (!volumes.known) return { reason: volumes.reason };
-  const exclude = claimNamesOf(context.claims);
-  let total = 0;
-  for (const volume of volumes.value) {
-    if (exclude.has(volume.name)) continue;
-    const priced = pricedVolume(volume.storageClass, volume.attributesClass, volume.requestBytes);
-    total += (priced && quoteMonthly(priced, context.settings.prices.table)?.total) ?? 0;
+/** Per price table, one function pricing an existing claim, so the cache memoises the namespace's sum per table. */
+const monthlyCostIn = new WeakMap<PriceTable, VolumeMeasure>();
+
+function measureFor(table: PriceTable): VolumeMeasure {
+  let measure = monthlyCostIn.get(table);
+  if (!measure) {
+    measure = (volume) => {
+      const priced = pricedVolume(volume.storageClass, volume.attributesClass, volume.requestBytes);
+      return (priced && quoteMonthly(priced, table)?.total) ?? 0;
+    };
+    monthlyCostIn.set(table, measure);
   }
-  return { total };
+  return measure;
+}
+
+/** The monthly cost of the namespace's other claims; the reason when the cache cannot say. */
+function existingCost(context: RuleContext): { total: number } | { reason: string } {
+  const sum = context.lookup.namespaceTotal(
+    context.namespace,
+    claimNamesOf(context.claims),
+    measureFor(context.settings.prices.table),
+  );
+  return sum.known ? { total: sum.value } : { reason: sum.reason };
 }
 
 function money(amount: number, table: PriceTable): string {

@@ -2,6 +2,7 @@ import {
   effectiveParameters,
   isEbsProvisioner,
   parseDriverInteger,
+  provisionedBy,
   quoteIops,
   quoteThroughput,
   readEbsClass,
@@ -18,6 +19,7 @@ import { claimPath, readStorageClass, type Claim, type StorageClassInfo } from '
 import { type GovernedKind } from '../core/kinds.js';
 import { type Finding, type Mutation, type ReviewedClaim, type RuleContext, type RuleFamily } from './contract.js';
 import type { Policy } from '../policy/model.js';
+import type { VolumeMeasure } from '../lookup/lookup.js';
 import { advice, claimNamesOf, classFieldPath, forClaimKinds, lookupFailure, violation } from './common.js';
 
 export const IOPS_QUOTE_ANNOTATION = 'storage-policy-webhook.io/provisioned-iops';
@@ -229,6 +231,12 @@ function quoteFindings(quoted: ClaimQuote, policy: Policy): Finding[] {
   return findings;
 }
 
+/** What an existing claim provisions, as the namespace budgets count it (one function each, so the cache memoises the sums). */
+const PROVISIONED_IOPS: VolumeMeasure = (volume) =>
+  provisionedBy(volume.storageClass, volume.attributesClass, volume.requestBytes).iops;
+const PROVISIONED_THROUGHPUT: VolumeMeasure = (volume) =>
+  provisionedBy(volume.storageClass, volume.attributesClass, volume.requestBytes).throughputMiBps;
+
 function namespaceFindings(context: RuleContext, policy: Policy, quotes: ClaimQuote[]): Finding[] {
   const budgets = { iops: policy.iops?.maxPerNamespace, throughput: policy.iops?.maxThroughputPerNamespace };
   const first = quotes[0];
@@ -256,10 +264,18 @@ function namespaceFindings(context: RuleContext, policy: Policy, quotes: ClaimQu
     },
   ].filter((check) => check.budget !== undefined && check.added > 0);
   if (checks.length === 0) return [];
-  const existing = context.lookup.namespaceUsage(context.namespace, claimNamesOf(context.claims));
-  if (!existing.known) return lookupFailure(policy, path, `namespace budgets of ${context.namespace}`, existing.reason);
+  const exclude = claimNamesOf(context.claims);
+  const existing = {
+    iops: context.lookup.namespaceTotal(context.namespace, exclude, PROVISIONED_IOPS),
+    throughput: context.lookup.namespaceTotal(context.namespace, exclude, PROVISIONED_THROUGHPUT),
+  };
+  if (!existing.iops.known)
+    return lookupFailure(policy, path, `namespace budgets of ${context.namespace}`, existing.iops.reason);
+  if (!existing.throughput.known)
+    return lookupFailure(policy, path, `namespace budgets of ${context.namespace}`, existing.throughput.reason);
+  const sums: Record<string, number> = { IOPS: existing.iops.value, 'MiB/s': existing.throughput.value };
   return checks.flatMap((check) => {
-    const before = check.unit === 'IOPS' ? existing.value.iops : existing.value.throughputMiBps;
+    const before = sums[check.unit] ?? 0;
     const total = before + check.added;
     if (check.budget === undefined || total <= check.budget) return [];
     return [

@@ -117,14 +117,13 @@ describe('cost: budgets', () => {
       storageClasses: () => state.storageClasses(),
       attributesClass: (name) => state.attributesClass(name),
       namespaceLabels: (namespace) => state.namespaceLabels(namespace),
-      namespaceUsage: (namespace, exclude) => state.namespaceUsage(namespace, exclude),
+      namespaceTotal: (namespace) => NO_CLUSTER.namespaceTotal(namespace, new Set(), () => 0),
       nodeZones: () => state.nodeZones(),
       claim: (namespace, name) => state.claim(namespace, name),
       statefulSet: (namespace, name) => state.statefulSet(namespace, name),
       volume: (name) => state.volume(name),
       snapshot: (namespace, name) => state.snapshot(namespace, name),
       statefulSetTemplates: (namespace, name) => state.statefulSetTemplates(namespace, name),
-      namespaceVolumes: (namespace) => NO_CLUSTER.namespaceVolumes(namespace),
     };
     const result = judge([budget({ maxPerNamespace: 100 })], io2('10Gi'), { lookup: noClaims });
     assert.ok(
