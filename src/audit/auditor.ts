@@ -1,7 +1,7 @@
 import { stringAt, type JsonObject } from '../core/json.js';
 import { governedKindOfManifest, isClusterScoped } from '../core/kinds.js';
 import { trimmedSubjectOf } from '../core/subjects.js';
-import { isProvisionedVolume } from '../core/volumes.js';
+import { isProvisionedVolume, unusedConditionOf, unusedSince } from '../core/volumes.js';
 import type { Engine } from '../engine/engine.js';
 import { auditObject, reportsOf, type AuditedObject, type PolicyReport } from './reports.js';
 
@@ -34,6 +34,15 @@ interface Subject {
   namespace: string;
   /** The stripped object as JSON text. */
   json: string;
+  /** A bound claim's Unused condition: whether the cluster reports it on this claim, and since when it is unused. */
+  unused?: { reported: boolean; since: number | undefined };
+}
+
+/** A bound claim's Unused condition as the audit keeps it; undefined for anything but a bound claim. */
+function unusedOf(object: JsonObject): Subject['unused'] {
+  if (stringAt(object, 'kind') !== 'PersistentVolumeClaim' || stringAt(object, 'status', 'phase') !== 'Bound')
+    return undefined;
+  return { reported: unusedConditionOf(object) !== undefined, since: unusedSince(object) };
 }
 
 /**
@@ -49,6 +58,8 @@ interface StoredResults {
   violations: Violations;
   /** A claim's monthly cost at list price (its results' monthlyCost property), for the cost metric. */
   cost: { amount: number; currency: string } | undefined;
+  /** Reported idle (rule cost/idle) by a governing policy: its cost counts as idle. */
+  idle: boolean;
 }
 
 /** The monthly cost an object's results carry (a claim's; every result of it carries the same). */
@@ -103,9 +114,11 @@ export class Auditor {
   upsert(object: JsonObject): void {
     const key = keyOf(object);
     if (!key || isProvisionedVolume(object)) return;
-    const subject = {
+    const unused = unusedOf(object);
+    const subject: Subject = {
       namespace: this.namespaceOf(key.split('/')[1] ?? ''),
       json: JSON.stringify(trimmedSubjectOf(object)),
+      ...(unused ? { unused } : {}),
     };
     this.subjects.set(key, subject);
     this.dirtyNamespaces.add(subject.namespace);
@@ -186,6 +199,7 @@ export class Auditor {
             : undefined,
           violations: this.sharedViolations(audited.results),
           cost: costOf(audited.results),
+          idle: audited.results.some((result) => result.rule === 'cost/idle' && result.result !== 'pass'),
         });
       } else {
         this.audited.delete(key);
@@ -224,11 +238,44 @@ export class Auditor {
     return violations;
   }
 
+  /**
+   * Whether the cluster reports the Unused condition on bound claims (Kubernetes 1.37's PVC-protection controller, gate
+   * PersistentVolumeClaimUnusedSinceTime): true when one bound claim carries it, false when bound claims exist and none
+   * does, undefined when there is no bound claim to tell by.
+   */
+  unusedConditionReported(): boolean | undefined {
+    let bound = false;
+    for (const { unused } of this.subjects.values()) {
+      if (!unused) continue;
+      if (unused.reported) return true;
+      bound = true;
+    }
+    return bound ? false : undefined;
+  }
+
+  /** The bound claims no pod uses and since when, by namespace: when the next one may cross a policy's idleAfter. */
+  unusedClaims(): Array<{ namespace: string; since: number }> {
+    const claims: Array<{ namespace: string; since: number }> = [];
+    for (const { namespace, unused } of this.subjects.values())
+      if (unused?.since !== undefined) claims.push({ namespace, since: unused.since });
+    return claims;
+  }
+
   /** What each namespace's claims cost a month at list price (the audit's cost metric), with or without results kept. */
   monthlyCosts(): Map<string, { total: number; currency: string }> {
+    return this.costsOf(() => true);
+  }
+
+  /** What each namespace's idle claims (rule cost/idle) cost a month: the idle-cost metric. */
+  idleMonthlyCosts(): Map<string, { total: number; currency: string }> {
+    return this.costsOf((entry) => entry.idle);
+  }
+
+  private costsOf(counted: (entry: StoredResults) => boolean): Map<string, { total: number; currency: string }> {
     const costs = new Map<string, { total: number; currency: string }>();
-    for (const { namespace, cost } of this.audited.values()) {
-      if (!cost) continue;
+    for (const entry of this.audited.values()) {
+      const { namespace, cost } = entry;
+      if (!cost || !counted(entry)) continue;
       const sum = costs.get(namespace) ?? { total: 0, currency: cost.currency };
       sum.total += cost.amount;
       costs.set(namespace, sum);

@@ -198,8 +198,14 @@ export function reportDigest(report: PolicyReport): string {
   return hash.digest('hex').slice(0, 32);
 }
 
-/** Each namespace's claims' monthly cost, from the results' monthlyCost property (one per claim). */
-function monthlyCostByNamespace(reports: PolicyReport[]): Map<string, { total: number; currency: string }> {
+/**
+ * Each namespace's claims' monthly cost, from the results' monthlyCost property (one per claim); with `rule`, only
+ * the claims that have a result of that rule (cost/idle: the idle ones).
+ */
+function monthlyCostByNamespace(
+  reports: PolicyReport[],
+  rule?: string,
+): Map<string, { total: number; currency: string }> {
   const costs = new Map<string, { total: number; currency: string }>();
   for (const report of reports) {
     const counted = new Set<string>();
@@ -207,6 +213,7 @@ function monthlyCostByNamespace(reports: PolicyReport[]): Map<string, { total: n
       const resource = entry.resources[0];
       const text = entry.properties?.['monthlyCost'];
       if (!resource || resource.kind !== 'PersistentVolumeClaim' || text === undefined) continue;
+      if (rule !== undefined && (entry.rule !== rule || entry.result === 'pass')) continue;
       const key = `${resource.namespace ?? ''}/${resource.name}`;
       if (counted.has(key)) continue;
       counted.add(key);
@@ -218,6 +225,25 @@ function monthlyCostByNamespace(reports: PolicyReport[]): Map<string, { total: n
     }
   }
   return costs;
+}
+
+/** A cost per namespace and, in one currency, the total: indented lines under a heading. */
+function costLines(heading: string, costs: Map<string, { total: number; currency: string }>): string[] {
+  if (costs.size === 0) return [];
+  const entries = [...costs.entries()].sort(([a], [b]) => compare(a, b));
+  const currencies = new Set(entries.map(([, cost]) => cost.currency));
+  const lines = [
+    heading,
+    ...entries.map(([namespace, cost]) => `  ${namespace}: ${formatCost(cost.total, cost.currency)}`),
+  ];
+  if (currencies.size === 1)
+    lines.push(
+      `  total: ${formatCost(
+        entries.reduce((sum, [, cost]) => sum + cost.total, 0),
+        [...currencies][0] ?? '',
+      )}`,
+    );
+  return lines;
 }
 
 export function formatReportsText(reports: PolicyReport[]): string {
@@ -236,19 +262,12 @@ export function formatReportsText(reports: PolicyReport[]): string {
   }
   const failed = reports.reduce((sum, report) => sum + report.summary.fail, 0);
   lines.push(`${reports.length} report(s), ${failed} failing result(s)`);
-  const costs = monthlyCostByNamespace(reports);
-  if (costs.size > 0) {
-    const entries = [...costs.entries()].sort(([a], [b]) => compare(a, b));
-    const currencies = new Set(entries.map(([, cost]) => cost.currency));
-    lines.push('Monthly cost of the claims at list price:');
-    for (const [namespace, cost] of entries) lines.push(`  ${namespace}: ${formatCost(cost.total, cost.currency)}`);
-    if (currencies.size === 1)
-      lines.push(
-        `  total: ${formatCost(
-          entries.reduce((sum, [, cost]) => sum + cost.total, 0),
-          [...currencies][0] ?? '',
-        )}`,
-      );
-  }
+  lines.push(...costLines('Monthly cost of the claims at list price:', monthlyCostByNamespace(reports)));
+  lines.push(
+    ...costLines(
+      'Monthly cost of the idle claims (unused longer than cost.idleAfter):',
+      monthlyCostByNamespace(reports, 'cost/idle'),
+    ),
+  );
   return lines.join('\n');
 }

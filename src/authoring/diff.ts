@@ -4,6 +4,7 @@ import { isClusterScoped, type GovernedKind } from '../core/kinds.js';
 import { composeSettings } from '../engine/compose.js';
 import type { Engine, ResolvedFinding } from '../engine/engine.js';
 import { reviewInputOf } from '../engine/pipeline.js';
+import { formatCost } from '../core/prices.js';
 
 // What a policy change does before it merges: every existing object judged under the current set and the proposed
 // one with the audit's judgement (as an unchanged UPDATE, each finding with its policy's action), and what the
@@ -35,9 +36,17 @@ interface NamespaceChange {
   after: string;
 }
 
+/** What a namespace's existing claims cost a month under each set (the prices or the claims' mutations changed). */
+interface CostChange {
+  namespace: string;
+  before: string;
+  after: string;
+}
+
 interface PolicyDiff {
   objects: ObjectChange[];
   namespaces: NamespaceChange[];
+  costs: CostChange[];
   counts: { newlyFailing: number; newlyPassing: number; warningsChanged: number };
 }
 
@@ -112,6 +121,20 @@ function mutatingSide(engine: Engine, namespace: string): Map<string, string> {
   return lines;
 }
 
+/** Money by currency: a change of the price table's currency shows as such, not as a sum of two currencies. */
+type CostSum = Record<string, number>;
+
+function addCost(sum: CostSum, cost: { total: number; currency: string } | undefined): void {
+  if (cost) sum[cost.currency] = (sum[cost.currency] ?? 0) + cost.total;
+}
+
+function formatSum(sum: CostSum): string {
+  const parts = Object.entries(sum)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([currency, total]) => formatCost(total, currency));
+  return parts.length > 0 ? parts.join(' + ') : 'not priced';
+}
+
 /** Judges every object under both sets (engines built on the same cluster data) and reports what changes. */
 export function diffPolicySets(
   current: Engine,
@@ -121,11 +144,18 @@ export function diffPolicySets(
 ): PolicyDiff {
   const changes: ObjectChange[] = [];
   const namespaces = new Set<string>();
+  const costs = new Map<string, { before: CostSum; after: CostSum }>();
   for (const object of objects) {
     const input = reviewInputOf({ object, operation: 'UPDATE', oldObject: object });
     if (!input) continue;
     if (namespace !== undefined && input.namespace !== namespace) continue;
     if (!isClusterScoped(input.kind)) namespaces.add(input.namespace);
+    if (input.kind === 'PersistentVolumeClaim') {
+      const sums = costs.get(input.namespace) ?? { before: {}, after: {} };
+      addCost(sums.before, current.monthlyCost(input));
+      addCost(sums.after, proposed.monthlyCost(input));
+      costs.set(input.namespace, sums);
+    }
     const [before, after] = [current.judgeExisting(input), proposed.judgeExisting(input)];
     const change: ObjectChange = {
       kind: input.kind,
@@ -154,9 +184,14 @@ export function diffPolicySets(
         namespaceChanges.push({ namespace: name, what, before: before.get(what) ?? 'none', after: value });
   }
   changes.sort((a, b) => `${a.namespace}/${a.kind}/${a.name}`.localeCompare(`${b.namespace}/${b.kind}/${b.name}`));
+  const costChanges = [...costs.entries()]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([name, sums]) => ({ namespace: name, before: formatSum(sums.before), after: formatSum(sums.after) }))
+    .filter((change) => change.before !== change.after);
   return {
     objects: changes,
     namespaces: namespaceChanges,
+    costs: costChanges,
     counts: {
       newlyFailing: changes.filter((change) => change.newlyFailing.length > 0).length,
       newlyPassing: changes.filter((change) => change.newlyPassing.length > 0 && change.newlyFailing.length === 0)
@@ -184,6 +219,8 @@ export function formatDiffText(diff: PolicyDiff): string {
   }
   for (const change of diff.namespaces)
     lines.push(`NEW     namespace ${change.namespace}: ${change.what}: ${change.before} -> ${change.after}`);
+  for (const change of diff.costs)
+    lines.push(`COST    namespace ${change.namespace}: claims ${change.before} -> ${change.after} a month`);
   const { newlyFailing, newlyPassing, warningsChanged } = diff.counts;
   lines.push(
     `${newlyFailing} object(s) newly failing, ${newlyPassing} newly passing, ${warningsChanged} with changed warnings; ${diff.namespaces.length} change(s) for new objects`,
@@ -266,6 +303,16 @@ export function formatDiffMarkdown(diff: PolicyDiff): string {
       ...table(
         ['namespace', 'what', 'now', 'proposed'],
         diff.namespaces.map((change) => [change.namespace, change.what, change.before, change.after]),
+      ),
+      '',
+    );
+  if (diff.costs.length > 0)
+    lines.push(
+      '#### Monthly cost of existing claims',
+      '',
+      ...table(
+        ['namespace', 'now', 'proposed'],
+        diff.costs.map((change) => [change.namespace, change.before, change.after]),
       ),
       '',
     );

@@ -4,7 +4,8 @@ import type { ClusterLookup } from '../lookup/lookup.js';
 import { globMatches } from '../core/selectors.js';
 import { exemptionNote, isActive } from '../engine/exceptions.js';
 import { byPrecedence, type Policy, type PolicyException } from '../policy/model.js';
-import { configures, hasFacts, kindsOf } from '../rules/contract.js';
+import { configures, hasFacts, kindsOf, type DescribeScope } from '../rules/contract.js';
+import { composeSettings } from '../engine/compose.js';
 import { RULE_FAMILIES } from '../rules/registry.js';
 
 interface Explanation {
@@ -31,10 +32,10 @@ function matchReasons(
 }
 
 /** What a governing policy does to objects of a kind: each family's own account of itself, then the policy-wide settings. */
-function effectsOf(policy: Policy, kind: GovernedKind, governing: Policy[]): string[] {
+function effectsOf(policy: Policy, kind: GovernedKind, governing: Policy[], scope: DescribeScope): string[] {
   const effects = RULE_FAMILIES.filter(
     (family) => kindsOf(family).includes(kind) && (configures(policy, family) || hasFacts(family)),
-  ).flatMap((family) => family.describe(policy, kind, governing));
+  ).flatMap((family) => family.describe(policy, kind, governing, scope));
   const overrides = Object.entries(policy.rules).map(([rule, action]) => `${rule}=${action}`);
   const enforced = policy.enforceFrom === undefined ? '' : `; denies from ${policy.enforceFrom}`;
   effects.push(
@@ -53,7 +54,11 @@ export function explain(
   const ordered = [...policies].sort(byPrecedence);
   const matched = ordered.map((policy) => ({ policy, ...matchReasons(policy, kind, namespace, lookup) }));
   const governing = matched.filter((entry) => entry.governs).map((entry) => entry.policy);
-  return matched.map((entry) => ({ ...entry, effects: entry.governs ? effectsOf(entry.policy, kind, governing) : [] }));
+  const scope = { namespace, lookup, settings: composeSettings(governing) };
+  return matched.map((entry) => ({
+    ...entry,
+    effects: entry.governs ? effectsOf(entry.policy, kind, governing, scope) : [],
+  }));
 }
 
 /** The active exceptions that may cover objects of a kind in a namespace (by kind and namespace; names and labels decide per object). */

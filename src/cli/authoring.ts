@@ -211,13 +211,17 @@ export async function auditCommand(values: ParsedOptions): Promise<CommandOutput
   const reports = auditor.reports(stringOption(values, 'namespace')).map((report) => inReportApi(report, api));
   const failed = reports.some((report) => report.summary.fail > 0);
   const list = { apiVersion: 'v1', kind: 'List', items: reports };
+  const idleUnknown =
+    policies.some((policy) => policy.cost?.idleAfter !== undefined) && auditor.unusedConditionReported() === false
+      ? 'note: no bound claim carries the Unused condition (Kubernetes 1.37+, set by the PVC-protection controller): cost.idleAfter reports no idle claims here\n'
+      : '';
   const stdout =
     output === 'json'
       ? JSON.stringify(list, null, 2)
       : output === 'yaml'
         ? stringify(list).trimEnd()
         : formatReportsText(reports);
-  return { code: failed ? 1 : 0, stdout, stderr: '' };
+  return { code: failed ? 1 : 0, stdout, stderr: idleUnknown };
 }
 
 /**

@@ -19,10 +19,23 @@ function metadataOf(metadata: JsonObject | undefined): JsonObject {
   return kept;
 }
 
+/** A claim's phase and its Unused condition (the idle rule's input); the rest of its status no rule reads. */
+function claimStatusOf(claim: JsonObject): JsonObject | undefined {
+  const status = objectAt(claim, 'status');
+  if (!status) return undefined;
+  const conditions = Array.isArray(status['conditions']) ? status['conditions'] : [];
+  const unused = conditions.filter((condition) => isObject(condition) && condition['type'] === 'Unused');
+  return {
+    ...(status['phase'] !== undefined ? { phase: status['phase'] } : {}),
+    ...(unused.length > 0 ? { conditions: unused } : {}),
+  };
+}
+
 /**
  * The part of a stored object the audit keeps between runs: what rules read, nothing else. A StatefulSet
  * keeps its replicas, claim templates, the pod template's scheduling fields (the zones rule) and its ephemeral and
- * CSI inline volumes; its containers and status go, so 10,000 audited claims stay a few megabytes.
+ * CSI inline volumes; its containers and status go, so 10,000 audited claims stay a few megabytes. A claim keeps its
+ * phase and Unused condition, which say whether it is idle.
  */
 export function trimmedSubjectOf(object: JsonObject): JsonObject {
   const subject: JsonObject = {
@@ -33,6 +46,10 @@ export function trimmedSubjectOf(object: JsonObject): JsonObject {
   for (const [key, value] of Object.entries(object)) {
     if (key === 'apiVersion' || key === 'kind' || key === 'metadata' || key === 'status') continue;
     subject[key] = value;
+  }
+  if (stringAt(object, 'kind') === 'PersistentVolumeClaim') {
+    const status = claimStatusOf(object);
+    if (status) subject['status'] = status;
   }
   if (stringAt(object, 'kind') !== 'StatefulSet') return subject;
   const spec = objectAt(object, 'spec') ?? {};

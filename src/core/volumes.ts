@@ -1,4 +1,4 @@
-import { arrayAt, isObject, objectAt, stringAt, stringMapAt, stringsOf } from './json.js';
+import { arrayAt, isObject, objectAt, stringAt, stringMapAt, stringsOf, type JsonObject } from './json.js';
 import { parseQuantity } from './quantity.js';
 import { LEGACY_CLASS_ANNOTATION } from './storage.js';
 import { DEPRECATED_ZONE_LABEL, ZONE_LABEL, ZONE_TOPOLOGY_KEYS } from './topology.js';
@@ -151,3 +151,25 @@ const IN_TREE_PLUGINS: Partial<Record<VolumeSource, string>> = {
   storageos: 'kubernetes.io/storageos',
   vsphereVolume: 'kubernetes.io/vsphere-volume',
 };
+
+/** A bound claim's Unused condition (KEP-5541); undefined when the claim is not bound or carries none. */
+export function unusedConditionOf(claim: JsonObject): JsonObject | undefined {
+  if (stringAt(claim, 'status', 'phase') !== 'Bound') return undefined;
+  const conditions = objectAt(claim, 'status')?.['conditions'];
+  const unused = Array.isArray(conditions)
+    ? conditions.find((condition) => isObject(condition) && condition['type'] === 'Unused')
+    : undefined;
+  return isObject(unused) ? unused : undefined;
+}
+
+/**
+ * Since when no pod has used a bound claim: the Unused condition the PVC-protection controller sets (Kubernetes 1.37,
+ * KEP-5541; kubernetes/kubernetes pkg/controller/volume/pvcprotection sets it on Bound claims only, True with the
+ * transition time once no non-terminal pod references the claim). undefined: in use, not bound, or not reported.
+ */
+export function unusedSince(claim: JsonObject): number | undefined {
+  const unused = unusedConditionOf(claim);
+  if (!unused || unused['status'] !== 'True') return undefined;
+  const since = Date.parse(stringAt(unused, 'lastTransitionTime') ?? '');
+  return Number.isNaN(since) ? undefined : since;
+}

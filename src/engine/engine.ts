@@ -20,6 +20,7 @@ import {
 import { writablePrefixes, type GovernedKind } from '../core/kinds.js';
 import { readPersistentVolume } from '../core/volumes.js';
 import { quoteMonthly } from '../core/prices.js';
+import { parseDuration } from '../core/duration.js';
 import type { ClusterLookup } from '../lookup/lookup.js';
 import type { Action, Policy, PolicyException } from '../policy/model.js';
 import {
@@ -309,6 +310,7 @@ export class Engine {
       settings,
       lookup: this.lookup,
       capabilitiesFor: this.capabilitiesFor,
+      now: this.now(),
     };
   }
 
@@ -447,6 +449,23 @@ export class Engine {
       if (quote) total = (total ?? 0) + quote.total * claim.copies;
     }
     return total === undefined ? undefined : { total, currency: settings.prices.table.currency };
+  }
+
+  /**
+   * The money limits of a namespace's claims: its budget (the smallest cost.maxPerNamespace among the policies that
+   * govern claims there), the shortest idleAfter, and the currency of their price table.
+   */
+  costLimits(namespace: string): { currency: string; budget: number | undefined; idleAfterMs: number | undefined } {
+    const { policies } = this.index.match('PersistentVolumeClaim', namespace, this.lookup);
+    const least = (values: Array<number | undefined>): number | undefined => {
+      const known = values.filter((value): value is number => value !== undefined);
+      return known.length > 0 ? Math.min(...known) : undefined;
+    };
+    return {
+      currency: this.governedBy(policies).settings.prices.table.currency,
+      budget: least(policies.map((policy) => policy.cost?.maxPerNamespace)),
+      idleAfterMs: least(policies.map((policy) => parseDuration(policy.cost?.idleAfter ?? ''))),
+    };
   }
 
   /** IOPS and throughput the object's claims provision in all (a template's claim once per replica), from the classes they resolve to. */

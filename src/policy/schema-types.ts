@@ -131,6 +131,7 @@ export interface StoragePolicy {
       'cost/claim-budget'?: Action;
       'cost/namespace-budget'?: Action;
       'cost/estimate'?: Action;
+      'cost/idle'?: Action;
       'inline-volumes/csi-driver'?: Action;
       'data-sources/kind'?: Action;
       'data-sources/clone-size'?: Action;
@@ -629,6 +630,10 @@ export interface StoragePolicy {
        * The most a namespace's claims may cost a month together, its existing claims from the live cache (rule cost/namespace-budget).
        */
       maxPerNamespace?: number;
+      /**
+       * How long a bound claim may go unused (no pod uses it: the Unused condition Kubernetes 1.37 sets, KEP-5541) before the audit reports it idle with its monthly cost (rule cost/idle, a warning), e.g. 720h. A Go duration: h, m, s, ms.
+       */
+      idleAfter?: string;
     };
     /**
      * Volumes written inline in a pod spec (a Pod's, or the pod template of a Deployment, ReplicaSet, StatefulSet, DaemonSet, Job or CronJob) that reach storage without a claim. Needs match.kinds to include the pod-carrying kinds (the default does).
@@ -770,6 +775,7 @@ export interface StoragePolicyException {
         | 'cost/claim-budget'
         | 'cost/namespace-budget'
         | 'cost/estimate'
+        | 'cost/idle'
         | 'inline-volumes/csi-driver'
         | 'data-sources/kind'
         | 'data-sources/clone-size'
@@ -945,6 +951,7 @@ export interface StoragePolicyTest {
           | 'cost/claim-budget'
           | 'cost/namespace-budget'
           | 'cost/estimate'
+          | 'cost/idle'
           | 'inline-volumes/csi-driver'
           | 'data-sources/kind'
           | 'data-sources/clone-size'

@@ -123,6 +123,13 @@ type Validator = (context: RuleContext) => Finding[];
 /** What a family writes on one kind: the mutations of the object in context (the mutate phase). */
 type Mutator = (context: RuleContext) => Mutation[];
 
+/** Where `explain` describes a family: the namespace, the cluster data it has, the governing policies' composed settings. */
+export interface DescribeScope {
+  namespace: string;
+  lookup: ClusterLookup;
+  settings: ComposedSettings;
+}
+
 export interface RuleContext {
   kind: GovernedKind;
   operation: Operation;
@@ -142,6 +149,8 @@ export interface RuleContext {
   settings: ComposedSettings;
   lookup: ClusterLookup;
   capabilitiesFor(policy: Policy): CapabilityTable;
+  /** The engine's clock (epoch ms): what time-dependent rules (an idle claim's age) read, so the CLI's --now holds. */
+  now: number;
 }
 
 /**
@@ -190,8 +199,11 @@ export interface RuleFamily {
    * then never depend on the webhook being up.
    */
   claimFields: readonly ClaimField[];
-  /** What it does with this policy's settings on objects of this kind, one line each, for `storage-policy explain`. */
-  describe(policy: Policy, kind: GovernedKind, governing: readonly Policy[]): string[];
+  /**
+   * What it does with this policy's settings on objects of this kind, one line each, for `storage-policy explain`;
+   * `scope` is where it is explained, for what the cluster data says there (a budget's use).
+   */
+  describe(policy: Policy, kind: GovernedKind, governing: readonly Policy[], scope: DescribeScope): string[];
   /**
    * What it judges, per kind. The kinds it handles are the keys of `validate` and `mutate` (kindsOf): the engine
    * calls a handler only for its kind and phase, so no family branches on either.

@@ -1,14 +1,17 @@
 import { csiDriverOf } from '../core/capabilities.js';
 import { effectiveParameters, isEbsProvisioner, provisionedBy, readEbsClass } from '../core/ebs.js';
+import { parseDuration } from '../core/duration.js';
 import { objectAt } from '../core/json.js';
 import { pointer, setAt, type PatchOperation } from '../core/patch.js';
 import { formatCost, quoteMonthly, type PricedVolume, type PriceTable, type Quote } from '../core/prices.js';
 import { parseQuantity, roundUpGiB } from '../core/quantity.js';
+import { unusedSince } from '../core/volumes.js';
 import { claimPath, type AttributesClassInfo, type StorageClassInfo } from '../core/storage.js';
 import type { Policy } from '../policy/model.js';
 import { advice, claimNamesOf, forClaimKinds, lookupFailure, violation } from './common.js';
 import type { VolumeMeasure } from '../lookup/lookup.js';
-import type { Finding, Mutation, ReviewedClaim, RuleContext, RuleFamily } from './contract.js';
+import type { DescribeScope, Finding, Mutation, ReviewedClaim, RuleContext, RuleFamily } from './contract.js';
+import type { GovernedKind } from '../core/kinds.js';
 
 // What a claim costs a month at list prices (core/prices.ts, or a policy's prices), and budgets in money. A claim
 // gets the quote as an annotation with its IOPS quote; a template (a StatefulSet's, a pod's generic ephemeral
@@ -143,6 +146,36 @@ function validateClaims(context: RuleContext): Finding[] {
   return findings;
 }
 
+/**
+ * A bound claim no pod has used for longer than a policy's idleAfter, with what it costs a month: a warning in the
+ * audit's reports (and on a person's UPDATE of it), never a denial, since deleting data is the owner's call.
+ */
+function idleFindings(context: RuleContext): Finding[] {
+  const since = unusedSince(context.object);
+  const [claim] = context.claims;
+  if (since === undefined || !claim) return [];
+  const table = context.settings.prices.table;
+  const quote = claimQuote(claim, table);
+  return context.policies.flatMap((policy) => {
+    const idleAfter = policy.cost?.idleAfter;
+    const limit = idleAfter === undefined ? undefined : parseDuration(idleAfter);
+    if (limit === undefined || context.now - since < limit) return [];
+    // The warning kubectl prints is cut at 120 characters: since when, the cost and the fix first, the detail after.
+    // No age ("41 days"): a message that changed with every audit would rewrite every report each time.
+    const instant = new Date(since).toISOString().replace('.000Z', 'Z');
+    const cost = quote ? `at ${money(quote.total, table)} a month` : '(no price for its class)';
+    const detail = `unused since ${instant}${quote ? `; ${quote.basis}` : ''}`;
+    return [
+      advice(
+        'cost/idle',
+        policy,
+        'status.conditions[Unused]',
+        `idle since ${instant.slice(0, 10)} ${cost} (idleAfter ${idleAfter}): delete it, or snapshot and delete it (${detail})`,
+      ),
+    ];
+  });
+}
+
 /** The claim's cost before this UPDATE (its old size and VAC), for the quote's difference. */
 function previousCost(context: RuleContext, claim: ReviewedClaim): number | undefined {
   if (context.operation !== 'UPDATE' || !context.oldObject) return undefined;
@@ -202,28 +235,41 @@ function mutateClaims(context: RuleContext): Mutation[] {
   });
 }
 
-function describe(policy: Policy, _kind: unknown, governing: readonly Policy[]): string[] {
+function describe(policy: Policy, kind: GovernedKind, governing: readonly Policy[], scope: DescribeScope): string[] {
   const cost = policy.cost;
   if (!cost) return [];
   const limits = [
     cost.maxPerClaim !== undefined ? `max ${cost.maxPerClaim} per claim` : '',
     cost.maxPerNamespace !== undefined ? `max ${cost.maxPerNamespace} per namespace` : '',
+    cost.idleAfter !== undefined ? `claims unused for ${cost.idleAfter} reported idle` : '',
   ].filter(Boolean);
   const priced = governing.some((candidate) => candidate.prices !== undefined)
     ? 'policy prices'
     : 'AWS us-east-1 list prices';
-  return [`monthly cost (${priced}): ${limits.join(', ')}, quote annotated on claims`];
+  const lines = [`monthly cost (${priced}): ${limits.join(', ')}, quote annotated on claims`];
+  if (cost.maxPerNamespace === undefined || kind !== 'PersistentVolumeClaim') return lines;
+  const table = scope.settings.prices.table;
+  const used = scope.lookup.namespaceTotal(scope.namespace, new Set(), measureFor(table));
+  lines.push(
+    used.known
+      ? `namespace ${scope.namespace} uses ${money(used.value, table)} of its ${money(cost.maxPerNamespace, table)} budget a month (${Math.round((used.value / cost.maxPerNamespace) * 100)}%), ${money(Math.max(0, cost.maxPerNamespace - used.value), table)} left`
+      : `namespace ${scope.namespace}'s use of the budget: unknown (${used.reason})`,
+  );
+  return lines;
 }
 
 export const costFamily: RuleFamily = {
   name: 'cost',
   sections: ['cost'],
-  ruleIds: ['cost/claim-budget', 'cost/namespace-budget', 'cost/estimate'],
+  ruleIds: ['cost/claim-budget', 'cost/namespace-budget', 'cost/estimate', 'cost/idle'],
   factRules: [],
   // Written with the IOPS quote for every governing policy, whether or not it has a cost section.
   mutations: [{ id: 'cost/quote', serves: [], fact: true }],
   claimFields: ['spec.resources', 'spec.storageClassName', 'spec.volumeAttributesClassName', 'metadata.annotations'],
   describe,
-  validate: forClaimKinds(validateClaims),
+  validate: {
+    ...forClaimKinds(validateClaims),
+    PersistentVolumeClaim: (context) => [...validateClaims(context), ...idleFindings(context)],
+  },
   mutate: { PersistentVolumeClaim: mutateClaims },
 };

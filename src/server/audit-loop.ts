@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { isAuditedKind } from '../core/kinds.js';
 import { stringAt } from '../core/json.js';
 import { Auditor } from '../audit/auditor.js';
+import type { Engine } from '../engine/engine.js';
 import type { CacheEvent, ClusterCache } from '../lookup/cluster-cache.js';
 import type { LeaseElector } from './leader.js';
 import type { WebhookMetrics } from './metrics.js';
@@ -31,6 +32,9 @@ export class AuditLoop {
   private timer: NodeJS.Timeout | undefined;
   private periodic: NodeJS.Timeout | undefined;
   private enforced: NodeJS.Timeout | undefined;
+  private idleCrossing: NodeJS.Timeout | undefined;
+  /** Said once per process: the cluster reports no Unused condition, so idle claims cannot be reported. */
+  private saidNoUnusedCondition = false;
   private lastRunMs = 0;
   private zones = '';
   private running = false;
@@ -89,7 +93,56 @@ export class AuditLoop {
     ).unref();
   }
 
+  /**
+   * A bound claim crosses its namespace's idleAfter with no event of its own: the audit runs again then (at the
+   * shortest idleAfter of the policies governing claims there), not at the next interval.
+   */
+  private auditWhenIdle(engine: Engine): void {
+    clearTimeout(this.idleCrossing);
+    const now = Date.now();
+    const limits = new Map<string, number | undefined>();
+    let next = Number.POSITIVE_INFINITY;
+    for (const { namespace, since } of this.auditor.unusedClaims()) {
+      if (!limits.has(namespace)) limits.set(namespace, engine.costLimits(namespace).idleAfterMs);
+      const idleAfter = limits.get(namespace);
+      if (idleAfter !== undefined && since + idleAfter > now) next = Math.min(next, since + idleAfter);
+    }
+    if (!Number.isFinite(next) || next - now > 2 ** 31 - 1) return;
+    this.idleCrossing = setTimeout(
+      () => {
+        this.auditor.invalidateAll();
+        this.schedule();
+      },
+      next - now + 1,
+    ).unref();
+  }
+
+  /** What a namespace's claims cost, idle and in all, and their budget, as gauges. */
+  private publishCosts(engine: Engine): void {
+    const round = (amount: number): number => Math.round(amount * 100) / 100;
+    this.metrics.namespaceMonthlyCost.reset();
+    this.metrics.namespaceIdleMonthlyCost.reset();
+    this.metrics.namespaceCostBudget.reset();
+    const costs = this.auditor.monthlyCosts();
+    for (const [namespace, cost] of costs)
+      this.metrics.namespaceMonthlyCost.set({ namespace, currency: cost.currency }, round(cost.total));
+    for (const [namespace, cost] of this.auditor.idleMonthlyCosts())
+      this.metrics.namespaceIdleMonthlyCost.set({ namespace, currency: cost.currency }, round(cost.total));
+    for (const namespace of costs.keys()) {
+      const { budget, currency } = engine.costLimits(namespace);
+      if (budget !== undefined) this.metrics.namespaceCostBudget.set({ namespace, currency }, budget);
+    }
+    const idlePolicies = (this.state.policySet?.policies ?? []).some((policy) => policy.cost?.idleAfter !== undefined);
+    if (idlePolicies && !this.saidNoUnusedCondition && this.auditor.unusedConditionReported() === false) {
+      this.saidNoUnusedCondition = true;
+      this.logger.warn(
+        "no bound claim carries the Unused condition (Kubernetes 1.37+, feature gate PersistentVolumeClaimUnusedSinceTime, set by kube-controller-manager's PVC-protection controller): cost.idleAfter reports no idle claims on this cluster",
+      );
+    }
+  }
+
   async stop(): Promise<void> {
+    clearTimeout(this.idleCrossing);
     clearTimeout(this.enforced);
     clearTimeout(this.timer);
     clearInterval(this.periodic);
@@ -160,12 +213,8 @@ export class AuditLoop {
         this.metrics.auditViolations.set({ policy, rule, namespace }, count);
       this.logger.debug({ judged, objects: this.auditor.size, seconds }, 'audit run');
       const reports = this.options.reports;
-      this.metrics.namespaceMonthlyCost.reset();
-      for (const [namespace, cost] of this.auditor.monthlyCosts())
-        this.metrics.namespaceMonthlyCost.set(
-          { namespace, currency: cost.currency },
-          Math.round(cost.total * 100) / 100,
-        );
+      this.publishCosts(engine);
+      this.auditWhenIdle(engine);
       if (reports?.elector.isLeader) void reports.writer.sync(this.auditor.reports());
     } finally {
       this.running = false;

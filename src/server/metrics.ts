@@ -114,6 +114,20 @@ export class WebhookMetrics {
     registers: [this.registry],
   });
 
+  readonly namespaceIdleMonthlyCost = new Gauge({
+    name: 'storage_policy_namespace_idle_monthly_cost',
+    help: "What a namespace's idle claims cost a month at list price: bound claims no pod has used for longer than a governing policy's cost.idleAfter, from the last audit.",
+    labelNames: ['namespace', 'currency'] as const,
+    registers: [this.registry],
+  });
+
+  readonly namespaceCostBudget = new Gauge({
+    name: 'storage_policy_namespace_cost_budget',
+    help: "The monthly cost budget of a namespace's claims (the smallest cost.maxPerNamespace of the policies that govern them), for each namespace the last audit saw.",
+    labelNames: ['namespace', 'currency'] as const,
+    registers: [this.registry],
+  });
+
   readonly auditDuration = new Histogram({
     name: 'storage_policy_audit_duration_seconds',
     help: 'Time an audit run took: full (every object judged) or incremental (the namespaces that changed).',

@@ -874,13 +874,29 @@ for (const version of await LocalCluster.versions()) {
 
         const policies = join(cluster.dir, 'audit-policies');
         await cp(join(ROOT, 'policies'), policies, { recursive: true });
+        // Idle claims priced: the claim "reports" (bound by the re-apply test, used by no pod) is idle after 2s.
+        const platformFile = join(policies, 'platform-storage.yaml');
+        await writeFile(
+          platformFile,
+          (await readFile(platformFile, 'utf8')).replace(
+            '    annotateQuote: true\n',
+            '    annotateQuote: true\n  cost:\n    maxPerNamespace: 1000000\n    idleAfter: 2s\n',
+          ),
+        );
+        const reportsUnused = Number(version.split('.')[1]) >= 37;
         const replicas = [
           { name: 'audit-a', port: await freePort(), ops: await freePort() },
           { name: 'audit-b', port: await freePort(), ops: await freePort() },
         ];
         type Report = {
           metadata: { resourceVersion: string };
-          results: Array<{ result: string; rule: string; resources: Array<{ kind: string; name: string }> }>;
+          results: Array<{
+            result: string;
+            rule: string;
+            message: string;
+            resources: Array<{ kind: string; name: string }>;
+            properties?: Record<string, string>;
+          }>;
         };
         const report = (namespace: string): Report | undefined => {
           const result = cluster.kubectl(
@@ -925,6 +941,34 @@ for (const version of await LocalCluster.versions()) {
             'StatefulSet/audit-legacy storage-class/allowed',
           ])
             assert.ok(failing('analytics').includes(expected), expected);
+          // 1.37: kube-controller-manager's PVC-protection controller marks the bound claim no pod uses (Unused=True),
+          // and once idleAfter has passed the report warns with its monthly cost. Before 1.37 the condition is not
+          // set: the webhook says so once in its log and reports no idle claim.
+          const idleReports = () =>
+            (report('analytics')?.results ?? []).filter(
+              (entry) => entry.rule === 'cost/idle' && entry.resources[0]?.name === 'reports',
+            );
+          if (reportsUnused) {
+            await eventually('the unused bound claim to be reported idle', () => idleReports().length > 0, 60_000, 500);
+            const [idle] = idleReports();
+            assert.equal(idle?.result, 'warn');
+            assert.match(
+              idle?.message ?? '',
+              /^status\.conditions\[Unused\]: idle since \d{4}-\d\d-\d\d at \d+\.\d\d USD a month \(idleAfter 2s\): delete it/,
+            );
+            assert.equal(idle?.properties?.['monthlyCost'], idle?.message.match(/at (\d+\.\d\d USD)/)?.[1]);
+          } else {
+            await eventually(
+              'the webhook to say the cluster sets no Unused condition',
+              async () =>
+                (await Promise.all(replicas.map((replica) => cluster.log(replica.name)))).some((log) =>
+                  log.includes('no bound claim carries the Unused condition'),
+                ),
+              30_000,
+              500,
+            );
+            assert.deepEqual(idleReports(), []);
+          }
           // The CLI reads the same cluster (as the webhook's ServiceAccount) and prints the same failures.
           const cli = spawnSync(
             process.execPath,
@@ -948,12 +992,27 @@ for (const version of await LocalCluster.versions()) {
             cli.stdout,
             /fail {2}PersistentVolumeClaim\/audit-slow {2}platform-storage storage-class\/allowed/,
           );
+          if (reportsUnused)
+            assert.match(
+              cli.stdout,
+              /Monthly cost of the idle claims \(unused longer than cost\.idleAfter\):\n {2}analytics: \d+\.\d\d USD/,
+            );
+          else assert.match(cli.stderr, /no bound claim carries the Unused condition/);
 
           const leaders = await Promise.all(
             replicas.map((replica) => metric(replica.ops, 'storage_policy_audit_leader')),
           );
           assert.deepEqual([...leaders].sort(), [0, 1], 'one Lease holder');
           const leader = replicas[leaders.indexOf(1)] ?? assert.fail('no leader');
+          // Every replica audits: the money metrics are on each, the budget as the policy sets it.
+          assert.equal(
+            await metric(leader.ops, 'storage_policy_namespace_cost_budget{namespace="analytics",currency="USD"}'),
+            1000000,
+          );
+          assert.ok((await metric(leader.ops, 'storage_policy_namespace_monthly_cost{namespace="analytics"')) > 0);
+          const idleCost = await metric(leader.ops, 'storage_policy_namespace_idle_monthly_cost{namespace="analytics"');
+          if (reportsUnused) assert.ok(idleCost > 0, `idle cost ${idleCost}`);
+          else assert.equal(idleCost, 0);
           const follower = replicas[leaders.indexOf(0)] ?? assert.fail('no follower');
           assert.equal(
             await metric(follower.ops, 'storage_policy_report_writes_total'),

@@ -193,13 +193,14 @@ export class LocalCluster {
     // The controllers that turn objects into claims as in a real cluster: the StatefulSet controller
     // creates each replica's PVCs from the templates (through admission, as any client), the Deployment,
     // ReplicaSet, Job and CronJob controllers make pods from templates, the ephemeral-volume controller each
-    // pod's generic ephemeral claims, the binder binds claims to pre-bound volumes, and default ServiceAccounts
+    // pod's generic ephemeral claims, the binder binds claims to pre-bound volumes, the PVC-protection controller
+    // marks bound claims no pod uses (condition Unused, 1.37) and lets deleted ones go, and default ServiceAccounts
     // let the pods be created. Each runs as its own ServiceAccount (kube-system/statefulset-controller, ...), as
     // kubeadm and managed clusters set it up.
     this.start('kube-controller-manager', join(bin, 'kube-controller-manager'), [
       `--kubeconfig=${this.kubeconfig}`,
       '--use-service-account-credentials=true',
-      '--controllers=statefulset,persistentvolume-binder,serviceaccount,deployment-controller,replicaset-controller,job-controller,cronjob-controller,ephemeral-volume-controller',
+      '--controllers=statefulset,persistentvolume-binder,serviceaccount,deployment-controller,replicaset-controller,job-controller,cronjob-controller,ephemeral-volume-controller,persistentvolumeclaim-protection-controller',
       '--leader-elect=false',
       '--secure-port=0',
       '--v=1',

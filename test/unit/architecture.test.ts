@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { explain } from '../../src/authoring/explain.js';
+import { composeSettings } from '../../src/engine/compose.js';
 import { GOVERNED_KINDS, isClusterScoped } from '../../src/core/kinds.js';
 import { MUTATION_IDS, POLICY_SECTIONS } from '../../src/policy/model.js';
 import { parsePolicyText } from '../../src/policy/load.js';
@@ -162,7 +163,11 @@ spec:
         const namespace = isClusterScoped(kind) ? '' : 'team-a';
         const [explanation] = explain(policies, namespace, kind, NO_CLUSTER);
         assert.ok(explanation?.governs, `${kind} governed`);
-        const lines = family.describe(policies[0]!, kind, policies);
+        const lines = family.describe(policies[0]!, kind, policies, {
+          namespace,
+          lookup: NO_CLUSTER,
+          settings: composeSettings(policies),
+        });
         assert.ok(lines.length > 0, `${family.name} describes itself for ${kind}`);
         for (const line of lines)
           assert.ok(explanation.effects.includes(line), `explain ${kind} shows ${family.name}: ${line}`);

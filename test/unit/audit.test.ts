@@ -287,6 +287,52 @@ describe('auditor: existing objects judged incrementally', () => {
     );
   });
 
+  it('idle claims: reported with their cost once unused longer than idleAfter, totalled per namespace; a cluster without the condition is told apart', () => {
+    const idle = policy({ name: 'idle', storageClasses: { allowed: ['io2'] }, cost: { idleAfter: '720h' } });
+    const at = (instant: string) => new Engine({ policies: [idle], lookup: cluster(), now: () => Date.parse(instant) });
+    const claim = (name: string, conditions: JsonObject[] | undefined, phase = 'Bound'): JsonObject => ({
+      ...pvc({ storageClassName: 'io2', resources: { requests: { storage: '100Gi' } } }, { name }),
+      status: { phase, ...(conditions ? { conditions } : {}) },
+    });
+    const unused = (status: string) => [{ type: 'Unused', status, lastTransitionTime: '2026-11-01T00:00:00Z' }];
+    const auditor = new Auditor();
+    assert.equal(auditor.unusedConditionReported(), undefined, 'no bound claim: nothing to tell by');
+    auditor.upsert(claim('never-bound', undefined, 'Pending'));
+    auditor.upsert(claim('legacy', undefined));
+    assert.equal(auditor.unusedConditionReported(), false, 'bound claims, none with the condition');
+    auditor.upsert(claim('orphan', unused('True')));
+    auditor.upsert(claim('busy', unused('False')));
+    assert.equal(auditor.unusedConditionReported(), true);
+    assert.deepEqual(auditor.unusedClaims(), [{ namespace: 'team-a', since: Date.parse('2026-11-01T00:00:00Z') }]);
+
+    auditor.run(at('2026-11-20T00:00:00Z'));
+    assert.deepEqual([...auditor.idleMonthlyCosts()], [], 'unused 19 days: not yet idle');
+    auditor.invalidateAll();
+    auditor.run(at('2026-12-07T00:00:00Z'));
+    // io2 100 GiB at 100 IOPS/GiB: 662.50 a month, the orphan alone.
+    assert.deepEqual([...auditor.idleMonthlyCosts()], [['team-a', { total: 662.5, currency: 'USD' }]]);
+    const reports = auditor.reports();
+    const idleResults = reports[0]?.results.filter((result) => result.rule === 'cost/idle') ?? [];
+    assert.deepEqual(
+      idleResults.map((result) => [result.resources[0]?.name, result.result, result.properties?.['monthlyCost']]),
+      [['orphan', 'warn', '662.50 USD']],
+    );
+    assert.match(
+      formatReportsText(reports),
+      /Monthly cost of the idle claims \(unused longer than cost\.idleAfter\):\n {2}team-a: 662\.50 USD\n {2}total: 662\.50 USD$/,
+    );
+    // The trimmed subject keeps the phase and the Unused condition, nothing else of the status.
+    const trimmed = trimmedSubjectOf({
+      ...claim('orphan', unused('True')),
+      status: {
+        phase: 'Bound',
+        capacity: { storage: '100Gi' },
+        conditions: [...unused('True'), { type: 'Resizing', status: 'True' }],
+      },
+    });
+    assert.deepEqual(trimmed['status'], { phase: 'Bound', conditions: unused('True') });
+  });
+
   it('the digest ignores timestamps and follows content', () => {
     const objects = [pvc({ storageClassName: 'efs' }, { name: 'bad' })];
     const [early] = auditReports(engine, objects, new Date(0));

@@ -10,6 +10,7 @@ import { explain } from '../../src/authoring/explain.js';
 import { lintPolicies } from '../../src/authoring/lint.js';
 import { containsAt, runCase } from '../../src/authoring/suite.js';
 import { cluster, policy, pvc, storageClass } from '../helpers.js';
+import { NO_CLUSTER, type ClusterLookup } from '../../src/lookup/lookup.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -178,6 +179,28 @@ describe('explain', () => {
       system[0]?.reasons.includes('excludeNamespaces kube-* excludes kube-system'),
       system[0]?.reasons.join('; '),
     );
+  });
+});
+
+describe('explain: a namespace budget and its use', () => {
+  const budgeted = policy({ name: 'budget', cost: { maxPerNamespace: 1000, idleAfter: '720h' } });
+  const effects = (lookup: ClusterLookup) =>
+    explain([budgeted], 'team-a', 'PersistentVolumeClaim', lookup)[0]?.effects.join('\n') ?? '';
+
+  it('with cluster data: what the claims of the namespace use and what is left', () => {
+    // io2 at 100 IOPS/GiB: 100 GiB x 0.125 + 10000 IOPS x 0.065 = 662.50 a month.
+    const state = cluster(
+      pvc({ storageClassName: 'io2', resources: { requests: { storage: '100Gi' } } }, { name: 'db' }),
+    );
+    assert.match(effects(state), /max 1000 per namespace, claims unused for 720h reported idle/);
+    assert.match(
+      effects(state),
+      /namespace team-a uses 662\.50 USD of its 1000\.00 USD budget a month \(66%\), 337\.50 USD left/,
+    );
+  });
+
+  it('without cluster data: the use is unknown, and says why', () => {
+    assert.match(effects(NO_CLUSTER), /namespace team-a's use of the budget: unknown \(/);
   });
 });
 

@@ -155,7 +155,38 @@ describe('storage-policy diff', () => {
       markdown,
       /#### platform storage-class\/allowed\n\n- `PersistentVolumeClaim team-a\/ledger`: spec\.storageClassName: class io2 is not allowed here/,
     );
-    assert.deepEqual(Object.keys(JSON.parse(JSON.stringify(diff)) as object), ['objects', 'namespaces', 'counts']);
+    assert.deepEqual(Object.keys(JSON.parse(JSON.stringify(diff)) as object), [
+      'objects',
+      'namespaces',
+      'costs',
+      'counts',
+    ]);
+    assert.deepEqual(diff.costs, [], 'the same prices: no cost change');
+  });
+  it('a price change: what the existing claims of each namespace cost a month, now and proposed, in text and markdown', () => {
+    const repriced = policy({
+      name: 'platform',
+      storageClasses: { allowed: ['gp3', 'io2', 'efs'], defaults: [{ class: 'gp3' }] },
+      prices: { currency: 'USD', ebs: { gp3: { perGiBMonth: 0.16 } } },
+    });
+    const diff = diffPolicySets(
+      new Engine({ policies: [current], lookup: state }),
+      new Engine({ policies: [repriced], lookup: state }),
+      OBJECTS,
+    );
+    // team-a's gp3 claim (10 GiB at 0.08, then 0.16) moves; io2 and EFS keep their prices, so team-b and team-c do not.
+    assert.equal(diff.costs.length, 1);
+    const [change] = diff.costs;
+    assert.equal(change?.namespace, 'team-a');
+    assert.equal(
+      Math.round((Number.parseFloat(change?.after ?? '') - Number.parseFloat(change?.before ?? '')) * 100),
+      80,
+    );
+    assert.match(formatDiffText(diff), /^COST {4}namespace team-a: claims [0-9.]+ USD -> [0-9.]+ USD a month$/m);
+    assert.match(
+      formatDiffMarkdown(diff),
+      /#### Monthly cost of existing claims\n\n\| namespace \| now \| proposed \|/,
+    );
   });
   it('an exclusion: the claims that stop failing; a dated policy shows as changed warnings until its instant', () => {
     const strict = policy({ name: 'platform', storageClasses: { allowed: ['gp3'] } });

@@ -179,6 +179,7 @@ describe('the family contract, enforced by the engine', () => {
     settings: composeSettings([zonesOnly]),
     lookup: cluster(),
     capabilitiesFor: () => new Map(),
+    now: Date.parse('2026-12-07T00:00:00Z'),
   });
   const family = (overrides: Partial<RuleFamily>): RuleFamily => ({
     name: 'storage-class',

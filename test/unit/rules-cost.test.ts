@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { parseDuration } from '../../src/core/duration.js';
 import type { JsonObject } from '../../src/core/json.js';
+import { Engine } from '../../src/engine/engine.js';
+import { decide, reviewInputOf } from '../../src/engine/pipeline.js';
 import { NO_CLUSTER, type ClusterLookup } from '../../src/lookup/lookup.js';
 import { cluster, judge, policy, pvc, rulesOf, statefulSet, template } from '../helpers.js';
 
@@ -131,5 +134,62 @@ describe('cost: budgets', () => {
         (finding) => finding.rule === 'lookup/unavailable' && /namespace cost budget/.test(finding.message),
       ),
     );
+  });
+});
+
+describe('cost: idle claims (cost.idleAfter, rule cost/idle)', () => {
+  const NOW = Date.parse('2026-12-07T12:00:00Z');
+  const idlePolicy = policy({ name: 'budget', cost: { idleAfter: '720h' } });
+  const bound = (unused: { status: string; since: string } | undefined, metadata: JsonObject = {}): JsonObject => ({
+    ...io2('10Gi', metadata),
+    status: {
+      phase: 'Bound',
+      ...(unused ? { conditions: [{ type: 'Unused', status: unused.status, lastTransitionTime: unused.since }] } : {}),
+    },
+  });
+  const judgeAt = (object: JsonObject, oldObject?: JsonObject) => {
+    const input = reviewInputOf({ object, operation: oldObject ? 'UPDATE' : 'CREATE', oldObject });
+    assert.ok(input);
+    return decide(new Engine({ policies: [idlePolicy], lookup: cluster(), now: () => NOW }), input, 'both');
+  };
+
+  it('passes: unused for less than idleAfter, in use (Unused=False), not reported, or not bound', () => {
+    assert.deepEqual(rulesOf(judgeAt(bound({ status: 'True', since: '2026-11-30T12:00:00Z' })).findings), []);
+    assert.deepEqual(rulesOf(judgeAt(bound({ status: 'False', since: '2026-01-01T00:00:00Z' })).findings), []);
+    assert.deepEqual(rulesOf(judgeAt(bound(undefined)).findings), []);
+    const pending = { ...bound({ status: 'True', since: '2026-01-01T00:00:00Z' }), status: { phase: 'Pending' } };
+    assert.deepEqual(rulesOf(judgeAt(pending).findings), []);
+  });
+
+  it('warns, never denies: a claim unused longer than idleAfter, with since when and its monthly cost', () => {
+    const verdict = judgeAt(bound({ status: 'True', since: '2026-10-27T12:00:00Z' }));
+    assert.equal(verdict.allowed, true);
+    assert.deepEqual(rulesOf(verdict.findings), ['cost/idle']);
+    assert.equal(
+      verdict.findings.find((finding) => finding.rule === 'cost/idle')?.message,
+      'idle since 2026-10-27 at 66.25 USD a month (idleAfter 720h): delete it, or snapshot and delete it (unused since 2026-10-27T12:00:00Z; 10 GiB io2 + 1000 IOPS)',
+    );
+    // kubectl's warning (cut at 120 characters) keeps since when, the cost and the fix.
+    assert.match(
+      verdict.warnings.join('\n'),
+      /^cost\/idle: status\.conditions\[Unused\]: idle since 2026-10-27 at 66\.25 USD a month \(idleAfter 720h\): delete it/m,
+    );
+  });
+
+  it('UPDATE: a person relabelling an idle claim is told, and admitted', () => {
+    const old = bound({ status: 'True', since: '2026-10-27T12:00:00Z' });
+    const relabeled = bound({ status: 'True', since: '2026-10-27T12:00:00Z' }, { labels: { team: 'a' } });
+    const verdict = judgeAt(relabeled, old);
+    assert.equal(verdict.allowed, true);
+    assert.deepEqual(rulesOf(verdict.findings), ['cost/idle']);
+  });
+
+  it('durations as Go writes them; days are not a unit', () => {
+    assert.equal(parseDuration('720h'), 720 * 3_600_000);
+    assert.equal(parseDuration('1h30m'), 5_400_000);
+    assert.equal(parseDuration('1.5s'), 1_500);
+    assert.equal(parseDuration('250ms'), 250);
+    assert.equal(parseDuration('30d'), undefined);
+    assert.equal(parseDuration(''), undefined);
   });
 });
