@@ -4,9 +4,21 @@ import { KubeConfig } from '@kubernetes/client-node';
 import type { JsonObject } from '../src/core/json.js';
 import { makeCertificateAuthority, makeServingCertificate } from '../src/server/tls.js';
 
+/** Resources listed across the API group (cluster-scoped, or every namespace), filtered by one `key=value` label. */
+const LISTED = [
+  'policyreports',
+  'clusterpolicyreports',
+  'reports',
+  'clusterreports',
+  'validatingadmissionpolicies',
+  'validatingadmissionpolicybindings',
+  'mutatingadmissionpolicies',
+  'mutatingadmissionpolicybindings',
+];
+
 /**
- * Objects with optimistic concurrency (Leases, Secrets, webhook configurations) and PolicyReports by server-side
- * apply, as the API server keeps them, on loopback.
+ * Objects with optimistic concurrency (Leases, Secrets, webhook configurations), PolicyReports and admission policies
+ * by server-side apply, as the API server keeps them, on loopback; /version answers `minor`.
  */
 export class FakeApiServer {
   server: Server | undefined;
@@ -14,6 +26,8 @@ export class FakeApiServer {
   writes: string[] = [];
   /** Requests answered 429 before any is served, as an API server whose new CRD's storage is initializing. */
   refuse = 0;
+  /** What /version says. */
+  minor = '37';
   private version = 1;
 
   async start(cert: { key: string; cert: string }): Promise<number> {
@@ -21,13 +35,14 @@ export class FakeApiServer {
       const chunks: Buffer[] = [];
       request.on('data', (chunk: Buffer) => chunks.push(chunk));
       request.on('end', () => {
-        const path = new URL(request.url ?? '/', 'https://localhost').pathname;
+        const url = new URL(request.url ?? '/', 'https://localhost');
+        const path = url.pathname;
         const body = chunks.length > 0 ? (JSON.parse(Buffer.concat(chunks).toString('utf8')) as JsonObject) : undefined;
         const refused = this.refuse > 0;
         if (refused) this.refuse -= 1;
         const [status, answer] = refused
           ? [429, { kind: 'Status', code: 429, message: 'storage is (re)initializing' }]
-          : this.answer(request.method ?? 'GET', path, body);
+          : this.answer(request.method ?? 'GET', path, body, url.searchParams.get('labelSelector') ?? undefined);
         response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
       });
     });
@@ -45,15 +60,27 @@ export class FakeApiServer {
     return stored;
   }
 
-  private answer(method: string, path: string, body: JsonObject | undefined): [number, JsonObject] {
+  private answer(
+    method: string,
+    path: string,
+    body: JsonObject | undefined,
+    labelSelector: string | undefined,
+  ): [number, JsonObject] {
     const existing = this.objects.get(path);
     const plural = path.split('/').pop() ?? '';
-    if (method === 'GET' && ['policyreports', 'clusterpolicyreports', 'reports', 'clusterreports'].includes(plural)) {
+    if (method === 'GET' && path === '/version') return [200, { major: '1', minor: this.minor }];
+    if (method === 'GET' && LISTED.includes(plural)) {
       // A list across namespaces: every stored object of that resource in that API group.
       const group = path.slice(0, path.lastIndexOf('/'));
+      const [key, value] = (labelSelector ?? '').split('=');
       const items = [...this.objects.entries()]
-        .filter(([key]) => key.startsWith(group) && key.includes(`/${plural}/`))
-        .map(([, object]) => object);
+        .filter(([stored]) => stored.startsWith(group) && stored.includes(`/${plural}/`))
+        .map(([, object]) => object)
+        .filter(
+          (object) =>
+            !key ||
+            ((object['metadata'] as JsonObject)['labels'] as Record<string, string> | undefined)?.[key] === value,
+        );
       return [200, { kind: 'List', metadata: { resourceVersion: String(this.version) }, items }];
     }
     if (method === 'GET') return existing ? [200, existing] : [404, { kind: 'Status', code: 404 }];

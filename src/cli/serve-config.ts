@@ -192,11 +192,15 @@ const SETTINGS = {
   }),
   webhookConfiguration: text('webhook-configuration', 'storage-policy-webhook', {
     env: 'WEBHOOK_CONFIGURATION',
-    help: `${MANAGED} name of the Mutating and ValidatingWebhookConfiguration whose webhook entries it registers (installed empty)`,
+    help: `${MANAGED} name of the Mutating and ValidatingWebhookConfiguration whose webhook entries it registers (installed empty); with --admission-policies managed, the owner of the floor's objects`,
+  }),
+  admissionPolicies: choice('admission-policies', ['off', 'managed'], 'off', {
+    env: 'ADMISSION_POLICIES',
+    help: "managed: the Lease holder keeps the policies' lookup-free part in the cluster as ValidatingAdmissionPolicies (and MutatingAdmissionPolicies from 1.36) with bindings, in step with reloads and exceptions, owned by the ValidatingWebhookConfiguration (needs a cluster and deploy/components/admission-policies RBAC)",
   }),
   service: text('service', 'storage-policy-webhook', {
     env: 'SERVICE_NAME',
-    help: 'the Service the API server calls (with --certificates managed the certificate names <service>.<namespace>.svc); the Leases are named <service>-certificates and <service>-audit',
+    help: 'the Service the API server calls (with --certificates managed the certificate names <service>.<namespace>.svc); the Leases are named <service>-certificates, <service>-audit and <service>-floor',
   }),
   tlsHosts: list('tls-host', { help: `${MANAGED} another DNS name or IP for the serving certificate (repeatable)` }),
   webhookUrl: httpsUrl('webhook-url', {

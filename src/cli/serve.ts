@@ -14,6 +14,7 @@ import { buildServer, DEFAULT_OVERLOAD, setServingCertificate } from '../server/
 import { buildOpsServer } from '../server/ops-server.js';
 import { AuditLoop } from '../server/audit-loop.js';
 import { CertificateAuthority, SelfManagedCertificates } from '../server/certificate-authority.js';
+import { FloorSync } from '../server/floor-sync.js';
 import { LeaseElector } from '../server/leader.js';
 import { heapGuardBytes } from '../server/memory.js';
 import { WebhookMetrics } from '../server/metrics.js';
@@ -75,6 +76,35 @@ async function ownNamespace(config: ServeConfig, needed: string): Promise<string
 
 const IDENTITY = process.env['POD_NAME'] ?? `${hostname()}-${process.pid}`;
 
+/** The namespaces never sent to the webhook: kube-system, its own, and --exclude-namespaces. */
+function excludedNamespacesOf(config: ServeConfig, namespace: string): string[] {
+  const excluded = config.excludeNamespaces
+    .split(',')
+    .map((name) => name.trim())
+    .filter((name) => name !== '');
+  return ['kube-system', namespace, ...excluded].filter((name, index, all) => all.indexOf(name) === index);
+}
+
+/** --admission-policies managed: the Lease holder keeps the floor's API objects in step with the loaded policies. */
+async function floorSyncFor(config: ServeConfig, parts: AuditParts): Promise<FloorSync> {
+  const { state, cache, kubeConfig, metrics, logger } = parts;
+  const namespace = await ownNamespace(config, '--admission-policies managed');
+  const elector = new LeaseElector(
+    kubeConfig,
+    { namespace, name: `${config.service}-floor`, identity: IDENTITY },
+    logger,
+  );
+  const floor = new FloorSync(kubeConfig, state, elector, metrics, logger, {
+    owner: config.webhookConfiguration,
+    excludedNamespaces: excludedNamespacesOf(config, namespace),
+  });
+  // The provisioner facts are compiled for the classes the cluster has.
+  cache.onEvent((event) => {
+    if (event.kind === 'StorageClass') floor.request();
+  });
+  return floor;
+}
+
 /** The background audit; with --policy-reports, one replica (the Lease holder) writes the reports. */
 async function auditLoopFor(config: ServeConfig, parts: AuditParts): Promise<AuditLoop> {
   const { state, cache, kubeConfig, metrics, logger } = parts;
@@ -109,10 +139,6 @@ async function managedCertificates(
   const client = kubeConfig ?? (await loadKubeConfig(config.kubeconfig));
   const { service, webhookUrl: url, failurePolicy: configured, timeoutSeconds } = config;
   const target: WebhookTarget = url ? { url: url.toString() } : { service: { name: service, namespace, port: 443 } };
-  const excluded = config.excludeNamespaces
-    .split(',')
-    .map((name) => name.trim())
-    .filter((name) => name !== '' && name !== namespace);
   let registered: FailurePolicy | undefined;
   const registration = (caBundle: string): WebhookRegistration => {
     const failurePolicy = guarding() ? configured : 'Ignore';
@@ -125,9 +151,7 @@ async function managedCertificates(
       caBundle,
       failurePolicy,
       timeoutSeconds,
-      excludedNamespaces: ['kube-system', namespace, ...excluded].filter(
-        (name, index, all) => all.indexOf(name) === index,
-      ),
+      excludedNamespaces: excludedNamespacesOf(config, namespace),
     };
   };
   const authority = new CertificateAuthority(
@@ -256,6 +280,13 @@ export async function serve(config: ServeConfig): Promise<void> {
       ? await auditLoopFor(config, { state, cache, kubeConfig, metrics, logger })
       : undefined;
   audit?.start();
+  if (config.admissionPolicies === 'managed' && !(cache && kubeConfig))
+    throw new UsageError('--admission-policies managed needs a cluster (--kubeconfig or in-cluster credentials)');
+  const floor =
+    config.admissionPolicies === 'managed' && cache && kubeConfig
+      ? await floorSyncFor(config, { state, cache, kubeConfig, metrics, logger })
+      : undefined;
+  floor?.start();
   cache?.start();
 
   const clientCa = config.clientCa === undefined ? undefined : await readFile(config.clientCa);
@@ -322,7 +353,7 @@ export async function serve(config: ServeConfig): Promise<void> {
     stopWatching.forEach((stop) => stop());
     cache?.stop();
     // The audit Lease is released before exit, so another replica writes reports at once, not after 15 s.
-    return Promise.all([audit?.stop(), certificate.managed?.stop()]);
+    return Promise.all([audit?.stop(), floor?.stop(), certificate.managed?.stop()]);
   };
   const shutdown = drainOnSignal({ app, ops, state, logger, config, stopping });
   process.once('SIGTERM', () => shutdown('SIGTERM'));

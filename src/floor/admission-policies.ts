@@ -46,7 +46,8 @@ export interface Floor {
 }
 
 const OPT_OUT_LABEL = 'storage-policy-webhook.io/ignore';
-const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'storage-policy-webhook' };
+/** Every generated object carries these labels: what the managed floor lists to find (and prune) its own. */
+export const FLOOR_LABELS = { 'app.kubernetes.io/managed-by': 'storage-policy-webhook' };
 
 /** Users whose claims and pods the webhook only warns on, or never sees (core/controllers.ts, the StatefulSet controller's claims). */
 const CONTROLLER_USERS = [
@@ -412,7 +413,7 @@ function resourceRules(kinds: readonly GovernedKind[]): JsonObject[] {
 }
 
 function labelsOf(policy: Policy): JsonObject {
-  return { ...MANAGED_BY, 'storage-policy-webhook.io/policy': policy.name };
+  return { ...FLOOR_LABELS, 'storage-policy-webhook.io/policy': policy.name };
 }
 
 interface Validation {

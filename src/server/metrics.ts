@@ -154,6 +154,25 @@ export class WebhookMetrics {
     registers: [this.registry],
   });
 
+  readonly floorLeader = new Gauge({
+    name: 'storage_policy_floor_leader',
+    help: '1 while this replica holds the floor Lease and keeps the admission-policy floor (--admission-policies managed), else 0.',
+    registers: [this.registry],
+  });
+
+  readonly floorObjects = new Gauge({
+    name: 'storage_policy_floor_objects',
+    help: 'Admission policies and bindings of the floor the last sync applied (--admission-policies managed).',
+    registers: [this.registry],
+  });
+
+  readonly floorSyncs = new Counter({
+    name: 'storage_policy_floor_syncs_total',
+    help: 'Syncs of the admission-policy floor by result (success, failure).',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
   readonly reportWrites = new Counter({
     name: 'storage_policy_report_writes_total',
     help: 'PolicyReport writes by operation (apply, delete) and result (success, failure).',

@@ -86,7 +86,7 @@ describe('Helm chart (deploy/chart)', { timeout: 35 * 60 * 1000 }, () => {
     for (const [key, object] of base) assert.deepEqual(rendered.get(key), object, key);
   });
 
-  it('policyReports.enabled (either report API) and ciReader.enabled render what deploy/components/policy-reports, openreports and ci-reader add to the base', async () => {
+  it('policyReports.enabled (either report API), ciReader.enabled and admissionPolicies.enabled render what deploy/components/policy-reports, openreports, ci-reader and admission-policies add to the base', async () => {
     const helm = LocalCluster.buildHelm();
     const [newest] = await LocalCluster.versions();
     const { bin } = LocalCluster.build(newest ?? '');
@@ -97,6 +97,7 @@ describe('Helm chart (deploy/chart)', { timeout: 35 * 60 * 1000 }, () => {
         ['policy-reports', 'policyReports.enabled=true', 'CustomResourceDefinition/policyreports.wgpolicyk8s.io'],
         ['openreports', 'policyReports.api=openreports.io/v1alpha1', 'CustomResourceDefinition/reports.openreports.io'],
         ['ci-reader', 'ciReader.enabled=true', 'ServiceAccount/storage-policy-webhook-ci'],
+        ['admission-policies', 'admissionPolicies.enabled=true', 'ClusterRole/storage-policy-webhook-floor'],
       ] as const) {
         await writeFile(
           join(overlay, 'kustomization.yaml'),
@@ -113,7 +114,10 @@ describe('Helm chart (deploy/chart)', { timeout: 35 * 60 * 1000 }, () => {
           'createNamespace=true',
           '--skip-tests',
         ];
-        const extra = component === 'ci-reader' ? [] : ['--set', 'policyReports.enabled=true'];
+        const extra =
+          component === 'ci-reader' || component === 'admission-policies'
+            ? []
+            : ['--set', 'policyReports.enabled=true'];
         const rendered = normalized(run(helm, [...chart, ...extra, '--set', set]));
         assert.deepEqual([...rendered.keys()].sort(), [...base.keys()].sort(), component);
         for (const [key, object] of base) assert.deepEqual(rendered.get(key), object, `${component}: ${key}`);

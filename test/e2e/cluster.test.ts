@@ -1775,6 +1775,139 @@ spec:
         }
       });
 
+      it('the managed floor: the Lease holder keeps the admission policies in the cluster, refusing by the API server itself, in step with a reload and an expiring exception; deleting the webhook configuration removes them', async () => {
+        const minor = Number(/^v1\.(\d+)/.exec(version)?.[1]);
+        for (const file of [
+          'deploy/namespace.yaml',
+          'deploy/rbac.yaml',
+          'deploy/components/admission-policies/rbac.yaml',
+        ]) {
+          const granted = cluster.kubectl('apply', '-f', join(ROOT, file));
+          assert.equal(granted.status, 0, explain(granted));
+        }
+        const policies = join(cluster.dir, 'floor-managed-policies');
+        await cp(join(ROOT, 'policies'), policies, { recursive: true });
+        const owner = cluster
+          .kubectl('get', 'validatingwebhookconfiguration', 'storage-policy-webhook', '-o', 'jsonpath={.metadata.uid}')
+          .stdout.trim();
+        assert.ok(owner);
+        type Floored = {
+          metadata: { name: string; ownerReferences?: Array<{ kind: string; uid: string }> };
+          spec: { matchConditions?: Array<{ name: string }>; validations?: Array<{ messageExpression?: string }> };
+        };
+        const floorObjects = (resource: string): Floored[] => {
+          const listed = cluster.kubectl(
+            'get',
+            resource,
+            '-l',
+            'app.kubernetes.io/managed-by=storage-policy-webhook',
+            '-o',
+            'json',
+          );
+          return listed.status === 0 ? (JSON.parse(listed.stdout) as { items: Floored[] }).items : [];
+        };
+        const claimsPolicy = (): Floored | undefined =>
+          floorObjects('validatingadmissionpolicies').find(
+            (item) => item.metadata.name === 'storage-policy.platform-storage.claims.deny',
+          );
+        const exempting = (): boolean =>
+          (claimsPolicy()?.spec.matchConditions ?? []).some((condition) => condition.name === 'not-exempted');
+        const port = await freePort();
+        await cluster.startWebhookProcess('floor-keeper', port, 1, {
+          kubeconfig: cluster.serviceAccountKubeconfig,
+          policies,
+          args: ['--admission-policies=managed', '--lease-namespace=storage-policy-webhook'],
+          env: { POD_NAME: 'floor-keeper' },
+        });
+        const collector = cluster.startGarbageCollector();
+        try {
+          await eventually('the floor applied', () => claimsPolicy() !== undefined, 30_000, 250);
+          const validating = floorObjects('validatingadmissionpolicies');
+          assert.equal(floorObjects('validatingadmissionpolicybindings').length, validating.length, 'a binding each');
+          for (const item of [...validating, ...floorObjects('validatingadmissionpolicybindings')])
+            assert.deepEqual(
+              item.metadata.ownerReferences?.map((reference) => `${reference.kind} ${reference.uid}`),
+              [`ValidatingWebhookConfiguration ${owner}`],
+              item.metadata.name,
+            );
+          if (minor >= 36)
+            assert.ok(floorObjects('mutatingadmissionpolicies').length > 0, 'the namespace default class as a MAP');
+
+          // The API server refuses by the floor itself: the ValidatingAdmissionPolicy answers before the webhook.
+          const io1 = claim(
+            'floor-managed',
+            'payments',
+            'storageClassName: io1-slow\naccessModes: [ReadWriteOnce]\nresources: {requests: {storage: 10Gi}}',
+          );
+          await eventually(
+            'the API server to enforce the managed floor',
+            () => /ValidatingAdmissionPolicy 'storage-policy\.platform-storage\.claims\.deny'/.test(dryRun(io1).stderr),
+            30_000,
+            250,
+          );
+
+          // A reload: io1-slow allowed; the floor follows within seconds and admits it.
+          const platform = join(policies, 'platform-storage.yaml');
+          await writeFile(
+            platform,
+            (await readFile(platform, 'utf8')).replace(
+              'allowed: [gp3, io2-high-iops, efs]',
+              'allowed: [gp3, io2-high-iops, efs, io1-slow]',
+            ),
+          );
+          const reloadedAt = Date.now();
+          await eventually(
+            'the floor to follow the reload',
+            () => JSON.stringify(claimsPolicy()?.spec.validations ?? []).includes('io1-slow'),
+            30_000,
+            250,
+          );
+          process.stdout.write(
+            `# e2e ${version}: the managed floor followed a reload in ${Date.now() - reloadedAt} ms\n`,
+          );
+
+          // An exception a few seconds long: compiled in, then, with no reload, compiled out at its expiry.
+          const expiresAt = new Date(Date.now() + 10_000).toISOString().replace(/\.\d+Z$/, 'Z');
+          await writeFile(
+            join(policies, 'exceptions.yaml'),
+            `apiVersion: storage-policy-webhook.io/v1alpha1\nkind: StoragePolicyException\nmetadata: {name: floor-migration}\nspec:\n  owner: payments-dba@example.com\n  reason: "DBA-1234"\n  expiresAt: "${expiresAt}"\n  policies: [{name: platform-storage}]\n  match: {namespaces: [payments]}\n`,
+          );
+          await eventually('the exception in the floor', exempting, 30_000, 250);
+          await eventually('the expired exception out of the floor', () => !exempting(), 30_000, 250);
+          const lag = Date.now() - Date.parse(expiresAt);
+          process.stdout.write(
+            `# e2e ${version}: the managed floor dropped an expired exception ${lag} ms after expiry\n`,
+          );
+          assert.ok(lag < 10_000, `within seconds of the expiry: ${lag} ms`);
+
+          // Uninstall: with the keeper gone, deleting the webhook configuration lets the garbage collector remove it all.
+          await cluster.stopProcess('floor-keeper');
+          assert.equal(cluster.kubectl('delete', 'validatingwebhookconfiguration', 'storage-policy-webhook').status, 0);
+          await eventually(
+            'the garbage collector to remove the floor with its owner',
+            () =>
+              floorObjects('validatingadmissionpolicies').length === 0 &&
+              floorObjects('validatingadmissionpolicybindings').length === 0 &&
+              (minor < 36 || floorObjects('mutatingadmissionpolicies').length === 0),
+            60_000,
+            500,
+          );
+        } finally {
+          await cluster.stopProcess('floor-keeper');
+          await cluster.stopProcess(collector);
+          assert.equal(cluster.registerWebhook().status, 0);
+          // The chart test installs the same names with Helm, which refuses objects it does not own.
+          cluster.kubectl(
+            'delete',
+            '--ignore-not-found',
+            '-f',
+            join(ROOT, 'deploy/components/admission-policies/rbac.yaml'),
+            '-f',
+            join(ROOT, 'deploy/rbac.yaml'),
+          );
+        }
+      });
+
       it('rolling the webhook while writes flow: two replicas behind a balancer, each drained and restarted in turn; no write fails', async () => {
         const [portA, portB, balancerPort] = [await freePort(), await freePort(), await freePort()];
         await cluster.startWebhookProcess('webhook-a', portA, 2);

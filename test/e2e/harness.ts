@@ -4,7 +4,7 @@ import { closeSync, existsSync, openSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
 import { homedir, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeCertificateAuthority, makeServingCertificate } from '../../src/server/tls.js';
 import { eventually, freePort } from '../loopback.js';
@@ -365,6 +365,22 @@ export class LocalCluster {
       }
     }
     return { status: 0, stdout: '', stderr: '' };
+  }
+
+  /**
+   * kube-controller-manager's garbage collector, as a second controller manager (the first runs without it, so no
+   * other test's objects are collected): for a test that deletes an owner and expects its dependents to go.
+   */
+  startGarbageCollector(): string {
+    const name = 'kube-controller-manager-gc';
+    this.start(name, join(dirname(this.kubectlPath), 'kube-controller-manager'), [
+      `--kubeconfig=${this.kubeconfig}`,
+      '--controllers=garbagecollector',
+      '--leader-elect=false',
+      '--secure-port=0',
+      '--v=1',
+    ]);
+    return name;
   }
 
   registerWebhook(): CommandResult {
