@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseDuration } from '../../src/core/duration.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DURATION_PATTERN, parseDuration } from '../../src/core/duration.js';
 import type { JsonObject } from '../../src/core/json.js';
 import { Engine } from '../../src/engine/engine.js';
 import { decide, reviewInputOf } from '../../src/engine/pipeline.js';
@@ -11,6 +14,7 @@ import { cluster, judge, policy, pvc, rulesOf, statefulSet, template } from '../
 // the test cluster), the namespace's existing claims from the cache, the quote's difference on UPDATE.
 
 const COST = 'storage-policy-webhook.io/monthly-cost';
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const budget = (cost: { maxPerClaim?: number; maxPerNamespace?: number }) => policy({ name: 'budget', cost, iops: {} });
 const io2 = (storage: string, metadata: JsonObject = {}) =>
   pvc({ storageClassName: 'io2', accessModes: ['ReadWriteOnce'], resources: { requests: { storage } } }, metadata);
@@ -191,5 +195,12 @@ describe('cost: idle claims (cost.idleAfter, rule cost/idle)', () => {
     assert.equal(parseDuration('250ms'), 250);
     assert.equal(parseDuration('30d'), undefined);
     assert.equal(parseDuration(''), undefined);
+  });
+
+  it('the policy schema accepts exactly the durations the rule parses', () => {
+    const schema = JSON.parse(readFileSync(join(ROOT, 'schema/storage-policy.schema.json'), 'utf8')) as {
+      properties: { spec: { properties: { cost: { properties: { idleAfter: { pattern: string } } } } } };
+    };
+    assert.equal(schema.properties.spec.properties.cost.properties.idleAfter.pattern, DURATION_PATTERN);
   });
 });
