@@ -1,9 +1,24 @@
-import { stringAt, type JsonObject } from '../core/json.js';
-import { governedKindOfManifest, isClusterScoped } from '../core/kinds.js';
-import { trimmedSubjectOf } from '../core/subjects.js';
+import { arrayAt, isObject, stringAt, type JsonObject } from '../core/json.js';
+import { governedKindOfManifest, isAuditedKind, isClusterScoped, podSpecOf } from '../core/kinds.js';
+import { carriesJudgedVolumes, trimmedSubjectOf } from '../core/subjects.js';
 import { isProvisionedVolume, unusedConditionOf, unusedSince } from '../core/volumes.js';
 import type { Engine } from '../engine/engine.js';
 import { auditObject, reportsOf, type AuditedObject, type PolicyReport } from './reports.js';
+
+/**
+ * Whether the audit keeps a workload: one whose pod template carries a generic ephemeral or CSI inline volume, and
+ * that no audited workload controls (a CronJob's Jobs are judged as the CronJob). The rest, most Deployments of a
+ * cluster, no rule judges: not kept, so auditing workloads costs memory only for the ones that matter.
+ */
+function judgedAsWritten(object: JsonObject): boolean {
+  const kind = governedKindOfManifest(object);
+  if (!kind || kind === 'StatefulSet' || podSpecOf(kind) === undefined) return true;
+  const owners = arrayAt(object, 'metadata', 'ownerReferences') ?? [];
+  const controlled = owners.some(
+    (owner) => isObject(owner) && owner['controller'] === true && isAuditedKind(stringAt(owner, 'kind') ?? ''),
+  );
+  return !controlled && carriesJudgedVolumes(object);
+}
 
 function keyOf(object: JsonObject): string | undefined {
   const kind = governedKindOfManifest(object);
@@ -109,11 +124,15 @@ export class Auditor {
 
   /**
    * Adds or replaces a governed object; anything else is ignored, and so is a volume a provisioner made (never
-   * judged: its claim was), which on most clusters is every volume.
+   * judged: its claim was), which on most clusters is every volume, and a workload with nothing the rules judge.
    */
   upsert(object: JsonObject): void {
     const key = keyOf(object);
     if (!key || isProvisionedVolume(object)) return;
+    if (!judgedAsWritten(object)) {
+      this.remove(object);
+      return;
+    }
     const unused = unusedOf(object);
     const subject: Subject = {
       namespace: this.namespaceOf(key.split('/')[1] ?? ''),

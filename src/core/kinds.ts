@@ -35,6 +35,11 @@ interface KindEntry {
    * the cache reads the kind as absent, keeps checking, and lookups of it are unknown (lookupFailure decides).
    */
   fromCrd?: boolean;
+  /**
+   * Cached for the audit alone: no lookup reads it, so neither readiness nor the lookups wait for it, and a cluster
+   * that refuses to list it (RBAC not yet updated) costs the audit of that kind, never an admission.
+   */
+  auditOnly?: boolean;
   /** Present for the kinds the webhook judges. */
   admission?: Admission;
   /**
@@ -114,7 +119,10 @@ const KIND_TABLE = {
   // inline volumes. Never written: a template is its owner's manifest (re-apply safety, as for StatefulSet
   // templates), and a Pod's volumes are immutable. Sent only when they carry such volumes, and an UPDATE only when
   // the volumes changed (admission/match-conditions.ts), so ordinary pods and rollouts never reach the webhook.
-  // Not cached, so not audited: listing every Pod of a cluster would cost the cache more than it tells.
+  // The workloads people write (Deployments, DaemonSets, Jobs, CronJobs) are cached and audited, keeping only the ones
+  // whose pod template carries such volumes (the audit drops the rest on arrival). Pods and ReplicaSets are neither:
+  // controllers make nearly all of them from the audited workloads (judged there), and listing every Pod of a cluster
+  // would cost the cache more than it tells.
   Pod: {
     group: '',
     version: 'v1',
@@ -130,8 +138,9 @@ const KIND_TABLE = {
     version: 'v1',
     resource: 'deployments',
     scope: 'Namespaced',
-    cached: false,
-    admission: { operations: ['CREATE', 'UPDATE'], writable: { create: [], update: [] }, audited: false },
+    cached: true,
+    auditOnly: true,
+    admission: { operations: ['CREATE', 'UPDATE'], writable: { create: [], update: [] }, audited: true },
     podSpec: ['spec', 'template', 'spec'],
   },
   ReplicaSet: {
@@ -148,8 +157,9 @@ const KIND_TABLE = {
     version: 'v1',
     resource: 'daemonsets',
     scope: 'Namespaced',
-    cached: false,
-    admission: { operations: ['CREATE', 'UPDATE'], writable: { create: [], update: [] }, audited: false },
+    cached: true,
+    auditOnly: true,
+    admission: { operations: ['CREATE', 'UPDATE'], writable: { create: [], update: [] }, audited: true },
     podSpec: ['spec', 'template', 'spec'],
   },
   Job: {
@@ -157,9 +167,10 @@ const KIND_TABLE = {
     version: 'v1',
     resource: 'jobs',
     scope: 'Namespaced',
-    cached: false,
+    cached: true,
+    auditOnly: true,
     // A Job's pod template is immutable after CREATE (ValidateJobSpecUpdate), its volumes included.
-    admission: { operations: ['CREATE'], writable: { create: [], update: [] }, audited: false },
+    admission: { operations: ['CREATE'], writable: { create: [], update: [] }, audited: true },
     podSpec: ['spec', 'template', 'spec'],
   },
   CronJob: {
@@ -167,8 +178,9 @@ const KIND_TABLE = {
     version: 'v1',
     resource: 'cronjobs',
     scope: 'Namespaced',
-    cached: false,
-    admission: { operations: ['CREATE', 'UPDATE'], writable: { create: [], update: [] }, audited: false },
+    cached: true,
+    auditOnly: true,
+    admission: { operations: ['CREATE', 'UPDATE'], writable: { create: [], update: [] }, audited: true },
     podSpec: ['spec', 'jobTemplate', 'spec', 'template', 'spec'],
   },
   // The sources of restores (kubernetes-csi/external-snapshotter's CRDs): a snapshot's restoreSize, and the driver of
@@ -256,6 +268,10 @@ export function isClusterScoped(kind: KnownKind): boolean {
 }
 
 /** Whether the kind is served only where its CRDs are installed. */
+export function isAuditOnly(kind: KnownKind): boolean {
+  return entry(kind).auditOnly === true;
+}
+
 export function isFromCrd(kind: KnownKind): boolean {
   return entry(kind).fromCrd === true;
 }

@@ -1,7 +1,7 @@
 import type { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import type { Logger } from 'pino';
 import { isObject, objectAt, stringAt, type JsonObject } from '../core/json.js';
-import { apiVersionOf, CACHED_KINDS, isFromCrd, listPathOf, type CachedKind } from '../core/kinds.js';
+import { apiVersionOf, CACHED_KINDS, isAuditOnly, isFromCrd, listPathOf, type CachedKind } from '../core/kinds.js';
 import type { ClusterState } from './cluster-state.js';
 import { clientNode } from './client-node.js';
 import { ApiError, listAll, redactCredentials } from './kube-api.js';
@@ -17,6 +17,9 @@ const STATE_RESOURCES: readonly Resource[] = CACHED_KINDS.map((kind) => ({
   apiVersion: apiVersionOf(kind),
   path: listPathOf(kind),
 }));
+
+/** What readiness and the lookups wait for: every cached kind but the ones kept for the audit alone. */
+const LOOKUP_RESOURCES = STATE_RESOURCES.filter(({ kind }) => !isAuditOnly(kind));
 
 /**
  * An error from the API client as it may be logged: the watch's errors come from client-node and can carry a
@@ -71,8 +74,7 @@ interface CacheOptions {
 }
 
 /**
- * Keeps a ClusterState in step with the API server (StorageClasses, VolumeAttributesClasses, Namespaces, PVCs,
- * Nodes, StatefulSets): for each kind a paged list, then a watch from its resourceVersion, re-watched when it closes and
+ * Keeps a ClusterState in step with the API server (every cached kind of the kind table): for each kind a paged list, then a watch from its resourceVersion, re-watched when it closes and
  * re-listed (with backoff) when it fails or the version expires. Only the derived fields the rules need are
  * stored. While a kind has not synced, or has lost its watch and cannot list again, lookups answer "unknown"
  * and lookupFailure decides. Listeners (the audit) see every list and event, objects with kind and apiVersion set.
@@ -103,7 +105,7 @@ export class ClusterCache {
    * of its Service, since with failurePolicy Fail that would block every claim.
    */
   get initialSyncDone(): boolean {
-    return STATE_RESOURCES.every(({ kind }) => this.synced.has(kind));
+    return LOOKUP_RESOURCES.every(({ kind }) => this.synced.has(kind));
   }
 
   status(): Partial<Record<CachedKind, string>> {
@@ -130,7 +132,7 @@ export class ClusterCache {
   }
 
   private updateAvailability(): void {
-    const missing = STATE_RESOURCES.find(({ kind }) => !this.synced.has(kind) || this.problems.has(kind));
+    const missing = LOOKUP_RESOURCES.find(({ kind }) => !this.synced.has(kind) || this.problems.has(kind));
     if (!missing) return this.state.setUnavailable(undefined);
     const problem = this.problems.get(missing.kind);
     this.state.setUnavailable(

@@ -76,6 +76,9 @@ interface KindStore {
  * namespace. Per-namespace IOPS sums are memoised and dropped when a claim of that namespace or any
  * class changes, so a request costs a map lookup, not a scan.
  */
+/** The store of a kind the cache watches for the audit only: the state keeps nothing of it. */
+const NOT_KEPT: KindStore = { upsert: () => undefined, remove: () => undefined, clear: () => undefined };
+
 export class ClusterState implements ClusterLookup {
   private readonly classes = new Map<string, StorageClassInfo>();
   private readonly attributesClasses = new Map<string, AttributesClassInfo>();
@@ -289,6 +292,11 @@ export class ClusterState implements ClusterLookup {
       remove: (namespace, name) => this.deleteStatefulSet(namespace, name),
       clear: () => this.statefulSets.clear(),
     },
+    // Cached for the audit alone (it takes them from the cache's events): no rule looks a workload up.
+    Deployment: NOT_KEPT,
+    DaemonSet: NOT_KEPT,
+    Job: NOT_KEPT,
+    CronJob: NOT_KEPT,
   };
 
   upsert(kind: CachedKind, object: unknown): void {

@@ -798,6 +798,69 @@ for (const version of await LocalCluster.versions()) {
         assert.equal(cluster.kubectl('delete', 'node', 'e2e-node-west').status, 0);
       });
 
+      it("ordinary pods and workloads never reach the webhook: the API server's own count of calls to it does not move for 20 Pods, a Deployment and its rollout; a Pod with an ephemeral volume moves it", async () => {
+        // kube-apiserver counts every call to a webhook (k8s.io/apiserver pkg/admission/metrics): the matchConditions
+        // keep ordinary pods from the webhook, not a filter in the webhook itself.
+        const calls = (): number =>
+          cluster
+            .kubectl('get', '--raw', '/metrics')
+            .stdout.split('\n')
+            .filter(
+              (line) =>
+                line.startsWith('apiserver_admission_webhook_admission_duration_seconds_count{') &&
+                line.includes('storage-policy'),
+            )
+            .reduce((sum, line) => sum + Number(line.split(' ').pop()), 0);
+        const before = calls();
+        const pods = Array.from(
+          { length: 20 },
+          (_, index) =>
+            `apiVersion: v1\nkind: Pod\nmetadata: {name: ordinary-${index}, namespace: payments}\nspec:\n  containers: [{name: app, image: registry.example.com/app:1}]\n  volumes: [{name: config, emptyDir: {}}]\n`,
+        ).join('---\n');
+        applyOk(pods);
+        applyOk(
+          'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: ordinary, namespace: payments}\nspec:\n  replicas: 2\n  selector: {matchLabels: {app: ordinary}}\n  template:\n    metadata: {labels: {app: ordinary}}\n    spec:\n      containers: [{name: app, image: registry.example.com/app:1}]\n',
+        );
+        const rolled = cluster.kubectl(
+          'set',
+          'image',
+          'deployment/ordinary',
+          '-n',
+          'payments',
+          'app=registry.example.com/app:2',
+        );
+        assert.equal(rolled.status, 0, explain(rolled));
+        await eventually(
+          'the rollout to create its pods',
+          () =>
+            cluster
+              .kubectl('get', 'pods', '-n', 'payments', '-l', 'app=ordinary', '-o', 'name')
+              .stdout.trim()
+              .split('\n').length >= 4,
+          60_000,
+          250,
+        );
+        const after = calls();
+        process.stdout.write(
+          `# e2e ${version}: webhook calls for 20 Pods, a Deployment and its rollout: ${after - before}\n`,
+        );
+        assert.equal(after, before, 'no call to the webhook');
+        const ephemeral = dryRun(
+          'apiVersion: v1\nkind: Pod\nmetadata: {name: with-scratch, namespace: payments}\nspec:\n  containers: [{name: app, image: registry.example.com/app:1}]\n  volumes: [{name: scratch, ephemeral: {volumeClaimTemplate: {spec: {storageClassName: gp3, accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}}}}]\n',
+        );
+        assert.equal(ephemeral.status, 0, explain(ephemeral));
+        assert.ok(calls() > after, 'a Pod that carries an ephemeral volume is sent');
+        cluster.kubectl('delete', 'deployment', 'ordinary', '-n', 'payments', '--wait=false');
+        cluster.kubectl(
+          'delete',
+          'pods',
+          '-n',
+          'payments',
+          ...Array.from({ length: 20 }, (_, index) => `ordinary-${index}`),
+          '--wait=false',
+        );
+      });
+
       it('audit: objects that predate the webhook appear as fail in PolicyReports, written once by the Lease holder of two replicas running as the ServiceAccount; fixing, deleting (after a failover) and a policy reload change them', async () => {
         // CRDs and RBAC exactly as deploy/ plus deploy/components/policy-reports render them, from an overlay outside deploy/.
         const overlay = join(cluster.dir, 'policy-reports-overlay');
@@ -939,6 +1002,9 @@ for (const version of await LocalCluster.versions()) {
           for (const expected of [
             'PersistentVolumeClaim/audit-slow storage-class/allowed',
             'StatefulSet/audit-legacy storage-class/allowed',
+            // Workloads are audited for the claims their pod templates make: the Deployment whose ephemeral
+            // template names io1-slow (it predates the policy, and still rolls) is reported, not refused.
+            'Deployment/legacy-render storage-class/allowed',
           ])
             assert.ok(failing('analytics').includes(expected), expected);
           // 1.37: kube-controller-manager's PVC-protection controller marks the bound claim no pod uses (Unused=True),

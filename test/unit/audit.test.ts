@@ -333,6 +333,85 @@ describe('auditor: existing objects judged incrementally', () => {
     assert.deepEqual(trimmed['status'], { phase: 'Bound', conditions: unused('True') });
   });
 
+  it("workloads: a Deployment or CronJob whose pod template makes a claim on a forbidden class fails; workloads with nothing judged, and a CronJob's Jobs, are not kept", () => {
+    const workloads = new Engine({
+      policies: [
+        policy({
+          name: 'platform',
+          match: { kinds: ['Deployment', 'CronJob', 'Job'] },
+          storageClasses: { allowed: ['gp3'] },
+        }),
+      ],
+      lookup: cluster(),
+    });
+    const ephemeral = (storageClassName: string): JsonObject => ({
+      containers: [
+        { name: 'app', image: 'registry.example.com/app:1', env: [{ name: 'BIG', value: 'x'.repeat(1000) }] },
+      ],
+      volumes: [
+        { name: 'config', configMap: { name: 'app' } },
+        {
+          name: 'scratch',
+          ephemeral: {
+            volumeClaimTemplate: {
+              spec: { storageClassName, accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '10Gi' } } },
+            },
+          },
+        },
+      ],
+    });
+    const deployment = (name: string, podSpec: JsonObject): JsonObject => ({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name, namespace: 'team-a' },
+      spec: { replicas: 2, selector: {}, template: { metadata: { labels: { app: name } }, spec: podSpec } },
+    });
+    const cronJob: JsonObject = {
+      apiVersion: 'batch/v1',
+      kind: 'CronJob',
+      metadata: { name: 'nightly', namespace: 'team-a' },
+      spec: { schedule: '@daily', jobTemplate: { spec: { parallelism: 3, template: { spec: ephemeral('io2') } } } },
+    };
+    const jobOfCronJob: JsonObject = {
+      apiVersion: 'batch/v1',
+      kind: 'Job',
+      metadata: {
+        name: 'nightly-29000000',
+        namespace: 'team-a',
+        ownerReferences: [{ apiVersion: 'batch/v1', kind: 'CronJob', name: 'nightly', uid: 'u', controller: true }],
+      },
+      spec: { parallelism: 3, template: { spec: ephemeral('io2') } },
+    };
+    const auditor = new Auditor();
+    auditor.upsert(deployment('render', ephemeral('io2')));
+    auditor.upsert(deployment('web', { containers: [{ name: 'web', image: 'registry.example.com/web:1' }] }));
+    auditor.upsert(cronJob);
+    auditor.upsert(jobOfCronJob);
+    assert.equal(auditor.size, 2, 'the render Deployment and the CronJob');
+    auditor.run(workloads);
+    const failing = auditor
+      .reports()
+      .flatMap((report) => report.results)
+      .filter((result) => result.result === 'fail')
+      .map((result) => `${result.resources[0]?.kind}/${result.resources[0]?.name} ${result.rule}`);
+    assert.deepEqual(failing.sort(), [
+      'CronJob/nightly storage-class/allowed',
+      'Deployment/render storage-class/allowed',
+    ]);
+    // Its volumes removed: no longer kept.
+    auditor.upsert(deployment('render', { containers: [{ name: 'app', image: 'registry.example.com/app:2' }] }));
+    assert.equal(auditor.size, 1);
+    // What is kept of a CronJob: the pod counts down the path and the judged volumes, no containers.
+    assert.deepEqual(trimmedSubjectOf(cronJob)['spec'], {
+      jobTemplate: {
+        spec: {
+          parallelism: 3,
+          template: { spec: { volumes: [(ephemeral('io2')['volumes'] as JsonObject[])[1] ?? null] } },
+        },
+      },
+    });
+  });
+
   it('the digest ignores timestamps and follows content', () => {
     const objects = [pvc({ storageClassName: 'efs' }, { name: 'bad' })];
     const [early] = auditReports(engine, objects, new Date(0));

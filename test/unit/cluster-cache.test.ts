@@ -26,12 +26,18 @@ class FakeApiServer {
     storageClass('gp3', 'ebs.csi.aws.com', { parameters: { type: 'gp3' }, volumeBindingMode: 'WaitForFirstConsumer' }),
   ];
   lists = 0;
+  /** Resources this API server refuses to list (403), as one whose RBAC the webhook's upgrade did not update. */
+  forbidden: string[] = [];
 
   async start(cert: { key: string; cert: string }): Promise<number> {
     this.server = createServer({ key: cert.key, cert: cert.cert }, (request, response) => {
       const url = new URL(request.url ?? '/', 'https://localhost');
       if (!this.up) {
         response.writeHead(503).end('{"kind":"Status","code":503}');
+        return;
+      }
+      if (this.forbidden.some((resource) => url.pathname.endsWith(`/${resource}`))) {
+        response.writeHead(403).end('{"kind":"Status","code":403,"reason":"Forbidden"}');
         return;
       }
       const items = url.pathname.endsWith('/storageclasses') ? this.classes : [];
@@ -168,5 +174,29 @@ describe('client-node, loaded for what is used', () => {
       models: 0,
       watch: true,
     });
+  });
+});
+
+describe('cluster cache: kinds kept for the audit alone', () => {
+  it('a workload kind the API server refuses to list (RBAC not updated) delays neither readiness nor lookups', async () => {
+    const api = new FakeApiServer();
+    api.forbidden = ['deployments', 'daemonsets', 'jobs', 'cronjobs'];
+    const state = new ClusterState('not synced');
+    const config = await loopbackKubeConfig((cert) => api.start(cert));
+    const cache = new ClusterCache(config, state, pino({ level: 'silent' }), {
+      initialBackoffMs: 50,
+      maxBackoffMs: 200,
+    });
+    try {
+      cache.start();
+      await eventually('the first sync of what the lookups read', () => cache.initialSyncDone);
+      assert.equal(state.storageClass('gp3').known, true);
+      await eventually('the refused kinds reported', () => cache.status().Deployment !== 'syncing');
+      assert.match(cache.status().Deployment ?? '', /403/);
+      assert.equal(cache.status().StorageClass, 'synced');
+    } finally {
+      cache.stop();
+      await api.stop();
+    }
   });
 });
