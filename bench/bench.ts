@@ -593,10 +593,12 @@ async function main(): Promise<void> {
               ['bare engine', 'bare engine (Node HTTP/2 server, handlers and engine)'],
               ['fastify reply.send', 'the bare engine behind Fastify routes, reply.send()'],
               ['fastify routes', 'the bare engine behind Fastify routes, one-write answer'],
+              ['floor', 'the floor alone (admission policies, no webhook)'],
               ['unregistered', 'no webhook (excluded namespace)'],
             ] as const
           ).map(([target, label]) => {
-            const calls = target === 'unregistered' ? undefined : apiserver.apiserverCallMs[target];
+            const calls =
+              target === 'unregistered' || target === 'floor' ? undefined : apiserver.apiserverCallMs[target];
             return `| ${label} | ${ms(apiserver.p50Ms[target])} | ${ms(apiserver.p99Ms[target])} | ${apiserver.loadRps[target].toFixed(0)} | ${calls ? ms(calls.mutate) : ''} | ${calls ? ms(calls.validate) : ''} |`;
           }),
           `# CPU per create under load, µs (API server / etcd / the target's server / load generator): ${(
@@ -606,6 +608,7 @@ async function main(): Promise<void> {
               ['bare engine', 'bare engine'],
               ['fastify reply.send', 'Fastify reply.send'],
               ['fastify routes', 'Fastify one-write'],
+              ['floor', 'floor'],
               ['unregistered', 'none'],
             ] as const
           )
@@ -614,7 +617,8 @@ async function main(): Promise<void> {
               return `${label} ${[cpu.apiserver, cpu.etcd, cpu.webhook, cpu.loadGenerator].map((value) => value.toFixed(0)).join(' / ')}`;
             })
             .join('; ')}`,
-          `# added over the null webhook: ${ms(apiserver.addedOverNullP50Ms)} ms at p50, ${ms(apiserver.addedOverNullP99Ms)} ms at p99; throughput ${apiserver.loadThroughputRatioToNull.toFixed(2)} of the null webhook's\n`,
+          `# added over the null webhook: ${ms(apiserver.addedOverNullP50Ms)} ms at p50, ${ms(apiserver.addedOverNullP99Ms)} ms at p99; throughput ${apiserver.loadThroughputRatioToNull.toFixed(2)} of the null webhook's`,
+          `# the floor adds ${ms(apiserver.p50Ms.floor - apiserver.p50Ms.unregistered)} ms at p50 over no admission, the webhook ${ms(apiserver.p50Ms.webhook - apiserver.p50Ms.unregistered)}\n`,
         ].join('\n'),
       );
     }
@@ -665,6 +669,8 @@ async function main(): Promise<void> {
             apiserverAddedOverNullP50Ms: Number(apiserver.addedOverNullP50Ms.toFixed(2)),
             apiserverAddedOverNullP99Ms: Number(apiserver.addedOverNullP99Ms.toFixed(2)),
             apiserverNullP99Ms: Number(apiserver.p99Ms.null.toFixed(2)),
+            // What the floor (admission policies the API server runs itself) adds to a create over no admission.
+            apiserverFloorAddedP50Ms: Number((apiserver.p50Ms.floor - apiserver.p50Ms.unregistered).toFixed(2)),
             loadThroughputRatioToNull: Number(apiserver.loadThroughputRatioToNull.toFixed(3)),
             loadCpuMicrosPerCreate: apiserver.loadCpuMicros,
             // The API server's own CPU per create under load, for this webhook and the null webhook: what the shape
@@ -672,6 +678,7 @@ async function main(): Promise<void> {
             apiserverCpuMicrosPerCreate: {
               webhook: Math.round(apiserver.loadCpuMicros.webhook.apiserver),
               null: Math.round(apiserver.loadCpuMicros.null.apiserver),
+              floor: Math.round(apiserver.loadCpuMicros.floor.apiserver),
             },
             apiserverP50Ms: Object.fromEntries(
               Object.entries(apiserver.p50Ms).map(([target, value]) => [target, Number(value.toFixed(2))]),

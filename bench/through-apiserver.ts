@@ -1,9 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Agent, request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseAllDocuments } from 'yaml';
+import { parseAllDocuments, stringify } from 'yaml';
+import { stringAt, type JsonObject } from '../src/core/json.js';
+import { OPT_OUT_LABEL } from '../src/core/selectors.js';
 import { LocalCluster } from '../test/e2e/harness.js';
 import { eventually, freePort } from '../test/loopback.js';
 import { cpuSeconds } from './load.js';
@@ -12,7 +14,8 @@ import { pvc } from './workload.js';
 // What this webhook adds to a write, as the person writing feels it: dry-run claim creates through a real
 // kube-apiserver with the webhook registered for mutate and validate, against the cheapest possible webhook (the
 // protocol baseline, answering allowed: true) registered the same way (same configurations, TLS, failurePolicy,
-// timeouts), and against no webhook at all (a namespace the configurations leave out). Rounds are interleaved so a
+// timeouts), against the floor alone (the policies as admission policies the API server runs itself), and against no
+// webhook at all (a namespace the configurations leave out). Rounds are interleaved so a
 // drift of the machine hits all three alike. The API server's own apiserver_admission_webhook_admission_duration_seconds
 // (k8s.io/apiserver pkg/admission/metrics) says how much of the difference is the call itself.
 
@@ -27,16 +30,64 @@ const LADDER = join(ROOT, 'dist/bench/ladder-server.js');
  * behind Fastify's routes, answering with reply.send() (Node's HTTP/2 compatibility API: the END_STREAM in a second
  * record) and with the webhook's one-write stream answer (src/server/stream-reply.ts).
  */
-type Target = 'webhook' | 'null' | 'bare engine' | 'fastify reply.send' | 'fastify routes' | 'unregistered';
+type Target = 'webhook' | 'null' | 'bare engine' | 'fastify reply.send' | 'fastify routes' | 'floor' | 'unregistered';
 const TARGETS: readonly Target[] = [
   'webhook',
   'null',
   'bare engine',
   'fastify reply.send',
   'fastify routes',
+  'floor',
   'unregistered',
 ];
-type Called = Exclude<Target, 'unregistered'>;
+/** The targets the API server calls a webhook for; the floor and the unregistered namespace have none. */
+type Called = Exclude<Target, 'unregistered' | 'floor'>;
+const isCalled = (target: Target): target is Called => target !== 'unregistered' && target !== 'floor';
+
+/**
+ * The floor (storage-policy generate admission-policies), measured alone: the webhook's policies compiled to
+ * ValidatingAdmissionPolicies (and a MutatingAdmissionPolicy from 1.36), their bindings pointed at one namespace that
+ * the webhook configurations leave out (opted out), so its creates meet the floor and no webhook.
+ */
+const FLOOR_NAMESPACE = 'bench-floor';
+
+function installFloor(cluster: LocalCluster, version: string): void {
+  const out = join(cluster.dir, 'bench-floor');
+  const generated = spawnSync(
+    process.execPath,
+    [
+      join(ROOT, 'dist/src/cli/main.js'),
+      'generate',
+      'admission-policies',
+      '--kubernetes-version',
+      version,
+      '--inventory',
+      join(ROOT, 'test/e2e/fixtures/cluster.yaml'),
+      '--out',
+      out,
+    ],
+    { encoding: 'utf8', timeout: 60_000 },
+  );
+  if (generated.status !== 0) throw new Error(`generate admission-policies: ${generated.stderr}`);
+  const objects = parseAllDocuments(readFileSync(join(out, 'admission-policies.yaml'), 'utf8')).map(
+    (document) => document.toJS() as JsonObject,
+  );
+  for (const object of objects) {
+    const spec = object['spec'] as JsonObject | undefined;
+    if ((stringAt(object, 'kind') ?? '').endsWith('Binding') && spec)
+      spec['matchResources'] = {
+        namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': FLOOR_NAMESPACE } },
+      };
+  }
+  const namespace = `apiVersion: v1\nkind: Namespace\nmetadata: {name: ${FLOOR_NAMESPACE}, labels: {${OPT_OUT_LABEL}: "true"}}\n`;
+  const applied = cluster.kubectlWithInput(
+    [namespace, ...objects.map((object) => stringify(object))].join('---\n'),
+    'apply',
+    '-f',
+    '-',
+  );
+  if (applied.status !== 0) throw new Error(`applying the floor: ${applied.stderr}`);
+}
 interface LoadCpu {
   apiserver: number;
   etcd: number;
@@ -155,6 +206,7 @@ export async function compareThroughApiserver(options: {
     cluster.kubectl('create', 'namespace', 'storage-policy-webhook');
     await cluster.startWebhook(options.webhookArgs);
     cluster.registerWebhook();
+    installFloor(cluster, newest);
     const certs = join(cluster.dir, 'webhook');
     const tls = [join(certs, 'tls.crt'), join(certs, 'tls.key')];
     // The ladder's servers judge with the webhook's policies and the objects the cluster holds.
@@ -164,7 +216,7 @@ export async function compareThroughApiserver(options: {
     const ports: Partial<Record<Called, number>> = { webhook: cluster.webhookPort };
     const serverOf = new Map<Target, ChildProcess | undefined>([['webhook', cluster.processes.get('webhook')]]);
     for (const target of TARGETS) {
-      if (target === 'webhook' || target === 'unregistered') continue;
+      if (target === 'webhook' || !isCalled(target)) continue;
       const port = await freePort();
       const step = LADDER_STEPS[target];
       const args = step
@@ -177,14 +229,31 @@ export async function compareThroughApiserver(options: {
     }
     const client = apiClient(cluster.kubeconfig);
     let serial = 0;
-    const namespaceOf = (target: Target): string => (target === 'unregistered' ? 'storage-policy-webhook' : 'payments');
+    const namespaceOf = (target: Target): string =>
+      target === 'unregistered' ? 'storage-policy-webhook' : target === 'floor' ? FLOOR_NAMESPACE : 'payments';
+    // The API server loads admission policies from its informer: wait until the floor refuses a forbidden class.
+    await eventually(
+      'the API server to enforce the floor',
+      () =>
+        /ValidatingAdmissionPolicy/.test(
+          cluster.kubectlWithInput(
+            `apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: forbidden, namespace: ${FLOOR_NAMESPACE}}\nspec: {storageClassName: io1-slow, accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}\n`,
+            'create',
+            '--dry-run=server',
+            '-f',
+            '-',
+          ).stderr,
+        ),
+      30_000,
+      250,
+    );
     // The API server picks a configuration change up from its informer: this webhook answers a claim with no class
     // with a default (and a Warning), the null webhook with none, the ladder's servers with a warning naming them;
     // wait until the answers say the switch is done.
     const answeredBy = (warning: string): Target =>
       TARGETS.find((target) => warning.includes(`bench target: ${target}`)) ?? (warning ? 'webhook' : 'null');
     const pointAt = async (target: Target): Promise<void> => {
-      if (target === 'unregistered') return;
+      if (!isCalled(target)) return;
       const pointed = cluster.pointWebhooksAt(ports[target] ?? 0);
       if (pointed.status !== 0) throw new Error(pointed.stderr);
       await eventually(
@@ -201,7 +270,7 @@ export async function compareThroughApiserver(options: {
     const attribute = async (target: Target, run: () => Promise<void>): Promise<void> => {
       const before = webhookCalls(await client.metrics());
       await run();
-      if (target === 'unregistered') return;
+      if (!isCalled(target)) return;
       const after = webhookCalls(await client.metrics());
       for (const type of ['mutate', 'validate'] as const) {
         const name = `${type}.storage-policy-webhook.io`;
@@ -297,7 +366,7 @@ export async function compareThroughApiserver(options: {
       loadThroughputRatioToNull: loadRps.null > 0 ? loadRps.webhook / loadRps.null : 0,
       loadCpuMicros,
       apiserverCallMs: Object.fromEntries(
-        TARGETS.filter((target) => target !== 'unregistered').map((target) => [
+        TARGETS.filter(isCalled).map((target) => [
           target,
           { mutate: mean(seen[target].mutate), validate: mean(seen[target].validate) },
         ]),

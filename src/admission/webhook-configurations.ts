@@ -1,4 +1,5 @@
 import { isObject, type JsonObject, type JsonValue } from '../core/json.js';
+import { OPT_OUT_LABEL } from '../core/selectors.js';
 import {
   GOVERNED_KINDS,
   isMutable,
@@ -34,7 +35,6 @@ export interface WebhookRegistration {
   excludedNamespaces: readonly string[];
 }
 
-const OPT_OUT_LABEL = 'storage-policy-webhook.io/ignore';
 
 /**
  * The rules of an entry, from the kind table: one rule per API group, version, scope and operations, listing

@@ -1,3 +1,6 @@
+/** A namespace labelled `storage-policy-webhook.io/ignore: "true"` is never sent to the webhook, nor judged by the floor. */
+export const OPT_OUT_LABEL = 'storage-policy-webhook.io/ignore';
+
 interface LabelSelectorRequirement {
   key: string;
   operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';

@@ -3,6 +3,7 @@ import { WORKLOAD_CONTROLLER_USERS } from '../core/controllers.js';
 import type { JsonObject } from '../core/json.js';
 import { CLAIM_KINDS, operationsOf, podSpecOf, POD_SPEC_KINDS, resourceOf, type GovernedKind } from '../core/kinds.js';
 import { LEGACY_CLASS_ANNOTATION, type StorageClassInfo } from '../core/storage.js';
+import { OPT_OUT_LABEL } from '../core/selectors.js';
 import type { Action, Policy, PolicyException, RuleId } from '../policy/model.js';
 import { nameMatches, present, selectorHolds, str, strList } from './cel.js';
 
@@ -45,7 +46,6 @@ export interface Floor {
   uncompiled: Uncompiled[];
 }
 
-const OPT_OUT_LABEL = 'storage-policy-webhook.io/ignore';
 /** Every generated object carries these labels: what the managed floor lists to find (and prune) its own. */
 export const FLOOR_LABELS = { 'app.kubernetes.io/managed-by': 'storage-policy-webhook' };
 
