@@ -6,7 +6,7 @@ import { join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse, parseAllDocuments, stringify } from 'yaml';
 import { eventually, freePort } from '../loopback.js';
-import { LocalCluster, ROOT, type CommandResult } from './harness.js';
+import { generateFloor, LocalCluster, ROOT, type CommandResult } from './harness.js';
 
 const VALIDATING = 'admission webhook "validate.storage-policy-webhook.io" denied the request';
 const QUOTE = 'storage-policy-webhook.io/provisioned-iops';
@@ -74,6 +74,17 @@ for (const version of await LocalCluster.versions()) {
           .split('\n')
           .filter((line) => line.startsWith(name))
           .reduce((sum, line) => sum + Number(line.split(' ').pop()), 0);
+      };
+      /** A policy change to reload: io1-slow joins the allowed classes of platform-storage.yaml in a copy of policies/. */
+      const allowIo1Slow = async (policies: string): Promise<void> => {
+        const platform = join(policies, 'platform-storage.yaml');
+        await writeFile(
+          platform,
+          (await readFile(platform, 'utf8')).replace(
+            'allowed: [gp3, io2-high-iops, efs]',
+            'allowed: [gp3, io2-high-iops, efs, io1-slow]',
+          ),
+        );
       };
       /** A dry-run the API server refuses, its message matching `message`. */
       const refused = (manifest: string, message: RegExp): CommandResult => {
@@ -1142,14 +1153,7 @@ for (const version of await LocalCluster.versions()) {
           );
 
           // A policy reload changes the verdict: io1-slow becomes an allowed class.
-          const platform = join(policies, 'platform-storage.yaml');
-          await writeFile(
-            platform,
-            (await readFile(platform, 'utf8')).replace(
-              'allowed: [gp3, io2-high-iops, efs]',
-              'allowed: [gp3, io2-high-iops, efs, io1-slow]',
-            ),
-          );
+          await allowIo1Slow(policies);
           await eventually(
             'the reloaded policies to pass the io1-slow claim',
             () => !failing('analytics').includes('PersistentVolumeClaim/audit-slow storage-class/allowed'),
@@ -1613,21 +1617,7 @@ spec:
       it('the floor: generated admission policies refuse with the policy and rule while the webhook is down (failurePolicy Ignore), default the class by MutatingAdmissionPolicy from 1.36, and refuse nothing the webhook admits (a corpus through both)', async () => {
         const minor = Number(/^v1\.(\d+)/.exec(version)?.[1]);
         const out = join(cluster.dir, 'floor');
-        const generated = spawnSync(
-          process.execPath,
-          [
-            join(ROOT, 'dist/src/cli/main.js'),
-            'generate',
-            'admission-policies',
-            '--kubernetes-version',
-            version,
-            '--inventory',
-            join(ROOT, 'test/e2e/fixtures/cluster.yaml'),
-            '--out',
-            out,
-          ],
-          { encoding: 'utf8', timeout: 30_000 },
-        );
+        const generated = generateFloor(out, '--kubernetes-version', version);
         assert.equal(generated.status, 0, generated.stderr);
         if (minor < 36)
           assert.match(generated.stdout, /storageClasses\.defaults: MutatingAdmissionPolicy .* needs Kubernetes 1\.36/);
@@ -1761,20 +1751,7 @@ spec:
       it('the floor as static manifests (v1.37): an API server started with a staticManifestsDir of generated files refuses from its first request, with no webhook and no API object', async () => {
         if (version !== 'v1.37.2') return;
         const out = join(cluster.dir, 'floor-static');
-        const generated = spawnSync(
-          process.execPath,
-          [
-            join(ROOT, 'dist/src/cli/main.js'),
-            'generate',
-            'admission-policies',
-            '--static',
-            '--inventory',
-            join(ROOT, 'test/e2e/fixtures/cluster.yaml'),
-            '--out',
-            out,
-          ],
-          { encoding: 'utf8', timeout: 30_000 },
-        );
+        const generated = generateFloor(out, '--static');
         assert.equal(generated.status, 0, generated.stderr);
         const config = join(out, 'admission-configuration.yaml');
         await writeFile(
@@ -1922,14 +1899,7 @@ spec:
           );
 
           // A reload: io1-slow allowed; the floor follows within seconds and admits it.
-          const platform = join(policies, 'platform-storage.yaml');
-          await writeFile(
-            platform,
-            (await readFile(platform, 'utf8')).replace(
-              'allowed: [gp3, io2-high-iops, efs]',
-              'allowed: [gp3, io2-high-iops, efs, io1-slow]',
-            ),
-          );
+          await allowIo1Slow(policies);
           const reloadedAt = Date.now();
           await eventually(
             'the floor to follow the reload',

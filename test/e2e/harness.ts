@@ -38,6 +38,28 @@ function httpsOk(url: string, ca: string): Promise<boolean> {
  * test/e2e/cluster/build.sh, certificates generated here, an admin kubeconfig, and the webhook
  * running as a local process registered through deploy/'s webhook configurations.
  */
+/**
+ * `storage-policy generate admission-policies` on the e2e fixtures' classes into `out` (the floor), as a user runs it;
+ * `flags` adds --kubernetes-version, --static, ...
+ */
+export function generateFloor(out: string, ...flags: string[]): CommandResult {
+  const result = spawnSync(
+    process.execPath,
+    [
+      CLI,
+      'generate',
+      'admission-policies',
+      ...flags,
+      '--inventory',
+      join(ROOT, 'test/e2e/fixtures/cluster.yaml'),
+      '--out',
+      out,
+    ],
+    { encoding: 'utf8', timeout: 60_000 },
+  );
+  return { status: result.status, stdout: result.stdout ?? '', stderr: result.stderr ?? '' };
+}
+
 export class LocalCluster {
   readonly processes = new Map<string, ChildProcess>();
   dir = '';
