@@ -593,6 +593,7 @@ async function main(): Promise<void> {
               ['bare engine', 'bare engine (Node HTTP/2 server, handlers and engine)'],
               ['fastify reply.send', 'the bare engine behind Fastify routes, reply.send()'],
               ['fastify routes', 'the bare engine behind Fastify routes, one-write answer'],
+              ['fastify plain options', 'the same, with the TLS and HTTP/2 options of the bare server and no timeouts'],
               ['floor', 'the floor alone (admission policies, no webhook)'],
               ['unregistered', 'no webhook (excluded namespace)'],
             ] as const
@@ -608,6 +609,7 @@ async function main(): Promise<void> {
               ['bare engine', 'bare engine'],
               ['fastify reply.send', 'Fastify reply.send'],
               ['fastify routes', 'Fastify one-write'],
+              ['fastify plain options', 'Fastify plain options'],
               ['floor', 'floor'],
               ['unregistered', 'none'],
             ] as const

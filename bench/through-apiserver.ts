@@ -1,4 +1,4 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Agent, request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { parseAllDocuments, stringify } from 'yaml';
 import { stringAt, type JsonObject } from '../src/core/json.js';
 import { OPT_OUT_LABEL } from '../src/core/selectors.js';
-import { LocalCluster } from '../test/e2e/harness.js';
+import { generateFloor, LocalCluster } from '../test/e2e/harness.js';
 import { eventually, freePort } from '../test/loopback.js';
 import { cpuSeconds } from './load.js';
 import { pvc } from './workload.js';
@@ -30,13 +30,22 @@ const LADDER = join(ROOT, 'dist/bench/ladder-server.js');
  * behind Fastify's routes, answering with reply.send() (Node's HTTP/2 compatibility API: the END_STREAM in a second
  * record) and with the webhook's one-write stream answer (src/server/stream-reply.ts).
  */
-type Target = 'webhook' | 'null' | 'bare engine' | 'fastify reply.send' | 'fastify routes' | 'floor' | 'unregistered';
+type Target =
+  | 'webhook'
+  | 'null'
+  | 'bare engine'
+  | 'fastify reply.send'
+  | 'fastify routes'
+  | 'fastify plain options'
+  | 'floor'
+  | 'unregistered';
 const TARGETS: readonly Target[] = [
   'webhook',
   'null',
   'bare engine',
   'fastify reply.send',
   'fastify routes',
+  'fastify plain options',
   'floor',
   'unregistered',
 ];
@@ -53,21 +62,7 @@ const FLOOR_NAMESPACE = 'bench-floor';
 
 function installFloor(cluster: LocalCluster, version: string): void {
   const out = join(cluster.dir, 'bench-floor');
-  const generated = spawnSync(
-    process.execPath,
-    [
-      join(ROOT, 'dist/src/cli/main.js'),
-      'generate',
-      'admission-policies',
-      '--kubernetes-version',
-      version,
-      '--inventory',
-      join(ROOT, 'test/e2e/fixtures/cluster.yaml'),
-      '--out',
-      out,
-    ],
-    { encoding: 'utf8', timeout: 60_000 },
-  );
+  const generated = generateFloor(out, '--kubernetes-version', version);
   if (generated.status !== 0) throw new Error(`generate admission-policies: ${generated.stderr}`);
   const objects = parseAllDocuments(readFileSync(join(out, 'admission-policies.yaml'), 'utf8')).map(
     (document) => document.toJS() as JsonObject,
@@ -99,6 +94,7 @@ const LADDER_STEPS: Partial<Record<Target, string>> = {
   'bare engine': 'bare',
   'fastify reply.send': 'routes-send',
   'fastify routes': 'routes',
+  'fastify plain options': 'routes-plain',
 };
 
 export interface ApiserverComparison {
