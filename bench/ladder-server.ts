@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { mutatingHandler, validatingHandler, type AdmissionHandler } from '../src/admission/handler.js';
 import { reviewResponse, type AdmissionResponse, type AdmissionReview } from '../src/admission/protocol.js';
@@ -68,7 +68,7 @@ if (step === 'bare') {
   const app = (plain
     ? Fastify({
         loggerInstance: logger,
-        disableRequestLogging: true,
+        logController: new LogController({ disableRequestLogging: true }),
         http2SessionTimeout: 0,
         http2: true,
         https: { ...tls, minVersion: 'TLSv1.2' },
