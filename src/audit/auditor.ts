@@ -1,7 +1,7 @@
 import { arrayAt, isObject, stringAt, type JsonObject } from '../core/json.js';
 import { governedKindOfManifest, isAuditedKind, isClusterScoped, podSpecOf } from '../core/kinds.js';
 import { carriesJudgedVolumes, trimmedSubjectOf } from '../core/subjects.js';
-import { isProvisionedVolume, unusedConditionOf, unusedSince } from '../core/volumes.js';
+import { isProvisionedVolume, unusedConditionOf, unusedSince as unusedSinceOf } from '../core/volumes.js';
 import type { Engine } from '../engine/engine.js';
 import { auditObject, reportsOf, type AuditedObject, type PolicyReport } from './reports.js';
 
@@ -49,15 +49,8 @@ interface Subject {
   namespace: string;
   /** The stripped object as JSON text. */
   json: string;
-  /** A bound claim's Unused condition: whether the cluster reports it on this claim, and since when it is unused. */
-  unused?: { reported: boolean; since: number | undefined };
-}
-
-/** A bound claim's Unused condition as the audit keeps it; undefined for anything but a bound claim. */
-function unusedOf(object: JsonObject): Subject['unused'] {
-  if (stringAt(object, 'kind') !== 'PersistentVolumeClaim' || stringAt(object, 'status', 'phase') !== 'Bound')
-    return undefined;
-  return { reported: unusedConditionOf(object) !== undefined, since: unusedSince(object) };
+  /** A bound claim no pod uses: since when (its Unused condition's transition), for when it turns idle. */
+  unusedSince?: number;
 }
 
 /**
@@ -111,6 +104,8 @@ export class Auditor {
    */
   private readonly shared = new Map<string, Violations>();
   private readonly namespaces = new Map<string, string>();
+  private sawBoundClaim = false;
+  private sawUnusedCondition = false;
 
   constructor(private readonly options: AuditorOptions = { keepResults: true }) {}
 
@@ -133,11 +128,12 @@ export class Auditor {
       this.remove(object);
       return;
     }
-    const unused = unusedOf(object);
+    this.noteUnusedCondition(object);
+    const unusedSince = unusedSinceOf(object);
     const subject: Subject = {
       namespace: this.namespaceOf(key.split('/')[1] ?? ''),
       json: JSON.stringify(trimmedSubjectOf(object)),
-      ...(unused ? { unused } : {}),
+      ...(unusedSince === undefined ? {} : { unusedSince }),
     };
     this.subjects.set(key, subject);
     this.dirtyNamespaces.add(subject.namespace);
@@ -259,24 +255,24 @@ export class Auditor {
 
   /**
    * Whether the cluster reports the Unused condition on bound claims (Kubernetes 1.37's PVC-protection controller, gate
-   * PersistentVolumeClaimUnusedSinceTime): true when one bound claim carries it, false when bound claims exist and none
-   * does, undefined when there is no bound claim to tell by.
+   * PersistentVolumeClaimUnusedSinceTime): true once a bound claim carried it, false when bound claims were seen and
+   * none did, undefined before any bound claim. A property of the cluster, so it is latched, not kept per claim.
    */
   unusedConditionReported(): boolean | undefined {
-    let bound = false;
-    for (const { unused } of this.subjects.values()) {
-      if (!unused) continue;
-      if (unused.reported) return true;
-      bound = true;
-    }
-    return bound ? false : undefined;
+    return this.sawUnusedCondition ? true : this.sawBoundClaim ? false : undefined;
+  }
+
+  private noteUnusedCondition(object: JsonObject): void {
+    if (stringAt(object, 'kind') !== 'PersistentVolumeClaim' || stringAt(object, 'status', 'phase') !== 'Bound') return;
+    this.sawBoundClaim = true;
+    if (unusedConditionOf(object)) this.sawUnusedCondition = true;
   }
 
   /** The bound claims no pod uses and since when, by namespace: when the next one may cross a policy's idleAfter. */
   unusedClaims(): Array<{ namespace: string; since: number }> {
     const claims: Array<{ namespace: string; since: number }> = [];
-    for (const { namespace, unused } of this.subjects.values())
-      if (unused?.since !== undefined) claims.push({ namespace, since: unused.since });
+    for (const { namespace, unusedSince } of this.subjects.values())
+      if (unusedSince !== undefined) claims.push({ namespace, since: unusedSince });
     return claims;
   }
 
