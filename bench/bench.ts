@@ -701,7 +701,19 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error: unknown) => {
-  process.stderr.write(`bench failed: ${(error as Error).stack ?? String(error)}\n`);
+let settled = false;
+main()
+  .catch((error: unknown) => {
+    process.stderr.write(`bench failed: ${(error as Error).stack ?? String(error)}\n`);
+    process.exitCode = 1;
+  })
+  .finally(() => {
+    settled = true;
+  });
+// Node exits with 0 when nothing is left to wait for, even with the bench's promise pending (a measured server died
+// and took every handle with it): that is a failure, said as one.
+process.on('beforeExit', () => {
+  if (settled) return;
+  process.stderr.write('bench failed: it stopped with measurements pending (did a server it measured die?)\n');
   process.exitCode = 1;
 });

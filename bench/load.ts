@@ -47,6 +47,8 @@ function send(session: ClientHttp2Session, request: Request): Promise<number> {
     stream.on('data', () => undefined);
     stream.on('end', () => resolve(status));
     stream.on('error', () => resolve(0));
+    // A stream the server never ends (it died, its session closed) still settles: an error, not a run that waits forever.
+    stream.on('close', () => resolve(0));
     stream.end(request.body);
   });
 }
