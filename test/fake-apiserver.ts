@@ -69,6 +69,17 @@ export class FakeApiServer {
     const existing = this.objects.get(path);
     const plural = path.split('/').pop() ?? '';
     if (method === 'GET' && path === '/version') return [200, { major: '1', minor: this.minor }];
+    if (method === 'GET' && path === '/apis/admissionregistration.k8s.io/v1')
+      return [
+        200,
+        {
+          kind: 'APIResourceList',
+          resources: LISTED.filter(
+            (resource) =>
+              resource.includes('admission') && (Number(this.minor) >= 36 || !resource.startsWith('mutating')),
+          ).map((name) => ({ name })),
+        },
+      ];
     if (method === 'GET' && LISTED.includes(plural)) {
       // A list across namespaces: every stored object of that resource in that API group.
       const group = path.slice(0, path.lastIndexOf('/'));

@@ -10,19 +10,20 @@ import type { WebhookState } from './state.js';
 // --admission-policies managed: the Lease holder keeps the API-object floor (storage-policy generate
 // admission-policies, compiled from the loaded policies) in the cluster: applied on every policy reload, when an
 // exception starts or expires or an enforceFrom passes, when a StorageClass changes (the provisioner facts), and
-// every few minutes against drift; objects it made that the policies no longer produce are deleted. It touches only
+// every few minutes against drift; objects it made that the policies no longer produce are deleted. The API server's
+// minor and whether it serves MutatingAdmissionPolicies (discovery) decide whether the default class is in the floor. It touches only
 // objects labelled as its own, and each carries an ownerReference to the webhook's ValidatingWebhookConfiguration, so
 // uninstalling the webhook lets the garbage collector remove the floor with it.
 
 const GROUP_PATH = '/apis/admissionregistration.k8s.io/v1';
 const FIELD_MANAGER = 'storage-policy-webhook-floor';
 
-/** The four kinds of the floor, by the resource they are written to; mutating ones need Kubernetes 1.36. */
+/** The four kinds of the floor, by the resource they are written to; the mutating ones where the API serves them. */
 const RESOURCES = [
-  { kind: 'ValidatingAdmissionPolicy', resource: 'validatingadmissionpolicies', minMinor: 30 },
-  { kind: 'ValidatingAdmissionPolicyBinding', resource: 'validatingadmissionpolicybindings', minMinor: 30 },
-  { kind: 'MutatingAdmissionPolicy', resource: 'mutatingadmissionpolicies', minMinor: 36 },
-  { kind: 'MutatingAdmissionPolicyBinding', resource: 'mutatingadmissionpolicybindings', minMinor: 36 },
+  { kind: 'ValidatingAdmissionPolicy', resource: 'validatingadmissionpolicies', mutating: false },
+  { kind: 'ValidatingAdmissionPolicyBinding', resource: 'validatingadmissionpolicybindings', mutating: false },
+  { kind: 'MutatingAdmissionPolicy', resource: 'mutatingadmissionpolicies', mutating: true },
+  { kind: 'MutatingAdmissionPolicyBinding', resource: 'mutatingadmissionpolicybindings', mutating: true },
 ] as const;
 
 const MAX_RETRY_DELAY_MS = 300_000;
@@ -44,18 +45,24 @@ function resourceOf(object: JsonObject): string {
   return entry.resource;
 }
 
-/** The Kubernetes minor the API server runs ("37", or "37+" on some managed control planes). */
-async function serverMinor(config: KubeConfig): Promise<number> {
+/**
+ * What the API server serves: its minor ("37", or "37+" on some managed control planes) and whether it serves
+ * MutatingAdmissionPolicies (v1 from 1.36, on by default; a control plane may turn the API off).
+ */
+async function servedBy(config: KubeConfig): Promise<{ minor: number; mutating: boolean }> {
   const version = await callApi(config, { method: 'GET', path: '/version' });
   const minor = Number.parseInt(stringAt(version, 'minor') ?? '', 10);
   if (!Number.isFinite(minor)) throw new Error(`the API server's /version has no minor: ${JSON.stringify(version)}`);
-  return minor;
+  const discovery = await callApi(config, { method: 'GET', path: GROUP_PATH });
+  const resources = Array.isArray(discovery['resources']) ? discovery['resources'] : [];
+  const mutating = resources.some((resource) => stringAt(resource, 'name') === 'mutatingadmissionpolicies');
+  return { minor, mutating };
 }
 
 export class FloorSync {
   private running: Promise<void> | undefined;
   private again = false;
-  private minor: number | undefined;
+  private served: { minor: number; mutating: boolean } | undefined;
   private dated: NodeJS.Timeout | undefined;
   private periodic: NodeJS.Timeout | undefined;
   private retry: NodeJS.Timeout | undefined;
@@ -132,10 +139,11 @@ export class FloorSync {
     const set = this.state.policySet;
     if (!set) return;
     const now = Date.now();
-    this.minor ??= await serverMinor(this.config);
+    const served = (this.served ??= await servedBy(this.config));
     const classes = this.state.lookup.storageClasses();
     const floor = compileFloor(set.policies, set.exceptions, {
-      kubernetesMinor: this.minor,
+      // Without the MutatingAdmissionPolicy API the floor is what 1.35 gets: validating policies only.
+      kubernetesMinor: served.mutating ? served.minor : Math.min(served.minor, 35),
       static: false,
       classes: classes.known ? classes.value : undefined,
       excludedNamespaces: this.options.excludedNamespaces,
@@ -160,8 +168,8 @@ export class FloorSync {
         .map(([key, value]) => `${key}=${value}`)
         .join(','),
     )}`;
-    for (const { resource, minMinor } of RESOURCES) {
-      if (this.minor < minMinor) continue;
+    for (const { resource, mutating } of RESOURCES) {
+      if (mutating && !served.mutating) continue;
       const stale: string[] = [];
       await listAll(this.config, `${GROUP_PATH}/${resource}${selector}`, (items) => {
         for (const item of items) {
@@ -182,7 +190,12 @@ export class FloorSync {
     }
     this.metrics.floorObjects.set(wanted.length);
     this.logger.info(
-      { objects: wanted.length, kubernetesMinor: this.minor, uncompiled: floor.uncompiled.length },
+      {
+        objects: wanted.length,
+        kubernetes: `1.${served.minor}`,
+        mutating: served.mutating,
+        uncompiled: floor.uncompiled.length,
+      },
       'admission-policy floor in step with the policies',
     );
     this.syncWhenDated(now);

@@ -142,4 +142,34 @@ describe('the managed floor (FloorSync)', () => {
       await floor.stop();
     }
   });
+
+  it('where the API server serves no MutatingAdmissionPolicy (1.35), the floor is validating only', async () => {
+    const old = new FakeApiServer();
+    old.minor = '35';
+    const oldConfig = await old.startWithConfig();
+    const state = new WebhookState(cluster());
+    state.swap(
+      policySet([policy({ name: 'platform', storageClasses: { allowed: ['gp3'], defaults: [{ class: 'gp3' }] } })], []),
+    );
+    const elector = new LeaseElector(
+      oldConfig,
+      { namespace: 'webhook', name: 'floor', identity: 'replica-1', leaseDurationSeconds: 30, retryPeriodMs: 50 },
+      logger,
+    );
+    const floor = new FloorSync(oldConfig, state, elector, new WebhookMetrics({ processMetrics: false }), logger, {
+      owner: 'storage-policy-webhook',
+      excludedNamespaces: ['kube-system'],
+    });
+    floor.start();
+    try {
+      const paths = (resource: string) => [...old.objects.keys()].filter((path) => path.includes(`/${resource}/`));
+      await eventually('the floor applied', () => paths('validatingadmissionpolicies').length > 0, 10_000, 20);
+      await floor.settled();
+      assert.deepEqual(paths('mutatingadmissionpolicies'), []);
+      assert.ok(!old.writes.some((write) => write.includes('mutating')), old.writes.join(', '));
+    } finally {
+      await floor.stop();
+      await old.stop();
+    }
+  });
 });
