@@ -35,7 +35,6 @@ export interface WebhookRegistration {
   excludedNamespaces: readonly string[];
 }
 
-
 /**
  * The rules of an entry, from the kind table: one rule per API group, version, scope and operations, listing
  * the resources of the kinds that share them.

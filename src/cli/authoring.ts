@@ -80,7 +80,12 @@ export const EXPLAIN_OPTIONS: OptionSpec[] = [
     default: BUNDLED_POLICIES_DIR,
     help: 'folder of policy files',
   },
-  { name: 'inventory', type: 'string', multiple: true, help: 'namespace labels come from this inventory' },
+  {
+    name: 'inventory',
+    type: 'string',
+    multiple: true,
+    help: 'cluster data from this inventory: namespace labels, and the claims a namespace budget counts',
+  },
   NOW_OPTION,
 ];
 

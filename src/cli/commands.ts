@@ -72,7 +72,8 @@ export const COMMANDS: Command[] = [
   {
     name: 'explain',
     synopsis: '-n NS [options]',
-    summary: 'which policies govern a namespace (or a cluster-scoped kind), why, and what they do',
+    summary:
+      'which policies govern a namespace (or a cluster-scoped kind), why, and what they do (budgets and their use)',
     options: EXPLAIN_OPTIONS,
     run: (values) => explainCommand(values),
   },

@@ -510,6 +510,7 @@ describe('Helm chart (deploy/chart)', { timeout: 35 * 60 * 1000 }, () => {
     // Every PromQL expression parses with Prometheus's own grammar (@prometheus-io/lezer-promql), the rules' and the dashboard's.
     const rules = field('PrometheusRule/guard', 'spec.groups.0.rules') as Array<{ alert: string; expr: string }>;
     assert.deepEqual(rules.map((rule) => rule.alert).sort(), [
+      'StoragePolicyNamespaceNearCostBudget',
       'StoragePolicyWebhookAdmissionErrors',
       'StoragePolicyWebhookAuditStale',
       'StoragePolicyWebhookCacheNotSynced',
