@@ -693,7 +693,9 @@ async function main(): Promise<void> {
       children.map(
         (child) =>
           new Promise((resolve) =>
-            child.exitCode !== null ? resolve(null) : (child.once('exit', resolve), child.kill('SIGTERM')),
+            child.exitCode !== null || child.signalCode !== null
+              ? resolve(null)
+              : (child.once('exit', resolve), child.kill('SIGTERM')),
           ),
       ),
     );
