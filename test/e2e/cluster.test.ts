@@ -75,6 +75,18 @@ for (const version of await LocalCluster.versions()) {
           .filter((line) => line.startsWith(name))
           .reduce((sum, line) => sum + Number(line.split(' ').pop()), 0);
       };
+      /** The images of a Deployment's pods (label app=NAME), as one string: has a rollout made a pod of the new template? */
+      const podImages = (namespace: string, app: string): string =>
+        cluster.kubectl(
+          'get',
+          'pods',
+          '-n',
+          namespace,
+          '-l',
+          `app=${app}`,
+          '-o',
+          'jsonpath={.items[*].spec.containers[0].image}',
+        ).stdout;
       /** A policy change to reload: io1-slow joins the allowed classes of platform-storage.yaml in a copy of policies/. */
       const allowIo1Slow = async (policies: string): Promise<void> => {
         const platform = join(policies, 'platform-storage.yaml');
@@ -844,19 +856,7 @@ for (const version of await LocalCluster.versions()) {
         // No kubelet runs here, so the old pods never go away: the rollout's first new pod is what it creates.
         await eventually(
           'the rollout to create a pod of the new template',
-          () =>
-            cluster
-              .kubectl(
-                'get',
-                'pods',
-                '-n',
-                'payments',
-                '-l',
-                'app=ordinary',
-                '-o',
-                'jsonpath={.items[*].spec.containers[0].image}',
-              )
-              .stdout.includes('app:2'),
+          () => podImages('payments', 'ordinary').includes('app:2'),
           60_000,
           250,
         );
@@ -2121,19 +2121,7 @@ spec:
         }
         await eventually(
           'the ReplicaSet controller made the rolled web pod',
-          () =>
-            cluster
-              .kubectl(
-                'get',
-                'pods',
-                '-n',
-                'payments',
-                '-l',
-                'app=web',
-                '-o',
-                'jsonpath={.items[*].spec.containers[0].image}',
-              )
-              .stdout.includes('web:3'),
+          () => podImages('payments', 'web').includes('web:3'),
           60_000,
           250,
         );
