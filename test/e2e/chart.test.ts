@@ -559,14 +559,14 @@ describe('Helm chart (deploy/chart)', { timeout: 35 * 60 * 1000 }, () => {
     assert.ok(rule, 'the chart renders a PrometheusRule');
     const dir = await mkdtemp(join(tmpdir(), 'promtool-'));
     try {
-      const groups = (rule['spec'] as { groups: unknown[] }).groups;
+      const groups = (rule['spec'] as { groups: Array<{ rules: unknown[] }> }).groups;
       await writeFile(join(dir, 'rules.yaml'), stringify({ groups }));
       await cp(join(ROOT, 'test/e2e/fixtures/alerts.promtool.yaml'), join(dir, 'alerts.promtool.yaml'));
       const promtoolIn = (...args: string[]) =>
         spawnSync(promtool, args, { cwd: dir, encoding: 'utf8', timeout: 120_000 });
       const checked = promtoolIn('check', 'rules', 'rules.yaml');
       assert.equal(checked.status, 0, checked.stdout + checked.stderr);
-      assert.match(checked.stdout, /SUCCESS: 8 rules found/);
+      assert.match(checked.stdout, new RegExp(`SUCCESS: ${groups[0]?.rules.length ?? 0} rules found`));
       const tested = promtoolIn('test', 'rules', 'alerts.promtool.yaml');
       assert.equal(tested.status, 0, tested.stdout + tested.stderr);
       // A threshold moved past what the series show: the alert no longer fires and the test says so.
