@@ -74,3 +74,18 @@ export function exemptionNote(exception: PolicyException, now: number): string {
   const countdown = days <= 14 ? `, expires in ${days} day${days === 1 ? '' : 's'}` : '';
   return `exempted by ${exception.name} until ${exception.expiresAt}${countdown} ${who}`;
 }
+
+/**
+ * The next instant after `now` at which a policy set's verdicts change with no reload: a policy's enforceFrom (its
+ * warnings become denials) or an exception's expiresAt (what it exempted is judged again). undefined: none ahead.
+ */
+export function nextDatedInstant(
+  policies: ReadonlyArray<{ enforceFrom?: string | undefined }>,
+  exceptions: readonly PolicyException[],
+  now: number,
+): number | undefined {
+  const ahead = [...policies.map((policy) => policy.enforceFrom), ...exceptions.map((exception) => exception.expiresAt)]
+    .map((instant) => Date.parse(instant ?? ''))
+    .filter((instant) => instant > now);
+  return ahead.length > 0 ? Math.min(...ahead) : undefined;
+}

@@ -3,6 +3,8 @@ import { isAuditedKind } from '../core/kinds.js';
 import { stringAt } from '../core/json.js';
 import { Auditor } from '../audit/auditor.js';
 import type { Engine } from '../engine/engine.js';
+import { nextDatedInstant } from '../engine/exceptions.js';
+import { timerAt } from './timers.js';
 import type { CacheEvent, ClusterCache } from '../lookup/cluster-cache.js';
 import type { LeaseElector } from './leader.js';
 import type { WebhookMetrics } from './metrics.js';
@@ -70,27 +72,16 @@ export class AuditLoop {
 
   /**
    * A policy's enforceFrom turns its warnings into denials at that instant, and an exception's expiresAt its skips into
-   * failures: the reports follow then, not at the next hourly run (setTimeout holds at most about 24.8 days; a later
-   * instant is caught by the runs in between).
+   * failures: the reports follow then, not at the next hourly run.
    */
   private auditWhenEnforced(): void {
     clearTimeout(this.enforced);
-    const now = Date.now();
     const set = this.state.policySet;
-    const instants = [
-      ...(set?.policies ?? []).map((policy) => policy.enforceFrom),
-      ...(set?.exceptions ?? []).map((exception) => exception.expiresAt),
-    ];
-    const next = Math.min(...instants.map((instant) => Date.parse(instant ?? '')).filter((instant) => instant > now));
-    if (!Number.isFinite(next) || next - now > 2 ** 31 - 1) return;
-    this.enforced = setTimeout(
-      () => {
-        this.auditor.invalidateAll();
-        this.schedule();
-        this.auditWhenEnforced();
-      },
-      next - now + 1,
-    ).unref();
+    this.enforced = timerAt(nextDatedInstant(set?.policies ?? [], set?.exceptions ?? [], Date.now()), () => {
+      this.auditor.invalidateAll();
+      this.schedule();
+      this.auditWhenEnforced();
+    });
   }
 
   /**
@@ -107,14 +98,10 @@ export class AuditLoop {
       const idleAfter = limits.get(namespace);
       if (idleAfter !== undefined && since + idleAfter > now) next = Math.min(next, since + idleAfter);
     }
-    if (!Number.isFinite(next) || next - now > 2 ** 31 - 1) return;
-    this.idleCrossing = setTimeout(
-      () => {
-        this.auditor.invalidateAll();
-        this.schedule();
-      },
-      next - now + 1,
-    ).unref();
+    this.idleCrossing = timerAt(next, () => {
+      this.auditor.invalidateAll();
+      this.schedule();
+    });
   }
 
   /** What a namespace's claims cost, idle and in all, and their budget, as gauges. */

@@ -2,10 +2,12 @@ import type { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import type { Logger } from 'pino';
 import { stringAt, type JsonObject } from '../core/json.js';
 import { compileFloor, FLOOR_LABELS } from '../floor/admission-policies.js';
+import { nextDatedInstant } from '../engine/exceptions.js';
 import { ApiError, callApi, listAll } from '../lookup/kube-api.js';
 import type { LeaseElector } from './leader.js';
 import type { WebhookMetrics } from './metrics.js';
 import type { WebhookState } from './state.js';
+import { timerAt } from './timers.js';
 
 // --admission-policies managed: the Lease holder keeps the API-object floor (storage-policy generate
 // admission-policies, compiled from the loaded policies) in the cluster: applied on every policy reload, when an
@@ -203,20 +205,12 @@ export class FloorSync {
 
   /**
    * The floor compiles an exception only while it is active and a policy's deny as a warning until its enforceFrom:
-   * at the next such instant the floor is compiled again (setTimeout holds about 24.8 days; the resync catches later ones).
+   * at the next such instant the floor is compiled again.
    */
   private syncWhenDated(now: number): void {
     clearTimeout(this.dated);
     const set = this.state.policySet;
-    const instants = [
-      ...(set?.policies ?? []).map((policy) => policy.enforceFrom),
-      ...(set?.exceptions ?? []).map((exception) => exception.expiresAt),
-    ]
-      .map((instant) => Date.parse(instant ?? ''))
-      .filter((instant) => instant > now);
-    const next = Math.min(...instants);
-    if (!Number.isFinite(next) || next - now > 2 ** 31 - 1) return;
-    this.dated = setTimeout(() => this.request(), next - now + 1).unref();
+    this.dated = timerAt(nextDatedInstant(set?.policies ?? [], set?.exceptions ?? [], now), () => this.request(), now);
   }
 
   /** The webhook configuration as the floor's owner; none (and said so) when it is not registered under that name. */
