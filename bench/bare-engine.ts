@@ -14,6 +14,7 @@ const { policies } = await loadPolicyDir(policiesDir ?? '');
 const engine = new Engine({ policies, lookup: await loadInventory([inventory ?? '']) });
 
 serveJson(Number(port), certFile ?? '', keyFile ?? '', (path, body) => {
-  const outcome = (path === '/mutate' ? mutatingHandler : validatingHandler)((body as AdmissionReview).request, engine);
-  return outcome.valid ? reviewResponse(outcome.response) : undefined;
+  const handler = path === '/mutate' ? mutatingHandler : path === '/validate' ? validatingHandler : undefined;
+  const outcome = handler?.((body as AdmissionReview).request, engine);
+  return outcome?.valid ? reviewResponse(outcome.response) : undefined;
 });

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { createSecureServer } from 'node:http2';
+import { createSecureServer, type Http2SecureServer } from 'node:http2';
 
 /**
  * The bench's bare servers: Node's HTTP/2 + TLS server (HTTP/1.1 fallback) that reads each body whole, parses it
@@ -11,7 +11,7 @@ export function serveJson(
   certFile: string,
   keyFile: string,
   answer: (path: string, body: unknown) => unknown,
-): void {
+): Http2SecureServer {
   const server = createSecureServer(
     { allowHTTP1: true, cert: readFileSync(certFile), key: readFileSync(keyFile), minVersion: 'TLSv1.2' },
     (request, response) => {
@@ -20,7 +20,8 @@ export function serveJson(
       request.on('end', () => {
         let reply: unknown;
         try {
-          reply = answer(request.url, JSON.parse(Buffer.concat(chunks).toString('utf8')));
+          // The path without its query: the API server calls a webhook at its URL with ?timeout=10s added.
+          reply = answer(request.url.split('?')[0] ?? '', JSON.parse(Buffer.concat(chunks).toString('utf8')));
         } catch {
           reply = undefined;
         }
@@ -44,5 +45,6 @@ export function serveJson(
     },
   );
   server.listen(port, '127.0.0.1', () => process.stdout.write('ready\n'));
-  process.on('SIGTERM', () => server.close(() => process.exit(0)));
+  process.once('SIGTERM', () => server.close(() => process.exit(0)));
+  return server;
 }

@@ -54,8 +54,9 @@ const answer = (response: AdmissionResponse) =>
 
 if (step === 'bare') {
   serveJson(Number(port), certFile, keyFile, (path, body) => {
-    const outcome = (handlers[path] ?? validatingHandler)((body as AdmissionReview).request, engine);
-    return outcome.valid ? answer(outcome.response) : undefined;
+    const handler = handlers[path];
+    const outcome = handler?.((body as AdmissionReview).request, engine);
+    return outcome?.valid ? answer(outcome.response) : undefined;
   });
 } else {
   const logger = pino(
