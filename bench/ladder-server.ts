@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { mutatingHandler, validatingHandler, type AdmissionHandler } from '../src/admission/handler.js';
 import { reviewResponse, type AdmissionResponse, type AdmissionReview } from '../src/admission/protocol.js';
@@ -24,14 +24,10 @@ import { serveJson } from './json-server.js';
 // Usage: node ladder-server.js STEP PORT CERT KEY POLICIES_DIR INVENTORY
 // STEP: bare (no framework) | routes-send (Fastify routes answering with reply.send()) | routes (answering in one
 // write through the HTTP/2 stream, as the webhook does) | schemas | budget (+ body budget, unread-body drain) |
-// telemetry (+ metrics, log level silent) | log (+ the admission log line at info); off the ladder, routes-plain:
-// the routes step with the bare server's own TLS and HTTP/2 options and none of the webhook's timeouts (Fastify's
-// connectionTimeout, requestTimeout, http2SessionTimeout), which tells the server's settings from Fastify's routing.
-const [argStep = 'bare', port, certFile = '', keyFile = '', policiesDir = '', inventory = ''] = process.argv.slice(2);
+// telemetry (+ metrics, log level silent) | log (+ the admission log line at info).
+const [step = 'bare', port, certFile = '', keyFile = '', policiesDir = '', inventory = ''] = process.argv.slice(2);
 const STEPS = ['bare', 'routes-send', 'routes', 'schemas', 'budget', 'telemetry', 'log'];
-const plain = argStep === 'routes-plain';
-const step = plain ? 'routes' : argStep;
-if (!STEPS.includes(step)) throw new Error(`step must be one of ${STEPS.join(', ')} or routes-plain`);
+if (!STEPS.includes(step)) throw new Error(`step must be one of ${STEPS.join(', ')}`);
 const reached = (name: string): boolean => STEPS.indexOf(step) >= STEPS.indexOf(name);
 
 const { policies } = await loadPolicyDir(policiesDir);
@@ -63,22 +59,12 @@ if (step === 'bare') {
     { level: reached('log') ? 'info' : 'silent' },
     pino.destination({ dest: 1, sync: false, minLength: 4096 }),
   );
-  // Fastify's options are the webhook's own (request logs off, no child logger per request, ...); routes-plain keeps
-  // only what changes no wire behaviour (the logger, no request logs) and the bare server's TLS options.
-  const tls = { allowHTTP1: true, key: readFileSync(keyFile), cert: readFileSync(certFile) };
-  const app = (plain
-    ? Fastify({
-        loggerInstance: logger,
-        logController: new LogController({ disableRequestLogging: true }),
-        http2SessionTimeout: 0,
-        http2: true,
-        https: { ...tls, minVersion: 'TLSv1.2' },
-      })
-    : Fastify({
-        ...fastifyOptions(logger, DEFAULT_BODY_LIMIT, DEFAULT_LIMITS.requestTimeoutSeconds),
-        http2: true,
-        https: { ...tls, ...TLS_POLICY },
-      })) as unknown as FastifyInstance;
+  // Fastify's options are the webhook's own (request logs off, no child logger per request, ...).
+  const app = Fastify({
+    ...fastifyOptions(logger, DEFAULT_BODY_LIMIT, DEFAULT_LIMITS.requestTimeoutSeconds),
+    http2: true,
+    https: { allowHTTP1: true, key: readFileSync(keyFile), cert: readFileSync(certFile), ...TLS_POLICY },
+  }) as unknown as FastifyInstance;
   if (reached('budget')) app.register(unreadBodies);
   app.register((scope, _options, done) => {
     if (reached('telemetry'))
