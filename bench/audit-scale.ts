@@ -3,7 +3,7 @@ import { Auditor } from '../src/audit/auditor.js';
 import { Engine } from '../src/engine/engine.js';
 import { ClusterState } from '../src/lookup/cluster-state.js';
 import { addToState } from '../src/lookup/inventory.js';
-import { loadPolicyDir } from '../src/policy/load.js';
+import { loadPolicies } from '../src/engine/policies.js';
 
 /** 10,000 claims and 1,000 StatefulSets over 100 namespaces, as a list of a live cluster would give them. */
 export function auditInventory(): JsonObject[] {
@@ -77,7 +77,7 @@ export async function measureAudit(policiesDir: string, classesYaml: JsonObject[
   const objects = auditInventory();
   const state = new ClusterState();
   addToState(state, [...classesYaml, ...objects]);
-  const { policies } = await loadPolicyDir(policiesDir);
+  const { policies } = await loadPolicies(policiesDir);
   const engine = new Engine({ policies, lookup: state });
   const warm = new Auditor();
   for (const object of objects.slice(0, 2000)) warm.upsert(object);

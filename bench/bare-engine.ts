@@ -2,7 +2,7 @@ import { mutatingHandler, validatingHandler } from '../src/admission/handler.js'
 import { reviewResponse, type AdmissionReview } from '../src/admission/protocol.js';
 import { Engine } from '../src/engine/engine.js';
 import { loadInventory } from '../src/lookup/inventory.js';
-import { loadPolicyDir } from '../src/policy/load.js';
+import { loadPolicies } from '../src/engine/policies.js';
 import { serveJson } from './json-server.js';
 
 // The second baseline: the same TLS server as baseline.ts running this project's engine and handlers on each
@@ -10,7 +10,7 @@ import { serveJson } from './json-server.js';
 // instrumentation cost. Usage: node bare-engine.js PORT CERT KEY POLICIES_DIR INVENTORY
 const [port, certFile, keyFile, policiesDir, inventory] = process.argv.slice(2);
 
-const { policies } = await loadPolicyDir(policiesDir ?? '');
+const { policies } = await loadPolicies(policiesDir ?? '');
 const engine = new Engine({ policies, lookup: await loadInventory([inventory ?? '']) });
 
 serveJson(Number(port), certFile ?? '', keyFile ?? '', (path, body) => {

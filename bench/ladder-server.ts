@@ -7,7 +7,7 @@ import { Auditor } from '../src/audit/auditor.js';
 import type { JsonObject } from '../src/core/json.js';
 import { Engine } from '../src/engine/engine.js';
 import { loadInventory } from '../src/lookup/inventory.js';
-import { loadPolicyDir } from '../src/policy/load.js';
+import { loadPolicies } from '../src/engine/policies.js';
 import { admissionRouteSchema } from '../src/server/admission-schemas.js';
 import { DEFAULT_BODY_LIMIT, DEFAULT_LIMITS, fastifyOptions } from '../src/server/app.js';
 import admissionTelemetry from '../src/server/admission-telemetry.js';
@@ -30,7 +30,7 @@ const STEPS = ['bare', 'routes-send', 'routes', 'schemas', 'budget', 'telemetry'
 if (!STEPS.includes(step)) throw new Error(`step must be one of ${STEPS.join(', ')}`);
 const reached = (name: string): boolean => STEPS.indexOf(step) >= STEPS.indexOf(name);
 
-const { policies } = await loadPolicyDir(policiesDir);
+const { policies } = await loadPolicies(policiesDir);
 const lookup = await loadInventory([inventory]);
 const engine = new Engine({ policies, lookup });
 // What the webhook holds besides its cache: the audit's results of every object.

@@ -9,7 +9,7 @@ import { stringAt, type JsonObject } from '../src/core/json.js';
 import { Engine } from '../src/engine/engine.js';
 import { loadInventory } from '../src/lookup/inventory.js';
 import type { ClusterLookup } from '../src/lookup/lookup.js';
-import { loadPolicyDir } from '../src/policy/load.js';
+import { loadPolicies } from '../src/engine/policies.js';
 import type { Policy } from '../src/policy/model.js';
 import { OPT_OUT_LABEL } from '../src/core/selectors.js';
 import { generateFloor, LocalCluster } from '../test/e2e/harness.js';
@@ -255,7 +255,7 @@ export async function compareThroughApiserver(options: {
     const cannedAnswer = join(cluster.dir, 'canned-answer.json');
     writeCannedAnswer(
       cannedAnswer,
-      (await loadPolicyDir(join(ROOT, 'policies'))).policies,
+      (await loadPolicies(join(ROOT, 'policies'))).policies,
       await loadInventory([inventory]),
     );
     const ports: Partial<Record<Called, number>> = { webhook: cluster.webhookPort };

@@ -13,7 +13,7 @@ import { Ajv } from 'ajv';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { positionOf } from '../io/yaml.js';
-import { loadPolicyDir, parsePolicyText } from '../policy/load.js';
+import { loadPolicies, parsePolicies } from '../engine/policies.js';
 import type { Policy, PolicyException } from '../policy/model.js';
 import type { StoragePolicyTest } from '../policy/schema-types.js';
 
@@ -128,16 +128,16 @@ async function suiteFiles(path: string): Promise<string[]> {
 }
 
 /** The policies and exceptions of the suite's files and folders. */
-async function loadPolicies(paths: string[]): Promise<{ policies: Policy[]; exceptions: PolicyException[] }> {
+async function suitePolicies(paths: string[]): Promise<{ policies: Policy[]; exceptions: PolicyException[] }> {
   const policies: Policy[] = [];
   const exceptions: PolicyException[] = [];
   for (const path of paths) {
     if ((await stat(path)).isDirectory()) {
-      const set = await loadPolicyDir(path);
+      const set = await loadPolicies(path);
       policies.push(...set.policies);
       exceptions.push(...set.exceptions);
     } else {
-      const parsed = parsePolicyText(await readFile(path, 'utf8'), path);
+      const parsed = parsePolicies(await readFile(path, 'utf8'), path);
       if (parsed.problems.length > 0) throw new Error(parsed.problems.map(formatProblem).join('\n'));
       policies.push(...parsed.policies);
       exceptions.push(...parsed.exceptions);
@@ -170,7 +170,7 @@ export async function loadSuites(path: string): Promise<Suite[]> {
       }
       const here = dirname(file);
       const policyPaths = value.spec.policies ?? [];
-      const { policies, exceptions } = await loadPolicies(
+      const { policies, exceptions } = await suitePolicies(
         (policyPaths.length > 0 ? policyPaths : ['..']).map((entry) => resolve(here, entry)),
       );
       const inventory = new ClusterState();

@@ -17,7 +17,8 @@ import { NO_CLUSTER } from '../lookup/lookup.js';
 import { exceptionsFor, explain, formatExplanation } from '../authoring/explain.js';
 import { diffPolicySets, formatDiffMarkdown, formatDiffText } from '../authoring/diff.js';
 import { lintPolicies } from '../authoring/lint.js';
-import { BUNDLED_POLICIES_DIR, loadPolicyDir, PolicyLoadError } from '../policy/load.js';
+import { BUNDLED_POLICIES_DIR, PolicyLoadError } from '../policy/load.js';
+import { loadPolicies } from '../engine/policies.js';
 import { loadSuites, runSuite, type CaseResult } from '../authoring/suite.js';
 import type { SourceProblem } from '../io/yaml.js';
 import { sarifLog, type SarifResult } from './sarif.js';
@@ -202,7 +203,7 @@ async function auditedObjects(values: ParsedOptions, command: string): Promise<J
 export async function auditCommand(values: ParsedOptions): Promise<CommandOutput> {
   const output = stringOption(values, 'output') ?? 'text';
   if (!['text', 'json', 'yaml'].includes(output)) throw new UsageError(`-o must be text, json or yaml, not ${output}`);
-  const { policies, exceptions } = await loadPolicyDir(stringOption(values, 'policies') ?? BUNDLED_POLICIES_DIR);
+  const { policies, exceptions } = await loadPolicies(stringOption(values, 'policies') ?? BUNDLED_POLICIES_DIR);
   const objects = await auditedObjects(values, 'audit');
   if (typeof objects === 'string') return { code: 2, stdout: '', stderr: objects };
   const state = new ClusterState();
@@ -265,7 +266,7 @@ export async function diffCommand(values: ParsedOptions): Promise<CommandOutput>
     throw new UsageError('diff needs one of --base DIR or --base-ref GIT_REF');
   const currentDir = baseDir ?? (await policiesAtRevision(proposedDir, baseRef ?? 'HEAD'));
   try {
-    const [current, proposed] = await Promise.all([loadPolicyDir(currentDir), loadPolicyDir(proposedDir)]);
+    const [current, proposed] = await Promise.all([loadPolicies(currentDir), loadPolicies(proposedDir)]);
     const objects = await auditedObjects(values, 'diff');
     if (typeof objects === 'string') return { code: 2, stdout: '', stderr: objects };
     const state = new ClusterState();
@@ -299,7 +300,7 @@ export async function lintCommand(values: ParsedOptions, dir: string): Promise<C
   const output = choiceOption(values, 'output', ['text', 'json', 'sarif']);
   let set;
   try {
-    set = await loadPolicyDir(dir);
+    set = await loadPolicies(dir);
   } catch (error) {
     if (!(error instanceof PolicyLoadError)) throw error;
     const code = error.unreadable ? EXIT.input : EXIT.failed;
@@ -420,7 +421,7 @@ export async function explainCommand(values: ParsedOptions): Promise<CommandOutp
   if (!governed) throw new UsageError(`--kind must be one of ${GOVERNED_KINDS.join(', ')}`);
   const namespace = stringOption(values, 'namespace') ?? '';
   if (!namespace && !isClusterScoped(governed)) throw new UsageError(`explain needs --namespace NS for ${governed}`);
-  const { policies, exceptions } = await loadPolicyDir(stringOption(values, 'policies') ?? BUNDLED_POLICIES_DIR);
+  const { policies, exceptions } = await loadPolicies(stringOption(values, 'policies') ?? BUNDLED_POLICIES_DIR);
   const inventoryPaths = listOption(values, 'inventory');
   const lookup = inventoryPaths.length > 0 ? await loadInventory(inventoryPaths) : NO_CLUSTER;
   const now = (clockOf(values) ?? Date.now)();

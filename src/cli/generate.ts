@@ -4,7 +4,8 @@ import { stringify } from 'yaml';
 import type { JsonObject } from '../core/json.js';
 import { compileFloor, type Floor } from '../floor/admission-policies.js';
 import { loadInventory } from '../lookup/inventory.js';
-import { BUNDLED_POLICIES_DIR, loadPolicyDir } from '../policy/load.js';
+import { BUNDLED_POLICIES_DIR } from '../policy/load.js';
+import { loadPolicies } from '../engine/policies.js';
 import type { CommandOutput } from './authoring.js';
 import { clockOf } from './authoring.js';
 import { EXIT, listOption, stringOption, UsageError, type OptionSpec, type ParsedOptions } from './options.js';
@@ -80,7 +81,7 @@ export async function generateCommand(values: ParsedOptions, positionals: string
   const isStatic = values['static'] === true;
   if (isStatic && minor < 36)
     throw new UsageError('--static needs Kubernetes v1.36 or later (manifest-based admission)');
-  const { policies, exceptions } = await loadPolicyDir(stringOption(values, 'policies') ?? BUNDLED_POLICIES_DIR);
+  const { policies, exceptions } = await loadPolicies(stringOption(values, 'policies') ?? BUNDLED_POLICIES_DIR);
   const inventory = listOption(values, 'inventory');
   const classes = inventory.length > 0 ? (await loadInventory(inventory)).storageClasses() : undefined;
   const floor = compileFloor(policies, exceptions, {

@@ -9,7 +9,8 @@ import { formatProblem } from '../io/yaml.js';
 import { ClusterState } from '../lookup/cluster-state.js';
 import { addToState, loadInventory } from '../lookup/inventory.js';
 import type { Action, MutationId, RuleId } from '../policy/model.js';
-import { BUNDLED_POLICIES_DIR, loadPolicyDir } from '../policy/load.js';
+import { BUNDLED_POLICIES_DIR } from '../policy/load.js';
+import { loadPolicies } from '../engine/policies.js';
 import { clockOf, type CommandOutput } from './authoring.js';
 import {
   choiceOption,
@@ -172,7 +173,7 @@ export async function reviewCommand(values: ParsedOptions): Promise<CommandOutpu
   const paths = listOption(values, 'filename');
   if (paths.length === 0) throw new UsageError('review needs -f FILE, -f FOLDER or -f -');
   const output = choiceOption(values, 'output', ['text', 'json', 'yaml', 'sarif']);
-  const { policies, exceptions } = await loadPolicyDir(stringOption(values, 'policies') ?? BUNDLED_POLICIES_DIR);
+  const { policies, exceptions } = await loadPolicies(stringOption(values, 'policies') ?? BUNDLED_POLICIES_DIR);
   const inventoryPaths = listOption(values, 'inventory');
   const state = inventoryPaths.length > 0 ? await loadInventory(inventoryPaths) : new ClusterState();
   const { manifests, problems } = await readManifests(paths);

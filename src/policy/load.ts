@@ -4,10 +4,9 @@ import { fileURLToPath } from 'node:url';
 import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject } from 'ajv';
 import { formatProblem, parseYamlStream, positionOf, type SourceProblem, type YamlDocument } from '../io/yaml.js';
-import { parseQuantity } from '../core/quantity.js';
 import { fieldPath } from '../core/patch.js';
 import { isObject } from '../core/json.js';
-import { byPrecedence, OWNER_ANNOTATION, type Policy, type PolicyException } from './model.js';
+import { byPrecedence, OWNER_ANNOTATION, type Policy, type PolicyChecks, type PolicyException } from './model.js';
 import type { StoragePolicy, StoragePolicyException } from './schema-types.js';
 
 export { formatProblem, type SourceProblem };
@@ -86,90 +85,20 @@ function toPolicy(document: StoragePolicy, file: string): Policy {
   };
 }
 
-function validPattern(pattern: string): boolean {
-  try {
-    new RegExp(pattern, 'u');
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Checks the schema cannot express: quantities that parse, bounds in order, unique names. */
-function semanticProblems(policy: Policy, source: YamlDocument): SourceProblem[] {
-  const problems: SourceProblem[] = [];
-  const at = (path: Array<string | number>, message: string): void => {
-    problems.push({ file: policy.file, ...positionOf(source, path), field: fieldPath(...path), message });
-  };
-  for (const [section, bounds] of [
-    ['capacity', policy.capacity],
-    ['persistentVolumes', policy.persistentVolumes?.capacity],
-  ] as const) {
-    const min = bounds?.min === undefined ? undefined : parseQuantity(bounds.min);
-    const max = bounds?.max === undefined ? undefined : parseQuantity(bounds.max);
-    const path = section === 'capacity' ? ['spec', 'capacity', 'min'] : ['spec', section, 'capacity', 'min'];
-    if (min !== undefined && max !== undefined && min > max)
-      at(path, `${bounds?.min} is larger than max ${bounds?.max}`);
-  }
-  (policy.claimMetadata?.required ?? []).forEach((requirement, index) => {
-    if ((requirement.label === undefined) === (requirement.annotation === undefined))
-      at(['spec', 'claimMetadata', 'required', index], 'name exactly one of label or annotation');
-    if (requirement.pattern !== undefined && !validPattern(requirement.pattern))
-      at(
-        ['spec', 'claimMetadata', 'required', index, 'pattern'],
-        `${requirement.pattern} is not a valid regular expression`,
-      );
-  });
-  (policy.classRequirements?.parameters ?? []).forEach((requirement, index) => {
-    if (requirement.pattern !== undefined && !validPattern(requirement.pattern))
-      at(
-        ['spec', 'classRequirements', 'parameters', index, 'pattern'],
-        `${requirement.pattern} is not a valid regular expression`,
-      );
-  });
-  for (const [type, limits] of Object.entries(policy.providerLimits?.ebs ?? {})) {
-    for (const [low, high] of [
-      ['minGiB', 'maxGiB'],
-      ['minIops', 'maxIops'],
-    ] as const) {
-      const [a, b] = [limits[low], limits[high]];
-      if (a !== undefined && b !== undefined && a > b)
-        at(['spec', 'providerLimits', 'ebs', type, low], `${a} is larger than ${high} ${b}`);
-    }
-  }
+/**
+ * Checks the schema cannot express: the date enforceFrom names, and what the families that own the policy's sections
+ * check of them (`checks`, engine/policies.ts: this layer knows no family).
+ */
+function semanticProblems(policy: Policy, source: YamlDocument, checks: PolicyChecks): SourceProblem[] {
+  const problems = checks(policy);
   if (policy.enforceFrom !== undefined && Number.isNaN(Date.parse(policy.enforceFrom)))
-    at(['spec', 'enforceFrom'], `${policy.enforceFrom} is not a date and time`);
-  // A class the policy writes (a default, the fallback) that the policy itself forbids: the webhook would deny its own patch.
-  const classes = policy.storageClasses;
-  const forbiddenBySelf = (name: string): string | undefined => {
-    if (classes?.allowed && !classes.allowed.includes(name))
-      return `is not in storageClasses.allowed (${classes.allowed.join(', ')})`;
-    if (classes?.denied?.includes(name)) return 'is in storageClasses.denied';
-    return undefined;
-  };
-  (classes?.defaults ?? []).forEach((choice, index) => {
-    const why = forbiddenBySelf(choice.class);
-    if (why)
-      at(
-        ['spec', 'storageClasses', 'defaults', index, 'class'],
-        `default class "${choice.class}" ${why}: every defaulted claim would be denied`,
-      );
-  });
-  const fallback = classes?.fallback;
-  const fallbackWhy = fallback === undefined ? undefined : forbiddenBySelf(fallback);
-  if (fallbackWhy)
-    at(
-      ['spec', 'storageClasses', 'fallback'],
-      `fallback class "${fallback}" ${fallbackWhy}: every rewritten claim would be denied`,
-    );
-  const vacs = policy.volumeAttributesClasses;
-  if (vacs?.default !== undefined && vacs.allowed && !vacs.allowed.includes(vacs.default)) {
-    at(
-      ['spec', 'volumeAttributesClasses', 'default'],
-      `default "${vacs.default}" is not in volumeAttributesClasses.allowed (${vacs.allowed.join(', ')}): every defaulted claim would be denied`,
-    );
-  }
-  return problems;
+    problems.push({ path: ['spec', 'enforceFrom'], message: `${policy.enforceFrom} is not a date and time` });
+  return problems.map(({ path, message }) => ({
+    file: policy.file,
+    ...positionOf(source, path),
+    field: fieldPath(...path),
+    message,
+  }));
 }
 
 function toException(document: StoragePolicyException, file: string): PolicyException {
@@ -214,6 +143,7 @@ function schemaProblems(
 export function parsePolicyText(
   text: string,
   file: string,
+  checks: PolicyChecks,
 ): {
   policies: Policy[];
   exceptions: PolicyException[];
@@ -241,7 +171,7 @@ export function parsePolicyText(
       continue;
     }
     const policy = toPolicy(source.value, file);
-    problems.push(...semanticProblems(policy, source));
+    problems.push(...semanticProblems(policy, source, checks));
     policies.push(policy);
     sources.set(policy, source);
   }
@@ -311,7 +241,7 @@ async function policyFiles(dir: string): Promise<string[]> {
 }
 
 /** Loads and validates a whole policy folder; any problem rejects the whole set. */
-export async function loadPolicyDir(dir: string): Promise<PolicySet> {
+export async function loadPolicyDir(dir: string, checks: PolicyChecks): Promise<PolicySet> {
   let files: string[];
   try {
     files = await policyFiles(dir);
@@ -330,7 +260,7 @@ export async function loadPolicyDir(dir: string): Promise<PolicySet> {
   for (const path of files) {
     const fromCwd = relative(process.cwd(), path);
     const display = fromCwd && !fromCwd.startsWith('..') ? fromCwd : path;
-    const parsed = parsePolicyText(await readFile(path, 'utf8'), display);
+    const parsed = parsePolicyText(await readFile(path, 'utf8'), display, checks);
     parsed.sources.forEach((source, policy) => sources.set(policy, source));
     policies.push(...parsed.policies);
     exceptions.push(...parsed.exceptions);

@@ -71,6 +71,18 @@ export interface Policy extends Sections {
 }
 
 /** Policies in precedence order: higher priority first, then name ascending. */
+/**
+ * What the schema cannot say about one policy (bounds out of order, a pattern that does not compile, a class the
+ * policy writes and itself forbids): where, from the document's root, and what to do.
+ */
+export interface PolicyProblem {
+  path: Array<string | number>;
+  message: string;
+}
+
+/** The checks of a policy beyond its schema, by whoever owns its sections (engine/policies.ts: the rule families). */
+export type PolicyChecks = (policy: Policy) => PolicyProblem[];
+
 export function byPrecedence(a: Policy, b: Policy): number {
   return b.priority - a.priority || a.name.localeCompare(b.name);
 }

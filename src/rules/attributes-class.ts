@@ -3,7 +3,7 @@ import { isEbsProvisioner, parseDriverInteger, quoteIops, quoteThroughput, readE
 import { setAt } from '../core/patch.js';
 import { claimPath, readAttributesClass } from '../core/storage.js';
 import { type GovernedKind } from '../core/kinds.js';
-import type { Policy } from '../policy/model.js';
+import type { Policy, PolicyProblem } from '../policy/model.js';
 import { classFieldPath, forClaimKinds, listOf, lookupFailure, supplier, violation } from './common.js';
 import { type Finding, type Mutation, type ReviewedClaim, type RuleContext, type RuleFamily } from './contract.js';
 
@@ -177,6 +177,19 @@ function describe(policy: Policy, kind: GovernedKind, governing: readonly Policy
   ];
 }
 
+/** The default VolumeAttributesClass is one the policy allows: otherwise every defaulted claim would be denied. */
+function checkPolicy(policy: Policy): PolicyProblem[] {
+  const vacs = policy.volumeAttributesClasses;
+  return vacs?.default !== undefined && vacs.allowed && !vacs.allowed.includes(vacs.default)
+    ? [
+        {
+          path: ['spec', 'volumeAttributesClasses', 'default'],
+          message: `default "${vacs.default}" is not in volumeAttributesClasses.allowed (${vacs.allowed.join(', ')}): every defaulted claim would be denied`,
+        },
+      ]
+    : [];
+}
+
 export const attributesClassFamily: RuleFamily = {
   name: 'attributes-class',
   sections: ['volumeAttributesClasses', 'iops', 'providerLimits'],
@@ -196,4 +209,5 @@ export const attributesClassFamily: RuleFamily = {
     VolumeAttributesClass: validateAttributesClass,
   },
   mutate: { PersistentVolumeClaim: mutateClaims, StatefulSet: mutateClaims },
+  checkPolicy,
 };

@@ -2,8 +2,8 @@ import { isEbsProvisioner, readEbsClass } from '../core/ebs.js';
 import { formatGiB, parseQuantity, roundUpGiB } from '../core/quantity.js';
 import { claimPath } from '../core/storage.js';
 import { type GovernedKind } from '../core/kinds.js';
-import type { Policy } from '../policy/model.js';
-import { classFieldPath, forClaimKinds, lookupFailure, violation } from './common.js';
+import type { Policy, PolicyProblem } from '../policy/model.js';
+import { boundsProblems, classFieldPath, forClaimKinds, lookupFailure, violation } from './common.js';
 import type { Finding, RuleContext, RuleFamily } from './contract.js';
 
 function validateClaims(context: RuleContext): Finding[] {
@@ -79,6 +79,11 @@ function describe(policy: Policy, _kind: GovernedKind): string[] {
   ];
 }
 
+/** Bounds in order: a min above the max admits no claim. */
+function checkPolicy(policy: Policy): PolicyProblem[] {
+  return boundsProblems(policy.capacity, ['spec', 'capacity']);
+}
+
 export const capacityFamily: RuleFamily = {
   name: 'capacity',
   // The EBS type limits apply wherever IOPS are judged too, since an IOPS quote needs a valid size.
@@ -90,4 +95,5 @@ export const capacityFamily: RuleFamily = {
   describe,
   validate: forClaimKinds(validateClaims),
   mutate: {},
+  checkPolicy,
 };

@@ -1,7 +1,7 @@
 import { claimPath } from '../core/storage.js';
 import { type GovernedKind } from '../core/kinds.js';
-import type { MetadataRequirement, Policy } from '../policy/model.js';
-import { forClaimKinds, listOf, matchesWhole, violation } from './common.js';
+import type { MetadataRequirement, Policy, PolicyProblem } from '../policy/model.js';
+import { forClaimKinds, listOf, matchesWhole, patternProblems, violation } from './common.js';
 import { type Finding, type ReviewedClaim, type RuleContext, type RuleFamily } from './contract.js';
 
 // Labels and annotations every claim must carry (an owner, a cost centre, an NFS storage path), on
@@ -61,6 +61,19 @@ function describe(policy: Policy, _kind: GovernedKind): string[] {
   });
 }
 
+/** Each requirement names one key (a label or an annotation), and its pattern compiles. */
+function checkPolicy(policy: Policy): PolicyProblem[] {
+  return (policy.claimMetadata?.required ?? []).flatMap((requirement, index) => {
+    const path = ['spec', 'claimMetadata', 'required', index];
+    return [
+      ...((requirement.label === undefined) === (requirement.annotation === undefined)
+        ? [{ path, message: 'name exactly one of label or annotation' }]
+        : []),
+      ...patternProblems(requirement.pattern, [...path, 'pattern']),
+    ];
+  });
+}
+
 export const claimMetadataFamily: RuleFamily = {
   name: 'claim-metadata',
   sections: ['claimMetadata'],
@@ -71,4 +84,5 @@ export const claimMetadataFamily: RuleFamily = {
   describe,
   validate: forClaimKinds(validateClaims),
   mutate: {},
+  checkPolicy,
 };

@@ -3,8 +3,8 @@ import { arrayAt, stringAt, stringsOf } from '../core/json.js';
 import { fieldPath } from '../core/patch.js';
 import { readStorageClass } from '../core/storage.js';
 import { type GovernedKind } from '../core/kinds.js';
-import type { ParameterRequirement, Policy } from '../policy/model.js';
-import { listOf, matchesWhole, violation } from './common.js';
+import type { ParameterRequirement, Policy, PolicyProblem } from '../policy/model.js';
+import { listOf, matchesWhole, patternProblems, violation } from './common.js';
 import type { Finding, RuleContext, RuleFamily } from './contract.js';
 
 // What a StorageClass must look like: reclaim policy, expansion, binding mode, provisioner, parameters (EBS
@@ -145,6 +145,13 @@ function describe(policy: Policy, _kind: GovernedKind): string[] {
   return [`StorageClasses need: ${parts.join('; ')}`];
 }
 
+/** Each parameter's pattern compiles. */
+function checkPolicy(policy: Policy): PolicyProblem[] {
+  return (policy.classRequirements?.parameters ?? []).flatMap((requirement, index) =>
+    patternProblems(requirement.pattern, ['spec', 'classRequirements', 'parameters', index, 'pattern']),
+  );
+}
+
 export const classRequirementsFamily: RuleFamily = {
   name: 'class-requirements',
   sections: ['classRequirements'],
@@ -162,4 +169,5 @@ export const classRequirementsFamily: RuleFamily = {
   describe,
   validate: { StorageClass: validateStorageClass },
   mutate: {},
+  checkPolicy,
 };

@@ -2,7 +2,8 @@ import { CLAIM_KINDS, type GovernedKind } from '../core/kinds.js';
 import type { Claim } from '../core/storage.js';
 import { claimPath, LEGACY_CLASS_ANNOTATION } from '../core/storage.js';
 import type { Finding } from './contract.js';
-import type { Action, Policy, RuleId } from '../policy/model.js';
+import { parseQuantity } from '../core/quantity.js';
+import type { Action, Policy, PolicyProblem, RuleId } from '../policy/model.js';
 
 /** Where the claim's class is written: the legacy annotation wins over the field. */
 export function classFieldPath(claim: Claim): string {
@@ -89,4 +90,27 @@ export function claimNamesOf(claims: readonly Claim[]): Set<string> {
       for (let ordinal = 0; ordinal < claim.copies; ordinal += 1) names.add(claim.name.replace(/-0$/, `-${ordinal}`));
   }
   return names;
+}
+
+/** A min above its max (quantities, as `10Gi`), reported at min: the section could admit nothing. */
+export function boundsProblems(
+  bounds: { min?: string | undefined; max?: string | undefined } | undefined,
+  path: Array<string | number>,
+): PolicyProblem[] {
+  const min = bounds?.min === undefined ? undefined : parseQuantity(bounds.min);
+  const max = bounds?.max === undefined ? undefined : parseQuantity(bounds.max);
+  return min !== undefined && max !== undefined && min > max
+    ? [{ path: [...path, 'min'], message: `${bounds?.min} is larger than max ${bounds?.max}` }]
+    : [];
+}
+
+/** A pattern (matched whole, with the u flag, as matchesWhole does) that does not compile. */
+export function patternProblems(pattern: string | undefined, path: Array<string | number>): PolicyProblem[] {
+  if (pattern === undefined) return [];
+  try {
+    new RegExp(pattern, 'u');
+    return [];
+  } catch {
+    return [{ path, message: `${pattern} is not a valid regular expression` }];
+  }
 }

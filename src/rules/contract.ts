@@ -10,7 +10,15 @@ import type { PersistentVolumeInfo } from '../core/volumes.js';
 import type { AttributesClassInfo, Claim, StorageClassInfo } from '../core/storage.js';
 import type { GovernedKind } from '../core/kinds.js';
 import type { ClusterLookup } from '../lookup/lookup.js';
-import type { Action, DefaultClassChoice, MutationId, Policy, PolicySection, RuleId } from '../policy/model.js';
+import type {
+  Action,
+  DefaultClassChoice,
+  MutationId,
+  Policy,
+  PolicyProblem,
+  PolicySection,
+  RuleId,
+} from '../policy/model.js';
 
 export type Operation = 'CREATE' | 'UPDATE';
 
@@ -211,6 +219,11 @@ export interface RuleFamily {
   validate: Partial<Record<GovernedKind, Validator>>;
   /** What it writes, per kind; every id it writes is among `mutations`. */
   mutate: Partial<Record<GovernedKind, Mutator>>;
+  /**
+   * What the schema cannot say about its own sections, checked when a policy that has one loads (any problem rejects
+   * the set, and the last good one stays): bounds in order, patterns that compile, a class it writes and forbids.
+   */
+  checkPolicy?(policy: Policy): PolicyProblem[];
 }
 
 /** The kinds a family handles, in one phase or the other. */

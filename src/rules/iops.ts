@@ -18,7 +18,7 @@ import { formatGiB, roundUpGiB } from '../core/quantity.js';
 import { claimPath, readStorageClass, type Claim, type StorageClassInfo } from '../core/storage.js';
 import { type GovernedKind } from '../core/kinds.js';
 import { type Finding, type Mutation, type ReviewedClaim, type RuleContext, type RuleFamily } from './contract.js';
-import type { Policy } from '../policy/model.js';
+import type { Policy, PolicyProblem } from '../policy/model.js';
 import type { VolumeMeasure } from '../lookup/lookup.js';
 import { advice, claimNamesOf, classFieldPath, forClaimKinds, lookupFailure, violation } from './common.js';
 
@@ -391,6 +391,23 @@ function describe(policy: Policy, kind: GovernedKind): string[] {
   return [`EBS IOPS and throughput: driver limits checked${limits.length ? `, ${limits.join(', ')}` : ''}${quote}`];
 }
 
+/** A volume type's overridden limits in order (providerLimits.ebs): a min above the max fits no volume. */
+function checkPolicy(policy: Policy): PolicyProblem[] {
+  return Object.entries(policy.providerLimits?.ebs ?? {}).flatMap(([type, limits]) =>
+    (
+      [
+        ['minGiB', 'maxGiB'],
+        ['minIops', 'maxIops'],
+      ] as const
+    ).flatMap(([low, high]) => {
+      const [min, max] = [limits[low], limits[high]];
+      return min !== undefined && max !== undefined && min > max
+        ? [{ path: ['spec', 'providerLimits', 'ebs', type, low], message: `${min} is larger than ${high} ${max}` }]
+        : [];
+    }),
+  );
+}
+
 export const iopsFamily: RuleFamily = {
   name: 'iops',
   sections: ['iops'],
@@ -414,4 +431,5 @@ export const iopsFamily: RuleFamily = {
   describe,
   validate: { ...forClaimKinds(validateClaims), StorageClass: validateStorageClass },
   mutate: { PersistentVolumeClaim: mutateClaims, StatefulSet: mutateClaims },
+  checkPolicy,
 };

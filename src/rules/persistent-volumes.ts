@@ -2,8 +2,8 @@ import type { ProvisionerCapabilities } from '../core/capabilities.js';
 import { formatGiB, parseQuantity, roundUpGiB } from '../core/quantity.js';
 import { claimPath } from '../core/storage.js';
 import { provisionerOfVolume, type PersistentVolumeInfo } from '../core/volumes.js';
-import type { Policy } from '../policy/model.js';
-import { listOf, lookupFailure, violation } from './common.js';
+import type { Policy, PolicyProblem } from '../policy/model.js';
+import { boundsProblems, listOf, lookupFailure, violation } from './common.js';
 import type { Finding, ReviewedClaim, RuleContext, RuleFamily } from './contract.js';
 
 // Statically provisioned PersistentVolumes, the ones an administrator writes by hand (NFS exports, hostPath, local
@@ -184,6 +184,11 @@ function describe(policy: Policy): string[] {
   ];
 }
 
+/** Bounds in order: a min above the max admits no volume. */
+function checkPolicy(policy: Policy): PolicyProblem[] {
+  return boundsProblems(policy.persistentVolumes?.capacity, ['spec', 'persistentVolumes', 'capacity']);
+}
+
 export const persistentVolumesFamily: RuleFamily = {
   name: 'persistent-volumes',
   sections: ['persistentVolumes'],
@@ -210,4 +215,5 @@ export const persistentVolumesFamily: RuleFamily = {
   describe,
   validate: { PersistentVolume: validateVolume, PersistentVolumeClaim: validateClaims },
   mutate: {},
+  checkPolicy,
 };

@@ -8,7 +8,7 @@ import {
 import { type GovernedKind } from '../core/kinds.js';
 import { stringAt, stringMapAt } from '../core/json.js';
 import { type Finding, type Mutation, type ReviewedClaim, type RuleContext, type RuleFamily } from './contract.js';
-import type { DefaultClassChoice, Policy } from '../policy/model.js';
+import type { DefaultClassChoice, Policy, PolicyProblem } from '../policy/model.js';
 import { classFieldPath, forClaimKinds, listOf, lookupFailure, supplier, violation } from './common.js';
 
 function describeChoice(choice: DefaultClassChoice): string {
@@ -286,6 +286,36 @@ function describe(policy: Policy, kind: GovernedKind, governing: readonly Policy
   return lines;
 }
 
+/** A class the policy writes (a default, the fallback) that it forbids itself: the webhook would deny its own patch. */
+function checkPolicy(policy: Policy): PolicyProblem[] {
+  const classes = policy.storageClasses;
+  const forbiddenBySelf = (name: string): string | undefined => {
+    if (classes?.allowed && !classes.allowed.includes(name))
+      return `is not in storageClasses.allowed (${classes.allowed.join(', ')})`;
+    if (classes?.denied?.includes(name)) return 'is in storageClasses.denied';
+    return undefined;
+  };
+  const problems = (classes?.defaults ?? []).flatMap((choice, index) => {
+    const why = forbiddenBySelf(choice.class);
+    return why
+      ? [
+          {
+            path: ['spec', 'storageClasses', 'defaults', index, 'class'],
+            message: `default class "${choice.class}" ${why}: every defaulted claim would be denied`,
+          },
+        ]
+      : [];
+  });
+  const fallback = classes?.fallback;
+  const fallbackWhy = fallback === undefined ? undefined : forbiddenBySelf(fallback);
+  if (fallbackWhy)
+    problems.push({
+      path: ['spec', 'storageClasses', 'fallback'],
+      message: `fallback class "${fallback}" ${fallbackWhy}: every rewritten claim would be denied`,
+    });
+  return problems;
+}
+
 export const storageClassFamily: RuleFamily = {
   name: 'storage-class',
   sections: ['storageClasses'],
@@ -312,4 +342,5 @@ export const storageClassFamily: RuleFamily = {
     PersistentVolume: validateVolume,
   },
   mutate: { PersistentVolumeClaim: mutateClaims, StatefulSet: mutateClaims },
+  checkPolicy,
 };

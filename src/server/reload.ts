@@ -3,7 +3,8 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
-import { loadPolicyDir, PolicyLoadError } from '../policy/load.js';
+import { PolicyLoadError } from '../policy/load.js';
+import { loadPolicies } from '../engine/policies.js';
 import type { WebhookMetrics } from './metrics.js';
 import type { WebhookState } from './state.js';
 
@@ -68,7 +69,7 @@ export class PolicyReloader {
 
   async reload(trigger: string): Promise<boolean> {
     try {
-      const set = await loadPolicyDir(this.dir);
+      const set = await loadPolicies(this.dir);
       this.state.swap(set);
       this.metrics.reloads.inc({ result: 'success' });
       this.metrics.lastGoodReload.set(Date.now() / 1000);

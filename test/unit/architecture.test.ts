@@ -7,7 +7,7 @@ import { explain } from '../../src/authoring/explain.js';
 import { composeSettings } from '../../src/engine/compose.js';
 import { GOVERNED_KINDS, isClusterScoped } from '../../src/core/kinds.js';
 import { MUTATION_IDS, POLICY_SECTIONS } from '../../src/policy/model.js';
-import { parsePolicyText } from '../../src/policy/load.js';
+import { parsePolicies } from '../../src/engine/policies.js';
 import { NO_CLUSTER } from '../../src/lookup/lookup.js';
 import { kindsOf } from '../../src/rules/contract.js';
 import { RULE_FAMILIES, SHARED_RULE_IDS } from '../../src/rules/registry.js';
@@ -137,7 +137,7 @@ describe('architecture', () => {
   });
 
   it('explain describes every family for every kind it declares', () => {
-    const { policies, problems } = parsePolicyText(
+    const { policies, problems } = parsePolicies(
       `apiVersion: storage-policy-webhook.io/v1alpha1
 kind: StoragePolicy
 metadata: {name: everything}

@@ -14,7 +14,8 @@ import { pino } from 'pino';
 import { cgroupMemoryLimit, heapGuardBytes } from '../../src/server/memory.js';
 import { MAX_TEMPLATES_PER_OBJECT } from '../../src/engine/pipeline.js';
 import { MAX_DENIALS_SHOWN } from '../../src/engine/report.js';
-import { BUNDLED_POLICIES_DIR, loadPolicyDir } from '../../src/policy/load.js';
+import { BUNDLED_POLICIES_DIR } from '../../src/policy/load.js';
+import { loadPolicies } from '../../src/engine/policies.js';
 import { buildServer } from '../../src/server/app.js';
 import { WebhookState } from '../../src/server/state.js';
 import { makeCertificateAuthority, makeClientCertificate, makeServingCertificate } from '../../src/server/tls.js';
@@ -493,7 +494,7 @@ describe('availability', () => {
 
 describe('bounded work per request (in process)', () => {
   const state = new WebhookState(cluster());
-  before(async () => state.swap(await loadPolicyDir(BUNDLED_POLICIES_DIR)));
+  before(async () => state.swap(await loadPolicies(BUNDLED_POLICIES_DIR)));
   const huge = statefulSet(
     Array.from({ length: 16_000 }, (_, index) => template(`data-${index}`, { storageClassName: 'io1-slow' })),
   );

@@ -12,7 +12,7 @@ import { lintPolicies } from '../../src/authoring/lint.js';
 import type { JsonObject } from '../../src/core/json.js';
 import { Engine } from '../../src/engine/engine.js';
 import { decide, reviewInputOf } from '../../src/engine/pipeline.js';
-import { loadPolicyDir, parsePolicyText } from '../../src/policy/load.js';
+import { loadPolicies, parsePolicies } from '../../src/engine/policies.js';
 import type { Policy, PolicyException } from '../../src/policy/model.js';
 import { buildServer } from '../../src/server/app.js';
 import { WebhookState } from '../../src/server/state.js';
@@ -207,10 +207,10 @@ ${spec}`;
   match: {kinds: [StatefulSet], namespaces: [payments], names: [ledger]}
 `;
   it('loads beside policies in the same files; refuses what it cannot mean', () => {
-    const parsed = parsePolicyText(document(valid), 'x.yaml');
+    const parsed = parsePolicies(document(valid), 'x.yaml');
     assert.deepEqual([parsed.problems, parsed.exceptions.map((entry) => entry.name)], [[], ['ledger']]);
     const problems = (spec: string) =>
-      parsePolicyText(document(spec), 'x.yaml').problems.map((problem) => `${problem.field}: ${problem.message}`);
+      parsePolicies(document(spec), 'x.yaml').problems.map((problem) => `${problem.field}: ${problem.message}`);
     assert.deepEqual(problems(valid.replace('  expiresAt: "2027-03-31T00:00:00Z"\n', '')), [
       'spec: an exception needs expiresAt (RFC 3339), or permanent: true',
     ]);
@@ -233,14 +233,14 @@ ${spec}`;
       const soon = new Date(Date.now() + 30 * 86_400_000).toISOString();
       const late = new Date(Date.now() + 200 * 86_400_000).toISOString();
       await write('{maxDays: 90}', soon);
-      assert.equal((await loadPolicyDir(folder)).exceptions.length, 1);
+      assert.equal((await loadPolicies(folder)).exceptions.length, 1);
       await write('{maxDays: 90}', late);
       await assert.rejects(
-        loadPolicyDir(folder),
+        loadPolicies(folder),
         /is more than the 90 days policy platform allows an exception \[exception ledger\]/,
       );
       await write('{allowed: false}', soon);
-      await assert.rejects(loadPolicyDir(folder), /policy platform allows no exceptions/);
+      await assert.rejects(loadPolicies(folder), /policy platform allows no exceptions/);
     } finally {
       await rm(folder, { recursive: true, force: true });
     }

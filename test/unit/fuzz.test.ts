@@ -4,8 +4,8 @@ import fc from 'fast-check';
 import jsonPatch from 'fast-json-patch';
 import { pino } from 'pino';
 import { isObject, type JsonObject, type JsonValue } from '../../src/core/json.js';
-import { parsePolicyText } from '../../src/policy/load.js';
-import { BUNDLED_POLICIES_DIR, loadPolicyDir } from '../../src/policy/load.js';
+import { loadPolicies, parsePolicies } from '../../src/engine/policies.js';
+import { BUNDLED_POLICIES_DIR } from '../../src/policy/load.js';
 import { buildServer } from '../../src/server/app.js';
 import { WebhookState } from '../../src/server/state.js';
 import { cluster } from '../helpers.js';
@@ -201,7 +201,7 @@ describe('property: the admission handler', () => {
   let app: ReturnType<typeof buildServer>;
   before(async () => {
     const state = new WebhookState(cluster());
-    state.swap(await loadPolicyDir(BUNDLED_POLICIES_DIR));
+    state.swap(await loadPolicies(BUNDLED_POLICIES_DIR));
     app = buildServer({ state, logger: pino({ level: 'silent' }) });
     await app.ready();
   });
@@ -307,7 +307,7 @@ describe('property: the policy loader', () => {
           anyJson.map((value) => stringify(value)),
         ),
         (text) => {
-          const { problems, policies } = parsePolicyText(text, 'fuzz.yaml');
+          const { problems, policies } = parsePolicies(text, 'fuzz.yaml');
           assert.ok(Array.isArray(problems) && Array.isArray(policies));
         },
       ),
@@ -349,7 +349,7 @@ describe('property: the policy loader', () => {
           parent[path[path.length - 1] as string] = value;
           // The one value of the right type (a number for maxPerVolume) is left out: every other one is invalid.
           fc.pre(!(typeof value === 'number' && path.at(-1) === 'maxPerVolume'));
-          const { problems, policies } = parsePolicyText(stringify(document), 'fuzz.yaml');
+          const { problems, policies } = parsePolicies(stringify(document), 'fuzz.yaml');
           assert.ok(problems.length > 0, `${path.join('.')}: ${JSON.stringify(value)} is refused`);
           assert.equal(policies.length, 0);
           assert.ok(

@@ -15,7 +15,8 @@ import { decide, reviewInputOf } from '../../src/engine/pipeline.js';
 import { ClusterState } from '../../src/lookup/cluster-state.js';
 import { addToState } from '../../src/lookup/inventory.js';
 import { NO_CLUSTER, type ClusterLookup } from '../../src/lookup/lookup.js';
-import { BUNDLED_POLICIES_DIR, loadPolicyDir, parsePolicyText } from '../../src/policy/load.js';
+import { BUNDLED_POLICIES_DIR } from '../../src/policy/load.js';
+import { loadPolicies, parsePolicies } from '../../src/engine/policies.js';
 import { POLICY_SECTIONS, type Policy, type PolicySection } from '../../src/policy/model.js';
 import { buildServer } from '../../src/server/app.js';
 import { WebhookState } from '../../src/server/state.js';
@@ -503,7 +504,7 @@ const generatedPolicySet = fc.array(policySpec, { minLength: 1, maxLength: 3 }).
       }),
     )
     .join('---\n');
-  const { policies, problems } = parsePolicyText(text, 'generated.yaml');
+  const { policies, problems } = parsePolicies(text, 'generated.yaml');
   return problems.length === 0 ? policies : undefined;
 });
 
@@ -515,7 +516,7 @@ function shippedPolicySets(): Policy[][] {
     for (const file of readdirSync(join(peers, folder.name)).filter(
       (name) => name.endsWith('.yaml') && !name.endsWith('.test.yaml'),
     )) {
-      const { policies } = parsePolicyText(readFileSync(join(peers, folder.name, file), 'utf8'), file);
+      const { policies } = parsePolicies(readFileSync(join(peers, folder.name, file), 'utf8'), file);
       if (policies.length > 0) sets.push(policies);
     }
   }
@@ -531,7 +532,7 @@ describe('property: the webhook never denies its own patch, and its answers agre
   let bundled: Policy[];
   let shipped: Policy[][];
   before(async () => {
-    bundled = (await loadPolicyDir(BUNDLED_POLICIES_DIR)).policies;
+    bundled = (await loadPolicies(BUNDLED_POLICIES_DIR)).policies;
     shipped = shippedPolicySets();
   });
   const policySets = (): fc.Arbitrary<Policy[]> =>

@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
-import { BUNDLED_POLICIES_DIR, loadPolicyDir } from '../../src/policy/load.js';
+import { BUNDLED_POLICIES_DIR } from '../../src/policy/load.js';
+import { loadPolicies } from '../../src/engine/policies.js';
 import { buildServer } from '../../src/server/app.js';
 import { WebhookState } from '../../src/server/state.js';
 import { makeCertificateAuthority, makeClientCertificate, makeServingCertificate } from '../../src/server/tls.js';
@@ -71,7 +72,7 @@ describe('hardening', () => {
 
   it('overload: admission answers 503 with Retry-After while the event loop lags; health stays 200', async () => {
     const state = new WebhookState(cluster());
-    state.swap(await loadPolicyDir(BUNDLED_POLICIES_DIR));
+    state.swap(await loadPolicies(BUNDLED_POLICIES_DIR));
     const app = buildServer({
       state,
       logger: pino({ level: 'silent' }),

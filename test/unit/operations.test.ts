@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
-import { BUNDLED_POLICIES_DIR, loadPolicyDir } from '../../src/policy/load.js';
+import { BUNDLED_POLICIES_DIR } from '../../src/policy/load.js';
+import { loadPolicies } from '../../src/engine/policies.js';
 import { buildServer } from '../../src/server/app.js';
 import { buildOpsServer } from '../../src/server/ops-server.js';
 import { WebhookMetrics } from '../../src/server/metrics.js';
@@ -268,7 +269,7 @@ describe('operations', () => {
 describe('metrics after a known sequence of requests', () => {
   it('counts admissions by decision, findings by policy and rule, mutations and client errors', async () => {
     const state = new WebhookState(cluster());
-    state.swap(await loadPolicyDir(BUNDLED_POLICIES_DIR));
+    state.swap(await loadPolicies(BUNDLED_POLICIES_DIR));
     const metrics = new WebhookMetrics({ processMetrics: false });
     const app = buildServer({ state, logger: pino({ level: 'silent' }), metrics });
     const ops = buildOpsServer({ state, logger: pino({ level: 'silent' }), metrics });
@@ -310,7 +311,7 @@ describe('log lines', () => {
     const lines: string[] = [];
     const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(line) });
     const state = new WebhookState(cluster());
-    state.swap(await loadPolicyDir(BUNDLED_POLICIES_DIR));
+    state.swap(await loadPolicies(BUNDLED_POLICIES_DIR));
     const app = buildServer({ state, logger });
     await app.inject({
       method: 'POST',

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { explain } from '../../src/authoring/explain.js';
 import { lintPolicies } from '../../src/authoring/lint.js';
 import type { JsonValue } from '../../src/core/json.js';
-import { parsePolicyText } from '../../src/policy/load.js';
+import { parsePolicies } from '../../src/engine/policies.js';
 import type { Policy } from '../../src/policy/model.js';
 import { at, cluster, judge, policy, pvc, rulesOf, statefulSet, storageClass, template } from '../helpers.js';
 
@@ -288,7 +288,7 @@ spec:
   storageClasses: {allowed: [gp3]}
   classRequirements: {reclaimPolicies: [Delete]}
 `;
-    const { policies, problems } = parsePolicyText(text, 'odd.yaml');
+    const { policies, problems } = parsePolicies(text, 'odd.yaml');
     assert.deepEqual(problems, []);
     const checks = lintPolicies(policies).map((problem) => `${problem.check} ${problem.field}`);
     for (const expected of [
@@ -308,7 +308,7 @@ spec:
   storageClasses: ${classes}
 `;
     const refused = (classes: string) =>
-      parsePolicyText(document('self-contradiction', classes), 'p.yaml').problems.map(
+      parsePolicies(document('self-contradiction', classes), 'p.yaml').problems.map(
         (problem) => `${problem.field}: ${problem.message}`,
       );
     assert.deepEqual(refused('{allowed: [gp3], fallback: io2}'), [
@@ -325,18 +325,12 @@ spec:
       [],
       'a coherent policy loads',
     );
-    const { policies } = parsePolicyText(
-      document('nothing-left', '{allowed: [gp3, io2], denied: [gp3, io2]}'),
-      'p.yaml',
-    );
+    const { policies } = parsePolicies(document('nothing-left', '{allowed: [gp3, io2], denied: [gp3, io2]}'), 'p.yaml');
     assert.deepEqual(
       lintPolicies(policies).map((problem) => `${problem.severity} ${problem.check} ${problem.field}`),
       ['error no-admissible-class spec.storageClasses.denied'],
     );
-    const { policies: partly } = parsePolicyText(
-      document('one-left', '{allowed: [gp3, io2], denied: [io2]}'),
-      'p.yaml',
-    );
+    const { policies: partly } = parsePolicies(document('one-left', '{allowed: [gp3, io2], denied: [io2]}'), 'p.yaml');
     assert.deepEqual(lintPolicies(partly), []);
   });
   it('refuses a requirement naming both or neither of label and annotation, and an invalid pattern', () => {
@@ -347,7 +341,7 @@ spec:
   match: {}
   claimMetadata: {required: [{label: a, annotation: b}, {pattern: "("}]}
 `;
-    const messages = parsePolicyText(text, 'bad.yaml').problems.map((problem) => problem.message);
+    const messages = parsePolicies(text, 'bad.yaml').problems.map((problem) => problem.message);
     assert.ok(
       messages.some((message) => message.includes('exactly one of label or annotation')),
       messages.join('; '),

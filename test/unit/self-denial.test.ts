@@ -8,7 +8,7 @@ import { claimMatchesTemplate, claimTemplateShape, templateCandidates } from '..
 import { lintPolicies } from '../../src/authoring/lint.js';
 import { ClusterState } from '../../src/lookup/cluster-state.js';
 import { NO_CLUSTER } from '../../src/lookup/lookup.js';
-import { parsePolicyText } from '../../src/policy/load.js';
+import { parsePolicies } from '../../src/engine/policies.js';
 import { at, cluster, judge, policy, pvc, rulesOf, statefulSet, storageClass, template } from '../helpers.js';
 
 // Writes the webhook must never refuse because of itself, and claims it must never admit that can never work.
@@ -411,9 +411,7 @@ spec:
   match: {}
   volumeAttributesClasses: {allowed: [io2-max], default: ebs-fast}
 `;
-    const problems = parsePolicyText(text, 'vac.yaml').problems.map(
-      (problem) => `${problem.field}: ${problem.message}`,
-    );
+    const problems = parsePolicies(text, 'vac.yaml').problems.map((problem) => `${problem.field}: ${problem.message}`);
     assert.deepEqual(problems, [
       'spec.volumeAttributesClasses.default: default "ebs-fast" is not in volumeAttributesClasses.allowed (io2-max): every defaulted claim would be denied',
     ]);

@@ -7,7 +7,8 @@ import { after, before, describe, it } from 'node:test';
 import jsonPatch from 'fast-json-patch';
 import { pino } from 'pino';
 import type { JsonObject } from '../../src/core/json.js';
-import { BUNDLED_POLICIES_DIR, loadPolicyDir } from '../../src/policy/load.js';
+import { BUNDLED_POLICIES_DIR } from '../../src/policy/load.js';
+import { loadPolicies } from '../../src/engine/policies.js';
 import { buildServer } from '../../src/server/app.js';
 import { WebhookState } from '../../src/server/state.js';
 import { makeServingCertificate } from '../../src/server/tls.js';
@@ -47,7 +48,7 @@ const GP3_CLUSTER_DEFAULT = fileURLToPath(
 
 async function stateWithBundledPolicies(inventory: string[] = [EXAMPLE_CLUSTER]): Promise<WebhookState> {
   const state = new WebhookState(await loadInventory(inventory));
-  state.swap(await loadPolicyDir(BUNDLED_POLICIES_DIR));
+  state.swap(await loadPolicies(BUNDLED_POLICIES_DIR));
   return state;
 }
 

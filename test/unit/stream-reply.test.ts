@@ -3,7 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { connect as tlsConnect } from 'node:tls';
 import { pino } from 'pino';
-import { BUNDLED_POLICIES_DIR, loadPolicyDir } from '../../src/policy/load.js';
+import { BUNDLED_POLICIES_DIR } from '../../src/policy/load.js';
+import { loadPolicies } from '../../src/engine/policies.js';
 import { buildServer } from '../../src/server/app.js';
 import { WebhookMetrics } from '../../src/server/metrics.js';
 import { WebhookState } from '../../src/server/state.js';
@@ -111,7 +112,7 @@ describe('admission answers over HTTP/2', () => {
     const tls = await makeServingCertificate(['localhost', '127.0.0.1']);
     ca = tls.cert;
     const state = new WebhookState(cluster());
-    state.swap(await loadPolicyDir(BUNDLED_POLICIES_DIR));
+    state.swap(await loadPolicies(BUNDLED_POLICIES_DIR));
     app = buildServer({ state, logger: pino({ level: 'silent' }), tls, metrics });
     await app.listen({ port: 0, host: '127.0.0.1' });
     port = (app.server.address() as AddressInfo).port;
