@@ -27,8 +27,8 @@ export function serveJson(
         }
         if (reply === undefined) return void response.writeHead(400).end();
         const body = JSON.stringify(reply);
-        // HTTP/2: headers, body and END_STREAM in one write, as the webhook answers (src/server/stream-reply.ts); the
-        // compatibility API's writeHead() + end(body) would end the stream in a second record and slow this floor.
+        // HTTP/2: headers, body and END_STREAM in one write, as the webhook answers (src/server/stream-reply.ts), so
+        // the baselines put on the wire what it does.
         const stream = 'stream' in request ? request.stream : undefined;
         if (stream && !stream.destroyed) {
           stream.respond({
