@@ -1,7 +1,7 @@
 import type { JsonObject } from '../core/json.js';
 import { type Claim } from '../core/storage.js';
 import { isClusterScoped, type GovernedKind } from '../core/kinds.js';
-import { composeSettings } from '../engine/compose.js';
+import { composeSettings } from '../rules/registry.js';
 import type { Engine, ResolvedFinding } from '../engine/engine.js';
 import { reviewInputOf } from '../engine/pipeline.js';
 import { formatCost } from '../core/prices.js';

@@ -5,7 +5,7 @@ import { globMatches } from '../core/selectors.js';
 import { exemptionNote, isActive } from '../engine/exceptions.js';
 import { byPrecedence, type Policy, type PolicyException } from '../policy/model.js';
 import { configures, hasFacts, kindsOf, type DescribeScope } from '../rules/contract.js';
-import { composeSettings } from '../engine/compose.js';
+import { composeSettings } from '../rules/registry.js';
 import { RULE_FAMILIES } from '../rules/registry.js';
 
 interface Explanation {

@@ -222,7 +222,7 @@ export function lintPolicies(
 
 /**
  * Settings of two policies that may govern the same claims and leave nothing admissible: every claim or
- * StatefulSet there would be denied by one of them (engine/compose.ts intersects them). Pairs only: three
+ * StatefulSet there would be denied by one of them (rules/zones.ts, composeZones, intersects them). Pairs only: three
  * lists can be pairwise compatible and still share nothing, which the webhook then reports per claim.
  */
 function lintCombinations(policies: readonly Policy[], report: Report): void {

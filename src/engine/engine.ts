@@ -40,7 +40,7 @@ import {
 import { uncheckedMessage } from '../rules/common.js';
 import { pricedVolume } from '../rules/cost.js';
 import { RULE_FAMILIES, SHARED_RULE_IDS } from '../rules/registry.js';
-import { composeSettings } from './compose.js';
+import { composeSettings } from '../rules/registry.js';
 import { exemptionFor, exemptionNote, mutationExempted } from './exceptions.js';
 import { PolicyIndex } from './policy-index.js';
 

@@ -65,7 +65,7 @@ export interface Policy extends Sections {
   /** What StoragePolicyExceptions may do with this policy. */
   exceptions?: PolicySpec['exceptions'];
   match: Omit<PolicySpec['match'], 'kinds'> & { kinds: GovernedKind[] };
-  /** Prices overriding the built-in table, per type (engine/compose.ts: the highest-precedence policy's wins). */
+  /** Prices overriding the built-in table, per type (rules/cost.ts, composeCost: the highest-precedence policy's wins). */
   prices?: PolicySpec['prices'];
   rules: NonNullable<PolicySpec['rules']>;
 }

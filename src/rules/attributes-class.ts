@@ -5,7 +5,14 @@ import { claimPath, readAttributesClass } from '../core/storage.js';
 import { type GovernedKind } from '../core/kinds.js';
 import type { Policy, PolicyProblem } from '../policy/model.js';
 import { classFieldPath, forClaimKinds, listOf, lookupFailure, supplier, violation } from './common.js';
-import { type Finding, type Mutation, type ReviewedClaim, type RuleContext, type RuleFamily } from './contract.js';
+import {
+  type ComposedSettings,
+  type Finding,
+  type Mutation,
+  type ReviewedClaim,
+  type RuleContext,
+  type RuleFamily,
+} from './contract.js';
 
 // VolumeAttributesClasses (storage.k8s.io/v1, GA 1.34): how EBS volumes change type, IOPS and throughput in
 // place. A VAC's parameters override its claim's StorageClass (the IOPS family quotes with them); this family
@@ -188,6 +195,23 @@ function checkPolicy(policy: Policy): PolicyProblem[] {
         },
       ]
     : [];
+}
+
+/** The default VolumeAttributesClass: the first, in precedence order, that every policy's allowed list accepts. */
+export function composeAttributesClasses(
+  policies: readonly Policy[],
+): Pick<ComposedSettings, 'attributesClassDefault'> {
+  const accepted = (name: string): boolean =>
+    policies.every((policy) => policy.volumeAttributesClasses?.allowed?.includes(name) ?? true);
+  const owner = policies.find(
+    (policy) =>
+      policy.volumeAttributesClasses?.default !== undefined && accepted(policy.volumeAttributesClasses.default),
+  );
+  return {
+    attributesClassDefault: owner?.volumeAttributesClasses?.default
+      ? { policy: owner, name: owner.volumeAttributesClasses.default }
+      : undefined,
+  };
 }
 
 export const attributesClassFamily: RuleFamily = {

@@ -114,3 +114,10 @@ export function patternProblems(pattern: string | undefined, path: Array<string 
     return [{ path, message: `${pattern} is not a valid regular expression` }];
   }
 }
+
+/** What every list holds (in the first list's order, once each); undefined when there is no list. */
+export function intersection(lists: ReadonlyArray<readonly string[]>): string[] | undefined {
+  const [first, ...rest] = lists;
+  if (!first) return undefined;
+  return first.filter((value, index) => first.indexOf(value) === index && rest.every((list) => list.includes(value)));
+}

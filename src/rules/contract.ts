@@ -65,8 +65,9 @@ export interface ReviewedClaim extends Claim {
 }
 
 /**
- * How the governing policies combine for the settings that mutate (engine/compose.ts defines it). Judging
- * settings are not composed: every policy judges on its own and an object must satisfy them all.
+ * How the governing policies combine for the settings that mutate: each family composes its own (composeSettings in
+ * rules/registry.ts assembles them, and the compiler asks for every field). Judging settings are not composed: every
+ * policy judges on its own and an object must satisfy them all.
  */
 export interface ComposedSettings {
   /**

@@ -3,14 +3,29 @@ import { effectiveParameters, isEbsProvisioner, provisionedBy, readEbsClass } fr
 import { parseDuration } from '../core/duration.js';
 import { objectAt } from '../core/json.js';
 import { pointer, setAt, type PatchOperation } from '../core/patch.js';
-import { formatCost, quoteMonthly, type PricedVolume, type PriceTable, type Quote } from '../core/prices.js';
+import {
+  DEFAULT_PRICES,
+  formatCost,
+  type PricedVolume,
+  type PriceTable,
+  type Quote,
+  quoteMonthly,
+} from '../core/prices.js';
 import { parseQuantity, roundUpGiB } from '../core/quantity.js';
 import { unusedSince } from '../core/volumes.js';
 import { claimPath, type AttributesClassInfo, type StorageClassInfo } from '../core/storage.js';
 import type { Policy } from '../policy/model.js';
 import { advice, claimNamesOf, forClaimKinds, lookupFailure, violation } from './common.js';
 import type { VolumeMeasure } from '../lookup/lookup.js';
-import type { DescribeScope, Finding, Mutation, ReviewedClaim, RuleContext, RuleFamily } from './contract.js';
+import type {
+  ComposedSettings,
+  DescribeScope,
+  Finding,
+  Mutation,
+  ReviewedClaim,
+  RuleContext,
+  RuleFamily,
+} from './contract.js';
 import type { GovernedKind } from '../core/kinds.js';
 
 // What a claim costs a month at list prices (core/prices.ts, or a policy's prices), and budgets in money. A claim
@@ -256,6 +271,29 @@ function describe(policy: Policy, kind: GovernedKind, governing: readonly Policy
       : `namespace ${scope.namespace}'s use of the budget: unknown (${used.reason})`,
   );
   return lines;
+}
+
+/**
+ * The price table claims are quoted with: the built-in table with, per type, the highest-precedence policy's price,
+ * so one claim has one quote whichever policy's budget reads it; the currency is the highest-precedence priced
+ * policy's. Which policy set each type's price, for explain.
+ */
+export function composeCost(policies: readonly Policy[]): Pick<ComposedSettings, 'prices'> {
+  const table: PriceTable = { ...DEFAULT_PRICES, ebs: { ...DEFAULT_PRICES.ebs } };
+  const setBy: Record<string, string> = {};
+  const priced = policies.filter((policy) => policy.prices !== undefined);
+  table.currency = priced[0]?.prices?.currency ?? DEFAULT_PRICES.currency;
+  for (const policy of [...priced].reverse()) {
+    for (const [type, price] of Object.entries(policy.prices?.ebs ?? {})) {
+      table.ebs[type] = price;
+      setBy[type] = policy.name;
+    }
+    if (policy.prices?.efs) {
+      table.efs = policy.prices.efs;
+      setBy['efs'] = policy.name;
+    }
+  }
+  return { prices: { table, setBy } };
 }
 
 export const costFamily: RuleFamily = {

@@ -1,4 +1,5 @@
 import {
+  ebsLimits,
   effectiveParameters,
   isEbsProvisioner,
   parseDriverInteger,
@@ -17,7 +18,14 @@ import { parameterKey } from '../core/capabilities.js';
 import { formatGiB, roundUpGiB } from '../core/quantity.js';
 import { claimPath, readStorageClass, type Claim, type StorageClassInfo } from '../core/storage.js';
 import { type GovernedKind } from '../core/kinds.js';
-import { type Finding, type Mutation, type ReviewedClaim, type RuleContext, type RuleFamily } from './contract.js';
+import {
+  type ComposedSettings,
+  type Finding,
+  type Mutation,
+  type ReviewedClaim,
+  type RuleContext,
+  type RuleFamily,
+} from './contract.js';
 import type { Policy, PolicyProblem } from '../policy/model.js';
 import type { VolumeMeasure } from '../lookup/lookup.js';
 import { advice, claimNamesOf, classFieldPath, forClaimKinds, lookupFailure, violation } from './common.js';
@@ -406,6 +414,22 @@ function checkPolicy(policy: Policy): PolicyProblem[] {
         : [];
     }),
   );
+}
+
+/**
+ * Who writes the quote annotations (the highest-precedence IOPS policy with annotateQuote on), and each EBS type's
+ * limits: the facts table, with the highest-precedence policy's providerLimits override for that type (fields it
+ * leaves out keep the table's): one set of provider facts per object, whichever policy judges.
+ */
+export function composeIops(policies: readonly Policy[]): Pick<ComposedSettings, 'quoteAnnotator' | 'ebsLimitsFor'> {
+  return {
+    quoteAnnotator: policies.find((policy) => policy.iops !== undefined && policy.iops.annotateQuote !== false),
+    ebsLimitsFor(type) {
+      const owner = policies.find((policy) => policy.providerLimits?.ebs?.[type] !== undefined);
+      const limits = owner?.providerLimits?.ebs?.[type];
+      return ebsLimits(type, owner && limits ? { policy: owner.name, limits } : undefined);
+    },
+  };
 }
 
 export const iopsFamily: RuleFamily = {

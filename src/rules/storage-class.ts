@@ -4,12 +4,20 @@ import {
   BETA_DEFAULT_CLASS_ANNOTATION,
   pickClusterDefault,
   readStorageClass,
+  type Claim,
 } from '../core/storage.js';
 import { type GovernedKind } from '../core/kinds.js';
 import { stringAt, stringMapAt } from '../core/json.js';
-import { type Finding, type Mutation, type ReviewedClaim, type RuleContext, type RuleFamily } from './contract.js';
+import {
+  type ComposedSettings,
+  type Finding,
+  type Mutation,
+  type ReviewedClaim,
+  type RuleContext,
+  type RuleFamily,
+} from './contract.js';
 import type { DefaultClassChoice, Policy, PolicyProblem } from '../policy/model.js';
-import { classFieldPath, forClaimKinds, listOf, lookupFailure, supplier, violation } from './common.js';
+import { classFieldPath, forClaimKinds, intersection, listOf, lookupFailure, supplier, violation } from './common.js';
 
 function describeChoice(choice: DefaultClassChoice): string {
   const conditions = [
@@ -314,6 +322,49 @@ function checkPolicy(policy: Policy): PolicyProblem[] {
       message: `fallback class "${fallback}" ${fallbackWhy}: every rewritten claim would be denied`,
     });
   return problems;
+}
+
+function choiceApplies(choice: DefaultClassChoice, claim: Claim): boolean {
+  if (choice.whenVolumeMode && choice.whenVolumeMode !== claim.volumeMode) return false;
+  if (choice.whenAccessModes && !choice.whenAccessModes.some((mode) => claim.accessModes.includes(mode))) return false;
+  return true;
+}
+
+/**
+ * How the governing policies' classes combine (`policies` in precedence order): allowed lists intersect, denied
+ * lists add up; a default is the first applicable choice, in precedence order, whose class those accept (a
+ * higher-priority default another policy forbids is passed over); the fallback likewise, so the webhook never
+ * writes a class one of the policies would deny.
+ */
+export function composeClasses(
+  policies: readonly Policy[],
+): Pick<ComposedSettings, 'admissibleClasses' | 'classAccepted' | 'fallback' | 'defaultClassFor'> {
+  const allowedClasses = intersection(
+    policies.flatMap((policy) => (policy.storageClasses?.allowed ? [policy.storageClasses.allowed] : [])),
+  );
+  const deniedClasses = [...new Set(policies.flatMap((policy) => policy.storageClasses?.denied ?? []))];
+  const classAccepted = (name: string): boolean =>
+    (!allowedClasses || allowedClasses.includes(name)) && !deniedClasses.includes(name);
+  const fallbackOwner = policies.find(
+    (policy) => policy.storageClasses?.fallback !== undefined && classAccepted(policy.storageClasses.fallback),
+  );
+  return {
+    admissibleClasses: allowedClasses?.filter((name) => !deniedClasses.includes(name)),
+    classAccepted,
+    fallback: fallbackOwner?.storageClasses?.fallback
+      ? { policy: fallbackOwner, class: fallbackOwner.storageClasses.fallback }
+      : undefined,
+    defaultClassFor(claim) {
+      for (const policy of policies) {
+        for (const choice of policy.storageClasses?.defaults ?? []) {
+          if (!choiceApplies(choice, claim)) continue;
+          if (!classAccepted(choice.class)) continue;
+          return { policy, choice };
+        }
+      }
+      return undefined;
+    },
+  };
 }
 
 export const storageClassFamily: RuleFamily = {

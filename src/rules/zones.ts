@@ -11,9 +11,18 @@ import {
   zoneTopologyKeyFor,
   zoneTranslationProblem,
 } from '../core/topology.js';
-import { type Finding, type Mutation, type RuleContext, type RuleFamily } from './contract.js';
+import { type ComposedSettings, type Finding, type Mutation, type RuleContext, type RuleFamily } from './contract.js';
 import type { Policy } from '../policy/model.js';
-import { advice, classFieldPath, forClaimKinds, listOf, lookupFailure, supplier, violation } from './common.js';
+import {
+  advice,
+  classFieldPath,
+  forClaimKinds,
+  intersection,
+  listOf,
+  lookupFailure,
+  supplier,
+  violation,
+} from './common.js';
 
 const POD_SPEC = ['spec', 'template', 'spec'];
 const TERMS = [
@@ -377,6 +386,25 @@ function describe(policy: Policy, kind: GovernedKind, governing: readonly Policy
   if (kind === 'StorageClass' && zones.addAllowedTopologies) extra = '; allowedTopologies added on CREATE';
   if (kind === 'PersistentVolume') extra = '; a static volume must reach one of them';
   return [`zones: ${listOf(zones.allowed)}${extra}`];
+}
+
+/**
+ * The zones every zone policy allows (an intersection: pods are pinned to it, a class gets allowedTopologies of it),
+ * credited to the highest-precedence zone policy; pinStatefulSets and addAllowedTopologies are on when any wants them.
+ */
+export function composeZones(policies: readonly Policy[]): Pick<ComposedSettings, 'zones'> {
+  const zonePolicies = policies.filter((policy) => policy.zones !== undefined);
+  const [zonePolicy] = zonePolicies;
+  return {
+    zones: zonePolicy
+      ? {
+          allowed: intersection(zonePolicies.map((policy) => policy.zones?.allowed ?? [])) ?? [],
+          policy: zonePolicy,
+          pinStatefulSets: zonePolicies.some((policy) => policy.zones?.pinStatefulSets !== false),
+          addAllowedTopologies: zonePolicies.some((policy) => policy.zones?.addAllowedTopologies === true),
+        }
+      : undefined,
+  };
 }
 
 export const zonesFamily: RuleFamily = {

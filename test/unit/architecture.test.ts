@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { explain } from '../../src/authoring/explain.js';
-import { composeSettings } from '../../src/engine/compose.js';
+import { composeSettings } from '../../src/rules/registry.js';
 import { GOVERNED_KINDS, isClusterScoped } from '../../src/core/kinds.js';
 import { MUTATION_IDS, POLICY_SECTIONS } from '../../src/policy/model.js';
 import { parsePolicies } from '../../src/engine/policies.js';

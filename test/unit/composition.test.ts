@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { JsonObject } from '../../src/core/json.js';
 import { Engine, type ResolvedFinding } from '../../src/engine/engine.js';
-import { composeSettings } from '../../src/engine/compose.js';
+import { composeSettings } from '../../src/rules/registry.js';
 import { decide, reviewInputOf } from '../../src/engine/pipeline.js';
 import { lintPolicies } from '../../src/authoring/lint.js';
 import type { Policy } from '../../src/policy/model.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { GovernedKind } from '../../src/core/kinds.js';
-import { composeSettings } from '../../src/engine/compose.js';
+import { composeSettings } from '../../src/rules/registry.js';
 import { Engine, patchAllowed, RuleFailure, runValidator } from '../../src/engine/engine.js';
 import { violation } from '../../src/rules/common.js';
 import type { RuleContext, RuleFamily } from '../../src/rules/contract.js';

@@ -11,7 +11,7 @@ import {
   quoteMonthly,
   type PricedVolume,
 } from '../../src/core/prices.js';
-import { composeSettings } from '../../src/engine/compose.js';
+import { composeSettings } from '../../src/rules/registry.js';
 import { policy } from '../helpers.js';
 
 // The price table: its arithmetic at every tier boundary, the docs and AWS's own files held to it, the importer's
