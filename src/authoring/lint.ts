@@ -1,11 +1,9 @@
-import { buildCapabilityTable, conditionHolds } from '../core/capabilities.js';
 import { globMatches } from '../core/selectors.js';
 import type { SourceProblem } from '../io/yaml.js';
 import type { ClusterLookup } from '../lookup/lookup.js';
-import { pickClusterDefault } from '../core/storage.js';
-import { isClusterScoped, TEMPLATE_KINDS } from '../core/kinds.js';
+import { isClusterScoped } from '../core/kinds.js';
 import { POLICY_SECTIONS, type Policy, type PolicyException, type RuleId } from '../policy/model.js';
-import { configures, kindsOf } from '../rules/contract.js';
+import { configures, kindsOf, type LintReport } from '../rules/contract.js';
 import { familyOfRule, RULE_FAMILIES } from '../rules/registry.js';
 
 interface LintProblem extends SourceProblem {
@@ -63,15 +61,17 @@ function claimsMayOverlap(a: Policy, b: Policy): boolean {
 }
 
 /**
- * Checks across a policy set that the schema cannot make: defaults that conflict or would be denied,
- * classes the cluster does not have, settings that can never apply, and warn/audit rules nobody owns.
+ * Checks across a policy set that the schema cannot make. What every family declares is checked here (a section for
+ * kinds the policy does not govern, a rule override that never fires); what only a family knows is its lint hooks
+ * (RuleFamily.lint: defaults that conflict or would be denied, classes the cluster does not have), called for each
+ * policy, each pair that may govern the same claims, and the inventory; warn/audit rules need an owner.
  */
 export function lintPolicies(
   policies: readonly Policy[],
   options: { locate?: Locate; inventory?: ClusterLookup; now?: number; exceptions?: readonly PolicyException[] } = {},
 ): LintProblem[] {
   const problems: LintProblem[] = [];
-  const report: Report = (severity, check, policy, path, message) => {
+  const report: LintReport = (severity, check, policy, path, message) => {
     problems.push({
       severity,
       check,
@@ -82,31 +82,16 @@ export function lintPolicies(
     });
   };
 
-  const withDefaults = policies.filter((policy) => policy.storageClasses?.defaults);
-  for (let i = 0; i < withDefaults.length; i += 1) {
-    for (let j = i + 1; j < withDefaults.length; j += 1) {
-      const [a, b] = [withDefaults[i] as Policy, withDefaults[j] as Policy];
-      if (
-        JSON.stringify(a.storageClasses?.defaults) === JSON.stringify(b.storageClasses?.defaults) ||
-        !claimsMayOverlap(a, b)
-      )
-        continue;
-      report(
-        'error',
-        'conflicting-defaults',
-        b,
-        ['spec', 'storageClasses', 'defaults'],
-        `policy ${a.name} (${a.file}) may govern the same claims and sets different defaults; narrow one's match.namespaces or exclude the other's namespaces`,
-      );
-    }
-  }
+  // Pairs that may govern the same claims, for the families' checks of what two policies leave admissible. Pairs
+  // only: three lists can be pairwise compatible and still share nothing, which the webhook then reports per claim.
+  for (const [i, a] of policies.entries())
+    for (const b of policies.slice(i + 1))
+      if (claimsMayOverlap(a, b)) for (const family of RULE_FAMILIES) family.lint?.pair?.(a, b, report);
 
-  lintCombinations(policies, report);
-
+  const optInSections = RULE_FAMILIES.flatMap((family) => family.lint?.optInSections ?? []);
   for (const policy of policies) {
     const governsClaims = policy.match.kinds.some((kind) => !isClusterScoped(kind));
-    const governsClasses = policy.match.kinds.includes('StorageClass');
-    for (const section of SETTING_SECTIONS) {
+    for (const section of optInSections) {
       const value = policy[section];
       if (value !== undefined && Object.keys(value).length === 0) {
         report(
@@ -117,29 +102,6 @@ export function lintPolicies(
           `${section} is empty: nothing is set (storageClasses: only the default missing-class warning applies); add the settings you meant or remove it`,
         );
       }
-    }
-    const classes = policy.storageClasses;
-    if (classes?.allowed && classes.allowed.every((name) => classes.denied?.includes(name))) {
-      report(
-        'error',
-        'no-admissible-class',
-        policy,
-        ['spec', 'storageClasses', 'denied'],
-        `every class in allowed (${classes.allowed.join(', ')}) is also denied: every claim with a class is denied`,
-      );
-    }
-    if (
-      classes?.required &&
-      !policy.match.kinds.some((kind) => TEMPLATE_KINDS.includes(kind)) &&
-      classes.defaults?.some((choice) => !choice.whenAccessModes && !choice.whenVolumeMode)
-    ) {
-      report(
-        'warning',
-        'never-fires',
-        policy,
-        ['spec', 'storageClasses', 'required'],
-        'a default without conditions gives every claim a class, so required never fires (it judges claim templates as written, and this policy governs no kind that carries them)',
-      );
     }
     for (const section of POLICY_SECTIONS) {
       const kinds = [...new Set(RULE_FAMILIES.filter((family) => family.sections.includes(section)).flatMap(kindsOf))];
@@ -153,34 +115,7 @@ export function lintPolicies(
         );
       }
     }
-    if (!governsClaims) {
-      if (policy.storageClasses?.defaults || policy.storageClasses?.allowed)
-        report(
-          'error',
-          'never-applies',
-          policy,
-          ['spec', 'storageClasses'],
-          'defaults and allowed apply to claims, but match.kinds is only StorageClass',
-        );
-    }
-    if (!governsClasses) {
-      if (policy.storageClasses?.singleClusterDefault)
-        report(
-          'error',
-          'never-applies',
-          policy,
-          ['spec', 'storageClasses', 'singleClusterDefault'],
-          'judges StorageClasses; add StorageClass to match.kinds',
-        );
-      if (policy.zones?.addAllowedTopologies)
-        report(
-          'error',
-          'never-applies',
-          policy,
-          ['spec', 'zones', 'addAllowedTopologies'],
-          'mutates StorageClasses; add StorageClass to match.kinds',
-        );
-    }
+    for (const family of RULE_FAMILIES) family.lint?.policy?.(policy, report);
     const names = policy.match.namespaces;
     if (governsClaims && names && names.length > 0 && names.every((name) => !isGlob(name) && excluded(policy, name))) {
       report(
@@ -214,151 +149,11 @@ export function lintPolicies(
         'warn and audit rules need someone to act on them: add the annotation storage-policy-webhook.io/owner',
       );
     }
-    if (options.inventory) lintAgainstInventory(policy, options.inventory, report);
+    const { inventory } = options;
+    if (inventory) for (const family of RULE_FAMILIES) family.lint?.inventory?.(policy, inventory, report);
   }
   problems.push(...lintExceptions(policies, options.exceptions ?? [], options.now ?? Date.now()));
   return problems;
-}
-
-/**
- * Settings of two policies that may govern the same claims and leave nothing admissible: every claim or
- * StatefulSet there would be denied by one of them (rules/zones.ts, composeZones, intersects them). Pairs only: three
- * lists can be pairwise compatible and still share nothing, which the webhook then reports per claim.
- */
-function lintCombinations(policies: readonly Policy[], report: Report): void {
-  for (const [i, a] of policies.entries()) {
-    for (const b of policies.slice(i + 1)) {
-      if (!claimsMayOverlap(a, b)) continue;
-      const [zonesA, zonesB] = [a.zones?.allowed, b.zones?.allowed];
-      if (zonesA && zonesB && !zonesA.some((zone) => zonesB.includes(zone))) {
-        report(
-          'error',
-          'no-admissible-zone',
-          b,
-          ['spec', 'zones', 'allowed'],
-          `no zone is allowed by both this policy and ${a.name} (${zonesA.join(', ')}); claims and StatefulSets governed by both are always denied`,
-        );
-      }
-      const [classesA, classesB] = [a.storageClasses?.allowed, b.storageClasses?.allowed];
-      if (classesA && classesB && !classesA.some((name) => classesB.includes(name))) {
-        report(
-          'error',
-          'no-admissible-class',
-          b,
-          ['spec', 'storageClasses', 'allowed'],
-          `no class is allowed by both this policy and ${a.name} (${classesA.join(', ')}); every claim governed by both is denied`,
-        );
-      }
-      for (const [owner, other] of [
-        [a, b],
-        [b, a],
-      ] as const) {
-        const allowed = other.storageClasses?.allowed;
-        (owner.storageClasses?.defaults ?? []).forEach((choice, index) => {
-          if (!allowed || allowed.includes(choice.class)) return;
-          report(
-            'error',
-            'default-forbidden',
-            owner,
-            ['spec', 'storageClasses', 'defaults', index, 'class'],
-            `default class ${choice.class} is not allowed by policy ${other.name} (${allowed.join(', ')}), which governs the same claims; the webhook passes it over`,
-          );
-        });
-      }
-    }
-  }
-}
-
-/**
- * Sections whose settings are all opt-in, so an empty one is a mistake. (An empty accessModes, iops or
- * capacity section is meaningful: it turns that family's checks on with their defaults.)
- */
-const SETTING_SECTIONS = ['storageClasses', 'providerLimits', 'classRequirements'] as const;
-
-type Report = (
-  severity: LintProblem['severity'],
-  check: string,
-  policy: Policy,
-  path: Array<string | number>,
-  message: string,
-) => void;
-
-function lintAgainstInventory(policy: Policy, inventory: ClusterLookup, report: Report): void {
-  const capabilities = buildCapabilityTable(policy.accessModes?.capabilities);
-  const classes = inventory.storageClasses();
-  const clusterDefault = classes.known ? pickClusterDefault(classes.value) : undefined;
-  if (policy.storageClasses?.required && clusterDefault && policy.match.kinds.includes('PersistentVolumeClaim')) {
-    report(
-      'warning',
-      'required-unenforceable',
-      policy,
-      ['spec', 'storageClasses', 'required'],
-      `the cluster default class ${clusterDefault.name} is set on claims by the API server before any webhook sees them, so required is enforced on StatefulSet templates only`,
-    );
-  }
-  (policy.storageClasses?.allowed ?? []).forEach((name, index) => {
-    const found = inventory.storageClass(name);
-    if (found.known && !found.value)
-      report(
-        'error',
-        'unknown-class',
-        policy,
-        ['spec', 'storageClasses', 'allowed', index],
-        `class ${name} is not in the inventory`,
-      );
-  });
-  (policy.storageClasses?.defaults ?? []).forEach((choice, index) => {
-    const path = ['spec', 'storageClasses', 'defaults', index, 'class'];
-    const found = inventory.storageClass(choice.class);
-    if (!found.known) return;
-    const storageClass = found.value;
-    if (!storageClass)
-      return report(
-        'error',
-        'unknown-class',
-        policy,
-        path,
-        `default class ${choice.class} is not in the inventory: defaulted claims would stay Pending`,
-      );
-    const allowedZones = policy.zones?.allowed;
-    if (allowedZones) {
-      const outside = storageClass.zones?.filter((zone) => !allowedZones.includes(zone));
-      if (outside && outside.length > 0)
-        report(
-          'error',
-          'zones',
-          policy,
-          path,
-          `default class ${choice.class} can provision in ${outside.join(', ')}, outside the policy's zones ${allowedZones.join(', ')}`,
-        );
-      if (!storageClass.zones && storageClass.volumeBindingMode === 'Immediate')
-        report(
-          'error',
-          'zones',
-          policy,
-          path,
-          `default class ${choice.class} binds Immediately with no zone restriction: defaulted claims would be denied by zones/claim-class`,
-        );
-    }
-    const entry = capabilities.get(storageClass.provisioner);
-    if (policy.accessModes && entry) {
-      for (const mode of choice.whenAccessModes ?? []) {
-        const conditional = entry.conditional?.find((candidate) => candidate.mode === mode);
-        const served =
-          entry.modes.includes(mode) ||
-          (conditional !== undefined &&
-            conditionHolds(conditional, choice.whenVolumeMode ?? 'Filesystem', storageClass.parameters));
-        if (!served)
-          report(
-            'error',
-            'access-modes',
-            policy,
-            path,
-            `default class ${choice.class} (${storageClass.provisioner}) does not serve ${mode}, which this choice is for`,
-          );
-      }
-    }
-  });
 }
 
 /** Does some name match both lists of names or globs (absent: any)? */

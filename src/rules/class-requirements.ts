@@ -170,4 +170,5 @@ export const classRequirementsFamily: RuleFamily = {
   validate: { StorageClass: validateStorageClass },
   mutate: {},
   checkPolicy,
+  lint: { optInSections: ['classRequirements'] },
 };

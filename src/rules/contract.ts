@@ -183,6 +183,27 @@ interface MutationDeclaration {
   fact?: boolean;
 }
 
+/** How a lint check reports: how bad, the check's name, the policy and field it concerns, and what to do. */
+export type LintReport = (
+  severity: 'error' | 'warning',
+  check: string,
+  policy: Policy,
+  path: Array<string | number>,
+  message: string,
+) => void;
+
+/** What `storage-policy lint` checks of a family's settings beyond loading: settings that can never work or apply. */
+export interface FamilyLint {
+  /** Sections of its whose settings are all opt-in, so an empty one is a mistake (lint warns: empty-section). */
+  optInSections?: readonly PolicySection[];
+  /** One policy's settings against its own match and sections (a setting for a kind the policy does not govern). */
+  policy?(policy: Policy, report: LintReport): void;
+  /** Two policies that may govern the same claims (lint decides that; `a` comes first in the set): what leaves nothing admissible. */
+  pair?(a: Policy, b: Policy, report: LintReport): void;
+  /** One policy against an inventory of the cluster (classes it names that do not exist, or cannot serve it). */
+  inventory?(policy: Policy, inventory: ClusterLookup, report: LintReport): void;
+}
+
 /**
  * One rule family: pure handlers of the object and its context, per kind and phase, and what it declares about
  * itself. The engine, lint, explain and the docs test all read these declarations, so they cannot disagree with
@@ -225,6 +246,8 @@ export interface RuleFamily {
    * the set, and the last good one stays): bounds in order, patterns that compile, a class it writes and forbids.
    */
   checkPolicy?(policy: Policy): PolicyProblem[];
+  /** Its lint checks, beside the ones lint makes of every family from these declarations. */
+  lint?: FamilyLint;
 }
 
 /** The kinds a family handles, in one phase or the other. */

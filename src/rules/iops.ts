@@ -456,4 +456,5 @@ export const iopsFamily: RuleFamily = {
   validate: { ...forClaimKinds(validateClaims), StorageClass: validateStorageClass },
   mutate: { PersistentVolumeClaim: mutateClaims, StatefulSet: mutateClaims },
   checkPolicy,
+  lint: { optInSections: ['providerLimits'] },
 };

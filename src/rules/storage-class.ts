@@ -1,3 +1,4 @@
+import { buildCapabilityTable, conditionHolds } from '../core/capabilities.js';
 import { setAt } from '../core/patch.js';
 import {
   DEFAULT_CLASS_ANNOTATION,
@@ -6,10 +7,11 @@ import {
   readStorageClass,
   type Claim,
 } from '../core/storage.js';
-import { type GovernedKind } from '../core/kinds.js';
+import { type GovernedKind, isClusterScoped, TEMPLATE_KINDS } from '../core/kinds.js';
 import { stringAt, stringMapAt } from '../core/json.js';
 import {
   type ComposedSettings,
+  type FamilyLint,
   type Finding,
   type Mutation,
   type ReviewedClaim,
@@ -367,6 +369,162 @@ export function composeClasses(
   };
 }
 
+/** Lint: classes and defaults that leave nothing admissible, can never apply, or the inventory cannot serve. */
+const storageClassLint: FamilyLint = {
+  optInSections: ['storageClasses'],
+  policy(policy, report) {
+    const classes = policy.storageClasses;
+    if (classes?.allowed && classes.allowed.every((name) => classes.denied?.includes(name)))
+      report(
+        'error',
+        'no-admissible-class',
+        policy,
+        ['spec', 'storageClasses', 'denied'],
+        `every class in allowed (${classes.allowed.join(', ')}) is also denied: every claim with a class is denied`,
+      );
+    if (
+      classes?.required &&
+      !policy.match.kinds.some((kind) => TEMPLATE_KINDS.includes(kind)) &&
+      classes.defaults?.some((choice) => !choice.whenAccessModes && !choice.whenVolumeMode)
+    )
+      report(
+        'warning',
+        'never-fires',
+        policy,
+        ['spec', 'storageClasses', 'required'],
+        'a default without conditions gives every claim a class, so required never fires (it judges claim templates as written, and this policy governs no kind that carries them)',
+      );
+    if (!policy.match.kinds.some((kind) => !isClusterScoped(kind)) && (classes?.defaults || classes?.allowed))
+      report(
+        'error',
+        'never-applies',
+        policy,
+        ['spec', 'storageClasses'],
+        'defaults and allowed apply to claims, but match.kinds is only StorageClass',
+      );
+    if (!policy.match.kinds.includes('StorageClass') && classes?.singleClusterDefault)
+      report(
+        'error',
+        'never-applies',
+        policy,
+        ['spec', 'storageClasses', 'singleClusterDefault'],
+        'judges StorageClasses; add StorageClass to match.kinds',
+      );
+  },
+  pair(a, b, report) {
+    const [defaultsA, defaultsB] = [a.storageClasses?.defaults, b.storageClasses?.defaults];
+    if (defaultsA && defaultsB && JSON.stringify(defaultsA) !== JSON.stringify(defaultsB))
+      report(
+        'error',
+        'conflicting-defaults',
+        b,
+        ['spec', 'storageClasses', 'defaults'],
+        `policy ${a.name} (${a.file}) may govern the same claims and sets different defaults; narrow one's match.namespaces or exclude the other's namespaces`,
+      );
+    const [classesA, classesB] = [a.storageClasses?.allowed, b.storageClasses?.allowed];
+    if (classesA && classesB && !classesA.some((name) => classesB.includes(name)))
+      report(
+        'error',
+        'no-admissible-class',
+        b,
+        ['spec', 'storageClasses', 'allowed'],
+        `no class is allowed by both this policy and ${a.name} (${classesA.join(', ')}); every claim governed by both is denied`,
+      );
+    for (const [owner, other] of [
+      [a, b],
+      [b, a],
+    ] as const) {
+      const allowed = other.storageClasses?.allowed;
+      (owner.storageClasses?.defaults ?? []).forEach((choice, index) => {
+        if (!allowed || allowed.includes(choice.class)) return;
+        report(
+          'error',
+          'default-forbidden',
+          owner,
+          ['spec', 'storageClasses', 'defaults', index, 'class'],
+          `default class ${choice.class} is not allowed by policy ${other.name} (${allowed.join(', ')}), which governs the same claims; the webhook passes it over`,
+        );
+      });
+    }
+  },
+  inventory(policy, inventory, report) {
+    const capabilities = buildCapabilityTable(policy.accessModes?.capabilities);
+    const classes = inventory.storageClasses();
+    const clusterDefault = classes.known ? pickClusterDefault(classes.value) : undefined;
+    if (policy.storageClasses?.required && clusterDefault && policy.match.kinds.includes('PersistentVolumeClaim'))
+      report(
+        'warning',
+        'required-unenforceable',
+        policy,
+        ['spec', 'storageClasses', 'required'],
+        `the cluster default class ${clusterDefault.name} is set on claims by the API server before any webhook sees them, so required is enforced on StatefulSet templates only`,
+      );
+    (policy.storageClasses?.allowed ?? []).forEach((name, index) => {
+      const found = inventory.storageClass(name);
+      if (found.known && !found.value)
+        report(
+          'error',
+          'unknown-class',
+          policy,
+          ['spec', 'storageClasses', 'allowed', index],
+          `class ${name} is not in the inventory`,
+        );
+    });
+    (policy.storageClasses?.defaults ?? []).forEach((choice, index) => {
+      const path = ['spec', 'storageClasses', 'defaults', index, 'class'];
+      const found = inventory.storageClass(choice.class);
+      if (!found.known) return;
+      const storageClass = found.value;
+      if (!storageClass)
+        return report(
+          'error',
+          'unknown-class',
+          policy,
+          path,
+          `default class ${choice.class} is not in the inventory: defaulted claims would stay Pending`,
+        );
+      const allowedZones = policy.zones?.allowed;
+      if (allowedZones) {
+        const outside = storageClass.zones?.filter((zone) => !allowedZones.includes(zone));
+        if (outside && outside.length > 0)
+          report(
+            'error',
+            'zones',
+            policy,
+            path,
+            `default class ${choice.class} can provision in ${outside.join(', ')}, outside the policy's zones ${allowedZones.join(', ')}`,
+          );
+        if (!storageClass.zones && storageClass.volumeBindingMode === 'Immediate')
+          report(
+            'error',
+            'zones',
+            policy,
+            path,
+            `default class ${choice.class} binds Immediately with no zone restriction: defaulted claims would be denied by zones/claim-class`,
+          );
+      }
+      const entry = capabilities.get(storageClass.provisioner);
+      if (policy.accessModes && entry) {
+        for (const mode of choice.whenAccessModes ?? []) {
+          const conditional = entry.conditional?.find((candidate) => candidate.mode === mode);
+          const served =
+            entry.modes.includes(mode) ||
+            (conditional !== undefined &&
+              conditionHolds(conditional, choice.whenVolumeMode ?? 'Filesystem', storageClass.parameters));
+          if (!served)
+            report(
+              'error',
+              'access-modes',
+              policy,
+              path,
+              `default class ${choice.class} (${storageClass.provisioner}) does not serve ${mode}, which this choice is for`,
+            );
+        }
+      }
+    });
+  },
+};
+
 export const storageClassFamily: RuleFamily = {
   name: 'storage-class',
   sections: ['storageClasses'],
@@ -394,4 +552,5 @@ export const storageClassFamily: RuleFamily = {
   },
   mutate: { PersistentVolumeClaim: mutateClaims, StatefulSet: mutateClaims },
   checkPolicy,
+  lint: storageClassLint,
 };

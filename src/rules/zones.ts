@@ -11,7 +11,14 @@ import {
   zoneTopologyKeyFor,
   zoneTranslationProblem,
 } from '../core/topology.js';
-import { type ComposedSettings, type Finding, type Mutation, type RuleContext, type RuleFamily } from './contract.js';
+import {
+  type ComposedSettings,
+  type FamilyLint,
+  type Finding,
+  type Mutation,
+  type RuleContext,
+  type RuleFamily,
+} from './contract.js';
 import type { Policy } from '../policy/model.js';
 import {
   advice,
@@ -407,6 +414,31 @@ export function composeZones(policies: readonly Policy[]): Pick<ComposedSettings
   };
 }
 
+/** Lint: zones two policies cannot both allow, and class topologies for a policy that governs no class. */
+const zonesLint: FamilyLint = {
+  policy(policy, report) {
+    if (!policy.match.kinds.includes('StorageClass') && policy.zones?.addAllowedTopologies)
+      report(
+        'error',
+        'never-applies',
+        policy,
+        ['spec', 'zones', 'addAllowedTopologies'],
+        'mutates StorageClasses; add StorageClass to match.kinds',
+      );
+  },
+  pair(a, b, report) {
+    const [zonesA, zonesB] = [a.zones?.allowed, b.zones?.allowed];
+    if (zonesA && zonesB && !zonesA.some((zone) => zonesB.includes(zone)))
+      report(
+        'error',
+        'no-admissible-zone',
+        b,
+        ['spec', 'zones', 'allowed'],
+        `no zone is allowed by both this policy and ${a.name} (${zonesA.join(', ')}); claims and StatefulSets governed by both are always denied`,
+      );
+  },
+};
+
 export const zonesFamily: RuleFamily = {
   name: 'zones',
   sections: ['zones'],
@@ -435,4 +467,5 @@ export const zonesFamily: RuleFamily = {
     PersistentVolume: validateVolume,
   },
   mutate: { StatefulSet: mutateStatefulSet, StorageClass: mutateStorageClass },
+  lint: zonesLint,
 };
