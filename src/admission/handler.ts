@@ -13,7 +13,8 @@ import {
   type AdmissionResponse,
 } from './protocol.js';
 
-type Decision = 'allowed' | 'denied' | 'patched' | 'skipped' | 'error';
+/** How a request was answered: the `decision` label of the admission metrics and log line. */
+type Answered = 'allowed' | 'denied' | 'patched' | 'skipped' | 'error';
 
 /**
  * `storage-policy check` (and the chart's helm test) sends a dry-run claim with this annotation: the validating
@@ -35,11 +36,11 @@ export type AdmissionOutcome =
   | {
       valid: true;
       response: AdmissionResponse;
-      decision: Decision;
+      answered: Answered;
       fired: Fired[];
       input?: ReviewInput;
       reason?: string;
-      skipped?: string[];
+      skippedMutations?: string[];
     }
   | { valid: false; message: string };
 
@@ -49,7 +50,7 @@ export type AdmissionHandler = (request: AdmissionRequest, engine: Engine) => Ad
 /** A scale is judged as its object with the new replicas, from the cache; without it, allowed and said why. */
 function scaleTriage(request: AdmissionRequest, engine: Engine): ReturnType<typeof triage> {
   const review = scaleReviewOf(request, engine.lookup);
-  return 'input' in review ? { action: 'review', input: review.input } : { action: 'allow', reason: review.reason };
+  return 'input' in review ? { route: 'review', input: review.input } : { route: 'allow', reason: review.reason };
 }
 
 /**
@@ -61,13 +62,13 @@ function handlerFor(stage: Exclude<ReviewStage, 'both'>): AdmissionHandler {
   return (request, engine) => {
     const triaged =
       request.subResource === 'scale' && stage === 'validate' ? scaleTriage(request, engine) : triage(request);
-    if (triaged.action === 'reject') return { valid: false, message: triaged.message };
-    if (triaged.action === 'allow')
-      return { valid: true, response: allowed(request.uid), decision: 'skipped', fired: [], reason: triaged.reason };
+    if (triaged.route === 'reject') return { valid: false, message: triaged.message };
+    if (triaged.route === 'allow')
+      return { valid: true, response: allowed(request.uid), answered: 'skipped', fired: [], reason: triaged.reason };
     const { input } = triaged;
-    let verdict;
+    let decision;
     try {
-      verdict = decide(engine, input, stage);
+      decision = decide(engine, input, stage);
     } catch (error) {
       const reason =
         error instanceof RuleFailure
@@ -76,39 +77,39 @@ function handlerFor(stage: Exclude<ReviewStage, 'both'>): AdmissionHandler {
       return {
         valid: true,
         response: errored(request.uid, `storage policy webhook error: ${reason}`),
-        decision: 'error',
+        answered: 'error',
         fired: [],
         input,
         reason,
       };
     }
-    const skipped = verdict.skipped.length > 0 ? { skipped: verdict.skipped } : {};
+    const skipped = decision.skippedMutations.length > 0 ? { skippedMutations: decision.skippedMutations } : {};
     if (stage === 'mutate') {
       return {
         valid: true,
-        response: patched(request.uid, verdict.patch, verdict.warnings),
-        decision: verdict.patch.length > 0 ? 'patched' : 'allowed',
-        fired: verdict.fired,
+        response: patched(request.uid, decision.patch, decision.warnings),
+        answered: decision.patch.length > 0 ? 'patched' : 'allowed',
+        fired: decision.fired,
         input,
         ...skipped,
       };
     }
     const check = checkWarnings(request, input, engine);
-    const warnings = check.length > 0 ? [...verdict.warnings, ...check] : verdict.warnings;
-    if (verdict.message !== undefined) {
+    const warnings = check.length > 0 ? [...decision.warnings, ...check] : decision.warnings;
+    if (decision.message !== undefined) {
       return {
         valid: true,
-        response: denied(request.uid, verdict.message, warnings, verdict.auditAnnotations),
-        decision: 'denied',
-        fired: verdict.fired,
+        response: denied(request.uid, decision.message, warnings, decision.auditAnnotations),
+        answered: 'denied',
+        fired: decision.fired,
         input,
       };
     }
     return {
       valid: true,
-      response: allowed(request.uid, warnings, verdict.auditAnnotations),
-      decision: 'allowed',
-      fired: verdict.fired,
+      response: allowed(request.uid, warnings, decision.auditAnnotations),
+      answered: 'allowed',
+      fired: decision.fired,
       input,
     };
   };

@@ -103,9 +103,7 @@ function governedKind(request: AdmissionRequest): GovernedKind | undefined {
 }
 
 type ReviewTriage =
-  | { action: 'allow'; reason: string }
-  | { action: 'reject'; message: string }
-  | { action: 'review'; input: ReviewInput };
+  { route: 'allow'; reason: string } | { route: 'reject'; message: string } | { route: 'review'; input: ReviewInput };
 
 /**
  * What the webhook does with a request before any policy runs: DELETE, CONNECT, subresources and
@@ -113,15 +111,15 @@ type ReviewTriage =
  */
 export function triage(request: AdmissionRequest): ReviewTriage {
   if (request.operation === 'DELETE' || request.operation === 'CONNECT')
-    return { action: 'allow', reason: `operation ${request.operation}` };
-  if (request.subResource) return { action: 'allow', reason: `subresource ${request.subResource}` };
+    return { route: 'allow', reason: `operation ${request.operation}` };
+  if (request.subResource) return { route: 'allow', reason: `subresource ${request.subResource}` };
   const kind = governedKind(request);
   if (!kind)
-    return { action: 'allow', reason: `kind ${request.kind.group || 'core'}/${request.kind.kind} is not governed` };
+    return { route: 'allow', reason: `kind ${request.kind.group || 'core'}/${request.kind.kind} is not governed` };
   if (!isObject(request.object))
-    return { action: 'reject', message: `request.object must be an object for ${request.operation}` };
+    return { route: 'reject', message: `request.object must be an object for ${request.operation}` };
   if (request.operation === 'UPDATE' && !isObject(request.oldObject))
-    return { action: 'reject', message: 'request.oldObject must be an object for UPDATE' };
+    return { route: 'reject', message: 'request.oldObject must be an object for UPDATE' };
   const input = reviewInputOf({
     kind,
     object: request.object,
@@ -131,5 +129,5 @@ export function triage(request: AdmissionRequest): ReviewTriage {
     name: request.name,
     requester: stringAt(request.userInfo, 'username'),
   });
-  return input ? { action: 'review', input } : { action: 'allow', reason: `kind ${kind} is not governed` };
+  return input ? { route: 'review', input } : { route: 'allow', reason: `kind ${kind} is not governed` };
 }

@@ -61,12 +61,12 @@ export interface ResolvedFinding extends Finding {
   exemption?: { exception: string; note: string };
 }
 
-interface MutationOutcome {
+interface AppliedMutations {
   patch: PatchOperation[];
   notes: Mutation[];
   object: JsonObject;
   /** Mutations that could not be applied to this object (a malformed shape), left out of the patch. */
-  skipped: string[];
+  skippedMutations: string[];
 }
 
 /** A rule family threw: a bug, reported by name instead of as a bare server error. */
@@ -318,20 +318,20 @@ export class Engine {
    * Runs every mutating family in order, each on the object as the earlier families' patches left it. A
    * substitution (onlyIfAdmitted) that leaves the object denied is dropped and the rest mutated again without it.
    */
-  mutate(input: ReviewInput): MutationOutcome {
-    const outcome = this.applyMutations(input, true);
-    if (!outcome.notes.some((note) => note.onlyIfAdmitted)) return outcome;
-    const denied = this.validate({ ...input, object: outcome.object }).some((finding) => finding.action === 'deny');
-    return denied ? this.applyMutations(input, false) : outcome;
+  mutate(input: ReviewInput): AppliedMutations {
+    const applied = this.applyMutations(input, true);
+    if (!applied.notes.some((note) => note.onlyIfAdmitted)) return applied;
+    const denied = this.validate({ ...input, object: applied.object }).some((finding) => finding.action === 'deny');
+    return denied ? this.applyMutations(input, false) : applied;
   }
 
-  private applyMutations(input: ReviewInput, substitutions: boolean): MutationOutcome {
+  private applyMutations(input: ReviewInput, substitutions: boolean): AppliedMutations {
     const { policies } = this.index.match(input.kind, input.namespace, this.lookup);
     let object = input.object;
     const patch: PatchOperation[] = [];
     const notes: Mutation[] = [];
-    const skipped: string[] = [];
-    if (policies.length === 0) return { patch, notes, object, skipped };
+    const skippedMutations: string[] = [];
+    if (policies.length === 0) return { patch, notes, object, skippedMutations };
     const { settings, byFamily } = this.governedBy(policies);
     // Decoded again only after a family changed the object: most families leave it as it was.
     let context = this.context(input, object, policies, settings);
@@ -350,14 +350,14 @@ export class Engine {
         try {
           object = applyOperations(object, operations) as JsonObject;
         } catch (error) {
-          skipped.push(`${mutation.rule}: ${(error as Error).message.split('\n')[0]}`);
+          skippedMutations.push(`${mutation.rule}: ${(error as Error).message.split('\n')[0]}`);
           continue;
         }
         patch.push(...operations);
         notes.push({ ...mutation, patch: operations });
       }
     }
-    return { patch, notes, object, skipped };
+    return { patch, notes, object, skippedMutations };
   }
 
   private findings(input: ReviewInput, object: JsonObject, policies: Policy[]): Finding[] {

@@ -64,7 +64,7 @@ export interface Decision {
   patch: PatchOperation[];
   notes: Mutation[];
   /** Mutations left out because they did not apply to this object's shape. */
-  skipped: string[];
+  skippedMutations: string[];
   /** The object after the patch. */
   object: JsonObject;
   findings: ResolvedFinding[];
@@ -95,7 +95,7 @@ function overLimit(input: ReviewInput, stage: ReviewStage): Decision | undefined
     auditAnnotations: {},
     patch: [],
     notes: [],
-    skipped: [],
+    skippedMutations: [],
     object: input.object,
     findings: [],
     fired: [],
@@ -106,7 +106,7 @@ export function decide(engine: Engine, input: ReviewInput, stage: ReviewStage): 
   const bounded = overLimit(input, stage);
   if (bounded) return bounded;
   const mutation =
-    stage === 'validate' ? { patch: [], notes: [], object: input.object, skipped: [] } : engine.mutate(input);
+    stage === 'validate' ? { patch: [], notes: [], object: input.object, skippedMutations: [] } : engine.mutate(input);
   const findings = stage === 'mutate' ? [] : engine.validate({ ...input, object: mutation.object });
   const denials = findings.filter((finding) => finding.action === 'deny');
   return {
@@ -116,7 +116,7 @@ export function decide(engine: Engine, input: ReviewInput, stage: ReviewStage): 
     auditAnnotations: auditAnnotationsFor(findings),
     patch: mutation.patch,
     notes: mutation.notes,
-    skipped: mutation.skipped,
+    skippedMutations: mutation.skippedMutations,
     object: mutation.object,
     findings,
     fired: [

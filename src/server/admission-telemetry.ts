@@ -42,8 +42,8 @@ const admissionTelemetry: FastifyPluginCallback<{ metrics: WebhookMetrics }> = (
     const error = request.admission?.error;
     const body = isObject(request.body) ? objectAt(request.body, 'request') : undefined;
     const operation = stringAt(body, 'operation') ?? 'unknown';
-    const decision = outcome?.decision ?? exitOf(reply.statusCode);
-    const kind = outcome ? (outcome.decision === 'skipped' ? 'other' : (outcome.input?.kind ?? 'other')) : 'unknown';
+    const decision = outcome?.answered ?? exitOf(reply.statusCode);
+    const kind = outcome ? (outcome.answered === 'skipped' ? 'other' : (outcome.input?.kind ?? 'other')) : 'unknown';
     metrics.observeAdmission(webhook, kind, operation, decision, reply.elapsedTime / 1000);
     if (reply.statusCode >= 400 && reply.statusCode < 500)
       metrics.badRequests.inc({ status: String(reply.statusCode) });
@@ -51,8 +51,8 @@ const admissionTelemetry: FastifyPluginCallback<{ metrics: WebhookMetrics }> = (
       if (fired.action === 'mutate') metrics.mutations.inc({ policy: fired.policy, rule: fired.rule });
       else metrics.findings.inc({ policy: fired.policy, rule: fired.rule, action: fired.action });
     }
-    const failed = outcome?.decision === 'error' || reply.statusCode >= 500;
-    const level = failed ? 'error' : outcome?.skipped || !outcome ? 'warn' : 'info';
+    const failed = outcome?.answered === 'error' || reply.statusCode >= 500;
+    const level = failed ? 'error' : outcome?.skippedMutations || !outcome ? 'warn' : 'info';
     request.log[level](
       {
         reqId: request.id,
@@ -67,9 +67,9 @@ const admissionTelemetry: FastifyPluginCallback<{ metrics: WebhookMetrics }> = (
         user: stringAt(body, 'userInfo', 'username'),
         dryRun: isObject(body) && body['dryRun'] === true,
         decision,
-        ...(outcome?.decision === 'error' ? { error: outcome.reason } : {}),
+        ...(outcome?.answered === 'error' ? { error: outcome.reason } : {}),
         ...(error ? (reply.statusCode >= 500 ? { err: error } : { reason: error.message }) : {}),
-        ...(outcome?.skipped ? { skippedMutations: outcome.skipped } : {}),
+        ...(outcome?.skippedMutations ? { skippedMutations: outcome.skippedMutations } : {}),
         fired: (outcome?.fired ?? []).map((fired) => `${fired.policy}:${fired.rule}:${fired.action}`),
         durationMs: reply.elapsedTime,
       },

@@ -44,7 +44,7 @@ describe('kubectl scale of a StatefulSet', () => {
 
   it('passes: a scale-up within the namespace budget', () => {
     const outcome = validatingHandler(scale(1, 2), engine);
-    assert.ok(outcome.valid && outcome.response.allowed && outcome.decision === 'allowed', JSON.stringify(outcome));
+    assert.ok(outcome.valid && outcome.response.allowed && outcome.answered === 'allowed', JSON.stringify(outcome));
   });
 
   it('fails: a scale-up past the namespace budget is refused with the arithmetic', () => {
@@ -79,7 +79,7 @@ describe('kubectl scale of a StatefulSet', () => {
       [NO_CLUSTER, 'orders', /no cluster cache/],
     ] as const) {
       const outcome = validatingHandler(scale(1, 9, name), new Engine({ policies: [budget], lookup }));
-      assert.ok(outcome.valid && outcome.response.allowed && outcome.decision === 'skipped');
+      assert.ok(outcome.valid && outcome.response.allowed && outcome.answered === 'skipped');
       assert.match(outcome.valid ? (outcome.reason ?? '') : '', reason);
     }
   });
