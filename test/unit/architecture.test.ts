@@ -77,10 +77,15 @@ describe('architecture', () => {
     const declared = RULE_FAMILIES.flatMap((family) => family.mutations.map((mutation) => mutation.id));
     assert.equal(new Set(declared).size, declared.length, 'a mutation id belongs to one family');
     assert.deepEqual([...declared].sort(), [...MUTATION_IDS].sort());
+    const ruleIds = [...RULE_FAMILIES.flatMap((family) => family.ruleIds), ...SHARED_RULE_IDS];
+    assert.deepEqual(
+      declared.filter((id) => (ruleIds as string[]).includes(id)),
+      [],
+      'a mutation id is never also a rule id (an exception, a suite and a metric name one thing)',
+    );
     const suiteSchema = JSON.parse(readFileSync(join(ROOT, 'schema/storage-policy-test.schema.json'), 'utf8'));
     const expected: string[] =
       suiteSchema.properties.spec.properties.cases.items.properties.expect.properties.rules.items.enum;
-    const ruleIds = [...RULE_FAMILIES.flatMap((family) => family.ruleIds), ...SHARED_RULE_IDS];
     assert.deepEqual(
       [...expected].sort(),
       [...new Set([...ruleIds, ...declared])].sort(),
