@@ -198,17 +198,17 @@ function exceptionCapProblems(
       });
     else seen.set(exception.name, exception.file);
     for (const named of exception.policies) {
-      const settings = policies.find((policy) => policy.name === named.name)?.exceptions;
-      if (!settings) continue;
+      const allowance = policies.find((policy) => policy.name === named.name)?.exceptions;
+      if (!allowance) continue;
       const field = 'spec.policies';
-      if (settings.allowed === false)
+      if (allowance.allowed === false)
         problems.push({
           file: exception.file,
           field,
           message: `policy ${named.name} allows no exceptions (spec.exceptions.allowed: false) [exception ${exception.name}]`,
         });
-      const maxDays = settings.maxDays;
-      if (maxDays === undefined || settings.allowed === false) continue;
+      const maxDays = allowance.maxDays;
+      if (maxDays === undefined || allowance.allowed === false) continue;
       if (exception.permanent)
         problems.push({
           file: exception.file,
