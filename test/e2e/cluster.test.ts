@@ -6,7 +6,7 @@ import { join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse, parseAllDocuments, stringify } from 'yaml';
 import { eventually, freePort } from '../loopback.js';
-import { generateFloor, LocalCluster, ROOT, type CommandResult } from './harness.js';
+import { editFile, generateFloor, LocalCluster, ROOT, type CommandResult } from './harness.js';
 
 const VALIDATING = 'admission webhook "validate.storage-policy-webhook.io" denied the request';
 const QUOTE = 'storage-policy-webhook.io/provisioned-iops';
@@ -88,16 +88,12 @@ for (const version of await LocalCluster.versions()) {
           'jsonpath={.items[*].spec.containers[0].image}',
         ).stdout;
       /** A policy change to reload: io1-slow joins the allowed classes of platform-storage.yaml in a copy of policies/. */
-      const allowIo1Slow = async (policies: string): Promise<void> => {
-        const platform = join(policies, 'platform-storage.yaml');
-        await writeFile(
-          platform,
-          (await readFile(platform, 'utf8')).replace(
-            'allowed: [gp3, io2-high-iops, efs]',
-            'allowed: [gp3, io2-high-iops, efs, io1-slow]',
-          ),
+      const allowIo1Slow = (policies: string): Promise<void> =>
+        editFile(
+          join(policies, 'platform-storage.yaml'),
+          'allowed: [gp3, io2-high-iops, efs]',
+          'allowed: [gp3, io2-high-iops, efs, io1-slow]',
         );
-      };
       /** A dry-run the API server refuses, its message matching `message`. */
       const refused = (manifest: string, message: RegExp): CommandResult => {
         const result = dryRun(manifest);
@@ -958,13 +954,10 @@ for (const version of await LocalCluster.versions()) {
         const policies = join(cluster.dir, 'audit-policies');
         await cp(join(ROOT, 'policies'), policies, { recursive: true });
         // Idle claims priced: the claim "reports" (bound by the re-apply test, used by no pod) is idle after 2s.
-        const platformFile = join(policies, 'platform-storage.yaml');
-        await writeFile(
-          platformFile,
-          (await readFile(platformFile, 'utf8')).replace(
-            '    annotateQuote: true\n',
-            '    annotateQuote: true\n  cost:\n    maxPerNamespace: 1000000\n    idleAfter: 2s\n',
-          ),
+        await editFile(
+          join(policies, 'platform-storage.yaml'),
+          '    annotateQuote: true\n',
+          '    annotateQuote: true\n  cost:\n    maxPerNamespace: 1000000\n    idleAfter: 2s\n',
         );
         const reportsUnused = Number(version.split('.')[1]) >= 37;
         const replicas = [

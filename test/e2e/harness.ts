@@ -39,6 +39,16 @@ function httpsOk(url: string, ca: string): Promise<boolean> {
  * running as a local process registered through deploy/'s webhook configurations.
  */
 /**
+ * Edits a file (a policy in a test's copy of policies/) by replacing one text: throws when the text is not there, so
+ * a test whose policy file has changed fails instead of testing the unedited policy.
+ */
+export async function editFile(path: string, text: string, replacement: string): Promise<void> {
+  const before = await readFile(path, 'utf8');
+  if (!before.includes(text)) throw new Error(`${path} no longer contains ${JSON.stringify(text)}`);
+  await writeFile(path, before.replace(text, replacement));
+}
+
+/**
  * `storage-policy generate admission-policies` on the e2e fixtures' classes into `out` (the floor), as a user runs it;
  * `flags` adds --kubernetes-version, --static, ...
  */
