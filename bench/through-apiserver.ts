@@ -15,7 +15,7 @@ import { OPT_OUT_LABEL } from '../src/core/selectors.js';
 import { generateFloor, LocalCluster } from '../test/e2e/harness.js';
 import { eventually, freePort } from '../test/loopback.js';
 import { cpuSeconds } from './load.js';
-import { pvc } from './workload.js';
+import { admissionRequest, pvc } from './workload.js';
 
 // What this webhook adds to a write, as the person writing feels it: dry-run claim creates through a real
 // kube-apiserver with the webhook registered for mutate and validate, against the cheapest possible webhook (the
@@ -62,17 +62,8 @@ export const TARGETS: readonly Target[] = [
  * chain after a change), at the null webhook's speed.
  */
 function writeCannedAnswer(file: string, policies: Policy[], inventory: ClusterLookup): void {
-  const object = pvc('payments', 'canned');
   const outcome = mutatingHandler(
-    {
-      uid: 'canned',
-      kind: { group: '', version: 'v1', kind: 'PersistentVolumeClaim' },
-      resource: { group: '', version: 'v1', resource: 'persistentvolumeclaims' },
-      namespace: 'payments',
-      operation: 'CREATE',
-      userInfo: { username: 'bench' },
-      object,
-    },
+    admissionRequest(pvc('payments', 'canned')),
     new Engine({ policies, lookup: inventory }),
   );
   if (!outcome.valid || !outcome.response.patch)

@@ -3,7 +3,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments, stringify } from 'yaml';
-import type { JsonObject } from '../src/core/json.js';
+import type { AdmissionRequest } from '../src/admission/protocol.js';
+import { stringAt, type JsonObject } from '../src/core/json.js';
 import { makeCertificateAuthority, makeServingCertificate } from '../src/server/tls.js';
 import { pvc as fixturePvc, statefulSet as fixtureStatefulSet, template } from '../test/helpers.js';
 import type { Request } from './load.js';
@@ -32,25 +33,34 @@ const io2Class: JsonObject = {
 };
 
 let uid = 0;
-function review(object: JsonObject, operation: 'CREATE' | 'UPDATE' = 'CREATE', oldObject?: JsonObject): string {
+/** The AdmissionReview request the API server sends for this object (namespace payments unless cluster-scoped). */
+export function admissionRequest(
+  object: JsonObject,
+  operation: 'CREATE' | 'UPDATE' = 'CREATE',
+  oldObject?: JsonObject,
+): AdmissionRequest {
   const kind = typeof object['kind'] === 'string' ? object['kind'] : '';
   const group = kind === 'StatefulSet' ? 'apps' : kind === 'StorageClass' ? 'storage.k8s.io' : '';
   uid += 1;
+  return {
+    uid: `bench-${uid}`,
+    kind: { group, version: 'v1', kind },
+    resource: { group, version: 'v1', resource: `${kind.toLowerCase()}s` },
+    ...(kind === 'StorageClass' ? {} : { namespace: 'payments' }),
+    name: stringAt(object, 'metadata', 'name') ?? '',
+    operation,
+    userInfo: { username: 'bench' },
+    object,
+    oldObject: oldObject ?? null,
+    dryRun: false,
+  };
+}
+
+function review(object: JsonObject, operation: 'CREATE' | 'UPDATE' = 'CREATE', oldObject?: JsonObject): string {
   return JSON.stringify({
     apiVersion: 'admission.k8s.io/v1',
     kind: 'AdmissionReview',
-    request: {
-      uid: `bench-${uid}`,
-      kind: { group, version: 'v1', kind },
-      resource: { group, version: 'v1', resource: `${kind.toLowerCase()}s` },
-      ...(kind === 'StorageClass' ? {} : { namespace: 'payments' }),
-      name: (object['metadata'] as JsonObject)['name'],
-      operation,
-      userInfo: { username: 'bench' },
-      object,
-      oldObject: oldObject ?? null,
-      dryRun: false,
-    },
+    request: admissionRequest(object, operation, oldObject),
   });
 }
 
