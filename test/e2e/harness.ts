@@ -286,12 +286,27 @@ export class LocalCluster {
       ],
       extra.env,
     );
-    await eventually(
-      `${name} /readyz (policies loaded, cache synced)`,
-      () => httpsOk(`https://127.0.0.1:${port}/readyz`, this.webhookCa),
-      30_000,
-      250,
-    );
+    try {
+      await eventually(
+        `${name} /readyz (policies loaded, cache synced)`,
+        () => httpsOk(`https://127.0.0.1:${port}/readyz`, this.webhookCa),
+        30_000,
+        250,
+      );
+    } catch (error) {
+      throw new Error(`${(error as Error).message}\n${await this.logTail(name)}`, { cause: error });
+    }
+  }
+
+  /** Whether a process of the cluster is still running, and the last lines of its log: what a failed wait reports. */
+  private async logTail(name: string, lines = 30): Promise<string> {
+    const child = this.processes.get(name);
+    const state =
+      child?.exitCode !== null || child?.signalCode !== null
+        ? `exited (${child?.exitCode ?? child?.signalCode})`
+        : 'running';
+    const log = await readFile(join(this.dir, `${name}.log`), 'utf8').catch(() => '');
+    return `${name} ${state}; last lines of ${name}.log:\n${log.trimEnd().split('\n').slice(-lines).join('\n')}`;
   }
 
   /**
