@@ -71,7 +71,23 @@ interface CacheOptions {
   /** First retry delay after a failed list or a dropped watch; doubles up to maxBackoffMs. */
   initialBackoffMs?: number;
   maxBackoffMs?: number;
+  /** A watch that receives nothing for this long is closed and opened again from the last version seen. */
+  watchIdleMs?: number;
 }
+
+/** How long the API server keeps one watch open before it ends it (and the cache opens the next). */
+const WATCH_TIMEOUT_SECONDS = 300;
+
+/**
+ * The API server sends a quiet watch a bookmark about once a minute (k8s.io/apiserver, storage/cacher:
+ * defaultBookmarkFrequency), so a watch silent for longer has likely lost its connection. client-node's Watch ends
+ * a watch after 30 s without data: every quiet kind's watch ended in an error and the kind was listed again, a full
+ * LIST every 30 s per kind and replica.
+ */
+const WATCH_IDLE_MS = 90_000;
+
+/** client-node's Watch ends a watch that received nothing for its requestTimeoutMs with this error. */
+const isIdleTimeout = (error: unknown): boolean => error instanceof Error && error.name === 'TimeoutError';
 
 /**
  * Keeps a ClusterState in step with the API server (every cached kind of the kind table): for each kind a paged list, then a watch from its resourceVersion, re-watched when it closes and
@@ -88,6 +104,7 @@ export class ClusterCache {
   private stopped = false;
   private readonly initialBackoffMs: number;
   private readonly maxBackoffMs: number;
+  private readonly watchIdleMs: number;
 
   constructor(
     private readonly config: KubeConfig,
@@ -97,6 +114,7 @@ export class ClusterCache {
   ) {
     this.initialBackoffMs = options.initialBackoffMs ?? 500;
     this.maxBackoffMs = options.maxBackoffMs ?? 30_000;
+    this.watchIdleMs = options.watchIdleMs ?? WATCH_IDLE_MS;
     this.updateAvailability();
   }
 
@@ -168,7 +186,11 @@ export class ClusterCache {
     this.emit({ type, kind, object });
   }
 
-  /** Watches from resourceVersion until the watch ends; resolves with the last version seen, or undefined when it must re-list. */
+  /**
+   * Watches from resourceVersion until the watch ends; resolves with the last version seen, or undefined when it must
+   * re-list. A watch that went quiet is opened again from that version, not listed again: the API server sends every
+   * change after it, or 410 Gone when it no longer can.
+   */
   private async watch(resource: Resource, resourceVersion: string): Promise<string | undefined> {
     const { kind, path } = resource;
     const { Watch } = await clientNode();
@@ -176,16 +198,25 @@ export class ClusterCache {
       let latest = resourceVersion;
       let expired = false;
       const watcher = new Watch(this.config);
+      // client-node's idle limit is a private field (30 s) with no option; its own informer re-watches on it too.
+      Reflect.set(watcher, 'requestTimeoutMs', this.watchIdleMs);
       let controller: AbortController | undefined;
       const done = (error: unknown): void => {
         if (controller) this.aborts.delete(controller);
+        if (isIdleTimeout(error)) {
+          this.logger.debug(
+            { kind, idleMs: this.watchIdleMs },
+            'watch was quiet; watching again from its last version',
+          );
+          return resolve(expired ? undefined : latest);
+        }
         if (error && !this.stopped) this.logger.warn({ kind, err: redactedError(error) }, 'watch ended with an error');
         resolve(expired || error ? undefined : latest);
       };
       watcher
         .watch(
           path,
-          { resourceVersion, allowWatchBookmarks: true, timeoutSeconds: 300 },
+          { resourceVersion, allowWatchBookmarks: true, timeoutSeconds: WATCH_TIMEOUT_SECONDS },
           (type: string, object: unknown) => {
             if (type === 'ERROR') {
               // 410 Gone: the version is too old to watch from; a fresh list is needed.

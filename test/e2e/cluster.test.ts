@@ -67,6 +67,8 @@ for (const version of await LocalCluster.versions()) {
         cluster.kubectlWithInput(manifest, 'apply', '-f', '-', ...flags);
       const dryRun = (manifest: string) => apply(manifest, '--dry-run=server', '-o', 'yaml');
       const get = (...args: string[]) => parse(cluster.kubectl('get', ...args, '-o', 'yaml').stdout);
+      /** When the first webhook process started: the quiet-watch test needs it to have run longer than 30 s. */
+      let webhookStartedAt = 0;
       /** The sum of a metric's series (every line starting with `name`) on a webhook's ops port. */
       const metric = async (ops: number, name: string): Promise<number> => {
         const text = await (await fetch(`http://127.0.0.1:${ops}/metrics`)).text();
@@ -133,6 +135,7 @@ for (const version of await LocalCluster.versions()) {
         const fixtures = cluster.kubectl('apply', '-f', join(ROOT, 'test/e2e/fixtures/cluster.yaml'));
         assert.equal(fixtures.status, 0, explain(fixtures));
         await cluster.startWebhook();
+        webhookStartedAt = Date.now();
         const registered = cluster.registerWebhook();
         assert.equal(registered.status, 0, explain(registered));
         // The API server picks up new webhook configurations through an informer: wait until it calls us.
@@ -1173,6 +1176,21 @@ for (const version of await LocalCluster.versions()) {
             '--ignore-not-found',
           );
         }
+      });
+
+      it("the live cache's watches outlast a quiet minute: no watch ends in an error and no kind is listed twice (client-node's 30 s idle limit re-listed every quiet kind)", async () => {
+        // The API server sends a quiet watch a bookmark about once a minute; 40 s covers client-node's 30 s limit.
+        const waited = Math.max(0, webhookStartedAt + 40_000 - Date.now());
+        await new Promise((resolve) => setTimeout(resolve, waited));
+        const log = (await cluster.log('webhook')).split('\n');
+        assert.deepEqual(
+          log.filter((line) => line.includes('watch ended with an error')).map((line) => line.slice(0, 300)),
+          [],
+        );
+        const listed = (kind: string) =>
+          log.filter((line) => line.includes('cluster cache synced') && line.includes(`"kind":"${kind}"`)).length;
+        for (const kind of ['PersistentVolumeClaim', 'StorageClass', 'StatefulSet', 'Namespace'])
+          assert.equal(listed(kind), 1, `${kind} was listed ${listed(kind)} times`);
       });
 
       it('a StoragePolicyException in the policy folder: exempted until a few seconds ahead (warning, report skip), then, with no reload, denied and reported fail', async () => {

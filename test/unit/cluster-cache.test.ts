@@ -26,6 +26,8 @@ class FakeApiServer {
     storageClass('gp3', 'ebs.csi.aws.com', { parameters: { type: 'gp3' }, volumeBindingMode: 'WaitForFirstConsumer' }),
   ];
   lists = 0;
+  /** Every watch request's URL, in order. */
+  readonly watchRequests: URL[] = [];
   /** Resources this API server refuses to list (403), as one whose RBAC the webhook's upgrade did not update. */
   forbidden: string[] = [];
 
@@ -42,6 +44,7 @@ class FakeApiServer {
       }
       const items = url.pathname.endsWith('/storageclasses') ? this.classes : [];
       if (url.searchParams.get('watch') === 'true') {
+        this.watchRequests.push(url);
         response.writeHead(200, { 'content-type': 'application/json' });
         this.watches.add(response);
         response.on('close', () => this.watches.delete(response));
@@ -198,5 +201,64 @@ describe('cluster cache: kinds kept for the audit alone', () => {
       cache.stop();
       await api.stop();
     }
+  });
+});
+
+describe('cluster cache on a quiet cluster', () => {
+  const api = new FakeApiServer();
+  const state = new ClusterState('not synced');
+  let cache: ClusterCache;
+  const idleMs = 300;
+
+  before(async () => {
+    const config = await loopbackKubeConfig((cert) => api.start(cert));
+    cache = new ClusterCache(config, state, pino({ level: 'silent' }), {
+      initialBackoffMs: 50,
+      maxBackoffMs: 200,
+      watchIdleMs: idleMs,
+    });
+  });
+  after(async () => {
+    cache.stop();
+    await api.stop();
+  });
+
+  it('a watch that stays quiet past its idle limit is opened again from its last version, never listed again', async () => {
+    cache.start();
+    await eventually('the first sync', () => cache.initialSyncDone);
+    await eventually('the watches to open', () => api.watches.size === CACHED_KINDS.length);
+    api.emit(
+      'ADDED',
+      storageClass('io2', 'ebs.csi.aws.com', {
+        metadata: { name: 'io2', resourceVersion: '11' },
+        parameters: { type: 'io2' },
+      }),
+    );
+    const io2 = () => state.storageClass('io2');
+    await eventually('io2 to arrive', () => {
+      const found = io2();
+      return found.known && found.value !== undefined;
+    });
+    const lists = api.lists;
+    const watched = api.watchRequests.length;
+    // Three idle limits with nothing sent: every kind's watch ends quiet and is opened again, at least twice.
+    await new Promise((resolve) => setTimeout(resolve, idleMs * 3 + 200));
+    assert.ok(
+      api.watchRequests.length >= watched + 2 * CACHED_KINDS.length,
+      `watches opened again: ${api.watchRequests.length - watched}`,
+    );
+    assert.equal(api.lists, lists, 'a quiet watch made the cache list again');
+    const classWatches = api.watchRequests.filter((url) => url.pathname.endsWith('/storageclasses'));
+    assert.equal(classWatches.at(-1)?.searchParams.get('resourceVersion'), '11');
+    assert.ok(cache.initialSyncDone && io2().known);
+    await eventually('the watches to be open again', () => api.watches.size === CACHED_KINDS.length);
+    api.emit('DELETED', {
+      ...storageClass('io2', 'ebs.csi.aws.com'),
+      metadata: { name: 'io2', resourceVersion: '12' },
+    });
+    await eventually('io2 to go through the new watch', () => {
+      const found = io2();
+      return found.known && found.value === undefined;
+    });
   });
 });
