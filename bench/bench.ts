@@ -240,6 +240,25 @@ async function startServer(
   throw new Error(`${name} did not answer on port ${port}`);
 }
 
+/** The webhook's full collections so far, by prom-client's GC histogram: how many, and their pauses in all. */
+interface MajorGc {
+  count: number;
+  pauseMs: number;
+}
+
+async function majorGc(opsPort: number): Promise<MajorGc> {
+  const text = await fetch(`http://127.0.0.1:${opsPort}/metrics`).then((response) => response.text());
+  const value = (suffix: string, kind: string): number =>
+    Number(new RegExp(`^nodejs_gc_duration_seconds_${suffix}\\{kind="${kind}"\\} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+  // A mark-compact is one "major" entry (its final pause) after "incremental" ones (the marking steps before it).
+  return { count: value('count', 'major'), pauseMs: (value('sum', 'major') + value('sum', 'incremental')) * 1000 };
+}
+
+const difference = (after: MajorGc, before: MajorGc): MajorGc => ({
+  count: after.count - before.count,
+  pauseMs: after.pauseMs - before.pauseMs,
+});
+
 /** Waits until the webhook is ready: its policies loaded and its cache listed (readiness waits for both). */
 async function cacheListed(opsPort: number): Promise<void> {
   const deadline = Date.now() + 120_000;
@@ -411,6 +430,8 @@ async function main(): Promise<void> {
     // falls for about 9 s of load (278 -> 176 us) and is flat after.
     for (const server of servers) await saturate(server.port, ca.cert, server.pid, MIX, SMOKE ? 1 : 10);
     const saturation = new Map<string, SaturationResult[]>(servers.map((server) => [server.name, []]));
+    // The webhook's full collections during each fixed-rate round: their pauses are what its p99 there is made of.
+    const fixedRateGc: MajorGc[] = [];
     const latency = new Map<string, FixedRateResult[]>([
       [webhook.name, []],
       [baseline.name, []],
@@ -421,8 +442,11 @@ async function main(): Promise<void> {
         if (!SMOKE) await saturate(server.port, ca.cert, server.pid, MIX, 2);
         saturation.get(server.name)?.push(await saturate(server.port, ca.cert, server.pid, MIX, DURATION));
       }
-      for (const server of [webhook, baseline])
+      for (const server of [webhook, baseline]) {
+        const before = server === webhook ? await majorGc(webhook.opsPort) : undefined;
         latency.get(server.name)?.push(await fixedRate(server.port, ca.cert, MIX, DURATION, 1000));
+        if (before) fixedRateGc.push(difference(await majorGc(webhook.opsPort), before));
+      }
     }
     const peakRssMb = statusMb(webhook.pid, 'VmHWM');
     const steadyRssMb = statusMb(webhook.pid, 'VmRSS');
@@ -510,6 +534,7 @@ async function main(): Promise<void> {
         ]);
       }),
       '',
+      `webhook at 1000 req/s: ${fixedRateGc.map((gc) => `${gc.count} full collections, ${gc.pauseMs.toFixed(0)} ms paused`).join(' / ')} per round (nodejs_gc_duration_seconds: mark-compacts, their final pauses and incremental steps)`,
       `webhook RSS ${steadyRssMb.toFixed(0)} MB after the runs, peak ${peakRssMb.toFixed(0)} MB; load average ${loadavg()
         .map((value) => value.toFixed(2))
         .join(' ')}${invalid.length > 0 ? `; INVALID: ${invalid.join('; ')}` : ''}`,
@@ -616,6 +641,8 @@ async function main(): Promise<void> {
       bareEngineCpuMicros: Number(cpu(bareEngine.name).toFixed(1)),
       p99MicrosAt1000Rps: Math.round(p99(webhook.name)),
       baselineP99MicrosAt1000Rps: Math.round(p99(baseline.name)),
+      majorGcPerFixedRateRound: median(fixedRateGc.map((gc) => gc.count)),
+      majorGcPauseMsPerFixedRateRound: Number(median(fixedRateGc.map((gc) => gc.pauseMs)).toFixed(1)),
       peakRssMb: Math.round(peakRssMb),
       // Omitted when not measured (--smoke measures 1,000 claims only).
       ...Object.fromEntries(
