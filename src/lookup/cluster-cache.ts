@@ -91,7 +91,7 @@ const isIdleTimeout = (error: unknown): boolean => error instanceof Error && err
 
 /**
  * Keeps a ClusterState in step with the API server (every cached kind of the kind table): for each kind a paged list, then a watch from its resourceVersion, re-watched when it closes and
- * re-listed (with backoff) when it fails or the version expires. Only the derived fields the rules need are
+ * re-listed (with backoff) when it fails or the version expires (a watch that goes quiet is re-watched, not re-listed). Only the derived fields the rules need are
  * stored. While a kind has not synced, or has lost its watch and cannot list again, lookups answer "unknown"
  * and lookupFailure decides. Listeners (the audit) see every list and event, objects with kind and apiVersion set.
  */
@@ -203,15 +203,11 @@ export class ClusterCache {
       let controller: AbortController | undefined;
       const done = (error: unknown): void => {
         if (controller) this.aborts.delete(controller);
-        if (isIdleTimeout(error)) {
-          this.logger.debug(
-            { kind, idleMs: this.watchIdleMs },
-            'watch was quiet; watching again from its last version',
-          );
-          return resolve(expired ? undefined : latest);
-        }
-        if (error && !this.stopped) this.logger.warn({ kind, err: redactedError(error) }, 'watch ended with an error');
-        resolve(expired || error ? undefined : latest);
+        const quiet = isIdleTimeout(error);
+        if (quiet) this.logger.debug({ kind, idleMs: this.watchIdleMs }, 'watch was quiet; watching it again');
+        else if (error && !this.stopped)
+          this.logger.warn({ kind, err: redactedError(error) }, 'watch ended with an error');
+        resolve(expired || (error && !quiet) ? undefined : latest);
       };
       watcher
         .watch(
