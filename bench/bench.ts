@@ -503,6 +503,10 @@ async function main(): Promise<void> {
     }
     const rungCpu = (name: string, label: string): number =>
       median((climbed.get(`${name}\u0000${label}`) ?? []).map((run) => run.serverCpuMicros));
+    // Under 90% the server waited for the load generator (at 4 streams it does, at 74-80%): its CPU per request there
+    // includes the wake-ups of a server that is not saturated, and moves with the client's pace.
+    const rungCpuPercent = (name: string, label: string): number =>
+      median((climbed.get(`${name}\u0000${label}`) ?? []).map((run) => run.serverCpuPercent));
     for (const [key, runs] of climbed) invalid.push(...spreadProblem(key.replace('\u0000', ' at '), runs));
     const productionBare = ladder[0]?.name ?? '';
     const overhead = (label: string): number => rungCpu(webhook.name, label) - rungCpu(productionBare, label);
@@ -534,7 +538,7 @@ async function main(): Promise<void> {
         ]);
       }),
       '',
-      `webhook at 1000 req/s: ${fixedRateGc.map((gc) => `${gc.count} full collections, ${gc.pauseMs.toFixed(0)} ms paused`).join(' / ')} per round (nodejs_gc_duration_seconds: mark-compacts, their final pauses and incremental steps)`,
+      `webhook at 1000 req/s, each round: ${fixedRateGc.map((gc, index) => `p99 ${((latency.get(webhook.name)?.[index]?.p99Micros ?? 0) / 1000).toFixed(1)} ms with ${gc.count} full collection${gc.count === 1 ? '' : 's'}, ${gc.pauseMs.toFixed(0)} ms paused`).join(' / ')} (nodejs_gc_duration_seconds: mark-compacts, their final pauses and incremental steps)`,
       `webhook RSS ${steadyRssMb.toFixed(0)} MB after the runs, peak ${peakRssMb.toFixed(0)} MB; load average ${loadavg()
         .map((value) => value.toFixed(2))
         .join(' ')}${invalid.length > 0 ? `; INVALID: ${invalid.join('; ')}` : ''}`,
@@ -548,8 +552,8 @@ async function main(): Promise<void> {
       [
         '',
         `# ablation ladder: server CPU us/request (median of ${ROUNDS}; step = difference to the row above)${PINNED ? ', servers pinned to CPU 1, load generator to CPU 0' : ''}`,
-        row(['server', ...levels.flatMap((level) => [level.label, 'step', 'rounds'])]),
-        row(['---', ...levels.flatMap(() => ['---', '---', '---'])]),
+        row(['server', ...levels.flatMap((level) => [level.label, 'step', 'rounds', 'server CPU %'])]),
+        row(['---', ...levels.flatMap(() => ['---', '---', '---', '---'])]),
         ...rungs.map((server, index) =>
           row([
             server.name,
@@ -561,6 +565,7 @@ async function main(): Promise<void> {
                 here,
                 index > 0 ? here - previous : '-',
                 runs.map((run) => run.serverCpuMicros.toFixed(0)).join(' / '),
+                Math.round(rungCpuPercent(server.name, level.label)),
               ];
             }),
           ]),
@@ -643,6 +648,9 @@ async function main(): Promise<void> {
       baselineP99MicrosAt1000Rps: Math.round(p99(baseline.name)),
       majorGcPerFixedRateRound: median(fixedRateGc.map((gc) => gc.count)),
       majorGcPauseMsPerFixedRateRound: Number(median(fixedRateGc.map((gc) => gc.pauseMs)).toFixed(1)),
+      // Each round's p99 beside its full collections: a round a mark-compact falls in has its pause as its p99.
+      p99MicrosPerFixedRateRound: (latency.get(webhook.name) ?? []).map((run) => Math.round(run.p99Micros)),
+      majorGcPerFixedRateRoundEach: fixedRateGc.map((gc) => gc.count),
       peakRssMb: Math.round(peakRssMb),
       // Omitted when not measured (--smoke measures 1,000 claims only).
       ...Object.fromEntries(
@@ -664,6 +672,12 @@ async function main(): Promise<void> {
         rungs.map((server) => [
           server.name,
           levels.map((level) => Number(rungCpu(server.name, level.label).toFixed(1))),
+        ]),
+      ),
+      ladderServerCpuPercent: Object.fromEntries(
+        rungs.map((server) => [
+          server.name,
+          levels.map((level) => Math.round(rungCpuPercent(server.name, level.label))),
         ]),
       ),
       rounds: ROUNDS,
