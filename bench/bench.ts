@@ -503,7 +503,7 @@ async function main(): Promise<void> {
     }
     const rungCpu = (name: string, label: string): number =>
       median((climbed.get(`${name}\u0000${label}`) ?? []).map((run) => run.serverCpuMicros));
-    // Under 90% the server waited for the load generator (at 4 streams it does, at 74-80%): its CPU per request there
+    // Under 90% the server waited for the load generator (at 4 streams every rung does, at 70-80%): its CPU per request there
     // includes the wake-ups of a server that is not saturated, and moves with the client's pace.
     const rungCpuPercent = (name: string, label: string): number =>
       median((climbed.get(`${name}\u0000${label}`) ?? []).map((run) => run.serverCpuPercent));
