@@ -501,12 +501,13 @@ async function main(): Promise<void> {
         }
       }
     }
+    const rungRuns = (name: string, label: string): SaturationResult[] => climbed.get(`${name}\u0000${label}`) ?? [];
     const rungCpu = (name: string, label: string): number =>
-      median((climbed.get(`${name}\u0000${label}`) ?? []).map((run) => run.serverCpuMicros));
+      median(rungRuns(name, label).map((run) => run.serverCpuMicros));
     // Under 90% the server waited for the load generator (at 4 streams every rung does, at 70-80%): its CPU per request there
     // includes the wake-ups of a server that is not saturated, and moves with the client's pace.
     const rungCpuPercent = (name: string, label: string): number =>
-      median((climbed.get(`${name}\u0000${label}`) ?? []).map((run) => run.serverCpuPercent));
+      median(rungRuns(name, label).map((run) => run.serverCpuPercent));
     for (const [key, runs] of climbed) invalid.push(...spreadProblem(key.replace('\u0000', ' at '), runs));
     const productionBare = ladder[0]?.name ?? '';
     const overhead = (label: string): number => rungCpu(webhook.name, label) - rungCpu(productionBare, label);
@@ -560,7 +561,7 @@ async function main(): Promise<void> {
             ...levels.flatMap((level) => {
               const here = rungCpu(server.name, level.label);
               const previous = index > 0 ? rungCpu(rungs[index - 1]?.name ?? '', level.label) : here;
-              const runs = climbed.get(`${server.name}\u0000${level.label}`) ?? [];
+              const runs = rungRuns(server.name, level.label);
               return [
                 here,
                 index > 0 ? here - previous : '-',
